@@ -1,0 +1,3 @@
+from chatapp.app import main
+
+raise SystemExit(main())

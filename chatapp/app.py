@@ -1,0 +1,205 @@
+"""Start-up: command line, logging, crash handler, database, engine thread, main window."""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from chatapp import __version__, logs
+from chatapp.config import paths
+from chatapp.config.settings import AppSettings
+from chatapp.engine.backend import GPU_POLICIES, ModelSpec
+from chatapp.errors import DatabaseCorrupt, ModelLoadError, StorageError
+
+log = logging.getLogger("chatapp.app")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatapp", description="Chat with local language models (GGUF) that remember."
+    )
+    parser.add_argument("--version", action="version", version=f"chatapp {__version__}")
+    parser.add_argument("--model", metavar="PATH", help="GGUF model file to load (default: the built-in SmolLM2)")
+    parser.add_argument("--data-dir", metavar="DIR", help=f"where threads are kept (also ${paths.ENV_HOME})")
+    parser.add_argument("--gpu", choices=GPU_POLICIES, help="GPU offload: auto (default), gpu or cpu")
+    parser.add_argument("--gpu-layers", type=int, metavar="N", help="offload exactly N layers to the GPU")
+    parser.add_argument("--ctx", type=int, metavar="TOKENS", help="context size (default 4096)")
+    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
+    parser.add_argument("--quit-after", type=int, metavar="MS", help="quit after MS milliseconds (smoke tests)")
+    parser.add_argument(
+        "--send",
+        metavar="TEXT",
+        help="send TEXT in a new thread once the model is loaded, then quit when the reply ends "
+        "(smoke tests)",
+    )
+    return parser
+
+
+def model_spec(args: argparse.Namespace, settings: AppSettings) -> ModelSpec:
+    """The model to load at start: --model, else the preferred one, else the built-in."""
+    from chatapp.engine.default_model import default_model_path
+
+    path = args.model or settings.default_model
+    if not path:
+        path = str(default_model_path())
+    return ModelSpec(
+        path=str(path),
+        n_ctx=args.ctx or settings.n_ctx,
+        gpu=args.gpu or settings.gpu,
+        gpu_layers=args.gpu_layers if args.gpu_layers is not None else settings.gpu_layers,
+        n_threads=args.threads or settings.threads,
+    )
+
+
+def install_crash_handler(root: Path) -> None:
+    """Unexpected exceptions are bugs: log them with recent log lines to crash.log."""
+    crash_log = paths.crash_log_path(root)
+    fault_file = open(root / "faults.log", "a", encoding="utf-8")  # noqa: SIM115 (kept open)
+    faulthandler.enable(fault_file)
+
+    def excepthook(exc_type, exc, tb):  # type: ignore[no-untyped-def]
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        log.critical("uncaught exception:\n%s", text)
+        try:
+            with open(crash_log, "a", encoding="utf-8") as fh:
+                fh.write(f"chatapp {__version__} crashed:\n{text}\nrecent log:\n")
+                fh.write("\n".join(logs.ring.lines()[-200:]) + "\n\n")
+        except OSError:
+            pass
+        sys.__excepthook__(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    root = paths.data_dir(args.data_dir)
+    logs.setup(log_file=str(root / "chatapp.log"))
+    install_crash_handler(root)
+
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from chatapp.ui.main_window import MainWindow
+    from chatapp.ui.single_instance import SingleInstance
+    from chatapp.workers.engine import EngineController
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("chatapp")
+    app.setApplicationVersion(__version__)
+
+    instance = SingleInstance(str(root))
+    if not instance.acquire():
+        print(f"chatapp is already running with data in {root}; its window was raised.", file=sys.stderr)
+        return 0
+
+    store = open_store_interactively(root)
+    if store is None:
+        return 1
+    recovered = store.recover_interrupted()
+    if recovered:
+        log.info("%d interrupted replies marked stopped", recovered)
+    purged = store.purge_trash()
+    if purged:
+        log.info("%d threads purged from the trash", purged)
+    start_daily_backup(root)
+
+    settings = AppSettings.load(paths.settings_path(root))
+    ui_settings = QSettings(str(root / "ui.ini"), QSettings.Format.IniFormat)
+    startup_error = None
+    try:
+        spec: ModelSpec | None = model_spec(args, settings)
+    except ModelLoadError as exc:
+        spec, startup_error = None, str(exc)
+
+    from chatapp.engine.llama_backend import LlamaBackend
+
+    engine = EngineController(LlamaBackend)
+    window = MainWindow(store, engine, spec, ui_settings)
+    instance.raise_requested.connect(window.raise_)
+    instance.raise_requested.connect(window.activateWindow)
+    window.show()
+    if startup_error:
+        window.show_error(startup_error)
+
+    exit_code = 0
+    if args.send:
+        exit_code = 2
+
+        def _send(_info: object) -> None:
+            window.new_thread()
+            window.composer.setPlainText(args.send)
+            window.send()
+
+        def _done(message: object) -> None:
+            nonlocal exit_code
+            print(f"reply: {message.content}")  # type: ignore[attr-defined]
+            exit_code = 0 if message.status.value == "complete" and message.content else 3  # type: ignore[attr-defined]
+            window.close()
+
+        engine.loaded.connect(_send)
+        engine.load_failed.connect(lambda msg: (print(msg, file=sys.stderr), window.close()))
+        window.session.reply_done.connect(_done)
+    if args.quit_after:
+        QTimer.singleShot(args.quit_after, window.close)
+
+    result = app.exec()
+    engine.shutdown()
+    store.close()
+    instance.release()
+    return exit_code or result
+
+
+def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
+    """Open the database; if damaged, offer the latest backup (never overwriting the damaged file)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from chatapp.store import Store
+    from chatapp.store import backup as backups
+
+    db_path = paths.database_path(root)
+    try:
+        return Store.open(db_path)
+    except DatabaseCorrupt as exc:
+        found = backups.backups(paths.backups_dir(root))
+        if not found:
+            QMessageBox.critical(None, "chatapp", f"{exc.message}\n\nNo backup was found in {paths.backups_dir(root)}.")
+            return None
+        answer = QMessageBox.question(
+            None,
+            "chatapp",
+            f"{exc.message}\n\nRestore the latest backup ({found[0].name})? "
+            "The damaged file is kept beside it.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return None
+        aside = backups.restore(db_path, found[0])
+        log.warning("damaged database kept as %s", aside)
+        return Store.open(db_path)
+    except StorageError as exc:
+        QMessageBox.critical(None, "chatapp", str(exc))
+        return None
+
+
+def start_daily_backup(root: Path) -> None:
+    """Back up once a day, on a background thread (the copy is consistent while the app writes)."""
+    import threading
+
+    from chatapp.store import backup as backups
+
+    def run() -> None:
+        try:
+            backups.daily_backup(paths.database_path(root), paths.backups_dir(root))
+        except (StorageError, OSError) as exc:
+            log.warning("daily backup failed: %s", exc)
+
+    threading.Thread(target=run, name="chatapp-backup", daemon=True).start()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

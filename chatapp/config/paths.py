@@ -1,0 +1,43 @@
+"""Where chatapp keeps its data: platformdirs' user data dir, or CHATAPP_HOME."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+ENV_HOME = "CHATAPP_HOME"
+
+
+def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """The data folder, created if missing. `override` (--data-dir) beats CHATAPP_HOME."""
+    if override:
+        path = Path(override)
+    elif os.environ.get(ENV_HOME):
+        path = Path(os.environ[ENV_HOME])
+    else:
+        path = Path(platformdirs.user_data_dir("chatapp", appauthor=False))
+    path = path.expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def database_path(root: Path) -> Path:
+    return root / "chatapp.sqlite3"
+
+
+def backups_dir(root: Path) -> Path:
+    return root / "backups"
+
+
+def models_dir(root: Path) -> Path:
+    return root / "models"
+
+
+def crash_log_path(root: Path) -> Path:
+    return root / "crash.log"
+
+
+def settings_path(root: Path) -> Path:
+    return root / "settings.json"

@@ -1,0 +1,1 @@
+"""Qt-free model engine: the backend protocol and its implementations."""

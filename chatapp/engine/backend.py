@@ -1,0 +1,88 @@
+"""The protocol every model backend speaks, and the plain data it exchanges."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from chatapp.domain import ChatMessage, GenerationSettings
+
+GPU_POLICIES = ("auto", "gpu", "cpu")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to load and how."""
+
+    path: str
+    n_ctx: int = 4096
+    gpu: str = "auto"  # auto | gpu | cpu
+    gpu_layers: int | None = None  # an explicit layer count beats `gpu`
+    n_threads: int | None = None
+    n_batch: int = 512
+    chat_template: str | None = None  # overrides the GGUF's own template
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What was loaded and where it runs."""
+
+    path: str
+    name: str
+    n_ctx: int
+    n_ctx_train: int
+    device: str  # e.g. "CUDA0 (NVIDIA H200), 31/31 layers" or "CPU, 2 threads"
+    on_gpu: bool
+    gpu_layers: int
+    total_layers: int
+    n_threads: int
+    load_seconds: float
+    fallback_reason: str | None = None  # why the GPU was not used although asked for
+    template_notice: str | None = None  # set when the model has no usable chat template
+
+
+@dataclass(frozen=True)
+class ReplyResult:
+    text: str
+    finish_reason: str  # stop | length | cancelled
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float  # from the request to the last token
+    time_to_first_token: float
+    tokens_per_second: float  # generation speed after the first token
+
+    @property
+    def cancelled(self) -> bool:
+        return self.finish_reason == "cancelled"
+
+
+TextCallback = Callable[[str], None]
+
+
+class Backend(Protocol):
+    """A loaded model that can stream replies. Used from one thread only."""
+
+    info: ModelInfo | None
+
+    def load(self, spec: ModelSpec) -> ModelInfo: ...
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """Tokens of the prompt these messages render to (with the reply's opening)."""
+        ...
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        settings: GenerationSettings,
+        cancel: threading.Event,
+        on_text: TextCallback,
+    ) -> ReplyResult: ...
+
+    def unload(self) -> None: ...

@@ -1,0 +1,320 @@
+"""The llama.cpp backend (llama-cpp-python). Create, use and close it on one thread."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from chatapp.domain import ChatMessage, GenerationSettings
+from chatapp.engine import device, llama_log
+from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult, TextCallback
+from chatapp.engine.gguf_file import check_model_file
+from chatapp.errors import GenerationError, ModelLoadError
+
+log = logging.getLogger("chatapp.engine")
+
+# Used when a GGUF carries no chat template: ChatML is what most small instruct models use.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+    "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+class LlamaBackend:
+    """A GGUF model run by llama.cpp, on the GPU when it can be and on the CPU otherwise."""
+
+    def __init__(self) -> None:
+        self.info: ModelInfo | None = None
+        self._llm: Any = None
+        self._formatter: Any = None
+        self._cancel: threading.Event = threading.Event()  # the running reply's cancel flag
+        self._abort_cb: Any = None
+        self._no_abort_cb: Any = None
+
+    # -- loading --------------------------------------------------------
+
+    def load(self, spec: ModelSpec) -> ModelInfo:
+        """Load `spec`, replacing any loaded model; ModelLoadError says why it failed."""
+        path = check_model_file(spec.path)
+        self.unload()
+        try:
+            import llama_cpp
+        except Exception as exc:  # e.g. a CUDA build without the NVIDIA driver
+            raise ModelLoadError(
+                "llama.cpp (llama-cpp-python) could not be started.", detail=str(exc)
+            ) from exc
+        llama_log.install()
+        gpu_ok = device.gpu_offload_supported()
+        layers, fallback = device.requested_gpu_layers(spec, gpu_ok)
+        threads = spec.n_threads or device.default_threads()
+        started = time.perf_counter()
+        mark = llama_log.mark()
+        try:
+            llm = self._create(llama_cpp, path, spec, layers, threads)
+        except Exception as exc:
+            if layers == 0:
+                raise self._load_error(path, exc, mark) from exc
+            reason = self._reason(exc, mark)
+            log.warning("loading %s on the GPU failed (%s); loading on the CPU", path, reason)
+            fallback = f"loading on the GPU failed: {reason}"
+            layers = 0
+            mark = llama_log.mark()
+            try:
+                llm = self._create(llama_cpp, path, spec, 0, threads)
+            except Exception as exc2:
+                raise self._load_error(path, exc2, mark) from exc2
+        load_seconds = time.perf_counter() - started
+        self._llm = llm
+        try:
+            notice = self._setup_template(llm, spec)
+        except Exception as exc:
+            self.unload()
+            raise ModelLoadError(
+                f"The chat template of {path.name} cannot be used.", detail=str(exc)
+            ) from exc
+        self._install_abort(llama_cpp)
+        done, total, dev_name = device.parse_offload(llama_log.since(mark))
+        meta = llm.metadata
+        arch = meta.get("general.architecture", "")
+        total = total or int(meta.get(f"{arch}.block_count", 0) or 0) + 1
+        on_gpu = layers != 0 and (done or 0) > 0
+        if on_gpu:
+            label = f"{dev_name or 'GPU'}, {done}/{total} layers"
+            if (done or 0) < total:
+                label += f" (rest on CPU, {threads} threads)"
+        else:
+            label = f"CPU, {threads} threads"
+            if layers != 0 and fallback is None:
+                fallback = "llama.cpp put no layer on the GPU"
+        self.info = ModelInfo(
+            path=str(path),
+            name=meta.get("general.name") or path.stem,
+            n_ctx=llm.n_ctx(),
+            n_ctx_train=llm._model.n_ctx_train(),
+            device=label,
+            on_gpu=on_gpu,
+            gpu_layers=done or 0 if on_gpu else 0,
+            total_layers=total,
+            n_threads=threads,
+            load_seconds=load_seconds,
+            fallback_reason=fallback,
+            template_notice=notice,
+        )
+        log.info("loaded %s: %s, n_ctx=%d, %.2fs", path.name, label, self.info.n_ctx, load_seconds)
+        return self.info
+
+    @staticmethod
+    def _create(llama_cpp: Any, path: Path, spec: ModelSpec, layers: int, threads: int) -> Any:
+        kwargs: dict[str, Any] = dict(
+            model_path=str(path),
+            n_ctx=spec.n_ctx,
+            n_gpu_layers=layers,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_batch=spec.n_batch,
+            verbose=False,
+        )
+        if layers == 0:
+            kwargs["op_offload"] = False  # with 0 layers, large batches would still go to the GPU
+        return llama_cpp.Llama(**kwargs)
+
+    def _reason(self, exc: Exception, mark: int) -> str:
+        errors = llama_log.since(mark, logging.WARNING)
+        said = errors[-1].strip() if errors else ""
+        text = str(exc)
+        return f"{text} ({said})" if said and said not in text else text
+
+    def _load_error(self, path: Path, exc: Exception, mark: int) -> ModelLoadError:
+        reason = self._reason(exc, mark)
+        if "Failed to load model" in str(exc):
+            message = (
+                f"{path.name} could not be loaded: the file is damaged or incomplete, "
+                "or its model type is not supported by this llama.cpp."
+            )
+        elif "llama_context" in str(exc):
+            message = f"{path.name} was read but there is not enough memory for its context."
+        else:
+            message = f"{path.name} could not be loaded."
+        return ModelLoadError(message, detail=f"llama.cpp said: {reason}")
+
+    def _setup_template(self, llm: Any, spec: ModelSpec) -> str | None:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        notice = None
+        template = spec.chat_template or llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            template = CHATML_TEMPLATE
+            notice = (
+                "This model has no chat template; chatapp uses the ChatML format. "
+                "If replies look wrong, set the model's template in its settings."
+            )
+        eos_id, bos_id = llm.token_eos(), llm.token_bos()
+        eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
+        bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+        self._formatter = Jinja2ChatFormatter(
+            template=template, eos_token=eos, bos_token=bos, stop_token_ids=[eos_id]
+        )
+        return notice
+
+    def _install_abort(self, llama_cpp: Any) -> None:
+        """Let a cancel interrupt prompt processing too (CPU and Metal call this; CUDA does not)."""
+        @llama_cpp.ggml_abort_callback
+        def _should_abort(_data: Any) -> bool:
+            return self._cancel.is_set()
+
+        self._abort_cb = _should_abort
+        self._no_abort_cb = llama_cpp.ggml_abort_callback()  # NULL: no call per graph node
+
+    def _set_abort(self, on: bool) -> None:
+        import llama_cpp
+
+        ctx = self._llm._ctx.ctx
+        llama_cpp.llama_set_abort_callback(ctx, self._abort_cb if on else self._no_abort_cb, None)
+
+    def unload(self) -> None:
+        """Free the model; no reference to the closed Llama may survive (using it would crash)."""
+        llm, self._llm = self._llm, None
+        self.info = None
+        self._formatter = None
+        if llm is not None:
+            try:
+                llm.close()
+            finally:
+                del llm
+                gc.collect()
+
+    # -- tokens ---------------------------------------------------------
+
+    def _require(self) -> Any:
+        if self._llm is None:
+            raise GenerationError("No model is loaded.")
+        return self._llm
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """The exact tokens llama.cpp is given for these messages (template applied)."""
+        return self._render(messages)[0]
+
+    def _render(self, messages: Sequence[ChatMessage]) -> tuple[list[int], list[str]]:
+        llm = self._require()
+        try:
+            result = self._formatter(messages=[m.as_dict() for m in messages])
+        except Exception as exc:
+            raise GenerationError(
+                "The model's chat template failed on this conversation.", detail=str(exc)
+            ) from exc
+        tokens = llm.tokenize(
+            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+        )
+        stop = result.stop if isinstance(result.stop, list) else [result.stop]
+        return tokens, [s for s in stop if s]
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        return len(self.prompt_tokens(messages))
+
+    def count_text_tokens(self, text: str) -> int:
+        llm = self._require()
+        return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    # -- generation -----------------------------------------------------
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        settings: GenerationSettings,
+        cancel: threading.Event,
+        on_text: TextCallback,
+    ) -> ReplyResult:
+        import llama_cpp
+
+        llm = self._require()
+        started = time.perf_counter()
+        prompt, stop = self._render(messages)
+        n_ctx = llm.n_ctx()
+        if len(prompt) >= n_ctx:
+            raise GenerationError(
+                f"The conversation ({len(prompt)} tokens) does not fit the model's context "
+                f"({n_ctx} tokens).",
+                detail="Shorten the system prompt or raise the context size.",
+            )
+        max_tokens = settings.max_tokens if settings.max_tokens and settings.max_tokens > 0 else None
+        room = n_ctx - len(prompt)
+        if max_tokens is None or max_tokens > room:
+            max_tokens = room
+        seen_lengths: list[int] = []
+        first_at: float | None = None
+        last_at = started
+
+        def stopping(input_ids: Any, _logits: Any) -> bool:
+            # llama.cpp calls this before each sampled token is used, with the tokens
+            # evaluated so far (one more each time), and once more at the end.
+            seen_lengths.append(len(input_ids))
+            return cancel.is_set()
+
+        pieces: list[str] = []
+        finish = "stop"
+        self._cancel = cancel
+        self._set_abort(True)
+        try:
+            stream = llm.create_completion(
+                prompt=prompt,
+                max_tokens=max_tokens,
+                temperature=settings.temperature,
+                top_p=settings.top_p,
+                top_k=settings.top_k,
+                min_p=settings.min_p,
+                repeat_penalty=settings.repeat_penalty,
+                seed=settings.seed,
+                stop=stop,
+                stream=True,
+                stopping_criteria=llama_cpp.StoppingCriteriaList([stopping]),
+            )
+            try:
+                for chunk in stream:
+                    now = time.perf_counter()
+                    if first_at is None:
+                        first_at = now
+                        self._set_abort(False)
+                    choice = chunk["choices"][0]
+                    text = choice.get("text") or ""
+                    if text:
+                        pieces.append(text)
+                        on_text(text)
+                        last_at = now
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+                    if cancel.is_set():
+                        break
+            finally:
+                stream.close()
+        except RuntimeError as exc:
+            if not cancel.is_set():
+                raise GenerationError("The model failed while replying.", detail=str(exc)) from exc
+        except ValueError as exc:
+            raise GenerationError("The model could not reply.", detail=str(exc)) from exc
+        finally:
+            self._set_abort(False)
+        if cancel.is_set():
+            finish = "cancelled"
+        sampled = max(seen_lengths) - min(seen_lengths) + 1 if seen_lengths else 0
+        if finish == "stop" and sampled:
+            sampled -= 1  # the end-of-generation token is not part of the reply
+        end = time.perf_counter()
+        if first_at is None:
+            first_at = end
+        decode_time = last_at - first_at
+        rate = (sampled - 1) / decode_time if sampled > 1 and decode_time > 0 else 0.0
+        return ReplyResult(
+            text="".join(pieces),
+            finish_reason=finish,
+            prompt_tokens=len(prompt),
+            completion_tokens=sampled,
+            seconds=end - started,
+            time_to_first_token=first_at - started,
+            tokens_per_second=rate,
+        )

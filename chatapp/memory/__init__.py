@@ -1,0 +1,1 @@
+"""Qt-free memory: what goes into the model's context for each reply."""

@@ -1,0 +1,137 @@
+"""Opening the database, and telling environment problems from bugs."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+from chatapp.errors import DatabaseCorrupt, DatabaseTooNew, StorageError
+from chatapp.store import migrations
+
+log = logging.getLogger("chatapp.store")
+
+BUSY_TIMEOUT_MS = 5000
+
+# sqlite result codes (primary) that the environment causes, not chatapp.
+_FULL = {"SQLITE_FULL"}
+_READONLY = {"SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH"}
+_LOCKED = {"SQLITE_BUSY", "SQLITE_LOCKED"}
+_CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+_IO = {"SQLITE_IOERR"}
+
+
+def _primary_name(exc: sqlite3.Error) -> str:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    # extended names look like SQLITE_IOERR_WRITE; keep the primary part
+    parts = name.split("_")
+    return "_".join(parts[:2]) if len(parts) > 2 else name
+
+
+def translate(exc: sqlite3.Error, path: Path | str) -> StorageError | None:
+    """Map an sqlite error to a user-facing StorageError, or None when it is a bug."""
+    name = _primary_name(exc)
+    text = str(exc)
+    if name in _FULL or "disk is full" in text:
+        return StorageError(
+            f"The disk holding {path} is full: the change was not saved. "
+            "Free some space and try again; what was saved before is intact.",
+            detail=text,
+        )
+    if name in _READONLY or "readonly" in text or "unable to open" in text:
+        return StorageError(
+            f"chatapp cannot write its database {path} (read-only or no permission). "
+            "What was saved before is intact.",
+            detail=text,
+        )
+    if name in _LOCKED or "locked" in text:
+        return StorageError(
+            f"The database {path} is locked by another program; try again in a moment.",
+            detail=text,
+        )
+    if name in _CORRUPT or "malformed" in text or "not a database" in text:
+        return DatabaseCorrupt(
+            f"The database {path} is damaged. It has not been changed; "
+            "you can restore the latest backup.",
+            path=str(path),
+            detail=text,
+        )
+    if name in _IO:
+        return StorageError(f"A disk error occurred while using {path}.", detail=text)
+    return None
+
+
+def raise_translated(exc: sqlite3.Error, path: Path | str) -> None:
+    known = translate(exc, path)
+    if known is not None:
+        raise known from exc
+    raise exc
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def connect_reader(path: Path) -> sqlite3.Connection:
+    """A read connection for a worker thread (WAL lets it run beside the writer)."""
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    _configure(conn)
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+def open_database(path: Path) -> sqlite3.Connection:
+    """Open (creating or migrating) the database; refuse a newer or damaged one untouched.
+
+    The version and header are read before anything is written, so a database
+    from a newer chatapp or a damaged file is never modified.
+    """
+    path = Path(path)
+    try:
+        if path.exists():
+            _check_header(path)
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise_translated(exc, path)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > migrations.LATEST:
+            conn.close()
+            raise DatabaseTooNew(
+                f"The database {path} was written by a newer version of chatapp "
+                f"(schema {version}, this version knows up to {migrations.LATEST}). "
+                "It has not been changed; please update chatapp.",
+            )
+        _configure(conn)
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            log.warning("journal_mode is %s, not WAL", mode)
+        migrations.migrate(conn)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise_translated(exc, path)
+    return conn
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_header(path: Path) -> None:
+    """An existing non-empty file must start with SQLite's magic string."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError as exc:
+        raise StorageError(f"chatapp cannot read its database {path}.", detail=str(exc)) from exc
+    if head and not head.startswith(_SQLITE_MAGIC):
+        raise DatabaseCorrupt(
+            f"The database {path} is damaged (its header is not SQLite's). "
+            "It has not been changed; you can restore the latest backup.",
+            path=str(path),
+        )
+
+
+def integrity_ok(conn: sqlite3.Connection) -> bool:
+    return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"

@@ -1,0 +1,132 @@
+"""Schema versions: an ordered list of small functions, each run in one transaction.
+
+`PRAGMA user_version` records how many have run. Add new steps at the end;
+never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+
+log = logging.getLogger("chatapp.store")
+
+
+def m001_initial(conn: sqlite3.Connection) -> None:
+    conn.executescript(
+        """
+        CREATE TABLE threads (
+            id            INTEGER PRIMARY KEY,
+            title         TEXT    NOT NULL DEFAULT '',
+            title_auto    INTEGER NOT NULL DEFAULT 1,
+            system_prompt TEXT    NOT NULL DEFAULT '',
+            model         TEXT,
+            settings      TEXT    NOT NULL DEFAULT '{}',
+            pinned        INTEGER NOT NULL DEFAULT 0,
+            created_at    REAL    NOT NULL,
+            updated_at    REAL    NOT NULL,
+            deleted_at    REAL
+        );
+        CREATE INDEX threads_by_activity ON threads(deleted_at, pinned DESC, updated_at DESC);
+
+        -- Messages form a tree per thread: siblings (same parent) are versions
+        -- of one another; `active` marks the path the thread shows.
+        CREATE TABLE messages (
+            id                INTEGER PRIMARY KEY,
+            thread_id         INTEGER NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+            parent_id         INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+            depth             INTEGER NOT NULL,
+            role              TEXT    NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+            content           TEXT    NOT NULL,
+            created_at        REAL    NOT NULL,
+            status            TEXT    NOT NULL DEFAULT 'complete'
+                              CHECK (status IN ('complete', 'streaming', 'stopped', 'error')),
+            model             TEXT,
+            prompt_tokens     INTEGER,
+            completion_tokens INTEGER,
+            settings          TEXT,
+            error             TEXT,
+            active            INTEGER NOT NULL DEFAULT 1,
+            selected_at       REAL    NOT NULL
+        );
+        CREATE INDEX messages_path ON messages(thread_id, active, depth);
+        CREATE INDEX messages_children ON messages(parent_id);
+        CREATE INDEX messages_roots ON messages(thread_id, depth) WHERE parent_id IS NULL;
+        CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming';
+
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+            content, content='messages', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content);
+        END;
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content);
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    m001_initial,
+]
+LATEST = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Run the missing steps; each step and its version bump commit together."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        log.info("migrating database to schema %d (%s)", number, step.__name__)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # executescript would commit first; run the statements one by one instead
+            _run_in_transaction(conn, step)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+class _NoCommitScript:
+    """Wraps a connection so that a step's executescript runs inside our transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def executescript(self, script: str) -> None:
+        for statement in _split_statements(script):
+            self._conn.execute(statement)
+
+    def execute(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return self._conn.execute(*args, **kwargs)
+
+
+def _run_in_transaction(conn: sqlite3.Connection, step: Callable) -> None:
+    step(_NoCommitScript(conn))
+
+
+def _split_statements(script: str) -> list[str]:
+    """Split a script into complete statements (triggers contain semicolons)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

@@ -1,0 +1,407 @@
+"""The main window: threads on the left, the conversation and the composer on the right."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListView,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from chatapp import __version__
+from chatapp.domain import Message
+from chatapp.engine.backend import ModelInfo, ModelSpec
+from chatapp.errors import StorageError
+from chatapp.store import Store
+from chatapp.ui.composer import Composer
+from chatapp.ui.session import ChatSession
+from chatapp.ui.thread_list import ThreadIdRole, ThreadListModel
+from chatapp.ui.transcript import MessageDelegate, TranscriptModel
+from chatapp.workers.engine import EngineController
+
+log = logging.getLogger("chatapp.ui")
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        store: Store,
+        engine: EngineController,
+        model_spec: ModelSpec | None,
+        settings: QSettings,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.engine = engine
+        self.settings = settings
+        self.model_spec = model_spec
+        self.session = ChatSession(store, engine, self)
+        self._drafts: dict[int, str] = {}
+        self._current_thread: int | None = None
+        self.setWindowTitle("chatapp")
+        self.setAcceptDrops(True)
+        self._build()
+        self._build_menus()
+        self._wire()
+        self.threads_model.refresh()
+        self._restore_state()
+        if model_spec is not None:
+            self.load_model(model_spec)
+        else:
+            self.model_label.setText("No model")
+
+    # -- construction ---------------------------------------------------
+
+    def _build(self) -> None:
+        self.threads_model = ThreadListModel(self.store, self)
+        self.thread_view = QListView()
+        self.thread_view.setModel(self.threads_model)
+        self.thread_view.setAccessibleName("Threads")
+        self.thread_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        new_button = QPushButton("+ New chat")
+        new_button.setAccessibleName("New chat")
+        new_button.clicked.connect(self.new_thread)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(6, 6, 0, 6)
+        left_layout.addWidget(new_button)
+        left_layout.addWidget(self.thread_view)
+
+        self.transcript = TranscriptModel(self.store, self)
+        self.transcript_view = QListView()
+        self.transcript_view.setModel(self.transcript)
+        self.transcript_view.setItemDelegate(MessageDelegate(self.transcript_view))
+        self.transcript_view.setAccessibleName("Conversation")
+        self.transcript_view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.transcript_view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.transcript_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.transcript_view.setWordWrap(True)
+        self.transcript_view.setSpacing(0)
+
+        self.composer = Composer()
+        self.send_button = QPushButton("Send")
+        self.send_button.setAccessibleName("Send")
+        self.send_button.setEnabled(False)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setAccessibleName("Stop")
+        self.stop_button.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.stop_button.hide()
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addStretch()
+        composer_row = QHBoxLayout()
+        composer_row.addWidget(self.composer, 1)
+        composer_row.addLayout(buttons)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 6, 6, 6)
+        right_layout.addWidget(self.transcript_view, 1)
+        right_layout.addLayout(composer_row)
+
+        self.splitter = QSplitter()
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([220, 680])
+        self.setCentralWidget(self.splitter)
+
+        self.model_label = QLabel("Loading model…")
+        self.model_label.setAccessibleName("Model status")
+        self.speed_label = QLabel("")
+        self.context_label = QLabel("")
+        status = self.statusBar()
+        status.addPermanentWidget(self.context_label)
+        status.addPermanentWidget(self.speed_label)
+        status.addPermanentWidget(self.model_label)
+        self.resize(960, 680)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.new_action = QAction("&New thread", self, shortcut=QKeySequence.StandardKey.New)
+        self.new_action.triggered.connect(self.new_thread)
+        file_menu.addAction(self.new_action)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.rename_action = QAction("&Rename thread…", self, shortcut=QKeySequence(Qt.Key.Key_F2))
+        self.rename_action.triggered.connect(self.rename_thread)
+        edit_menu.addAction(self.rename_action)
+        self.delete_action = QAction("&Delete thread", self)
+        self.delete_action.triggered.connect(self.delete_thread)
+        edit_menu.addAction(self.delete_action)
+        self.regenerate_action = QAction("Re&generate reply", self, shortcut=QKeySequence("Ctrl+R"))
+        self.regenerate_action.triggered.connect(self.regenerate)
+        edit_menu.addAction(self.regenerate_action)
+
+        model_menu = self.menuBar().addMenu("&Model")
+        load_action = QAction("&Load model…", self, shortcut=QKeySequence("Ctrl+O"))
+        load_action.triggered.connect(self.choose_model)
+        model_menu.addAction(load_action)
+        unload_action = QAction("&Unload", self)
+        unload_action.triggered.connect(self.engine.unload)
+        model_menu.addAction(unload_action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        about_action = QAction("&About chatapp", self)
+        about_action.triggered.connect(self.about)
+        help_menu.addAction(about_action)
+
+    def _wire(self) -> None:
+        self.thread_view.selectionModel().currentChanged.connect(self._thread_selected)
+        self.thread_view.doubleClicked.connect(lambda _i: self.rename_thread())
+        self.composer.textChanged.connect(self._update_send_enabled)
+        self.composer.submitted.connect(self.send)
+        self.send_button.clicked.connect(self.send)
+        self.stop_button.clicked.connect(self.session.stop)
+        self.transcript_view.verticalScrollBar().valueChanged.connect(self._maybe_load_older)
+        s = self.session
+        s.message_added.connect(self._on_message_added)
+        s.reply_text.connect(self._on_reply_text)
+        s.reply_done.connect(self._on_reply_done)
+        s.busy_changed.connect(self._on_busy)
+        s.threads_changed.connect(self._refresh_threads)
+        s.context_used.connect(self._on_context)
+        s.error.connect(self.show_error)
+        self.engine.loaded.connect(self._on_model_loaded)
+        self.engine.load_failed.connect(self._on_model_failed)
+        self.engine.unloaded.connect(lambda: self.model_label.setText("No model loaded"))
+
+    # -- threads --------------------------------------------------------
+
+    @Slot()
+    def new_thread(self) -> None:
+        try:
+            thread = self.store.create_thread()
+        except StorageError as exc:
+            self.show_error(str(exc))
+            return
+        self._refresh_threads(select=thread.id)
+        self.composer.setFocus()
+
+    def _refresh_threads(self, select: int | None = None) -> None:
+        keep = select if select is not None else self._current_thread
+        self.threads_model.refresh()
+        row = self.threads_model.row_of(keep) if keep is not None else -1
+        if row < 0 and self.threads_model.rowCount() > 0 and keep is None:
+            row = 0
+        if row >= 0:
+            self.thread_view.selectionModel().setCurrentIndex(
+                self.threads_model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect
+            )
+
+    @Slot()
+    def _thread_selected(self, current, _previous=None) -> None:  # type: ignore[no-untyped-def]
+        thread_id = current.data(ThreadIdRole) if current.isValid() else None
+        if thread_id == self._current_thread:
+            return
+        if self._current_thread is not None:
+            self._drafts[self._current_thread] = self.composer.toPlainText()
+        self._current_thread = thread_id
+        self.transcript.load_thread(thread_id)
+        self.composer.setPlainText(self._drafts.get(thread_id, "") if thread_id else "")
+        self.transcript_view.scrollToBottom()
+        if thread_id is not None:
+            thread = self.threads_model.thread_at(current.row())
+            self.setWindowTitle(f"{thread.title or 'New chat'} — chatapp" if thread else "chatapp")
+
+    def rename_thread(self) -> None:
+        if self._current_thread is None:
+            return
+        thread = self.store.thread(self._current_thread)
+        title, ok = QInputDialog.getText(self, "Rename thread", "Title:", text=thread.title)
+        if ok and title.strip():
+            self.store.rename_thread(thread.id, title)
+            self._refresh_threads()
+
+    def delete_thread(self) -> None:
+        if self._current_thread is None:
+            return
+        thread_id = self._current_thread
+        self.store.trash_thread(thread_id)
+        self._current_thread = None
+        self.transcript.load_thread(None)
+        self._refresh_threads()
+        self.statusBar().showMessage("Thread moved to the trash (kept 30 days).", 8000)
+
+    # -- conversation ---------------------------------------------------
+
+    @Slot()
+    def send(self) -> None:
+        text = self.composer.toPlainText()
+        if not text.strip():
+            return
+        if self.session.busy:
+            self.show_error("A reply is still being written: stop it first (Esc).")
+            return
+        if self._current_thread is None:
+            self.new_thread()
+            if self._current_thread is None:
+                return
+        if self.session.send(self._current_thread, text):
+            self.composer.clear()
+            self._drafts.pop(self._current_thread, None)
+
+    def regenerate(self) -> None:
+        last = self.transcript.message_at(self.transcript.rowCount() - 1)
+        if last is not None and last.role.value == "assistant":
+            self.session.regenerate(last.id)
+
+    def _at_bottom(self) -> bool:
+        bar = self.transcript_view.verticalScrollBar()
+        return bar.value() >= bar.maximum() - 4
+
+    @Slot(object)
+    def _on_message_added(self, message: Message) -> None:
+        self.transcript.append(message)
+        self.transcript_view.scrollToBottom()
+
+    @Slot(int, str)
+    def _on_reply_text(self, message_id: int, text: str) -> None:
+        follow = self._at_bottom()
+        self.transcript.set_text(message_id, text)
+        if follow:
+            QTimer.singleShot(0, self.transcript_view.scrollToBottom)
+
+    @Slot(object)
+    def _on_reply_done(self, message: Message) -> None:
+        follow = self._at_bottom()
+        self.transcript.replace_message(message)
+        if follow:
+            QTimer.singleShot(0, self.transcript_view.scrollToBottom)
+
+    @Slot(bool)
+    def _on_busy(self, busy: bool) -> None:
+        self.stop_button.setVisible(busy)
+        self.send_button.setVisible(not busy)
+        self._update_send_enabled()
+
+    def _update_send_enabled(self) -> None:
+        self.send_button.setEnabled(bool(self.composer.toPlainText().strip()) and not self.session.busy)
+
+    @Slot(int, int)
+    def _on_context(self, used: int, size: int) -> None:
+        self.context_label.setText(f"Context {used}/{size}")
+
+    def _maybe_load_older(self, value: int) -> None:
+        if value == 0 and self.transcript.has_older():
+            bar = self.transcript_view.verticalScrollBar()
+            before = bar.maximum()
+            if self.transcript.load_older():
+                QTimer.singleShot(0, lambda: bar.setValue(bar.maximum() - before))
+
+    # -- model ----------------------------------------------------------
+
+    def load_model(self, spec: ModelSpec) -> None:
+        self.model_spec = spec
+        self.model_label.setText(f"Loading {spec.name}…")
+        self.engine.load(spec)
+
+    def choose_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load model", str(Path.home()), "GGUF models (*.gguf);;All files (*)"
+        )
+        if path:
+            self._load_path(path)
+
+    def _load_path(self, path: str) -> None:
+        base = self.model_spec or ModelSpec(path)
+        self.load_model(
+            ModelSpec(path, n_ctx=base.n_ctx, gpu=base.gpu, gpu_layers=base.gpu_layers, n_threads=base.n_threads)
+        )
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        urls = event.mimeData().urls()
+        if urls and urls[0].toLocalFile().lower().endswith(".gguf"):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        urls = event.mimeData().urls()
+        if urls:
+            self._load_path(urls[0].toLocalFile())
+
+    @Slot(object)
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.model_label.setText(f"{info.name} · {info.device}")
+        self.model_label.setToolTip(f"{info.path}\ncontext {info.n_ctx} tokens (trained {info.n_ctx_train})")
+        notes = [n for n in (info.fallback_reason, info.template_notice) if n]
+        if info.fallback_reason:
+            notes[0] = f"Running on the CPU: {info.fallback_reason}"
+        if notes:
+            self.statusBar().showMessage("  ".join(notes), 15000)
+
+    @Slot(str)
+    def _on_model_failed(self, message: str) -> None:
+        current = self.session.model_info
+        self.model_label.setText(f"{current.name} · {current.device}" if current else "No model loaded")
+        self.show_error(message)
+
+    # -- misc -----------------------------------------------------------
+
+    @Slot(str)
+    def show_error(self, message: str) -> None:
+        """Errors are shown in the window; the app keeps running."""
+        if not message:
+            return
+        log.info("shown to user: %s", message)
+        first = message.splitlines()[0]
+        self.statusBar().showMessage("⚠ " + first, 20000)
+        if self.isVisible() and not self.settings.value("quiet_errors", False, type=bool):
+            box = QMessageBox(QMessageBox.Icon.Warning, "chatapp", first, parent=self)
+            rest = "\n".join(message.splitlines()[1:])
+            if rest:
+                box.setInformativeText(rest)
+            box.setModal(False)
+            box.show()
+
+    def about(self) -> None:
+        import PySide6
+
+        try:
+            import llama_cpp
+
+            llama_version = llama_cpp.__version__
+        except Exception:
+            llama_version = "not available"
+        QMessageBox.about(
+            self,
+            "About chatapp",
+            f"<b>chatapp {__version__}</b><br>A chat app for local language models with long-term memory."
+            f"<br><br>llama-cpp-python {llama_version}<br>Qt {PySide6.QtCore.qVersion()}, PySide6 {PySide6.__version__}",
+        )
+
+    def _restore_state(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        sizes = self.settings.value("window/splitter")
+        if sizes is not None:
+            self.splitter.restoreState(sizes)
+        last = self.settings.value("last_thread", None)
+        self._refresh_threads(select=int(last) if last is not None else None)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.session.close()
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        if self._current_thread is not None:
+            self.settings.setValue("last_thread", self._current_thread)
+        self.settings.sync()
+        super().closeEvent(event)

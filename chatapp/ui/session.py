@@ -1,0 +1,206 @@
+"""The conversation logic of the window: store the user's message, stream the reply, save it.
+
+A reply is saved while it streams (at most every SAVE_SECONDS), so closing the
+app or a crash keeps what the user already saw.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from chatapp.domain import ChatMessage, Message, MessageStatus, Role
+from chatapp.engine.backend import ModelInfo, ReplyResult
+from chatapp.errors import StorageError
+from chatapp.store import Store
+from chatapp.store.store import auto_title
+from chatapp.workers.engine import EngineController, ReplyRequest, ReplyStarted
+
+log = logging.getLogger("chatapp.ui")
+
+SAVE_SECONDS = 0.5
+HISTORY_LIMIT = 400  # recent messages offered to the context fitter
+
+
+class ChatSession(QObject):
+    """Signals:
+    message_added(Message): a new message is on the shown path (user or reply placeholder)
+    reply_text(int, str): message id and its whole text so far
+    reply_done(Message): the reply ended (complete, stopped or error)
+    busy_changed(bool)
+    context_used(int, int): prompt tokens and context size of the reply being written
+    threads_changed(): titles or order changed
+    error(str): something the user should read
+    """
+
+    message_added = Signal(object)
+    reply_text = Signal(int, str)
+    reply_done = Signal(object)
+    busy_changed = Signal(bool)
+    context_used = Signal(int, int)
+    threads_changed = Signal()
+    error = Signal(str)
+
+    def __init__(self, store: Store, engine: EngineController, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.engine = engine
+        self.model_info: ModelInfo | None = None
+        self._reply_id: int | None = None  # message id of the reply being written
+        self._request_id: int | None = None
+        self._text = ""
+        self._saved_at = 0.0
+        self._saved_len = 0
+        engine.started.connect(self._on_started)
+        engine.text.connect(self._on_text)
+        engine.finished.connect(self._on_finished)
+        engine.failed.connect(self._on_failed)
+        engine.loaded.connect(self._on_loaded)
+        engine.unloaded.connect(self._on_unloaded)
+
+    @property
+    def busy(self) -> bool:
+        return self._reply_id is not None
+
+    @Slot(object)
+    def _on_loaded(self, info: ModelInfo) -> None:
+        self.model_info = info
+
+    @Slot()
+    def _on_unloaded(self) -> None:
+        self.model_info = None
+
+    # -- actions --------------------------------------------------------
+
+    def send(self, thread_id: int, text: str) -> bool:
+        """Store `text` as the user's message and ask for a reply; False if it was refused."""
+        text = text.strip()
+        if not text:
+            return False
+        if self.busy:
+            self.error.emit("A reply is still being written: stop it first (Esc).")
+            return False
+        try:
+            user = self.store.add_message(thread_id, Role.USER, text)
+        except StorageError as exc:
+            self.error.emit(str(exc))
+            return False
+        self.message_added.emit(user)
+        if user.depth == 0:
+            self.store.set_auto_title(thread_id, auto_title(text))
+        self.threads_changed.emit()  # new title, or the thread moved up by activity
+        return self._reply(thread_id, parent_id=user.id)
+
+    def regenerate(self, assistant_message_id: int) -> bool:
+        """A new version of a reply; the old one stays reachable as a version."""
+        if self.busy:
+            self.error.emit("A reply is still being written: stop it first (Esc).")
+            return False
+        old = self.store.message(assistant_message_id)
+        return self._reply(old.thread_id, parent_id=old.parent_id)
+
+    def stop(self) -> None:
+        self.engine.cancel()
+
+    def _reply(self, thread_id: int, parent_id: int) -> bool:
+        if self.model_info is None:
+            self.error.emit("No model is loaded. Choose one with Model > Load model…")
+            return False
+        thread = self.store.thread(thread_id)
+        depth = self.store.message(parent_id).depth
+        history = [
+            ChatMessage(m.role.value, m.content)
+            for m in self.store.path(thread_id, max(0, depth + 1 - HISTORY_LIMIT), depth + 1)
+            if m.role != Role.SYSTEM
+        ]
+        try:
+            reply = self.store.add_message(
+                thread_id,
+                Role.ASSISTANT,
+                "",
+                parent_id=parent_id,
+                status=MessageStatus.STREAMING,
+                model=self.model_info.name,
+                settings=thread.settings.to_dict(),
+            )
+        except StorageError as exc:
+            self.error.emit(str(exc))
+            return False
+        system = ChatMessage("system", thread.system_prompt) if thread.system_prompt else None
+        request = ReplyRequest(system=system, history=history, settings=thread.settings)
+        self._reply_id = reply.id
+        self._request_id = request.id
+        self._text = ""
+        self._saved_at = time.monotonic()
+        self._saved_len = 0
+        self.message_added.emit(reply)
+        self.engine.reply(request)
+        self.busy_changed.emit(True)
+        return True
+
+    # -- engine signals -------------------------------------------------
+
+    @Slot(object)
+    def _on_started(self, started: ReplyStarted) -> None:
+        if started.request_id == self._request_id:
+            self.context_used.emit(started.prompt_tokens, started.n_ctx)
+
+    @Slot(int, str)
+    def _on_text(self, request_id: int, text: str) -> None:
+        if request_id != self._request_id or self._reply_id is None:
+            return
+        self._text += text
+        self.reply_text.emit(self._reply_id, self._text)
+        now = time.monotonic()
+        if now - self._saved_at >= SAVE_SECONDS:
+            self._save(content=self._text)
+            self._saved_at = now
+
+    @Slot(int, object)
+    def _on_finished(self, request_id: int, result: ReplyResult) -> None:
+        if request_id != self._request_id or self._reply_id is None:
+            return
+        status = MessageStatus.STOPPED if result.cancelled else MessageStatus.COMPLETE
+        self._end(
+            status,
+            prompt_tokens=result.prompt_tokens or None,
+            completion_tokens=result.completion_tokens,
+        )
+
+    @Slot(int, str)
+    def _on_failed(self, request_id: int, message: str) -> None:
+        if request_id != self._request_id or self._reply_id is None:
+            return
+        self._end(MessageStatus.ERROR, error=message)
+        self.error.emit(message)
+
+    def _save(self, **fields: object) -> bool:
+        try:
+            self.store.update_message(self._reply_id, **fields)  # type: ignore[arg-type]
+            return True
+        except StorageError as exc:
+            self.error.emit(str(exc))
+            return False
+
+    def _end(self, status: MessageStatus, **fields: object) -> None:
+        reply_id = self._reply_id
+        self._save(content=self._text, status=status, **fields)
+        self._reply_id = None
+        self._request_id = None
+        try:
+            message: Message = self.store.message(reply_id)
+        except KeyError:
+            message = None  # type: ignore[assignment]
+        self.busy_changed.emit(False)
+        if message is not None:
+            self.reply_done.emit(message)
+
+    def close(self) -> None:
+        """The window closes: stop the reply and keep what was shown of it, marked stopped."""
+        if self._reply_id is not None:
+            self.engine.cancel()
+            self._save(content=self._text, status=MessageStatus.STOPPED)
+            self._reply_id = None
+            self._request_id = None

@@ -1,0 +1,260 @@
+"""The conversation: an item model of the thread's shown messages and a delegate that draws them.
+
+The model holds one page of the newest messages and loads older pages when the
+view reaches the top, so a thread of any length opens at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
+from PySide6.QtGui import QAbstractTextDocumentLayout, QColor, QFont, QPainter, QPalette, QTextDocument
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from chatapp.domain import Message, MessageStatus, Role
+from chatapp.store import Store
+
+PAGE = 50
+MessageRole = Qt.ItemDataRole.UserRole + 1
+DayChangeRole = Qt.ItemDataRole.UserRole + 2
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class TranscriptModel(QAbstractListModel):
+    def __init__(self, store: Store, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._store = store
+        self._thread_id: int | None = None
+        self._messages: list[Message] = []
+
+    @property
+    def thread_id(self) -> int | None:
+        return self._thread_id
+
+    def load_thread(self, thread_id: int | None) -> None:
+        self.beginResetModel()
+        self._thread_id = thread_id
+        self._messages = self._store.last_messages(thread_id, PAGE) if thread_id else []
+        self.endResetModel()
+
+    def reload(self) -> None:
+        """Re-read the shown path (after a version switch), keeping as many rows as were loaded."""
+        if self._thread_id is None:
+            return
+        count = max(PAGE, len(self._messages))
+        self.beginResetModel()
+        self._messages = self._store.last_messages(self._thread_id, count)
+        self.endResetModel()
+
+    def has_older(self) -> bool:
+        return bool(self._messages) and self._messages[0].depth > 0
+
+    def load_older(self) -> int:
+        """Prepend the previous page; returns how many rows were added."""
+        if not self.has_older() or self._thread_id is None:
+            return 0
+        first = self._messages[0].depth
+        older = self._store.path(self._thread_id, max(0, first - PAGE), first)
+        if older:
+            self.beginInsertRows(QModelIndex(), 0, len(older) - 1)
+            self._messages[:0] = older
+            self.endInsertRows()
+        return len(older)
+
+    def append(self, message: Message) -> None:
+        if message.thread_id != self._thread_id:
+            return
+        # a new version replaces what was shown from its depth on
+        keep = [m for m in self._messages if m.depth < message.depth]
+        if len(keep) != len(self._messages):
+            self.beginRemoveRows(QModelIndex(), len(keep), len(self._messages) - 1)
+            self._messages = keep
+            self.endRemoveRows()
+        row = len(self._messages)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._messages.append(message)
+        self.endInsertRows()
+
+    def set_text(self, message_id: int, text: str) -> None:
+        row = self.row_of(message_id)
+        if row >= 0:
+            self._messages[row] = replace(self._messages[row], content=text)
+            index = self.index(row)
+            self.dataChanged.emit(index, index)
+
+    def replace_message(self, message: Message) -> None:
+        row = self.row_of(message.id)
+        if row >= 0:
+            self._messages[row] = message
+            index = self.index(row)
+            self.dataChanged.emit(index, index)
+
+    def row_of(self, message_id: int) -> int:
+        for row in range(len(self._messages) - 1, -1, -1):
+            if self._messages[row].id == message_id:
+                return row
+        return -1
+
+    def message_at(self, row: int) -> Message | None:
+        return self._messages[row] if 0 <= row < len(self._messages) else None
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._messages)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._messages):
+            return None
+        msg = self._messages[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return msg.content
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            who = "You" if msg.role == Role.USER else (msg.model or "Assistant")
+            return f"{who}: {msg.content}"
+        if role == MessageRole:
+            return msg
+        if role == DayChangeRole:
+            if index.row() == 0:
+                return not self.has_older()
+            prev = self._messages[index.row() - 1]
+            return _day(prev.created_at) != _day(msg.created_at)
+        return None
+
+
+def _day(timestamp: float) -> dt.date:
+    return dt.datetime.fromtimestamp(timestamp).date()
+
+
+def day_label(timestamp: float, today: dt.date | None = None) -> str:
+    """'Today', 'Yesterday', or 'Tuesday, 3 March' (with the year when it is not this year)."""
+    day = _day(timestamp)
+    today = today or dt.date.today()
+    if day == today:
+        return "Today"
+    if day == today - dt.timedelta(days=1):
+        return "Yesterday"
+    text = f"{day.strftime('%A')}, {day.day} {day.strftime('%B')}"
+    return text if day.year == today.year else f"{text} {day.year}"
+
+
+class MessageDelegate(QStyledItemDelegate):
+    """Draws a message as a bubble of rendered Markdown, with a day separator when the day changes."""
+
+    MARGIN = 10
+    PAD = 10
+    HEADER = 18
+    SEPARATOR = 28
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._docs: dict[tuple[int, int, int, str], QTextDocument] = {}
+
+    def _document(self, msg: Message, width: int, font: QFont) -> QTextDocument:
+        key = (msg.id, hash(msg.content), width, font.toString())
+        doc = self._docs.get(key)
+        if doc is None:
+            if len(self._docs) > 400:
+                self._docs.clear()
+            doc = QTextDocument()
+            doc.setDefaultFont(font)
+            doc.setDocumentMargin(0)
+            if msg.role == Role.USER:
+                doc.setPlainText(msg.content)
+            else:
+                doc.setMarkdown(msg.content or "…")
+            doc.setTextWidth(max(50, width))
+            self._docs[key] = doc
+        return doc
+
+    def _bubble_width(self, option: QStyleOptionViewItem) -> int:
+        return max(120, int(option.rect.width() * 0.82))
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        msg: Message | None = index.data(MessageRole)
+        if msg is None:
+            return super().sizeHint(option, index)
+        doc = self._document(msg, self._bubble_width(option) - 2 * self.PAD, option.font)
+        height = int(doc.size().height()) + self.HEADER + 2 * self.PAD + self.MARGIN
+        if msg.status == MessageStatus.ERROR and msg.error:
+            height += self.HEADER
+        if index.data(DayChangeRole):
+            height += self.SEPARATOR
+        return QSize(option.rect.width(), height)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        msg: Message | None = index.data(MessageRole)
+        if msg is None:
+            return super().paint(painter, option, index)
+        painter.save()
+        palette = option.palette
+        rect = option.rect
+        top = rect.top()
+        if index.data(DayChangeRole):
+            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(
+                QRectF(rect.left(), top, rect.width(), self.SEPARATOR),
+                Qt.AlignmentFlag.AlignCenter,
+                day_label(msg.created_at),
+            )
+            top += self.SEPARATOR
+        width = self._bubble_width(option)
+        doc = self._document(msg, width - 2 * self.PAD, option.font)
+        height = rect.bottom() - top - self.MARGIN + 1
+        mine = msg.role == Role.USER
+        left = rect.right() - width - self.MARGIN if mine else rect.left() + self.MARGIN
+        bubble = QRectF(left, top + self.MARGIN / 2, width, height)
+        base = palette.color(QPalette.ColorRole.Base)
+        dark = base.lightness() < 128
+        if mine:
+            fill = QColor("#2b4a7a") if dark else QColor("#dbe8fb")
+        else:
+            fill = QColor("#2d2f33") if dark else QColor("#f1f2f4")
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(fill)
+        painter.drawRoundedRect(bubble, 10, 10)
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.setPen(palette.color(QPalette.ColorRole.Highlight))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(bubble, 10, 10)
+        header_font = QFont(option.font)
+        header_font.setPointSizeF(max(6.0, option.font.pointSizeF() * 0.85))
+        header_font.setBold(True)
+        painter.setFont(header_font)
+        painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+        painter.drawText(
+            QRectF(bubble.left() + self.PAD, bubble.top() + self.PAD / 2, width - 2 * self.PAD, self.HEADER),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            _header(msg),
+        )
+        painter.translate(bubble.left() + self.PAD, bubble.top() + self.PAD / 2 + self.HEADER)
+        ctx = QAbstractTextDocumentLayout.PaintContext()
+        ctx.palette.setColor(QPalette.ColorRole.Text, palette.color(QPalette.ColorRole.Text))
+        doc.documentLayout().draw(painter, ctx)
+        if msg.status == MessageStatus.ERROR and msg.error:
+            painter.setPen(QColor("#d9534f"))
+            painter.setFont(option.font)
+            painter.drawText(
+                QRectF(0, doc.size().height() + 2, width - 2 * self.PAD, self.HEADER),
+                Qt.AlignmentFlag.AlignLeft,
+                "⚠ " + msg.error.splitlines()[0],
+            )
+        painter.restore()
+
+
+def _header(msg: Message) -> str:
+    who = "You" if msg.role == Role.USER else (msg.model or "Assistant")
+    when = dt.datetime.fromtimestamp(msg.created_at).strftime("%H:%M")
+    parts = [who, when]
+    if msg.version_count > 1:
+        parts.append(f"‹ {msg.version_index}/{msg.version_count} ›")
+    if msg.status == MessageStatus.STREAMING:
+        parts.append("writing…")
+    elif msg.status == MessageStatus.STOPPED:
+        parts.append("stopped")
+    elif msg.status == MessageStatus.ERROR:
+        parts.append("failed")
+    return "  ·  ".join(parts)

@@ -1,0 +1,1 @@
+"""Qt threads that keep slow work off the GUI thread."""
