@@ -1,0 +1,37 @@
+"""Test configuration: offscreen Qt, and a temporary data folder for every test."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def chatapp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Tests never touch a real data folder."""
+    home = tmp_path / "chatapp-home"
+    home.mkdir()
+    monkeypatch.setenv("CHATAPP_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def default_model() -> Path:
+    from chatapp.engine.default_model import default_model_path
+
+    return default_model_path()
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    from chatapp.store import Store
+
+    s = Store.open(tmp_path / "test.sqlite3")
+    yield s
+    s.close()

@@ -1,0 +1,53 @@
+"""The real program as a subprocess, with a temporary data folder and the real default model."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import chatapp
+
+
+def run(args: list[str], home: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CHATAPP_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run(
+        [sys.executable, "-m", "chatapp", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run(["--version"], tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"chatapp {chatapp.__version__}"
+
+
+@pytest.mark.model
+def test_send_one_message_with_the_default_model(tmp_path: Path) -> None:
+    result = run(["--send", "What is the capital of France?", "--threads", "2"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("reply: ")
+    db = sqlite3.connect(tmp_path / "chatapp.sqlite3")
+    rows = db.execute("SELECT role, status, model FROM messages ORDER BY id").fetchall()
+    db.close()
+    assert [(r[0], r[1]) for r in rows] == [("user", "complete"), ("assistant", "complete")]
+    assert rows[1][2]  # the model that wrote it is recorded
+
+
+def test_quit_after_with_a_missing_model_shows_the_error_and_exits(tmp_path: Path) -> None:
+    result = run(["--model", str(tmp_path / "missing.gguf"), "--quit-after", "1500"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    log = (tmp_path / "chatapp.log").read_text()
+    assert "does not exist" in log
+
+
+def test_data_dir_option_beats_the_environment(tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere"
+    result = run(["--data-dir", str(other), "--model", str(tmp_path / "none.gguf"), "--quit-after", "500"], tmp_path / "env")
+    assert result.returncode == 0, result.stderr
+    assert (other / "chatapp.sqlite3").exists()
+    assert not (tmp_path / "env" / "chatapp.sqlite3").exists()

@@ -1,0 +1,176 @@
+"""The window with a scripted backend: send, stream, stop, versions, persistence, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from chatapp.domain import MessageStatus, Role
+from chatapp.engine.backend import ModelSpec
+from chatapp.engine.fake import FakeBackend
+from chatapp.errors import ModelLoadError
+from chatapp.store import Store
+
+
+def shown(window) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    model = window.transcript
+    return [(m.role.value, m.content) for m in (model.message_at(r) for r in range(model.rowCount()))]
+
+
+def type_and_send(qtbot, window, text: str) -> None:  # type: ignore[no-untyped-def]
+    window.composer.setFocus()
+    qtbot.keyClicks(window.composer, text)
+    qtbot.keyClick(window.composer, Qt.Key.Key_Return)
+
+
+def test_send_streams_a_reply_and_saves_it(qtbot, make_window, fake: FakeBackend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    fake.enqueue(["Paris is the capital of France."])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "What is the capital of France?")
+    assert shown(window) == [
+        ("user", "What is the capital of France?"),
+        ("assistant", "Paris is the capital of France."),
+    ]
+    assert window.composer.toPlainText() == ""
+    thread = window.store.threads()[0]
+    assert thread.title == "What is the capital of France?"
+    saved = window.store.path(thread.id)
+    assert saved[1].status == MessageStatus.COMPLETE and saved[1].model == "fake-model"
+    assert "Context" in window.context_label.text()
+
+
+def test_shift_enter_makes_a_new_line_and_empty_text_is_not_sent(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    assert not window.send_button.isEnabled()
+    qtbot.keyClicks(window.composer, "line one")
+    qtbot.keyClick(window.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(window.composer, "line two")
+    assert window.composer.toPlainText() == "line one\nline two"
+    assert window.send_button.isEnabled()
+    window.composer.setPlainText("   ")
+    qtbot.keyClick(window.composer, Qt.Key.Key_Return)
+    assert window.store.threads() == [] or shown(window) == []
+
+
+def test_stop_keeps_the_partial_reply(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+    fake.delay = 0.02
+    window = make_window()
+    fake.enqueue([" ".join(["tok"] * 400)])
+    type_and_send(qtbot, window, "talk a lot")
+    qtbot.waitUntil(lambda: window.stop_button.isVisible() and len(shown(window)) == 2 and bool(shown(window)[1][1]), timeout=5000)
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000) as blocker:
+        qtbot.keyClick(window.composer, Qt.Key.Key_Escape)
+    message = blocker.args[0]
+    assert message.status == MessageStatus.STOPPED
+    assert 0 < len(message.content.split()) < 400
+    assert not window.stop_button.isVisible() and window.send_button.isVisible()
+    assert window.store.message(message.id).content == message.content
+
+
+def test_sending_while_a_reply_streams_loses_nothing(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+    fake.delay = 0.02
+    window = make_window()
+    fake.enqueue([" ".join(["busy"] * 300), "second answer"])
+    type_and_send(qtbot, window, "first")
+    qtbot.waitUntil(lambda: window.session.busy, timeout=5000)
+    window.composer.setPlainText("second")
+    window.send()
+    assert window.composer.toPlainText() == "second"  # the draft is kept
+    assert len(shown(window)) == 2
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        window.session.stop()
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        window.send()
+    assert [c for _r, c in shown(window)][2:] == ["second", "second answer"]
+
+
+def test_regenerate_keeps_the_old_reply_as_a_version(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    fake.enqueue(["first try", "second try"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "hello")
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000) as blocker:
+        window.regenerate_action.trigger()
+    assert shown(window)[-1] == ("assistant", "second try")
+    assert blocker.args[0].version_count == 2
+    first = window.store.versions(blocker.args[0].id)[0]
+    assert window.store.message(first).content == "first try"
+
+
+def test_threads_persist_across_restarts(qtbot, make_window, fake: FakeBackend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    fake.enqueue(["I remember."])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "Remember me")
+    window.close()
+    window.store.close()
+    again = make_window(Store.open(tmp_path / "ui.sqlite3"))
+    assert shown(again) == [("user", "Remember me"), ("assistant", "I remember.")]
+
+
+def test_drafts_are_kept_per_thread(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    window.new_thread()
+    first = window._current_thread
+    window.composer.setPlainText("draft for the first")
+    window.new_thread()
+    assert window.composer.toPlainText() == ""
+    row = window.threads_model.row_of(first)
+    window.thread_view.setCurrentIndex(window.threads_model.index(row))
+    assert window.composer.toPlainText() == "draft for the first"
+
+
+def test_closing_mid_reply_keeps_what_was_shown(qtbot, make_window, fake: FakeBackend, engine) -> None:  # type: ignore[no-untyped-def]
+    fake.delay = 0.02
+    window = make_window()
+    fake.enqueue([" ".join(["partial"] * 500)])
+    type_and_send(qtbot, window, "go")
+    qtbot.waitUntil(lambda: len(shown(window)) == 2 and shown(window)[1][1].count("partial") >= 3, timeout=5000)
+    window.close()
+    assert engine.shutdown(3000)
+    thread = window.store.threads()[0]
+    reply = window.store.path(thread.id)[1]
+    assert reply.status == MessageStatus.STOPPED
+    assert reply.content.count("partial") >= 3
+
+
+def test_bad_model_is_reported_and_the_app_goes_on(qtbot, make_window, fake: FakeBackend, engine) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    fake.load_error = ModelLoadError("half.gguf could not be loaded: the file is damaged or incomplete.")
+    with qtbot.waitSignal(engine.load_failed, timeout=5000):
+        window.load_model(ModelSpec("half.gguf"))
+    assert "damaged" in window.statusBar().currentMessage()
+    assert "fake-model" in window.model_label.text()  # the previous model stays
+    fake.enqueue(["still here"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "are you there?")
+    assert shown(window)[-1] == ("assistant", "still here")
+
+
+def test_status_bar_shows_model_and_device(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    assert window.model_label.text() == "fake-model · CPU, 1 threads"
+
+
+def test_long_thread_opens_lazily(qtbot, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = Store.open(tmp_path / "ui.sqlite3")
+    t = store.create_thread("long")
+    for i in range(300):
+        store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"message {i}")
+    window = make_window(store)
+    assert window.transcript.rowCount() == 50
+    assert window.transcript.message_at(49).content == "message 299"
+    window.transcript_view.verticalScrollBar().setValue(0)
+    qtbot.waitUntil(lambda: window.transcript.rowCount() == 100, timeout=3000)
+    assert window.transcript.message_at(0).content == "message 200"
+
+
+def test_item_models_pass_the_model_tester(qtbot, qtmodeltester, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    fake.enqueue(["a reply"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "hi")
+    qtmodeltester.check(window.threads_model)
+    qtmodeltester.check(window.transcript)

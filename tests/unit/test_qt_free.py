@@ -1,0 +1,31 @@
+"""The core packages must work without Qt (DESIGN.md: only app, workers and ui import PySide6)."""
+
+import subprocess
+import sys
+
+CORE = [
+    "chatapp.domain",
+    "chatapp.errors",
+    "chatapp.config.paths",
+    "chatapp.config.settings",
+    "chatapp.store",
+    "chatapp.store.backup",
+    "chatapp.engine.backend",
+    "chatapp.engine.llama_backend",
+    "chatapp.engine.fake",
+    "chatapp.engine.device",
+    "chatapp.engine.default_model",
+    "chatapp.memory.context",
+]
+
+
+def test_core_imports_with_pyside6_blocked() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['PySide6'] = None\n"
+        + "".join(f"import {name}\n" for name in CORE)
+        + "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
