@@ -6,6 +6,7 @@ ours replaces it once, at start-up.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import ctypes
 import logging
@@ -50,6 +51,15 @@ def install() -> None:
 
     _callback = _on_log
     llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
+    # llama.cpp may log while the interpreter shuts down; Python code must not run then
+    atexit.register(_uninstall)
+
+
+def _uninstall() -> None:
+    """Hand logging back to llama.cpp's own C printer (a NULL callback)."""
+    import llama_cpp
+
+    llama_cpp.llama_log_set(ctypes.cast(None, llama_cpp.llama_log_callback), ctypes.c_void_p(0))
 
 
 def mark() -> int:
@@ -61,3 +71,4 @@ def mark() -> int:
 def since(position: int, min_level: int = logging.DEBUG) -> list[str]:
     with _lock:
         return [text for n, level, text in _lines if n > position and level >= min_level]
+

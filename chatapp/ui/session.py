@@ -136,7 +136,9 @@ class ChatSession(QObject):
         self._saved_at = time.monotonic()
         self._saved_len = 0
         self.message_added.emit(reply)
-        self.engine.reply(request)
+        if not self.engine.reply(request):
+            self._end(MessageStatus.ERROR, error="The engine is still busy with another reply.")
+            return False
         self.busy_changed.emit(True)
         return True
 

@@ -187,10 +187,11 @@ class EngineController(QObject):
         self._generate.connect(self._worker.generate)
         self._unload.connect(self._worker.unload)
         self._shutdown.connect(self._worker.shutdown)
-        for name in ("loaded", "load_failed", "unloaded", "started", "text", "finished", "failed"):
+        for name in ("loaded", "load_failed", "unloaded", "started", "text"):
             getattr(self._worker, name).connect(getattr(self, name))
-        self.finished.connect(self._request_done)
-        self.failed.connect(self._request_done)
+        # the request is over before anyone hears of it, so a listener may start the next
+        self._worker.finished.connect(self._on_finished)
+        self._worker.failed.connect(self._on_failed)
         self._current: ReplyRequest | None = None
         self._thread.start()
 
@@ -221,8 +222,17 @@ class EngineController(QObject):
         if self._current is not None:
             self._current.cancel.set()
 
-    @Slot(int)
-    def _request_done(self, request_id: int, *_: object) -> None:
+    @Slot(int, object)
+    def _on_finished(self, request_id: int, result: ReplyResult) -> None:
+        self._request_done(request_id)
+        self.finished.emit(request_id, result)
+
+    @Slot(int, str)
+    def _on_failed(self, request_id: int, message: str) -> None:
+        self._request_done(request_id)
+        self.failed.emit(request_id, message)
+
+    def _request_done(self, request_id: int) -> None:
         if self._current is not None and self._current.id == request_id:
             self._current = None
 

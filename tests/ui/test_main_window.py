@@ -74,7 +74,7 @@ def test_sending_while_a_reply_streams_loses_nothing(qtbot, make_window, fake: F
     window = make_window()
     fake.enqueue([" ".join(["busy"] * 300), "second answer"])
     type_and_send(qtbot, window, "first")
-    qtbot.waitUntil(lambda: window.session.busy, timeout=5000)
+    qtbot.waitUntil(lambda: len(shown(window)) == 2 and "busy" in shown(window)[1][1], timeout=5000)
     window.composer.setPlainText("second")
     window.send()
     assert window.composer.toPlainText() == "second"  # the draft is kept

@@ -1,0 +1,1 @@
+"""Benchmarks that print figures: `python -m chatapp.bench NAME [--json PATH]`."""
