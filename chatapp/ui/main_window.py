@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, QTimer, Slot
+from concurrent.futures import ThreadPoolExecutor
+
+from PySide6.QtCore import QItemSelectionModel, QPoint, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -13,7 +15,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
     QMainWindow,
     QMessageBox,
     QPushButton,
@@ -23,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from chatapp import __version__
-from chatapp.domain import Message
+from chatapp.domain import Message, Role, SearchHit
 from chatapp.engine.backend import ModelInfo, ModelSpec
 from chatapp.errors import StorageError
 from chatapp.store import Store
@@ -37,6 +43,10 @@ log = logging.getLogger("chatapp.ui")
 
 
 class MainWindow(QMainWindow):
+    """Signals: search_results(str, list[SearchHit]) from the search thread."""
+
+    search_results = Signal(str, object)
+
     def __init__(
         self,
         store: Store,
@@ -52,6 +62,8 @@ class MainWindow(QMainWindow):
         self.session = ChatSession(store, engine, self)
         self._drafts: dict[int, str] = {}
         self._current_thread: int | None = None
+        self._search_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatapp-search")
+        self._search_store: Store | None = None
         self.setWindowTitle("chatapp")
         self.setAcceptDrops(True)
         self._build()
@@ -78,7 +90,18 @@ class MainWindow(QMainWindow):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(6, 6, 0, 6)
+        self.search_box = QLineEdit()
+        self.search_box.setPlaceholderText("Search all threads (Ctrl+F)")
+        self.search_box.setAccessibleName("Search")
+        self.search_box.setClearButtonEnabled(True)
+        self.search_list = QListWidget()
+        self.search_list.setAccessibleName("Search results")
+        self.search_list.setWordWrap(True)
+        self.search_list.hide()
+        self._search_timer = QTimer(self, singleShot=True, interval=250)
         left_layout.addWidget(new_button)
+        left_layout.addWidget(self.search_box)
+        left_layout.addWidget(self.search_list)
         left_layout.addWidget(self.thread_view)
 
         self.transcript = TranscriptModel(self.store, self)
@@ -147,6 +170,9 @@ class MainWindow(QMainWindow):
         self.delete_action = QAction("&Delete thread", self)
         self.delete_action.triggered.connect(self.delete_thread)
         edit_menu.addAction(self.delete_action)
+        find_action = QAction("&Find in all threads", self, shortcut=QKeySequence.StandardKey.Find)
+        find_action.triggered.connect(lambda: (self.search_box.setFocus(), self.search_box.selectAll()))
+        edit_menu.addAction(find_action)
         self.regenerate_action = QAction("Re&generate reply", self, shortcut=QKeySequence("Ctrl+R"))
         self.regenerate_action.triggered.connect(self.regenerate)
         edit_menu.addAction(self.regenerate_action)
@@ -172,6 +198,13 @@ class MainWindow(QMainWindow):
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(self.session.stop)
         self.transcript_view.verticalScrollBar().valueChanged.connect(self._maybe_load_older)
+        self.transcript_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.transcript_view.customContextMenuRequested.connect(self._message_menu)
+        self.search_box.textChanged.connect(lambda _t: self._search_timer.start())
+        self._search_timer.timeout.connect(self._start_search)
+        self.search_results.connect(self._show_search_results)
+        self.search_list.itemActivated.connect(self._open_hit)
+        self.search_list.itemClicked.connect(self._open_hit)
         s = self.session
         s.message_added.connect(self._on_message_added)
         s.reply_text.connect(self._on_reply_text)
@@ -307,6 +340,102 @@ class MainWindow(QMainWindow):
             if self.transcript.load_older():
                 QTimer.singleShot(0, lambda: bar.setValue(bar.maximum() - before))
 
+    # -- search ---------------------------------------------------------
+
+    def _start_search(self) -> None:
+        """FTS runs on the search thread with its own read connection; results come back as a signal."""
+        query = self.search_box.text().strip()
+        if not query:
+            self.search_list.hide()
+            self.search_list.clear()
+            return
+
+        def run() -> None:
+            try:
+                if self._search_store is None:
+                    self._search_store = self.store.reader()
+                hits = self._search_store.search(query)
+            except StorageError as exc:
+                log.warning("search failed: %s", exc)
+                hits = []
+            self.search_results.emit(query, hits)
+
+        self._search_pool.submit(run)
+
+    @Slot(str, object)
+    def _show_search_results(self, query: str, hits: list[SearchHit]) -> None:
+        if query != self.search_box.text().strip():
+            return  # an older query's answer
+        self.search_list.clear()
+        for hit in hits:
+            snippet = hit.snippet.replace("\x02", "«").replace("\x03", "»").replace("\n", " ")
+            item = QListWidgetItem(f"{hit.thread_title or 'New chat'}\n{snippet}")
+            item.setData(Qt.ItemDataRole.UserRole, (hit.thread_id, hit.message_id))
+            self.search_list.addItem(item)
+        if not hits:
+            self.search_list.addItem(QListWidgetItem("No messages found"))
+        self.search_list.show()
+
+    def _open_hit(self, item: QListWidgetItem) -> None:
+        target = item.data(Qt.ItemDataRole.UserRole)
+        if not target:
+            return
+        thread_id, message_id = target
+        self._refresh_threads(select=thread_id)
+        self.show_message(message_id)
+
+    def show_message(self, message_id: int) -> None:
+        """Scroll to a message of the open thread, loading older pages until it is there."""
+        while self.transcript.row_of(message_id) < 0 and self.transcript.load_older():
+            pass
+        row = self.transcript.row_of(message_id)
+        if row >= 0:
+            index = self.transcript.index(row)
+            self.transcript_view.setCurrentIndex(index)
+            self.transcript_view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+
+    # -- per-message actions ----------------------------------------------
+
+    def _message_menu(self, pos: QPoint) -> None:
+        index = self.transcript_view.indexAt(pos)
+        message = self.transcript.message_at(index.row()) if index.isValid() else None
+        if message is None:
+            return
+        menu = QMenu(self)
+        menu.addAction("Copy", lambda: self._copy(message))
+        if message.role == Role.USER:
+            menu.addAction("Edit and resend…", lambda: self.edit_message(message))
+        elif message.role == Role.ASSISTANT:
+            menu.addAction("Regenerate", lambda: self.session.regenerate(message.id))
+        if message.version_count > 1:
+            prev = menu.addAction("‹ Previous version", lambda: self.switch_version(message, -1))
+            prev.setEnabled(message.version_index > 1)
+            nxt = menu.addAction("Next version ›", lambda: self.switch_version(message, +1))
+            nxt.setEnabled(message.version_index < message.version_count)
+        menu.exec(self.transcript_view.viewport().mapToGlobal(pos))
+
+    def _copy(self, message: Message) -> None:
+        from PySide6.QtGui import QGuiApplication
+
+        QGuiApplication.clipboard().setText(message.content)
+
+    def edit_message(self, message: Message) -> None:
+        text, ok = QInputDialog.getMultiLineText(self, "Edit message", "Message:", message.content)
+        if ok and text.strip() and text != message.content:
+            self.session.edit_and_resend(message.id, text)
+
+    def switch_version(self, message: Message, step: int) -> None:
+        """Show another version of a message (‹ 2/3 ›); what follows it switches with it."""
+        if self.session.busy:
+            self.show_error("A reply is still being written: stop it first (Esc).")
+            return
+        versions = self.store.versions(message.id)
+        position = versions.index(message.id) + step
+        if 0 <= position < len(versions):
+            self.store.select_version(versions[position])
+            self.transcript.reload()
+            self.show_message(versions[position])
+
     # -- model ----------------------------------------------------------
 
     def load_model(self, spec: ModelSpec) -> None:
@@ -404,4 +533,8 @@ class MainWindow(QMainWindow):
         if self._current_thread is not None:
             self.settings.setValue("last_thread", self._current_thread)
         self.settings.sync()
+        self._search_pool.shutdown(wait=True)
+        if self._search_store is not None:
+            self._search_store.close()
+            self._search_store = None
         super().closeEvent(event)

@@ -101,6 +101,22 @@ class ChatSession(QObject):
         old = self.store.message(assistant_message_id)
         return self._reply(old.thread_id, parent_id=old.parent_id)
 
+    def edit_and_resend(self, user_message_id: int, text: str) -> bool:
+        """A new version of a user message (the old one is kept), answered afresh."""
+        text = text.strip()
+        if not text:
+            return False
+        if self.busy:
+            self.error.emit("A reply is still being written: stop it first (Esc).")
+            return False
+        try:
+            edited = self.store.edit_message(user_message_id, text)
+        except StorageError as exc:
+            self.error.emit(str(exc))
+            return False
+        self.message_added.emit(edited)
+        return self._reply(edited.thread_id, parent_id=edited.id)
+
     def stop(self) -> None:
         self.engine.cancel()
 

@@ -174,3 +174,44 @@ def test_item_models_pass_the_model_tester(qtbot, qtmodeltester, make_window, fa
         type_and_send(qtbot, window, "hi")
     qtmodeltester.check(window.threads_model)
     qtmodeltester.check(window.transcript)
+
+
+def test_search_finds_a_message_in_another_thread_and_jumps_to_it(qtbot, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = Store.open(tmp_path / "ui.sqlite3")
+    target = store.create_thread("Travel plans")
+    ids = [store.add_message(target.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"filler {i}").id for i in range(120)]
+    store.update_message(ids[3], content="I am moving to Lisbon in May")
+    other = store.create_thread("Other")
+    store.add_message(other.id, Role.USER, "nothing to see")
+    window = make_window(store)
+    window.search_box.setText("lisbon")
+    qtbot.waitUntil(lambda: window.search_list.isVisible() and window.search_list.count() == 1, timeout=5000)
+    item = window.search_list.item(0)
+    assert "Travel plans" in item.text() and "«Lisbon»" in item.text()
+    window._open_hit(item)
+    assert window._current_thread == target.id
+    current = window.transcript_view.currentIndex()
+    assert window.transcript.message_at(current.row()).id == ids[3]  # older page loaded on demand
+    window.search_box.clear()
+    qtbot.waitUntil(lambda: not window.search_list.isVisible(), timeout=5000)
+
+
+def test_switch_versions_and_edit_and_resend(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    fake.enqueue(["answer A", "answer B", "answer to the edit"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "question")
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        window.regenerate_action.trigger()
+    reply = window.transcript.message_at(1)
+    assert (reply.content, reply.version_index, reply.version_count) == ("answer B", 2, 2)
+    window.switch_version(reply, -1)
+    assert shown(window) == [("user", "question"), ("assistant", "answer A")]
+    user = window.transcript.message_at(0)
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        window.session.edit_and_resend(user.id, "question, edited")
+    assert shown(window) == [("user", "question, edited"), ("assistant", "answer to the edit")]
+    edited = window.transcript.message_at(0)
+    assert (edited.version_index, edited.version_count) == (2, 2)
+    window.switch_version(edited, -1)
+    assert shown(window) == [("user", "question"), ("assistant", "answer A")]
