@@ -94,7 +94,7 @@ class LlamaBackend:
                 fallback = "llama.cpp put no layer on the GPU"
         self.info = ModelInfo(
             path=str(path),
-            name=meta.get("general.name") or path.stem,
+            name=path.stem,  # what the user recognises; general.name is often a training run's
             n_ctx=llm.n_ctx(),
             n_ctx_train=llm._model.n_ctx_train(),
             device=label,

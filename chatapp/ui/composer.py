@@ -17,7 +17,7 @@ class Composer(QPlainTextEdit):
         self.setPlaceholderText("Message the model…  (Enter sends, Shift+Enter for a new line)")
         self.setAccessibleName("Message")
         self.setTabChangesFocus(True)
-        self.setMaximumHeight(140)
+        self.setMaximumHeight(110)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from chatapp import __version__
 from chatapp.domain import Message, Role, SearchHit
-from chatapp.engine.backend import ModelInfo, ModelSpec
+from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult
 from chatapp.errors import StorageError
 from chatapp.store import Store
 from chatapp.ui.composer import Composer
@@ -84,6 +84,9 @@ class MainWindow(QMainWindow):
         self.thread_view.setModel(self.threads_model)
         self.thread_view.setAccessibleName("Threads")
         self.thread_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.thread_view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.thread_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.thread_view.setUniformItemSizes(True)
         new_button = QPushButton("+ New chat")
         new_button.setAccessibleName("New chat")
         new_button.clicked.connect(self.new_thread)
@@ -212,6 +215,7 @@ class MainWindow(QMainWindow):
         s.busy_changed.connect(self._on_busy)
         s.threads_changed.connect(self._refresh_threads)
         s.context_used.connect(self._on_context)
+        s.reply_stats.connect(self._on_stats)
         s.error.connect(self.show_error)
         self.engine.loaded.connect(self._on_model_loaded)
         self.engine.load_failed.connect(self._on_model_failed)
@@ -332,6 +336,15 @@ class MainWindow(QMainWindow):
     @Slot(int, int)
     def _on_context(self, used: int, size: int) -> None:
         self.context_label.setText(f"Context {used}/{size}")
+
+    @Slot(object)
+    def _on_stats(self, result: ReplyResult) -> None:
+        if result.completion_tokens:
+            self.speed_label.setText(f"{result.tokens_per_second:.1f} tokens/s")
+            self.speed_label.setToolTip(
+                f"{result.completion_tokens} tokens in {result.seconds:.1f} s, "
+                f"first after {result.time_to_first_token:.2f} s"
+            )
 
     def _maybe_load_older(self, value: int) -> None:
         if value == 0 and self.transcript.has_older():

@@ -32,6 +32,7 @@ class ChatSession(QObject):
     busy_changed(bool)
     context_used(int, int): prompt tokens and context size of the reply being written
     threads_changed(): titles or order changed
+    reply_stats(ReplyResult): speed and token counts of the reply that just ended
     error(str): something the user should read
     """
 
@@ -41,6 +42,7 @@ class ChatSession(QObject):
     busy_changed = Signal(bool)
     context_used = Signal(int, int)
     threads_changed = Signal()
+    reply_stats = Signal(object)
     error = Signal(str)
 
     def __init__(self, store: Store, engine: EngineController, parent: QObject | None = None) -> None:
@@ -181,6 +183,7 @@ class ChatSession(QObject):
         if request_id != self._request_id or self._reply_id is None:
             return
         status = MessageStatus.STOPPED if result.cancelled else MessageStatus.COMPLETE
+        self.reply_stats.emit(result)
         self._end(
             status,
             prompt_tokens=result.prompt_tokens or None,
