@@ -33,6 +33,7 @@ from chatapp.store.db import connect_reader, open_database, raise_translated
 log = logging.getLogger("chatapp.store")
 
 TRASH_DAYS = 30
+SEARCH_WINDOW = 2000
 TITLE_MAX = 60
 
 _THREAD_COLS = (
@@ -431,23 +432,31 @@ class Store:
     # -- search ---------------------------------------------------------
 
     def search(self, text: str, *, limit: int = 50) -> list[SearchHit]:
-        """Full-text search of the shown messages of all threads not in the trash, best first."""
+        """Full-text search of the shown messages of all threads not in the trash.
+
+        Hits are ranked by BM25 among the SEARCH_WINDOW most recent matches:
+        ranking every match of common words in a million messages costs
+        hundreds of milliseconds, and a chat's search is mostly for recent
+        things. Snippets are cut here rather than by FTS5's snippet(), which
+        would need the match evaluated again.
+        """
         query = fts_query(text)
         if not query:
             return []
         rows = self._query(
             """
-            SELECT m.thread_id, t.title, m.id, m.role, m.created_at,
-                   snippet(messages_fts, 0, char(2), char(3), '…', 16)
-            FROM messages_fts
-            JOIN messages m ON m.id = messages_fts.rowid
+            SELECT m.thread_id, t.title, m.id, m.role, m.created_at, m.content
+            FROM (SELECT rowid AS id, bm25(messages_fts) AS score FROM messages_fts
+                  WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?) AS hit
+            JOIN messages m ON m.id = hit.id
             JOIN threads t ON t.id = m.thread_id
-            WHERE messages_fts MATCH ? AND t.deleted_at IS NULL AND m.active = 1
-            ORDER BY bm25(messages_fts)
+            WHERE t.deleted_at IS NULL AND m.active = 1
+            ORDER BY hit.score, m.id DESC
             LIMIT ?
             """,
-            (query, limit),
+            (query, SEARCH_WINDOW, limit),
         )
+        words = _WORD.findall(text)
         return [
             SearchHit(
                 thread_id=r[0],
@@ -455,7 +464,7 @@ class Store:
                 message_id=r[2],
                 role=Role(r[3]),
                 created_at=r[4],
-                snippet=r[5],
+                snippet=snippet(r[5], words),
             )
             for r in rows
         ]
@@ -543,6 +552,25 @@ def fts_query(text: str) -> str:
     quoted = [f'"{w}"' for w in words]
     quoted[-1] += "*"
     return " ".join(quoted)
+
+
+def snippet(content: str, words: list[str], width: int = 160) -> str:
+    """A window of `content` around the first match, matches between \x02 and \x03.
+
+    Words match as FTS5 does here: case-insensitively, the last one as a prefix.
+    """
+    if not words:
+        return content[:width]
+    parts = [re.escape(w) + r"\b" for w in words[:-1]] + [re.escape(words[-1]) + r"\w*"]
+    pattern = re.compile(r"\b(?:" + "|".join(sorted(set(parts), key=len, reverse=True)) + r")", re.IGNORECASE)
+    first = pattern.search(content)
+    start = max(0, (first.start() if first else 0) - width // 3)
+    if start:
+        space = content.find(" ", start)
+        start = space + 1 if 0 <= space < start + 20 else start
+    piece = content[start : start + width]
+    marked = pattern.sub(lambda m: f"\x02{m.group(0)}\x03", piece)
+    return ("…" if start else "") + marked + ("…" if start + width < len(content) else "")
 
 
 def auto_title(first_user_message: str, limit: int = TITLE_MAX) -> str:

@@ -339,3 +339,24 @@ def test_timestamps_are_utc_seconds(store: Store) -> None:
     t = store.create_thread()
     m = store.add_message(t.id, Role.USER, "now")
     assert before <= m.created_at <= time.time()
+
+
+def test_snippet_marks_whole_words_and_the_last_as_prefix() -> None:
+    from chatapp.store.store import snippet
+
+    text = "The catalogue lists a cat and a caterpillar."
+    assert snippet(text, ["cat", "cater"]) == "The catalogue lists a \x02cat\x03 and a \x02caterpillar\x03."
+    long = "x " * 200 + "needle here" + " y" * 200
+    cut = snippet(long, ["needle"])
+    assert cut.startswith("…") and cut.endswith("…") and "\x02needle\x03" in cut
+
+
+def test_search_ranks_within_the_most_recent_matches(store: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import chatapp.store.store as module
+
+    monkeypatch.setattr(module, "SEARCH_WINDOW", 3)
+    t = store.create_thread()
+    old = store.add_message(t.id, Role.USER, "zebra zebra zebra zebra").id
+    newer = [store.add_message(t.id, Role.USER, f"one zebra among many other words {i}").id for i in range(3)]
+    hits = [h.message_id for h in store.search("zebra")]
+    assert old not in hits and sorted(hits) == newer
