@@ -8,6 +8,7 @@ import sys
 BENCHES = {
     "engine": "chatapp.bench.engine",
     "store": "chatapp.bench.store",
+    "memory": "chatapp.bench.memory",
 }
 
 

@@ -214,6 +214,11 @@ class LlamaBackend:
         stop = result.stop if isinstance(result.stop, list) else [result.stop]
         return tokens, [s for s in stop if s]
 
+    def render_prompt(self, messages: Sequence[ChatMessage]) -> str:
+        """The prompt text exactly as the chat template renders it for llama.cpp."""
+        self._require()
+        return self._formatter(messages=[m.as_dict() for m in messages]).prompt
+
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return len(self.prompt_tokens(messages))
 

@@ -57,7 +57,7 @@ def m001_initial(conn: sqlite3.Connection) -> None:
 
         CREATE VIRTUAL TABLE messages_fts USING fts5(
             content, content='messages', content_rowid='id',
-            tokenize='unicode61 remove_diacritics 2'
+            tokenize='porter unicode61 remove_diacritics 2'
         );
         CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
             INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
@@ -75,8 +75,67 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     )
 
 
+def m002_memory(conn: sqlite3.Connection) -> None:
+    """Memory: message embeddings, gated memory slots, rolling summaries, a per-thread switch."""
+    conn.executescript(
+        """
+        ALTER TABLE threads ADD COLUMN memory_enabled INTEGER NOT NULL DEFAULT 1;
+
+        CREATE TABLE embeddings (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+            model      TEXT    NOT NULL,
+            vector     BLOB    NOT NULL          -- float32, L2-normalised
+        );
+
+        -- thread_id NULL: a global slot about the user, shared by all threads
+        CREATE TABLE memory_slots (
+            id           INTEGER PRIMARY KEY,
+            thread_id    INTEGER REFERENCES threads(id) ON DELETE CASCADE,
+            text         TEXT    NOT NULL,
+            owner        TEXT    NOT NULL DEFAULT 'user',
+            key          BLOB    NOT NULL,       -- float32 embedding the gates compare with
+            salience     REAL    NOT NULL DEFAULT 1.0,
+            pinned       INTEGER NOT NULL DEFAULT 0,
+            sources      TEXT    NOT NULL DEFAULT '[]',  -- JSON list of message ids
+            created_at   REAL    NOT NULL,
+            updated_at   REAL    NOT NULL,
+            used_at      REAL
+        );
+        CREATE INDEX memory_slots_by_thread ON memory_slots(thread_id);
+
+        CREATE TABLE summaries (
+            id          INTEGER PRIMARY KEY,
+            thread_id   INTEGER NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+            level       INTEGER NOT NULL,        -- 0 summarises messages, 1+ summarises summaries
+            first_depth INTEGER NOT NULL,        -- the span of the shown path it covers
+            last_depth  INTEGER NOT NULL,
+            message_ids TEXT    NOT NULL,        -- JSON list of the messages covered
+            text        TEXT    NOT NULL,
+            model       TEXT,
+            created_at  REAL    NOT NULL,
+            stale       INTEGER NOT NULL DEFAULT 0,
+            superseded  INTEGER NOT NULL DEFAULT 0  -- folded into a higher level
+        );
+        CREATE INDEX summaries_by_thread ON summaries(thread_id, level, first_depth);
+
+        -- editing or deleting a covered message makes the summaries over it stale
+        CREATE TRIGGER summaries_stale_on_update AFTER UPDATE OF content ON messages BEGIN
+            UPDATE summaries SET stale = 1
+            WHERE thread_id = new.thread_id AND stale = 0
+              AND EXISTS (SELECT 1 FROM json_each(summaries.message_ids) WHERE value = new.id);
+        END;
+        CREATE TRIGGER summaries_stale_on_delete AFTER DELETE ON messages BEGIN
+            UPDATE summaries SET stale = 1
+            WHERE thread_id = old.thread_id AND stale = 0
+              AND EXISTS (SELECT 1 FROM json_each(summaries.message_ids) WHERE value = old.id);
+        END;
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
+    m002_memory,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -1,0 +1,255 @@
+"""Memory benchmark on LoCoMo-format conversations: evidence recall of the context builder.
+
+    python -m chatapp.bench memory --data FILE --budget 2048 [--baseline recent --baseline bm25]
+
+Each conversation is ingested into a fresh temporary store through the app's own
+path (store, embeddings, memory slots; summaries with --summaries), each session's
+date as the messages' time. Each question is asked at the end of its conversation:
+the app's context builder assembles its context under B tokens for the memory part,
+counted with the default model's tokenizer. A question's score is the fraction of
+its evidence turns the context carries (the turn's text verbatim, or a memory slot
+whose sources include the turn). The dataset's observations and summaries are never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from chatapp.bench.report import table, write_json
+
+CATEGORIES = ["1", "2", "3", "4", "5"]
+_EVIDENCE = re.compile(r"D(\d+):(\d+)")
+
+
+def parse_when(text: str) -> float:
+    """'1:56 pm on 8 May, 2023' → epoch seconds (local time)."""
+    cleaned = text.replace(",", "").strip()
+    for fmt in ("%I:%M %p on %d %B %Y", "%I:%M %p on %d %b %Y"):
+        try:
+            return dt.datetime.strptime(cleaned, fmt).timestamp()
+        except ValueError:
+            continue
+    raise ValueError(f"unreadable session date: {text!r}")
+
+
+def turn_text(turn: dict[str, Any]) -> str:
+    text = f"{turn['speaker']}: {turn.get('text', '')}"
+    if turn.get("blip_caption"):
+        text += f" [shares a photo: {turn['blip_caption']}]"
+    return text
+
+
+def normalise_evidence(raw: list[str], known: set[str]) -> tuple[list[str], int]:
+    """Evidence ids split and cleaned; the count of those that could not be used."""
+    found: list[str] = []
+    skipped = 0
+    for item in raw or []:
+        pieces = re.split(r"[;,\s]+", str(item).strip())
+        for piece in pieces:
+            if not piece:
+                continue
+            m = _EVIDENCE.fullmatch(piece.replace("D:", "D"))
+            if m and f"D{m.group(1)}:{m.group(2)}" in known:
+                found.append(f"D{m.group(1)}:{m.group(2)}")
+            else:
+                skipped += 1
+    return list(dict.fromkeys(found)), skipped
+
+
+def sessions(conv: dict[str, Any]) -> list[tuple[int, float, list[dict[str, Any]]]]:
+    out = []
+    for key, value in conv.items():
+        m = re.fullmatch(r"session_(\d+)", key)
+        if m and isinstance(value, list) and value:
+            when = conv.get(f"session_{m.group(1)}_date_time")
+            if when:
+                out.append((int(m.group(1)), parse_when(when), value))
+    return sorted(out)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chatapp.bench memory")
+    parser.add_argument("--data", required=True, help="LoCoMo-format JSON file")
+    parser.add_argument("--budget", type=int, default=2048, help="tokens for the memory part")
+    parser.add_argument("--baseline", action="append", choices=["recent", "bm25"], default=[])
+    parser.add_argument("--summaries", action="store_true", help="also make rolling summaries with the model")
+    parser.add_argument("--dump", metavar="PATH", help="one JSON line per question with its context")
+    parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--limit", type=int, default=0, help="questions per conversation (0: all)")
+    args = parser.parse_args(argv)
+
+    from chatapp.domain import Message, MessageStatus, Role
+    from chatapp.engine.backend import ModelSpec
+    from chatapp.engine.default_model import default_model_path
+    from chatapp.engine.llama_backend import LlamaBackend
+    from chatapp.memory.builder import ContextBuilder
+    from chatapp.memory.embedder import shared_embedder
+    from chatapp.memory.service import MemoryService
+    from chatapp.store import Store
+
+    data = json.loads(Path(args.data).read_text(encoding="utf-8"))
+    backend = LlamaBackend()
+    backend.load(ModelSpec(str(default_model_path()), n_ctx=max(4096, args.budget + 1024), gpu="cpu"))
+    count_text = backend.count_text_tokens
+    embedder = shared_embedder()
+
+    methods = ["chatapp", *args.baseline]
+    scores: dict[str, dict[str, list[float]]] = {m: {c: [] for c in CATEGORIES} for m in methods}
+    tokens: dict[str, list[int]] = {m: [] for m in methods}
+    build_ms: list[float] = []
+    ingest_ms_per_turn: list[float] = []
+    skipped = 0
+    dump = open(args.dump, "w", encoding="utf-8") if args.dump else None  # noqa: SIM115
+    with tempfile.TemporaryDirectory(prefix="chatapp-memory-bench-") as tmp:
+        for sample in data:
+            store = Store.open(Path(tmp) / f"{sample['sample_id']}.sqlite3")
+            service = MemoryService(store, embedder.encode, embedder.name)
+            thread = store.create_thread(sample["sample_id"])
+            conv = sample["conversation"]
+            speaker_a = conv.get("speaker_a")
+            by_dia: dict[str, Message] = {}
+            turns = 0
+            started = time.perf_counter()
+            last_time = 0.0
+            for _n, when, session in sessions(conv):
+                for i, turn in enumerate(session):
+                    role = Role.USER if turn["speaker"] == speaker_a else Role.ASSISTANT
+                    msg = store.add_message(thread.id, role, turn_text(turn), created_at=when + 30 * i)
+                    by_dia[turn["dia_id"]] = msg
+                    turns += 1
+                    last_time = when + 30 * i
+                service.ingest(thread.id)  # after each session, as the app does after each exchange
+                if args.summaries:
+                    _summarise(store, backend, thread.id)
+            ingest_ms_per_turn.append((time.perf_counter() - started) * 1000 / max(1, turns))
+            builder = ContextBuilder(store, count_text, embedder.encode_one)
+            all_msgs = store.path(thread.id)
+            depth = len(all_msgs)
+            now = last_time + 3600
+            questions = sample["qa"][: args.limit or None]
+            for qa in questions:
+                evidence, bad = normalise_evidence(qa.get("evidence", []), set(by_dia))
+                skipped += bad
+                if not evidence:
+                    continue
+                category = str(qa.get("category"))
+                question = Message(-1, thread.id, all_msgs[-1].id, Role.USER, qa["question"], now,
+                                   MessageStatus.COMPLETE, depth=depth)
+                t0 = time.perf_counter()
+                built = builder.build(thread.id, "", question, args.budget, now=now)
+                build_ms.append((time.perf_counter() - t0) * 1000)
+                context = backend.render_prompt(built.messages)
+                slot_sources = {i for p in built.parts if p.kind == "slots" for i in p.sources}
+                carried = [
+                    1.0 if (by_dia[e].content in context or by_dia[e].id in slot_sources) else 0.0
+                    for e in evidence
+                ]
+                scores["chatapp"][category].append(sum(carried) / len(carried))
+                tokens["chatapp"].append(built.memory_tokens)
+                if dump:
+                    dump.write(json.dumps({
+                        "sample_id": sample["sample_id"], "question": qa["question"], "category": category,
+                        "evidence": evidence, "context": context,
+                        "context_tokens": len(backend.prompt_tokens(built.messages)),
+                        "parts": [
+                            {"kind": p.kind, "text": p.text, "tokens": p.tokens,
+                             "source_turns": [d for d, m in by_dia.items() if m.id in set(p.sources)]}
+                            for p in built.parts
+                        ],
+                    }) + "\n")
+                for method in args.baseline:
+                    text, used = _baseline(method, store, thread.id, qa["question"], all_msgs, args.budget, count_text)
+                    hit = [1.0 if by_dia[e].content in text else 0.0 for e in evidence]
+                    scores[method][category].append(sum(hit) / len(hit))
+                    tokens[method].append(used)
+            store.close()
+    if dump:
+        dump.close()
+
+    def summary(method: str) -> dict[str, Any]:
+        per = {c: (statistics.mean(v) if v else None) for c, v in scores[method].items()}
+        core = [x for c in "1234" for x in scores[method][c]]
+        per["1-4"] = statistics.mean(core) if core else None
+        return {"evidence_recall": per, "context_tokens_mean": statistics.mean(tokens[method]) if tokens[method] else 0}
+
+    main_fig = summary("chatapp")
+    figures: dict[str, Any] = {
+        "budget": args.budget,
+        "questions": sum(len(v) for v in scores["chatapp"].values()),
+        "evidence_skipped": skipped,
+        **main_fig,
+        "ingest_ms_per_turn": statistics.mean(ingest_ms_per_turn),
+        "build_ms_p50": statistics.median(build_ms),
+        "build_ms_p95": sorted(build_ms)[max(0, int(len(build_ms) * 0.95) - 1)],
+        "baselines": {m: summary(m) for m in args.baseline},
+    }
+    rows = []
+    for method in methods:
+        fig = main_fig if method == "chatapp" else figures["baselines"][method]
+        rec = fig["evidence_recall"]
+        rows.append([method] + [_pct(rec[c]) for c in [*CATEGORIES, "1-4"]] + [round(fig["context_tokens_mean"])])
+    print(table(
+        f"memory: evidence recall@{args.budget} on {args.data} ({figures['questions']} questions, "
+        f"{skipped} evidence ids skipped)",
+        ["method", "cat 1", "cat 2", "cat 3", "cat 4", "cat 5", "1-4", "tokens"],
+        rows,
+    ))
+    print(
+        f"\ningest {figures['ingest_ms_per_turn']:.1f} ms/turn ({1000 / figures['ingest_ms_per_turn']:.0f} turns/s); "
+        f"context build p50 {figures['build_ms_p50']:.1f} ms, p95 {figures['build_ms_p95']:.1f} ms"
+    )
+    write_json(args.json, figures)
+    backend.unload()
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _baseline(method, store, thread_id, question, all_msgs, budget, count_text):  # type: ignore[no-untyped-def]
+    """The reference methods, filling the same budget with the same tokenizer."""
+    from chatapp.memory.recall import lexical_query
+
+    chosen: list[str] = []
+    used = 0
+    if method == "recent":
+        candidates = [m.content for m in reversed(all_msgs)]
+    else:
+        query = lexical_query(question)
+        rows = store._query(
+            "SELECT m.content FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+            " WHERE messages_fts MATCH ? AND m.thread_id = ? ORDER BY bm25(messages_fts) LIMIT 400",
+            (query, thread_id),
+        ) if query else []
+        candidates = [r[0] for r in rows]
+    for text in candidates:
+        cost = count_text(text) + 1
+        if used + cost > budget:
+            if method == "recent":
+                break
+            continue
+        chosen.append(text)
+        used += cost
+    return "\n".join(chosen), used
+
+
+def _summarise(store, backend, thread_id) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from chatapp.memory import summaries
+
+    def generate(messages, settings, cancel):  # type: ignore[no-untyped-def]
+        return backend.generate(messages, settings, cancel, lambda _t: None).text
+
+    while (job := summaries.next_job(store, thread_id)) is not None:
+        if summaries.run_job(store, job, generate, threading.Event(), backend.info.name) is None:
+            break

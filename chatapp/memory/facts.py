@@ -1,0 +1,75 @@
+"""Candidate durable facts from what the user writes.
+
+Small models cannot be trusted to extract facts, so this is a rule-based first
+pass: sentences in the first person (or about someone close: "my sister...")
+that state something lasting — who, where, work, likes, plans, dates — and are
+not questions. Each candidate keeps the id of its source message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|im|my|me|mine|we|we're|our)\b", re.IGNORECASE)
+_DURABLE = re.compile(
+    r"\b(am|is|are|was|live[sd]?|living|moved|move|work(?:s|ed|ing)?|job|born|from|name|called|"
+    r"like[sd]?|love[sd]?|hate[sd]?|prefer(?:s|red)?|favou?rite|enjoy(?:s|ed)?|allergic|married|"
+    r"divorced|single|have|has|had|own|got|bought|started|joined|graduated|studying|study|"
+    r"plan(?:s|ning|ned)?|going to|will|want(?:s|ed)?|hope|birthday|years? old|adopted|"
+    r"play(?:s|ed|ing)?|vegetarian|vegan|son|daughter|wife|husband|partner|kids?|children|pets?|dog|cat)\b",
+    re.IGNORECASE,
+)
+_FILLER = re.compile(r"^(thanks|thank you|ok|okay|sure|yes|no|hi|hello|hey|bye|lol|haha)\b", re.IGNORECASE)
+_RELATION = re.compile(
+    r"\bmy\s+(sister|brother|mother|mom|mum|father|dad|wife|husband|partner|boyfriend|girlfriend|"
+    r"son|daughter|friend|boss|colleague|dog|cat|kids?|children|parents|grandma|grandpa|aunt|uncle|"
+    r"cousin|roommate|neighbou?r)\b",
+    re.IGNORECASE,
+)
+_NAME_SUBJECT = re.compile(r"^([A-Z][a-z]+)\b(?!\s*(?:is a|was a)\b)")
+_STOP_NAMES = {"The", "This", "That", "It", "There", "What", "When", "Where", "Why", "How", "And", "But", "So"}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    owner: str  # "user", a relation ("sister") or a name
+    source_id: int
+    score: float
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+
+
+def owner_of(sentence: str) -> str:
+    """Whom a fact is about: the user, someone close ("sister"), or a named person."""
+    rel = _RELATION.search(sentence)
+    if rel and rel.start() < 20:
+        return rel.group(1).lower()
+    if re.match(r"\s*(i|i'm|i've|i'd|i'll|my|we|we're|our)\b", sentence, re.IGNORECASE):
+        return "user"
+    name = _NAME_SUBJECT.match(sentence)
+    if name and name.group(1) not in _STOP_NAMES:
+        return name.group(1).lower()
+    return "user"
+
+
+def candidates(text: str, source_id: int, *, speaker_is_user: bool = True) -> list[Candidate]:
+    """Sentences of one message that look like durable facts, best first."""
+    found: list[Candidate] = []
+    for sentence in sentences(text):
+        words = sentence.split()
+        if len(words) < 3 or len(words) > 45 or sentence.endswith("?") or _FILLER.match(sentence):
+            continue
+        first = bool(_FIRST_PERSON.search(sentence))
+        durable = len(_DURABLE.findall(sentence))
+        specifics = len(re.findall(r"\b[A-Z][a-z]+|\b\d{1,4}\b", sentence[1:]))
+        if not (first or specifics) or not durable:
+            continue
+        score = 1.0 * first + 0.5 * min(durable, 3) + 0.4 * min(specifics, 3)
+        if speaker_is_user and score >= 1.5:
+            found.append(Candidate(sentence, owner_of(sentence), source_id, score))
+    return sorted(found, key=lambda c: -c.score)

@@ -1,0 +1,100 @@
+"""Keeping a thread's memory up to date after each exchange (Qt-free; runs on a worker thread).
+
+New messages get their embedding; the user's new messages give candidate facts,
+which are written into the thread's memory slots through the gates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from chatapp.domain import Role
+from chatapp.memory import facts
+from chatapp.memory.slots import GateParams, SlotBank
+from chatapp.store import Store
+from chatapp.store.memory_tables import MemoryTables
+
+log = logging.getLogger("chatapp.memory")
+
+Encode = Callable[[list[str]], np.ndarray]
+
+
+@dataclass
+class IngestReport:
+    embedded: int = 0
+    candidates: int = 0
+    actions: dict[str, int] = field(default_factory=dict)
+
+
+class MemoryService:
+    def __init__(self, store: Store, encode: Encode, model_name: str, gates: GateParams | None = None) -> None:
+        self.store = store
+        self.tables = MemoryTables(store)
+        self.encode = encode
+        self.model_name = model_name
+        self.gates = gates or GateParams()
+
+    def ingest(self, thread_id: int, *, now: float | None = None, batch: int = 256) -> IngestReport:
+        """Embed the thread's new messages and write the user's facts into its slots."""
+        report = IngestReport()
+        while True:
+            pending = self.tables.missing_embeddings(thread_id, limit=batch)
+            if not pending:
+                return report
+            vectors = self.encode([text for _id, text in pending])
+            roles = dict(
+                self.store._query(
+                    f"SELECT id, role FROM messages WHERE id IN ({','.join('?' * len(pending))})",
+                    tuple(i for i, _t in pending),
+                )
+            )
+            created = dict(
+                self.store._query(
+                    f"SELECT id, created_at FROM messages WHERE id IN ({','.join('?' * len(pending))})",
+                    tuple(i for i, _t in pending),
+                )
+            )
+            found: list[facts.Candidate] = []
+            for message_id, text in pending:
+                if roles.get(message_id) == Role.USER.value:
+                    found.extend(facts.candidates(text, message_id)[:3])
+            report.embedded += len(pending)
+            report.candidates += len(found)
+            if found:
+                self._write_facts(thread_id, found, created, now, report)
+            self.tables.put_embeddings(self.model_name, [(mid, v) for (mid, _t), v in zip(pending, vectors)])
+
+    def _write_facts(
+        self, thread_id: int, found: list[facts.Candidate], created: dict[int, float],
+        now: float | None, report: IngestReport,
+    ) -> None:
+        keys = self.encode([c.text for c in found])
+        bank = SlotBank(self.tables.slots(thread_id), self.gates)
+        before = {s.id for s in bank.slots if s.id is not None}
+        for cand, key in zip(found, keys):
+            when = now if now is not None else created.get(cand.source_id, time.time())
+            result = bank.write(cand.text, cand.owner, key, [cand.source_id], when)
+            report.actions[result.action] = report.actions.get(result.action, 0) + 1
+            if result.evicted is not None and result.evicted.id is not None:
+                self.tables.delete_slot(result.evicted.id)
+            if result.slot is not None:
+                result.slot.thread_id = thread_id
+                self.tables.save_slot(result.slot)
+        kept = {s.id for s in bank.slots}
+        for gone in before - kept:
+            self.tables.delete_slot(gone)
+
+    def add_slot_by_hand(self, thread_id: int | None, text: str, pinned: bool = True) -> None:
+        """The user's own note: stored as a pinned slot (never evicted)."""
+        from chatapp.store.memory_tables import SlotRow
+
+        now = time.time()
+        key = self.encode([text])[0]
+        self.tables.save_slot(
+            SlotRow(None, thread_id, text, facts.owner_of(text), key, 1.0, pinned, [], now, now, None)
+        )

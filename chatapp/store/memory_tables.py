@@ -1,0 +1,190 @@
+"""Rows of the memory tables: embeddings, memory slots and summaries (Qt-free)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from chatapp.store.store import Store
+
+
+@dataclass
+class SlotRow:
+    id: int | None
+    thread_id: int | None
+    text: str
+    owner: str
+    key: np.ndarray
+    salience: float = 1.0
+    pinned: bool = False
+    sources: list[int] = field(default_factory=list)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    used_at: float | None = None
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    id: int
+    thread_id: int
+    level: int
+    first_depth: int
+    last_depth: int
+    message_ids: list[int]
+    text: str
+    model: str | None
+    created_at: float
+    stale: bool
+    superseded: bool
+
+
+def _vec(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float32)
+
+
+class MemoryTables:
+    """Reads and writes of the memory tables through a Store's connection."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- embeddings -----------------------------------------------------
+
+    def put_embeddings(self, model: str, items: list[tuple[int, np.ndarray]]) -> None:
+        with self.store._tx() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (message_id, model, vector) VALUES (?, ?, ?)",
+                [(mid, model, np.asarray(v, dtype=np.float32).tobytes()) for mid, v in items],
+            )
+
+    def embeddings(self, thread_id: int) -> tuple[list[int], list[int], np.ndarray]:
+        """Ids, depths and vectors of the shown messages of a thread that have an embedding."""
+        rows = self.store._query(
+            "SELECT e.message_id, m.depth, e.vector FROM embeddings e"
+            " JOIN messages m ON m.id = e.message_id"
+            " WHERE m.thread_id = ? AND m.active = 1 ORDER BY m.depth",
+            (thread_id,),
+        )
+        if not rows:
+            return [], [], np.zeros((0, 0), dtype=np.float32)
+        return [r[0] for r in rows], [r[1] for r in rows], np.vstack([_vec(r[2]) for r in rows])
+
+    def embedding_count(self, thread_id: int) -> int:
+        return self.store._one(
+            "SELECT count(*) FROM embeddings e JOIN messages m ON m.id = e.message_id"
+            " WHERE m.thread_id = ? AND m.active = 1",
+            (thread_id,),
+        )[0]
+
+    def missing_embeddings(self, thread_id: int, limit: int = 256) -> list[tuple[int, str]]:
+        rows = self.store._query(
+            "SELECT m.id, m.content FROM messages m LEFT JOIN embeddings e ON e.message_id = m.id"
+            " WHERE m.thread_id = ? AND m.active = 1 AND e.message_id IS NULL"
+            " AND m.status IN ('complete', 'stopped') AND m.content != ''"
+            " ORDER BY m.depth LIMIT ?",
+            (thread_id, limit),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    # -- slots ----------------------------------------------------------
+
+    def slots(self, thread_id: int | None, *, include_global: bool = False) -> list[SlotRow]:
+        where = "thread_id IS NULL" if thread_id is None else "thread_id = ?"
+        params: tuple = () if thread_id is None else (thread_id,)
+        if include_global and thread_id is not None:
+            where = "(thread_id = ? OR thread_id IS NULL)"
+        rows = self.store._query(
+            "SELECT id, thread_id, text, owner, key, salience, pinned, sources, created_at,"
+            f" updated_at, used_at FROM memory_slots WHERE {where} ORDER BY id",
+            params,
+        )
+        return [
+            SlotRow(
+                id=r[0], thread_id=r[1], text=r[2], owner=r[3], key=_vec(r[4]).copy(),
+                salience=r[5], pinned=bool(r[6]), sources=json.loads(r[7]),
+                created_at=r[8], updated_at=r[9], used_at=r[10],
+            )
+            for r in rows
+        ]
+
+    def save_slot(self, slot: SlotRow) -> SlotRow:
+        values = (
+            slot.thread_id, slot.text, slot.owner, np.asarray(slot.key, dtype=np.float32).tobytes(),
+            float(slot.salience), int(slot.pinned), json.dumps(slot.sources),
+            slot.created_at or time.time(), slot.updated_at or time.time(), slot.used_at,
+        )
+        with self.store._tx() as conn:
+            if slot.id is None:
+                cur = conn.execute(
+                    "INSERT INTO memory_slots (thread_id, text, owner, key, salience, pinned, sources,"
+                    " created_at, updated_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    values,
+                )
+                slot.id = cur.lastrowid
+            else:
+                conn.execute(
+                    "UPDATE memory_slots SET thread_id = ?, text = ?, owner = ?, key = ?, salience = ?,"
+                    " pinned = ?, sources = ?, created_at = ?, updated_at = ?, used_at = ? WHERE id = ?",
+                    (*values, slot.id),
+                )
+        return slot
+
+    def delete_slot(self, slot_id: int) -> None:
+        with self.store._tx() as conn:
+            conn.execute("DELETE FROM memory_slots WHERE id = ?", (slot_id,))
+
+    def touch_slots(self, slot_ids: list[int], now: float, boost: float) -> None:
+        """Reading a slot reinforces it."""
+        if not slot_ids:
+            return
+        with self.store._tx() as conn:
+            conn.executemany(
+                "UPDATE memory_slots SET used_at = ?, salience = salience + ? WHERE id = ?",
+                [(now, boost, i) for i in slot_ids],
+            )
+
+    # -- summaries ------------------------------------------------------
+
+    def summaries(self, thread_id: int, *, current_only: bool = True) -> list[SummaryRow]:
+        where = " AND superseded = 0" if current_only else ""
+        rows = self.store._query(
+            "SELECT id, thread_id, level, first_depth, last_depth, message_ids, text, model,"
+            f" created_at, stale, superseded FROM summaries WHERE thread_id = ?{where}"
+            " ORDER BY first_depth, level DESC",
+            (thread_id,),
+        )
+        return [
+            SummaryRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7], r[8], bool(r[9]), bool(r[10]))
+            for r in rows
+        ]
+
+    def add_summary(
+        self, thread_id: int, level: int, first_depth: int, last_depth: int,
+        message_ids: list[int], text: str, model: str | None, supersedes: list[int] = (),  # type: ignore[assignment]
+    ) -> int:
+        with self.store._tx() as conn:
+            cur = conn.execute(
+                "INSERT INTO summaries (thread_id, level, first_depth, last_depth, message_ids, text,"
+                " model, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (thread_id, level, first_depth, last_depth, json.dumps(message_ids), text, model, time.time()),
+            )
+            if supersedes:
+                conn.executemany("UPDATE summaries SET superseded = 1 WHERE id = ?", [(i,) for i in supersedes])
+            return cur.lastrowid
+
+    def delete_summary(self, summary_id: int) -> None:
+        with self.store._tx() as conn:
+            conn.execute("DELETE FROM summaries WHERE id = ?", (summary_id,))
+
+    # -- thread switch ----------------------------------------------------
+
+    def memory_enabled(self, thread_id: int) -> bool:
+        row = self.store._one("SELECT memory_enabled FROM threads WHERE id = ?", (thread_id,))
+        return bool(row[0]) if row else True
+
+    def set_memory_enabled(self, thread_id: int, enabled: bool) -> None:
+        with self.store._tx() as conn:
+            conn.execute("UPDATE threads SET memory_enabled = ? WHERE id = ?", (int(enabled), thread_id))
