@@ -118,9 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec, startup_error = None, str(exc)
 
     from chatapp.engine.llama_backend import LlamaBackend
+    from chatapp.workers.memory import MemoryController
 
-    engine = EngineController(LlamaBackend)
-    window = MainWindow(store, engine, spec, ui_settings)
+    memory = MemoryController(store)
+    memory.start()  # loads the embedding model on its own thread
+    engine = EngineController(LlamaBackend, store=store, embed=memory.holder.embed)
+    window = MainWindow(store, engine, spec, ui_settings, memory)
     instance.raise_requested.connect(window.raise_)
     instance.raise_requested.connect(window.activateWindow)
     window.show()
@@ -150,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     result = app.exec()
     engine.shutdown()
+    memory.shutdown()
     store.close()
     instance.release()
     return exit_code or result

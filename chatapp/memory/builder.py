@@ -142,6 +142,9 @@ class ContextBuilder:
         )
         start = len(history)
         spent_recent = 0
+        everything = sum(costs[i] for i in range(len(history))) if len(history) <= 64 else None
+        if everything is not None and everything <= carry:
+            start, spent_recent = 0, everything  # a short thread goes in whole, verbatim
         while start > 0 and (
             spent_recent + costs[start - 1] <= recent_cap
             or len(history) - start < p.min_recent_messages

@@ -21,7 +21,8 @@ _DURABLE = re.compile(
     r"play(?:s|ed|ing)?|vegetarian|vegan|son|daughter|wife|husband|partner|kids?|children|pets?|dog|cat)\b",
     re.IGNORECASE,
 )
-_FILLER = re.compile(r"^(thanks|thank you|ok|okay|sure|yes|no|hi|hello|hey|bye|lol|haha)\b", re.IGNORECASE)
+_FILLER = re.compile(r"^(thanks|thank you|ok|okay|sure|yes|no|bye|lol|haha)\b", re.IGNORECASE)
+_GREETING = re.compile(r"^(hi|hello|hey|good (morning|afternoon|evening))(\s+there)?\s*[,!.]*\s*", re.IGNORECASE)
 _RELATION = re.compile(
     r"\bmy\s+(sister|brother|mother|mom|mum|father|dad|wife|husband|partner|boyfriend|girlfriend|"
     r"son|daughter|friend|boss|colleague|dog|cat|kids?|children|parents|grandma|grandpa|aunt|uncle|"
@@ -40,8 +41,19 @@ class Candidate:
     score: float
 
 
+_CLAUSE = re.compile(r"(?:,?\s+(?:and|but)\s+|;\s+|:\s+|,\s+)(?=(?:I|I'm|I've|my|My|we|We)\b)")
+
+
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+    """Sentences, with clauses that start a new first-person statement split off
+    ("My name is Ada and I live in Berlin" gives two facts)."""
+    out = []
+    for sentence in _SENTENCE.split(text):
+        for clause in _CLAUSE.split(sentence or ""):
+            clause = clause.strip()
+            if clause:
+                out.append(clause if clause[-1] in ".!?" else clause + ".")
+    return out
 
 
 def owner_of(sentence: str) -> str:
@@ -61,6 +73,9 @@ def candidates(text: str, source_id: int, *, speaker_is_user: bool = True) -> li
     """Sentences of one message that look like durable facts, best first."""
     found: list[Candidate] = []
     for sentence in sentences(text):
+        sentence = _GREETING.sub("", sentence)
+        if sentence[:1].islower():
+            sentence = sentence[0].upper() + sentence[1:]
         words = sentence.split()
         if len(words) < 3 or len(words) > 45 or sentence.endswith("?") or _FILLER.match(sentence):
             continue

@@ -37,7 +37,9 @@ from chatapp.ui.composer import Composer
 from chatapp.ui.session import ChatSession
 from chatapp.ui.thread_list import ThreadIdRole, ThreadListModel
 from chatapp.ui.transcript import MessageDelegate, TranscriptModel
+from chatapp.ui.memory_panel import MemoryPanel
 from chatapp.workers.engine import EngineController
+from chatapp.workers.memory import MemoryController
 
 log = logging.getLogger("chatapp.ui")
 
@@ -53,13 +55,15 @@ class MainWindow(QMainWindow):
         engine: EngineController,
         model_spec: ModelSpec | None,
         settings: QSettings,
+        memory: MemoryController | None = None,
     ) -> None:
         super().__init__()
         self.store = store
         self.engine = engine
+        self.memory = memory
         self.settings = settings
         self.model_spec = model_spec
-        self.session = ChatSession(store, engine, self)
+        self.session = ChatSession(store, engine, self, memory)
         self._drafts: dict[int, str] = {}
         self._current_thread: int | None = None
         self._search_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatapp-search")
@@ -145,6 +149,9 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([220, 680])
         self.setCentralWidget(self.splitter)
+        self.memory_panel = MemoryPanel(self.store, self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.memory_panel)
+        self.memory_panel.hide()
 
         self.model_label = QLabel("Loading model…")
         self.model_label.setAccessibleName("Model status")
@@ -179,6 +186,12 @@ class MainWindow(QMainWindow):
         self.regenerate_action = QAction("Re&generate reply", self, shortcut=QKeySequence("Ctrl+R"))
         self.regenerate_action.triggered.connect(self.regenerate)
         edit_menu.addAction(self.regenerate_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        memory_action = self.memory_panel.toggleViewAction()
+        memory_action.setText("&Memory panel")
+        memory_action.setShortcut(QKeySequence("Ctrl+M"))
+        view_menu.addAction(memory_action)
 
         model_menu = self.menuBar().addMenu("&Model")
         load_action = QAction("&Load model…", self, shortcut=QKeySequence("Ctrl+O"))
@@ -218,6 +231,12 @@ class MainWindow(QMainWindow):
         s.reply_stats.connect(self._on_stats)
         s.error.connect(self.show_error)
         self.engine.loaded.connect(self._on_model_loaded)
+        self.engine.started.connect(self._on_reply_started)
+        self.engine.summarized.connect(lambda tid, n: self._memory_changed(tid) if n else None)
+        self.memory_panel.note_added.connect(self._add_note)
+        if self.memory is not None:
+            self.memory.ingested.connect(lambda tid, _r: self._memory_changed(tid))
+            self.memory.unavailable.connect(self.show_error)
         self.engine.load_failed.connect(self._on_model_failed)
         self.engine.unloaded.connect(lambda: self.model_label.setText("No model loaded"))
 
@@ -253,6 +272,7 @@ class MainWindow(QMainWindow):
             self._drafts[self._current_thread] = self.composer.toPlainText()
         self._current_thread = thread_id
         self.transcript.load_thread(thread_id)
+        self.memory_panel.show_thread(thread_id)
         self.composer.setPlainText(self._drafts.get(thread_id, "") if thread_id else "")
         self.transcript_view.scrollToBottom()
         if thread_id is not None:
@@ -352,6 +372,21 @@ class MainWindow(QMainWindow):
             before = bar.maximum()
             if self.transcript.load_older():
                 QTimer.singleShot(0, lambda: bar.setValue(bar.maximum() - before))
+
+    # -- memory ---------------------------------------------------------
+
+    def _memory_changed(self, thread_id: int) -> None:
+        if thread_id == self._current_thread:
+            self.memory_panel.refresh()
+
+    def _on_reply_started(self, started) -> None:  # type: ignore[no-untyped-def]
+        self.memory_panel.show_context(started.context, started.prompt_tokens, started.n_ctx)
+
+    def _add_note(self, thread_id: int, text: str) -> None:
+        if self.memory is None:
+            self.show_error("Memory is not available in this session.")
+            return
+        self.memory.add_note(thread_id, text)
 
     # -- search ---------------------------------------------------------
 

@@ -16,7 +16,10 @@ from chatapp.engine.backend import ModelInfo, ReplyResult
 from chatapp.errors import StorageError
 from chatapp.store import Store
 from chatapp.store.store import auto_title
+from chatapp.memory.builder import BuiltContext
+from chatapp.store.memory_tables import MemoryTables
 from chatapp.workers.engine import EngineController, ReplyRequest, ReplyStarted
+from chatapp.workers.memory import MemoryController
 
 log = logging.getLogger("chatapp.ui")
 
@@ -45,10 +48,19 @@ class ChatSession(QObject):
     reply_stats = Signal(object)
     error = Signal(str)
 
-    def __init__(self, store: Store, engine: EngineController, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        engine: EngineController,
+        parent: QObject | None = None,
+        memory: MemoryController | None = None,
+    ) -> None:
         super().__init__(parent)
         self.store = store
         self.engine = engine
+        self.memory = memory
+        self.tables = MemoryTables(store)
+        self.last_context: BuiltContext | None = None
         self.model_info: ModelInfo | None = None
         self._reply_id: int | None = None  # message id of the reply being written
         self._request_id: int | None = None
@@ -147,7 +159,14 @@ class ChatSession(QObject):
             self.error.emit(str(exc))
             return False
         system = ChatMessage("system", thread.system_prompt) if thread.system_prompt else None
-        request = ReplyRequest(system=system, history=history, settings=thread.settings)
+        request = ReplyRequest(
+            system=system,
+            history=history,
+            settings=thread.settings,
+            thread_id=thread_id,
+            message=self.store.message(parent_id),
+            memory=self.tables.memory_enabled(thread_id),
+        )
         self._reply_id = reply.id
         self._request_id = request.id
         self._text = ""
@@ -165,6 +184,7 @@ class ChatSession(QObject):
     @Slot(object)
     def _on_started(self, started: ReplyStarted) -> None:
         if started.request_id == self._request_id:
+            self.last_context = started.context
             self.context_used.emit(started.prompt_tokens, started.n_ctx)
 
     @Slot(int, str)
@@ -217,6 +237,16 @@ class ChatSession(QObject):
         self.busy_changed.emit(False)
         if message is not None:
             self.reply_done.emit(message)
+            self._after_exchange(message.thread_id)
+
+    def _after_exchange(self, thread_id: int) -> None:
+        """Memory work runs after the reply, never before it: embeddings and slots on the
+        memory thread, summaries on the engine thread (cancelled by the next send)."""
+        if not self.tables.memory_enabled(thread_id):
+            return
+        if self.memory is not None:
+            self.memory.ingest(thread_id)
+        self.engine.summarize(thread_id)
 
     def close(self) -> None:
         """The window closes: stop the reply and keep what was shown of it, marked stopped."""

@@ -9,6 +9,8 @@ tokens, because a queued slot would not run while the worker generates.
 from __future__ import annotations
 
 import itertools
+
+import numpy as np
 import logging
 import threading
 import time
@@ -17,9 +19,11 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from chatapp.domain import ChatMessage, GenerationSettings
+from chatapp.domain import ChatMessage, GenerationSettings, Message
+from chatapp.memory.builder import BuiltContext, ContextBuilder
 from chatapp.engine.backend import Backend, ModelInfo, ModelSpec, ReplyResult
 from chatapp.errors import UserFacingError
+from chatapp.store import Store
 from chatapp.memory.context import fit_recent, reply_room
 
 log = logging.getLogger("chatapp.workers")
@@ -30,11 +34,19 @@ _ids = itertools.count(1)
 
 @dataclass(frozen=True)
 class ReplyRequest:
-    """A reply to produce. `history` ends with the message being answered."""
+    """A reply to produce.
+
+    With `thread_id` and `message` (the stored user message being answered) the
+    context is built by the memory's context builder from the store; otherwise
+    `history` (ending with the message being answered) is fitted as it is.
+    """
 
     system: ChatMessage | None
     history: list[ChatMessage]
     settings: GenerationSettings
+    thread_id: int | None = None
+    message: Message | None = None
+    memory: bool = True
     id: int = field(default_factory=lambda: next(_ids))
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
 
@@ -45,6 +57,13 @@ class ReplyStarted:
     prompt_tokens: int
     n_ctx: int
     dropped_messages: int
+    context: BuiltContext | None = None
+
+
+@dataclass(frozen=True)
+class SummaryRequest:
+    thread_id: int
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
 class EngineWorker(QObject):
@@ -64,11 +83,21 @@ class EngineWorker(QObject):
     text = Signal(int, str)
     finished = Signal(int, object)
     failed = Signal(int, str)
+    summarized = Signal(int, int)  # thread id, summaries made
 
-    def __init__(self, backend_factory: Callable[[], Backend]) -> None:
+    def __init__(
+        self,
+        backend_factory: Callable[[], Backend],
+        store: Store | None = None,
+        embed: Callable[[str], np.ndarray | None] | None = None,
+    ) -> None:
         super().__init__()
         self._factory = backend_factory
         self._backend: Backend | None = None
+        self._store = store
+        self._embed = embed
+        self._builder: ContextBuilder | None = None
+        self._builder_model: str | None = None
 
     @Slot(object)
     def load(self, spec: ModelSpec) -> None:
@@ -112,11 +141,14 @@ class EngineWorker(QObject):
             if request.cancel.is_set():
                 raise _Cancelled
             budget = info.n_ctx - reply_room(info.n_ctx, request.settings.max_tokens)
-            fitted = fit_recent(request.system, request.history, backend.count_tokens, budget)
-            self.started.emit(
-                ReplyStarted(request.id, fitted.prompt_tokens, info.n_ctx, fitted.dropped)
-            )
-            result = backend.generate(fitted.messages, request.settings, request.cancel, on_text)
+            if request.thread_id is not None and request.message is not None and self._store is not None:
+                messages, started = self._build(backend, info, request, budget)
+            else:
+                fitted = fit_recent(request.system, request.history, backend.count_tokens, budget)
+                messages = fitted.messages
+                started = ReplyStarted(request.id, fitted.prompt_tokens, info.n_ctx, fitted.dropped)
+            self.started.emit(started)
+            result = backend.generate(messages, request.settings, request.cancel, on_text)
         except _Cancelled:
             self.finished.emit(request.id, ReplyResult("", "cancelled", 0, 0, 0.0, 0.0, 0.0))
             return
@@ -131,6 +163,67 @@ class EngineWorker(QObject):
             return
         self._flush(request.id, batch)
         self.finished.emit(request.id, result)
+
+    def _build(
+        self, backend: Backend, info: ModelInfo, request: ReplyRequest, budget: int
+    ) -> tuple[list[ChatMessage], ReplyStarted]:
+        """The memory's context, shrunk until the exact prompt fits the budget."""
+        if self._builder is None or self._builder_model != info.path:
+            count_text = getattr(backend, "count_text_tokens", None) or (
+                lambda t: backend.count_tokens([ChatMessage("user", t)])
+            )
+            self._builder = ContextBuilder(self._store, count_text, self._embed_or_none)
+            self._builder_model = info.path  # token counts belong to one tokenizer
+        system = request.system.content if request.system else ""
+        fixed = backend.count_tokens(
+            ([ChatMessage("system", system)] if system else []) + [ChatMessage("user", request.message.content)]
+        )
+        memory_budget = max(0, budget - fixed - 64)  # 64: the date line and section headings
+        for _ in range(4):
+            built = self._builder.build(
+                request.thread_id, system, request.message, memory_budget, memory=request.memory
+            )
+            tokens = backend.count_tokens(built.messages)
+            if tokens <= budget or memory_budget == 0:
+                break
+            memory_budget = max(0, memory_budget - (tokens - budget) - 16)
+        used = [i for p in built.parts if p.kind == "slots" for i in p.slot_ids]
+        if used:
+            import time as _time
+
+            self._builder.tables.touch_slots(used, _time.time(), self._builder.gates.read_boost)
+        return built.messages, ReplyStarted(
+            request.id, tokens, info.n_ctx, built.left_out.get("recent", 0), built
+        )
+
+    def _embed_or_none(self, text: str) -> np.ndarray | None:
+        return self._embed(text) if self._embed is not None else None
+
+    @Slot(object)
+    def summarize(self, request: SummaryRequest) -> None:
+        """Make the thread's pending summaries with the loaded model; stops when cancelled."""
+        backend = self._backend
+        if backend is None or backend.info is None or self._store is None:
+            return
+        from chatapp.memory import summaries
+
+        def generate(messages: list[ChatMessage], settings: GenerationSettings, cancel: threading.Event) -> str:
+            return backend.generate(messages, settings, cancel, lambda _t: None).text
+
+        made = 0
+        try:
+            while not request.cancel.is_set():
+                job = summaries.next_job(self._store, request.thread_id)
+                if job is None:
+                    break
+                if summaries.run_job(self._store, job, generate, request.cancel, backend.info.name) is None:
+                    break
+                made += 1
+        except UserFacingError as exc:
+            log.warning("summary failed: %s", exc)
+        except Exception:
+            log.exception("summary failed")
+        self.summarized.emit(request.thread_id, made)
 
     def _flush(self, request_id: int, batch: list[str]) -> None:
         if batch:
@@ -171,23 +264,34 @@ class EngineController(QObject):
     text = Signal(int, str)
     finished = Signal(int, object)
     failed = Signal(int, str)
+    summarized = Signal(int, int)
 
     _load = Signal(object)
     _generate = Signal(object)
+    _summarize = Signal(object)
     _unload = Signal()
     _shutdown = Signal()
 
-    def __init__(self, backend_factory: Callable[[], Backend], parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        backend_factory: Callable[[], Backend],
+        parent: QObject | None = None,
+        *,
+        store: Store | None = None,
+        embed: Callable[[str], np.ndarray | None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self._thread = QThread()
         self._thread.setObjectName("chatapp-engine")
-        self._worker = EngineWorker(backend_factory)
+        self._worker = EngineWorker(backend_factory, store, embed)
         self._worker.moveToThread(self._thread)
         self._load.connect(self._worker.load)
         self._generate.connect(self._worker.generate)
+        self._summarize.connect(self._worker.summarize)
         self._unload.connect(self._worker.unload)
         self._shutdown.connect(self._worker.shutdown)
-        for name in ("loaded", "load_failed", "unloaded", "started", "text"):
+        self._summary: SummaryRequest | None = None
+        for name in ("loaded", "load_failed", "unloaded", "started", "text", "summarized"):
             getattr(self._worker, name).connect(getattr(self, name))
         # the request is over before anyone hears of it, so a listener may start the next
         self._worker.finished.connect(self._on_finished)
@@ -213,9 +317,22 @@ class EngineController(QObject):
         """Queue a reply; False (and nothing queued) while another reply is being written."""
         if self._current is not None:
             return False
+        self._cancel_summary()  # a summary must never delay a reply
         self._current = request
         self._generate.emit(request)
         return True
+
+    def summarize(self, thread_id: int) -> SummaryRequest:
+        """Summarise in the background; the next reply request cancels it."""
+        self._cancel_summary()
+        self._summary = SummaryRequest(thread_id)
+        self._summarize.emit(self._summary)
+        return self._summary
+
+    def _cancel_summary(self) -> None:
+        if self._summary is not None:
+            self._summary.cancel.set()
+            self._summary = None
 
     def cancel(self) -> None:
         """Stop the reply being written; harmless when there is none or it was already stopped."""
@@ -241,6 +358,7 @@ class EngineController(QObject):
         if not self._thread.isRunning():
             return True
         self.cancel()
+        self._cancel_summary()
         self._shutdown.emit()
         ended = self._thread.wait(timeout_ms)
         if not ended:

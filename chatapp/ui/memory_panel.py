@@ -1,0 +1,194 @@
+"""The memory panel: what chatapp remembers of a thread, editable, and what the model last saw."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDockWidget,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from chatapp.memory.builder import BuiltContext
+from chatapp.memory.facts import owner_of
+from chatapp.store import Store
+from chatapp.store.memory_tables import MemoryTables
+
+_KIND_NAMES = {
+    "system": "System prompt",
+    "slots": "Memory slots",
+    "summary": "Summary of earlier messages",
+    "recall": "Recalled older messages",
+    "recent": "Recent messages",
+    "message": "Your new message",
+}
+
+
+class MemoryPanel(QDockWidget):
+    """Signals: note_added(int thread id, str text) — a fact the user typed in."""
+
+    note_added = Signal(int, str)
+
+    def __init__(self, store: Store, parent: QWidget | None = None) -> None:
+        super().__init__("Memory", parent)
+        self.setObjectName("memory-panel")
+        self.tables = MemoryTables(store)
+        self.thread_id: int | None = None
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        self.enabled_box = QCheckBox("Remember this thread (slots, summaries, recall)")
+        self.enabled_box.setAccessibleName("Memory on for this thread")
+        self.enabled_box.toggled.connect(self._toggle_memory)
+        layout.addWidget(self.enabled_box)
+        self.tabs = QTabWidget()
+        layout.addWidget(self.tabs)
+
+        slots_page = QWidget()
+        slots_layout = QVBoxLayout(slots_page)
+        self.slot_list = QListWidget()
+        self.slot_list.setAccessibleName("Memory slots")
+        self.slot_list.setWordWrap(True)
+        slots_layout.addWidget(self.slot_list)
+        row = QHBoxLayout()
+        self.add_button = QPushButton("Add…")
+        self.edit_button = QPushButton("Edit…")
+        self.pin_button = QPushButton("Pin")
+        self.forget_button = QPushButton("Forget")
+        for button in (self.add_button, self.edit_button, self.pin_button, self.forget_button):
+            row.addWidget(button)
+        slots_layout.addLayout(row)
+        self.add_button.clicked.connect(self.add_slot)
+        self.edit_button.clicked.connect(self.edit_slot)
+        self.pin_button.clicked.connect(self.toggle_pin)
+        self.forget_button.clicked.connect(self.forget_slot)
+        self.tabs.addTab(slots_page, "Slots")
+
+        self.summary_list = QListWidget()
+        self.summary_list.setAccessibleName("Summaries")
+        self.summary_list.setWordWrap(True)
+        self.tabs.addTab(self.summary_list, "Summaries")
+
+        context_page = QWidget()
+        context_layout = QVBoxLayout(context_page)
+        self.context_label = QLabel("No reply yet in this session.")
+        self.context_label.setWordWrap(True)
+        self.context_list = QListWidget()
+        self.context_list.setAccessibleName("What the model saw")
+        self.context_list.setWordWrap(True)
+        context_layout.addWidget(self.context_label)
+        context_layout.addWidget(self.context_list)
+        self.tabs.addTab(context_page, "What the model saw")
+        self.setWidget(body)
+
+    # -- showing ----------------------------------------------------------
+
+    def show_thread(self, thread_id: int | None) -> None:
+        self.thread_id = thread_id
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.slot_list.clear()
+        self.summary_list.clear()
+        enabled = self.thread_id is not None
+        for w in (self.enabled_box, self.add_button, self.edit_button, self.pin_button, self.forget_button):
+            w.setEnabled(enabled)
+        if self.thread_id is None:
+            return
+        self.enabled_box.blockSignals(True)
+        self.enabled_box.setChecked(self.tables.memory_enabled(self.thread_id))
+        self.enabled_box.blockSignals(False)
+        for slot in self.tables.slots(self.thread_id):
+            mark = "📌 " if slot.pinned else ""
+            item = QListWidgetItem(f"{mark}{slot.text}")
+            item.setToolTip(
+                f"about: {slot.owner} · salience {slot.salience:.2f} · "
+                f"from {len(slot.sources)} message(s) · updated "
+                + time.strftime("%Y-%m-%d %H:%M", time.localtime(slot.updated_at))
+            )
+            item.setData(Qt.ItemDataRole.UserRole, slot.id)
+            self.slot_list.addItem(item)
+        if self.slot_list.count() == 0:
+            self.slot_list.addItem(QListWidgetItem("Nothing remembered yet."))
+        for summary in self.tables.summaries(self.thread_id):
+            stale = "  (out of date, being rebuilt)" if summary.stale else ""
+            level = "" if summary.level == 0 else f" · level {summary.level}"
+            self.summary_list.addItem(
+                QListWidgetItem(f"Messages {summary.first_depth + 1}–{summary.last_depth + 1}{level}{stale}\n{summary.text}")
+            )
+        if self.summary_list.count() == 0:
+            self.summary_list.addItem(QListWidgetItem("No summaries yet: the thread is still short."))
+
+    def show_context(self, context: BuiltContext | None, prompt_tokens: int, n_ctx: int) -> None:
+        self.context_list.clear()
+        if context is None:
+            self.context_label.setText(f"Prompt: {prompt_tokens} of {n_ctx} tokens (recent messages only).")
+            return
+        left = ", ".join(f"{n} {kind}" for kind, n in context.left_out.items() if kind != "recent")
+        older = context.left_out.get("recent", 0)
+        text = f"Prompt: {prompt_tokens} of {n_ctx} tokens; memory used {context.memory_tokens} of {context.memory_budget}."
+        if older:
+            text += f" {older} older messages were not sent verbatim."
+        if left:
+            text += f" Left out for room: {left}."
+        self.context_label.setText(text)
+        for part in context.parts:
+            title = _KIND_NAMES.get(part.kind, part.kind)
+            preview = part.text if len(part.text) < 1500 else part.text[:1500] + "…"
+            item = QListWidgetItem(f"{title} — {part.tokens} tokens, {len(part.sources)} source message(s)\n{preview}")
+            self.context_list.addItem(item)
+
+    # -- editing ----------------------------------------------------------
+
+    def _selected_slot(self):  # type: ignore[no-untyped-def]
+        item = self.slot_list.currentItem()
+        slot_id = item.data(Qt.ItemDataRole.UserRole) if item else None
+        if slot_id is None or self.thread_id is None:
+            return None
+        return next((s for s in self.tables.slots(self.thread_id) if s.id == slot_id), None)
+
+    def add_slot(self) -> None:
+        if self.thread_id is None:
+            return
+        text, ok = QInputDialog.getText(self, "Remember", "A fact to remember in this thread:")
+        if ok and text.strip():
+            self.note_added.emit(self.thread_id, text.strip())
+
+    def edit_slot(self) -> None:
+        slot = self._selected_slot()
+        if slot is None:
+            return
+        text, ok = QInputDialog.getText(self, "Edit memory", "Fact:", text=slot.text)
+        if ok and text.strip():
+            slot.text = text.strip()
+            slot.owner = owner_of(slot.text)
+            slot.pinned = True  # the user's own words are kept
+            slot.updated_at = time.time()
+            self.tables.save_slot(slot)
+            self.refresh()
+
+    def toggle_pin(self) -> None:
+        slot = self._selected_slot()
+        if slot is not None:
+            slot.pinned = not slot.pinned
+            self.tables.save_slot(slot)
+            self.refresh()
+
+    def forget_slot(self) -> None:
+        slot = self._selected_slot()
+        if slot is not None and slot.id is not None:
+            self.tables.delete_slot(slot.id)
+            self.refresh()
+
+    def _toggle_memory(self, on: bool) -> None:
+        if self.thread_id is not None:
+            self.tables.set_memory_enabled(self.thread_id, on)

@@ -1,0 +1,118 @@
+"""The memory thread: loads the sentence-embedding model (seconds of torch import, never
+on the GUI thread) and keeps each thread's memory up to date after its exchanges."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from chatapp.store import Store
+
+log = logging.getLogger("chatapp.workers")
+
+
+class MemoryWorker(QObject):
+    """Signals: ready(), unavailable(str), ingested(int thread id, object report)."""
+
+    ready = Signal()
+    unavailable = Signal(str)
+    ingested = Signal(int, object)
+
+    def __init__(self, store: Store, holder: EmbedderHolder) -> None:
+        super().__init__()
+        self._store = store
+        self._holder = holder
+        self._service = None
+
+    def warm_up(self) -> None:
+        """Runs on a daemon thread of its own: importing torch takes seconds, and quitting
+        the app must not wait for it."""
+        try:
+            from chatapp.memory.embedder import shared_embedder
+            from chatapp.memory.service import MemoryService
+
+            embedder = shared_embedder()
+            self._service = MemoryService(self._store, embedder.encode, embedder.name)
+            self._holder.set(embedder)
+            self.ready.emit()
+        except Exception as exc:  # memory is optional: chat goes on without it
+            log.exception("embedding model unavailable")
+            self.unavailable.emit(f"Long-term memory is off: the embedding model could not be loaded ({exc}).")
+
+    @Slot(int)
+    def ingest(self, thread_id: int) -> None:
+        if self._service is None:
+            return
+        try:
+            report = self._service.ingest(thread_id)
+        except Exception:
+            log.exception("memory update failed for thread %d", thread_id)
+            return
+        self.ingested.emit(thread_id, report)
+
+    @Slot(int, str, bool)
+    def add_note(self, thread_id: int, text: str, pinned: bool) -> None:
+        if self._service is not None:
+            self._service.add_slot_by_hand(thread_id, text, pinned)
+            self.ingested.emit(thread_id, None)
+
+
+class EmbedderHolder:
+    """Hands the embedder to other threads once it is loaded; until then, no vectors."""
+
+    def __init__(self) -> None:
+        self._embedder = None
+        self._lock = threading.Lock()
+
+    def set(self, embedder) -> None:  # type: ignore[no-untyped-def]
+        with self._lock:
+            self._embedder = embedder
+
+    def embed(self, text: str) -> np.ndarray | None:
+        with self._lock:
+            embedder = self._embedder
+        return embedder.encode_one(text) if embedder is not None else None
+
+    @property
+    def loaded(self) -> bool:
+        return self._embedder is not None
+
+
+class MemoryController(QObject):
+    """The GUI thread's handle on the memory thread. Signals: the worker's."""
+
+    ready = Signal()
+    unavailable = Signal(str)
+    ingested = Signal(int, object)
+    _ingest = Signal(int)
+    _note = Signal(int, str, bool)
+
+    def __init__(self, store: Store, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.holder = EmbedderHolder()
+        self._thread = QThread()
+        self._thread.setObjectName("chatapp-memory")
+        self._worker = MemoryWorker(store, self.holder)
+        self._worker.moveToThread(self._thread)
+        self._ingest.connect(self._worker.ingest)
+        self._note.connect(self._worker.add_note)
+        self._worker.ready.connect(self.ready)
+        self._worker.unavailable.connect(self.unavailable)
+        self._worker.ingested.connect(self.ingested)
+        self._thread.start()
+
+    def start(self) -> None:
+        threading.Thread(target=self._worker.warm_up, name="chatapp-embedder-load", daemon=True).start()
+
+    def ingest(self, thread_id: int) -> None:
+        self._ingest.emit(thread_id)
+
+    def add_note(self, thread_id: int, text: str, pinned: bool = True) -> None:
+        self._note.emit(thread_id, text, pinned)
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        self._thread.quit()
+        return self._thread.wait(timeout_ms)

@@ -1,0 +1,130 @@
+"""The context builder on a real store with the real embedder (a word-count tokenizer stands in
+for the model's, so the property test can run many cases quickly)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chatapp.domain import Message, MessageStatus, Role
+from chatapp.memory.builder import ContextBuilder
+from chatapp.memory.service import MemoryService
+from chatapp.store import Store
+from chatapp.store.memory_tables import MemoryTables
+
+
+def words(text: str) -> int:
+    return len(text.split()) + 1
+
+
+def day(n: int, hour: int = 10) -> float:
+    return dt.datetime(2026, 3, 1 + n, hour).timestamp()
+
+
+def ask(store: Store, thread_id: int, text: str, when: float) -> Message:
+    return store.add_message(thread_id, Role.USER, text, created_at=when)
+
+
+def synthetic_weeks(store: Store) -> int:
+    """A multi-day thread: facts on day 1, a contradiction on day 5, chatter between."""
+    t = store.create_thread("weeks")
+    script = {
+        0: ["My name is Ada and I live in Berlin.", "I work as a nurse at the children's hospital."],
+        4: ["Big news: I moved to Lisbon last weekend."],
+    }
+    for d in range(8):
+        for i, line in enumerate(script.get(d, [])):
+            store.add_message(t.id, Role.USER, line, created_at=day(d, 9 + i))
+            store.add_message(t.id, Role.ASSISTANT, "That is good to know.", created_at=day(d, 9 + i) + 30)
+        for j in range(12):
+            store.add_message(t.id, Role.USER, f"Day {d} chatter {j} about the weather and films.", created_at=day(d, 12) + j * 60)
+            store.add_message(t.id, Role.ASSISTANT, f"A reply about films and weather number {j}.", created_at=day(d, 12) + j * 60 + 30)
+    return t.id
+
+
+def test_multi_day_facts_reach_the_context(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    thread_id = synthetic_weeks(store)
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
+    slots = [s.text for s in MemoryTables(store).slots(thread_id)]
+    assert "I moved to Lisbon last weekend." in slots
+    assert "My name is Ada." in slots
+    assert not any("live in Berlin" in s for s in slots)  # replaced by the move
+    question = ask(store, thread_id, "Which city do I live in now, and what is my job?", day(8))
+    builder = ContextBuilder(store, words, embedder.encode_one)
+    built = builder.build(thread_id, "You are kind.", question, 300, now=day(8))
+    text = "\n".join(m.content for m in built.messages)
+    assert "Lisbon" in text and "nurse" in text
+    assert built.memory_tokens <= 300
+    kinds = [p.kind for p in built.parts]
+    assert kinds[0] == "system" and kinds[-1] == "message" and "slots" in kinds and "recent" in kinds
+    recalled = next((p for p in built.parts if p.kind == "recall"), None)
+    if recalled is not None:
+        assert "On Sunday 1 March 2026" in recalled.text or "days ago" in recalled.text
+    assert "Today is Monday 9 March 2026." in built.messages[0].content
+    assert built.left_out["recent"] > 0  # most of the thread was not sent verbatim
+
+
+def test_parts_carry_their_sources(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    thread_id = synthetic_weeks(store)
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
+    question = ask(store, thread_id, "Where do I work?", day(8))
+    built = ContextBuilder(store, words, embedder.encode_one).build(thread_id, "", question, 250, now=day(8))
+    contents = {m.id: m.content for m in store.path(thread_id)}
+    for part in built.parts:
+        if part.kind in ("recall", "recent"):
+            for source in part.sources:
+                assert contents[source] in part.text
+
+
+def test_memory_off_is_a_plain_recent_window(store: Store) -> None:
+    thread_id = synthetic_weeks(store)
+    question = ask(store, thread_id, "Where do I live?", day(8))
+    built = ContextBuilder(store, words, None).build(thread_id, "sys", question, 120, now=day(8), memory=False)
+    assert [p.kind for p in built.parts] == ["system", "recent", "message"]
+    assert built.memory_tokens <= 120
+
+
+def test_a_short_thread_goes_in_whole(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    t = store.create_thread()
+    for i in range(3):
+        store.add_message(t.id, Role.USER, f"question {i} " + "long words " * 40)
+        store.add_message(t.id, Role.ASSISTANT, f"answer {i} " + "long reply " * 60)
+    q = ask(store, t.id, "and now?", day(1))
+    built = ContextBuilder(store, words, embedder.encode_one).build(t.id, "", q, 2000, now=day(1))
+    assert [p.kind for p in built.parts] == ["recent", "message"]
+    assert len(built.messages) == 8  # the date line, six messages verbatim, the new one
+    assert built.messages[0].content.startswith("Today is")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lengths=st.lists(st.integers(min_value=0, max_value=120), min_size=1, max_size=60),
+    budget=st.integers(min_value=0, max_value=800),
+    system=st.text(max_size=40),
+)
+def test_memory_never_exceeds_its_budget(store: Store, lengths: list[int], budget: int, system: str) -> None:
+    t = store.create_thread()
+    for i, n in enumerate(lengths):
+        store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, " ".join(["w"] * n), created_at=day(i % 20))
+    q = ask(store, t.id, "what did we say about w?", day(25))
+    built = ContextBuilder(store, words, None).build(t.id, system, q, budget, now=day(25))
+    assert built.memory_tokens <= budget
+    assert sum(p.tokens for p in built.parts if p.kind in ("slots", "summary", "recall", "recent")) <= budget
+    assert built.messages[-1].role == "user" and built.messages[-1].content.endswith(q.content)
+
+
+def test_recall_dedupes_against_the_recent_window(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    thread_id = synthetic_weeks(store)
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
+    q = ask(store, thread_id, "films and weather", day(8))
+    built = ContextBuilder(store, words, embedder.encode_one).build(thread_id, "", q, 400, now=day(8))
+    recent = next(p for p in built.parts if p.kind == "recent")
+    recall = next(p for p in built.parts if p.kind == "recall")
+    assert not set(recent.sources) & set(recall.sources)
+    assert max(store.message(i).depth for i in recall.sources) < min(store.message(i).depth for i in recent.sources)
+
+
+def _unused(_: Message, __: MessageStatus) -> None:  # keep imports honest for type checkers
+    pass

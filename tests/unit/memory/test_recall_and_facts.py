@@ -1,0 +1,39 @@
+from chatapp.domain import Role
+from chatapp.memory.facts import candidates, owner_of
+from chatapp.memory.recall import EmbeddingCache, lexical_query, recall
+from chatapp.memory.service import MemoryService
+from chatapp.store import Store
+from chatapp.store.memory_tables import MemoryTables
+
+
+def test_fact_candidates() -> None:
+    got = [c.text for c in candidates("Hi! My name is Ada and I live in Berlin. What time is it?", 1)]
+    assert got == ["My name is Ada.", "I live in Berlin."] or set(got) == {"My name is Ada.", "I live in Berlin."}
+    assert candidates("ok thanks", 1) == []
+    assert candidates("Is it raining in Paris?", 1) == []
+    assert owner_of("My sister Eva lives in Porto.") == "sister"
+    assert owner_of("I like tea.") == "user"
+
+
+def test_lexical_query_drops_stop_words() -> None:
+    assert lexical_query("What did I say about the violin?") == '"say" OR "violin"'
+    assert lexical_query("?!") == ""
+
+
+def test_fusion_finds_by_words_and_by_meaning(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    t = store.create_thread()
+    lines = [
+        "I adopted a puppy called Biscuit.",
+        "We talked about the weather.",
+        "My grandmother taught me to bake sourdough bread.",
+        "Films are fun.",
+    ] + [f"filler line {i}" for i in range(20)]
+    ids = [store.add_message(t.id, Role.USER, line).id for line in lines]
+    MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
+    cache = EmbeddingCache(MemoryTables(store))
+    by_words = recall(store, t.id, "Tell me about Biscuit", embedder.encode_one("Tell me about Biscuit"), 100, cache)
+    assert by_words[0].message_id == ids[0]
+    by_meaning = recall(store, t.id, "Which dog do I have?", embedder.encode_one("Which dog do I have?"), 100, cache)
+    assert by_meaning[0].message_id == ids[0]  # no shared word: the embedding finds it
+    only_old = recall(store, t.id, "sourdough", None, 2, cache)
+    assert all(h.depth < 2 for h in only_old) and ids[2] not in [h.message_id for h in only_old]

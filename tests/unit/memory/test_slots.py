@@ -1,0 +1,87 @@
+"""The gated slot bank: capacity, pinning, contradiction, refresh, decay (real embeddings)."""
+
+import numpy as np
+
+from chatapp.memory.slots import GateParams, SlotBank
+from chatapp.store.memory_tables import SlotRow
+
+DAY = 86400.0
+T0 = 1_750_000_000.0
+
+
+def write(bank: SlotBank, embedder, text: str, source: int, now: float = T0, owner: str = "user"):  # type: ignore[no-untyped-def]
+    return bank.write(text, owner, embedder.encode_one(text), [source], now)
+
+
+def test_contradiction_replaces_the_old_fact(embedder) -> None:  # type: ignore[no-untyped-def]
+    bank = SlotBank([])
+    assert write(bank, embedder, "I live in Berlin.", 1).action == "new"
+    write(bank, embedder, "I love playing the violin.", 2)
+    result = write(bank, embedder, "I moved to Lisbon.", 3, T0 + 4 * DAY)
+    assert result.action == "replace"
+    texts = [s.text for s in bank.slots]
+    assert "I moved to Lisbon." in texts and "I live in Berlin." not in texts
+    assert result.slot.sources == [3]
+    assert len(bank.slots) == 2
+
+
+def test_restating_a_fact_refreshes_and_merges_sources(embedder) -> None:  # type: ignore[no-untyped-def]
+    bank = SlotBank([])
+    write(bank, embedder, "I work as a nurse.", 1)
+    before = bank.slots[0].salience
+    result = write(bank, embedder, "I work as a nurse at the hospital.", 7, T0 + DAY)
+    assert result.action == "refresh"
+    assert bank.slots[0].text == "I work as a nurse."
+    assert bank.slots[0].sources == [1, 7]
+    assert bank.slots[0].salience > before
+
+
+def test_unrelated_facts_take_new_slots_up_to_capacity_then_evict_the_least_salient(embedder) -> None:  # type: ignore[no-untyped-def]
+    bank = SlotBank([], GateParams(capacity=3))
+    write(bank, embedder, "I have a dog named Max.", 1, T0)
+    write(bank, embedder, "My favourite food is pasta.", 2, T0 + 10 * DAY)
+    write(bank, embedder, "I play the guitar in a band.", 3, T0 + 20 * DAY)
+    assert len(bank.slots) == 3
+    result = write(bank, embedder, "I am allergic to peanuts.", 4, T0 + 30 * DAY)
+    assert result.action == "new" and result.evicted.text == "I have a dog named Max."  # the oldest, most decayed
+    assert len(bank.slots) == 3
+
+
+def test_pinned_slots_are_never_evicted(embedder) -> None:  # type: ignore[no-untyped-def]
+    bank = SlotBank([], GateParams(capacity=2))
+    write(bank, embedder, "I have a dog named Max.", 1, T0)
+    bank.slots[0].pinned = True
+    write(bank, embedder, "My favourite food is pasta.", 2, T0 + 1)
+    for i, text in enumerate(["I play the guitar.", "I am allergic to peanuts.", "I was born in Oslo."]):
+        write(bank, embedder, text, 10 + i, T0 + (i + 2) * DAY)
+    assert any(s.text == "I have a dog named Max." for s in bank.slots)
+    full = SlotBank([SlotRow(1, 1, "pinned", "user", embedder.encode_one("pinned"), pinned=True)], GateParams(capacity=1))
+    assert write(full, embedder, "I collect stamps.", 5).action == "dropped"
+
+
+def test_a_contradiction_of_a_pinned_fact_takes_a_new_slot(embedder) -> None:  # type: ignore[no-untyped-def]
+    bank = SlotBank([])
+    write(bank, embedder, "I live in Berlin.", 1)
+    bank.slots[0].pinned = True
+    assert write(bank, embedder, "I moved to Lisbon.", 2).action == "new"
+    assert [s.text for s in bank.slots] == ["I live in Berlin.", "I moved to Lisbon."]
+
+
+def test_facts_about_someone_else_do_not_overwrite_the_users(embedder) -> None:  # type: ignore[no-untyped-def]
+    bank = SlotBank([])
+    write(bank, embedder, "I live in Berlin.", 1)
+    result = write(bank, embedder, "My sister lives in Berlin.", 2, owner="sister")
+    assert result.action == "new" and len(bank.slots) == 2
+
+
+def test_salience_decays_with_a_half_life_and_reading_orders_by_relevance(embedder) -> None:  # type: ignore[no-untyped-def]
+    params = GateParams(half_life_days=10)
+    bank = SlotBank([], params)
+    write(bank, embedder, "I have a dog named Max.", 1, T0)
+    write(bank, embedder, "My favourite food is pasta.", 2, T0)
+    s = bank.salience(T0 + 10 * DAY)
+    assert np.allclose(s.numpy(), [0.5, 0.5], atol=1e-5)
+    ranked = bank.read(embedder.encode_one("What should I cook for dinner?"), T0)
+    assert ranked[0][0].text == "My favourite food is pasta."
+    bank.slots[0].pinned = True
+    assert bank.read(embedder.encode_one("What should I cook for dinner?"), T0)[0][0].pinned

@@ -1,0 +1,87 @@
+"""Which summary to make next, staleness after edits, and folding into higher levels.
+
+The text generator is a stand-in here; tests/integration runs the real model."""
+
+from __future__ import annotations
+
+import threading
+
+from chatapp.domain import Role
+from chatapp.memory import summaries
+from chatapp.memory.summaries import SummaryParams
+from chatapp.store import Store
+from chatapp.store.memory_tables import MemoryTables
+
+P = SummaryParams(keep_recent=4, span=6, fold=2)
+
+
+def fill(store: Store, n: int) -> int:
+    t = store.create_thread()
+    for i in range(n):
+        store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"message number {i}")
+    return t.id
+
+
+def fake_generate(messages, settings, cancel):  # type: ignore[no-untyped-def]
+    return f"summary of {messages[-1].content.count(chr(10)) + 1} lines"
+
+
+def run_all(store: Store, thread_id: int) -> int:
+    made = 0
+    while (job := summaries.next_job(store, thread_id, P)) is not None:
+        assert summaries.run_job(store, job, fake_generate, threading.Event(), "m") is not None
+        made += 1
+    return made
+
+
+def test_nothing_to_summarise_in_a_short_thread(store: Store) -> None:
+    assert summaries.next_job(store, fill(store, 9), P) is None
+
+
+def test_oldest_span_first_and_ranges_recorded(store: Store) -> None:
+    t = fill(store, 16)
+    job = summaries.next_job(store, t, P)
+    assert (job.level, job.first_depth, job.last_depth) == (0, 0, 5)
+    assert "message number 0" in job.source_text and "message number 5" in job.source_text
+    run_all(store, t)
+    rows = MemoryTables(store).summaries(t)
+    assert [(r.first_depth, r.last_depth) for r in rows if r.level == 0] == [(0, 5), (6, 11)]
+
+
+def test_editing_a_covered_message_makes_its_summary_stale_and_it_is_rebuilt(store: Store) -> None:
+    t = fill(store, 16)
+    run_all(store, t)
+    covered = store.path(t, 2, 3)[0]
+    store.update_message(covered.id, content="an edited message")
+    rows = MemoryTables(store).summaries(t)
+    assert [r.stale for r in rows if r.first_depth == 0] == [True]
+    job = summaries.next_job(store, t, P)
+    assert job.replaces is not None and "an edited message" in job.source_text
+    run_all(store, t)
+    assert not any(r.stale for r in MemoryTables(store).summaries(t))
+
+
+def test_deleting_a_covered_message_makes_its_summary_stale(store: Store) -> None:
+    t = fill(store, 16)
+    run_all(store, t)
+    store.delete_message(store.path(t, 8, 9)[0].id)
+    assert any(r.stale for r in MemoryTables(store).summaries(t, current_only=False))
+
+
+def test_summaries_of_summaries_keep_the_top_level_short(store: Store) -> None:
+    t = fill(store, 40)
+    run_all(store, t)
+    current = MemoryTables(store).summaries(t)
+    assert max(r.level for r in current) >= 1
+    assert len([r for r in current if r.level == 0]) <= P.fold
+    top = max(current, key=lambda r: r.level)
+    assert top.first_depth == 0 and set(store.path(t, 0, 1)[0].id for _ in [0]) <= set(top.message_ids)
+
+
+def test_a_cancelled_summary_stores_nothing(store: Store) -> None:
+    t = fill(store, 16)
+    cancel = threading.Event()
+    cancel.set()
+    job = summaries.next_job(store, t, P)
+    assert summaries.run_job(store, job, fake_generate, cancel, "m") is None
+    assert MemoryTables(store).summaries(t) == []
