@@ -9,6 +9,7 @@ BENCHES = {
     "engine": "chatapp.bench.engine",
     "store": "chatapp.bench.store",
     "memory": "chatapp.bench.memory",
+    "cache": "chatapp.bench.cache",
 }
 
 

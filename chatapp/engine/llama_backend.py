@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ class LlamaBackend:
         self._llm: Any = None
         self._formatter: Any = None
         self._cancel: threading.Event = threading.Event()  # the running reply's cancel flag
+        self.last_reused_tokens = 0  # prompt tokens of the last reply found in the KV cache
         self._abort_cb: Any = None
         self._no_abort_cb: Any = None
 
@@ -189,6 +191,18 @@ class LlamaBackend:
                 del llm
                 gc.collect()
 
+    @contextlib.contextmanager
+    def keeping_cache(self) -> Iterator[None]:
+        """Run side work (a summary) without losing the chat's KV cache: save the
+        state first and put it back after."""
+        llm = self._require()
+        state = llm.save_state()
+        try:
+            yield
+        finally:
+            if self._llm is llm:
+                llm.load_state(state)
+
     # -- tokens ---------------------------------------------------------
 
     def _require(self) -> Any:
@@ -263,6 +277,7 @@ class LlamaBackend:
 
         pieces: list[str] = []
         finish = "stop"
+        self.last_reused_tokens = _common_prefix(llm.input_ids[: llm.n_tokens].tolist(), prompt)
         self._cancel = cancel
         self._set_abort(True)
         try:
@@ -323,3 +338,14 @@ class LlamaBackend:
             time_to_first_token=first_at - started,
             tokens_per_second=rate,
         )
+
+
+def _common_prefix(cached: list[int], prompt: list[int]) -> int:
+    """How much of the prompt llama-cpp-python can take from its KV cache (it keeps the
+    longest common prefix and evaluates the rest)."""
+    n = 0
+    for a, b in zip(cached, prompt):
+        if a != b:
+            break
+        n += 1
+    return min(n, len(prompt) - 1) if prompt else 0

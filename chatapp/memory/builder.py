@@ -114,26 +114,8 @@ class ContextBuilder:
         left_out: dict[str, int] = {}
         query_vec = self.embed(new_message.content) if (memory and self.embed) else None
 
-        # slots
-        slot_lines: list[str] = []
-        slot_ids: list[int] = []
-        slot_sources: list[int] = []
-        spent_slots = 0
-        if memory:
-            slots = self.tables.slots(thread_id, include_global=include_global)
-            cap = int(budget * p.slots_share)
-            for slot, _score in SlotBank(slots, self.gates).read(query_vec, now):
-                line = f"- {slot.text}"
-                cost = self.count_text(line) + 1
-                if spent_slots + cost > cap:
-                    left_out["slots"] = left_out.get("slots", 0) + 1
-                    continue
-                slot_lines.append(line)
-                slot_ids.append(slot.id)  # type: ignore[arg-type]
-                slot_sources.extend(slot.sources)
-                spent_slots += cost
         # recent window: newest first, within its share, start rounded to a step
-        carry = budget - spent_slots
+        carry = budget - int(budget * p.slots_share) if memory else budget
         summary_cap = int(budget * p.summary_share) if memory else 0
         recent_cap = int(budget * p.recent_share) if memory else carry
         costs = _LazyCosts(
@@ -152,13 +134,37 @@ class ContextBuilder:
         ):
             start -= 1
             spent_recent += costs[start]
-        if memory and 0 < start < len(history):
-            first_depth = history[start].depth
-            stepped = -(-first_depth // p.window_step) * p.window_step  # round up
-            while start < len(history) - p.min_recent_messages and history[start].depth < stepped:
-                spent_recent -= costs[start]
-                start += 1
+        if memory:
+            start, spent_recent = self._step(history, start, spent_recent, costs)
         window_start = history[start].depth if start < len(history) else depth
+
+        # slots: facts whose every source is still in the recent window are left out (the
+        # window shows them verbatim), so a new fact changes the prompt's prefix only once
+        # its message has left the window
+        in_window = {m.id for m in history[start:]}
+        slot_lines: list[str] = []
+        slot_ids: list[int] = []
+        slot_sources: list[int] = []
+        spent_slots = 0
+        if memory:
+            slots = self.tables.slots(thread_id, include_global=include_global)
+            cap = int(budget * p.slots_share)
+            chosen_slots = []
+            for slot, _score in SlotBank(slots, self.gates).read(query_vec, now):
+                if slot.sources and set(slot.sources) <= in_window and not slot.pinned:
+                    continue
+                line = f"- {slot.text}"
+                cost = self.count_text(line) + 1
+                if spent_slots + cost > cap:
+                    left_out["slots"] = left_out.get("slots", 0) + 1
+                    continue
+                chosen_slots.append((slot, line))
+                spent_slots += cost
+            # shown in a fixed order (oldest first), so the prompt's prefix stays cacheable
+            for slot, line in sorted(chosen_slots, key=lambda item: item[0].id or 0):
+                slot_lines.append(line)
+                slot_ids.append(slot.id)  # type: ignore[arg-type]
+                slot_sources.extend(slot.sources)
 
         # summaries of what lies before the window
         summary_text = ""
@@ -209,6 +215,7 @@ class ContextBuilder:
                 start -= 1
                 spent_recent += costs[start]
                 room_back -= costs[start]
+            start, spent_recent = self._step(history, start, spent_recent, costs)
             window_start = history[start].depth if start < len(history) else depth
         left_out["recent"] = start
 
@@ -253,6 +260,17 @@ class ContextBuilder:
             left_out={k: v for k, v in left_out.items() if v},
             window_start=window_start,
         )
+
+    def _step(self, history: Sequence[Message], start: int, spent: int, costs: _LazyCosts) -> tuple[int, int]:
+        """Move the window's start up to a multiple of window_step, so it stays put for
+        several turns and llama.cpp can reuse the cached prompt."""
+        p = self.params
+        if 0 < start < len(history):
+            stepped = -(-history[start].depth // p.window_step) * p.window_step
+            while start < len(history) - p.min_recent_messages and history[start].depth < stepped:
+                spent -= costs[start]
+                start += 1
+        return start, spent
 
     def _with_neighbours(self, thread_id: int, hits: list, before: int) -> list:
         """Add the turn just before each of the best hits (the question a reply answers)."""

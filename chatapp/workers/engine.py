@@ -8,6 +8,7 @@ tokens, because a queued slot would not run while the worker generates.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import numpy as np
@@ -205,25 +206,33 @@ class EngineWorker(QObject):
         backend = self._backend
         if backend is None or backend.info is None or self._store is None:
             return
-        from chatapp.memory import summaries
 
         def generate(messages: list[ChatMessage], settings: GenerationSettings, cancel: threading.Event) -> str:
             return backend.generate(messages, settings, cancel, lambda _t: None).text
 
         made = 0
+        keep = getattr(backend, "keeping_cache", None)
         try:
-            while not request.cancel.is_set():
-                job = summaries.next_job(self._store, request.thread_id)
-                if job is None:
-                    break
-                if summaries.run_job(self._store, job, generate, request.cancel, backend.info.name) is None:
-                    break
-                made += 1
+            with keep() if keep is not None else contextlib.nullcontext():
+                made = self._run_summaries(request, generate)
         except UserFacingError as exc:
             log.warning("summary failed: %s", exc)
         except Exception:
             log.exception("summary failed")
         self.summarized.emit(request.thread_id, made)
+
+    def _run_summaries(self, request: SummaryRequest, generate: Callable[..., str]) -> int:
+        from chatapp.memory import summaries
+
+        made = 0
+        while not request.cancel.is_set():
+            job = summaries.next_job(self._store, request.thread_id)
+            if job is None:
+                break
+            if summaries.run_job(self._store, job, generate, request.cancel, self._backend.info.name) is None:
+                break
+            made += 1
+        return made
 
     def _flush(self, request_id: int, batch: list[str]) -> None:
         if batch:

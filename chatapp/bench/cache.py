@@ -1,0 +1,103 @@
+"""How much of each turn's prompt llama.cpp takes from its KV cache, over a 40-turn thread.
+
+The real default model, the app's context builder with memory on, summaries made
+after each turn as the app makes them. Printed per turn: prompt tokens, tokens
+llama.cpp evaluated, and whether a summary changed before the turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from chatapp.bench.report import table, write_json
+
+TOPICS = [
+    "My name is Ada and I live in Berlin.", "What is a good book about the sea?",
+    "I work as a nurse on night shifts.", "How do I make a simple tomato soup?",
+    "My sister Eva is visiting next week.", "Suggest a walk in a city park.",
+    "I am learning to play the violin.", "What is a good warm-up before practice?",
+    "I moved to Lisbon last month.", "What should I see in Lisbon?",
+]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chatapp.bench cache")
+    parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--turns", type=int, default=40)
+    parser.add_argument("--ctx", type=int, default=2048)
+    parser.add_argument("--reply-tokens", type=int, default=48)
+    args = parser.parse_args(argv)
+
+    from chatapp.domain import GenerationSettings, MessageStatus, Role
+    from chatapp.engine.backend import ModelSpec
+    from chatapp.engine.default_model import default_model_path
+    from chatapp.engine.llama_backend import LlamaBackend
+    from chatapp.memory import summaries
+    from chatapp.memory.builder import ContextBuilder
+    from chatapp.memory.context import reply_room
+    from chatapp.memory.embedder import shared_embedder
+    from chatapp.memory.service import MemoryService
+    from chatapp.store import Store
+    from chatapp.store.memory_tables import MemoryTables
+
+    settings = GenerationSettings(temperature=0.7, max_tokens=args.reply_tokens, seed=1)
+    backend = LlamaBackend()
+    backend.load(ModelSpec(str(default_model_path()), n_ctx=args.ctx, gpu="cpu"))
+    embedder = shared_embedder()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="chatapp-cache-bench-") as tmp:
+        store = Store.open(Path(tmp) / "db.sqlite3")
+        service = MemoryService(store, embedder.encode, embedder.name)
+        builder = ContextBuilder(store, backend.count_text_tokens, embedder.encode_one)
+        thread = store.create_thread("cache")
+        system = "You are a friendly assistant. Answer briefly."
+        budget = args.ctx - reply_room(args.ctx, settings.max_tokens)
+        summary_count = 0
+        for turn in range(args.turns):
+            text = TOPICS[turn % len(TOPICS)] + ("" if turn < len(TOPICS) else f" (again, {turn})")
+            question = store.add_message(thread.id, Role.USER, text)
+            fixed = backend.count_tokens([backend_msg("system", system), backend_msg("user", text)])
+            built = builder.build(thread.id, system, question, max(0, budget - fixed - 64))
+            t0 = time.perf_counter()
+            result = backend.generate(built.messages, settings, threading.Event(), lambda _t: None)
+            seconds = time.perf_counter() - t0
+            reused = backend.last_reused_tokens
+            store.add_message(thread.id, Role.ASSISTANT, result.text, status=MessageStatus.COMPLETE)
+            service.ingest(thread.id)
+            with backend.keeping_cache():  # as the engine thread does
+                while (job := summaries.next_job(store, thread.id)) is not None:
+                    if summaries.run_job(store, job, lambda m, s, c: backend.generate(m, s, c, lambda _t: None).text,
+                                         threading.Event(), "SmolLM2") is None:
+                        break
+            changed = summary_count != len(MemoryTables(store).summaries(thread.id, current_only=False))
+            rows.append({
+                "turn": turn + 1, "prompt_tokens": result.prompt_tokens, "reused": reused,
+                "evaluated": result.prompt_tokens - reused, "summary_before": rows[-1]["summary_after"] if rows else False,
+                "summary_after": changed, "seconds": seconds, "window_start": built.window_start,
+                "system_hash": hash(built.messages[0].content) % 10000,
+            })
+            summary_count = len(MemoryTables(store).summaries(thread.id, current_only=False))
+        store.close()
+    backend.unload()
+    steady = [r for r in rows[1:] if not r["summary_before"]]
+    ratio = sum(r["reused"] for r in steady) / max(1, sum(r["prompt_tokens"] for r in steady))
+    overall = sum(r["reused"] for r in rows[1:]) / max(1, sum(r["prompt_tokens"] for r in rows[1:]))
+    print(table(
+        f"cache: {args.turns} turns, context {args.ctx}, SmolLM2 on the CPU",
+        ["turn", "prompt", "evaluated", "reused %", "summary changed before", "window", "sys"],
+        [[r["turn"], r["prompt_tokens"], r["evaluated"], f"{100 * r['reused'] / max(1, r['prompt_tokens']):.0f}%",
+          "yes" if r["summary_before"] else "", r["window_start"], r["system_hash"]] for r in rows],
+    ))
+    print(f"\nreused on turns where no summary changed: {ratio:.1%}  (all turns after the first: {overall:.1%})")
+    write_json(args.json, {"turns": rows, "reused_ratio_no_summary_change": ratio, "reused_ratio_all": overall})
+    return 0
+
+
+def backend_msg(role: str, content: str):  # type: ignore[no-untyped-def]
+    from chatapp.domain import ChatMessage
+
+    return ChatMessage(role, content)
