@@ -21,7 +21,9 @@ log = logging.getLogger("chatapp.app")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="chatapp", description="Chat with local language models (GGUF) that remember."
+        prog="chatapp",
+        description="Chat with local language models (GGUF) that remember.",
+        epilog="Also: chatapp export --help, chatapp import --help",
     )
     parser.add_argument("--version", action="version", version=f"chatapp {__version__}")
     parser.add_argument("--model", metavar="PATH", help="GGUF model file to load (default: the built-in SmolLM2)")
@@ -77,6 +79,13 @@ def install_crash_handler(root: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from chatapp import cli
+
+    if len(argv) >= 3 and argv[0] == "--data-dir" and argv[2] in cli.COMMANDS:
+        argv = argv[2:3] + argv[:2] + argv[3:]  # chatapp --data-dir D import F
+    if argv and argv[0] in cli.COMMANDS:
+        return cli.main(argv)
     args = build_parser().parse_args(argv)
     root = paths.data_dir(args.data_dir)
     logs.setup(log_file=str(root / "chatapp.log"))

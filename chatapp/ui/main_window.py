@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 from chatapp import __version__
 from chatapp.domain import Message, Role, SearchHit
 from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult
-from chatapp.errors import StorageError
+from chatapp.errors import StorageError, UserFacingError
 from chatapp.store import Store
 from chatapp.ui.composer import Composer
 from chatapp.ui.session import ChatSession
@@ -48,6 +49,7 @@ class MainWindow(QMainWindow):
     """Signals: search_results(str, list[SearchHit]) from the search thread."""
 
     search_results = Signal(str, object)
+    export_done = Signal(str, str)  # message, error
 
     def __init__(
         self,
@@ -66,7 +68,8 @@ class MainWindow(QMainWindow):
         self.session = ChatSession(store, engine, self, memory)
         self._drafts: dict[int, str] = {}
         self._current_thread: int | None = None
-        self._search_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatapp-search")
+        # one background thread for search, export and import (the GUI thread never waits on them)
+        self._search_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatapp-io")
         self._search_store: Store | None = None
         self.setWindowTitle("chatapp")
         self.setAcceptDrops(True)
@@ -158,6 +161,11 @@ class MainWindow(QMainWindow):
         self.speed_label = QLabel("")
         self.context_label = QLabel("")
         status = self.statusBar()
+        self._undo_button = QPushButton("Undo")
+        self._undo_button.setAccessibleName("Undo delete")
+        self._undo_button.hide()
+        self._undo_button.clicked.connect(self.undo_delete)
+        status.addPermanentWidget(self._undo_button)  # a normal widget would hide under the message
         status.addPermanentWidget(self.context_label)
         status.addPermanentWidget(self.speed_label)
         status.addPermanentWidget(self.model_label)
@@ -169,6 +177,16 @@ class MainWindow(QMainWindow):
         self.new_action.triggered.connect(self.new_thread)
         file_menu.addAction(self.new_action)
         file_menu.addSeparator()
+        import_action = QAction("&Import…", self, shortcut=QKeySequence("Ctrl+I"))
+        import_action.triggered.connect(self.import_threads)
+        file_menu.addAction(import_action)
+        self.export_action = QAction("&Export thread…", self, shortcut=QKeySequence("Ctrl+E"))
+        self.export_action.triggered.connect(self.export_thread)
+        file_menu.addAction(self.export_action)
+        export_all = QAction("Export &all threads…", self)
+        export_all.triggered.connect(self.export_all)
+        file_menu.addAction(export_all)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
@@ -177,7 +195,7 @@ class MainWindow(QMainWindow):
         self.rename_action = QAction("&Rename thread…", self, shortcut=QKeySequence(Qt.Key.Key_F2))
         self.rename_action.triggered.connect(self.rename_thread)
         edit_menu.addAction(self.rename_action)
-        self.delete_action = QAction("&Delete thread", self)
+        self.delete_action = QAction("&Delete thread", self, shortcut=QKeySequence("Ctrl+Shift+Backspace"))
         self.delete_action.triggered.connect(self.delete_thread)
         edit_menu.addAction(self.delete_action)
         find_action = QAction("&Find in all threads", self, shortcut=QKeySequence.StandardKey.Find)
@@ -209,6 +227,8 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         self.thread_view.selectionModel().currentChanged.connect(self._thread_selected)
         self.thread_view.doubleClicked.connect(lambda _i: self.rename_thread())
+        self.thread_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.thread_view.customContextMenuRequested.connect(self._thread_menu)
         self.composer.textChanged.connect(self._update_send_enabled)
         self.composer.submitted.connect(self.send)
         self.send_button.clicked.connect(self.send)
@@ -219,6 +239,7 @@ class MainWindow(QMainWindow):
         self.search_box.textChanged.connect(lambda _t: self._search_timer.start())
         self._search_timer.timeout.connect(self._start_search)
         self.search_results.connect(self._show_search_results)
+        self.export_done.connect(self._on_export_done)
         self.search_list.itemActivated.connect(self._open_hit)
         self.search_list.itemClicked.connect(self._open_hit)
         s = self.session
@@ -288,7 +309,26 @@ class MainWindow(QMainWindow):
             self.store.rename_thread(thread.id, title)
             self._refresh_threads()
 
+    def _thread_menu(self, pos: QPoint) -> None:
+        index = self.thread_view.indexAt(pos)
+        thread = self.threads_model.thread_at(index.row()) if index.isValid() else None
+        if thread is None:
+            return
+        self.thread_view.setCurrentIndex(index)
+        menu = QMenu(self)
+        menu.addAction("Rename…", self.rename_thread)
+        menu.addAction("Unpin" if thread.pinned else "Pin to top", lambda: self.pin_thread(thread.id, not thread.pinned))
+        menu.addAction("Export…", self.export_thread)
+        menu.addSeparator()
+        menu.addAction("Delete", self.delete_thread)
+        menu.exec(self.thread_view.viewport().mapToGlobal(pos))
+
+    def pin_thread(self, thread_id: int, pinned: bool) -> None:
+        self.store.pin_thread(thread_id, pinned)
+        self._refresh_threads()
+
     def delete_thread(self) -> None:
+        """To the trash, with Undo in the status bar (and restorable for 30 days)."""
         if self._current_thread is None:
             return
         thread_id = self._current_thread
@@ -296,7 +336,19 @@ class MainWindow(QMainWindow):
         self._current_thread = None
         self.transcript.load_thread(None)
         self._refresh_threads()
-        self.statusBar().showMessage("Thread moved to the trash (kept 30 days).", 8000)
+        self.memory_panel.show_thread(self._current_thread)
+        self._undo_button.setProperty("thread_id", thread_id)
+        self._undo_button.show()
+        self.statusBar().showMessage("Thread moved to the trash (kept 30 days).", 10000)
+        QTimer.singleShot(10000, self._undo_button.hide)
+
+    def undo_delete(self) -> None:
+        thread_id = self._undo_button.property("thread_id")
+        self._undo_button.hide()
+        if thread_id is not None:
+            self.store.restore_thread(int(thread_id))
+            self._refresh_threads(select=int(thread_id))
+            self.statusBar().showMessage("Thread restored.", 5000)
 
     # -- conversation ---------------------------------------------------
 
@@ -387,6 +439,86 @@ class MainWindow(QMainWindow):
             self.show_error("Memory is not available in this session.")
             return
         self.memory.add_note(thread_id, text)
+
+    # -- export and import -------------------------------------------------
+
+    _FILTERS = {
+        "md": "Markdown (*.md)",
+        "html": "Web page (*.html)",
+        "pdf": "PDF (*.pdf)",
+        "json": "chatapp JSON (*.json)",
+        "txt": "Plain text (*.txt)",
+    }
+
+    def export_thread(self) -> None:
+        if self._current_thread is None:
+            self.show_error("Choose a thread to export first.")
+            return
+        thread = self.store.thread(self._current_thread)
+        name = re.sub(r"[^\w\- ]+", "", thread.title or "chat").strip()[:60] or "chat"
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export thread", str(Path.home() / f"{name}.md"), ";;".join(self._FILTERS.values())
+        )
+        if path:
+            fmt = next((k for k, v in self._FILTERS.items() if v == chosen), Path(path).suffix.lstrip(".") or "md")
+            self.run_export([thread.id], fmt, Path(path))
+
+    def export_all(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export all threads", str(Path.home() / "chatapp-threads.json"), self._FILTERS["json"]
+        )
+        if path:
+            self.run_export([t.id for t in self.store.threads()], "json", Path(path))
+
+    def run_export(self, thread_ids: list[int], fmt: str, path: Path) -> None:
+        """On a background thread with its own read connection; the window stays responsive."""
+        from chatapp.export.writer import export_threads
+
+        self.statusBar().showMessage(f"Exporting to {path.name}…")
+
+        def job() -> None:
+            reader = self.store.reader()
+            try:
+                export_threads(reader, thread_ids, fmt, path)
+                self.export_done.emit(f"Exported to {path}", "")
+            except UserFacingError as exc:
+                self.export_done.emit("", str(exc))
+            finally:
+                reader.close()
+
+        self._search_pool.submit(job)
+
+    @Slot(str, str)
+    def _on_export_done(self, message: str, error: str) -> None:
+        if error:
+            self.show_error(error)
+        else:
+            self.statusBar().showMessage(message, 10000)
+            self._refresh_threads()
+
+    def import_threads(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import threads", str(Path.home()), "chatapp or ChatGPT export (*.json);;All files (*)"
+        )
+        if path:
+            self.run_import(Path(path))
+
+    def run_import(self, path: Path) -> None:
+        from chatapp.export.importers import import_file
+
+        self.statusBar().showMessage(f"Importing {path.name}…")
+
+        def job() -> None:
+            try:
+                created = import_file(self.store, path)
+                self.export_done.emit(f"Imported {len(created)} thread(s) from {path.name}", "")
+                for thread_id in created:
+                    if self.memory is not None:
+                        self.memory.ingest(thread_id)  # memory is built in the background
+            except UserFacingError as exc:
+                self.export_done.emit("", str(exc))
+
+        self._search_pool.submit(job)
 
     # -- search ---------------------------------------------------------
 

@@ -215,3 +215,48 @@ def test_switch_versions_and_edit_and_resend(qtbot, make_window, fake: FakeBacke
     assert (edited.version_index, edited.version_count) == (2, 2)
     window.switch_version(edited, -1)
     assert shown(window) == [("user", "question"), ("assistant", "answer A")]
+
+
+def test_export_and_import_from_the_window(qtbot, make_window, fake: FakeBackend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    window = make_window()
+    fake.enqueue(["An **answer**"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "A question")
+    thread_id = window._current_thread
+    for fmt in ("md", "html", "json", "txt", "pdf"):
+        target = tmp_path / f"out.{fmt}"
+        with qtbot.waitSignal(window.export_done, timeout=10000) as blocker:
+            window.run_export([thread_id], fmt, target)
+        assert blocker.args[1] == "" and target.stat().st_size > 0
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert [m["content"] for m in data["threads"][0]["messages"]] == ["A question", "An **answer**"]
+    with qtbot.waitSignal(window.export_done, timeout=10000) as blocker:
+        window.run_import(tmp_path / "out.json")
+    assert blocker.args[0].startswith("Imported 1 thread")
+    assert window.threads_model.rowCount() == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json")
+    with qtbot.waitSignal(window.export_done, timeout=10000) as blocker:
+        window.run_import(bad)
+    assert "not valid JSON" in blocker.args[1]
+    assert "not valid JSON" in window.statusBar().currentMessage()
+
+
+def test_delete_thread_with_undo_and_pin(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    window.new_thread()
+    first = window._current_thread
+    window.store.rename_thread(first, "keep me")
+    window.new_thread()
+    second = window._current_thread
+    window.pin_thread(first, True)
+    assert window.threads_model.thread_at(0).id == first
+    window._refresh_threads(select=second)
+    window.delete_action.trigger()
+    assert [window.threads_model.thread_at(r).id for r in range(window.threads_model.rowCount())] == [first]
+    assert window._undo_button.isVisible()
+    qtbot.mouseClick(window._undo_button, Qt.MouseButton.LeftButton)
+    assert window._current_thread == second
+    assert window.threads_model.rowCount() == 2

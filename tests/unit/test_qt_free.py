@@ -16,6 +16,13 @@ CORE = [
     "chatapp.engine.device",
     "chatapp.engine.default_model",
     "chatapp.memory.context",
+    "chatapp.memory.builder",
+    "chatapp.memory.slots",
+    "chatapp.memory.service",
+    "chatapp.memory.summaries",
+    "chatapp.export.writer",
+    "chatapp.export.importers",
+    "chatapp.cli",
 ]
 
 

@@ -1,0 +1,83 @@
+"""A thread as exporters see it: everything the store holds of it, read in one place."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from chatapp.domain import Message, Thread
+from chatapp.store import Store
+from chatapp.store.memory_tables import MemoryTables
+
+
+@dataclass
+class ThreadExport:
+    thread: Thread
+    memory_enabled: bool
+    messages: list[dict[str, Any]]  # every version, in id order, with local ids
+    shown: list[Message]  # the path the thread shows
+    summaries: list[dict[str, Any]]
+    slots: list[dict[str, Any]]
+
+
+def read_thread(store: Store, thread_id: int) -> ThreadExport:
+    thread = store.thread(thread_id)
+    rows = store._query(
+        "SELECT id, parent_id, role, content, created_at, status, model, prompt_tokens,"
+        " completion_tokens, settings, error, active, selected_at FROM messages"
+        " WHERE thread_id = ? ORDER BY id",
+        (thread_id,),
+    )
+    local = {row[0]: n + 1 for n, row in enumerate(rows)}
+    messages = [
+        {
+            "id": local[r[0]],
+            "parent": local.get(r[1]) if r[1] is not None else None,
+            "role": r[2],
+            "content": r[3],
+            "created_at": r[4],
+            "status": r[5],
+            "model": r[6],
+            "prompt_tokens": r[7],
+            "completion_tokens": r[8],
+            "settings": json.loads(r[9]) if r[9] else None,
+            "error": r[10],
+            "shown": bool(r[11]),
+            "selected_at": r[12],
+        }
+        for r in rows
+    ]
+    tables = MemoryTables(store)
+    summaries = [
+        {
+            "level": s.level,
+            "first_depth": s.first_depth,
+            "last_depth": s.last_depth,
+            "messages": [local[i] for i in s.message_ids if i in local],
+            "text": s.text,
+            "model": s.model,
+            "created_at": s.created_at,
+            "stale": s.stale,
+            "superseded": s.superseded,
+        }
+        for s in tables.summaries(thread_id, current_only=False)
+    ]
+    slots = [
+        {
+            "text": s.text,
+            "owner": s.owner,
+            "key": base64.b64encode(np.asarray(s.key, dtype=np.float32).tobytes()).decode("ascii"),
+            "salience": s.salience,
+            "pinned": s.pinned,
+            "sources": [local[i] for i in s.sources if i in local],
+            "created_at": s.created_at,
+            "updated_at": s.updated_at,
+            "used_at": s.used_at,
+        }
+        for s in tables.slots(thread_id)
+    ]
+    return ThreadExport(thread, tables.memory_enabled(thread_id), messages, store.path(thread_id), summaries, slots)
