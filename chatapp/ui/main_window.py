@@ -187,6 +187,10 @@ class MainWindow(QMainWindow):
         export_all.triggered.connect(self.export_all)
         file_menu.addAction(export_all)
         file_menu.addSeparator()
+        trash_action = QAction("&Trash…", self)
+        trash_action.triggered.connect(self.show_trash)
+        file_menu.addAction(trash_action)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
@@ -341,6 +345,37 @@ class MainWindow(QMainWindow):
         self._undo_button.show()
         self.statusBar().showMessage("Thread moved to the trash (kept 30 days).", 10000)
         QTimer.singleShot(10000, self._undo_button.hide)
+
+    def show_trash(self) -> None:
+        """Deleted threads stay 30 days; restore any of them from here."""
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox
+
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Trash")
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(QLabel("Deleted threads are kept for 30 days."))
+        listing = QListWidget()
+        listing.setAccessibleName("Deleted threads")
+        for thread in self.store.threads(trash=True):
+            item = QListWidgetItem(thread.title or "New chat")
+            item.setData(Qt.ItemDataRole.UserRole, thread.id)
+            listing.addItem(item)
+        layout.addWidget(listing)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        restore = buttons.addButton("Restore", QDialogButtonBox.ButtonRole.ActionRole)
+        layout.addWidget(buttons)
+        buttons.rejected.connect(dialog.reject)
+
+        def do_restore() -> None:
+            item = listing.currentItem()
+            if item is not None:
+                self.store.restore_thread(item.data(Qt.ItemDataRole.UserRole))
+                listing.takeItem(listing.row(item))
+                self._refresh_threads()
+
+        restore.clicked.connect(do_restore)
+        self._trash_dialog = dialog
+        dialog.open()
 
     def undo_delete(self) -> None:
         thread_id = self._undo_button.property("thread_id")

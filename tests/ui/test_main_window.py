@@ -260,3 +260,53 @@ def test_delete_thread_with_undo_and_pin(qtbot, make_window) -> None:  # type: i
     qtbot.mouseClick(window._undo_button, Qt.MouseButton.LeftButton)
     assert window._current_thread == second
     assert window.threads_model.rowCount() == 2
+
+
+def test_trash_dialog_restores_a_deleted_thread(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    window.new_thread()
+    gone = window._current_thread
+    window.store.rename_thread(gone, "old plans")
+    window.delete_thread()
+    assert window.threads_model.rowCount() == 0
+    window.show_trash()
+    dialog = window._trash_dialog
+    from PySide6.QtWidgets import QDialogButtonBox, QListWidget
+
+    listing = dialog.findChild(QListWidget)
+    assert listing.count() == 1 and listing.item(0).text() == "old plans"
+    listing.setCurrentRow(0)
+    restore = next(b for b in dialog.findChild(QDialogButtonBox).buttons() if b.text() == "Restore")
+    qtbot.mouseClick(restore, Qt.MouseButton.LeftButton)
+    assert window.threads_model.rowCount() == 1 and listing.count() == 0
+    dialog.close()
+
+
+def test_a_damaged_database_offers_the_latest_backup(qtbot, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QMessageBox
+
+    from chatapp import app
+    from chatapp.store import backup
+
+    root = tmp_path / "home"
+    root.mkdir()
+    db = root / "chatapp.sqlite3"
+    s = Store.open(db)
+    t = s.create_thread("precious")
+    s.add_message(t.id, Role.USER, "do not lose me")
+    s.close()
+    backup.backup_now(db, root / "backups")
+    db.write_bytes(b"garbage" * 1000)
+    asked: list[str] = []
+
+    def answer_yes(_parent, _title, text, *args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", answer_yes)
+    store = app.open_store_interactively(root)
+    assert "damaged" in asked[0] and "Restore the latest backup" in asked[0]
+    assert [m.content for m in store.path(1)] == ["do not lose me"]
+    store.close()
+    kept = [p for p in root.iterdir() if ".damaged-" in p.name and not p.name.endswith(("-wal", "-shm"))]
+    assert kept and kept[0].read_bytes() == b"garbage" * 1000
