@@ -10,6 +10,7 @@ BENCHES = {
     "store": "chatapp.bench.store",
     "memory": "chatapp.bench.memory",
     "cache": "chatapp.bench.cache",
+    "export": "chatapp.bench.export",
 }
 
 
