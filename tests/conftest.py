@@ -35,3 +35,15 @@ def store(tmp_path: Path):
     s = Store.open(tmp_path / "test.sqlite3")
     yield s
     s.close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """llama-cpp-python opens two /dev/null files at import and never closes them; close them
+    here so the interpreter's exit does not print ResourceWarnings after the test summary."""
+    import sys
+
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        handle = getattr(utils, name, None)
+        if handle is not None and not handle.closed:
+            handle.close()
