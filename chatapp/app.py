@@ -132,7 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     memory = MemoryController(store)
     memory.start()  # loads the embedding model on its own thread
     engine = EngineController(LlamaBackend, store=store, embed=memory.holder.embed)
-    window = MainWindow(store, engine, spec, ui_settings, memory)
+    window = MainWindow(
+        store, engine, spec, ui_settings, memory, settings, paths.settings_path(root)
+    )
     instance.raise_requested.connect(window.raise_)
     instance.raise_requested.connect(window.activateWindow)
     window.show()

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from chatapp import __version__
 from chatapp.domain import Message, Role, SearchHit
 from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult
+from chatapp.config.settings import AppSettings
 from chatapp.errors import StorageError, UserFacingError
 from chatapp.store import Store
 from chatapp.ui.composer import Composer
@@ -58,8 +59,13 @@ class MainWindow(QMainWindow):
         model_spec: ModelSpec | None,
         settings: QSettings,
         memory: MemoryController | None = None,
+        app_settings: AppSettings | None = None,
+        settings_path: Path | None = None,
     ) -> None:
         super().__init__()
+        self.app_settings = app_settings or AppSettings()
+        self.settings_path = settings_path
+        self._base_font = None
         self.store = store
         self.engine = engine
         self.memory = memory
@@ -78,6 +84,7 @@ class MainWindow(QMainWindow):
         self._wire()
         self.threads_model.refresh()
         self._restore_state()
+        self.apply_appearance()
         if model_spec is not None:
             self.load_model(model_spec)
         else:
@@ -208,6 +215,10 @@ class MainWindow(QMainWindow):
         self.regenerate_action = QAction("Re&generate reply", self, shortcut=QKeySequence("Ctrl+R"))
         self.regenerate_action.triggered.connect(self.regenerate)
         edit_menu.addAction(self.regenerate_action)
+        edit_menu.addSeparator()
+        self.settings_action = QAction("&Settings…", self, shortcut=QKeySequence("Ctrl+,"))
+        self.settings_action.triggered.connect(self.open_settings)
+        edit_menu.addAction(self.settings_action)
 
         view_menu = self.menuBar().addMenu("&View")
         memory_action = self.memory_panel.toggleViewAction()
@@ -459,6 +470,52 @@ class MainWindow(QMainWindow):
             before = bar.maximum()
             if self.transcript.load_older():
                 QTimer.singleShot(0, lambda: bar.setValue(bar.maximum() - before))
+
+    # -- settings -------------------------------------------------------
+
+    def open_settings(self) -> None:
+        from chatapp.ui.settings_dialog import SettingsDialog
+
+        thread = self.store.thread(self._current_thread) if self._current_thread is not None else None
+        dialog = SettingsDialog(thread, self.app_settings, self)
+        self._settings_dialog = dialog
+        dialog.accepted.connect(lambda: self.apply_settings(dialog))
+        dialog.open()
+
+    def apply_settings(self, dialog) -> None:  # type: ignore[no-untyped-def]
+        values = dialog.thread_values()
+        try:
+            if values is not None and self._current_thread is not None:
+                prompt, sampling = values
+                self.store.update_thread(self._current_thread, system_prompt=prompt, settings=sampling)
+            new = dialog.app_values(self.app_settings)
+            if self.settings_path is not None:
+                new.save(self.settings_path)
+        except (StorageError, OSError) as exc:
+            self.show_error(f"The settings could not be saved: {exc}")
+            return
+        self.app_settings = new
+        self.apply_appearance()
+        self.statusBar().showMessage("Settings saved. Model settings apply when a model is next loaded.", 6000)
+
+    def apply_appearance(self) -> None:
+        """Theme and font size (the text of every view scales with it)."""
+        from PySide6.QtGui import QGuiApplication
+
+        app = QGuiApplication.instance()
+        if self._base_font is None:
+            self._base_font = app.font()
+        font = app.font()
+        size = self.app_settings.font_size or self._base_font.pointSize()
+        if size > 0:
+            font.setPointSize(size)
+        app.setFont(font)
+        self.transcript_view.setFont(font)
+        hints = app.styleHints()
+        scheme = {"light": Qt.ColorScheme.Light, "dark": Qt.ColorScheme.Dark}.get(self.app_settings.theme)
+        if hasattr(hints, "setColorScheme"):
+            hints.setColorScheme(scheme if scheme is not None else Qt.ColorScheme.Unknown)
+        self.transcript_view.viewport().update()
 
     # -- memory ---------------------------------------------------------
 

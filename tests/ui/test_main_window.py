@@ -310,3 +310,30 @@ def test_a_damaged_database_offers_the_latest_backup(qtbot, tmp_path: Path, monk
     store.close()
     kept = [p for p in root.iterdir() if ".damaged-" in p.name and not p.name.endswith(("-wal", "-shm"))]
     assert kept and kept[0].read_bytes() == b"garbage" * 1000
+
+
+def test_thread_and_app_settings_are_saved(qtbot, make_window, fake: FakeBackend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.config.settings import AppSettings
+
+    window = make_window()
+    window.settings_path = tmp_path / "settings.json"
+    window.new_thread()
+    window.open_settings()
+    dialog = window._settings_dialog
+    dialog.system_prompt.setPlainText("Answer like a pirate.")
+    dialog.temperature.setValue(0.2)
+    dialog.seed.setValue(42)
+    dialog.gpu.setCurrentText("cpu")
+    dialog.font_size.setValue(15)
+    dialog.accept()
+    thread = window.store.thread(window._current_thread)
+    assert thread.system_prompt == "Answer like a pirate."
+    assert thread.settings.temperature == 0.2 and thread.settings.seed == 42
+    saved = AppSettings.load(tmp_path / "settings.json")
+    assert saved.gpu == "cpu" and saved.font_size == 15
+    assert window.transcript_view.font().pointSize() == 15
+    fake.enqueue(["Arr"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "hello")
+    sent = fake.prompts[-1]
+    assert sent[0].role == "system" and "Answer like a pirate." in sent[0].content
