@@ -11,6 +11,7 @@ BENCHES = {
     "memory": "chatapp.bench.memory",
     "cache": "chatapp.bench.cache",
     "export": "chatapp.bench.export",
+    "gui": "chatapp.bench.gui",
 }
 
 

@@ -36,7 +36,7 @@ from chatapp.config.settings import AppSettings
 from chatapp.errors import StorageError, UserFacingError
 from chatapp.store import Store
 from chatapp.ui.composer import Composer
-from chatapp.ui.session import ChatSession
+from chatapp.ui.session import BUSY, ChatSession
 from chatapp.ui.thread_list import ThreadIdRole, ThreadListModel
 from chatapp.ui.transcript import MessageDelegate, TranscriptModel
 from chatapp.ui.memory_panel import MemoryPanel
@@ -404,7 +404,7 @@ class MainWindow(QMainWindow):
         if not text.strip():
             return
         if self.session.busy:
-            self.show_error("A reply is still being written: stop it first (Esc).")
+            self.show_error(BUSY)
             return
         if self._current_thread is None:
             self.new_thread()
@@ -699,7 +699,7 @@ class MainWindow(QMainWindow):
     def switch_version(self, message: Message, step: int) -> None:
         """Show another version of a message (‹ 2/3 ›); what follows it switches with it."""
         if self.session.busy:
-            self.show_error("A reply is still being written: stop it first (Esc).")
+            self.show_error(BUSY)
             return
         versions = self.store.versions(message.id)
         position = versions.index(message.id) + step

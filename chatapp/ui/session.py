@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -24,6 +25,7 @@ from chatapp.workers.memory import MemoryController
 log = logging.getLogger("chatapp.ui")
 
 SAVE_SECONDS = 0.5
+BUSY = "A reply is still being written: stop it first (Esc)."
 HISTORY_LIMIT = 400  # recent messages offered to the context fitter
 
 
@@ -90,46 +92,42 @@ class ChatSession(QObject):
 
     def send(self, thread_id: int, text: str) -> bool:
         """Store `text` as the user's message and ask for a reply; False if it was refused."""
-        text = text.strip()
-        if not text:
+        user = self._user_message(text, lambda t: self.store.add_message(thread_id, Role.USER, t))
+        if user is None:
             return False
-        if self.busy:
-            self.error.emit("A reply is still being written: stop it first (Esc).")
-            return False
-        try:
-            user = self.store.add_message(thread_id, Role.USER, text)
-        except StorageError as exc:
-            self.error.emit(str(exc))
-            return False
-        self.message_added.emit(user)
         if user.depth == 0:
-            self.store.set_auto_title(thread_id, auto_title(text))
+            self.store.set_auto_title(thread_id, auto_title(user.content))
         self.threads_changed.emit()  # new title, or the thread moved up by activity
         return self._reply(thread_id, parent_id=user.id)
+
+    def edit_and_resend(self, user_message_id: int, text: str) -> bool:
+        """A new version of a user message (the old one is kept), answered afresh."""
+        edited = self._user_message(text, lambda t: self.store.edit_message(user_message_id, t))
+        return edited is not None and self._reply(edited.thread_id, parent_id=edited.id)
 
     def regenerate(self, assistant_message_id: int) -> bool:
         """A new version of a reply; the old one stays reachable as a version."""
         if self.busy:
-            self.error.emit("A reply is still being written: stop it first (Esc).")
+            self.error.emit(BUSY)
             return False
         old = self.store.message(assistant_message_id)
         return self._reply(old.thread_id, parent_id=old.parent_id)
 
-    def edit_and_resend(self, user_message_id: int, text: str) -> bool:
-        """A new version of a user message (the old one is kept), answered afresh."""
+    def _user_message(self, text: str, write: Callable[[str], Message]) -> Message | None:
+        """Save what the user wrote (refused while a reply is being written), and show it."""
         text = text.strip()
         if not text:
-            return False
+            return None
         if self.busy:
-            self.error.emit("A reply is still being written: stop it first (Esc).")
-            return False
+            self.error.emit(BUSY)
+            return None
         try:
-            edited = self.store.edit_message(user_message_id, text)
+            message = write(text)
         except StorageError as exc:
             self.error.emit(str(exc))
-            return False
-        self.message_added.emit(edited)
-        return self._reply(edited.thread_id, parent_id=edited.id)
+            return None
+        self.message_added.emit(message)
+        return message
 
     def stop(self) -> None:
         self.engine.cancel()
