@@ -13,6 +13,7 @@ import re
 
 from chatapp.domain import Role
 from chatapp.export.model import ThreadExport
+from chatapp.export.progress import NO_PROGRESS, Progress
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; max-width: 820px;
@@ -92,7 +93,7 @@ def _when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%A %d %B %Y, %H:%M")
 
 
-def render(export: ThreadExport) -> str:
+def render(export: ThreadExport, progress: Progress = NO_PROGRESS) -> str:
     t = export.thread
     title = html.escape(t.title or "New chat")
     parts = [
@@ -105,7 +106,8 @@ def render(export: ThreadExport) -> str:
     ]
     if t.system_prompt:
         parts.append(f'<div class="msg system"><div class="who">System prompt</div>{markdown_to_html(t.system_prompt)}</div>')
-    for m in export.shown:
+    for n, m in enumerate(export.shown):
+        progress.step(n, len(export.shown))
         who = "You" if m.role == Role.USER else (m.model or "Assistant")
         status = "" if m.status.value == "complete" else f' <span class="status">({html.escape(m.status.value)})</span>'
         body = html.escape(m.content).replace("\n", "<br>") if m.role == Role.USER else markdown_to_html(m.content)

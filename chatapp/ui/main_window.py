@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
 
     search_results = Signal(str, object)
     export_done = Signal(str, str)  # message, error
+    export_progress = Signal(float)
 
     def __init__(
         self,
@@ -255,6 +256,7 @@ class MainWindow(QMainWindow):
         self._search_timer.timeout.connect(self._start_search)
         self.search_results.connect(self._show_search_results)
         self.export_done.connect(self._on_export_done)
+        self.export_progress.connect(self._on_export_progress)
         self.search_list.itemActivated.connect(self._open_hit)
         self.search_list.itemClicked.connect(self._open_hit)
         s = self.session
@@ -563,15 +565,27 @@ class MainWindow(QMainWindow):
             self.run_export([t.id for t in self.store.threads()], "json", Path(path))
 
     def run_export(self, thread_ids: list[int], fmt: str, path: Path) -> None:
-        """On a background thread with its own read connection; the window stays responsive."""
+        """On a background thread with its own read connection, with progress and Cancel;
+        the window stays responsive."""
+        from PySide6.QtWidgets import QProgressDialog
+
+        from chatapp.export.progress import Progress
         from chatapp.export.writer import export_threads
 
         self.statusBar().showMessage(f"Exporting to {path.name}…")
+        progress = Progress(self.export_progress.emit)
+        dialog = QProgressDialog(f"Exporting to {path.name}…", "Cancel", 0, 100, self)
+        dialog.setWindowTitle("Export")
+        dialog.setMinimumDuration(400)  # quick exports show no dialog
+        dialog.setAutoClose(True)
+        dialog.canceled.connect(progress.cancel.set)
+        self._export_dialog = dialog
+        self._export_cancel = progress.cancel
 
         def job() -> None:
             reader = self.store.reader()
             try:
-                export_threads(reader, thread_ids, fmt, path)
+                export_threads(reader, thread_ids, fmt, path, progress)
                 self.export_done.emit(f"Exported to {path}", "")
             except UserFacingError as exc:
                 self.export_done.emit("", str(exc))
@@ -580,8 +594,18 @@ class MainWindow(QMainWindow):
 
         self._search_pool.submit(job)
 
+    @Slot(float)
+    def _on_export_progress(self, fraction: float) -> None:
+        dialog = getattr(self, "_export_dialog", None)
+        if dialog is not None and not dialog.wasCanceled():
+            dialog.setValue(int(fraction * 100))
+
     @Slot(str, str)
     def _on_export_done(self, message: str, error: str) -> None:
+        dialog = getattr(self, "_export_dialog", None)
+        if dialog is not None:
+            dialog.reset()
+            self._export_dialog = None
         if error:
             self.show_error(error)
         else:

@@ -11,18 +11,24 @@ from PySide6.QtGui import QGuiApplication, QPageLayout, QPageSize, QPdfWriter, Q
 
 from chatapp.export import html_format
 from chatapp.export.model import read_thread
+from chatapp.export.progress import NO_PROGRESS, Progress
 from chatapp.export.writer import ExportFailed
 from chatapp.store import Store
 
 
-def write_pdf(store: Store, thread_id: int, path: Path) -> None:
+def write_pdf(store: Store, thread_id: int, path: Path, progress: Progress = NO_PROGRESS) -> None:
     """Needs a QGuiApplication (offscreen is fine); writes atomically like the other formats."""
     if QGuiApplication.instance() is None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         QGuiApplication.instance() or QGuiApplication([])
+    progress.phase(0.0, 0.2)
     export = read_thread(store, thread_id)
+    progress.phase(0.2, 0.5)
+    html = html_format.render(export, progress)
+    progress.phase(0.5, 0.7)
     doc = QTextDocument()
-    doc.setHtml(html_format.render(export))
+    doc.setHtml(html)
+    progress.phase(0.7, 1.0)  # Qt lays out and prints in one call: the last step cannot be cancelled
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
@@ -47,6 +53,7 @@ def write_pdf(store: Store, thread_id: int, path: Path) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
+        progress.phase(1.0, 1.0)
     except OSError as exc:
         raise ExportFailed(f"{path} could not be written: {exc.strerror or exc}. No partial file was left.") from exc
     finally:

@@ -337,3 +337,27 @@ def test_thread_and_app_settings_are_saved(qtbot, make_window, fake: FakeBackend
         type_and_send(qtbot, window, "hello")
     sent = fake.prompts[-1]
     assert sent[0].role == "system" and "Answer like a pirate." in sent[0].content
+
+
+def test_a_long_export_shows_progress_and_can_be_cancelled(qtbot, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import random
+
+    from chatapp.bench.store import fill
+
+    store = Store.open(tmp_path / "ui.sqlite3")
+    fill(store, 2, 40_010, 40_000, random.Random(1))
+    window = make_window(store)
+    fractions: list[float] = []
+    window.export_progress.connect(fractions.append)
+    target = tmp_path / "long.md"
+    with qtbot.waitSignal(window.export_done, timeout=60000) as blocker:
+        window.run_export([1], "md", target)
+        qtbot.waitUntil(lambda: any(f > 0.3 for f in fractions), timeout=30000)
+        window._export_cancel.set()  # what the dialog's Cancel button does
+    assert "cancelled" in blocker.args[1]
+    assert not target.exists() and not list(tmp_path.glob(".long.md*"))
+    fractions.clear()
+    with qtbot.waitSignal(window.export_done, timeout=60000) as blocker:
+        window.run_export([1], "md", target)
+    assert blocker.args[1] == "" and target.stat().st_size > 1_000_000
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
