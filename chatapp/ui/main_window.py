@@ -37,7 +37,7 @@ from chatapp.errors import StorageError, UserFacingError
 from chatapp.store import Store
 from chatapp.ui.composer import Composer
 from chatapp.ui.session import BUSY, ChatSession
-from chatapp.ui.thread_list import ThreadIdRole, ThreadListModel
+from chatapp.ui.thread_list import ThreadDelegate, ThreadIdRole, ThreadListModel
 from chatapp.ui.transcript import MessageDelegate, TranscriptModel
 from chatapp.ui.memory_panel import MemoryPanel
 from chatapp.workers.engine import EngineController
@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
         self.thread_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.thread_view.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.thread_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.thread_view.setUniformItemSizes(True)
+        self.thread_view.setItemDelegate(ThreadDelegate(self.thread_view))
         new_button = QPushButton("+ New chat")
         new_button.setAccessibleName("New chat")
         new_button.clicked.connect(self.new_thread)

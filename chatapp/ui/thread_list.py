@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QFont, QPainter, QPalette
+from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from chatapp.domain import Thread
 from chatapp.store import Store
 
 ThreadIdRole = Qt.ItemDataRole.UserRole + 1
+GroupRole = Qt.ItemDataRole.UserRole + 2  # the group's name when this row starts a group, else ""
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -19,10 +23,13 @@ class ThreadListModel(QAbstractListModel):
         super().__init__(parent)
         self._store = store
         self._threads: list[Thread] = []
+        self._groups: list[str] = []
 
     def refresh(self) -> None:
         self.beginResetModel()
         self._threads = self._store.threads()
+        today = dt.date.today()
+        self._groups = [group_of(t, today) for t in self._threads]
         self.endResetModel()
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
@@ -33,12 +40,14 @@ class ThreadListModel(QAbstractListModel):
             return None
         thread = self._threads[index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            title = thread.title or "New chat"
-            return f"📌 {title}" if thread.pinned and role == Qt.ItemDataRole.DisplayRole else title
+            return thread.title or "New chat"
         if role == Qt.ItemDataRole.ToolTipRole:
             return thread.title or "New chat"
         if role == ThreadIdRole:
             return thread.id
+        if role == GroupRole:
+            group = self._groups[index.row()]
+            return group if index.row() == 0 or self._groups[index.row() - 1] != group else ""
         return None
 
     def row_of(self, thread_id: int) -> int:
@@ -49,3 +58,49 @@ class ThreadListModel(QAbstractListModel):
 
     def thread_at(self, row: int) -> Thread | None:
         return self._threads[row] if 0 <= row < len(self._threads) else None
+
+
+def group_of(thread: Thread, today: dt.date) -> str:
+    """Pinned, Today, Yesterday, Previous 7 days, Previous 30 days, or Older."""
+    if thread.pinned:
+        return "Pinned"
+    day = dt.datetime.fromtimestamp(thread.updated_at).date()
+    age = (today - day).days
+    if age <= 0:
+        return "Today"
+    if age == 1:
+        return "Yesterday"
+    if age <= 7:
+        return "Previous 7 days"
+    if age <= 30:
+        return "Previous 30 days"
+    return "Older"
+
+
+class ThreadDelegate(QStyledItemDelegate):
+    """Draws a group heading above the first thread of each group."""
+
+    HEADING = 24
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        size = super().sizeHint(option, index)
+        if index.data(GroupRole):
+            size.setHeight(size.height() + self.HEADING)
+        return size
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        heading = index.data(GroupRole)
+        if not heading:
+            return super().paint(painter, option, index)
+        painter.save()
+        font = QFont(option.font)
+        font.setBold(True)
+        font.setPointSizeF(max(6.0, option.font.pointSizeF() * 0.85))
+        painter.setFont(font)
+        painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
+        top = QRect(option.rect.left() + 4, option.rect.top(), option.rect.width() - 4, self.HEADING)
+        painter.drawText(top, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, heading)
+        painter.restore()
+        item = QStyleOptionViewItem(option)
+        item.rect = option.rect.adjusted(0, self.HEADING, 0, 0)
+        super().paint(painter, item, index)

@@ -361,3 +361,24 @@ def test_a_long_export_shows_progress_and_can_be_cancelled(qtbot, make_window, t
         window.run_export([1], "md", target)
     assert blocker.args[1] == "" and target.stat().st_size > 1_000_000
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_threads_are_grouped_by_recency_with_pinned_on_top(qtbot, qtmodeltester, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import time as _time
+
+    from chatapp.ui.thread_list import GroupRole
+
+    store = Store.open(tmp_path / "ui.sqlite3")
+    now = _time.time()
+    for title, age_days in (("old", 90), ("last week", 4), ("yesterday", 1), ("today", 0), ("pinned", 200)):
+        t = store.create_thread(title, now=now - age_days * 86400)
+        if title == "pinned":
+            store.pin_thread(t.id)
+    window = make_window(store)
+    model = window.threads_model
+    rows = [(model.data(model.index(r)), model.data(model.index(r), GroupRole)) for r in range(model.rowCount())]
+    assert rows == [
+        ("pinned", "Pinned"), ("today", "Today"), ("yesterday", "Yesterday"),
+        ("last week", "Previous 7 days"), ("old", "Older"),
+    ]
+    qtmodeltester.check(model)
