@@ -210,29 +210,25 @@ class EngineWorker(QObject):
         def generate(messages: list[ChatMessage], settings: GenerationSettings, cancel: threading.Event) -> str:
             return backend.generate(messages, settings, cancel, lambda _t: None).text
 
+        from chatapp.memory import summaries
+
         made = 0
-        keep = getattr(backend, "keeping_cache", None)
         try:
-            with keep() if keep is not None else contextlib.nullcontext():
-                made = self._run_summaries(request, generate)
+            job = summaries.next_job(self._store, request.thread_id)
+            if job is not None and not request.cancel.is_set():
+                # saving the KV cache costs a copy of it: only when there is work to do
+                keep = getattr(backend, "keeping_cache", None)
+                with keep() if keep is not None else contextlib.nullcontext():
+                    while job is not None and not request.cancel.is_set():
+                        if summaries.run_job(self._store, job, generate, request.cancel, backend.info.name) is None:
+                            break
+                        made += 1
+                        job = summaries.next_job(self._store, request.thread_id)
         except UserFacingError as exc:
             log.warning("summary failed: %s", exc)
         except Exception:
             log.exception("summary failed")
         self.summarized.emit(request.thread_id, made)
-
-    def _run_summaries(self, request: SummaryRequest, generate: Callable[..., str]) -> int:
-        from chatapp.memory import summaries
-
-        made = 0
-        while not request.cancel.is_set():
-            job = summaries.next_job(self._store, request.thread_id)
-            if job is None:
-                break
-            if summaries.run_job(self._store, job, generate, request.cancel, self._backend.info.name) is None:
-                break
-            made += 1
-        return made
 
     def _flush(self, request_id: int, batch: list[str]) -> None:
         if batch:
