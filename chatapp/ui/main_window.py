@@ -703,12 +703,31 @@ class MainWindow(QMainWindow):
             menu.addAction("Edit and resend…", lambda: self.edit_message(message))
         elif message.role == Role.ASSISTANT:
             menu.addAction("Regenerate", lambda: self.session.regenerate(message.id))
+        menu.addAction("Delete…", lambda: self.delete_message(message))
         if message.version_count > 1:
             prev = menu.addAction("‹ Previous version", lambda: self.switch_version(message, -1))
             prev.setEnabled(message.version_index > 1)
             nxt = menu.addAction("Next version ›", lambda: self.switch_version(message, +1))
             nxt.setEnabled(message.version_index < message.version_count)
         menu.exec(self.transcript_view.viewport().mapToGlobal(pos))
+
+    def delete_message(self, message: Message) -> None:
+        """Delete a message and what follows it on its branch (asks first; other versions stay)."""
+        if self.session.busy:
+            self.show_error(BUSY)
+            return
+        answer = QMessageBox.question(
+            self, "Delete message", "Delete this message and the messages after it on this branch?"
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            self.store.delete_message(message.id)
+        except StorageError as exc:
+            self.show_error(str(exc))
+            return
+        self.transcript.reload()
+        self.memory_panel.refresh()
 
     def _copy(self, message: Message) -> None:
         from PySide6.QtGui import QGuiApplication

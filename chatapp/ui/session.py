@@ -138,7 +138,7 @@ class ChatSession(QObject):
             return False
         thread = self.store.thread(thread_id)
         depth = self.store.message(parent_id).depth
-        history = [
+        history = [] if self.engine.builds_context else [
             ChatMessage(m.role.value, m.content)
             for m in self.store.path(thread_id, max(0, depth + 1 - HISTORY_LIMIT), depth + 1)
             if m.role != Role.SYSTEM

@@ -309,6 +309,11 @@ class EngineController(QObject):
         return self._current is not None
 
     @property
+    def builds_context(self) -> bool:
+        """True when the engine thread builds each context from the store (memory on)."""
+        return self._worker._store is not None
+
+    @property
     def current_request(self) -> ReplyRequest | None:
         return self._current
 

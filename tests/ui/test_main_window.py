@@ -382,3 +382,19 @@ def test_threads_are_grouped_by_recency_with_pinned_on_top(qtbot, qtmodeltester,
         ("last week", "Previous 7 days"), ("old", "Older"),
     ]
     qtmodeltester.check(model)
+
+
+def test_delete_a_message_after_confirming(qtbot, make_window, fake: FakeBackend, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QMessageBox
+
+    window = make_window()
+    fake.enqueue(["first answer", "second answer"])
+    for text in ("one", "two"):
+        with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+            type_and_send(qtbot, window, text)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    window.delete_message(window.transcript.message_at(2))
+    assert len(shown(window)) == 4
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    window.delete_message(window.transcript.message_at(2))
+    assert shown(window) == [("user", "one"), ("assistant", "first answer")]
