@@ -36,6 +36,7 @@ from chatapp.config.settings import AppSettings
 from chatapp.errors import StorageError, UserFacingError
 from chatapp.store import Store
 from chatapp.ui.composer import Composer
+from chatapp.ui.highlight import code_blocks
 from chatapp.ui.session import BUSY, ChatSession
 from chatapp.ui.thread_list import ThreadDelegate, ThreadIdRole, ThreadListModel
 from chatapp.ui.transcript import MessageDelegate, TranscriptModel
@@ -694,11 +695,17 @@ class MainWindow(QMainWindow):
 
     def _message_menu(self, pos: QPoint) -> None:
         index = self.transcript_view.indexAt(pos)
+        if not index.isValid():  # the Menu key: the selected message
+            index = self.transcript_view.currentIndex()
+            pos = self.transcript_view.visualRect(index).center()
         message = self.transcript.message_at(index.row()) if index.isValid() else None
         if message is None:
             return
         menu = QMenu(self)
-        menu.addAction("Copy", lambda: self._copy(message))
+        menu.addAction("Copy", lambda: self._copy(message.content))
+        for n, code in enumerate(code_blocks(message.content)[:5]):
+            label = "Copy code" if n == 0 else f"Copy code block {n + 1}"
+            menu.addAction(label, lambda c=code: self._copy(c))
         if message.role == Role.USER:
             menu.addAction("Edit and resend…", lambda: self.edit_message(message))
         elif message.role == Role.ASSISTANT:
@@ -729,10 +736,11 @@ class MainWindow(QMainWindow):
         self.transcript.reload()
         self.memory_panel.refresh()
 
-    def _copy(self, message: Message) -> None:
+    def _copy(self, text: str) -> None:
         from PySide6.QtGui import QGuiApplication
 
-        QGuiApplication.clipboard().setText(message.content)
+        QGuiApplication.clipboard().setText(text)
+        self.statusBar().showMessage("Copied.", 2000)
 
     def edit_message(self, message: Message) -> None:
         text, ok = QInputDialog.getMultiLineText(self, "Edit message", "Message:", message.content)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from chatapp.domain import Message, MessageStatus, Role
 from chatapp.store import Store
+from chatapp.ui.highlight import highlight_code
 
 PAGE = 50
 MessageRole = Qt.ItemDataRole.UserRole + 1
@@ -152,8 +153,8 @@ class MessageDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self._docs: dict[tuple[int, int, int, str], QTextDocument] = {}
 
-    def _document(self, msg: Message, width: int, font: QFont) -> QTextDocument:
-        key = (msg.id, hash(msg.content), width, font.toString())
+    def _document(self, msg: Message, width: int, font: QFont, dark: bool = False) -> QTextDocument:
+        key = (msg.id, hash(msg.content), width, font.toString() + str(dark))
         doc = self._docs.get(key)
         if doc is None:
             if len(self._docs) > 400:
@@ -165,6 +166,8 @@ class MessageDelegate(QStyledItemDelegate):
                 doc.setPlainText(msg.content)
             else:
                 doc.setMarkdown(msg.content or "…")
+                if "```" in msg.content:
+                    highlight_code(doc, dark)
             doc.setTextWidth(max(50, width))
             self._docs[key] = doc
         return doc
@@ -176,7 +179,8 @@ class MessageDelegate(QStyledItemDelegate):
         msg: Message | None = index.data(MessageRole)
         if msg is None:
             return super().sizeHint(option, index)
-        doc = self._document(msg, self._bubble_width(option) - 2 * self.PAD, option.font)
+        dark = option.palette.color(QPalette.ColorRole.Base).lightness() < 128
+        doc = self._document(msg, self._bubble_width(option) - 2 * self.PAD, option.font, dark)
         height = int(doc.size().height()) + self.HEADER + 2 * self.PAD + self.MARGIN
         if msg.status == MessageStatus.ERROR and msg.error:
             height += self.HEADER
@@ -201,7 +205,8 @@ class MessageDelegate(QStyledItemDelegate):
             )
             top += self.SEPARATOR
         width = self._bubble_width(option)
-        doc = self._document(msg, width - 2 * self.PAD, option.font)
+        dark = option.palette.color(QPalette.ColorRole.Base).lightness() < 128
+        doc = self._document(msg, width - 2 * self.PAD, option.font, dark)
         height = rect.bottom() - top - self.MARGIN + 1
         mine = msg.role == Role.USER
         left = rect.right() - width - self.MARGIN if mine else rect.left() + self.MARGIN
