@@ -12,6 +12,7 @@ BENCHES = {
     "cache": "chatapp.bench.cache",
     "export": "chatapp.bench.export",
     "gui": "chatapp.bench.gui",
+    "models": "chatapp.bench.models",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -15,6 +16,7 @@ from chatapp.domain import ChatMessage, GenerationSettings
 from chatapp.engine import device, llama_log
 from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult, TextCallback
 from chatapp.engine.gguf_file import check_model_file
+from chatapp.engine.gguf_meta import read_header
 from chatapp.errors import GenerationError, ModelLoadError
 
 log = logging.getLogger("chatapp.engine")
@@ -44,6 +46,12 @@ class LlamaBackend:
     def load(self, spec: ModelSpec) -> ModelInfo:
         """Load `spec`, replacing any loaded model; ModelLoadError says why it failed."""
         path = check_model_file(spec.path)
+        header = read_header(path)  # fast, and names problems llama.cpp would only log
+        if header.vocab_only:
+            raise ModelLoadError(
+                f"{path.name} holds only a vocabulary, no model weights: it cannot chat.",
+                detail="Files like this are used by tools; choose the full model file.",
+            )
         self.unload()
         try:
             import llama_cpp
@@ -127,14 +135,21 @@ class LlamaBackend:
         return llama_cpp.Llama(**kwargs)
 
     def _reason(self, exc: Exception, mark: int) -> str:
-        errors = llama_log.since(mark, logging.WARNING)
-        said = errors[-1].strip() if errors else ""
+        """llama.cpp's own words: its first error lines say why (the exception only says that)."""
+        errors = [line.strip() for line in llama_log.since(mark, logging.ERROR)]
+        said = "; ".join(dict.fromkeys(errors[:3]))
         text = str(exc)
         return f"{text} ({said})" if said and said not in text else text
 
     def _load_error(self, path: Path, exc: Exception, mark: int) -> ModelLoadError:
         reason = self._reason(exc, mark)
-        if "Failed to load model" in str(exc):
+        arch = re.search(r"unknown model architecture: '([^']*)'", reason)
+        if arch:
+            message = (
+                f"{path.name} is a '{arch.group(1)}' model, an architecture this version of "
+                "llama.cpp does not support. Updating llama-cpp-python may help."
+            )
+        elif "Failed to load model" in str(exc):
             message = (
                 f"{path.name} could not be loaded: the file is damaged or incomplete, "
                 "or its model type is not supported by this llama.cpp."

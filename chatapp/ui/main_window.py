@@ -229,9 +229,12 @@ class MainWindow(QMainWindow):
         view_menu.addAction(memory_action)
 
         model_menu = self.menuBar().addMenu("&Model")
-        load_action = QAction("&Load model…", self, shortcut=QKeySequence("Ctrl+O"))
+        load_action = QAction("&Load model file…", self, shortcut=QKeySequence("Ctrl+O"))
         load_action.triggered.connect(self.choose_model)
         model_menu.addAction(load_action)
+        library_action = QAction("Model &library…", self, shortcut=QKeySequence("Ctrl+L"))
+        library_action.triggered.connect(self.open_library)
+        model_menu.addAction(library_action)
         unload_action = QAction("&Unload", self)
         unload_action.triggered.connect(self.engine.unload)
         model_menu.addAction(unload_action)
@@ -772,6 +775,24 @@ class MainWindow(QMainWindow):
         )
         if path:
             self._load_path(path)
+
+    def open_library(self) -> None:
+        from chatapp.config import paths
+        from chatapp.engine.default_model import default_model_path
+        from chatapp.ui.model_library import ModelLibrary
+
+        root = self.settings_path.parent if self.settings_path else None
+        folders = [paths.models_dir(root)] if root else []
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        try:
+            builtin = default_model_path()
+        except UserFacingError:
+            builtin = None
+        library = ModelLibrary(folders, builtin, {}, self)
+        library.chosen.connect(self._load_path)
+        self._library = library
+        library.open()
 
     def _load_path(self, path: str) -> None:
         base = self.model_spec or ModelSpec(path)

@@ -200,3 +200,22 @@ def test_loading_another_model_replaces_the_first(default_model: Path) -> None:
     assert backend.info is None and backend._llm is None
     with pytest.raises(GenerationError, match="No model"):
         backend.generate([ChatMessage("user", "Hi")], GREEDY, threading.Event(), lambda _t: None)
+
+
+def test_unknown_architecture_is_named(tmp_path: Path) -> None:
+    from tests.unit.engine.test_gguf_meta import write_gguf
+
+    path = write_gguf(tmp_path / "alien.gguf", arch="madeuparch")
+    backend = LlamaBackend()
+    with pytest.raises(ModelLoadError, match="architecture this version of llama.cpp does not support") as caught:
+        backend.load(ModelSpec(str(path), gpu="cpu"))
+    assert "madeuparch" in caught.value.detail
+    assert backend.info is None
+
+
+def test_vocabulary_only_file_is_refused(tmp_path: Path) -> None:
+    from tests.unit.engine.test_gguf_meta import write_gguf
+
+    path = write_gguf(tmp_path / "vocab.gguf", tensors=False)
+    with pytest.raises(ModelLoadError, match="only a vocabulary"):
+        LlamaBackend().load(ModelSpec(str(path), gpu="cpu"))

@@ -398,3 +398,32 @@ def test_delete_a_message_after_confirming(qtbot, make_window, fake: FakeBackend
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     window.delete_message(window.transcript.message_at(2))
     assert shown(window) == [("user", "one"), ("assistant", "first answer")]
+
+
+def test_model_library_lists_builtin_and_folder_models(qtbot, qtmodeltester, tmp_path: Path, default_model: Path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from chatapp.ui.model_library import ModelLibrary, PathRole
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(default_model, folder / "mine.Q4_1.gguf")
+    (folder / "broken.gguf").write_text("not a model")
+    library = ModelLibrary([folder], default_model, {}, None)
+    qtbot.addWidget(library)
+    with qtbot.waitSignal(library.scanned, timeout=10000):
+        pass
+    model = library.model
+    names = [model.data(model.index(r, 0)) for r in range(model.rowCount())]
+    assert names == [f"{default_model.name} (built-in)", "mine.Q4_1.gguf"]
+    assert model.data(model.index(1, 2)) == "134.5M" and model.data(model.index(1, 6)) == "yes"
+    assert "broken.gguf (broken.gguf is not a GGUF model file.)" in library.info.text()
+    qtmodeltester.check(model)
+    with qtbot.waitSignal(library.scanned, timeout=10000):
+        shutil.copy(default_model, folder / "new-arrival.gguf")  # the folder is watched
+    assert model.rowCount() == 3
+    chosen: list[str] = []
+    library.chosen.connect(chosen.append)
+    library.table.setCurrentIndex(model.index(1, 0))
+    library.load_button.click()
+    assert chosen and chosen[0] == model.data(model.index(1, 0), PathRole)

@@ -1,0 +1,169 @@
+"""The model library: the built-in model and every GGUF file in the models folders, with
+what each one is, read from its header on a background thread."""
+
+from __future__ import annotations
+
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QFileSystemWatcher,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from chatapp.engine.gguf_meta import GGUFInfo, read_header, scan
+from chatapp.errors import ModelLoadError
+
+COLUMNS = ["Name", "Architecture", "Parameters", "Quantization", "Size", "Trained context", "Chat template", "Last used"]
+PathRole = Qt.ItemDataRole.UserRole + 1
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.2f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
+
+
+class ModelTableModel(QAbstractTableModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.rows: list[tuple[GGUFInfo, bool, float | None]] = []  # info, built-in, last used
+
+    def set_rows(self, rows: list[tuple[GGUFInfo, bool, float | None]]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+            return None
+        info, builtin, used = self.rows[index.row()]
+        if role == PathRole:
+            return info.path
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return info.path + ("\n(built-in: cannot be deleted)" if builtin else "")
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        col = index.column()
+        if col == 0:
+            name = Path(info.path).name
+            return f"{name} (built-in)" if builtin else name
+        if col == 1:
+            return info.architecture
+        if col == 2:
+            return info.parameters_label
+        if col == 3:
+            return info.quantization
+        if col == 4:
+            return _size(info.file_size) + (f" in {info.parts} parts" if info.parts > 1 else "")
+        if col == 5:
+            return f"{info.context_length:,}" if info.context_length else "?"
+        if col == 6:
+            return "yes" if info.has_chat_template else "no (ChatML is used)"
+        if col == 7:
+            return dt.datetime.fromtimestamp(used).strftime("%Y-%m-%d") if used else ""
+        return None
+
+
+class ModelLibrary(QDialog):
+    """Signals: chosen(str path) when the user picks a model to load; scanned() after each listing."""
+
+    chosen = Signal(str)
+    scanned = Signal()
+    _results = Signal(object, object)
+
+    def __init__(self, folders: list[Path], builtin: Path | None, last_used: dict[str, float], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Model library")
+        self.resize(900, 420)
+        self.folders = folders
+        self.builtin = builtin
+        self.last_used = last_used
+        self.failed: list[tuple[Path, str]] = []
+        layout = QVBoxLayout(self)
+        self.info = QLabel("Reading model files…")
+        self.info.setWordWrap(True)
+        layout.addWidget(self.info)
+        self.model = ModelTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAccessibleName("Models")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(lambda _i: self._choose())
+        layout.addWidget(self.table)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.load_button = buttons.addButton("Load", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.load_button.clicked.connect(self._choose)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatapp-models")
+        self._results.connect(self._show)
+        self.watcher = QFileSystemWatcher([str(f) for f in folders if f.is_dir()], self)
+        self._rescan_timer = QTimer(self, singleShot=True, interval=500)
+        self.watcher.directoryChanged.connect(lambda _p: self._rescan_timer.start())
+        self._rescan_timer.timeout.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the headers on a background thread; the dialog stays responsive."""
+        def job() -> None:
+            found, failed = scan(self.folders)
+            if self.builtin is not None:
+                try:
+                    found.insert(0, read_header(self.builtin))
+                except ModelLoadError as exc:
+                    failed.append((self.builtin, exc.message))
+            self._results.emit(found, failed)
+
+        self._pool.submit(job)
+
+    def _show(self, found: list[GGUFInfo], failed: list[tuple[Path, str]]) -> None:
+        builtin = str(self.builtin.resolve()) if self.builtin else None
+        self.model.set_rows([(i, str(Path(i.path).resolve()) == builtin, self.last_used.get(i.path)) for i in found])
+        self.failed = failed
+        folders = ", ".join(str(f) for f in self.folders)
+        text = f"{len(found)} model(s). Models folder: {folders} — put .gguf files there and they appear here."
+        if failed:
+            text += "\nNot readable: " + "; ".join(f"{p.name} ({why})" for p, why in failed[:5])
+        self.info.setText(text)
+        self.scanned.emit()
+
+    def _choose(self) -> None:
+        index = self.table.currentIndex()
+        if index.isValid():
+            self.chosen.emit(self.model.data(index, PathRole))
+            self.accept()
+
+    def done(self, result: int) -> None:
+        self._pool.shutdown(wait=False)
+        super().done(result)
