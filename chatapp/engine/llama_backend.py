@@ -231,12 +231,7 @@ class LlamaBackend:
 
     def _render(self, messages: Sequence[ChatMessage]) -> tuple[list[int], list[str]]:
         llm = self._require()
-        try:
-            result = self._formatter(messages=[m.as_dict() for m in messages])
-        except Exception as exc:
-            raise GenerationError(
-                "The model's chat template failed on this conversation.", detail=str(exc)
-            ) from exc
+        result = self._format(messages)
         tokens = llm.tokenize(
             result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
         )
@@ -245,8 +240,18 @@ class LlamaBackend:
 
     def render_prompt(self, messages: Sequence[ChatMessage]) -> str:
         """The prompt text exactly as the chat template renders it for llama.cpp."""
+        return self._format(messages).prompt
+
+    def _format(self, messages: Sequence[ChatMessage]) -> Any:
+        """The template applied in llama-cpp-python's sandbox; a template that fails (or
+        reaches for Python internals) gives a GenerationError that says so."""
         self._require()
-        return self._formatter(messages=[m.as_dict() for m in messages]).prompt
+        try:
+            return self._formatter(messages=[m.as_dict() for m in messages])
+        except Exception as exc:
+            raise GenerationError(
+                "The model's chat template failed on this conversation.", detail=str(exc)
+            ) from exc
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return len(self.prompt_tokens(messages))

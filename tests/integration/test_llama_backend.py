@@ -219,3 +219,35 @@ def test_vocabulary_only_file_is_refused(tmp_path: Path) -> None:
     path = write_gguf(tmp_path / "vocab.gguf", tensors=False)
     with pytest.raises(ModelLoadError, match="only a vocabulary"):
         LlamaBackend().load(ModelSpec(str(path), gpu="cpu"))
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{% for m in messages %}{{ m.__class__.__init__.__globals__ }}{% endfor %}",
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    ],
+)
+def test_a_hostile_template_override_cannot_reach_python(default_model: Path, template: str) -> None:
+    """Overrides are rendered in llama-cpp-python's sandboxed Jinja environment."""
+    backend = LlamaBackend()
+    backend.load(ModelSpec(str(default_model), n_ctx=512, gpu="cpu", chat_template=template))
+    try:
+        for attempt in (backend.prompt_tokens, backend.render_prompt):
+            with pytest.raises(GenerationError, match="chat template failed") as caught:
+                attempt([ChatMessage("user", "hi")])
+            assert "is unsafe" in caught.value.detail
+    finally:
+        backend.unload()
+
+
+def test_a_template_override_is_used(default_model: Path) -> None:
+    template = "{% for m in messages %}<<{{ m.role }}>>{{ m.content }}{% endfor %}<<assistant>>"
+    backend = LlamaBackend()
+    backend.load(ModelSpec(str(default_model), n_ctx=512, gpu="cpu", chat_template=template))
+    try:
+        rendered = backend.render_prompt([ChatMessage("user", "hi")])
+        assert rendered == "<<user>>hi<<assistant>>"
+    finally:
+        backend.unload()
