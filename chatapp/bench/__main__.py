@@ -13,6 +13,7 @@ BENCHES = {
     "export": "chatapp.bench.export",
     "gui": "chatapp.bench.gui",
     "models": "chatapp.bench.models",
+    "remote": "chatapp.bench.remote",
 }
 
 

@@ -23,6 +23,9 @@ class AppSettings:
     threads: int | None = None  # None: chosen from the CPU count
     theme: str = "system"  # system | light | dark
     font_size: int = 0  # 0: the system's size
+    # OpenAI-compatible servers: name, base_url, model, timeout, n_ctx (never the API key:
+    # that goes to the system keyring, or is kept for the session only)
+    endpoints: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path) -> AppSettings:

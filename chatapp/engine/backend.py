@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from chatapp.domain import ChatMessage, GenerationSettings
 
@@ -24,10 +24,11 @@ class ModelSpec:
     n_threads: int | None = None
     n_batch: int = 512
     chat_template: str | None = None  # overrides the GGUF's own template
+    endpoint: Any = None  # an engine.remote.Endpoint: the model runs on that server instead
 
     @property
     def name(self) -> str:
-        return Path(self.path).name
+        return self.endpoint.name if self.endpoint is not None else Path(self.path).name
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,11 @@ class ReplyResult:
     seconds: float  # from the request to the last token
     time_to_first_token: float
     tokens_per_second: float  # generation speed after the first token
+    error: str | None = None  # set with finish_reason "interrupted": why the reply broke off
 
     @property
     def cancelled(self) -> bool:
-        return self.finish_reason == "cancelled"
+        return self.finish_reason in ("cancelled", "interrupted")
 
 
 TextCallback = Callable[[str], None]

@@ -235,6 +235,9 @@ class MainWindow(QMainWindow):
         library_action = QAction("Model &library…", self, shortcut=QKeySequence("Ctrl+L"))
         library_action.triggered.connect(self.open_library)
         model_menu.addAction(library_action)
+        server_action = QAction("Connect to a &server…", self)
+        server_action.triggered.connect(self.connect_server)
+        model_menu.addAction(server_action)
         unload_action = QAction("&Unload", self)
         unload_action.triggered.connect(self.engine.unload)
         model_menu.addAction(unload_action)
@@ -793,6 +796,31 @@ class MainWindow(QMainWindow):
         library.chosen.connect(self._load_path)
         self._library = library
         library.open()
+
+    def connect_server(self) -> None:
+        """Use a model on an OpenAI-compatible server, with the same threads and memory."""
+        from chatapp.ui.endpoint_dialog import EndpointDialog, save_key
+
+        dialog = EndpointDialog(list(self.app_settings.endpoints), self)
+        self._endpoint_dialog = dialog
+
+        def connect() -> None:
+            endpoint = dialog.endpoint()
+            if dialog.remember.isChecked():
+                entry = dialog.entry()
+                kept = [e for e in self.app_settings.endpoints if e.get("name") != entry["name"]]
+                self.app_settings.endpoints = [*kept, entry]
+                if endpoint.api_key:
+                    save_key(endpoint.name, endpoint.api_key)
+                if self.settings_path is not None:
+                    try:
+                        self.app_settings.save(self.settings_path)
+                    except OSError as exc:
+                        self.show_error(f"The endpoint could not be saved: {exc}")
+            self.load_model(ModelSpec(endpoint.base_url, n_ctx=endpoint.n_ctx, endpoint=endpoint))
+
+        dialog.accepted.connect(connect)
+        dialog.open()
 
     def _load_path(self, path: str) -> None:
         base = self.model_spec or ModelSpec(path)

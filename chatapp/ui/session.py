@@ -205,8 +205,11 @@ class ChatSession(QObject):
         self._end(
             status,
             prompt_tokens=result.prompt_tokens or None,
-            completion_tokens=result.completion_tokens,
+            completion_tokens=result.completion_tokens or None,
+            error=result.error,
         )
+        if result.error:
+            self.error.emit(result.error)
 
     @Slot(int, str)
     def _on_failed(self, request_id: int, message: str) -> None:

@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from chatapp.domain import ChatMessage, GenerationSettings, Message
 from chatapp.memory.builder import BuiltContext, ContextBuilder
 from chatapp.engine.backend import Backend, ModelInfo, ModelSpec, ReplyResult
+from chatapp.engine.remote import ReplyInterrupted
 from chatapp.errors import UserFacingError
 from chatapp.store import Store
 from chatapp.memory.context import fit_recent, reply_room
@@ -99,22 +100,30 @@ class EngineWorker(QObject):
         self._embed = embed
         self._builder: ContextBuilder | None = None
         self._builder_model: str | None = None
+        self._spec: ModelSpec | None = None  # what is loaded, to go back to after a failed load
 
     @Slot(object)
     def load(self, spec: ModelSpec) -> None:
+        from chatapp.engine.remote import RemoteBackend
+
+        wanted_remote = spec.endpoint is not None
+        if self._backend is not None and isinstance(self._backend, RemoteBackend) != wanted_remote:
+            self._backend.unload()  # a local model and a server are not kept at once
+            self._backend = None
+            self._builder = None
         if self._backend is None:
-            self._backend = self._factory()
+            self._backend = RemoteBackend() if wanted_remote else self._factory()
         previous = self._backend.info
         try:
             info = self._backend.load(spec)
-        except UserFacingError as exc:
-            log.warning("load failed: %s", exc)
-            self.load_failed.emit(str(exc))
-            return
         except Exception as exc:  # llama.cpp raises many kinds; none may kill the thread
-            log.exception("unexpected load failure")
-            self.load_failed.emit(f"{spec.name} could not be loaded.\n{exc}")
+            if not isinstance(exc, UserFacingError):
+                log.exception("unexpected load failure")
+            message = str(exc) if isinstance(exc, UserFacingError) else f"{spec.name} could not be loaded.\n{exc}"
+            self.load_failed.emit(message)
+            self._restore_previous()
             return
+        self._spec = spec
         if previous is not None:
             log.info("replaced %s with %s", previous.name, info.name)
         self.loaded.emit(info)
@@ -153,6 +162,10 @@ class EngineWorker(QObject):
         except _Cancelled:
             self.finished.emit(request.id, ReplyResult("", "cancelled", 0, 0, 0.0, 0.0, 0.0))
             return
+        except ReplyInterrupted as exc:
+            self._flush(request.id, batch)
+            self.finished.emit(request.id, ReplyResult("", "interrupted", 0, 0, 0.0, 0.0, 0.0, str(exc)))
+            return
         except UserFacingError as exc:
             self._flush(request.id, batch)
             self.failed.emit(request.id, str(exc))
@@ -164,6 +177,14 @@ class EngineWorker(QObject):
             return
         self._flush(request.id, batch)
         self.finished.emit(request.id, result)
+
+    def _restore_previous(self) -> None:
+        """A failed load may have freed the model that ran before: load it again."""
+        if self._spec is None or (self._backend is not None and self._backend.info is not None):
+            return
+        spec, self._spec = self._spec, None
+        log.info("reloading %s after a failed load", spec.name)
+        self.load(spec)
 
     def _build(
         self, backend: Backend, info: ModelInfo, request: ReplyRequest, budget: int

@@ -427,3 +427,23 @@ def test_model_library_lists_builtin_and_folder_models(qtbot, qtmodeltester, tmp
     library.table.setCurrentIndex(model.index(1, 0))
     library.load_button.click()
     assert chosen and chosen[0] == model.data(model.index(1, 0), PathRole)
+
+
+def test_connect_to_a_server_saves_the_endpoint_without_its_key(qtbot, make_window, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    window = make_window()
+    window.settings_path = tmp_path / "settings.json"
+    window.connect_server()
+    dialog = window._endpoint_dialog
+    dialog.name.setText("lab")
+    dialog.url.setText("http://127.0.0.1:9/v1")
+    dialog.key.setText("secret-key-value")
+    with qtbot.waitSignal(engine.loaded, timeout=10000) as blocker:  # the fake backend factory is not used for servers
+        with qtbot.waitSignal(engine.load_failed, timeout=10000) as failed:
+            dialog.accept()
+    assert "Nothing answers" in failed.args[0]
+    assert blocker.args[0].name == "fake-model"  # the previous model came back
+    saved = (tmp_path / "settings.json").read_text()
+    assert json.loads(saved)["endpoints"][0]["base_url"] == "http://127.0.0.1:9/v1"
+    assert "secret-key-value" not in saved

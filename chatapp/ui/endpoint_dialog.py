@@ -1,0 +1,107 @@
+"""Connecting to an OpenAI-compatible server (llama.cpp's server, vLLM, Ollama, LM Studio...)."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLineEdit,
+    QSpinBox,
+    QWidget,
+)
+
+from chatapp.engine.remote import Endpoint
+
+log = logging.getLogger("chatapp.ui")
+KEYRING_SERVICE = "chatapp"
+
+
+def load_key(name: str) -> str | None:
+    """The endpoint's API key from the system keyring, if there is one."""
+    try:
+        import keyring
+
+        return keyring.get_password(KEYRING_SERVICE, name)
+    except Exception:  # no keyring package or no backend: keys live for the session only
+        return None
+
+
+def save_key(name: str, key: str) -> bool:
+    try:
+        import keyring
+
+        keyring.set_password(KEYRING_SERVICE, name, key)
+        return True
+    except Exception as exc:
+        log.info("no system keyring (%s); the API key is kept for this session only", exc)
+        return False
+
+
+class EndpointDialog(QDialog):
+    def __init__(self, saved: list[dict], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Connect to a server")
+        self.saved = saved
+        form = QFormLayout(self)
+        self.choice = QComboBox()
+        self.choice.addItem("New endpoint")
+        for entry in saved:
+            self.choice.addItem(entry.get("name", "server"))
+        self.choice.currentIndexChanged.connect(self._fill)
+        self.name = QLineEdit("My server")
+        self.url = QLineEdit("http://127.0.0.1:8080/v1")
+        self.model = QLineEdit()
+        self.model.setPlaceholderText("empty: the server's first model")
+        self.key = QLineEdit()
+        self.key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.key.setPlaceholderText("optional")
+        self.timeout = QDoubleSpinBox()
+        self.timeout.setRange(1, 3600)
+        self.timeout.setValue(60)
+        self.n_ctx = QSpinBox()
+        self.n_ctx.setRange(256, 1_048_576)
+        self.n_ctx.setValue(4096)
+        self.remember = QCheckBox("Remember this endpoint (the key goes to the system keyring)")
+        self.remember.setChecked(True)
+        for label, widget in (
+            ("Saved", self.choice), ("Name", self.name), ("Base URL", self.url), ("Model", self.model),
+            ("API key", self.key), ("Timeout (s)", self.timeout), ("Context size", self.n_ctx), ("", self.remember),
+        ):
+            widget.setAccessibleName(label or "Remember")
+            form.addRow(label, widget)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Connect")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _fill(self, index: int) -> None:
+        if index <= 0:
+            return
+        entry = self.saved[index - 1]
+        self.name.setText(entry.get("name", ""))
+        self.url.setText(entry.get("base_url", ""))
+        self.model.setText(entry.get("model", ""))
+        self.timeout.setValue(float(entry.get("timeout", 60)))
+        self.n_ctx.setValue(int(entry.get("n_ctx", 4096)))
+        self.key.setText(load_key(entry.get("name", "")) or "")
+
+    def endpoint(self) -> Endpoint:
+        return Endpoint(
+            name=self.name.text().strip() or "server",
+            base_url=self.url.text().strip(),
+            model=self.model.text().strip(),
+            api_key=self.key.text() or None,
+            timeout=self.timeout.value(),
+            n_ctx=self.n_ctx.value(),
+        )
+
+    def entry(self) -> dict:
+        ep = self.endpoint()
+        return {"name": ep.name, "base_url": ep.base_url, "model": ep.model, "timeout": ep.timeout, "n_ctx": ep.n_ctx}
