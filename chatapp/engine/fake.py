@@ -11,7 +11,7 @@ from pathlib import Path
 from chatapp.domain import ChatMessage, GenerationSettings
 from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult, TextCallback
 from chatapp.engine.gguf_file import check_model_file
-from chatapp.errors import GenerationError, ModelLoadError
+from chatapp.errors import GenerationError
 
 
 class FakeBackend:
@@ -101,5 +101,3 @@ class FakeBackend:
             self.unloads += 1
         self.info = None
 
-
-__all__ = ["FakeBackend", "ModelLoadError"]
