@@ -79,18 +79,21 @@ class MainWindow(QMainWindow):
         # one background thread for search, export and import (the GUI thread never waits on them)
         self._search_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatapp-io")
         self._search_store: Store | None = None
+        self._loaded_ref: str | None = None  # the model the engine holds, as threads name it
+        self._pending_thread: int | None = None  # gets the model being loaded, once it is
         self.setWindowTitle("chatapp")
         self.setAcceptDrops(True)
         self._build()
         self._build_menus()
         self._wire()
         self.threads_model.refresh()
-        self._restore_state()
+        requested = self.model_spec
+        self._restore_state()  # may load the last thread's own model
         self.apply_appearance()
-        if model_spec is not None:
-            self.load_model(model_spec)
-        else:
+        if model_spec is None:
             self.model_label.setText("No model")
+        elif self.model_spec is requested:
+            self.load_model(model_spec)
 
     # -- construction ---------------------------------------------------
 
@@ -318,6 +321,8 @@ class MainWindow(QMainWindow):
         self._current_thread = thread_id
         self.transcript.load_thread(thread_id)
         self.memory_panel.show_thread(thread_id)
+        if thread_id is not None:
+            self._follow_thread_model(thread_id)
         self.composer.setPlainText(self._drafts.get(thread_id, "") if thread_id else "")
         self.transcript_view.scrollToBottom()
         if thread_id is not None:
@@ -767,10 +772,45 @@ class MainWindow(QMainWindow):
 
     # -- model ----------------------------------------------------------
 
-    def load_model(self, spec: ModelSpec) -> None:
+    def load_model(self, spec: ModelSpec, *, for_thread: bool = False) -> None:
+        """Load a model; `for_thread`: the open thread will use it from now on (the user chose it)."""
         self.model_spec = spec
+        self._pending_thread = self._current_thread if for_thread else None
         self.model_label.setText(f"Loading {spec.name}…")
         self.engine.load(spec)
+
+    @staticmethod
+    def model_ref(info: ModelInfo) -> str:
+        """How a thread names its model: the file's path, or server:<base URL>."""
+        return f"server:{info.path}" if info.path.startswith(("http://", "https://")) else info.path
+
+    def _spec_for_ref(self, ref: str) -> ModelSpec | None:
+        base = self.model_spec
+        if ref.startswith("server:"):
+            from chatapp.engine.remote import Endpoint
+            from chatapp.ui.endpoint_dialog import load_key
+
+            url = ref.removeprefix("server:")
+            entry = next((e for e in self.app_settings.endpoints if e.get("base_url") == url), {"name": url})
+            endpoint = Endpoint(
+                name=entry.get("name", url), base_url=url, model=entry.get("model", ""),
+                api_key=load_key(entry.get("name", url)), timeout=float(entry.get("timeout", 60)),
+                n_ctx=int(entry.get("n_ctx", 4096)),
+            )
+            return ModelSpec(url, n_ctx=endpoint.n_ctx, endpoint=endpoint)
+        if base is None:
+            return ModelSpec(ref)
+        return ModelSpec(ref, n_ctx=base.n_ctx, gpu=base.gpu, gpu_layers=base.gpu_layers, n_threads=base.n_threads)
+
+    def _follow_thread_model(self, thread_id: int) -> None:
+        """A thread that has its own model gets it back when it is opened."""
+        thread = self.store.thread(thread_id)
+        if not thread.model or thread.model == self._loaded_ref or self.session.busy:
+            return
+        spec = self._spec_for_ref(thread.model)
+        if spec is not None:
+            self.statusBar().showMessage(f"Loading this thread's model, {spec.name}…", 5000)
+            self.load_model(spec)
 
     def choose_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -817,7 +857,7 @@ class MainWindow(QMainWindow):
                         self.app_settings.save(self.settings_path)
                     except OSError as exc:
                         self.show_error(f"The endpoint could not be saved: {exc}")
-            self.load_model(ModelSpec(endpoint.base_url, n_ctx=endpoint.n_ctx, endpoint=endpoint))
+            self.load_model(ModelSpec(endpoint.base_url, n_ctx=endpoint.n_ctx, endpoint=endpoint), for_thread=True)
 
         dialog.accepted.connect(connect)
         dialog.open()
@@ -825,7 +865,8 @@ class MainWindow(QMainWindow):
     def _load_path(self, path: str) -> None:
         base = self.model_spec or ModelSpec(path)
         self.load_model(
-            ModelSpec(path, n_ctx=base.n_ctx, gpu=base.gpu, gpu_layers=base.gpu_layers, n_threads=base.n_threads)
+            ModelSpec(path, n_ctx=base.n_ctx, gpu=base.gpu, gpu_layers=base.gpu_layers, n_threads=base.n_threads),
+            for_thread=True,
         )
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -840,6 +881,15 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_model_loaded(self, info: ModelInfo) -> None:
+        self._loaded_ref = self.model_ref(info)
+        if self._pending_thread is not None and self.model_spec is not None and (
+            info.path == self.model_spec.path or info.path == str(Path(self.model_spec.path).resolve())
+        ):
+            try:  # the thread remembers the model the user chose for it
+                self.store.update_thread(self._pending_thread, model=self._loaded_ref)
+            except (StorageError, KeyError) as exc:
+                log.warning("could not record the thread's model: %s", exc)
+        self._pending_thread = None
         self.model_label.setText(f"{info.name} · {info.device}")
         self.model_label.setToolTip(f"{info.path}\ncontext {info.n_ctx} tokens (trained {info.n_ctx_train})")
         notes = [n for n in (info.fallback_reason, info.template_notice) if n]
@@ -850,6 +900,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_model_failed(self, message: str) -> None:
+        self._pending_thread = None
         current = self.session.model_info
         self.model_label.setText(f"{current.name} · {current.device}" if current else "No model loaded")
         self.show_error(message)

@@ -447,3 +447,43 @@ def test_connect_to_a_server_saves_the_endpoint_without_its_key(qtbot, make_wind
     saved = (tmp_path / "settings.json").read_text()
     assert json.loads(saved)["endpoints"][0]["base_url"] == "http://127.0.0.1:9/v1"
     assert "secret-key-value" not in saved
+
+
+def test_each_thread_keeps_its_model(qtbot, make_window, fake: FakeBackend, engine) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    window.new_thread()
+    first = window._current_thread
+    with qtbot.waitSignal(engine.loaded, timeout=5000):
+        window._load_path("alpha.gguf")
+    assert window.store.thread(first).model == "alpha.gguf"
+    window.new_thread()
+    second = window._current_thread
+    assert window.store.thread(second).model is None  # a new thread uses what is loaded
+    with qtbot.waitSignal(engine.loaded, timeout=5000):
+        window._load_path("beta.gguf")
+    assert window.store.thread(second).model == "beta.gguf"
+    with qtbot.waitSignal(engine.loaded, timeout=5000) as blocker:
+        window._refresh_threads(select=first)
+    assert blocker.args[0].path == "alpha.gguf" and fake.info.path == "alpha.gguf"
+    fake.enqueue(["from alpha"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000) as done:
+        type_and_send(qtbot, window, "hi")
+    assert done.args[0].model == "alpha"
+
+
+def test_the_last_threads_model_is_loaded_at_start(qtbot, engine, fake: FakeBackend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QSettings
+
+    from chatapp.ui.main_window import MainWindow
+
+    store = Store.open(tmp_path / "s.sqlite3")
+    t = store.create_thread("own model", model="gamma.gguf")
+    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+    settings.setValue("last_thread", t.id)
+    settings.setValue("quiet_errors", True)
+    with qtbot.waitSignal(engine.loaded, timeout=5000) as blocker:
+        window = MainWindow(store, engine, ModelSpec("default.gguf"), settings)
+    qtbot.addWidget(window)
+    qtbot.wait(200)
+    assert blocker.args[0].path == "gamma.gguf" and fake.loads == 1
+    window.close()
