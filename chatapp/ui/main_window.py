@@ -832,7 +832,7 @@ class MainWindow(QMainWindow):
             builtin = default_model_path()
         except UserFacingError:
             builtin = None
-        library = ModelLibrary(folders, builtin, {}, self)
+        library = ModelLibrary(folders, builtin, {}, self, endpoints=list(self.app_settings.endpoints))
         library.chosen.connect(self._load_path)
         self._library = library
         library.open()
@@ -863,6 +863,11 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _load_path(self, path: str) -> None:
+        if path.startswith("server:"):
+            spec = self._spec_for_ref(path)
+            if spec is not None:
+                self.load_model(spec, for_thread=True)
+            return
         base = self.model_spec or ModelSpec(path)
         self.load_model(
             ModelSpec(path, n_ctx=base.n_ctx, gpu=base.gpu, gpu_layers=base.gpu_layers, n_threads=base.n_threads),

@@ -73,6 +73,8 @@ class ModelTableModel(QAbstractTableModel):
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         col = index.column()
+        if info.architecture == "server":
+            return {0: info.name, 1: "server", 5: f"{info.context_length:,}", 6: "the server's"}.get(col, "")
         if col == 0:
             name = Path(info.path).name
             return f"{name} (built-in)" if builtin else name
@@ -93,6 +95,16 @@ class ModelTableModel(QAbstractTableModel):
         return None
 
 
+def server_row(entry: dict) -> GGUFInfo:
+    """A saved endpoint, listed beside the files (its path is server:<base URL>)."""
+    model = entry.get("model") or "first model"
+    return GGUFInfo(
+        path=f"server:{entry['base_url']}", name=f"{model} @ {entry.get('name', 'server')}", architecture="server",
+        parameters=0, quantization="", file_size=0, context_length=int(entry.get("n_ctx", 4096)), block_count=0,
+        has_chat_template=True, vocab_only=False, parts=1, metadata={},
+    )
+
+
 class ModelLibrary(QDialog):
     """Signals: chosen(str path) when the user picks a model to load; scanned() after each listing."""
 
@@ -100,13 +112,21 @@ class ModelLibrary(QDialog):
     scanned = Signal()
     _results = Signal(object, object)
 
-    def __init__(self, folders: list[Path], builtin: Path | None, last_used: dict[str, float], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        folders: list[Path],
+        builtin: Path | None,
+        last_used: dict[str, float],
+        parent: QWidget | None = None,
+        endpoints: list[dict] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Model library")
         self.resize(900, 420)
         self.folders = folders
         self.builtin = builtin
         self.last_used = last_used
+        self.endpoints = endpoints or []
         self.failed: list[tuple[Path, str]] = []
         layout = QVBoxLayout(self)
         self.info = QLabel("Reading model files…")
@@ -149,7 +169,9 @@ class ModelLibrary(QDialog):
 
     def _show(self, found: list[GGUFInfo], failed: list[tuple[Path, str]]) -> None:
         builtin = str(self.builtin.resolve()) if self.builtin else None
-        self.model.set_rows([(i, str(Path(i.path).resolve()) == builtin, self.last_used.get(i.path)) for i in found])
+        rows = [(i, str(Path(i.path).resolve()) == builtin, self.last_used.get(i.path)) for i in found]
+        rows += [(server_row(e), False, None) for e in self.endpoints if e.get("base_url")]
+        self.model.set_rows(rows)
         self.failed = failed
         folders = ", ".join(str(f) for f in self.folders)
         text = f"{len(found)} model(s). Models folder: {folders} — put .gguf files there and they appear here."

@@ -409,19 +409,20 @@ def test_model_library_lists_builtin_and_folder_models(qtbot, qtmodeltester, tmp
     folder.mkdir()
     shutil.copy(default_model, folder / "mine.Q4_1.gguf")
     (folder / "broken.gguf").write_text("not a model")
-    library = ModelLibrary([folder], default_model, {}, None)
+    library = ModelLibrary([folder], default_model, {}, None, endpoints=[{"name": "lab", "base_url": "http://127.0.0.1:9/v1", "model": "big"}])
     qtbot.addWidget(library)
     with qtbot.waitSignal(library.scanned, timeout=10000):
         pass
     model = library.model
     names = [model.data(model.index(r, 0)) for r in range(model.rowCount())]
-    assert names == [f"{default_model.name} (built-in)", "mine.Q4_1.gguf"]
+    assert names == [f"{default_model.name} (built-in)", "mine.Q4_1.gguf", "big @ lab"]
+    assert model.data(model.index(2, 1)) == "server" and model.data(model.index(2, 0), PathRole) == "server:http://127.0.0.1:9/v1"
     assert model.data(model.index(1, 2)) == "134.5M" and model.data(model.index(1, 6)) == "yes"
     assert "broken.gguf (broken.gguf is not a GGUF model file.)" in library.info.text()
     qtmodeltester.check(model)
     with qtbot.waitSignal(library.scanned, timeout=10000):
         shutil.copy(default_model, folder / "new-arrival.gguf")  # the folder is watched
-    assert model.rowCount() == 3
+    assert model.rowCount() == 4
     chosen: list[str] = []
     library.chosen.connect(chosen.append)
     library.table.setCurrentIndex(model.index(1, 0))
