@@ -2,6 +2,7 @@
 
     chatapp export --thread ID | --all  --format md|json|html|pdf|txt  -o PATH
     chatapp import PATH
+    chatapp list
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from chatapp.config import paths
 from chatapp.errors import UserFacingError
 from chatapp.export import FORMATS
 
-COMMANDS = ("export", "import")
+COMMANDS = ("export", "import", "list")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -33,6 +35,8 @@ def main(argv: Sequence[str]) -> int:
     imp = sub.add_parser("import", help="import a chatapp JSON export or ChatGPT's conversations.json")
     imp.add_argument("path")
     imp.add_argument("--data-dir", metavar="DIR")
+    lst = sub.add_parser("list", help="the threads, with the ids export --thread takes")
+    lst.add_argument("--data-dir", metavar="DIR")
     args = parser.parse_args(list(argv))
 
     from chatapp.store import Store
@@ -45,6 +49,11 @@ def main(argv: Sequence[str]) -> int:
     try:
         if args.command == "export":
             return _export(store, args)
+        if args.command == "list":
+            for thread in store.threads():
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(thread.updated_at))
+                print(f"{thread.id:>6}  {when}  {store.path_length(thread.id):>6} messages  {thread.title or 'New chat'}")
+            return 0
         return _import(store, Path(args.path))
     except UserFacingError as exc:
         print(f"chatapp: {exc}", file=sys.stderr)

@@ -51,3 +51,30 @@ def test_data_dir_option_beats_the_environment(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (other / "chatapp.sqlite3").exists()
     assert not (tmp_path / "env" / "chatapp.sqlite3").exists()
+
+
+def test_command_line_list_export_and_import(tmp_path: Path) -> None:
+    import json
+
+    from chatapp.domain import Role
+    from chatapp.store import Store
+
+    store = Store.open(tmp_path / "chatapp.sqlite3")
+    t = store.create_thread("CLI thread")
+    store.add_message(t.id, Role.USER, "hello from the command line")
+    store.close()
+    listed = run(["list"], tmp_path)
+    assert listed.returncode == 0 and "CLI thread" in listed.stdout and f"{t.id:>6}" in listed.stdout
+    out = tmp_path / "out.json"
+    exported = run(["export", "--thread", str(t.id), "--format", "json", "-o", str(out)], tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(out.read_text())["threads"][0]["messages"][0]["content"] == "hello from the command line"
+    pdf = run(["export", "--thread", str(t.id), "--format", "pdf", "-o", str(tmp_path / "t.pdf")], tmp_path)
+    assert pdf.returncode == 0, pdf.stderr
+    assert (tmp_path / "t.pdf").read_bytes()[:5] == b"%PDF-"
+    imported = run(["import", str(out)], tmp_path)
+    assert imported.returncode == 0 and "imported 1 thread" in imported.stdout
+    missing = run(["export", "--thread", "999", "--format", "md", "-o", str(tmp_path / "x.md")], tmp_path)
+    assert missing.returncode == 1 and "no thread 999" in missing.stderr
+    bad = run(["import", str(tmp_path / "nothing.json")], tmp_path)
+    assert bad.returncode == 1 and "cannot be read" in bad.stderr
