@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_crash_handler(root)
 
     from PySide6.QtCore import QSettings, QTimer
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtWidgets import QApplication
 
     from chatapp.ui.main_window import MainWindow
     from chatapp.ui.single_instance import SingleInstance

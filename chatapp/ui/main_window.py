@@ -637,14 +637,21 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Importing {path.name}…")
 
         def job() -> None:
+            # its own connection: a long import holds a write transaction, and the window's
+            # connection (and its lock) must stay free for reading meanwhile (WAL)
+            writer = None
             try:
-                created = import_file(self.store, path)
+                writer = Store.open(self.store.db_path)
+                created = import_file(writer, path)
                 self.export_done.emit(f"Imported {len(created)} thread(s) from {path.name}", "")
                 for thread_id in created:
                     if self.memory is not None:
                         self.memory.ingest(thread_id)  # memory is built in the background
             except UserFacingError as exc:
                 self.export_done.emit("", str(exc))
+            finally:
+                if writer is not None:
+                    writer.close()
 
         self._search_pool.submit(job)
 

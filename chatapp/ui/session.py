@@ -68,7 +68,7 @@ class ChatSession(QObject):
         self._request_id: int | None = None
         self._text = ""
         self._saved_at = 0.0
-        self._saved_len = 0
+        self._save_failed = False
         engine.started.connect(self._on_started)
         engine.text.connect(self._on_text)
         engine.finished.connect(self._on_finished)
@@ -137,7 +137,8 @@ class ChatSession(QObject):
             self.error.emit("No model is loaded. Choose one with Model > Load model…")
             return False
         thread = self.store.thread(thread_id)
-        depth = self.store.message(parent_id).depth
+        answered = self.store.message(parent_id)
+        depth = answered.depth
         history = [] if self.engine.builds_context else [
             ChatMessage(m.role.value, m.content)
             for m in self.store.path(thread_id, max(0, depth + 1 - HISTORY_LIMIT), depth + 1)
@@ -162,14 +163,14 @@ class ChatSession(QObject):
             history=history,
             settings=thread.settings,
             thread_id=thread_id,
-            message=self.store.message(parent_id),
+            message=answered,
             memory=self.tables.memory_enabled(thread_id),
         )
         self._reply_id = reply.id
         self._request_id = request.id
         self._text = ""
         self._saved_at = time.monotonic()
-        self._saved_len = 0
+        self._save_failed = False
         self.message_added.emit(reply)
         if not self.engine.reply(request):
             self._end(MessageStatus.ERROR, error="The engine is still busy with another reply.")
@@ -219,12 +220,17 @@ class ChatSession(QObject):
         self.error.emit(message)
 
     def _save(self, **fields: object) -> bool:
+        """Save the reply; a failure is told once (not every half second while it streams),
+        and the next save writes the whole text again."""
         try:
             self.store.update_message(self._reply_id, **fields)  # type: ignore[arg-type]
-            return True
         except StorageError as exc:
-            self.error.emit(str(exc))
+            if not self._save_failed:
+                self.error.emit(str(exc))
+            self._save_failed = True
             return False
+        self._save_failed = False
+        return True
 
     def _end(self, status: MessageStatus, **fields: object) -> None:
         reply_id = self._reply_id

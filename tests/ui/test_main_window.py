@@ -488,3 +488,37 @@ def test_the_last_threads_model_is_loaded_at_start(qtbot, engine, fake: FakeBack
     qtbot.wait(200)
     assert blocker.args[0].path == "gamma.gguf" and fake.loads == 1
     window.close()
+
+
+def test_a_disk_that_fills_while_a_reply_streams_is_told_once(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+    import chatapp.ui.session as session_module
+    from chatapp.errors import StorageError
+
+    fake.delay = 0.01
+    window = make_window()
+    errors: list[str] = []
+    window.session.error.connect(errors.append)
+    fake.enqueue([" ".join(["word"] * 150)])
+    real_update = window.store.update_message
+    full = {"on": False}
+
+    def update(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if full["on"]:
+            raise StorageError("The disk holding the database is full: the change was not saved.")
+        return real_update(*args, **kwargs)
+
+    window.store.update_message = update  # type: ignore[method-assign]
+    session_module.SAVE_SECONDS, saved = 0.05, session_module.SAVE_SECONDS
+    try:
+        type_and_send(qtbot, window, "talk")
+        qtbot.waitUntil(lambda: len(shown(window)) == 2 and "word" in shown(window)[1][1], timeout=5000)
+        full["on"] = True
+        qtbot.wait(400)  # several throttled saves fail meanwhile
+        full["on"] = False
+        with qtbot.waitSignal(window.session.reply_done, timeout=10000) as done:
+            pass
+    finally:
+        session_module.SAVE_SECONDS = saved
+    assert len([e for e in errors if "disk" in e]) == 1
+    stored = window.store.message(done.args[0].id)
+    assert stored.content.split() == ["word"] * 150  # nothing that was shown is lost
