@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", metavar="DIR", help=f"where threads are kept (also ${paths.ENV_HOME})")
     parser.add_argument("--gpu", choices=GPU_POLICIES, help="GPU offload: auto (default), gpu or cpu")
     parser.add_argument("--gpu-layers", type=int, metavar="N", help="offload exactly N layers to the GPU")
-    parser.add_argument("--ctx", type=int, metavar="TOKENS", help="context size (default 4096)")
+    parser.add_argument("--ctx", type=int, metavar="TOKENS", help="context size (default: per model, automatic up to 8192)")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
     parser.add_argument("--quit-after", type=int, metavar="MS", help="quit after MS milliseconds (smoke tests)")
     parser.add_argument(
@@ -49,12 +49,8 @@ def model_spec(args: argparse.Namespace, settings: AppSettings) -> ModelSpec:
     path = args.model or settings.default_model
     if not path:
         path = str(default_model_path())
-    return ModelSpec(
-        path=str(path),
-        n_ctx=args.ctx or settings.n_ctx,
-        gpu=args.gpu or settings.gpu,
-        gpu_layers=args.gpu_layers if args.gpu_layers is not None else settings.gpu_layers,
-        n_threads=args.threads or settings.threads,
+    return settings.spec(
+        str(path), n_ctx=args.ctx, gpu=args.gpu, gpu_layers=args.gpu_layers, n_threads=args.threads
     )
 
 

@@ -22,6 +22,14 @@ class ModelLoadError(UserFacingError):
     """The model file could not be loaded (missing, not GGUF, truncated, too large...)."""
 
 
+class ModelTooLarge(ModelLoadError):
+    """The model would not fit the free memory; the user may choose to load it anyway."""
+
+    def __init__(self, message: str, *, detail: str = "", estimate: object = None) -> None:
+        super().__init__(message, detail=detail)
+        self.estimate = estimate
+
+
 class GenerationError(UserFacingError):
     """A reply could not be produced (context overflow, engine failure)."""
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from chatapp.atomic import write_text_atomic
+from chatapp.config.model_settings import ModelSettings, model_key, spec_for
+from chatapp.engine.backend import ModelSpec
 
 log = logging.getLogger("chatapp.config")
 
@@ -19,13 +21,17 @@ class AppSettings:
     default_model: str | None = None  # None: the built-in SmolLM2
     gpu: str = "auto"  # auto | gpu | cpu
     gpu_layers: int | None = None  # explicit layer count, beats `gpu`
-    n_ctx: int = 4096
+    n_ctx: int = 0  # 0: automatic per model (trained length, free memory, at most 8,192)
     threads: int | None = None  # None: chosen from the CPU count
     theme: str = "system"  # system | light | dark
     font_size: int = 0  # 0: the system's size
     # OpenAI-compatible servers: name, base_url, model, timeout, n_ctx (never the API key:
     # that goes to the system keyring, or is kept for the session only)
     endpoints: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    # per model file (resolved path): a ModelSettings dict with only what differs from defaults
+    models: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    model_folders: list[str] = dataclasses.field(default_factory=list)  # beside <data>/models
+    last_used: dict[str, float] = dataclasses.field(default_factory=dict)  # model key -> time
 
     @classmethod
     def load(cls, path: Path) -> AppSettings:
@@ -39,9 +45,40 @@ class AppSettings:
             return cls()
         known = {f.name for f in dataclasses.fields(cls)}
         try:
-            return cls(**{k: v for k, v in data.items() if k in known})
+            value = cls(**{k: v for k, v in data.items() if k in known})
         except TypeError:
             return cls()
+        for name, kind in (("endpoints", list), ("models", dict), ("model_folders", list), ("last_used", dict)):
+            if not isinstance(getattr(value, name), kind):
+                setattr(value, name, kind())
+        return value
+
+    def model(self, path: str | Path) -> ModelSettings:
+        return ModelSettings.from_dict(self.models.get(model_key(path)))
+
+    def set_model(self, path: str | Path, value: ModelSettings | None) -> None:
+        """Save a model's settings; None (or all defaults) resets it to the defaults."""
+        key = model_key(path)
+        data = value.to_dict() if value is not None else {}
+        if data:
+            self.models[key] = data
+        else:
+            self.models.pop(key, None)
+
+    def spec(self, path: str | Path, **overrides: Any) -> ModelSpec:
+        """The load request for a model file: command-line `overrides` (non-None ones), then
+        the model's own settings, then these app settings."""
+        spec = spec_for(
+            str(path), self.model(path), app_gpu=self.gpu, app_gpu_layers=self.gpu_layers,
+            app_n_ctx=self.n_ctx, app_threads=self.threads,
+        )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "gpu" in given and "gpu_layers" not in given:
+            given["gpu_layers"] = None  # --gpu cpu beats a model's layer count
+        return dataclasses.replace(spec, **given)
+
+    def touch(self, path: str | Path, when: float) -> None:
+        self.last_used[model_key(path)] = when
 
     def save(self, path: Path) -> None:
         write_text_atomic(path, json.dumps(dataclasses.asdict(self), indent=2))

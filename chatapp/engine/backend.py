@@ -18,12 +18,15 @@ class ModelSpec:
     """What to load and how."""
 
     path: str
-    n_ctx: int = 4096
+    n_ctx: int = 4096  # 0: automatic (see engine.memory_estimate.auto_context)
     gpu: str = "auto"  # auto | gpu | cpu
     gpu_layers: int | None = None  # an explicit layer count beats `gpu`
     n_threads: int | None = None
     n_batch: int = 512
     chat_template: str | None = None  # overrides the GGUF's own template
+    flash_attn: bool = False
+    rpc_servers: str | None = None  # "host:port,...": llama.cpp RPC helpers that take layers too
+    check_memory: bool = True  # refuse a model that would not fit the free memory (the user may override)
     endpoint: Any = None  # an engine.remote.Endpoint: the model runs on that server instead
 
     @property

@@ -28,6 +28,7 @@ class FakeBackend:
         self.check_files = check_files
         self.replies: deque[str | Exception] = deque()
         self.prompts: list[list[ChatMessage]] = []
+        self.sampling: list[GenerationSettings] = []  # the settings of each reply
         self.load_error: Exception | None = None
         self.loads = 0
         self.unloads = 0
@@ -69,6 +70,7 @@ class FakeBackend:
         if self.info is None:
             raise GenerationError("No model is loaded.")
         self.prompts.append(list(messages))
+        self.sampling.append(settings)
         started = time.perf_counter()
         reply = self.replies.popleft() if self.replies else "OK"
         if isinstance(reply, Exception):

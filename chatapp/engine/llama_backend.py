@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import logging
 import re
@@ -13,21 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from chatapp.domain import ChatMessage, GenerationSettings
-from chatapp.engine import device, llama_log
+from chatapp.engine import device, llama_log, memory_estimate
 from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult, TextCallback
 from chatapp.engine.gguf_file import check_model_file
 from chatapp.engine.gguf_meta import read_header
-from chatapp.errors import GenerationError, ModelLoadError
+from chatapp.engine.templates import CHATML as CHATML_TEMPLATE
+from chatapp.errors import GenerationError, ModelLoadError, ModelTooLarge
 
 log = logging.getLogger("chatapp.engine")
-
-# Used when a GGUF carries no chat template: ChatML is what most small instruct models use.
-CHATML_TEMPLATE = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
-    "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
-
 
 class LlamaBackend:
     """A GGUF model run by llama.cpp, on the GPU when it can be and on the CPU otherwise."""
@@ -38,6 +32,7 @@ class LlamaBackend:
         self._formatter: Any = None
         self._cancel: threading.Event = threading.Event()  # the running reply's cancel flag
         self.last_reused_tokens = 0  # prompt tokens of the last reply found in the KV cache
+        self._footprint = 0  # estimated bytes the loaded model holds
         self._abort_cb: Any = None
         self._no_abort_cb: Any = None
 
@@ -52,7 +47,6 @@ class LlamaBackend:
                 f"{path.name} holds only a vocabulary, no model weights: it cannot chat.",
                 detail="Files like this are used by tools; choose the full model file.",
             )
-        self.unload()
         try:
             import llama_cpp
         except Exception as exc:  # e.g. a CUDA build without the NVIDIA driver
@@ -60,9 +54,21 @@ class LlamaBackend:
                 "llama.cpp (llama-cpp-python) could not be started.", detail=str(exc)
             ) from exc
         llama_log.install()
+        if spec.rpc_servers:
+            from chatapp.engine import rpc
+
+            rpc.add_servers(spec.rpc_servers)
         gpu_ok = device.gpu_offload_supported()
         layers, fallback = device.requested_gpu_layers(spec, gpu_ok)
         threads = spec.n_threads or device.default_threads()
+        free = memory_estimate.available_memory()
+        if free is not None:
+            free += self._footprint  # what unloading the current model gives back
+        n_ctx = spec.n_ctx if spec.n_ctx > 0 else memory_estimate.auto_context(header, free, spec.n_batch)
+        spec = dataclasses.replace(spec, n_ctx=n_ctx)
+        if layers == 0:
+            self._check_memory(header, spec, free)  # before unloading: a refusal keeps the old model
+        self.unload()
         started = time.perf_counter()
         mark = llama_log.mark()
         try:
@@ -74,6 +80,7 @@ class LlamaBackend:
             log.warning("loading %s on the GPU failed (%s); loading on the CPU", path, reason)
             fallback = f"loading on the GPU failed: {reason}"
             layers = 0
+            self._check_memory(header, spec, memory_estimate.available_memory())  # nothing is loaded now
             mark = llama_log.mark()
             try:
                 llm = self._create(llama_cpp, path, spec, 0, threads)
@@ -81,6 +88,7 @@ class LlamaBackend:
                 raise self._load_error(path, exc2, mark) from exc2
         load_seconds = time.perf_counter() - started
         self._llm = llm
+        self._footprint = memory_estimate.estimate(header, spec.n_ctx, spec.n_batch).total if layers == 0 else 0
         try:
             notice = self._setup_template(llm, spec)
         except Exception as exc:
@@ -120,6 +128,22 @@ class LlamaBackend:
         return self.info
 
     @staticmethod
+    def _check_memory(header: Any, spec: ModelSpec, free: int | None) -> None:
+        """A model that would not fit the free memory is refused before llama.cpp maps it
+        (the machine would swap or freeze); ModelSpec.check_memory=False loads it anyway."""
+        if not spec.check_memory:
+            return
+        est = memory_estimate.too_large(header, spec.n_ctx, spec.n_batch, free)
+        if est is not None:
+            raise ModelTooLarge(
+                f"{Path(spec.path).name} needs {est.describe()}, but only "
+                f"{memory_estimate.gib(free or 0)} of memory is free.",
+                detail="Choose a smaller context size in the model's settings, a smaller "
+                "quantization of the model, or load it anyway (the computer may become very slow).",
+                estimate=est,
+            )
+
+    @staticmethod
     def _create(llama_cpp: Any, path: Path, spec: ModelSpec, layers: int, threads: int) -> Any:
         kwargs: dict[str, Any] = dict(
             model_path=str(path),
@@ -128,6 +152,7 @@ class LlamaBackend:
             n_threads=threads,
             n_threads_batch=threads,
             n_batch=spec.n_batch,
+            flash_attn=spec.flash_attn,
             verbose=False,
         )
         if layers == 0:
@@ -198,6 +223,7 @@ class LlamaBackend:
         """Free the model; no reference to the closed Llama may survive (using it would crash)."""
         llm, self._llm = self._llm, None
         self.info = None
+        self._footprint = 0
         self._formatter = None
         if llm is not None:
             try:

@@ -94,16 +94,7 @@ class RemoteBackend:
             raise ModelLoadError("No server endpoint was given.")
         self.endpoint = ep = spec.endpoint
         started = time.perf_counter()
-        try:
-            with self._request(ep.base_url.rstrip("/") + "/models") as response:
-                listing = json.loads(response.read().decode("utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ModelLoadError(f"{ep.name} answered with something that is not JSON.", detail=str(exc)) from exc
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise ModelLoadError(self._explain(exc, "the model list")) from exc
-        models = [m.get("id") for m in listing.get("data", []) if isinstance(m, dict)] if isinstance(listing, dict) else []
-        if not models:
-            raise ModelLoadError(f"{ep.name} lists no models.")
+        models = self.models()
         if ep.model and ep.model not in models:
             raise ModelLoadError(f"{ep.name} has no model '{ep.model}'. It has: {', '.join(models[:10])}.")
         self._model = ep.model or models[0]
@@ -123,6 +114,25 @@ class RemoteBackend:
             template_notice=None if self._can_tokenize else "token counts are estimated (the server cannot tokenize)",
         )
         return self.info
+
+    def models(self, endpoint: Endpoint | None = None) -> list[str]:
+        """The model ids the server lists (/v1/models); ModelLoadError says why not."""
+        if endpoint is not None:
+            self.endpoint = endpoint
+        ep = self.endpoint
+        assert ep is not None
+        try:
+            with self._request(ep.base_url.rstrip("/") + "/models") as response:
+                listing = json.loads(response.read().decode("utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ModelLoadError(f"{ep.name} answered with something that is not JSON.", detail=str(exc)) from exc
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise ModelLoadError(self._explain(exc, "the model list")) from exc
+        models = [m.get("id") for m in listing.get("data", []) if isinstance(m, dict)] if isinstance(listing, dict) else []
+        models = [m for m in models if isinstance(m, str) and m]
+        if not models:
+            raise ModelLoadError(f"{ep.name} lists no models.")
+        return models
 
     def _probe_tokenizer(self) -> bool:
         try:

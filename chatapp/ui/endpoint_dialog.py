@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from concurrent.futures import ThreadPoolExecutor
+
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -11,12 +14,16 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QHBoxLayout,
+    QLabel,
     QLineEdit,
+    QPushButton,
     QSpinBox,
     QWidget,
 )
 
 from chatapp.engine.remote import Endpoint
+from chatapp.errors import UserFacingError
 
 log = logging.getLogger("chatapp.ui")
 KEYRING_SERVICE = "chatapp"
@@ -44,6 +51,11 @@ def save_key(name: str, key: str) -> bool:
 
 
 class EndpointDialog(QDialog):
+    """Signals: models_listed(list[str], str error) after "List the server's models"."""
+
+    models_listed = Signal(object, str)
+    _listed = Signal(object, str)
+
     def __init__(self, saved: list[dict], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Connect to a server")
@@ -56,8 +68,17 @@ class EndpointDialog(QDialog):
         self.choice.currentIndexChanged.connect(self._fill)
         self.name = QLineEdit("My server")
         self.url = QLineEdit("http://127.0.0.1:8080/v1")
-        self.model = QLineEdit()
-        self.model.setPlaceholderText("empty: the server's first model")
+        self.model = QComboBox()
+        self.model.setEditable(True)
+        self.model.lineEdit().setPlaceholderText("empty: the server's first model")
+        self.list_button = QPushButton("List the server's models")
+        self.list_button.clicked.connect(self.list_models)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(self.list_button)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setAccessibleName("Server status")
         self.key = QLineEdit()
         self.key.setEchoMode(QLineEdit.EchoMode.Password)
         self.key.setPlaceholderText("optional")
@@ -74,7 +95,10 @@ class EndpointDialog(QDialog):
             ("API key", self.key), ("Timeout (s)", self.timeout), ("Context size", self.n_ctx), ("", self.remember),
         ):
             widget.setAccessibleName(label or "Remember")
-            form.addRow(label, widget)
+            form.addRow(label, model_row if widget is self.model else widget)
+        form.addRow("", self.status)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatapp-endpoint")
+        self._listed.connect(self._show_models)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Connect")
         buttons.accepted.connect(self.accept)
@@ -87,7 +111,7 @@ class EndpointDialog(QDialog):
         entry = self.saved[index - 1]
         self.name.setText(entry.get("name", ""))
         self.url.setText(entry.get("base_url", ""))
-        self.model.setText(entry.get("model", ""))
+        self.model.setEditText(entry.get("model", ""))
         self.timeout.setValue(float(entry.get("timeout", 60)))
         self.n_ctx.setValue(int(entry.get("n_ctx", 4096)))
         self.key.setText(load_key(entry.get("name", "")) or "")
@@ -96,11 +120,44 @@ class EndpointDialog(QDialog):
         return Endpoint(
             name=self.name.text().strip() or "server",
             base_url=self.url.text().strip(),
-            model=self.model.text().strip(),
+            model=self.model.currentText().strip(),
             api_key=self.key.text() or None,
             timeout=self.timeout.value(),
             n_ctx=self.n_ctx.value(),
         )
+
+    def list_models(self) -> None:
+        """Ask the server for its models on a background thread (a slow server never freezes
+        the window); the list fills the Model box."""
+        from chatapp.engine.remote import RemoteBackend
+
+        endpoint = self.endpoint()
+        self.list_button.setEnabled(False)
+        self.status.setText(f"Asking {endpoint.base_url} for its models…")
+
+        def job() -> None:
+            try:
+                self._listed.emit(RemoteBackend().models(endpoint), "")
+            except UserFacingError as exc:
+                self._listed.emit([], str(exc))
+
+        self._pool.submit(job)
+
+    def _show_models(self, models: list[str], error: str) -> None:
+        self.list_button.setEnabled(True)
+        if error:
+            self.status.setText(error)
+        else:
+            typed = self.model.currentText()
+            self.model.clear()
+            self.model.addItems(models)
+            self.model.setEditText(typed if typed in models else models[0])
+            self.status.setText(f"{len(models)} model(s) on this server.")
+        self.models_listed.emit(models, error)
+
+    def done(self, result: int) -> None:
+        self._pool.shutdown(wait=False)
+        super().done(result)
 
     def entry(self) -> dict:
         ep = self.endpoint()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
+import time
 from pathlib import Path
 
 from concurrent.futures import ThreadPoolExecutor
@@ -81,6 +83,8 @@ class MainWindow(QMainWindow):
         self._search_store: Store | None = None
         self._loaded_ref: str | None = None  # the model the engine holds, as threads name it
         self._pending_thread: int | None = None  # gets the model being loaded, once it is
+        self._reload_after_reply: str | None = None  # a model whose settings changed mid-reply
+        self._next_load_notes: list[str] = []  # told with the next load's own notes
         self.setWindowTitle("chatapp")
         self.setAcceptDrops(True)
         self._build()
@@ -238,6 +242,9 @@ class MainWindow(QMainWindow):
         library_action = QAction("Model &library…", self, shortcut=QKeySequence("Ctrl+L"))
         library_action.triggered.connect(self.open_library)
         model_menu.addAction(library_action)
+        settings_model = QAction("Model &settings…", self, shortcut=QKeySequence("Ctrl+Shift+,"))
+        settings_model.triggered.connect(lambda: self.open_model_settings())
+        model_menu.addAction(settings_model)
         server_action = QAction("Connect to a &server…", self)
         server_action.triggered.connect(self.connect_server)
         model_menu.addAction(server_action)
@@ -286,6 +293,7 @@ class MainWindow(QMainWindow):
             self.memory.ingested.connect(lambda tid, _r: self._memory_changed(tid))
             self.memory.unavailable.connect(self.show_error)
         self.engine.load_failed.connect(self._on_model_failed)
+        self.engine.too_large.connect(self._on_too_large)
         self.engine.unloaded.connect(lambda: self.model_label.setText("No model loaded"))
 
     # -- threads --------------------------------------------------------
@@ -461,6 +469,9 @@ class MainWindow(QMainWindow):
         self.stop_button.setVisible(busy)
         self.send_button.setVisible(not busy)
         self._update_send_enabled()
+        if not busy and self._reload_after_reply is not None:
+            path, self._reload_after_reply = self._reload_after_reply, None
+            self.load_model(self.app_settings.spec(path))
 
     def _update_send_enabled(self) -> None:
         self.send_button.setEnabled(bool(self.composer.toPlainText().strip()) and not self.session.busy)
@@ -491,6 +502,8 @@ class MainWindow(QMainWindow):
         from chatapp.ui.settings_dialog import SettingsDialog
 
         thread = self.store.thread(self._current_thread) if self._current_thread is not None else None
+        if thread is not None:  # what replies use now: the model's defaults until changed
+            thread = dataclasses.replace(thread, settings=self.session.effective_sampling(thread.settings))
         dialog = SettingsDialog(thread, self.app_settings, self)
         self._settings_dialog = dialog
         dialog.accepted.connect(lambda: self.apply_settings(dialog))
@@ -501,7 +514,11 @@ class MainWindow(QMainWindow):
         try:
             if values is not None and self._current_thread is not None:
                 prompt, sampling = values
-                self.store.update_thread(self._current_thread, system_prompt=prompt, settings=sampling)
+                own = self.store.thread(self._current_thread).settings
+                unchanged = sampling == self.session.effective_sampling(own)
+                self.store.update_thread(
+                    self._current_thread, system_prompt=prompt, settings=None if unchanged else sampling
+                )
             new = dialog.app_values(self.app_settings)
             if self.settings_path is not None:
                 new.save(self.settings_path)
@@ -792,7 +809,6 @@ class MainWindow(QMainWindow):
         return f"server:{info.path}" if info.path.startswith(("http://", "https://")) else info.path
 
     def _spec_for_ref(self, ref: str) -> ModelSpec | None:
-        base = self.model_spec
         if ref.startswith("server:"):
             from chatapp.engine.remote import Endpoint
             from chatapp.ui.endpoint_dialog import load_key
@@ -805,9 +821,7 @@ class MainWindow(QMainWindow):
                 n_ctx=int(entry.get("n_ctx", 4096)),
             )
             return ModelSpec(url, n_ctx=endpoint.n_ctx, endpoint=endpoint)
-        if base is None:
-            return ModelSpec(ref)
-        return ModelSpec(ref, n_ctx=base.n_ctx, gpu=base.gpu, gpu_layers=base.gpu_layers, n_threads=base.n_threads)
+        return self.app_settings.spec(ref)
 
     def _follow_thread_model(self, thread_id: int) -> None:
         """A thread that has its own model gets it back when it is opened."""
@@ -826,23 +840,95 @@ class MainWindow(QMainWindow):
         if path:
             self._load_path(path)
 
-    def open_library(self) -> None:
+    def model_folders(self) -> list[Path]:
+        """<data>/models (created) and the folders added in the settings."""
         from chatapp.config import paths
-        from chatapp.engine.default_model import default_model_path
+
+        folders: list[Path] = []
+        if self.settings_path is not None:
+            own = paths.models_dir(self.settings_path.parent)
+            own.mkdir(parents=True, exist_ok=True)
+            folders.append(own)
+        folders += [Path(f).expanduser() for f in self.app_settings.model_folders]
+        return folders
+
+    def open_library(self) -> None:
         from chatapp.ui.model_library import ModelLibrary
 
-        root = self.settings_path.parent if self.settings_path else None
-        folders = [paths.models_dir(root)] if root else []
-        for folder in folders:
-            folder.mkdir(parents=True, exist_ok=True)
-        try:
-            builtin = default_model_path()
-        except UserFacingError:
-            builtin = None
-        library = ModelLibrary(folders, builtin, {}, self, endpoints=list(self.app_settings.endpoints))
+        library = ModelLibrary(
+            self.model_folders(), self._builtin_model(), self.app_settings.last_used, self,
+            endpoints=list(self.app_settings.endpoints),
+        )
         library.chosen.connect(self._load_path)
+        library.configure.connect(self.open_model_settings)
         self._library = library
         library.open()
+
+    @staticmethod
+    def _builtin_model() -> Path | None:
+        from chatapp.engine.default_model import default_model_path
+
+        try:
+            return default_model_path()
+        except UserFacingError:
+            return None
+
+    def open_model_settings(self, path: str | None = None) -> None:
+        """The settings of a model file (the loaded one when `path` is None)."""
+        from chatapp.config.model_settings import model_key
+        from chatapp.engine import memory_estimate
+        from chatapp.engine.gguf_meta import read_header
+        from chatapp.ui.model_settings_dialog import ModelSettingsDialog
+
+        if path is None:
+            info = self.session.model_info
+            path = info.path if info is not None else (self.model_spec.path if self.model_spec else None)
+        if not path or path.startswith(("server:", "http://", "https://")):
+            self.show_error("Model settings are for model files. Load a model file first (Model > Load model file…).")
+            return
+        try:
+            header = read_header(path)
+            import llama_cpp
+
+            gpu, rpc = bool(llama_cpp.llama_supports_gpu_offload()), bool(llama_cpp.llama_supports_rpc())
+        except UserFacingError as exc:
+            self.show_error(str(exc))
+            return
+        builtin = self._builtin_model()
+        dialog = ModelSettingsDialog(
+            header, self.app_settings.model(path), gpu_available=gpu, rpc_available=rpc,
+            free=memory_estimate.available_memory(),
+            builtin=builtin is not None and model_key(builtin) == model_key(path), parent=self,
+        )
+        self._model_settings_dialog = dialog
+        dialog.accepted.connect(lambda: self.save_model_settings(path, dialog.values()))
+        dialog.open()
+
+    def save_model_settings(self, path: str, value) -> None:  # type: ignore[no-untyped-def]
+        """Keep a model's settings; the loaded model is reloaded with them (not mid-reply)."""
+        from chatapp.config.model_settings import model_key
+
+        self.app_settings.set_model(path, value)
+        self._save_app_settings()
+        info = self.session.model_info
+        if info is not None and model_key(info.path) == model_key(path):
+            self.session.sampling_defaults = value.generation()
+            if self.session.busy:
+                self.statusBar().showMessage("Saved; the model is reloaded with them after this reply.", 6000)
+                self._reload_after_reply = path
+            else:
+                self.statusBar().showMessage("Saved; reloading the model with its new settings…", 6000)
+                self.load_model(self.app_settings.spec(path))
+        else:
+            self.statusBar().showMessage("Model settings saved.", 4000)
+
+    def _save_app_settings(self) -> None:
+        if self.settings_path is None:
+            return
+        try:
+            self.app_settings.save(self.settings_path)
+        except OSError as exc:
+            self.show_error(f"The settings could not be saved: {exc}")
 
     def connect_server(self) -> None:
         """Use a model on an OpenAI-compatible server, with the same threads and memory."""
@@ -857,8 +943,8 @@ class MainWindow(QMainWindow):
                 entry = dialog.entry()
                 kept = [e for e in self.app_settings.endpoints if e.get("name") != entry["name"]]
                 self.app_settings.endpoints = [*kept, entry]
-                if endpoint.api_key:
-                    save_key(endpoint.name, endpoint.api_key)
+                if endpoint.api_key and not save_key(endpoint.name, endpoint.api_key):
+                    self._next_load_notes.append("No system keyring here: the API key is kept for this session only.")
                 if self.settings_path is not None:
                     try:
                         self.app_settings.save(self.settings_path)
@@ -875,11 +961,7 @@ class MainWindow(QMainWindow):
             if spec is not None:
                 self.load_model(spec, for_thread=True)
             return
-        base = self.model_spec or ModelSpec(path)
-        self.load_model(
-            ModelSpec(path, n_ctx=base.n_ctx, gpu=base.gpu, gpu_layers=base.gpu_layers, n_threads=base.n_threads),
-            for_thread=True,
-        )
+        self.load_model(self.app_settings.spec(path), for_thread=True)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls()
@@ -891,9 +973,33 @@ class MainWindow(QMainWindow):
         if urls:
             self._load_path(urls[0].toLocalFile())
 
+    @Slot(object, str)
+    def _on_too_large(self, spec: ModelSpec, message: str) -> None:
+        """A model larger than the free memory is only loaded when the user says so."""
+        if self.confirm_large_model(message):
+            self.model_spec = dataclasses.replace(spec, check_memory=False)
+            self.engine.load(self.model_spec)  # the thread waiting for it keeps waiting
+            return
+        self._pending_thread = None
+        current = self.session.model_info
+        self.model_label.setText(f"{current.name} · {current.device}" if current else "No model loaded")
+        self.statusBar().showMessage(f"Not loaded: {message.splitlines()[0]}", 15000)
+
+    def confirm_large_model(self, message: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Model larger than the free memory", message.splitlines()[0], parent=self)
+        box.setInformativeText("\n".join(message.splitlines()[1:]) + "\n\nLoad it anyway?")
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        return box.exec() == QMessageBox.StandardButton.Yes
+
     @Slot(object)
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self._loaded_ref = self.model_ref(info)
+        self.app_settings.touch(self._loaded_ref, time.time())
+        self._save_app_settings()
+        self.session.sampling_defaults = None if info.path.startswith(("http://", "https://")) else (
+            self.app_settings.model(info.path).generation()
+        )
         if self._pending_thread is not None and self.model_spec is not None and (
             info.path == self.model_spec.path or info.path == str(Path(self.model_spec.path).resolve())
         ):
@@ -907,12 +1013,15 @@ class MainWindow(QMainWindow):
         notes = [n for n in (info.fallback_reason, info.template_notice) if n]
         if info.fallback_reason:
             notes[0] = f"Running on the CPU: {info.fallback_reason}"
+        notes += self._next_load_notes
+        self._next_load_notes = []
         if notes:
             self.statusBar().showMessage("  ".join(notes), 15000)
 
     @Slot(str)
     def _on_model_failed(self, message: str) -> None:
         self._pending_thread = None
+        self._next_load_notes = []
         current = self.session.model_info
         self.model_label.setText(f"{current.name} · {current.device}" if current else "No model loaded")
         self.show_error(message)

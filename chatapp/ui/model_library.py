@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chatapp.config.model_settings import model_key
 from chatapp.engine.gguf_meta import GGUFInfo, read_header, scan
 from chatapp.errors import ModelLoadError
 
@@ -106,9 +107,11 @@ def server_row(entry: dict) -> GGUFInfo:
 
 
 class ModelLibrary(QDialog):
-    """Signals: chosen(str path) when the user picks a model to load; scanned() after each listing."""
+    """Signals: chosen(str path) when the user picks a model to load; configure(str path) for
+    its settings; scanned() after each listing."""
 
     chosen = Signal(str)
+    configure = Signal(str)
     scanned = Signal()
     _results = Signal(object, object)
 
@@ -144,6 +147,8 @@ class ModelLibrary(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.load_button = buttons.addButton("Load", QDialogButtonBox.ButtonRole.AcceptRole)
         self.load_button.clicked.connect(self._choose)
+        self.settings_button = buttons.addButton("Settings…", QDialogButtonBox.ButtonRole.ActionRole)
+        self.settings_button.clicked.connect(self._configure)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatapp-models")
@@ -169,12 +174,18 @@ class ModelLibrary(QDialog):
 
     def _show(self, found: list[GGUFInfo], failed: list[tuple[Path, str]]) -> None:
         builtin = str(self.builtin.resolve()) if self.builtin else None
-        rows = [(i, str(Path(i.path).resolve()) == builtin, self.last_used.get(i.path)) for i in found]
-        rows += [(server_row(e), False, None) for e in self.endpoints if e.get("base_url")]
+        rows = [(i, str(Path(i.path).resolve()) == builtin, self.last_used.get(model_key(i.path))) for i in found]
+        rows += [
+            (server_row(e), False, self.last_used.get(f"server:{e['base_url']}"))
+            for e in self.endpoints if e.get("base_url")
+        ]
         self.model.set_rows(rows)
         self.failed = failed
         folders = ", ".join(str(f) for f in self.folders)
-        text = f"{len(found)} model(s). Models folder: {folders} — put .gguf files there and they appear here."
+        text = (
+            f"{len(found)} model(s). Models folders: {folders} — put .gguf files there and they appear here "
+            "(more folders in Settings)."
+        )
         if failed:
             text += "\nNot readable: " + "; ".join(f"{p.name} ({why})" for p, why in failed[:5])
         self.info.setText(text)
@@ -185,6 +196,12 @@ class ModelLibrary(QDialog):
         if index.isValid():
             self.chosen.emit(self.model.data(index, PathRole))
             self.accept()
+
+    def _configure(self) -> None:
+        index = self.table.currentIndex()
+        path = self.model.data(index, PathRole) if index.isValid() else None
+        if path and not path.startswith("server:"):
+            self.configure.emit(path)
 
     def done(self, result: int) -> None:
         self._pool.shutdown(wait=False)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from chatapp.domain import ChatMessage, Message, MessageStatus, Role
+from chatapp.domain import ChatMessage, GenerationSettings, Message, MessageStatus, Role
 from chatapp.engine.backend import ModelInfo, ReplyResult
 from chatapp.errors import StorageError
 from chatapp.store import Store
@@ -64,6 +64,8 @@ class ChatSession(QObject):
         self.tables = MemoryTables(store)
         self.last_context: BuiltContext | None = None
         self.model_info: ModelInfo | None = None
+        # the loaded model's own default sampling, for threads whose sampling was never changed
+        self.sampling_defaults: GenerationSettings | None = None
         self._reply_id: int | None = None  # message id of the reply being written
         self._request_id: int | None = None
         self._text = ""
@@ -81,6 +83,12 @@ class ChatSession(QObject):
         return self._reply_id is not None
 
     @Slot(object)
+    def effective_sampling(self, thread_settings: GenerationSettings) -> GenerationSettings:
+        """A thread's own sampling once the user changed it; until then the model's defaults."""
+        if self.sampling_defaults is not None and thread_settings == GenerationSettings():
+            return self.sampling_defaults
+        return thread_settings
+
     def _on_loaded(self, info: ModelInfo) -> None:
         self.model_info = info
 
@@ -144,6 +152,7 @@ class ChatSession(QObject):
             for m in self.store.path(thread_id, max(0, depth + 1 - HISTORY_LIMIT), depth + 1)
             if m.role != Role.SYSTEM
         ]
+        sampling = self.effective_sampling(thread.settings)
         try:
             reply = self.store.add_message(
                 thread_id,
@@ -152,7 +161,7 @@ class ChatSession(QObject):
                 parent_id=parent_id,
                 status=MessageStatus.STREAMING,
                 model=self.model_info.name,
-                settings=thread.settings.to_dict(),
+                settings=sampling.to_dict(),
             )
         except StorageError as exc:
             self.error.emit(str(exc))
@@ -161,7 +170,7 @@ class ChatSession(QObject):
         request = ReplyRequest(
             system=system,
             history=history,
-            settings=thread.settings,
+            settings=sampling,
             thread_id=thread_id,
             message=answered,
             memory=self.tables.memory_enabled(thread_id),

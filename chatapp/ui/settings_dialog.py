@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLineEdit,
+    QListWidget,
     QPlainTextEdit,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -80,7 +87,10 @@ class SettingsDialog(QDialog):
         self.gpu.addItems(["auto", "gpu", "cpu"])
         self.gpu.setCurrentText(app.gpu)
         self.gpu.setAccessibleName("GPU offload")
-        self.n_ctx = _int(app.n_ctx, 256, 262144, "Context size")
+        self.n_ctx = _int(app.n_ctx, 0, 262144, "Context size")
+        self.n_ctx.setSingleStep(256)
+        self.n_ctx.setSpecialValueText("automatic per model")
+        self.n_ctx.setToolTip("For models without their own context size (Model > Model settings)")
         self.threads = _int(app.threads or 0, 0, 256, "CPU threads")
         self.threads.setSpecialValueText("automatic")
         self.theme = QComboBox()
@@ -94,6 +104,22 @@ class SettingsDialog(QDialog):
             ("CPU threads", self.threads), ("Theme", self.theme), ("Font size", self.font_size),
         ):
             form.addRow(label, widget)
+        self.folders = QListWidget()
+        self.folders.setAccessibleName("More models folders")
+        self.folders.addItems(app.model_folders)
+        self.folders.setMaximumHeight(80)
+        folder_buttons = QHBoxLayout()
+        add = QPushButton("Add folder…")
+        add.clicked.connect(lambda: self.add_folder())
+        remove = QPushButton("Remove")
+        remove.clicked.connect(self.remove_folder)
+        folder_buttons.addWidget(add)
+        folder_buttons.addWidget(remove)
+        folder_buttons.addStretch()
+        folders = QVBoxLayout()
+        folders.addWidget(self.folders)
+        folders.addLayout(folder_buttons)
+        form.addRow("More models folders", folders)
         layout.addWidget(group)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -114,12 +140,27 @@ class SettingsDialog(QDialog):
         )
 
     def app_values(self, current: AppSettings) -> AppSettings:
-        return AppSettings(
+        """`current` with this dialog's fields changed (endpoints, per-model settings kept)."""
+        return dataclasses.replace(
+            current,
             default_model=self.default_model.text().strip() or None,
             gpu=self.gpu.currentText(),
-            gpu_layers=current.gpu_layers,
             n_ctx=self.n_ctx.value(),
             threads=self.threads.value() or None,
             theme=self.theme.currentText(),
             font_size=self.font_size.value(),
+            model_folders=[self.folders.item(i).text() for i in range(self.folders.count())],
+            endpoints=list(current.endpoints),
+            models=dict(current.models),
+            last_used=dict(current.last_used),
         )
+
+    def add_folder(self, folder: str | None = None) -> None:
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Add a models folder")
+        if folder and not self.folders.findItems(folder, Qt.MatchFlag.MatchExactly):
+            self.folders.addItem(folder)
+
+    def remove_folder(self) -> None:
+        for item in self.folders.selectedItems():
+            self.folders.takeItem(self.folders.row(item))

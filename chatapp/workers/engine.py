@@ -24,7 +24,7 @@ from chatapp.domain import ChatMessage, GenerationSettings, Message
 from chatapp.memory.builder import BuiltContext, ContextBuilder
 from chatapp.engine.backend import Backend, ModelInfo, ModelSpec, ReplyResult
 from chatapp.engine.remote import ReplyInterrupted
-from chatapp.errors import UserFacingError
+from chatapp.errors import ModelTooLarge, UserFacingError
 from chatapp.store import Store
 from chatapp.memory.context import fit_recent, reply_room
 
@@ -72,7 +72,8 @@ class EngineWorker(QObject):
     """Lives on the engine thread.
 
     Signals:
-        loaded(ModelInfo), load_failed(str), unloaded()
+        loaded(ModelInfo), load_failed(str), unloaded(),
+        too_large(ModelSpec, str): refused for lack of memory; the previous model stays
         started(ReplyStarted): the context was built and generation begins
         text(int, str): request id and a batch of new text
         finished(int, ReplyResult), failed(int, str)
@@ -80,6 +81,7 @@ class EngineWorker(QObject):
 
     loaded = Signal(object)
     load_failed = Signal(str)
+    too_large = Signal(object, str)
     unloaded = Signal()
     started = Signal(object)
     text = Signal(int, str)
@@ -116,6 +118,9 @@ class EngineWorker(QObject):
         previous = self._backend.info
         try:
             info = self._backend.load(spec)
+        except ModelTooLarge as exc:  # refused before anything was unloaded
+            self.too_large.emit(spec, str(exc))
+            return
         except Exception as exc:  # llama.cpp raises many kinds; none may kill the thread
             if not isinstance(exc, UserFacingError):
                 log.exception("unexpected load failure")
@@ -285,6 +290,7 @@ class EngineController(QObject):
 
     loaded = Signal(object)
     load_failed = Signal(str)
+    too_large = Signal(object, str)
     unloaded = Signal()
     started = Signal(object)
     text = Signal(int, str)
@@ -317,7 +323,7 @@ class EngineController(QObject):
         self._unload.connect(self._worker.unload)
         self._shutdown.connect(self._worker.shutdown)
         self._summary: SummaryRequest | None = None
-        for name in ("loaded", "load_failed", "unloaded", "started", "text", "summarized"):
+        for name in ("loaded", "load_failed", "too_large", "unloaded", "started", "text", "summarized"):
             getattr(self._worker, name).connect(getattr(self, name))
         # the request is over before anyone hears of it, so a listener may start the next
         self._worker.finished.connect(self._on_finished)
