@@ -30,6 +30,7 @@ class FakeBackend:
         self.prompts: list[list[ChatMessage]] = []
         self.sampling: list[GenerationSettings] = []  # the settings of each reply
         self.load_error: Exception | None = None
+        self.fallback_reason: str | None = None  # reported as if a GPU load had failed
         self.loads = 0
         self.unloads = 0
 
@@ -54,6 +55,7 @@ class FakeBackend:
             total_layers=1,
             n_threads=1,
             load_seconds=0.0,
+            fallback_reason=self.fallback_reason,
         )
         return self.info
 

@@ -106,3 +106,52 @@ def test_a_hostile_or_broken_template_is_refused_before_saving() -> None:
     assert "unsafe" in (check_template("{{ ''.__class__.__mro__[1].__subclasses__() }}") or "")
     assert "TemplateSyntaxError" in (check_template("{% for m in messages %}") or "")
     assert check_template("static text") == "it does not write the messages' content"
+
+
+CHECK_AS_NOBODY = r"""
+import os, sys
+import llama_cpp
+from chatapp.engine.gguf_meta import read_header
+from chatapp.engine.llama_backend import LlamaBackend
+from chatapp.engine.backend import ModelSpec
+from chatapp.errors import ModelLoadError
+os.setgid(65534); os.setuid(65534)  # after the imports: only the model file is in question
+for attempt in (lambda: read_header(sys.argv[1]), lambda: LlamaBackend().load(ModelSpec(sys.argv[1], gpu="cpu"))):
+    try:
+        attempt()
+    except ModelLoadError as exc:
+        print("REFUSED", exc.message, "|", exc.detail)
+"""
+
+
+def test_an_unreadable_model_file_is_named_with_the_reason(default_model: Path, tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    if os.geteuid() != 0:
+        path = tmp_path / "locked.gguf"
+        shutil.copy(default_model, path)
+        path.chmod(0)
+        with pytest.raises(ModelLoadError, match="cannot be read") as caught:
+            LlamaBackend().load(ModelSpec(str(path), gpu="cpu"))
+        assert "ermission denied" in str(caught.value)
+        return
+    # root reads anything: check as an ordinary user (nobody), as a person would meet it
+    import chatapp
+
+    source = Path(chatapp.__file__).parent.parent
+    with tempfile.TemporaryDirectory() as shared:
+        Path(shared).chmod(0o755)
+        path = Path(shared) / "locked.gguf"
+        shutil.copy(default_model, path)
+        path.chmod(0)
+        env = dict(os.environ, PYTHONPATH=str(source), HOME=shared)
+        done = subprocess.run([sys.executable, "-c", CHECK_AS_NOBODY, str(path)], env=env,
+                              capture_output=True, text=True, timeout=120, cwd=shared)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("REFUSED")]
+    assert len(lines) == 2, done.stdout + done.stderr[-2000:]
+    assert "locked.gguf cannot be read: permission denied" in lines[0]
+    assert "The model file" in lines[1] and "cannot be read" in lines[1] and "Permission denied" in lines[1]

@@ -147,3 +147,35 @@ def test_library_has_extra_folders_last_used_and_a_settings_button(qtbot, make_w
     library.table.setCurrentIndex(model.index(rows["copy.gguf"], 0))
     library.settings_button.click()
     assert window._model_settings_dialog.info.path == str(extra / "copy.gguf")
+
+
+def test_a_file_that_vanished_after_listing_is_reported_and_the_model_stays(qtbot, make_window, engine, fake: FakeBackend, tmp_path: Path, default_model: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "collection"
+    folder.mkdir()
+    shutil.copy(default_model, folder / "soon-gone.gguf")
+    window = make_window()
+    window.app_settings.model_folders = [str(folder)]
+    fake.check_files = True
+    window.open_library()
+    library = window._library
+    with qtbot.waitSignal(library.scanned, timeout=10000):
+        pass
+    model = library.model
+    row = next(r for r in range(model.rowCount()) if model.data(model.index(r, 0)) == "soon-gone.gguf")
+    library.table.setCurrentIndex(model.index(row, 0))
+    (folder / "soon-gone.gguf").unlink()
+    with qtbot.waitSignal(engine.load_failed, timeout=5000) as failed:
+        library.load_button.click()
+    assert "soon-gone.gguf does not exist" in failed.args[0]
+    assert window.model_label.text().startswith("fake-model")
+
+
+def test_a_failed_gpu_load_is_told_in_the_window(qtbot, make_window, engine, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    fake.fallback_reason = "loading on the GPU failed: cudaMalloc failed: out of memory"
+    with qtbot.waitSignal(engine.loaded, timeout=5000):
+        window.load_model(ModelSpec("other.gguf", gpu="gpu"))
+    assert window.statusBar().currentMessage() == (
+        "Running on the CPU: loading on the GPU failed: cudaMalloc failed: out of memory"
+    )
+    assert window.model_label.text() == "other · CPU, 1 threads"
