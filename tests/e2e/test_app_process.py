@@ -31,6 +31,8 @@ def test_send_one_message_with_the_default_model(tmp_path: Path) -> None:
     result = run(["--send", "What is the capital of France?", "--threads", "2"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("reply: ")
+    # the exchange went through the memory too (the embedding model loaded, both messages indexed)
+    assert "memory: the exchange is indexed (2 messages with embeddings)" in result.stdout
     db = sqlite3.connect(tmp_path / "chatapp.sqlite3")
     rows = db.execute("SELECT role, status, model FROM messages ORDER BY id").fetchall()
     db.close()
