@@ -38,7 +38,6 @@ class BuilderParams:
     min_recent_messages: int = 2
     window_step: int = 8  # the recent window's start moves in steps of this many messages
     recent_lookback: int = 400  # messages read for the recent window
-    neighbours: int = 8  # top hits whose neighbouring turn is considered too
 
 
 @dataclass(frozen=True)
@@ -190,7 +189,6 @@ class ContextBuilder:
         if memory and window_start > 0:
             room = budget - spent_slots - spent_summary - spent_recent
             hits = recall(self.store, thread_id, new_message.content, query_vec, window_start, self.embeddings)
-            hits = self._with_neighbours(thread_id, hits, window_start)
             messages = self._messages([h.message_id for h in hits[:300]])
             days: set[str] = set()
             for hit in hits[:300]:
@@ -271,24 +269,6 @@ class ContextBuilder:
                 spent -= costs[start]
                 start += 1
         return start, spent
-
-    def _with_neighbours(self, thread_id: int, hits: list, before: int) -> list:
-        """Add the turn just before each of the best hits (the question a reply answers)."""
-        from chatapp.memory.recall import Hit
-
-        seen = {h.message_id for h in hits}
-        extra = []
-        for hit in hits[: self.params.neighbours]:
-            if hit.depth == 0:
-                continue
-            row = self.store._one(
-                "SELECT id FROM messages WHERE thread_id = ? AND active = 1 AND depth = ?",
-                (thread_id, hit.depth - 1),
-            )
-            if row and row[0] not in seen and hit.depth - 1 < before:
-                seen.add(row[0])
-                extra.append(Hit(row[0], hit.depth - 1, hit.score * 0.5))
-        return sorted(hits + extra, key=lambda h: (-h.score, -h.depth))
 
     def _messages(self, ids: Sequence[int]) -> dict[int, Message]:
         out: dict[int, Message] = {}

@@ -37,3 +37,21 @@ def test_fusion_finds_by_words_and_by_meaning(store: Store, embedder) -> None:  
     assert by_meaning[0].message_id == ids[0]  # no shared word: the embedding finds it
     only_old = recall(store, t.id, "sourdough", None, 2, cache)
     assert all(h.depth < 2 for h in only_old) and ids[2] not in [h.message_id for h in only_old]
+
+
+def test_the_reply_to_a_matching_question_is_recalled_with_it(store: Store) -> None:
+    """The question has the words, its answer (the next message) has the content."""
+    t = store.create_thread()
+    lines = [f"chat about nothing in particular number {i}" for i in range(30)]
+    lines[10] = "What are your plans for the summer holidays?"
+    lines[11] = "Researching adoption agencies, it has been a dream for years."
+    lines[20] = "The summer was hot."  # a weaker lexical hit
+    ids = [store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, line).id for i, line in enumerate(lines)]
+    hits = recall(store, t.id, "What are my plans for the summer holidays?", None, 30, None)
+    order = [h.message_id for h in hits]
+    assert order[0] == ids[10]
+    assert ids[11] in order  # it shares no word with the question: only the lift finds it
+    assert order.index(ids[11]) < order.index(ids[21])  # lifted by a better hit than the weaker hit's reply
+    assert all(h.depth < 30 for h in hits)
+    tail = recall(store, t.id, "plans for the summer holidays", None, 11, None)
+    assert ids[11] not in [h.message_id for h in tail]  # never beyond the window's start
