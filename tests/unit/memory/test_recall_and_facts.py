@@ -49,8 +49,7 @@ def test_the_reply_to_a_matching_question_is_recalled_with_it(store: Store) -> N
     ids = [store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, line).id for i, line in enumerate(lines)]
     hits = recall(store, t.id, "What are my plans for the summer holidays?", None, 30, None)
     order = [h.message_id for h in hits]
-    assert order[0] == ids[10]
-    assert ids[11] in order  # it shares no word with the question: only the lift finds it
+    assert set(order[:2]) == {ids[10], ids[11]}  # the answer shares no word: only the lift finds it
     assert order.index(ids[11]) < order.index(ids[21])  # lifted by a better hit than the weaker hit's reply
     assert all(h.depth < 30 for h in hits)
     tail = recall(store, t.id, "plans for the summer holidays", None, 11, None)
