@@ -855,9 +855,11 @@ class MainWindow(QMainWindow):
     def open_library(self) -> None:
         from chatapp.ui.model_library import ModelLibrary
 
+        info = self.session.model_info
         library = ModelLibrary(
             self.model_folders(), self._builtin_model(), self.app_settings.last_used, self,
             endpoints=list(self.app_settings.endpoints),
+            loaded=(self._loaded_ref, info.device) if info is not None and self._loaded_ref else None,
         )
         library.chosen.connect(self._load_path)
         library.configure.connect(self.open_model_settings)

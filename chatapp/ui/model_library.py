@@ -17,6 +17,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -46,6 +47,7 @@ class ModelTableModel(QAbstractTableModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.rows: list[tuple[GGUFInfo, bool, float | None]] = []  # info, built-in, last used
+        self.loaded: tuple[str, str] | None = None  # (model key, device label) of the loaded model
 
     def set_rows(self, rows: list[tuple[GGUFInfo, bool, float | None]]) -> None:
         self.beginResetModel()
@@ -67,18 +69,27 @@ class ModelTableModel(QAbstractTableModel):
         if not index.isValid() or not 0 <= index.row() < len(self.rows):
             return None
         info, builtin, used = self.rows[index.row()]
+        device = self._device(info)
         if role == PathRole:
             return info.path
         if role == Qt.ItemDataRole.ToolTipRole:
-            return info.path + ("\n(built-in: cannot be deleted)" if builtin else "")
+            return info.path + ("\n(built-in: cannot be deleted)" if builtin else "") + (
+                f"\nloaded now: {device}" if device else ""
+            )
+        if role == Qt.ItemDataRole.FontRole and device and index.column() == 0:
+            font = QFont()
+            font.setBold(True)
+            return font
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         col = index.column()
         if info.architecture == "server":
-            return {0: info.name, 1: "server", 5: f"{info.context_length:,}", 6: "the server's"}.get(col, "")
+            name = info.name + (" · loaded" if device else "")
+            return {0: name, 1: "server", 5: f"{info.context_length:,}", 6: "the server's"}.get(col, "")
         if col == 0:
             name = Path(info.path).name
-            return f"{name} (built-in)" if builtin else name
+            name = f"{name} (built-in)" if builtin else name
+            return f"{name} · loaded on {device}" if device else name
         if col == 1:
             return info.architecture
         if col == 2:
@@ -94,6 +105,13 @@ class ModelTableModel(QAbstractTableModel):
         if col == 7:
             return dt.datetime.fromtimestamp(used).strftime("%Y-%m-%d") if used else ""
         return None
+
+
+    def _device(self, info: GGUFInfo) -> str | None:
+        if self.loaded is None:
+            return None
+        key = info.path if info.architecture == "server" else model_key(info.path)
+        return self.loaded[1] if key == self.loaded[0] else None
 
 
 def server_row(entry: dict) -> GGUFInfo:
@@ -122,6 +140,7 @@ class ModelLibrary(QDialog):
         last_used: dict[str, float],
         parent: QWidget | None = None,
         endpoints: list[dict] | None = None,
+        loaded: tuple[str, str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Model library")
@@ -136,6 +155,7 @@ class ModelLibrary(QDialog):
         self.info.setWordWrap(True)
         layout.addWidget(self.info)
         self.model = ModelTableModel(self)
+        self.model.loaded = (model_key(loaded[0]), loaded[1]) if loaded else None
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setAccessibleName("Models")

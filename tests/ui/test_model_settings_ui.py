@@ -141,10 +141,11 @@ def test_library_has_extra_folders_last_used_and_a_settings_button(qtbot, make_w
         pass
     model = library.model
     rows = {model.data(model.index(r, 0)): r for r in range(model.rowCount())}
-    assert "copy.gguf" in rows
+    row = rows["copy.gguf · loaded on CPU, 1 threads"]  # where the loaded model runs
     today = dt.date.today().strftime("%Y-%m-%d")
-    assert model.data(model.index(rows["copy.gguf"], 7)) == today  # loaded just now
-    library.table.setCurrentIndex(model.index(rows["copy.gguf"], 0))
+    assert model.data(model.index(row, 7)) == today  # loaded just now
+    assert not any("loaded" in name for name in rows if not name.startswith("copy.gguf"))
+    library.table.setCurrentIndex(model.index(row, 0))
     library.settings_button.click()
     assert window._model_settings_dialog.info.path == str(extra / "copy.gguf")
 
