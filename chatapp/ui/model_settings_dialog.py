@@ -121,7 +121,7 @@ class ModelSettingsDialog(QDialog):
             self.template_text.setPlainText(current.chat_template)
         self.rpc = QLineEdit(current.rpc_servers)
         self.rpc.setAccessibleName("RPC servers")
-        self.rpc.setPlaceholderText("host:port, host:port  (llama.cpp rpc-server on other machines)")
+        self.rpc.setPlaceholderText("host:port, host:port  (ggml-rpc-server on other machines)")
         if not rpc_available:
             self.rpc.setToolTip("This llama.cpp build has no RPC support; see the README to build one.")
         for label, widget in (
