@@ -24,7 +24,7 @@ from chatapp.domain import GenerationSettings
 from chatapp.engine import memory_estimate
 from chatapp.engine.gguf_meta import GGUFInfo
 from chatapp.engine.templates import NAMED
-from chatapp.ui.settings_dialog import _double, _int
+from chatapp.ui.settings_dialog import SamplingFields, _int
 
 OFFLOAD_LABELS = [
     ("", "As in the app's settings"),
@@ -138,18 +138,9 @@ class ModelSettingsDialog(QDialog):
         self.sampling.setChecked(current.sampling is not None)
         self.sampling.setToolTip("Used by threads whose sampling settings were never changed.")
         sform = QFormLayout(self.sampling)
-        s = current.generation() or GenerationSettings()
-        self.temperature = _double(s.temperature, 0.0, 2.0, 0.05, "Temperature")
-        self.top_p = _double(s.top_p, 0.0, 1.0, 0.05, "Top-p")
-        self.top_k = _int(s.top_k, 0, 500, "Top-k")
-        self.min_p = _double(s.min_p, 0.0, 1.0, 0.01, "Min-p")
-        self.repeat_penalty = _double(s.repeat_penalty, 0.5, 2.0, 0.05, "Repeat penalty")
-        self.max_tokens = _int(s.max_tokens, 16, 32768, "Maximum reply tokens")
-        for label, widget in (
-            ("Temperature", self.temperature), ("Top-p", self.top_p), ("Top-k", self.top_k),
-            ("Min-p", self.min_p), ("Repeat penalty", self.repeat_penalty), ("Max reply tokens", self.max_tokens),
-        ):
-            sform.addRow(label, widget)
+        self.sampling_fields = SamplingFields(current.generation() or GenerationSettings(), seed=False)
+        self.sampling_fields.expose(self)
+        self.sampling_fields.add_rows(sform)
         layout.addWidget(self.sampling)
 
         self.error = QLabel()
@@ -184,13 +175,7 @@ class ModelSettingsDialog(QDialog):
         self.template_text.clear()
         self.rpc.setText(value.rpc_servers)
         self.sampling.setChecked(value.sampling is not None)
-        defaults = GenerationSettings()
-        self.temperature.setValue(defaults.temperature)
-        self.top_p.setValue(defaults.top_p)
-        self.top_k.setValue(defaults.top_k)
-        self.min_p.setValue(defaults.min_p)
-        self.repeat_penalty.setValue(defaults.repeat_penalty)
-        self.max_tokens.setValue(defaults.max_tokens)
+        self.sampling_fields.show(GenerationSettings())
         self.error.clear()
 
     def _update(self) -> None:
@@ -214,11 +199,7 @@ class ModelSettingsDialog(QDialog):
         )
         sampling = None
         if self.sampling.isChecked():
-            sampling = GenerationSettings(
-                temperature=self.temperature.value(), top_p=self.top_p.value(), top_k=self.top_k.value(),
-                min_p=self.min_p.value(), repeat_penalty=self.repeat_penalty.value(),
-                max_tokens=self.max_tokens.value(),
-            ).to_dict()
+            sampling = self.sampling_fields.values().to_dict()
         return ModelSettings(
             n_ctx=self.n_ctx.value(),
             offload=self.offload.currentData(),

@@ -45,6 +45,56 @@ def _int(value: int, low: int, high: int, name: str) -> QSpinBox:
     return box
 
 
+class SamplingFields:
+    """The sampling widgets: a thread's own settings and a model's defaults use the same."""
+
+    NAMES = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens", "seed")
+
+    def __init__(self, s: GenerationSettings, *, seed: bool = True) -> None:
+        self.temperature = _double(s.temperature, 0.0, 2.0, 0.05, "Temperature")
+        self.top_p = _double(s.top_p, 0.0, 1.0, 0.05, "Top-p")
+        self.top_k = _int(s.top_k, 0, 500, "Top-k")
+        self.min_p = _double(s.min_p, 0.0, 1.0, 0.01, "Min-p")
+        self.repeat_penalty = _double(s.repeat_penalty, 0.5, 2.0, 0.05, "Repeat penalty")
+        self.max_tokens = _int(s.max_tokens, 16, 32768, "Maximum reply tokens")
+        self.seed: QSpinBox | None = None
+        if seed:
+            self.seed = _int(-1 if s.seed is None else s.seed, -1, 2**31 - 1, "Seed")
+            self.seed.setSpecialValueText("random")
+
+    def add_rows(self, form: QFormLayout) -> None:
+        for label, widget in (
+            ("Temperature", self.temperature), ("Top-p", self.top_p), ("Top-k", self.top_k),
+            ("Min-p", self.min_p), ("Repeat penalty", self.repeat_penalty),
+            ("Max reply tokens", self.max_tokens), ("Seed", self.seed),
+        ):
+            if widget is not None:
+                form.addRow(label, widget)
+
+    def expose(self, owner: object) -> None:
+        """Make the widgets attributes of the dialog too (dialog.temperature...)."""
+        for name in self.NAMES:
+            setattr(owner, name, getattr(self, name))
+
+    def show(self, s: GenerationSettings) -> None:
+        for name in self.NAMES[:-1]:
+            getattr(self, name).setValue(getattr(s, name))
+        if self.seed is not None:
+            self.seed.setValue(-1 if s.seed is None else s.seed)
+
+    def values(self) -> GenerationSettings:
+        seed = self.seed.value() if self.seed is not None else -1
+        return GenerationSettings(
+            temperature=self.temperature.value(),
+            top_p=self.top_p.value(),
+            top_k=self.top_k.value(),
+            min_p=self.min_p.value(),
+            repeat_penalty=self.repeat_penalty.value(),
+            max_tokens=self.max_tokens.value(),
+            seed=None if seed < 0 else seed,
+        )
+
+
 class SettingsDialog(QDialog):
     """Edits a copy; `thread_values()` and `app_values()` give the result after accept()."""
 
@@ -60,22 +110,10 @@ class SettingsDialog(QDialog):
             self.system_prompt.setAccessibleName("System prompt")
             self.system_prompt.setPlaceholderText("e.g. You are a concise assistant.")
             self.system_prompt.setMaximumHeight(90)
-            s = thread.settings
-            self.temperature = _double(s.temperature, 0.0, 2.0, 0.05, "Temperature")
-            self.top_p = _double(s.top_p, 0.0, 1.0, 0.05, "Top-p")
-            self.top_k = _int(s.top_k, 0, 500, "Top-k")
-            self.min_p = _double(s.min_p, 0.0, 1.0, 0.01, "Min-p")
-            self.repeat_penalty = _double(s.repeat_penalty, 0.5, 2.0, 0.05, "Repeat penalty")
-            self.max_tokens = _int(s.max_tokens, 16, 32768, "Maximum reply tokens")
-            self.seed = _int(-1 if s.seed is None else s.seed, -1, 2**31 - 1, "Seed")
-            self.seed.setSpecialValueText("random")
+            self.sampling = SamplingFields(thread.settings)
+            self.sampling.expose(self)
             form.addRow("System prompt", self.system_prompt)
-            for label, widget in (
-                ("Temperature", self.temperature), ("Top-p", self.top_p), ("Top-k", self.top_k),
-                ("Min-p", self.min_p), ("Repeat penalty", self.repeat_penalty),
-                ("Max reply tokens", self.max_tokens), ("Seed", self.seed),
-            ):
-                form.addRow(label, widget)
+            self.sampling.add_rows(form)
             layout.addWidget(group)
 
         group = QGroupBox("App")
@@ -129,15 +167,7 @@ class SettingsDialog(QDialog):
     def thread_values(self) -> tuple[str, GenerationSettings] | None:
         if self._thread is None:
             return None
-        return self.system_prompt.toPlainText().strip(), GenerationSettings(
-            temperature=self.temperature.value(),
-            top_p=self.top_p.value(),
-            top_k=self.top_k.value(),
-            min_p=self.min_p.value(),
-            repeat_penalty=self.repeat_penalty.value(),
-            max_tokens=self.max_tokens.value(),
-            seed=None if self.seed.value() < 0 else self.seed.value(),
-        )
+        return self.system_prompt.toPlainText().strip(), self.sampling.values()
 
     def app_values(self, current: AppSettings) -> AppSettings:
         """`current` with this dialog's fields changed (endpoints, per-model settings kept)."""
