@@ -54,10 +54,9 @@ class LlamaBackend:
                 "llama.cpp (llama-cpp-python) could not be started.", detail=str(exc)
             ) from exc
         llama_log.install()
-        if spec.rpc_servers:
-            from chatapp.engine import rpc
+        from chatapp.engine import rpc
 
-            rpc.add_servers(spec.rpc_servers)
+        rpc.add_servers(spec.rpc_servers or "")  # ggml aborts on a silent server: checked first
         gpu_ok = device.gpu_offload_supported()
         layers, fallback = device.requested_gpu_layers(spec, gpu_ok)
         threads = spec.n_threads or device.default_threads()

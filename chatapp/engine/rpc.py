@@ -5,7 +5,10 @@ llama-cpp-python has no parameter for it any more, so this does what llama.cpp's
 device, and register it. llama.cpp then offloads layers to those devices like
 to a local GPU (the GPU offload setting decides how many layers leave the CPU).
 Devices stay registered for the life of the process: removing a server from the
-settings takes effect at the next start.
+settings takes effect at the next start. ggml aborts the whole process when an
+RPC server it uses does not answer, so every server in use (the new ones and
+those registered earlier) is reached over TCP first, and a silent one stops the
+load with a message instead.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import re
+import socket
 import sys
 from pathlib import Path
 
@@ -38,6 +42,20 @@ def parse_servers(text: str) -> list[str]:
     return servers
 
 
+CONNECT_TIMEOUT = 3.0  # seconds to reach an RPC server before loading
+
+
+def unreachable(servers: list[str], timeout: float = CONNECT_TIMEOUT) -> tuple[str, str] | None:
+    """(server, why) for the first server that does not accept a TCP connection, else None."""
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        except OSError as exc:
+            return server, exc.strerror or str(exc) or type(exc).__name__
+    return None
+
+
 def _ggml_library() -> ctypes.CDLL:
     import llama_cpp.llama_cpp as lib_module
 
@@ -50,19 +68,31 @@ def _ggml_library() -> ctypes.CDLL:
 
 
 def add_servers(text: str) -> list[str]:
-    """Register the RPC servers in `text` (those not registered yet); the endpoints in use."""
+    """Register the RPC servers in `text` (those not registered yet) after checking that
+    they, and any registered earlier, answer; the endpoints in use."""
+    if not text.strip() and not _registered:
+        return []
     import llama_cpp
 
     try:
         servers = parse_servers(text)
     except ValueError as exc:
         raise ModelLoadError(f"The RPC servers setting is not valid: {exc}.") from exc
-    if not servers:
-        return []
-    if not llama_cpp.llama_supports_rpc():
+    if servers and not llama_cpp.llama_supports_rpc():
         raise ModelLoadError(
             "This build of llama.cpp cannot use RPC servers.", detail=BUILD_HINT
         )
+    silent = unreachable([*servers, *sorted(_registered - set(servers))])
+    if silent is not None:
+        server, why = silent
+        earlier = server not in servers
+        raise ModelLoadError(
+            f"The RPC server {server} does not answer ({why}).",
+            detail="It was added earlier in this session: restart chatapp to stop using it."
+            if earlier else "Start ggml-rpc-server there, or remove it from the model's settings.",
+        )
+    if not servers:
+        return []
     ggml = _ggml_library()
     ggml.ggml_backend_reg_by_name.restype = ctypes.c_void_p
     ggml.ggml_backend_reg_by_name.argtypes = [ctypes.c_char_p]

@@ -33,6 +33,11 @@ out = backend.generate([ChatMessage("user", "Hi")], GenerationSettings(temperatu
 print("DEVICE", info.device)
 print("TOKENS", out.completion_tokens)
 backend.unload()
+from chatapp.errors import ModelLoadError
+try:  # a silent server is refused before ggml would abort the process
+    backend.load(ModelSpec(sys.argv[1], n_ctx=1024, gpu="auto", rpc_servers=sys.argv[3]))
+except ModelLoadError as exc:
+    print("SILENT", exc.message)
 """
 
 
@@ -59,13 +64,14 @@ def test_layers_run_on_an_rpc_server(default_model: Path) -> None:
                 time.sleep(0.1)
         env = dict(os.environ, LLAMA_CPP_LIB_PATH=str(bin_dir))
         done = subprocess.run(
-            [sys.executable, "-c", CHILD, str(default_model), f"127.0.0.1:{port}"],
+            [sys.executable, "-c", CHILD, str(default_model), f"127.0.0.1:{port}", f"127.0.0.1:{_free_port()}"],
             env=env, capture_output=True, text=True, timeout=300,
         )
         assert done.returncode == 0, done.stderr[-2000:]
         assert f"DEVICE RPC0 (127.0.0.1:{port}), 31/31 layers" in done.stdout
         tokens = int(done.stdout.split("TOKENS ")[1].split()[0])
         assert tokens > 0
+        assert "SILENT The RPC server 127.0.0.1:" in done.stdout and "does not answer" in done.stdout
     finally:
         server.terminate()
         server.wait(10)

@@ -65,3 +65,26 @@ def test_offload_is_read_from_llamas_log() -> None:
     ]
     assert parse_offload(lines) == (31, 31, "CUDA0 (NVIDIA H200)")
     assert parse_offload(["nothing here"]) == (None, None, None)
+
+
+def test_rpc_servers_are_parsed_and_a_silent_one_is_found() -> None:
+    import socket
+
+    from chatapp.engine import rpc
+
+    assert rpc.parse_servers(" 10.0.0.2:50052; host-b:1,[::1]:50052 ") == ["10.0.0.2:50052", "host-b:1", "[::1]:50052"]
+    with pytest.raises(ValueError, match="'host' is not host:port"):
+        rpc.parse_servers("host")
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+    try:
+        assert rpc.unreachable([f"127.0.0.1:{listening.getsockname()[1]}"]) is None
+        server, why = rpc.unreachable([f"127.0.0.1:{listening.getsockname()[1]}", f"127.0.0.1:{closed_port}"]) or ("", "")
+        assert server == f"127.0.0.1:{closed_port}" and "refused" in why.lower()
+    finally:
+        listening.close()
