@@ -947,11 +947,7 @@ class MainWindow(QMainWindow):
                 self.app_settings.endpoints = [*kept, entry]
                 if endpoint.api_key and not save_key(endpoint.name, endpoint.api_key):
                     self._next_load_notes.append("No system keyring here: the API key is kept for this session only.")
-                if self.settings_path is not None:
-                    try:
-                        self.app_settings.save(self.settings_path)
-                    except OSError as exc:
-                        self.show_error(f"The endpoint could not be saved: {exc}")
+                self._save_app_settings()
             self.load_model(ModelSpec(endpoint.base_url, n_ctx=endpoint.n_ctx, endpoint=endpoint), for_thread=True)
 
         dialog.accepted.connect(connect)
