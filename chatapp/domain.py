@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 
 class Role(str, enum.Enum):
@@ -19,6 +19,21 @@ class MessageStatus(str, enum.Enum):
     STREAMING = "streaming"
     STOPPED = "stopped"
     ERROR = "error"
+
+
+T = TypeVar("T")
+
+
+def from_known_fields(cls: type[T], data: Any) -> T:
+    """`cls` made from the keys of `data` it knows; anything unusable gives the defaults
+    (settings outlive the code that wrote them)."""
+    if not isinstance(data, dict):
+        return cls()
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    try:
+        return cls(**{k: v for k, v in data.items() if k in known})
+    except TypeError:
+        return cls()
 
 
 @dataclass(frozen=True)
@@ -39,10 +54,7 @@ class GenerationSettings:
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> GenerationSettings:
         """Unknown keys are ignored and missing ones take defaults, so old settings still load."""
-        if not data:
-            return cls()
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return from_known_fields(cls, data)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatapp.domain import GenerationSettings
+from chatapp.domain import GenerationSettings, from_known_fields
 from chatapp.engine.backend import ModelSpec
 
 OFFLOAD_CHOICES = ("auto", "all", "layers", "cpu")  # "layers": gpu_layers on the GPU, rest on the CPU
@@ -32,13 +32,7 @@ class ModelSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ModelSettings:
-        if not isinstance(data, dict):
-            return cls()
-        known = {f.name for f in dataclasses.fields(cls)}
-        try:
-            value = cls(**{k: v for k, v in data.items() if k in known})
-        except TypeError:
-            return cls()
+        value = from_known_fields(cls, data)
         if value.offload and value.offload not in OFFLOAD_CHOICES:
             value.offload = ""
         return value

@@ -11,6 +11,7 @@ from typing import Any
 
 from chatapp.atomic import write_text_atomic
 from chatapp.config.model_settings import ModelSettings, model_key, spec_for
+from chatapp.domain import from_known_fields
 from chatapp.engine.backend import ModelSpec
 
 log = logging.getLogger("chatapp.config")
@@ -43,11 +44,7 @@ class AppSettings:
         except (OSError, ValueError) as exc:
             log.warning("settings file %s unreadable, using defaults: %s", path, exc)
             return cls()
-        known = {f.name for f in dataclasses.fields(cls)}
-        try:
-            value = cls(**{k: v for k, v in data.items() if k in known})
-        except TypeError:
-            return cls()
+        value = from_known_fields(cls, data)
         for name, kind in (("endpoints", list), ("models", dict), ("model_folders", list), ("last_used", dict)):
             if not isinstance(getattr(value, name), kind):
                 setattr(value, name, kind())

@@ -166,19 +166,25 @@ def memory_keyring() -> Iterator[dict]:
     keyring.set_keyring(previous)
 
 
+def _connect_with_key(qtbot, window, engine, url: str, settings_path: Path):  # type: ignore[no-untyped-def]
+    """Model > Connect to a server…, endpoint "lab" with a key, remembered; the loaded ModelInfo."""
+    window.settings_path = settings_path
+    window.connect_server()
+    dialog = window._endpoint_dialog
+    dialog.name.setText("lab")
+    dialog.url.setText(url)
+    dialog.key.setText("sk-secret-value")
+    with qtbot.waitSignal(engine.loaded, timeout=10000) as loaded:
+        dialog.accept()
+    return loaded.args[0]
+
+
 def test_the_api_key_goes_to_the_keyring_and_comes_back(qtbot, make_window, engine, tmp_path: Path, memory_keyring: dict, models_server: str) -> None:  # type: ignore[no-untyped-def]
     from chatapp.ui.endpoint_dialog import EndpointDialog
 
     window = make_window()
-    window.settings_path = tmp_path / "settings.json"
-    window.connect_server()
-    dialog = window._endpoint_dialog
-    dialog.name.setText("lab")
-    dialog.url.setText(models_server)
-    dialog.key.setText("sk-secret-value")
-    with qtbot.waitSignal(engine.loaded, timeout=10000) as loaded:
-        dialog.accept()
-    assert loaded.args[0].name == "llama-3-8b @ lab"
+    info = _connect_with_key(qtbot, window, engine, models_server, tmp_path / "settings.json")
+    assert info.name == "llama-3-8b @ lab"
     assert memory_keyring == {("chatapp", "lab"): "sk-secret-value"}
     saved = (tmp_path / "settings.json").read_text()
     assert "sk-secret-value" not in saved and json.loads(saved)["endpoints"][0]["name"] == "lab"
@@ -196,14 +202,7 @@ def test_without_a_keyring_the_user_is_told_the_key_is_not_kept(qtbot, make_wind
     keyring.set_keyring(fail.Keyring())
     try:
         window = make_window()
-        window.settings_path = tmp_path / "settings.json"
-        window.connect_server()
-        dialog = window._endpoint_dialog
-        dialog.name.setText("lab")
-        dialog.url.setText(models_server)
-        dialog.key.setText("sk-secret-value")
-        with qtbot.waitSignal(engine.loaded, timeout=10000):
-            dialog.accept()
+        _connect_with_key(qtbot, window, engine, models_server, tmp_path / "settings.json")
         assert "kept for this session only" in window.statusBar().currentMessage()
         assert "sk-secret-value" not in (tmp_path / "settings.json").read_text()
     finally:
