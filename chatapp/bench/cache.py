@@ -79,6 +79,7 @@ def main(argv: list[str]) -> int:
                 "evaluated": result.prompt_tokens - reused, "summary_before": rows[-1]["summary_after"] if rows else False,
                 "summary_after": changed, "seconds": seconds, "window_start": built.window_start,
                 "system_hash": hash(built.messages[0].content) % 10000,
+                "recall_kept": built.recall_kept, "recall_coverage": built.recall_coverage,
             })
             summary_count = len(MemoryTables(store).summaries(thread.id, current_only=False))
         store.close()
@@ -88,12 +89,20 @@ def main(argv: list[str]) -> int:
     overall = sum(r["reused"] for r in rows[1:]) / max(1, sum(r["prompt_tokens"] for r in rows[1:]))
     print(table(
         f"cache: {args.turns} turns, context {args.ctx}, SmolLM2 on the CPU",
-        ["turn", "prompt", "evaluated", "reused %", "summary changed before", "window", "sys"],
+        ["turn", "prompt", "evaluated", "reused %", "summary changed before", "window", "recall", "coverage"],
         [[r["turn"], r["prompt_tokens"], r["evaluated"], f"{100 * r['reused'] / max(1, r['prompt_tokens']):.0f}%",
-          "yes" if r["summary_before"] else "", r["window_start"], r["system_hash"]] for r in rows],
+          "yes" if r["summary_before"] else "", r["window_start"],
+          "" if r["recall_coverage"] is None else ("kept" if r["recall_kept"] else "chosen"),
+          "" if r["recall_coverage"] is None else f"{100 * r['recall_coverage']:.0f}%"] for r in rows],
     ))
+    recalled = [r["recall_coverage"] for r in rows if r["recall_coverage"] is not None]
+    coverage = sum(recalled) / len(recalled) if recalled else None
     print(f"\nreused on turns where no summary changed: {ratio:.1%}  (all turns after the first: {overall:.1%})")
-    write_json(args.json, {"turns": rows, "reused_ratio_no_summary_change": ratio, "reused_ratio_all": overall})
+    if coverage is not None:
+        print(f"recall: the prompt carried {coverage:.1%} of what a fresh recall would show (ranking-weighted, "
+              f"{len(recalled)} turns with recall; the block was kept on {sum(r['recall_kept'] for r in rows)})")
+    write_json(args.json, {"turns": rows, "reused_ratio_no_summary_change": ratio, "reused_ratio_all": overall,
+                           "recall_coverage_mean": coverage})
     return 0
 
 

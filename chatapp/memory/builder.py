@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chatapp.domain import ChatMessage, Message, Role
-from chatapp.memory.recall import EmbeddingCache, recall
+from chatapp.memory.recall import EmbeddingCache, Hit, recall
 from chatapp.memory.slots import GateParams, SlotBank
 from chatapp.memory.timefmt import day_phrase, today_phrase
 from chatapp.store import Store
@@ -38,6 +38,16 @@ class BuilderParams:
     min_recent_messages: int = 2
     window_step: int = 8  # the recent window's start moves in steps of this many messages
     recent_lookback: int = 400  # messages read for the recent window
+    kept_share: float = 0.7  # of the recall room: the block kept across turns (the rest is per turn)
+    keep_coverage: float = 0.5  # keep the block while it and the per-turn part hold this much of
+    # what a fresh recall would show (weighted by its ranking); below, the block is chosen again
+
+
+def params_for(on_gpu: bool) -> BuilderParams:
+    """On a GPU reading a prompt is cheap, so recall is chosen afresh for every message (all
+    of it in the system message); on a CPU its block is kept while the topic holds, so
+    llama.cpp reuses its KV cache instead of reading ~2,000 tokens again each turn."""
+    return BuilderParams(kept_share=1.0, keep_coverage=1.0) if on_gpu else BuilderParams()
 
 
 @dataclass(frozen=True)
@@ -57,12 +67,34 @@ class BuiltContext:
     memory_tokens: int
     left_out: dict[str, int] = field(default_factory=dict)
     window_start: int = 0
+    # share of what a fresh recall would show that this prompt carries (ranking-weighted), and
+    # whether the recall block was kept from an earlier turn; None when nothing was recalled
+    recall_coverage: float | None = None
+    recall_kept: bool = False
 
     def part_tokens(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for part in self.parts:
             out[part.kind] = out.get(part.kind, 0) + part.tokens
         return out
+
+
+@dataclass(frozen=True)
+class _Excerpt:
+    message: Message
+    line: str
+    day: str  # its "On …:" heading
+    cost: int  # tokens of the line
+
+
+@dataclass(frozen=True)
+class _Recalled:
+    kept: list[tuple[Message, str]]
+    fresh: list[tuple[Message, str]]
+    kept_tokens: int
+    fresh_tokens: int
+    coverage: float
+    was_kept: bool
 
 
 class ContextBuilder:
@@ -82,6 +114,11 @@ class ContextBuilder:
         self.gates = gates or GateParams()
         self.embeddings = EmbeddingCache(self.tables)
         self._counts: dict[tuple[int, int, str], int] = {}
+        self._kept: dict[int, tuple[int, ...]] = {}  # thread → recalled messages kept in its prompt
+
+    def forget(self, thread_id: int) -> None:
+        """Drop the thread's kept recall block: its next build chooses recall afresh."""
+        self._kept.pop(thread_id, None)
 
     def _count_cached(self, key: tuple[int, int, str], text: str) -> int:
         """Message texts are counted once; a thread's recent window is re-read every turn."""
@@ -183,57 +220,58 @@ class ContextBuilder:
             summary_text = "\n".join(t for _s, t in chosen)
             summary_sources = [i for s, _t in chosen for i in s.message_ids]
 
-        # recall fills what is left
-        recall_items: list[tuple[Message, str]] = []
-        spent_recall = 0
+        # recall fills what is left: a block kept across turns (in the system message, so
+        # the prompt's prefix holds while the topic does) and the rest in the new message
+        kept: list[tuple[Message, str]] = []
+        fresh: list[tuple[Message, str]] = []
+        spent_kept = spent_fresh = 0
+        recall_coverage: float | None = None
+        recall_kept = False
         if memory and window_start > 0:
             room = budget - spent_slots - spent_summary - spent_recent
-            hits = recall(self.store, thread_id, new_message.content, query_vec, window_start, self.embeddings)
-            messages = self._messages([h.message_id for h in hits[:300]])
-            days: set[str] = set()
-            for hit in hits[:300]:
-                msg = messages.get(hit.message_id)
-                if msg is None:
-                    continue
-                line = _recall_line(msg)
-                day = day_phrase(msg.created_at, now)
-                cost = self._count_cached((msg.id, len(msg.content), "recall"), line) + 1
-                if day not in days:
-                    cost += self.count_text(f"On {day}:") + 1
-                if spent_recall + cost > room:
-                    left_out["recall"] = left_out.get("recall", 0) + 1
-                    continue
-                days.add(day)
-                recall_items.append((msg, line))
-                spent_recall += cost
+            hits = recall(self.store, thread_id, new_message.content, query_vec, window_start, self.embeddings)[:300]
+            recalled_parts = self._recall(thread_id, hits, room, window_start, now)
+            kept, fresh = recalled_parts.kept, recalled_parts.fresh
+            spent_kept, spent_fresh = recalled_parts.kept_tokens, recalled_parts.fresh_tokens
+            recall_coverage, recall_kept = recalled_parts.coverage, recalled_parts.was_kept
+            recalled = {m.id for m, _t in kept + fresh}
+            left_out["recall"] = sum(1 for h in hits if h.message_id not in recalled)
             # what recall left goes back to the recent window (contiguous, no duplicates)
-            recalled = {m.id for m, _t in recall_items}
-            room_back = budget - spent_slots - spent_summary - spent_recall - spent_recent
+            room_back = budget - spent_slots - spent_summary - spent_kept - spent_fresh - spent_recent
             while start > 0 and costs[start - 1] <= room_back and history[start - 1].id not in recalled:
                 start -= 1
                 spent_recent += costs[start]
                 room_back -= costs[start]
             start, spent_recent = self._step(history, start, spent_recent, costs)
             window_start = history[start].depth if start < len(history) else depth
+        else:
+            self.forget(thread_id)
+        spent_recall = spent_kept + spent_fresh
         left_out["recent"] = start
 
-        # assemble
+        # assemble, the parts that change least first: a change re-reads all that follows
+        # (the kept excerpts hold while the topic does; slots change when a fact's message
+        # leaves the recent window, which re-reads the window anyway)
+        kept_text = _group_by_day(kept, now) if kept else ""
+        sections = [
+            ("system", system_prompt.strip(), "", self.count_text(system_prompt.strip()), (), ()),
+            ("recall", kept_text, "Excerpts from earlier in this conversation:\n", spent_kept,
+             tuple(m.id for m, _t in kept), ()),
+            ("summary", summary_text, "Summary of the earlier conversation:\n", spent_summary, tuple(summary_sources), ()),
+            ("slots", "\n".join(slot_lines), "What you know about the user and this conversation:\n", spent_slots,
+             tuple(slot_sources), tuple(slot_ids)),
+        ]
         system_lines = [system_prompt.strip()] if system_prompt.strip() else []
         if memory:
             system_lines.append(f"Today is {today_phrase(now)}.")
-        if slot_lines:
-            system_lines.append("What you know about the user and this conversation:\n" + "\n".join(slot_lines))
-        if summary_text:
-            system_lines.append("Summary of the earlier conversation:\n" + summary_text)
+        for kind, text, heading, tokens, sources, ids in sections:
+            if text:
+                if kind != "system":
+                    system_lines.append(heading + text)
+                parts.append(ContextPart(kind, text, tokens, sources, ids))
         messages: list[ChatMessage] = []
         if system_lines:
             messages.append(ChatMessage("system", "\n\n".join(system_lines)))
-        if system_prompt.strip():
-            parts.append(ContextPart("system", system_prompt.strip(), self.count_text(system_prompt.strip())))
-        if slot_lines:
-            parts.append(ContextPart("slots", "\n".join(slot_lines), spent_slots, tuple(slot_sources), tuple(slot_ids)))
-        if summary_text:
-            parts.append(ContextPart("summary", summary_text, spent_summary, tuple(summary_sources)))
         recent = history[start:]
         for i, m in enumerate(recent, start=start):
             text = _recent_text(m, history, i)
@@ -243,10 +281,9 @@ class ContextBuilder:
                 ContextPart("recent", "\n".join(m.content for m in recent), spent_recent, tuple(m.id for m in recent))
             )
         last = new_message.content
-        if recall_items:
-            recall_items.sort(key=lambda item: item[0].depth)
-            excerpts = _group_by_day(recall_items, now)
-            parts.append(ContextPart("recall", excerpts, spent_recall, tuple(m.id for m, _t in recall_items)))
+        if fresh:
+            excerpts = _group_by_day(fresh, now)
+            parts.append(ContextPart("recall_new", excerpts, spent_fresh, tuple(m.id for m, _t in fresh)))
             last = f"(From earlier in our conversation:\n{excerpts})\n\n{last}"
         parts.append(ContextPart("message", new_message.content, self.count_text(new_message.content), (new_message.id,)))
         messages.append(ChatMessage("user", last))
@@ -257,7 +294,100 @@ class ContextBuilder:
             memory_tokens=spent_slots + spent_summary + spent_recall + spent_recent,
             left_out={k: v for k, v in left_out.items() if v},
             window_start=window_start,
+            recall_coverage=recall_coverage,
+            recall_kept=recall_kept,
         )
+
+    def _recall(
+        self, thread_id: int, hits: Sequence[Hit], room: int, window_start: int, now: float
+    ) -> _Recalled:
+        """The kept block and the per-turn excerpts within `room`.
+
+        The kept block sits early in the prompt and stays the same while the topic holds,
+        so llama.cpp reuses its cache; the per-turn part adds what the new message needs
+        beyond it. When kept and per-turn together cover less than `keep_coverage` of what
+        a fresh recall would show, the block is chosen again from the fresh ranking (its
+        best `kept_share`; the rest per turn), which is also what a first build does.
+        """
+        p = self.params
+        previous = self._kept.get(thread_id, ())
+        score = {h.message_id: h.score for h in hits}
+        messages = self._messages([*score, *(i for i in previous if i not in score)])
+        info = self._excerpts(messages, now)
+        fresh_all, _ = self._fill(hits, info, room, set())
+        wanted = sum(score[m.id] for m, _t in fresh_all)
+
+        def coverage(shown: set[int]) -> float:
+            return sum(score[m.id] for m, _t in fresh_all if m.id in shown) / wanted if wanted else 1.0
+
+        if previous and self._still_shown(thread_id, previous, window_start):
+            kept_items = [(m, _recall_line(m)) for m in sorted((messages[i] for i in previous), key=lambda m: m.depth)]
+            kept_cost = self._block_cost(kept_items, info)
+            if kept_cost <= room:
+                more, more_cost = self._fill(hits, info, room - kept_cost, set(previous))
+                covered = coverage(set(previous) | {m.id for m, _t in more})
+                if covered >= p.keep_coverage:
+                    return _Recalled(kept_items, _by_depth(more), kept_cost, more_cost, covered, True)
+        kept_items, kept_cost = self._fill(hits, info, int(room * p.kept_share), set(), prefix=True)
+        self._kept[thread_id] = tuple(m.id for m, _t in _by_depth(kept_items))
+        more, more_cost = self._fill(hits, info, room - kept_cost, {m.id for m, _t in kept_items})
+        covered = coverage({m.id for m, _t in kept_items + more})
+        return _Recalled(_by_depth(kept_items), _by_depth(more), kept_cost, more_cost, covered, False)
+
+    def _fill(
+        self,
+        hits: Sequence[Hit],
+        info: dict[int, _Excerpt],
+        room: int,
+        skip: set[int],
+        prefix: bool = False,
+    ) -> tuple[list[tuple[Message, str]], int]:
+        """The best hits not in `skip` that fit in `room` (best first), with their cost; with
+        `prefix`, only the best ones up to the first that does not fit."""
+        items: list[tuple[Message, str]] = []
+        days: set[str] = set()
+        spent = 0
+        for hit in hits:
+            excerpt = info.get(hit.message_id)
+            if excerpt is None or hit.message_id in skip:
+                continue
+            cost = excerpt.cost + (0 if excerpt.day in days else self._day_cost(excerpt.day))
+            if spent + cost > room:
+                if prefix:
+                    break
+                continue
+            days.add(excerpt.day)
+            items.append((excerpt.message, excerpt.line))
+            spent += cost
+        return items, spent
+
+    def _excerpts(self, messages: dict[int, Message], now: float) -> dict[int, _Excerpt]:
+        out: dict[int, _Excerpt] = {}
+        days: dict[int, str] = {}
+        for mid, msg in messages.items():
+            line = _recall_line(msg)
+            key = int(msg.created_at // 900)  # time zones are whole quarter hours from UTC
+            day = days.get(key)
+            if day is None:
+                day = days[key] = day_phrase(msg.created_at, now)
+            out[mid] = _Excerpt(msg, line, day, self._count_cached((msg.id, len(msg.content), "recall"), line) + 1)
+        return out
+
+    def _day_cost(self, day: str) -> int:
+        return self._count_cached((-1, 0, day), f"On {day}:") + 1
+
+    def _block_cost(self, items: Sequence[tuple[Message, str]], info: dict[int, _Excerpt]) -> int:
+        excerpts = [info[m.id] for m, _t in items]
+        return sum(e.cost for e in excerpts) + sum(self._day_cost(d) for d in {e.day for e in excerpts})
+
+    def _still_shown(self, thread_id: int, ids: Sequence[int], window_start: int) -> bool:
+        """The kept messages are all still on the thread's shown path, before the window."""
+        marks = ",".join("?" * len(ids))
+        row = self.store._one(
+            f"SELECT COUNT(*) FROM messages WHERE thread_id = ? AND active = 1 AND depth < ? AND id IN ({marks})",
+            (thread_id, window_start, *ids),
+        )
+        return row is not None and row[0] == len(ids)
 
     def _step(self, history: Sequence[Message], start: int, spent: int, costs: _LazyCosts) -> tuple[int, int]:
         """Move the window's start up to a multiple of window_step, so it stays put for
@@ -286,6 +416,10 @@ class ContextBuilder:
             for r in rows:
                 out[r[0]] = _message(r, 1, 1)
         return out
+
+
+def _by_depth(items: list[tuple[Message, str]]) -> list[tuple[Message, str]]:
+    return sorted(items, key=lambda item: item[0].depth)
 
 
 def _recall_line(msg: Message) -> str:

@@ -28,7 +28,8 @@ _KIND_NAMES = {
     "system": "System prompt",
     "slots": "Memory slots",
     "summary": "Summary of earlier messages",
-    "recall": "Recalled older messages",
+    "recall": "Recalled older messages (kept while the topic holds)",
+    "recall_new": "Recalled for this message",
     "recent": "Recent messages",
     "message": "Your new message",
 }
@@ -140,6 +141,11 @@ class MemoryPanel(QDockWidget):
             text += f" {older} older messages were not sent verbatim."
         if left:
             text += f" Left out for room: {left}."
+        if context.recall_coverage is not None:
+            text += (
+                f" Recall: {'kept from an earlier turn' if context.recall_kept else 'chosen for this message'},"
+                f" {context.recall_coverage:.0%} of a fresh recall."
+            )
         self.context_label.setText(text)
         for part in context.parts:
             title = _KIND_NAMES.get(part.kind, part.kind)

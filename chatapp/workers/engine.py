@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from chatapp.domain import ChatMessage, GenerationSettings, Message
-from chatapp.memory.builder import BuiltContext, ContextBuilder
+from chatapp.memory.builder import BuiltContext, ContextBuilder, params_for
 from chatapp.engine.backend import Backend, ModelInfo, ModelSpec, ReplyResult
 from chatapp.engine.remote import ReplyInterrupted
 from chatapp.errors import ModelTooLarge, UserFacingError
@@ -101,7 +101,7 @@ class EngineWorker(QObject):
         self._store = store
         self._embed = embed
         self._builder: ContextBuilder | None = None
-        self._builder_model: str | None = None
+        self._builder_model: tuple[str, bool] | None = None
         self._spec: ModelSpec | None = None  # what is loaded, to go back to after a failed load
 
     @Slot(object)
@@ -195,12 +195,14 @@ class EngineWorker(QObject):
         self, backend: Backend, info: ModelInfo, request: ReplyRequest, budget: int
     ) -> tuple[list[ChatMessage], ReplyStarted]:
         """The memory's context, shrunk until the exact prompt fits the budget."""
-        if self._builder is None or self._builder_model != info.path:
+        if self._builder is None or self._builder_model != (info.path, info.on_gpu):
             count_text = getattr(backend, "count_text_tokens", None) or (
                 lambda t: backend.count_tokens([ChatMessage("user", t)])
             )
-            self._builder = ContextBuilder(self._store, count_text, self._embed_or_none)
-            self._builder_model = info.path  # token counts belong to one tokenizer
+            self._builder = ContextBuilder(
+                self._store, count_text, self._embed_or_none, params=params_for(info.on_gpu)
+            )
+            self._builder_model = (info.path, info.on_gpu)  # token counts belong to one tokenizer
         system = request.system.content if request.system else ""
         fixed = backend.count_tokens(
             ([ChatMessage("system", system)] if system else []) + [ChatMessage("user", request.message.content)]

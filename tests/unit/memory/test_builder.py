@@ -73,7 +73,7 @@ def test_parts_carry_their_sources(store: Store, embedder) -> None:  # type: ign
     built = ContextBuilder(store, words, embedder.encode_one).build(thread_id, "", question, 250, now=day(8))
     contents = {m.id: m.content for m in store.path(thread_id)}
     for part in built.parts:
-        if part.kind in ("recall", "recent"):
+        if part.kind in ("recall", "recall_new", "recent"):
             for source in part.sources:
                 assert contents[source] in part.text
 
@@ -109,10 +109,14 @@ def test_memory_never_exceeds_its_budget(store: Store, lengths: list[int], budge
     for i, n in enumerate(lengths):
         store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, " ".join(["w"] * n), created_at=day(i % 20))
     q = ask(store, t.id, "what did we say about w?", day(25))
-    built = ContextBuilder(store, words, None).build(t.id, system, q, budget, now=day(25))
+    builder = ContextBuilder(store, words, None)
+    built = builder.build(t.id, system, q, budget, now=day(25))
     assert built.memory_tokens <= budget
-    assert sum(p.tokens for p in built.parts if p.kind in ("slots", "summary", "recall", "recent")) <= budget
+    assert sum(p.tokens for p in built.parts if p.kind in ("slots", "summary", "recall", "recall_new", "recent")) <= budget
     assert built.messages[-1].role == "user" and built.messages[-1].content.endswith(q.content)
+    # the same builder again with less room: a recall block kept from the first build fits or goes
+    smaller = builder.build(t.id, system, q, budget // 2, now=day(25))
+    assert smaller.memory_tokens <= budget // 2
 
 
 def test_recall_dedupes_against_the_recent_window(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
@@ -121,10 +125,93 @@ def test_recall_dedupes_against_the_recent_window(store: Store, embedder) -> Non
     q = ask(store, thread_id, "films and weather", day(8))
     built = ContextBuilder(store, words, embedder.encode_one).build(thread_id, "", q, 400, now=day(8))
     recent = next(p for p in built.parts if p.kind == "recent")
-    recall = next(p for p in built.parts if p.kind == "recall")
-    assert not set(recent.sources) & set(recall.sources)
-    assert max(store.message(i).depth for i in recall.sources) < min(store.message(i).depth for i in recent.sources)
+    recalled = [i for p in built.parts if p.kind in ("recall", "recall_new") for i in p.sources]
+    assert recalled and not set(recent.sources) & set(recalled)
+    assert len(set(recalled)) == len(recalled)  # the kept block and the per-turn part do not repeat
+    assert max(store.message(i).depth for i in recalled) < min(store.message(i).depth for i in recent.sources)
+
+
+def _system_up_to_summary(built) -> str:  # type: ignore[no-untyped-def]
+    """The system message's start: prompt, date, kept excerpts (what must hold for the cache)."""
+    return built.messages[0].content.split("Summary of the earlier")[0].split("What you know about")[0]
+
+
+def test_the_recall_block_is_kept_while_the_topic_holds(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    thread_id = synthetic_weeks(store)
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
+    builder = ContextBuilder(store, words, embedder.encode_one)
+    first = builder.build(thread_id, "sys", ask(store, thread_id, "What did we say about films?", day(8)), 400, now=day(8))
+    assert not first.recall_kept and first.recall_coverage is not None
+    # a fresh choice passes its own keep rule (its two blocks head their days twice, so < 100%)
+    assert builder.params.keep_coverage <= first.recall_coverage <= 1.0
+    kept = next(p for p in first.parts if p.kind == "recall")
+    assert "Excerpts from earlier in this conversation:" in first.messages[0].content
+    assert kept.text in first.messages[0].content  # in the system message, before the recent window
+    store.add_message(thread_id, Role.ASSISTANT, "We talked about films a lot.", created_at=day(8) + 10)
+    second = builder.build(
+        thread_id, "sys", ask(store, thread_id, "Which films did we talk about?", day(8) + 20), 400, now=day(8) + 20
+    )
+    assert second.recall_kept and second.recall_coverage >= builder.params.keep_coverage
+    assert next(p for p in second.parts if p.kind == "recall").sources == kept.sources
+    assert _system_up_to_summary(second) == _system_up_to_summary(first)  # llama.cpp reuses it
+    assert second.memory_tokens <= 400
+    # the best matches for the new message that the block lacks come with the message
+    added = next((p for p in second.parts if p.kind == "recall_new"), None)
+    if added is not None:
+        assert added.text in second.messages[-1].content and not set(added.sources) & set(kept.sources)
+
+
+def test_a_new_topic_brings_what_it_needs(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    thread_id = synthetic_weeks(store)
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
+    builder = ContextBuilder(store, words, embedder.encode_one)
+    builder.build(thread_id, "", ask(store, thread_id, "Tell me about the weather and films.", day(8)), 300, now=day(8))
+    job = builder.build(thread_id, "", ask(store, thread_id, "Where do I work?", day(8) + 60), 300, now=day(8) + 60)
+    text = "\n".join(m.content for m in job.messages)
+    assert "nurse at the children's hospital" in text  # kept or not, the best match is shown
+    assert job.recall_coverage is not None and job.recall_coverage >= builder.params.keep_coverage
+
+
+def test_the_block_is_chosen_again_below_the_coverage(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.memory.builder import BuilderParams
+
+    thread_id = synthetic_weeks(store)
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
+    strict = ContextBuilder(store, words, embedder.encode_one, params=BuilderParams(keep_coverage=1.0))
+    strict.build(thread_id, "", ask(store, thread_id, "Tell me about the weather and films.", day(8)), 300, now=day(8))
+    job = strict.build(thread_id, "", ask(store, thread_id, "Where do I work?", day(8) + 60), 300, now=day(8) + 60)
+    assert not job.recall_kept
+    assert "nurse" in next(p for p in job.parts if p.kind == "recall").text  # now in the block itself
+
+
+def test_a_kept_message_edited_away_is_not_shown_again(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    thread_id = synthetic_weeks(store)
+    service = MemoryService(store, embedder.encode, embedder.name)
+    service.ingest(thread_id)
+    builder = ContextBuilder(store, words, embedder.encode_one)
+    first = builder.build(thread_id, "", ask(store, thread_id, "What do I do for work?", day(8)), 300, now=day(8))
+    nurse = next(m for m in store.path(thread_id) if "nurse" in m.content)
+    assert nurse.id in next(p for p in first.parts if p.kind == "recall").sources
+    store.edit_message(nurse.id, "I work as a baker.")  # a new version: the thread now ends there
+    service.ingest(thread_id)
+    question = ask(store, thread_id, "What do I do for work?", day(8) + 60)
+    again = builder.build(thread_id, "", question, 300, now=day(8) + 60)
+    text = "\n".join(m.content for m in again.messages)
+    assert "nurse" not in text and "baker" in text
 
 
 def _unused(_: Message, __: MessageStatus) -> None:  # keep imports honest for type checkers
     pass
+
+
+def test_on_a_gpu_recall_is_chosen_for_every_message(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.memory.builder import params_for
+
+    thread_id = synthetic_weeks(store)
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
+    builder = ContextBuilder(store, words, embedder.encode_one, params=params_for(on_gpu=True))
+    builder.build(thread_id, "", ask(store, thread_id, "Tell me about the weather and films.", day(8)), 300, now=day(8))
+    job = builder.build(thread_id, "", ask(store, thread_id, "Where do I work?", day(8) + 60), 300, now=day(8) + 60)
+    assert not job.recall_kept and "recall_new" not in [p.kind for p in job.parts]
+    assert "nurse" in next(p for p in job.parts if p.kind == "recall").text
+    assert job.messages[-1].content == "Where do I work?"  # nothing recalled inside the message
