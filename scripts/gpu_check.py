@@ -3,12 +3,17 @@
     python scripts/gpu_check.py MODEL.gguf
 
 Loads the model with each offload policy and prints where it ran, as the status
-bar would say it, and the reply speed. (scripts/make_tiny_gguf.py writes a small
-model for machines the real one cannot be copied to.)
+bar would say it, and the reply speed; then again with no GPU visible
+(CUDA_VISIBLE_DEVICES=""), as on a machine with a CUDA build but no usable GPU,
+which must load on the CPU and say why. (scripts/make_tiny_gguf.py writes a small
+model for machines the real one cannot be copied to; scripts/cuda_device_check.sh
+builds llama-cpp-python with CUDA on the device machine and runs this.)
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -29,6 +34,7 @@ def main(path: str) -> int:
         ("gpu", ModelSpec(path, n_ctx=2048, gpu="gpu")),
         ("1 layer", ModelSpec(path, n_ctx=2048, gpu="gpu", gpu_layers=1)),
         ("cpu", ModelSpec(path, n_ctx=2048, gpu="cpu")),
+        ("flash", ModelSpec(path, n_ctx=2048, gpu="auto", flash_attn=True)),
     ):
         backend = LlamaBackend()
         info = backend.load(spec)
@@ -58,6 +64,17 @@ def main(path: str) -> int:
             failures += 1
         if label == "cpu" and info.on_gpu:
             failures += 1
+    if device.gpu_offload_supported():
+        env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
+        code = (
+            "import sys; from chatapp.engine.backend import ModelSpec; "
+            "from chatapp.engine.llama_backend import LlamaBackend; "
+            "i = LlamaBackend().load(ModelSpec(sys.argv[1], n_ctx=512, gpu='gpu')); "
+            "print(i.device, '|', i.fallback_reason); sys.exit(1 if i.on_gpu else 0)"
+        )
+        hidden = subprocess.run([sys.executable, "-c", code, path], env=env, capture_output=True, text=True, timeout=120)
+        print("no GPU visible ->", hidden.stdout.strip() or hidden.stderr[-500:])
+        failures += hidden.returncode != 0
     print("RESULT:", "ok" if failures == 0 else f"{failures} unexpected")
     return 1 if failures else 0
 
