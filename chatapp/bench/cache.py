@@ -8,6 +8,7 @@ llama.cpp evaluated, and whether a summary changed before the turn.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import threading
 import time
@@ -30,6 +31,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--turns", type=int, default=40)
     parser.add_argument("--ctx", type=int, default=2048)
     parser.add_argument("--reply-tokens", type=int, default=48)
+    parser.add_argument("--keep-coverage", type=float, help="the builder's keep_coverage (default: the app's)")
+    parser.add_argument("--kept-share", type=float, help="the builder's kept_share (default: the app's)")
     args = parser.parse_args(argv)
 
     from chatapp.domain import GenerationSettings, MessageStatus, Role
@@ -37,7 +40,7 @@ def main(argv: list[str]) -> int:
     from chatapp.engine.default_model import default_model_path
     from chatapp.engine.llama_backend import LlamaBackend
     from chatapp.memory import summaries
-    from chatapp.memory.builder import ContextBuilder
+    from chatapp.memory.builder import BuilderParams, ContextBuilder
     from chatapp.memory.context import reply_room
     from chatapp.memory.embedder import shared_embedder
     from chatapp.memory.service import MemoryService
@@ -52,7 +55,9 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="chatapp-cache-bench-") as tmp:
         store = Store.open(Path(tmp) / "db.sqlite3")
         service = MemoryService(store, embedder.encode, embedder.name)
-        builder = ContextBuilder(store, backend.count_text_tokens, embedder.encode_one)
+        tuned = {k: v for k, v in (("keep_coverage", args.keep_coverage), ("kept_share", args.kept_share)) if v is not None}
+        params = dataclasses.replace(BuilderParams(), **tuned)
+        builder = ContextBuilder(store, backend.count_text_tokens, embedder.encode_one, params=params)
         thread = store.create_thread("cache")
         system = "You are a friendly assistant. Answer briefly."
         budget = args.ctx - reply_room(args.ctx, settings.max_tokens)
@@ -88,7 +93,8 @@ def main(argv: list[str]) -> int:
     ratio = sum(r["reused"] for r in steady) / max(1, sum(r["prompt_tokens"] for r in steady))
     overall = sum(r["reused"] for r in rows[1:]) / max(1, sum(r["prompt_tokens"] for r in rows[1:]))
     print(table(
-        f"cache: {args.turns} turns, context {args.ctx}, SmolLM2 on the CPU",
+        f"cache: {args.turns} turns, context {args.ctx}, SmolLM2 on the CPU, keep_coverage {params.keep_coverage},"
+        f" kept_share {params.kept_share}",
         ["turn", "prompt", "evaluated", "reused %", "summary changed before", "window", "recall", "coverage"],
         [[r["turn"], r["prompt_tokens"], r["evaluated"], f"{100 * r['reused'] / max(1, r['prompt_tokens']):.0f}%",
           "yes" if r["summary_before"] else "", r["window_start"],
@@ -102,7 +108,8 @@ def main(argv: list[str]) -> int:
         print(f"recall: the prompt carried {coverage:.1%} of what a fresh recall would show (ranking-weighted, "
               f"{len(recalled)} turns with recall; the block was kept on {sum(r['recall_kept'] for r in rows)})")
     write_json(args.json, {"turns": rows, "reused_ratio_no_summary_change": ratio, "reused_ratio_all": overall,
-                           "recall_coverage_mean": coverage})
+                           "recall_coverage_mean": coverage, "keep_coverage": params.keep_coverage,
+                           "kept_share": params.kept_share})
     return 0
 
 

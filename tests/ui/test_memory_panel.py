@@ -1,0 +1,120 @@
+"""The memory panel on a real store: slots shown, edited, pinned, forgotten and added; summaries
+with their ranges; the per-thread switch; what the model saw, part by part, from the real builder."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QInputDialog
+
+from chatapp.domain import Role
+from chatapp.memory.builder import ContextBuilder
+from chatapp.store import Store
+from chatapp.store.memory_tables import MemoryTables, SlotRow
+from chatapp.ui.memory_panel import MemoryPanel
+
+
+def _key(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal(384).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+@pytest.fixture
+def thread(tmp_path: Path):  # type: ignore[no-untyped-def]
+    store = Store.open(tmp_path / "panel.sqlite3")
+    tables = MemoryTables(store)
+    t = store.create_thread("weeks")
+    start = dt.datetime(2026, 3, 2, 9).timestamp()
+    ids = []
+    for i in range(40):
+        role = Role.USER if i % 2 == 0 else Role.ASSISTANT
+        text = "I live in Lisbon with my cat Biscuit." if i == 0 else f"Message {i} about gardening and tomatoes."
+        ids.append(store.add_message(t.id, role, text, created_at=start + i * 3600).id)
+    tables.save_slot(SlotRow(None, t.id, "I live in Lisbon.", "user", _key(1), sources=[ids[0]], created_at=start, updated_at=start))
+    tables.save_slot(SlotRow(None, t.id, "My cat is Biscuit.", "user", _key(2), sources=[ids[0]], created_at=start, updated_at=start))
+    tables.add_summary(t.id, 0, 0, 15, ids[:16], "The user lives in Lisbon and grows tomatoes.", "SmolLM2")
+    yield store, tables, t.id
+    store.close()
+
+
+def _texts(widget) -> list[str]:  # type: ignore[no-untyped-def]
+    return [widget.item(i).text() for i in range(widget.count())]
+
+
+def test_slots_and_summaries_are_shown_and_edited(qtbot, thread, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    store, tables, thread_id = thread
+    panel = MemoryPanel(store)
+    qtbot.addWidget(panel)
+    panel.show_thread(thread_id)
+    assert _texts(panel.slot_list) == ["I live in Lisbon.", "My cat is Biscuit."]
+    assert _texts(panel.summary_list) == ["Messages 1–16\nThe user lives in Lisbon and grows tomatoes."]
+
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("I live in Porto now.", True))
+    panel.slot_list.setCurrentRow(0)
+    panel.edit_button.click()
+    edited = next(s for s in tables.slots(thread_id) if s.text == "I live in Porto now.")
+    assert edited.pinned  # the user's own words are kept
+    assert "📌 I live in Porto now." in _texts(panel.slot_list)
+
+    panel.slot_list.setCurrentRow(_texts(panel.slot_list).index("My cat is Biscuit."))
+    panel.pin_button.click()
+    assert all(s.pinned for s in tables.slots(thread_id))
+    panel.slot_list.setCurrentRow(_texts(panel.slot_list).index("📌 My cat is Biscuit."))
+    panel.pin_button.click()  # and unpinned again
+    assert not next(s for s in tables.slots(thread_id) if s.text == "My cat is Biscuit.").pinned
+
+    panel.slot_list.setCurrentRow(_texts(panel.slot_list).index("My cat is Biscuit."))
+    panel.forget_button.click()
+    assert [s.text for s in tables.slots(thread_id)] == ["I live in Porto now."]
+
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("  I am allergic to nuts.  ", True))
+    with qtbot.waitSignal(panel.note_added, timeout=1000) as added:
+        panel.add_button.click()
+    assert added.args == [thread_id, "I am allergic to nuts."]  # the window writes it through memory
+
+
+def test_the_switch_turns_memory_off_for_the_thread(qtbot, thread) -> None:  # type: ignore[no-untyped-def]
+    store, tables, thread_id = thread
+    panel = MemoryPanel(store)
+    qtbot.addWidget(panel)
+    panel.show_thread(thread_id)
+    assert panel.enabled_box.isChecked() and tables.memory_enabled(thread_id)
+    panel.enabled_box.setChecked(False)
+    assert not tables.memory_enabled(thread_id)
+    panel.show_thread(None)
+    assert not panel.enabled_box.isEnabled() and not panel.add_button.isEnabled()
+    panel.show_thread(thread_id)
+    assert not panel.enabled_box.isChecked()
+
+
+def test_what_the_model_saw_lists_each_part(qtbot, thread) -> None:  # type: ignore[no-untyped-def]
+    store, _tables, thread_id = thread
+    panel = MemoryPanel(store)
+    qtbot.addWidget(panel)
+    panel.show_thread(thread_id)
+    question = store.add_message(thread_id, Role.USER, "Where do I live, and what is my cat called?")
+    builder = ContextBuilder(store, lambda text: len(text.split()) + 1, None)
+    now = dt.datetime(2026, 3, 5, 9).timestamp()
+    built = builder.build(thread_id, "Be brief.", question, 160, now=now)
+    panel.show_context(built, 321, 2048)
+    label = panel.context_label.text()
+    assert label.startswith("Prompt: 321 of 2048 tokens; memory used")
+    assert "older messages were not sent verbatim" in label
+    assert "Recall: chosen for this message" in label
+    rows = _texts(panel.context_list)
+    titles = [r.split(" — ")[0] for r in rows]
+    assert titles[0] == "System prompt" and titles[-1] == "Your new message"
+    assert "Recalled older messages (kept while the topic holds)" in titles and "Recent messages" in titles
+    recalled = next(r for r in rows if r.startswith("Recalled older messages"))
+    assert "I live in Lisbon with my cat Biscuit." in recalled  # the matching old message, with its count
+    assert f"{len(next(p for p in built.parts if p.kind == 'recall').sources)} source message(s)" in recalled
+
+    again = builder.build(thread_id, "Be brief.", question, 160, now=now)
+    panel.show_context(again, 300, 2048)
+    assert "Recall: kept from an earlier turn" in panel.context_label.text()
+    panel.show_context(None, 120, 2048)
+    assert panel.context_label.text() == "Prompt: 120 of 2048 tokens (recent messages only)."
+    assert panel.context_list.count() == 0
