@@ -101,13 +101,19 @@ def main(argv: list[str]) -> int:
           "" if r["recall_coverage"] is None else ("kept" if r["recall_kept"] else "chosen"),
           "" if r["recall_coverage"] is None else f"{100 * r['recall_coverage']:.0f}%"] for r in rows],
     ))
+    with_recall = [r for r in steady if r["recall_coverage"] is not None]
+    recall_ratio = sum(r["reused"] for r in with_recall) / max(1, sum(r["prompt_tokens"] for r in with_recall))
     recalled = [r["recall_coverage"] for r in rows if r["recall_coverage"] is not None]
     coverage = sum(recalled) / len(recalled) if recalled else None
     print(f"\nreused on turns where no summary changed: {ratio:.1%}  (all turns after the first: {overall:.1%})")
+    if with_recall:
+        print(f"reused on those turns once recall is needed (the thread outgrew the context): {recall_ratio:.1%}, "
+              f"{sum(r['evaluated'] for r in with_recall) / len(with_recall):.0f} tokens read per turn")
     if coverage is not None:
         print(f"recall: the prompt carried {coverage:.1%} of what a fresh recall would show (ranking-weighted, "
               f"{len(recalled)} turns with recall; the block was kept on {sum(r['recall_kept'] for r in rows)})")
     write_json(args.json, {"turns": rows, "reused_ratio_no_summary_change": ratio, "reused_ratio_all": overall,
+                           "reused_ratio_with_recall": recall_ratio if with_recall else None,
                            "recall_coverage_mean": coverage, "keep_coverage": params.keep_coverage,
                            "kept_share": params.kept_share})
     return 0

@@ -324,7 +324,13 @@ class ContextBuilder:
             kept_items = [(m, _recall_line(m)) for m in sorted((messages[i] for i in previous), key=lambda m: m.depth)]
             kept_cost = self._block_cost(kept_items, info)
             if kept_cost <= room:
-                more, more_cost = self._fill(hits, info, room - kept_cost, set(previous))
+                # only what a block chosen now would hold: the per-turn part stays small,
+                # and it is the part llama.cpp reads again every turn
+                block_now, _ = self._fill(hits, info, int(room * p.kept_share), set(), prefix=True)
+                wanted_now = {m.id for m, _t in block_now} - set(previous)
+                more, more_cost = self._fill(
+                    [h for h in hits if h.message_id in wanted_now], info, room - kept_cost, set(previous)
+                )
                 covered = coverage(set(previous) | {m.id for m, _t in more})
                 if covered >= p.keep_coverage:
                     return _Recalled(kept_items, _by_depth(more), kept_cost, more_cost, covered, True)
