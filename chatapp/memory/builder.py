@@ -1,15 +1,18 @@
 """The context builder: what the model sees for a reply, assembled under a token budget.
 
-    system message:  system prompt · today's date · memory slots · rolling summary
+    system message:  system prompt · today's date · recalled excerpts kept while the
+                     topic holds · rolling summary · memory slots
     recent messages: verbatim, the newest kept (their start moves in steps, so the
                      prompt's prefix stays the same for several turns and llama.cpp
                      reuses its KV cache)
-    last message:    recalled excerpts of older messages (with when they were said),
-                     then the new message
+    last message:    recalled excerpts for this message only (what the kept ones
+                     lack), then the new message
 
 Each part has a share of the memory budget; what a part leaves unused goes to the
 next (slots → summary → recent → recall → recent again). Every part records the
-messages it came from, and what was left out is counted.
+messages it came from, and what was left out is counted. Parts are ordered by how
+rarely they change, since a change makes llama.cpp read everything after it again;
+the recall split is explained in ContextBuilder._recall.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ class BuilderParams:
     min_recent_messages: int = 2
     window_step: int = 8  # the recent window's start moves in steps of this many messages
     recent_lookback: int = 400  # messages read for the recent window
-    kept_share: float = 0.7  # of the recall room: the block kept across turns (the rest is per turn)
+    top_share: float = 0.15  # of the recall room: the best hits, always with the new message
+    kept_share: float = 0.7  # of the rest: the block kept across turns (the rest is per turn)
     keep_coverage: float = 0.5  # keep the block while it and the per-turn part hold this much of
     # what a fresh recall would show (weighted by its ranking); below, the block is chosen again
 
@@ -304,10 +308,12 @@ class ContextBuilder:
         """The kept block and the per-turn excerpts within `room`.
 
         The kept block sits early in the prompt and stays the same while the topic holds,
-        so llama.cpp reuses its cache; the per-turn part adds what the new message needs
-        beyond it. When kept and per-turn together cover less than `keep_coverage` of what
-        a fresh recall would show, the block is chosen again from the fresh ranking (its
-        best `kept_share`; the rest per turn), which is also what a first build does.
+        so llama.cpp reuses its cache. A block chosen now would be the best hits filling
+        `kept_share` of the room; the per-turn part adds those of them the kept block
+        lacks (only those: it is what llama.cpp reads again every turn). When kept and
+        per-turn together cover less than `keep_coverage` of what a fresh recall would
+        show (weighted by the ranking), the block is chosen again, and the rest of the
+        room goes to the next best hits, per turn; a first build does the same.
         """
         p = self.params
         previous = self._kept.get(thread_id, ())
@@ -320,25 +326,30 @@ class ContextBuilder:
         def coverage(shown: set[int]) -> float:
             return sum(score[m.id] for m, _t in fresh_all if m.id in shown) / wanted if wanted else 1.0
 
+        # the very best always go with the new message: small models read it far more
+        # closely than the system message (even when the kept block has them too)
+        top, top_cost = self._fill(hits, info, int(room * p.top_share), set(), prefix=True)
+        top_ids = {m.id for m, _t in top}
+        rest = room - top_cost
+        block_now, block_cost = self._fill(hits, info, int(rest * p.kept_share), top_ids, prefix=True)
+
         if previous and self._still_shown(thread_id, previous, window_start):
             kept_items = [(m, _recall_line(m)) for m in sorted((messages[i] for i in previous), key=lambda m: m.depth)]
             kept_cost = self._block_cost(kept_items, info)
-            if kept_cost <= room:
-                # only what a block chosen now would hold: the per-turn part stays small,
-                # and it is the part llama.cpp reads again every turn
-                block_now, _ = self._fill(hits, info, int(room * p.kept_share), set(), prefix=True)
+            if kept_cost <= rest:
                 wanted_now = {m.id for m, _t in block_now} - set(previous)
                 more, more_cost = self._fill(
-                    [h for h in hits if h.message_id in wanted_now], info, room - kept_cost, set(previous)
+                    [h for h in hits if h.message_id in wanted_now], info, rest - kept_cost, set(previous) | top_ids
                 )
-                covered = coverage(set(previous) | {m.id for m, _t in more})
+                covered = coverage(set(previous) | top_ids | {m.id for m, _t in more})
                 if covered >= p.keep_coverage:
-                    return _Recalled(kept_items, _by_depth(more), kept_cost, more_cost, covered, True)
-        kept_items, kept_cost = self._fill(hits, info, int(room * p.kept_share), set(), prefix=True)
+                    per_turn = top + more
+                    return _Recalled(kept_items, _by_depth(per_turn), kept_cost, top_cost + more_cost, covered, True)
+        kept_items, kept_cost = block_now, block_cost
         self._kept[thread_id] = tuple(m.id for m, _t in _by_depth(kept_items))
-        more, more_cost = self._fill(hits, info, room - kept_cost, {m.id for m, _t in kept_items})
-        covered = coverage({m.id for m, _t in kept_items + more})
-        return _Recalled(_by_depth(kept_items), _by_depth(more), kept_cost, more_cost, covered, False)
+        more, more_cost = self._fill(hits, info, rest - kept_cost, {m.id for m, _t in kept_items} | top_ids)
+        covered = coverage({m.id for m, _t in kept_items + top + more})
+        return _Recalled(_by_depth(kept_items), _by_depth(top + more), kept_cost, top_cost + more_cost, covered, False)
 
     def _fill(
         self,
