@@ -33,6 +33,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--reply-tokens", type=int, default=48)
     parser.add_argument("--keep-coverage", type=float, help="the builder's keep_coverage (default: the app's)")
     parser.add_argument("--kept-share", type=float, help="the builder's kept_share (default: the app's)")
+    parser.add_argument("--top-share", type=float, help="the builder's top_share (default: the app's)")
     args = parser.parse_args(argv)
 
     from chatapp.domain import GenerationSettings, MessageStatus, Role
@@ -55,7 +56,8 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="chatapp-cache-bench-") as tmp:
         store = Store.open(Path(tmp) / "db.sqlite3")
         service = MemoryService(store, embedder.encode, embedder.name)
-        tuned = {k: v for k, v in (("keep_coverage", args.keep_coverage), ("kept_share", args.kept_share)) if v is not None}
+        tuned = {k: v for k, v in (("keep_coverage", args.keep_coverage), ("kept_share", args.kept_share),
+                                   ("top_share", args.top_share)) if v is not None}
         params = dataclasses.replace(BuilderParams(), **tuned)
         builder = ContextBuilder(store, backend.count_text_tokens, embedder.encode_one, params=params)
         thread = store.create_thread("cache")
@@ -94,7 +96,7 @@ def main(argv: list[str]) -> int:
     overall = sum(r["reused"] for r in rows[1:]) / max(1, sum(r["prompt_tokens"] for r in rows[1:]))
     print(table(
         f"cache: {args.turns} turns, context {args.ctx}, SmolLM2 on the CPU, keep_coverage {params.keep_coverage},"
-        f" kept_share {params.kept_share}",
+        f" kept_share {params.kept_share}, top_share {params.top_share}",
         ["turn", "prompt", "evaluated", "reused %", "summary changed before", "window", "recall", "coverage"],
         [[r["turn"], r["prompt_tokens"], r["evaluated"], f"{100 * r['reused'] / max(1, r['prompt_tokens']):.0f}%",
           "yes" if r["summary_before"] else "", r["window_start"],
@@ -115,7 +117,7 @@ def main(argv: list[str]) -> int:
     write_json(args.json, {"turns": rows, "reused_ratio_no_summary_change": ratio, "reused_ratio_all": overall,
                            "reused_ratio_with_recall": recall_ratio if with_recall else None,
                            "recall_coverage_mean": coverage, "keep_coverage": params.keep_coverage,
-                           "kept_share": params.kept_share})
+                           "kept_share": params.kept_share, "top_share": params.top_share})
     return 0
 
 

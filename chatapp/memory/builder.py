@@ -5,8 +5,9 @@
     recent messages: verbatim, the newest kept (their start moves in steps, so the
                      prompt's prefix stays the same for several turns and llama.cpp
                      reuses its KV cache)
-    last message:    recalled excerpts for this message only (what the kept ones
-                     lack), then the new message
+    last message:    the best recalled excerpts for this message (small models read
+                     the last message most closely) and those the kept block
+                     lacks, then the new message
 
 Each part has a share of the memory budget; what a part leaves unused goes to the
 next (slots → summary → recent → recall → recent again). Every part records the
@@ -41,7 +42,7 @@ class BuilderParams:
     min_recent_messages: int = 2
     window_step: int = 8  # the recent window's start moves in steps of this many messages
     recent_lookback: int = 400  # messages read for the recent window
-    top_share: float = 0.15  # of the recall room: the best hits, always with the new message
+    top_share: float = 0.05  # of the recall room (at least the best hit): always with the new message
     kept_share: float = 0.7  # of the rest: the block kept across turns (the rest is per turn)
     keep_coverage: float = 0.5  # keep the block while it and the per-turn part hold this much of
     # what a fresh recall would show (weighted by its ranking); below, the block is chosen again
@@ -312,8 +313,9 @@ class ContextBuilder:
         `kept_share` of the room; the per-turn part adds those of them the kept block
         lacks (only those: it is what llama.cpp reads again every turn). When kept and
         per-turn together cover less than `keep_coverage` of what a fresh recall would
-        show (weighted by the ranking), the block is chosen again, and the rest of the
-        room goes to the next best hits, per turn; a first build does the same.
+        show beyond the best hits (weighted by the ranking), the block is chosen again,
+        and the rest of the room goes to the next best hits, per turn; a first build
+        does the same.
         """
         p = self.params
         previous = self._kept.get(thread_id, ())
@@ -321,14 +323,18 @@ class ContextBuilder:
         messages = self._messages([*score, *(i for i in previous if i not in score)])
         info = self._excerpts(messages, now)
         fresh_all, _ = self._fill(hits, info, room, set())
-        wanted = sum(score[m.id] for m, _t in fresh_all)
 
-        def coverage(shown: set[int]) -> float:
-            return sum(score[m.id] for m, _t in fresh_all if m.id in shown) / wanted if wanted else 1.0
+        def coverage(shown: set[int], beyond: set[int] | frozenset[int] = frozenset()) -> float:
+            """Ranking-weighted share of a fresh recall (less `beyond`) that `shown` holds."""
+            judged = [m.id for m, _t in fresh_all if m.id not in beyond]
+            total = sum(score[i] for i in judged)
+            return sum(score[i] for i in judged if i in shown) / total if total else 1.0
 
         # the very best always go with the new message: small models read it far more
         # closely than the system message (even when the kept block has them too)
-        top, top_cost = self._fill(hits, info, int(room * p.top_share), set(), prefix=True)
+        first = next((info[h.message_id] for h in hits if h.message_id in info), None)
+        top_room = max(int(room * p.top_share), first.cost + self._day_cost(first.day) if first else 0) if p.top_share else 0
+        top, top_cost = self._fill(hits, info, min(room, top_room), set(), prefix=True)
         top_ids = {m.id for m, _t in top}
         rest = room - top_cost
         block_now, block_cost = self._fill(hits, info, int(rest * p.kept_share), top_ids, prefix=True)
@@ -341,8 +347,10 @@ class ContextBuilder:
                 more, more_cost = self._fill(
                     [h for h in hits if h.message_id in wanted_now], info, rest - kept_cost, set(previous) | top_ids
                 )
-                covered = coverage(set(previous) | top_ids | {m.id for m, _t in more})
-                if covered >= p.keep_coverage:
+                shown = set(previous) | {m.id for m, _t in more}
+                # judged without the best hits, which the new message always carries
+                if coverage(shown, beyond=top_ids) >= p.keep_coverage:
+                    covered = coverage(shown | top_ids)
                     per_turn = top + more
                     return _Recalled(kept_items, _by_depth(per_turn), kept_cost, top_cost + more_cost, covered, True)
         kept_items, kept_cost = block_now, block_cost
