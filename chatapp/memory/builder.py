@@ -45,13 +45,14 @@ class BuilderParams:
     top_share: float = 0.05  # of the recall room (at least the best hit): always with the new message
     kept_share: float = 0.7  # of the rest: the block kept across turns (the rest is per turn)
     keep_coverage: float = 0.5  # keep the block while it and the per-turn part hold this much of
-    # what a fresh recall would show (weighted by its ranking); below, the block is chosen again
+    # what a fresh recall would show beyond the best hits (ranking-weighted); below, it is chosen again
 
 
 def params_for(on_gpu: bool) -> BuilderParams:
-    """On a GPU reading a prompt is cheap, so recall is chosen afresh for every message (all
-    of it in the system message); on a CPU its block is kept while the topic holds, so
-    llama.cpp reuses its KV cache instead of reading ~2,000 tokens again each turn."""
+    """On a GPU reading a prompt is cheap, so recall is chosen afresh for every message
+    (beyond the best hits, all of it in the system message); on a CPU its block is kept
+    while the topic holds, so llama.cpp reuses its KV cache instead of reading ~1,700
+    tokens again each turn."""
     return BuilderParams(kept_share=1.0, keep_coverage=1.0) if on_gpu else BuilderParams()
 
 
@@ -95,9 +96,9 @@ class _Excerpt:
 @dataclass(frozen=True)
 class _Recalled:
     kept: list[tuple[Message, str]]
-    fresh: list[tuple[Message, str]]
+    per_turn: list[tuple[Message, str]]
     kept_tokens: int
-    fresh_tokens: int
+    per_turn_tokens: int
     coverage: float
     was_kept: bool
 
@@ -228,21 +229,21 @@ class ContextBuilder:
         # recall fills what is left: a block kept across turns (in the system message, so
         # the prompt's prefix holds while the topic does) and the rest in the new message
         kept: list[tuple[Message, str]] = []
-        fresh: list[tuple[Message, str]] = []
-        spent_kept = spent_fresh = 0
+        per_turn: list[tuple[Message, str]] = []
+        spent_kept = spent_per_turn = 0
         recall_coverage: float | None = None
         recall_kept = False
         if memory and window_start > 0:
             room = budget - spent_slots - spent_summary - spent_recent
             hits = recall(self.store, thread_id, new_message.content, query_vec, window_start, self.embeddings)[:300]
             recalled_parts = self._recall(thread_id, hits, room, window_start, now)
-            kept, fresh = recalled_parts.kept, recalled_parts.fresh
-            spent_kept, spent_fresh = recalled_parts.kept_tokens, recalled_parts.fresh_tokens
+            kept, per_turn = recalled_parts.kept, recalled_parts.per_turn
+            spent_kept, spent_per_turn = recalled_parts.kept_tokens, recalled_parts.per_turn_tokens
             recall_coverage, recall_kept = recalled_parts.coverage, recalled_parts.was_kept
-            recalled = {m.id for m, _t in kept + fresh}
+            recalled = {m.id for m, _t in kept + per_turn}
             left_out["recall"] = sum(1 for h in hits if h.message_id not in recalled)
             # what recall left goes back to the recent window (contiguous, no duplicates)
-            room_back = budget - spent_slots - spent_summary - spent_kept - spent_fresh - spent_recent
+            room_back = budget - spent_slots - spent_summary - spent_kept - spent_per_turn - spent_recent
             while start > 0 and costs[start - 1] <= room_back and history[start - 1].id not in recalled:
                 start -= 1
                 spent_recent += costs[start]
@@ -251,7 +252,7 @@ class ContextBuilder:
             window_start = history[start].depth if start < len(history) else depth
         else:
             self.forget(thread_id)
-        spent_recall = spent_kept + spent_fresh
+        spent_recall = spent_kept + spent_per_turn
         left_out["recent"] = start
 
         # assemble, the parts that change least first: a change re-reads all that follows
@@ -286,9 +287,9 @@ class ContextBuilder:
                 ContextPart("recent", "\n".join(m.content for m in recent), spent_recent, tuple(m.id for m in recent))
             )
         last = new_message.content
-        if fresh:
-            excerpts = _group_by_day(fresh, now)
-            parts.append(ContextPart("recall_new", excerpts, spent_fresh, tuple(m.id for m, _t in fresh)))
+        if per_turn:
+            excerpts = _group_by_day(per_turn, now)
+            parts.append(ContextPart("recall_new", excerpts, spent_per_turn, tuple(m.id for m, _t in per_turn)))
             last = f"(From earlier in our conversation:\n{excerpts})\n\n{last}"
         parts.append(ContextPart("message", new_message.content, self.count_text(new_message.content), (new_message.id,)))
         messages.append(ChatMessage("user", last))
@@ -332,9 +333,11 @@ class ContextBuilder:
 
         # the very best always go with the new message: small models read it far more
         # closely than the system message (even when the kept block has them too)
+        top_room = int(room * p.top_share)
         first = next((info[h.message_id] for h in hits if h.message_id in info), None)
-        top_room = max(int(room * p.top_share), first.cost + self._day_cost(first.day) if first else 0) if p.top_share else 0
-        top, top_cost = self._fill(hits, info, min(room, top_room), set(), prefix=True)
+        if p.top_share and first is not None:  # the best hit even when it is long
+            top_room = min(room, max(top_room, first.cost + self._day_cost(first.day)))
+        top, top_cost = self._fill(hits, info, top_room, set(), prefix=True)
         top_ids = {m.id for m, _t in top}
         rest = room - top_cost
         block_now, block_cost = self._fill(hits, info, int(rest * p.kept_share), top_ids, prefix=True)
