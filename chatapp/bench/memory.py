@@ -10,9 +10,11 @@ counted with the default model's tokenizer, as the first turn after the thread i
 opened (no recall block kept from an earlier turn). The row "chatapp, in a row" asks
 the same questions one after another in one builder, as a user would in one sitting,
 so a recall block kept for one question may serve the next (see the builder's
-keep_coverage); it shows what keeping the prompt cacheable costs. A question's score is the fraction of
-its evidence turns the context carries (the turn's text verbatim, or a memory slot
-whose sources include the turn). The dataset's observations and summaries are never read.
+keep_coverage); it shows what keeping the prompt cacheable costs.
+
+A question's score is the fraction of its evidence turns the context carries (the
+turn's text verbatim, or a memory slot whose sources include the turn). The dataset's
+observations and summaries are never read.
 """
 
 from __future__ import annotations
