@@ -195,7 +195,8 @@ def send_once(text: str, window, engine, memory) -> None:  # type: ignore[no-unt
             window.close()
 
     def ingested(thread_id: int, _report: object) -> None:
-        if thread_id == state["thread"] and window.send_exit_code == 0:
+        if thread_id == state["thread"] and window.send_exit_code == 0 and not state.get("indexed"):
+            state["indexed"] = True  # the window closes after this; a second ingest may be queued
             count = MemoryTables(window.store).embedding_count(thread_id)
             print(f"memory: the exchange is indexed ({count} messages with embeddings)", flush=True)
             window.close()
