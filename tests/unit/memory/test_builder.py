@@ -194,12 +194,16 @@ def test_a_kept_message_edited_away_is_not_shown_again(store: Store, embedder) -
     first = builder.build(thread_id, "", ask(store, thread_id, "What do I do for work?", day(8)), 300, now=day(8))
     nurse = next(m for m in store.path(thread_id) if "nurse" in m.content)
     assert nurse.id in next(p for p in first.parts if p.kind == "recall").sources
-    store.edit_message(nurse.id, "I work as a baker.")  # a new version: the thread now ends there
+    store.edit_message(nurse.id, "I work as a baker.")  # a new version: the thread goes on from there
+    for j in range(40):  # long enough again for recall, so the kept block is checked, not just dropped
+        store.add_message(thread_id, Role.USER, f"Later chatter {j} about films.", created_at=day(9) + j * 60)
+        store.add_message(thread_id, Role.ASSISTANT, f"Later reply {j} about films.", created_at=day(9) + j * 60 + 30)
     service.ingest(thread_id)
-    question = ask(store, thread_id, "What do I do for work?", day(8) + 60)
-    again = builder.build(thread_id, "", question, 300, now=day(8) + 60)
+    question = ask(store, thread_id, "What do I do for work?", day(10))
+    again = builder.build(thread_id, "", question, 300, now=day(10))
+    assert again.left_out["recent"] > 0 and not again.recall_kept  # recall ran, and chose afresh
     text = "\n".join(m.content for m in again.messages)
-    assert "nurse" not in text and "baker" in text
+    assert "nurse" not in text and "I work as a baker." in text
 
 
 def _unused(_: Message, __: MessageStatus) -> None:  # keep imports honest for type checkers
