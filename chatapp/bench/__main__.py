@@ -14,6 +14,7 @@ BENCHES = {
     "gui": "chatapp.bench.gui",
     "models": "chatapp.bench.models",
     "remote": "chatapp.bench.remote",
+    "answers": "chatapp.bench.answers",
 }
 
 
