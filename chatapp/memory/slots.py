@@ -22,11 +22,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from chatapp.store.memory_tables import SlotRow
+
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported where the gates run (the engine and memory threads), not with this
+# module: the GUI imports the builder's types at start-up, and `import torch` takes 2 s.
 
 
 @dataclass(frozen=True)
@@ -62,12 +68,16 @@ class SlotBank:
         self.slots = list(slots)
 
     def _keys(self) -> torch.Tensor:
+        import torch
+
         if not self.slots:
             return torch.zeros((0, 1))
         return torch.from_numpy(np.vstack([s.key for s in self.slots]).astype(np.float32))
 
     def salience(self, now: float) -> torch.Tensor:
         """Salience decayed to `now` from each slot's last write or read."""
+        import torch
+
         p = self.params
         base = torch.tensor([s.salience for s in self.slots], dtype=torch.float32)
         ages = torch.tensor(
@@ -77,6 +87,8 @@ class SlotBank:
         return base * torch.pow(torch.tensor(0.5), ages / p.half_life_days)
 
     def write(self, text: str, owner: str, x: np.ndarray, sources: list[int], now: float) -> WriteResult:
+        import torch
+
         p = self.params
         xt = _unit(torch.from_numpy(np.asarray(x, dtype=np.float32)))
         same = [i for i, s in enumerate(self.slots) if s.owner == owner]
@@ -126,6 +138,8 @@ class SlotBank:
     def read(self, query: np.ndarray | None, now: float) -> list[tuple[SlotRow, float]]:
         """Slots ordered for the context: pinned first, then by attention of the query over the keys,
         nudged by salience."""
+        import torch
+
         if not self.slots:
             return []
         salience = self.salience(now)

@@ -1,5 +1,6 @@
 """The core packages must work without Qt (DESIGN.md: only app, workers and ui import PySide6)."""
 
+import os
 import subprocess
 import sys
 
@@ -36,3 +37,18 @@ def test_core_imports_with_pyside6_blocked() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_the_gui_starts_without_torch() -> None:
+    """Importing torch takes seconds: what the GUI thread imports at start-up must not pull it
+    (the gates and the embedder import it on the engine and memory threads)."""
+    code = (
+        "import sys\n"
+        "import chatapp.app, chatapp.ui.main_window, chatapp.ui.session, chatapp.workers.engine\n"
+        "import chatapp.workers.memory, chatapp.engine.llama_backend\n"
+        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
