@@ -50,6 +50,7 @@ class ModelInfo:
     load_seconds: float
     fallback_reason: str | None = None  # why the GPU was not used although asked for
     template_notice: str | None = None  # set when the model has no usable chat template
+    n_params: int = 0  # the model's parameter count; 0 when not known (a server)
 
 
 @dataclass(frozen=True)

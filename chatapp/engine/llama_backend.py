@@ -122,6 +122,7 @@ class LlamaBackend:
             load_seconds=load_seconds,
             fallback_reason=fallback,
             template_notice=notice,
+            n_params=llm._model.n_params(),
         )
         log.info("loaded %s: %s, n_ctx=%d, %.2fs", path.name, label, self.info.n_ctx, load_seconds)
         return self.info

@@ -66,28 +66,36 @@ class MemoryService:
             report.embedded += len(pending)
             report.candidates += len(found)
             if found:
-                self._write_facts(thread_id, found, created, now, report)
+                self._write_facts(thread_id, found, lambda c: now if now is not None else created.get(c.source_id, time.time()), report)
             self.tables.put_embeddings(self.model_name, [(mid, v) for (mid, _t), v in zip(pending, vectors)])
 
+    def write_facts(self, thread_id: int, found: list[facts.Candidate], when: float) -> IngestReport:
+        """Facts found elsewhere (the model's extraction prompt) into the thread's slots."""
+        report = IngestReport(candidates=len(found))
+        self._write_facts(thread_id, found, lambda _c: when, report)
+        return report
+
     def _write_facts(
-        self, thread_id: int, found: list[facts.Candidate], created: dict[int, float],
-        now: float | None, report: IngestReport,
+        self, thread_id: int, found: list[facts.Candidate], when: Callable[[facts.Candidate], float],
+        report: IngestReport,
     ) -> None:
         keys = self.encode([c.text for c in found])
-        bank = SlotBank(self.tables.slots(thread_id), self.gates)
-        before = {s.id for s in bank.slots if s.id is not None}
-        for cand, key in zip(found, keys):
-            when = now if now is not None else created.get(cand.source_id, time.time())
-            result = bank.write(cand.text, cand.owner, key, [cand.source_id], when)
-            report.actions[result.action] = report.actions.get(result.action, 0) + 1
-            if result.evicted is not None and result.evicted.id is not None:
-                self.tables.delete_slot(result.evicted.id)
-            if result.slot is not None:
-                result.slot.thread_id = thread_id
-                self.tables.save_slot(result.slot)
-        kept = {s.id for s in bank.slots}
-        for gone in before - kept:
-            self.tables.delete_slot(gone)
+        # the slot bank is read, changed and saved whole; the memory thread (rules) and the
+        # engine thread (extraction prompt) both write it, so one at a time
+        with self.store._lock:
+            bank = SlotBank(self.tables.slots(thread_id), self.gates)
+            before = {s.id for s in bank.slots if s.id is not None}
+            for cand, key in zip(found, keys):
+                result = bank.write(cand.text, cand.owner, key, [cand.source_id], when(cand))
+                report.actions[result.action] = report.actions.get(result.action, 0) + 1
+                if result.evicted is not None and result.evicted.id is not None:
+                    self.tables.delete_slot(result.evicted.id)
+                if result.slot is not None:
+                    result.slot.thread_id = thread_id
+                    self.tables.save_slot(result.slot)
+            kept = {s.id for s in bank.slots}
+            for gone in before - kept:
+                self.tables.delete_slot(gone)
 
     def add_slot_by_hand(self, thread_id: int | None, text: str, pinned: bool = True) -> None:
         """The user's own note: stored as a pinned slot (never evicted)."""

@@ -179,6 +179,28 @@ class MemoryTables:
         with self.store._tx() as conn:
             conn.execute("DELETE FROM summaries WHERE id = ?", (summary_id,))
 
+    # -- facts read by the model -----------------------------------------
+
+    def unread_user_messages(self, thread_id: int, limit: int) -> list[tuple[int, str]]:
+        """The newest user messages on the shown path that the model has not read for facts
+        (newest first)."""
+        return [
+            (r[0], r[1])
+            for r in self.store._query(
+                "SELECT m.id, m.content FROM messages m LEFT JOIN fact_reads f ON f.message_id = m.id"
+                " WHERE m.thread_id = ? AND m.active = 1 AND m.role = 'user' AND f.message_id IS NULL"
+                " ORDER BY m.depth DESC LIMIT ?",
+                (thread_id, limit),
+            )
+        ]
+
+    def mark_read(self, message_id: int, model: str | None, facts: int) -> None:
+        with self.store._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO fact_reads (message_id, model, facts, read_at) VALUES (?, ?, ?, ?)",
+                (message_id, model, facts, time.time()),
+            )
+
     # -- thread switch ----------------------------------------------------
 
     def memory_enabled(self, thread_id: int) -> bool:

@@ -133,9 +133,25 @@ def m002_memory(conn: sqlite3.Connection) -> None:
     )
 
 
+def m003_fact_reads(conn: sqlite3.Connection) -> None:
+    """User messages the thread's model has read for facts (an extraction prompt), so none
+    is read twice; an edit makes a new message, which is read again."""
+    conn.executescript(
+        """
+        CREATE TABLE fact_reads (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+            model      TEXT,
+            facts      INTEGER NOT NULL,     -- how many facts it gave
+            read_at    REAL    NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_memory,
+    m003_fact_reads,
 ]
 LATEST = len(MIGRATIONS)
 

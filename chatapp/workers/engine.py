@@ -27,6 +27,8 @@ from chatapp.engine.remote import ReplyInterrupted
 from chatapp.errors import ModelTooLarge, UserFacingError
 from chatapp.store import Store
 from chatapp.memory.context import fit_recent, reply_room
+from chatapp.memory.service import MemoryService
+from chatapp.store.memory_tables import MemoryTables
 
 log = logging.getLogger("chatapp.workers")
 
@@ -87,7 +89,7 @@ class EngineWorker(QObject):
     text = Signal(int, str)
     finished = Signal(int, object)
     failed = Signal(int, str)
-    summarized = Signal(int, int)  # thread id, summaries made
+    summarized = Signal(int, int)  # thread id, summaries and facts made
 
     def __init__(
         self,
@@ -230,7 +232,9 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def summarize(self, request: SummaryRequest) -> None:
-        """Make the thread's pending summaries with the loaded model; stops when cancelled."""
+        """Memory work with the loaded model after a reply, stopped when cancelled: a model
+        big enough reads the newest user messages for facts, then the thread's pending
+        summaries are made."""
         backend = self._backend
         if backend is None or backend.info is None or self._store is None:
             return
@@ -238,25 +242,45 @@ class EngineWorker(QObject):
         def generate(messages: list[ChatMessage], settings: GenerationSettings, cancel: threading.Event) -> str:
             return backend.generate(messages, settings, cancel, lambda _t: None).text
 
-        from chatapp.memory import summaries
+        from chatapp.memory import extraction, summaries
 
+        store, info = self._store, backend.info
         made = 0
         try:
-            job = summaries.next_job(self._store, request.thread_id)
-            if job is not None and not request.cancel.is_set():
+            reads = extraction.worth_asking(info.n_params) and self._embed is not None and bool(
+                MemoryTables(store).unread_user_messages(request.thread_id, 1)
+            )
+            job = summaries.next_job(store, request.thread_id)
+            if (reads or job is not None) and not request.cancel.is_set():
                 # saving the KV cache costs a copy of it: only when there is work to do
                 keep = getattr(backend, "keeping_cache", None)
                 with keep() if keep is not None else contextlib.nullcontext():
+                    if reads and (service := self._fact_writer()) is not None:
+                        made += extraction.read_new_messages(
+                            store, request.thread_id, generate, service.write_facts, request.cancel, info.name
+                        )
+                    job = summaries.next_job(store, request.thread_id)
                     while job is not None and not request.cancel.is_set():
-                        if summaries.run_job(self._store, job, generate, request.cancel, backend.info.name) is None:
+                        if summaries.run_job(store, job, generate, request.cancel, info.name) is None:
                             break
                         made += 1
-                        job = summaries.next_job(self._store, request.thread_id)
+                        job = summaries.next_job(store, request.thread_id)
         except UserFacingError as exc:
-            log.warning("summary failed: %s", exc)
+            log.warning("memory work failed: %s", exc)
         except Exception:
-            log.exception("summary failed")
+            log.exception("memory work failed")
         self.summarized.emit(request.thread_id, made)
+
+    def _fact_writer(self) -> MemoryService | None:
+        """Writes facts into the slots with the app's sentence embedder; None until it is loaded."""
+        embed = self._embed
+        if embed is None or self._store is None or embed("probe") is None:
+            return None
+
+        def encode(texts: list[str]) -> np.ndarray:
+            return np.stack([embed(t) for t in texts])  # type: ignore[misc]
+
+        return MemoryService(self._store, encode, "")
 
     def _flush(self, request_id: int, batch: list[str]) -> None:
         if batch:

@@ -70,3 +70,39 @@ def test_a_reply_cancels_the_background_summary(qtbot, tmp_path: Path, default_m
         assert job.cancel.is_set()  # the reply request stops the summary at once
     assert engine.shutdown(10000)
     store.close()
+
+
+def test_a_big_enough_model_reads_new_messages_for_facts(qtbot, tmp_path: Path, default_model: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.memory import extraction
+    from chatapp.memory.embedder import shared_embedder
+
+    store = Store.open(tmp_path / "db.sqlite3")
+    thread = store.create_thread("facts")
+    message = store.add_message(
+        thread.id, Role.USER, "My name is Ada and I moved to Lisbon last month. I work as a nurse at the city hospital."
+    )
+    store.add_message(thread.id, Role.ASSISTANT, "Nice to meet you, Ada!")
+    engine = EngineController(LlamaBackend, store=store, embed=shared_embedder().encode_one)
+    with qtbot.waitSignal(engine.loaded, timeout=30000):
+        engine.load(ModelSpec(str(default_model), n_ctx=2048, gpu="cpu"))
+
+    def reads() -> dict[int, int]:
+        return dict(store._query("SELECT message_id, facts FROM fact_reads"))
+
+    # SmolLM2-135M is below the size that is asked: its slots come from the rules alone
+    with qtbot.waitSignal(engine.summarized, timeout=60000):
+        engine.summarize(thread.id)
+    assert reads() == {}
+
+    # asked anyway, it mostly invents a persona: only what the message backs may be kept
+    monkeypatch.setattr(extraction, "MIN_PARAMS", 100_000_000)
+    with qtbot.waitSignal(engine.summarized, timeout=60000):
+        engine.summarize(thread.id)
+    assert list(reads()) == [message.id]
+    slots = MemoryTables(store).slots(thread.id)
+    assert len(slots) <= reads()[message.id]
+    for slot in slots:
+        assert slot.sources == [message.id]
+        assert extraction.parse(slot.text, message.content) == [slot.text]
+    assert engine.shutdown(10000)
+    store.close()

@@ -21,6 +21,7 @@ CORE = [
     "chatapp.memory.slots",
     "chatapp.memory.service",
     "chatapp.memory.summaries",
+    "chatapp.memory.extraction",
     "chatapp.export.writer",
     "chatapp.export.importers",
     "chatapp.cli",
