@@ -29,7 +29,7 @@ from chatapp.memory.recall import EmbeddingCache, Hit, recall
 from chatapp.memory.slots import GateParams, SlotBank
 from chatapp.memory.timefmt import day_phrase, today_phrase
 from chatapp.store import Store
-from chatapp.store.memory_tables import MemoryTables
+from chatapp.store.memory_tables import MemoryTables, SlotRow
 
 MESSAGE_OVERHEAD = 6  # tokens a chat template adds around one message (ChatML: 5)
 
@@ -146,9 +146,11 @@ class ContextBuilder:
         *,
         now: float | None = None,
         memory: bool = True,
-        include_global: bool = False,
+        include_global: bool | None = None,
     ) -> BuiltContext:
-        """`new_message` is the stored user message being answered (the end of the shown path)."""
+        """`new_message` is the stored user message being answered (the end of the shown path).
+        `include_global`: also the slots about the user shared by all threads (None: as the
+        user set it, off unless turned on)."""
         now = time.time() if now is None else now
         p = self.params
         depth = new_message.depth
@@ -191,7 +193,9 @@ class ContextBuilder:
         slot_sources: list[int] = []
         spent_slots = 0
         if memory:
-            slots = self.tables.slots(thread_id, include_global=include_global)
+            if include_global is None:
+                include_global = self.tables.global_memory()
+            slots = _without_repeats(self.tables.slots(thread_id, include_global=include_global), self.gates)
             cap = int(budget * p.slots_share)
             chosen_slots = []
             for slot, _score in SlotBank(slots, self.gates).read(query_vec, now):
@@ -446,6 +450,16 @@ class ContextBuilder:
             for r in rows:
                 out[r[0]] = _message(r, 1, 1)
         return out
+
+
+def _without_repeats(slots: list[SlotRow], gates: GateParams) -> list[SlotRow]:
+    """The thread's slots, and the global ones that say something the thread's do not."""
+    own = [s for s in slots if s.thread_id is not None]
+    shared = [s for s in slots if s.thread_id is None]
+    if not own or not shared:
+        return slots
+    keys = np.vstack([s.key for s in own]).astype(np.float32)
+    return own + [s for s in shared if float(np.max(keys @ s.key.astype(np.float32))) < gates.duplicate_threshold]
 
 
 def _by_depth(items: list[tuple[Message, str]]) -> list[tuple[Message, str]]:

@@ -6,6 +6,7 @@ which are written into the thread's memory slots through the gates.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -83,19 +84,30 @@ class MemoryService:
         # the slot bank is read, changed and saved whole; the memory thread (rules) and the
         # engine thread (extraction prompt) both write it, so one at a time
         with self.store._lock:
-            bank = SlotBank(self.tables.slots(thread_id), self.gates)
-            before = {s.id for s in bank.slots if s.id is not None}
-            for cand, key in zip(found, keys):
-                result = bank.write(cand.text, cand.owner, key, [cand.source_id], when(cand))
-                report.actions[result.action] = report.actions.get(result.action, 0) + 1
-                if result.evicted is not None and result.evicted.id is not None:
-                    self.tables.delete_slot(result.evicted.id)
-                if result.slot is not None:
-                    result.slot.thread_id = thread_id
-                    self.tables.save_slot(result.slot)
-            kept = {s.id for s in bank.slots}
-            for gone in before - kept:
-                self.tables.delete_slot(gone)
+            self._write_bank(thread_id, list(zip(found, keys)), when, report, self.gates)
+            about_user = [(c, k) for c, k in zip(found, keys) if c.owner == "user"]
+            if about_user and self.tables.global_memory():
+                shared = dataclasses.replace(self.gates, capacity=self.gates.global_capacity)
+                self._write_bank(None, about_user, when, IngestReport(), shared)
+
+    def _write_bank(
+        self, thread_id: int | None, items: list[tuple[facts.Candidate, np.ndarray]],
+        when: Callable[[facts.Candidate], float], report: IngestReport, gates: GateParams,
+    ) -> None:
+        """Candidates into one bank: the thread's, or (None) the global one about the user."""
+        bank = SlotBank(self.tables.slots(thread_id), gates)
+        before = {s.id for s in bank.slots if s.id is not None}
+        for cand, key in items:
+            result = bank.write(cand.text, cand.owner, key, [cand.source_id], when(cand))
+            report.actions[result.action] = report.actions.get(result.action, 0) + 1
+            if result.evicted is not None and result.evicted.id is not None:
+                self.tables.delete_slot(result.evicted.id)
+            if result.slot is not None:
+                result.slot.thread_id = thread_id
+                self.tables.save_slot(result.slot)
+        kept = {s.id for s in bank.slots}
+        for gone in before - kept:
+            self.tables.delete_slot(gone)
 
     def add_slot_by_hand(self, thread_id: int | None, text: str, pinned: bool = True) -> None:
         """The user's own note: stored as a pinned slot (never evicted)."""

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class GateParams:
     capacity: int = 32  # slots per thread
+    global_capacity: int = 8  # slots about the user shared by all threads (when turned on)
     temperature: float = 0.1  # τ: sharpness of attention over keys
     topic_threshold: float = 0.38  # θ_topic
     duplicate_threshold: float = 0.80  # θ_dup

@@ -210,3 +210,14 @@ class MemoryTables:
     def set_memory_enabled(self, thread_id: int, enabled: bool) -> None:
         with self.store._tx() as conn:
             conn.execute("UPDATE threads SET memory_enabled = ? WHERE id = ?", (int(enabled), thread_id))
+
+    def global_memory(self) -> bool:
+        """Whether facts about the user are also kept for all threads (off unless turned on)."""
+        row = self.store._one("SELECT value FROM memory_options WHERE name = 'global_slots'")
+        return row is not None and row[0] == "1"
+
+    def set_global_memory(self, on: bool) -> None:
+        with self.store._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO memory_options (name, value) VALUES ('global_slots', ?)", ("1" if on else "0",)
+            )

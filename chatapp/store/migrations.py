@@ -148,10 +148,23 @@ def m003_fact_reads(conn: sqlite3.Connection) -> None:
     )
 
 
+def m004_memory_options(conn: sqlite3.Connection) -> None:
+    """Switches of the memory that hold for every thread (global slots about the user)."""
+    conn.executescript(
+        """
+        CREATE TABLE memory_options (
+            name  TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_memory,
     m003_fact_reads,
+    m004_memory_options,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -51,6 +51,14 @@ class MemoryPanel(QDockWidget):
         self.enabled_box.setAccessibleName("Memory on for this thread")
         self.enabled_box.toggled.connect(self._toggle_memory)
         layout.addWidget(self.enabled_box)
+        self.global_box = QCheckBox("Also remember facts about me across all threads")
+        self.global_box.setAccessibleName("Memory about me shared by all threads")
+        self.global_box.setToolTip(
+            "Facts you state about yourself are also kept in a few slots that every thread sees "
+            "(marked 🌐 here). Off by default; turning it off stops writing and using them."
+        )
+        self.global_box.toggled.connect(self._toggle_global)
+        layout.addWidget(self.global_box)
         self.tabs = QTabWidget()
         layout.addWidget(self.tabs)
 
@@ -103,16 +111,21 @@ class MemoryPanel(QDockWidget):
         enabled = self.thread_id is not None
         for w in (self.enabled_box, self.add_button, self.edit_button, self.pin_button, self.forget_button):
             w.setEnabled(enabled)
+        shared = self.tables.global_memory()
+        self.global_box.blockSignals(True)
+        self.global_box.setChecked(shared)
+        self.global_box.blockSignals(False)
         if self.thread_id is None:
             return
         self.enabled_box.blockSignals(True)
         self.enabled_box.setChecked(self.tables.memory_enabled(self.thread_id))
         self.enabled_box.blockSignals(False)
-        for slot in self.tables.slots(self.thread_id):
-            mark = "📌 " if slot.pinned else ""
+        for slot in self._slots():
+            mark = ("📌 " if slot.pinned else "") + ("🌐 " if slot.thread_id is None else "")
             item = QListWidgetItem(f"{mark}{slot.text}")
             item.setToolTip(
-                f"about: {slot.owner} · salience {slot.salience:.2f} · "
+                ("shared by all threads · " if slot.thread_id is None else "")
+                + f"about: {slot.owner} · salience {slot.salience:.2f} · "
                 f"from {len(slot.sources)} message(s) · updated "
                 + time.strftime("%Y-%m-%d %H:%M", time.localtime(slot.updated_at))
             )
@@ -160,7 +173,14 @@ class MemoryPanel(QDockWidget):
         slot_id = item.data(Qt.ItemDataRole.UserRole) if item else None
         if slot_id is None or self.thread_id is None:
             return None
-        return next((s for s in self.tables.slots(self.thread_id) if s.id == slot_id), None)
+        return next((s for s in self._slots() if s.id == slot_id), None)
+
+    def _slots(self):  # type: ignore[no-untyped-def]
+        """The thread's slots, then (when turned on) those shared by all threads."""
+        if self.thread_id is None:
+            return []
+        own = self.tables.slots(self.thread_id)
+        return own + (self.tables.slots(None) if self.tables.global_memory() else [])
 
     def add_slot(self) -> None:
         if self.thread_id is None:
@@ -194,6 +214,10 @@ class MemoryPanel(QDockWidget):
         if slot is not None and slot.id is not None:
             self.tables.delete_slot(slot.id)
             self.refresh()
+
+    def _toggle_global(self, on: bool) -> None:
+        self.tables.set_global_memory(on)
+        self.refresh()
 
     def _toggle_memory(self, on: bool) -> None:
         if self.thread_id is not None:

@@ -90,6 +90,30 @@ def test_the_switch_turns_memory_off_for_the_thread(qtbot, thread) -> None:  # t
     assert not panel.enabled_box.isChecked()
 
 
+def test_the_shared_memory_switch_shows_and_edits_the_shared_slots(qtbot, thread, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    store, tables, thread_id = thread
+    tables.save_slot(SlotRow(None, None, "I am vegetarian.", "user", _key(3), created_at=1.0, updated_at=1.0))
+    panel = MemoryPanel(store)
+    qtbot.addWidget(panel)
+    panel.show_thread(thread_id)
+    assert not panel.global_box.isChecked() and not tables.global_memory()  # off by default
+    assert "🌐 I am vegetarian." not in _texts(panel.slot_list)
+
+    panel.global_box.setChecked(True)
+    assert tables.global_memory()
+    assert _texts(panel.slot_list) == ["I live in Lisbon.", "My cat is Biscuit.", "🌐 I am vegetarian."]
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("I am vegan.", True))
+    panel.slot_list.setCurrentRow(2)
+    panel.edit_button.click()
+    assert [(s.text, s.pinned) for s in tables.slots(None)] == [("I am vegan.", True)]
+    panel.slot_list.setCurrentRow(2)
+    panel.forget_button.click()
+    assert tables.slots(None) == [] and len(tables.slots(thread_id)) == 2
+
+    panel.global_box.setChecked(False)
+    assert not tables.global_memory()
+
+
 def test_what_the_model_saw_lists_each_part(qtbot, thread) -> None:  # type: ignore[no-untyped-def]
     store, _tables, thread_id = thread
     panel = MemoryPanel(store)
