@@ -85,3 +85,20 @@ def test_salience_decays_with_a_half_life_and_reading_orders_by_relevance(embedd
     assert ranked[0][0].text == "My favourite food is pasta."
     bank.slots[0].pinned = True
     assert bank.read(embedder.encode_one("What should I cook for dinner?"), T0)[0][0].pinned
+
+
+def test_related_facts_stand_together_unless_one_says_it_changed(embedder) -> None:  # type: ignore[no-untyped-def]
+    bank = SlotBank([])
+    write(bank, embedder, "I am allergic to peanuts.", 1)
+    write(bank, embedder, "I play the cello.", 2)
+    assert write(bank, embedder, "I am vegetarian.", 3).action == "new"  # cosine 0.46: same subject
+    assert write(bank, embedder, "I collect vinyl records.", 4).action == "new"  # 0.40
+    write(bank, embedder, "I work as a nurse.", 5)
+    result = write(bank, embedder, "I work as a teacher at the primary school now.", 6, T0 + DAY)
+    assert result.action == "replace" and result.slot.sources == [6]  # the same attribute: one job
+    result = write(bank, embedder, "I quit the cello last year.", 7, T0 + 2 * DAY)
+    assert result.action == "replace" and result.slot.text == "I quit the cello last year."  # a stated change
+    assert sorted(s.text for s in bank.slots) == [
+        "I am allergic to peanuts.", "I am vegetarian.", "I collect vinyl records.",
+        "I quit the cello last year.", "I work as a teacher at the primary school now.",
+    ]
