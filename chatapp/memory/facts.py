@@ -18,7 +18,9 @@ _DURABLE = re.compile(
     r"like[sd]?|love[sd]?|hate[sd]?|prefer(?:s|red)?|favou?rite|enjoy(?:s|ed)?|allergic|married|"
     r"divorced|single|have|has|had|own|got|bought|started|joined|graduated|studying|study|"
     r"plan(?:s|ning|ned)?|going to|will|want(?:s|ed)?|hope|birthday|years? old|adopted|"
-    r"play(?:s|ed|ing)?|vegetarian|vegan|son|daughter|wife|husband|partner|kids?|children|pets?|dog|cat)\b",
+    r"play(?:s|ed|ing)?|vegetarian|vegan|son|daughter|wife|husband|partner|kids?|children|pets?|dog|cat|"
+    r"drive[sn]?|speak(?:s|ing)?|collect(?:s|ing)?|volunteer(?:s|ed|ing)?|teach(?:es|ing)?|run(?:s|ning)? (?:a|an|my)|"
+    r"usually|always|every (?:day|week|weekend|morning|evening|year))\b",
     re.IGNORECASE,
 )
 _FILLER = re.compile(r"^(thanks|thank you|ok|okay|sure|yes|no|bye|lol|haha)\b", re.IGNORECASE)

@@ -11,6 +11,9 @@ def test_fact_candidates() -> None:
     assert got == ["My name is Ada.", "I live in Berlin."] or set(got) == {"My name is Ada.", "I live in Berlin."}
     assert candidates("ok thanks", 1) == []
     assert candidates("Is it raining in Paris?", 1) == []
+    habits = "I drive a red Fiat. I speak Portuguese and German. I collect vinyl records. I run a small bakery."
+    assert len(candidates(habits, 1)) == 4
+    assert candidates("I read your answer. I think so.", 1) == []
     assert owner_of("My sister Eva lives in Porto.") == "sister"
     assert owner_of("I like tea.") == "user"
 
