@@ -57,3 +57,29 @@ def test_the_reply_to_a_matching_question_is_recalled_with_it(store: Store) -> N
     assert all(h.depth < 30 for h in hits)
     tail = recall(store, t.id, "plans for the summer holidays", None, 11, None)
     assert ids[11] not in [h.message_id for h in tail]  # never beyond the window's start
+
+
+def test_a_hit_on_the_day_the_topic_came_up_ranks_above_a_lone_one(store: Store) -> None:
+    """Of two weak matches, the one from the day of the best match comes first, although
+    the other matches a little better (a shorter message) and would come first alone."""
+    import datetime as dt
+
+    t = store.create_thread()
+    day0, day1, day2 = (dt.datetime(2026, 5, d, 10).timestamp() for d in (1, 2, 9))
+    lines = [(day0 + 60 * i, f"Filler line {i} about the weather and trains.") for i in range(10)] + [
+        (day1, "We hiked up Mount Tamalpais with the kids on Saturday."),
+        (day1 + 60, "That sounds lovely."),
+        (day1 + 120, "The kids loved the long picnic by the lake after the walk."),
+        (day1 + 180, "Yes."),
+        (day2, "Good morning!"),
+        (day2 + 60, "The kids have a cold."),
+        (day2 + 120, "Get well soon."),
+    ]
+    ids = [
+        store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, text, created_at=when).id
+        for i, (when, text) in enumerate(lines)
+    ]
+    hits = recall(store, t.id, "Tell me about the hike on Mount Tamalpais with the kids", None, len(ids), None)
+    order = [h.message_id for h in hits]
+    assert set(order[:2]) == {ids[10], ids[11]}  # the best match and the reply to it
+    assert order.index(ids[12]) < order.index(ids[15])
