@@ -31,6 +31,7 @@ _RELATION = re.compile(
     r"cousin|roommate|neighbou?r)\b",
     re.IGNORECASE,
 )
+_VAGUE = re.compile(r"\b(it|them|this|these|those|that one|there|so|such)\b", re.IGNORECASE)
 _NAME_SUBJECT = re.compile(r"^([A-Z][a-z]+)\b(?!\s*(?:is a|was a)\b)")
 _STOP_NAMES = {"The", "This", "That", "It", "There", "What", "When", "Where", "Why", "How", "And", "But", "So"}
 
@@ -86,6 +87,8 @@ def candidates(text: str, source_id: int, *, speaker_is_user: bool = True) -> li
         specifics = len(re.findall(r"\b[A-Z][a-z]+|\b\d{1,4}\b", sentence[1:]))
         if not (first or specifics) or not durable:
             continue
+        if _VAGUE.search(sentence) and not specifics:
+            continue  # "I'd love to check them out", "I want it": nothing to remember without its context
         score = 1.0 * first + 0.5 * min(durable, 3) + 0.4 * min(specifics, 3)
         if speaker_is_user and score >= 1.5:
             found.append(Candidate(sentence, owner_of(sentence), source_id, score))

@@ -14,6 +14,9 @@ def test_fact_candidates() -> None:
     habits = "I drive a red Fiat. I speak Portuguese and German. I collect vinyl records. I run a small bakery."
     assert len(candidates(habits, 1)) == 4
     assert candidates("I read your answer. I think so.", 1) == []
+    vague = "I'd love to check them out. I want them to experience it. I love that one!"
+    assert candidates(vague, 1) == []
+    assert [c.text for c in candidates("I love it in Lisbon. I have two cats.", 1)] == ["I love it in Lisbon.", "I have two cats."]
     assert owner_of("My sister Eva lives in Porto.") == "sister"
     assert owner_of("I like tea.") == "user"
 
