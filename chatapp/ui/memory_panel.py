@@ -55,7 +55,8 @@ class MemoryPanel(QDockWidget):
         self.global_box.setAccessibleName("Memory about me shared by all threads")
         self.global_box.setToolTip(
             "Facts you state about yourself are also kept in a few slots that every thread sees "
-            "(marked 🌐 here). Off by default; turning it off stops writing and using them."
+            "(listed under \"About you, in every thread\"). Off by default; turning it off stops "
+            "writing and using them."
         )
         self.global_box.toggled.connect(self._toggle_global)
         layout.addWidget(self.global_box)
@@ -80,6 +81,7 @@ class MemoryPanel(QDockWidget):
         self.edit_button.clicked.connect(self.edit_slot)
         self.pin_button.clicked.connect(self.toggle_pin)
         self.forget_button.clicked.connect(self.forget_slot)
+        self.slot_list.currentItemChanged.connect(lambda *_: self._name_pin_button())
         self.tabs.addTab(slots_page, "Slots")
 
         self.summary_list = QListWidget()
@@ -120,9 +122,18 @@ class MemoryPanel(QDockWidget):
         self.enabled_box.blockSignals(True)
         self.enabled_box.setChecked(self.tables.memory_enabled(self.thread_id))
         self.enabled_box.blockSignals(False)
+        shared_heading = False
         for slot in self._slots():
-            mark = ("📌 " if slot.pinned else "") + ("🌐 " if slot.thread_id is None else "")
-            item = QListWidgetItem(f"{mark}{slot.text}")
+            if slot.thread_id is None and not shared_heading:
+                heading = QListWidgetItem("About you, in every thread:")
+                heading.setFlags(Qt.ItemFlag.ItemIsEnabled)  # a heading: not selectable
+                font = heading.font()
+                font.setBold(True)
+                heading.setFont(font)
+                self.slot_list.addItem(heading)
+                shared_heading = True
+            # words, not an emoji: not every Linux desktop has a font with 📌
+            item = QListWidgetItem(f"{slot.text}  (pinned)" if slot.pinned else slot.text)
             item.setToolTip(
                 ("shared by all threads · " if slot.thread_id is None else "")
                 + f"about: {slot.owner} · salience {slot.salience:.2f} · "
@@ -214,6 +225,10 @@ class MemoryPanel(QDockWidget):
         if slot is not None and slot.id is not None:
             self.tables.delete_slot(slot.id)
             self.refresh()
+
+    def _name_pin_button(self) -> None:
+        slot = self._selected_slot()
+        self.pin_button.setText("Unpin" if slot is not None and slot.pinned else "Pin")
 
     def _toggle_global(self, on: bool) -> None:
         self.tables.set_global_memory(on)

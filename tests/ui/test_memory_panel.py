@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog
 
 from chatapp.domain import Role
@@ -57,12 +58,13 @@ def test_slots_and_summaries_are_shown_and_edited(qtbot, thread, monkeypatch) ->
     panel.edit_button.click()
     edited = next(s for s in tables.slots(thread_id) if s.text == "I live in Porto now.")
     assert edited.pinned  # the user's own words are kept
-    assert "📌 I live in Porto now." in _texts(panel.slot_list)
+    assert "I live in Porto now.  (pinned)" in _texts(panel.slot_list)
 
     panel.slot_list.setCurrentRow(_texts(panel.slot_list).index("My cat is Biscuit."))
     panel.pin_button.click()
     assert all(s.pinned for s in tables.slots(thread_id))
-    panel.slot_list.setCurrentRow(_texts(panel.slot_list).index("📌 My cat is Biscuit."))
+    panel.slot_list.setCurrentRow(_texts(panel.slot_list).index("My cat is Biscuit.  (pinned)"))
+    assert panel.pin_button.text() == "Unpin"
     panel.pin_button.click()  # and unpinned again
     assert not next(s for s in tables.slots(thread_id) if s.text == "My cat is Biscuit.").pinned
 
@@ -97,16 +99,19 @@ def test_the_shared_memory_switch_shows_and_edits_the_shared_slots(qtbot, thread
     qtbot.addWidget(panel)
     panel.show_thread(thread_id)
     assert not panel.global_box.isChecked() and not tables.global_memory()  # off by default
-    assert "🌐 I am vegetarian." not in _texts(panel.slot_list)
+    assert "I am vegetarian." not in _texts(panel.slot_list)
 
     panel.global_box.setChecked(True)
     assert tables.global_memory()
-    assert _texts(panel.slot_list) == ["I live in Lisbon.", "My cat is Biscuit.", "🌐 I am vegetarian."]
+    assert _texts(panel.slot_list) == [
+        "I live in Lisbon.", "My cat is Biscuit.", "About you, in every thread:", "I am vegetarian."
+    ]
+    assert not panel.slot_list.item(2).flags() & Qt.ItemFlag.ItemIsSelectable  # a heading
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("I am vegan.", True))
-    panel.slot_list.setCurrentRow(2)
+    panel.slot_list.setCurrentRow(3)
     panel.edit_button.click()
     assert [(s.text, s.pinned) for s in tables.slots(None)] == [("I am vegan.", True)]
-    panel.slot_list.setCurrentRow(2)
+    panel.slot_list.setCurrentRow(3)
     panel.forget_button.click()
     assert tables.slots(None) == [] and len(tables.slots(thread_id)) == 2
 
