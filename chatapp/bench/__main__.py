@@ -15,6 +15,7 @@ BENCHES = {
     "models": "chatapp.bench.models",
     "remote": "chatapp.bench.remote",
     "answers": "chatapp.bench.answers",
+    "excerpts": "chatapp.bench.excerpts",
 }
 
 

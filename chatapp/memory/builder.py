@@ -9,6 +9,10 @@
                      the last message most closely) and those the kept block
                      lacks, then the new message
 
+A recalled message longer than `excerpt_tokens` is cut to its first sentence and the
+sentences that share words with the new message (and those around them): one chatty
+reply no longer fills the recall room alone.
+
 Each part has a share of the memory budget; what a part leaves unused goes to the
 next (slots → summary → recent → recall → recent again). Every part records the
 messages it came from, and what was left out is counted. Parts are ordered by how
@@ -18,14 +22,15 @@ the recall split is explained in ContextBuilder._recall.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from chatapp.domain import ChatMessage, Message, Role
-from chatapp.memory.recall import EmbeddingCache, Hit, recall
+from chatapp.memory.recall import _STOP, _WORD, EmbeddingCache, Hit, recall
 from chatapp.memory.slots import GateParams, SlotBank
 from chatapp.memory.timefmt import day_phrase, today_phrase
 from chatapp.store import Store
@@ -48,6 +53,7 @@ class BuilderParams:
     kept_share: float = 1.0
     keep_coverage: float = 0.35  # keep the block while it and the per-turn part hold this much of
     # what a fresh recall would show beyond the best hits (ranking-weighted); below, it is chosen again
+    excerpt_tokens: int = 160  # a longer recalled message is cut to its sentences that match best
 
 
 def params_for(on_gpu: bool) -> BuilderParams:
@@ -122,7 +128,9 @@ class ContextBuilder:
         self.gates = gates or GateParams()
         self.embeddings = EmbeddingCache(self.tables)
         self._counts: dict[tuple[int, int, str], int] = {}
-        self._kept: dict[int, tuple[int, ...]] = {}  # thread → recalled messages kept in its prompt
+        self._split: dict[tuple[int, int], list[_Piece]] = {}
+        # thread → the recalled messages kept in its prompt, with their lines as shown
+        self._kept: dict[int, dict[int, str]] = {}
 
     def forget(self, thread_id: int) -> None:
         """Drop the thread's kept recall block: its next build chooses recall afresh."""
@@ -242,7 +250,7 @@ class ContextBuilder:
         if memory and window_start > 0:
             room = budget - spent_slots - spent_summary - spent_recent
             hits = recall(self.store, thread_id, new_message.content, query_vec, window_start, self.embeddings)[:300]
-            recalled_parts = self._recall(thread_id, hits, room, window_start, now)
+            recalled_parts = self._recall(thread_id, hits, room, window_start, now, new_message.content)
             kept, per_turn = recalled_parts.kept, recalled_parts.per_turn
             spent_kept, spent_per_turn = recalled_parts.kept_tokens, recalled_parts.per_turn_tokens
             recall_coverage, recall_kept = recalled_parts.coverage, recalled_parts.was_kept
@@ -311,7 +319,7 @@ class ContextBuilder:
         )
 
     def _recall(
-        self, thread_id: int, hits: Sequence[Hit], room: int, window_start: int, now: float
+        self, thread_id: int, hits: Sequence[Hit], room: int, window_start: int, now: float, query: str
     ) -> _Recalled:
         """The kept block and the per-turn excerpts within `room`.
 
@@ -325,10 +333,10 @@ class ContextBuilder:
         does the same.
         """
         p = self.params
-        previous = self._kept.get(thread_id, ())
+        previous = self._kept.get(thread_id, {})
         score = {h.message_id: h.score for h in hits}
         messages = self._messages([*score, *(i for i in previous if i not in score)])
-        info = self._excerpts(messages, now)
+        info = self._excerpts(messages, now, query)
         fresh_all, _ = self._fill(hits, info, room, set())
 
         def coverage(shown: set[int], beyond: set[int] | frozenset[int] = frozenset()) -> float:
@@ -349,7 +357,8 @@ class ContextBuilder:
         block_now, block_cost = self._fill(hits, info, int(rest * p.kept_share), top_ids, prefix=True)
 
         if previous and self._still_shown(thread_id, previous, window_start):
-            kept_items = [(m, _recall_line(m)) for m in sorted((messages[i] for i in previous), key=lambda m: m.depth)]
+            # the lines as they were shown (a long message's cut depends on the message it was recalled for)
+            kept_items = [(m, previous[m.id]) for m in sorted((messages[i] for i in previous), key=lambda m: m.depth)]
             kept_cost = self._block_cost(kept_items, info)
             if kept_cost <= rest:
                 wanted_now = {m.id for m, _t in block_now} - set(previous)
@@ -363,7 +372,7 @@ class ContextBuilder:
                     per_turn = top + more
                     return _Recalled(kept_items, _by_depth(per_turn), kept_cost, top_cost + more_cost, covered, True)
         kept_items, kept_cost = block_now, block_cost
-        self._kept[thread_id] = tuple(m.id for m, _t in _by_depth(kept_items))
+        self._kept[thread_id] = {m.id: line for m, line in _by_depth(kept_items)}
         more, more_cost = self._fill(hits, info, rest - kept_cost, {m.id for m, _t in kept_items} | top_ids)
         covered = coverage({m.id for m, _t in kept_items + top + more})
         return _Recalled(_by_depth(kept_items), _by_depth(top + more), kept_cost, top_cost + more_cost, covered, False)
@@ -395,26 +404,49 @@ class ContextBuilder:
             spent += cost
         return items, spent
 
-    def _excerpts(self, messages: dict[int, Message], now: float) -> dict[int, _Excerpt]:
+    def _excerpts(self, messages: dict[int, Message], now: float, query: str) -> dict[int, _Excerpt]:
         out: dict[int, _Excerpt] = {}
         days: dict[int, str] = {}
+        wanted: set[str] | None = None
         for mid, msg in messages.items():
             line = _recall_line(msg)
+            cost = self._count_cached((msg.id, len(msg.content), "recall"), line) + 1
+            if cost > self.params.excerpt_tokens + 1:
+                wanted = _stems(query) if wanted is None else wanted
+                text, text_cost = _cut(self._pieces(msg), wanted, self.params.excerpt_tokens, self.count_text)
+                line = _recall_line(msg, text)
+                # the pieces' counts, each with a token to spare, bound the line's: no recount
+                cost = self._count_cached((-2, 0, "prefix"), _recall_line(msg, "")) + text_cost + 1
             key = int(msg.created_at // 900)  # time zones are whole quarter hours from UTC
             day = days.get(key)
             if day is None:
                 day = days[key] = day_phrase(msg.created_at, now)
-            out[mid] = _Excerpt(msg, line, day, self._count_cached((msg.id, len(msg.content), "recall"), line) + 1)
+            out[mid] = _Excerpt(msg, line, day, cost)
         return out
+
+    def _pieces(self, msg: Message) -> list[_Piece]:
+        """A long message's sentences with their word stems and token counts, worked out once."""
+        key = (msg.id, len(msg.content))
+        found = self._split.get(key)
+        if found is None:
+            if len(self._split) > 5_000:
+                self._split.clear()
+            texts = [p.strip() for p in _SENTENCE.split(msg.content) if p and p.strip()] or [msg.content]
+            found = self._split[key] = [_Piece(t, _stems(t), self.count_text(t) + 1) for t in texts]
+        return found
 
     def _day_cost(self, day: str) -> int:
         return self._count_cached((-1, 0, day), f"On {day}:") + 1
 
     def _block_cost(self, items: Sequence[tuple[Message, str]], info: dict[int, _Excerpt]) -> int:
         excerpts = [info[m.id] for m, _t in items]
-        return sum(e.cost for e in excerpts) + sum(self._day_cost(d) for d in {e.day for e in excerpts})
+        lines = sum(
+            e.cost if e.line == line else self._count_cached((m.id, hash(line), "kept"), line) + 1
+            for (m, line), e in zip(items, excerpts)
+        )
+        return lines + sum(self._day_cost(d) for d in {e.day for e in excerpts})
 
-    def _still_shown(self, thread_id: int, ids: Sequence[int], window_start: int) -> bool:
+    def _still_shown(self, thread_id: int, ids: Collection[int], window_start: int) -> bool:
         """The kept messages are all still on the thread's shown path, before the window."""
         marks = ",".join("?" * len(ids))
         row = self.store._one(
@@ -466,9 +498,68 @@ def _by_depth(items: list[tuple[Message, str]]) -> list[tuple[Message, str]]:
     return sorted(items, key=lambda item: item[0].depth)
 
 
-def _recall_line(msg: Message) -> str:
+def _recall_line(msg: Message, text: str | None = None) -> str:
     who = "User" if msg.role == Role.USER else "Assistant"
-    return f"- {who}: {msg.content}"
+    return f"- {who}: {msg.content if text is None else text}"
+
+
+_SENTENCE = re.compile(r"(?<=[.!?:;])\s+|\n+")
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:5] for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
+
+
+@dataclass(frozen=True)
+class _Piece:
+    text: str  # one sentence of a long message
+    stems: set[str]
+    cost: int  # its tokens, with one to spare
+
+
+def _cut(pieces: Sequence[_Piece], wanted: set[str], limit: int, count: Callable[[str], int]) -> tuple[str, int]:
+    """A long message cut to about `limit` tokens: its first sentence, those sharing the most
+    words with the new message and the sentences around them, in their order, with "…"
+    where text was left out. Returns the text and a bound on its tokens (each piece and
+    "…" counted with one to spare)."""
+    overlap = [len(p.stems & wanted) for p in pieces]
+    matches = [i for i, n in enumerate(overlap) if n] or [0]
+    chosen = {0}
+    spent = pieces[0].cost
+    # the best matching first, then what surrounds them (their context), then the start
+    for i in sorted(range(1, len(pieces)), key=lambda i: (-overlap[i], min(abs(i - j) for j in matches), i)):
+        if spent + pieces[i].cost <= limit:
+            chosen.add(i)
+            spent += pieces[i].cost
+    out: list[str] = []
+    total = 0
+    for i in sorted(chosen):
+        if out and i - 1 not in chosen:
+            out.append("…")
+            total += 2
+        if pieces[i].cost <= limit:
+            out.append(pieces[i].text)
+            total += pieces[i].cost
+        else:
+            out.append(_head(pieces[i].text, limit, count))
+            total += limit
+    if max(chosen) < len(pieces) - 1:
+        out.append("…")
+        total += 2
+    return " ".join(out), total
+
+
+def _head(text: str, limit: int, count: Callable[[str], int]) -> str:
+    """The words of `text` that fit in `limit` tokens (a sentence longer than an excerpt)."""
+    words = text.split()
+    lo, hi = 1, len(words)
+    while lo < hi:  # the most words that fit
+        mid = (lo + hi + 1) // 2
+        if count(" ".join(words[:mid])) <= limit - 2:
+            lo = mid
+        else:
+            hi = mid - 1
+    return " ".join(words[:lo]) + " …"
 
 
 def _group_by_day(items: list[tuple[Message, str]], now: float) -> str:

@@ -218,3 +218,52 @@ def test_on_a_gpu_recall_is_chosen_for_every_message(store: Store, embedder) -> 
     job = builder.build(thread_id, "", ask(store, thread_id, "Where do I work?", day(8) + 60), 300, now=day(8) + 60)
     assert not job.recall_kept
     assert "nurse" in next(p for p in job.parts if p.kind == "recall_new").text  # the best, with the message
+
+
+LONG_REPLY = " ".join(
+    [f"Here is general advice number {i} about keeping a tidy home office." for i in range(40)][:20]
+    + ["The blue notebook with the tax papers is in the attic drawer."]
+    + [f"More general advice number {i} about desks, lamps and chairs." for i in range(40)][:20]
+)
+
+
+def test_a_long_recalled_message_is_cut_to_what_matches(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    """A long reply would fill the recall room alone: it is cut to its first sentence and the
+    sentences that match, and a kept block shows it as it was cut, turn after turn."""
+    t = store.create_thread("long")
+    store.add_message(t.id, Role.USER, "Where should I keep the blue notebook with my tax papers?", created_at=day(0))
+    store.add_message(t.id, Role.ASSISTANT, LONG_REPLY, created_at=day(0) + 30)
+    for j in range(30):
+        store.add_message(t.id, Role.USER, f"Chatter {j} about the weather and films.", created_at=day(2) + j * 60)
+        store.add_message(t.id, Role.ASSISTANT, f"A reply about films number {j}.", created_at=day(2) + j * 60 + 30)
+    MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
+    builder = ContextBuilder(store, words, embedder.encode_one, BuilderParams(excerpt_tokens=60))
+    assert words(LONG_REPLY) > 400  # more than the whole memory budget below
+
+    first = builder.build(t.id, "", ask(store, t.id, "Where is the blue notebook with the tax papers?", day(5)), 400, now=day(5))
+    shown = "\n".join(p.text for p in first.parts if p.kind in ("recall", "recall_new"))
+    line = next(x for x in shown.splitlines() if x.startswith("- Assistant: Here is"))
+    # the start, then the matching sentence with the sentences around it, in their order
+    assert line.startswith("- Assistant: Here is general advice number 0 about keeping a tidy home office. … ")
+    assert "advice number 19 about keeping a tidy home office. The blue notebook with the tax papers is in the attic drawer. More general advice number 0" in line
+    assert line.endswith(" …") and "advice number 7 " not in line
+    assert words(line) <= 60 + 1 and first.memory_tokens <= 400
+
+    store.add_message(t.id, Role.ASSISTANT, "It is in the attic drawer.", created_at=day(5) + 10)
+    second = builder.build(t.id, "", ask(store, t.id, "And my tax papers, where are they?", day(5) + 20), 400, now=day(5) + 20)
+    if second.recall_kept:  # the block as it was shown, not cut again for the new question
+        assert _system_up_to_summary(second) == _system_up_to_summary(first)
+    assert "attic drawer" in "\n".join(p.text for p in second.parts if p.kind in ("recall", "recall_new"))
+
+
+def test_a_message_without_sentences_is_cut_at_a_word() -> None:
+    from chatapp.memory.builder import _SENTENCE, _cut, _Piece, _stems
+
+    def pieces(text: str) -> list[_Piece]:
+        return [_Piece(t, _stems(t), words(t) + 1) for t in _SENTENCE.split(text) if t.strip()]
+
+    text = " ".join(f"word{i}" for i in range(500))  # pasted data: no sentence ends
+    cut, bound = _cut(pieces(text), {"word4"}, 50, words)
+    assert cut.startswith("word0 word1 ") and cut.endswith(" …") and words(cut) <= bound <= 50
+    cut, bound = _cut(pieces(LONG_REPLY), _stems("Where is the notebook, in the attic?"), 60, words)
+    assert "attic drawer" in cut and words(cut) <= bound <= 60 + 2
