@@ -3,10 +3,11 @@
     python -m chatapp.bench memory --data FILE --budget 2048 [--baseline recent --baseline bm25]
 
 Each conversation is ingested into a fresh temporary store through the app's own
-path (store, embeddings, memory slots; summaries with --summaries), each session's
+path (store, embeddings, memory slots, facts read by the model when it has 1B+
+parameters; summaries with --summaries), each session's
 date as the messages' time. Each question is asked at the end of its conversation:
 the app's context builder assembles its context under B tokens for the memory part,
-counted with the default model's tokenizer, as the first turn after the thread is
+counted with the default model's tokenizer (or --model's), as the first turn after the thread is
 opened (no recall block kept from an earlier turn). The row "chatapp, in a row" asks
 the same questions one after another in one builder, as a user would in one sitting,
 so a recall block kept for one question may serve the next (see the builder's
@@ -87,6 +88,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--budget", type=int, default=2048, help="tokens for the memory part")
     parser.add_argument("--baseline", action="append", choices=["recent", "bm25"], default=[])
     parser.add_argument("--summaries", action="store_true", help="also make rolling summaries with the model")
+    parser.add_argument(
+        "--model", metavar="GGUF", help="the model whose tokenizer counts (and that summarises, and reads user "
+        "messages for facts when it is big enough, as the app does); default: the built-in SmolLM2",
+    )
     parser.add_argument("--dump", metavar="PATH", help="one JSON line per question with its context")
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--limit", type=int, default=0, help="questions per conversation (0: all)")
@@ -103,7 +108,12 @@ def main(argv: list[str]) -> int:
 
     data = json.loads(Path(args.data).read_text(encoding="utf-8"))
     backend = LlamaBackend()
-    backend.load(ModelSpec(str(default_model_path()), n_ctx=max(4096, args.budget + 1024), gpu="cpu"))
+    model_path = args.model or str(default_model_path())
+    backend.load(ModelSpec(model_path, n_ctx=max(4096, args.budget + 1024), gpu="cpu" if args.model is None else "auto"))
+    from chatapp.memory import extraction
+
+    reads_facts = extraction.worth_asking(backend.info.n_params)
+    facts_read = 0
     count_text = backend.count_text_tokens
     embedder = shared_embedder()
 
@@ -134,6 +144,8 @@ def main(argv: list[str]) -> int:
                     turns += 1
                     last_time = when + 30 * i
                 service.ingest(thread.id)  # after each session, as the app does after each exchange
+                if reads_facts:  # the app reads each new user message after its exchange
+                    facts_read += _read_facts(store, backend, service, thread.id, len(session))
                 if args.summaries:
                     _summarise(store, backend, thread.id)
             ingest_ms_per_turn.append((time.perf_counter() - started) * 1000 / max(1, turns))
@@ -190,6 +202,8 @@ def main(argv: list[str]) -> int:
     main_fig = summary("chatapp")
     figures: dict[str, Any] = {
         "budget": args.budget,
+        "model": Path(model_path).name,
+        "facts_read_by_model": facts_read if reads_facts else None,
         "questions": sum(len(v) for v in scores["chatapp"].values()),
         "evidence_skipped": skipped,
         **main_fig,
@@ -213,6 +227,10 @@ def main(argv: list[str]) -> int:
     print(
         f"\ningest {figures['ingest_ms_per_turn']:.1f} ms/turn ({1000 / figures['ingest_ms_per_turn']:.0f} turns/s); "
         f"context build p50 {figures['build_ms_p50']:.1f} ms, p95 {figures['build_ms_p95']:.1f} ms"
+    )
+    print(
+        f"model {figures['model']}: "
+        + (f"{facts_read} facts read from user messages by the model" if reads_facts else "too small to be asked for facts (the rules fill the slots)")
     )
     write_json(args.json, figures)
     backend.unload()
@@ -255,6 +273,19 @@ def _baseline(method, store, thread_id, question, all_msgs, budget, count_text):
         chosen.append(text)
         used += cost
     return "\n".join(chosen), used
+
+
+def _read_facts(store, backend, service, thread_id, limit) -> int:  # type: ignore[no-untyped-def]
+    import threading
+
+    from chatapp.memory import extraction
+
+    def generate(messages, settings, cancel):  # type: ignore[no-untyped-def]
+        return backend.generate(messages, settings, cancel, lambda _t: None).text
+
+    return extraction.read_new_messages(
+        store, thread_id, generate, service.write_facts, threading.Event(), backend.info.name, limit=limit
+    )
 
 
 def _summarise(store, backend, thread_id) -> None:  # type: ignore[no-untyped-def]
