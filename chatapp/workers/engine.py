@@ -247,15 +247,18 @@ class EngineWorker(QObject):
         store, info = self._store, backend.info
         made = 0
         try:
-            reads = extraction.worth_asking(info.n_params) and self._embed is not None and bool(
-                MemoryTables(store).unread_user_messages(request.thread_id, 1)
+            service = (
+                self._fact_writer()
+                if extraction.worth_asking(info.n_params)
+                and MemoryTables(store).unread_user_messages(request.thread_id, 1)
+                else None
             )
             job = summaries.next_job(store, request.thread_id)
-            if (reads or job is not None) and not request.cancel.is_set():
+            if (service is not None or job is not None) and not request.cancel.is_set():
                 # saving the KV cache costs a copy of it: only when there is work to do
                 keep = getattr(backend, "keeping_cache", None)
                 with keep() if keep is not None else contextlib.nullcontext():
-                    if reads and (service := self._fact_writer()) is not None:
+                    if service is not None:
                         made += extraction.read_new_messages(
                             store, request.thread_id, generate, service.write_facts, request.cancel, info.name
                         )
