@@ -416,7 +416,8 @@ class ContextBuilder:
                 text, text_cost = _cut(self._pieces(msg), wanted, self.params.excerpt_tokens, self.count_text)
                 line = _recall_line(msg, text)
                 # the pieces' counts, each with a token to spare, bound the line's: no recount
-                cost = self._count_cached((-2, 0, "prefix"), _recall_line(msg, "")) + text_cost + 1
+                prefix = _recall_line(msg, "")
+                cost = self._count_cached((-2, len(prefix), "prefix"), prefix) + text_cost + 1
             key = int(msg.created_at // 900)  # time zones are whole quarter hours from UTC
             day = days.get(key)
             if day is None:

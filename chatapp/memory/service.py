@@ -67,7 +67,10 @@ class MemoryService:
             report.embedded += len(pending)
             report.candidates += len(found)
             if found:
-                self._write_facts(thread_id, found, lambda c: now if now is not None else created.get(c.source_id, time.time()), report)
+                def when(c: facts.Candidate, created: dict[int, float] = created) -> float:
+                    return now if now is not None else created.get(c.source_id, time.time())
+
+                self._write_facts(thread_id, found, when, report)
             self.tables.put_embeddings(self.model_name, [(mid, v) for (mid, _t), v in zip(pending, vectors)])
 
     def write_facts(self, thread_id: int, found: list[facts.Candidate], when: float) -> IngestReport:

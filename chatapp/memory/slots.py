@@ -173,12 +173,12 @@ _CHANGE = re.compile(
     re.IGNORECASE,
 )
 _ATTRIBUTES = {
-    "home": re.compile(r"\b(live|lives|living|lived|moved|moving|relocated|reside|address|home town)\b", re.I),
-    "work": re.compile(r"\b(work|works|working|worked|job|employed|hired|profession|career|retired)\b", re.I),
-    "study": re.compile(r"\b(study|studying|studied|student|university|college|major|degree)\b", re.I),
-    "name": re.compile(r"\b(name is|name's|called me|go by)\b", re.I),
-    "age": re.compile(r"\b(\d{1,3} years? old|i'?m \d{1,3}\b|i am \d{1,3}\b|turned \d{1,3})", re.I),
-    "partner": re.compile(r"\b(married|divorced|single|engaged|girlfriend|boyfriend|partner|wife|husband|dating)\b", re.I),
+    "home": re.compile(r"\b(live|lives|living|lived|moved|moving|relocated|reside|address|home town)\b", re.IGNORECASE),
+    "work": re.compile(r"\b(work|works|working|worked|job|employed|hired|profession|career|retired)\b", re.IGNORECASE),
+    "study": re.compile(r"\b(study|studying|studied|student|university|college|major|degree)\b", re.IGNORECASE),
+    "name": re.compile(r"\b(name is|name's|called me|go by)\b", re.IGNORECASE),
+    "age": re.compile(r"\b(\d{1,3} years? old|i'?m \d{1,3}\b|i am \d{1,3}\b|turned \d{1,3})", re.IGNORECASE),
+    "partner": re.compile(r"\b(married|divorced|single|engaged|girlfriend|boyfriend|partner|wife|husband|dating)\b", re.IGNORECASE),
 }
 
 

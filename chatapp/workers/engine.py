@@ -10,24 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-
-import numpy as np
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from chatapp.domain import ChatMessage, GenerationSettings, Message
-from chatapp.memory.builder import BuiltContext, ContextBuilder, params_for
 from chatapp.engine.backend import Backend, ModelInfo, ModelSpec, ReplyResult
 from chatapp.engine.remote import ReplyInterrupted
 from chatapp.errors import ModelTooLarge, UserFacingError
-from chatapp.store import Store
+from chatapp.memory.builder import BuiltContext, ContextBuilder, params_for
 from chatapp.memory.context import fit_recent, reply_room
 from chatapp.memory.service import MemoryService
+from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
 
 log = logging.getLogger("chatapp.workers")
