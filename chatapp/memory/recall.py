@@ -152,7 +152,6 @@ def _lift_days(store: Store, fused: dict[int, float]) -> None:
         fused[mid] += DAY_SHARE * bonus[days.get(mid, (0, 0, 0))]
 
 
-
 def _lift_answers(
     store: Store, thread_id: int, rows: list, before_depth: int, fused: dict[int, float], depths: dict[int, int]
 ) -> None:
