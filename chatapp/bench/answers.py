@@ -3,7 +3,7 @@
     python -m chatapp.bench answers [--budget 1500] [--json PATH]
 
 A thread of the project's own making: a fact stated early (say, "My sister Eva lives in
-Porto."), then a dozen varied exchanges, for each of eight facts, over several days.
+Porto."), then a dozen varied exchanges, for each of sixteen facts, a day apart.
 Then each fact is asked about ("Where does my sister Eva live?") with the default model
 (greedy), once per prompt layout of the context builder:
 
@@ -36,6 +36,14 @@ FACTS = [
     ("I drive a red Volvo.", "What car do I drive?", "volvo"),
     ("My daughter plays the cello.", "Which instrument does my daughter play?", "cello"),
     ("I am allergic to peanuts.", "What am I allergic to?", "peanut"),
+    ("My husband Tom is a pilot.", "What does my husband Tom do for a living?", "pilot"),
+    ("I live in a small flat in Leeds.", "Which city do I live in?", "leeds"),
+    ("My cat is named Miso.", "What is my cat's name?", "miso"),
+    ("I go swimming every Tuesday.", "Which sport do I do every Tuesday?", "swim"),
+    ("My birthday is on 14 July.", "In which month is my birthday?", "july"),
+    ("I speak Portuguese at home.", "Which language do I speak at home?", "portuguese"),
+    ("My son studies chemistry at university.", "What does my son study?", "chemistry"),
+    ("I collect old postcards.", "What do I collect?", "postcard"),
 ]
 CHATTER = [
     ("What is a good book about the sea?", "Try 'The Old Man and the Sea' by Hemingway."),

@@ -49,7 +49,7 @@ class BuilderParams:
     recent_lookback: int = 400  # messages read for the recent window
     top_share: float = 0.05  # of the recall room (at least the best hit): always with the new message
     # of the rest: the block kept across turns (the rest is per turn). All of it: SmolLM2 answers
-    # best from a short last message (bench answers: 7/8 at 1.0, 2/8 at 0.7, 0/8 all in the last)
+    # best from a short last message (bench answers: 9/16 at 1.0, 3/16 at 0.7, 4/16 all in the last)
     kept_share: float = 1.0
     keep_coverage: float = 0.35  # keep the block while it and the per-turn part hold this much of
     # what a fresh recall would show beyond the best hits (ranking-weighted); below, it is chosen again
