@@ -11,6 +11,7 @@ not become a memory), and each message is read once (`fact_reads`).
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -20,6 +21,8 @@ from chatapp.domain import ChatMessage, GenerationSettings
 from chatapp.memory.facts import Candidate, owner_of
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
+
+log = logging.getLogger("chatapp.memory")
 
 MIN_PARAMS = 1_000_000_000  # Llama-3.2-1B, Qwen2.5-1.5B and up follow the prompt
 RECENT_MESSAGES = 4  # the newest unread user messages read after an exchange (not a whole import)
@@ -108,7 +111,14 @@ def read_new_messages(
     for message_id, text in tables.unread_user_messages(thread_id, limit):
         if cancel.is_set():
             break
-        reply = generate(prompt(text), SETTINGS, cancel)
+        try:
+            reply = generate(prompt(text), SETTINGS, cancel)
+        except Exception as exc:  # llama.cpp raises many kinds
+            # marked read (the rules still read it), so a message the model cannot take is not
+            # tried again after every exchange
+            log.warning("the model could not read message %d for facts: %s", message_id, exc)
+            tables.mark_read(message_id, model, 0)
+            continue
         if cancel.is_set():
             break
         found = [Candidate(f, owner_of(f), message_id, 1.0) for f in parse(reply, text)]

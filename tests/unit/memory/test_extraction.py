@@ -123,3 +123,21 @@ def test_only_the_newest_messages_are_read(store: Store) -> None:
     thread_id, ids = _thread(store, [f"I have {n} plants." for n in range(10)])
     unread = MemoryTables(store).unread_user_messages(thread_id, extraction.RECENT_MESSAGES)
     assert [i for i, _t in unread] == ids[::-1][: extraction.RECENT_MESSAGES]
+
+
+def test_a_message_the_model_cannot_read_is_not_tried_again(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    thread_id, ids = _thread(store, ["I have two cats.", MESSAGE])
+    calls: list[str] = []
+
+    def generate(messages, settings, cancel):  # type: ignore[no-untyped-def]
+        calls.append(messages[-1].content)
+        if "Lisbon" in messages[-1].content:
+            raise ValueError("Requested tokens exceed context window")
+        return "I have two cats."
+
+    service = MemoryService(store, embedder.encode, embedder.name)
+    assert extraction.read_new_messages(store, thread_id, generate, service.write_facts, threading.Event(), "big") == 1
+    assert len(calls) == 2  # the failure did not stop the next message
+    assert dict(store._query("SELECT message_id, facts FROM fact_reads")) == {ids[1]: 0, ids[0]: 1}
+    assert extraction.read_new_messages(store, thread_id, generate, service.write_facts, threading.Event(), "big") == 0
+    assert len(calls) == 2
