@@ -215,11 +215,10 @@ class Store:
     def purge_trash(self, *, now: float | None = None, days: float = TRASH_DAYS) -> int:
         """Delete for good the threads that have been in the trash longer than `days`."""
         now = time.time() if now is None else now
+        due = "SELECT id FROM threads WHERE deleted_at IS NOT NULL AND deleted_at < ?"
         with self._tx() as conn:
-            cur = conn.execute(
-                "DELETE FROM threads WHERE deleted_at IS NOT NULL AND deleted_at < ?",
-                (now - days * 86400,),
-            )
+            _delete_messages(conn, f"SELECT id FROM messages WHERE thread_id IN ({due})", (now - days * 86400,))
+            cur = conn.execute(f"DELETE FROM threads WHERE id IN ({due})", (now - days * 86400,))
             return cur.rowcount
 
     # -- messages -------------------------------------------------------
@@ -411,8 +410,12 @@ class Store:
         if row is None:
             raise KeyError(f"no message {message_id}")
         siblings = [i for i in self.versions(message_id) if i != message_id]
+        below = (
+            "WITH RECURSIVE below(id) AS (SELECT ? UNION ALL"
+            " SELECT m.id FROM messages m JOIN below ON m.parent_id = below.id) SELECT id FROM below"
+        )
         with self._tx() as conn:
-            conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            _delete_messages(conn, below, (message_id,))
         if siblings and row[0]:
             best = self._one(
                 f"SELECT id FROM messages WHERE id IN ({','.join('?' * len(siblings))})"
@@ -584,3 +587,16 @@ def auto_title(first_user_message: str, limit: int = TITLE_MAX) -> str:
 
 
 __all__ = ["Store", "StorageError", "auto_title", "fts_query"]
+
+
+def _delete_messages(conn: sqlite3.Connection, ids_query: str, params: tuple) -> None:
+    """Delete the messages `ids_query` selects, unlinked from their parents first: left to
+    ON DELETE CASCADE, a chain of replies is deleted one nested trigger level per message,
+    and SQLite stops at 1,000 ("too many levels of trigger recursion": a thread of more than
+    a thousand messages could not be deleted)."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY)")
+    conn.execute("DELETE FROM doomed")
+    conn.execute(f"INSERT OR IGNORE INTO doomed (id) {ids_query}", params)
+    conn.execute("UPDATE messages SET parent_id = NULL WHERE id IN (SELECT id FROM doomed) AND parent_id IS NOT NULL")
+    conn.execute("DELETE FROM messages WHERE id IN (SELECT id FROM doomed)")
+    conn.execute("DELETE FROM doomed")

@@ -122,6 +122,32 @@ def test_deleting_a_shown_version_shows_a_sibling(store: Store) -> None:
     assert store.path(t.id) == []
 
 
+def test_a_thread_of_thousands_of_messages_can_be_deleted(store: Store) -> None:
+    """Deleting a message takes all below it. Left to ON DELETE CASCADE, each reply in the chain
+    was one more nested trigger level, and SQLite refused past 1,000 ("too many levels of trigger
+    recursion"): a long thread could not be purged from the trash, at start-up."""
+    t = store.create_thread("weeks of chat")
+    for i in range(1500):
+        store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"message {i} about the garden")
+    keep = store.create_thread("another")
+    chat(store, keep.id, "hi", "hello")
+    third = store.path(t.id)[2]
+    store.delete_message(third.id)  # 1,498 messages with it
+    assert [m.content for m in store.path(t.id)] == ["message 0 about the garden", "message 1 about the garden"]
+    assert store._one("SELECT COUNT(*) FROM messages WHERE thread_id = ?", (t.id,))[0] == 2
+    assert [h.thread_id for h in store.search("garden")] == [t.id, t.id]  # the index forgot them too
+
+    long = store.create_thread("longer still")
+    for i in range(1500):
+        store.add_message(long.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"line {i}")
+    store.trash_thread(t.id, now=1000)
+    store.trash_thread(long.id, now=1000)
+    assert store.purge_trash(now=1000 + 31 * 86400) == 2
+    assert [x.id for x in store.threads()] == [keep.id]
+    assert store._one("SELECT COUNT(*) FROM messages")[0] == 2
+    assert [m.content for m in store.path(keep.id)] == ["hi", "hello"]
+
+
 def test_last_messages_pages_through_a_long_thread(store: Store) -> None:
     t = store.create_thread()
     chat(store, t.id, *[f"message {i}" for i in range(120)])
