@@ -160,11 +160,31 @@ def m004_memory_options(conn: sqlite3.Connection) -> None:
     )
 
 
+def m005_shared_slots_forget_deleted(conn: sqlite3.Connection) -> None:
+    """A slot shared by all threads forgets a message deleted for good (a purged thread): a fact
+    learned only from it goes, unless the user pinned it; others drop the message from their
+    sources. (A thread's own slots go with the thread.)"""
+    conn.executescript(
+        """
+        CREATE TRIGGER shared_slots_forget_message AFTER DELETE ON messages BEGIN
+            DELETE FROM memory_slots
+            WHERE thread_id IS NULL AND pinned = 0 AND sources = json_array(old.id);
+            UPDATE memory_slots
+            SET sources = (SELECT json_group_array(value) FROM json_each(memory_slots.sources)
+                           WHERE value != old.id)
+            WHERE thread_id IS NULL
+              AND EXISTS (SELECT 1 FROM json_each(memory_slots.sources) WHERE value = old.id);
+        END;
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_memory,
     m003_fact_reads,
     m004_memory_options,
+    m005_shared_slots_forget_deleted,
 ]
 LATEST = len(MIGRATIONS)
 

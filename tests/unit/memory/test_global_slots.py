@@ -71,3 +71,26 @@ def test_the_shared_bank_holds_a_few_and_a_thread_shows_a_fact_once(store: Store
     built = ContextBuilder(store, _words, embedder.encode_one).build(a.id, "", question, 600)
     lines = next(p for p in built.parts if p.kind == "slots").text.splitlines()
     assert len(lines) >= 5 and len(set(lines)) == len(lines)  # the thread's slot, not also its shared twin
+
+
+def test_a_thread_deleted_for_good_takes_the_shared_facts_it_alone_gave(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    tables = MemoryTables(store)
+    tables.set_global_memory(True)
+    service = MemoryService(store, embedder.encode, embedder.name)
+    a, b = store.create_thread("a"), store.create_thread("b")
+    store.add_message(a.id, Role.USER, "I am allergic to peanuts.")
+    store.add_message(a.id, Role.USER, "I work as a nurse.")
+    service.ingest(a.id)
+    store.add_message(b.id, Role.USER, "I work as a nurse at the city hospital.")
+    service.ingest(b.id)  # the same fact again: the shared slot now has a source in each thread
+    service.add_slot_by_hand(None, "Call me Ada.")  # the user's own words, no source
+    shared = {s.text: s for s in tables.slots(None)}
+    assert set(shared) == {"I am allergic to peanuts.", "I work as a nurse.", "Call me Ada."}
+    assert len(shared["I work as a nurse."].sources) == 2
+
+    store.trash_thread(a.id, now=0.0)
+    assert len(tables.slots(None)) == 3  # in the trash it can still be restored
+    assert store.purge_trash(now=100 * 86400.0) == 1
+    after = {s.text: s for s in tables.slots(None)}
+    assert set(after) == {"I work as a nurse.", "Call me Ada."}  # the allergy came from thread a alone
+    assert len(after["I work as a nurse."].sources) == 1 and len(tables.slots(b.id)) == 1
