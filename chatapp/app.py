@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import logging
+import sqlite3
 import sys
 import traceback
 from collections.abc import Sequence
@@ -114,7 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     recovered = store.recover_interrupted()
     if recovered:
         log.info("%d interrupted replies marked stopped", recovered)
-    purged = store.purge_trash()
+    try:
+        purged = store.purge_trash()
+    except (StorageError, sqlite3.Error) as exc:  # old trash can wait: the app must still start
+        log.warning("the trash could not be emptied now: %s", exc)
+        purged = 0
     if purged:
         log.info("%d threads purged from the trash", purged)
     start_daily_backup(root)

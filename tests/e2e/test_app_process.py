@@ -80,3 +80,23 @@ def test_command_line_list_export_and_import(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no thread 999" in missing.stderr
     bad = run(["import", str(tmp_path / "nothing.json")], tmp_path)
     assert bad.returncode == 1 and "cannot be read" in bad.stderr
+
+
+def test_the_app_starts_when_the_trash_cannot_be_emptied(tmp_path: Path) -> None:
+    """Old trash is emptied at start-up; if that fails, the app still starts and says why in its log."""
+    missing = str(tmp_path / "missing.gguf")
+    assert run(["--model", missing, "--quit-after", "500"], tmp_path).returncode == 0
+    db = sqlite3.connect(tmp_path / "chatapp.sqlite3")
+    db.execute("INSERT INTO threads (title, created_at, updated_at, deleted_at) VALUES ('old', 0, 0, 1)")
+    db.execute(  # stands in for any failure of the delete (it was "too many levels of trigger recursion")
+        "CREATE TRIGGER refuse BEFORE DELETE ON threads BEGIN SELECT RAISE(ABORT, 'refused for the test'); END"
+    )
+    db.commit()
+    db.close()
+    result = run(["--model", missing, "--quit-after", "500"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    log = (tmp_path / "chatapp.log").read_text()
+    assert "the trash could not be emptied now" in log and "refused for the test" in log
+    db = sqlite3.connect(tmp_path / "chatapp.sqlite3")
+    assert db.execute("SELECT title FROM threads WHERE deleted_at IS NOT NULL").fetchall() == [("old",)]
+    db.close()
