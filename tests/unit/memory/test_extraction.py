@@ -61,6 +61,22 @@ def test_who_is_asked() -> None:
     assert extraction.worth_asking(134_515_008, min_params=100_000_000)
 
 
+class Scripted:
+    """What a model that follows the prompt answers (none is small enough to run in tests):
+    `for_message` when asked about MESSAGE (raised if it is an exception), else `otherwise`."""
+
+    def __init__(self, for_message: str | Exception, otherwise: str) -> None:
+        self.for_message, self.otherwise = for_message, otherwise
+        self.asked: list[str] = []
+
+    def __call__(self, messages, settings, cancel) -> str:  # type: ignore[no-untyped-def]
+        self.asked.append(messages[-1].content)
+        reply = self.for_message if "Lisbon" in messages[-1].content else self.otherwise
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+
 def _thread(store: Store, texts: list[str]) -> tuple[int, list[int]]:
     t = store.create_thread("facts")
     ids = []
@@ -72,14 +88,8 @@ def _thread(store: Store, texts: list[str]) -> tuple[int, list[int]]:
 
 def test_facts_go_into_the_slots_and_each_message_is_read_once(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
     thread_id, ids = _thread(store, ["I like tea.", MESSAGE])
-    asked: list[str] = []
-
-    def generate(messages, settings, cancel):  # type: ignore[no-untyped-def]
-        # what a model that follows the prompt answers (none is small enough to run in tests)
-        asked.append(messages[-1].content)
-        if "Lisbon" in messages[-1].content:
-            return "- I moved to Lisbon last month.\n- I am a pilot.\n- My sister Mia visits in June."
-        return "NONE"
+    generate = Scripted("- I moved to Lisbon last month.\n- I am a pilot.\n- My sister Mia visits in June.", "NONE")
+    asked = generate.asked
 
     service = MemoryService(store, embedder.encode, embedder.name)
     made = extraction.read_new_messages(store, thread_id, generate, service.write_facts, threading.Event(), "big")
@@ -127,13 +137,8 @@ def test_only_the_newest_messages_are_read(store: Store) -> None:
 
 def test_a_message_the_model_cannot_read_is_not_tried_again(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
     thread_id, ids = _thread(store, ["I have two cats.", MESSAGE])
-    calls: list[str] = []
-
-    def generate(messages, settings, cancel):  # type: ignore[no-untyped-def]
-        calls.append(messages[-1].content)
-        if "Lisbon" in messages[-1].content:
-            raise ValueError("Requested tokens exceed context window")
-        return "I have two cats."
+    generate = Scripted(ValueError("Requested tokens exceed context window"), "I have two cats.")
+    calls = generate.asked
 
     service = MemoryService(store, embedder.encode, embedder.name)
     assert extraction.read_new_messages(store, thread_id, generate, service.write_facts, threading.Event(), "big") == 1
