@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from chatapp.store.memory_tables import SlotRow
+from chatapp.store.memory_tables import MemoryTables, SlotRow
 
 if TYPE_CHECKING:
     import torch
@@ -57,6 +57,9 @@ class GateParams:
     half_life_days: float = 14.0
     write_boost: float = 1.0
     read_boost: float = 0.25
+    # reads and restatements raise salience up to this: a slot shown on every turn for a day
+    # outlives an unread fresh one by about a month (two half-lives), not forever
+    max_salience: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ class SlotBank:
                 z, rho = float(update[j]), float(reset[j])
                 h = torch.from_numpy(slot.key.astype(np.float32))
                 slot.key = _unit(z * h + (1 - z) * xt).numpy()
-                slot.salience = float(self.salience(now)[j]) + p.write_boost
+                slot.salience = min(p.max_salience, float(self.salience(now)[j]) + p.write_boost)
                 slot.updated_at = now
                 if dup is not None:
                     slot.sources = sorted(set(slot.sources) | set(sources))
@@ -192,3 +195,17 @@ def overwrites(old: str, new: str) -> bool:
 
 def decay_factor(days: float, half_life_days: float) -> float:
     return math.pow(0.5, days / half_life_days)
+
+
+def reinforce_read(tables: MemoryTables, slot_ids: list[int], now: float, params: GateParams) -> None:
+    """Slots shown to the model at `now`: each one's salience decays to now, then gains the
+    read boost (up to max_salience). Adding the boost to the stored value alone would undo
+    the decay since the last write or read."""
+    tables.touch_slots(
+        [
+            (i, min(params.max_salience, stored * decay_factor(max(0.0, now - since) / 86400.0, params.half_life_days)
+                    + params.read_boost))
+            for i, stored, since in tables.slot_saliences(slot_ids)
+        ],
+        now,
+    )

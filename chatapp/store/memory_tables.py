@@ -136,14 +136,27 @@ class MemoryTables:
         with self.store._tx() as conn:
             conn.execute("DELETE FROM memory_slots WHERE id = ?", (slot_id,))
 
-    def touch_slots(self, slot_ids: list[int], now: float, boost: float) -> None:
-        """Reading a slot reinforces it."""
+    def slot_saliences(self, slot_ids: list[int]) -> list[tuple[int, float, float]]:
+        """(id, stored salience, time it was stored at) of the given slots."""
         if not slot_ids:
+            return []
+        marks = ",".join("?" * len(slot_ids))
+        return [
+            (r[0], float(r[1]), float(r[2]))
+            for r in self.store._query(
+                f"SELECT id, salience, MAX(updated_at, COALESCE(used_at, 0)) FROM memory_slots WHERE id IN ({marks})",
+                tuple(slot_ids),
+            )
+        ]
+
+    def touch_slots(self, saliences: list[tuple[int, float]], now: float) -> None:
+        """Slots were read at `now`: their new saliences (see slots.reinforce_read)."""
+        if not saliences:
             return
         with self.store._tx() as conn:
             conn.executemany(
-                "UPDATE memory_slots SET used_at = ?, salience = salience + ? WHERE id = ?",
-                [(now, boost, i) for i in slot_ids],
+                "UPDATE memory_slots SET used_at = ?, salience = ? WHERE id = ?",
+                [(now, salience, i) for i, salience in saliences],
             )
 
     # -- summaries ------------------------------------------------------

@@ -221,7 +221,9 @@ class EngineWorker(QObject):
         if used:
             import time as _time
 
-            self._builder.tables.touch_slots(used, _time.time(), self._builder.gates.read_boost)
+            from chatapp.memory.slots import reinforce_read
+
+            reinforce_read(self._builder.tables, used, _time.time(), self._builder.gates)
         return built.messages, ReplyStarted(
             request.id, tokens, info.n_ctx, built.left_out.get("recent", 0), built
         )

@@ -1,6 +1,7 @@
 """The gated slot bank: capacity, pinning, contradiction, refresh, decay (real embeddings)."""
 
 import numpy as np
+import pytest
 
 from chatapp.memory.slots import GateParams, SlotBank
 from chatapp.store.memory_tables import SlotRow
@@ -102,3 +103,23 @@ def test_related_facts_stand_together_unless_one_says_it_changed(embedder) -> No
         "I am allergic to peanuts.", "I am vegetarian.", "I collect vinyl records.",
         "I quit the cello last year.", "I work as a teacher at the primary school now.",
     ]
+
+
+def test_a_read_reinforces_the_decayed_salience_up_to_a_ceiling(store) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.memory.slots import reinforce_read
+    from chatapp.store.memory_tables import MemoryTables
+
+    tables = MemoryTables(store)
+    thread = store.create_thread("t")
+    key = np.ones(384, dtype=np.float32) / np.sqrt(384)
+    slot = tables.save_slot(SlotRow(None, thread.id, "I have a dog named Max.", "user", key, 1.0, False, [], T0, T0))
+    params = GateParams(half_life_days=14, read_boost=0.25, max_salience=2.0)
+    reinforce_read(tables, [slot.id], T0 + 14 * DAY, params)
+    (row,) = tables.slots(thread.id)
+    # half of it decayed in one half-life, then the read adds its boost (not 1.0 + 0.25)
+    assert row.salience == pytest.approx(0.75) and row.used_at == T0 + 14 * DAY
+    for _ in range(20):  # shown on every turn of a long sitting
+        reinforce_read(tables, [slot.id], T0 + 14 * DAY, params)
+    assert tables.slots(thread.id)[0].salience == pytest.approx(2.0)
+    reinforce_read(tables, [slot.id], T0 + 28 * DAY, params)
+    assert tables.slots(thread.id)[0].salience == pytest.approx(1.25)
