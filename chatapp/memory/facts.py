@@ -32,6 +32,9 @@ _RELATION = re.compile(
     re.IGNORECASE,
 )
 _VAGUE = re.compile(r"\b(it|them|this|these|those|that one|there|so|such)\b", re.IGNORECASE)
+_YOU = re.compile(r"\b(you|your|you're|you've|you'll|yours|yourself)\b", re.IGNORECASE)
+# a name the sentence is said to ("Thanks, Gina!", "Mel, look"), not one it is about
+_VOCATIVE = re.compile(r",\s*[A-Z][a-z]+(?=\s*[.!?]*$)|^[A-Z][a-z]+(?=,)")
 _NAME_SUBJECT = re.compile(r"^([A-Z][a-z]+)\b(?!\s*(?:is a|was a)\b)")
 _STOP_NAMES = {"The", "This", "That", "It", "There", "What", "When", "Where", "Why", "How", "And", "But", "So"}
 
@@ -84,11 +87,13 @@ def candidates(text: str, source_id: int, *, speaker_is_user: bool = True) -> li
             continue
         first = bool(_FIRST_PERSON.search(sentence))
         durable = len(_DURABLE.findall(sentence))
-        specifics = len(re.findall(r"\b[A-Z][a-z]+|\b\d{1,4}\b", sentence[1:]))
+        specifics = len(re.findall(r"\b[A-Z][a-z]+|\b\d{1,4}\b", _VOCATIVE.sub("", sentence)[1:]))
         if not (first or specifics) or not durable:
             continue
         if _VAGUE.search(sentence) and not specifics:
             continue  # "I'd love to check them out", "I want it": nothing to remember without its context
+        if _YOU.search(sentence) and not specifics:
+            continue  # said to the listener ("I hope you're okay", "Your faith in me is a boost")
         score = 1.0 * first + 0.5 * min(durable, 3) + 0.4 * min(specifics, 3)
         if speaker_is_user and score >= 1.5:
             found.append(Candidate(sentence, owner_of(sentence), source_id, score))

@@ -17,6 +17,10 @@ def test_fact_candidates() -> None:
     vague = "I'd love to check them out. I want them to experience it. I love that one!"
     assert candidates(vague, 1) == []
     assert [c.text for c in candidates("I love it in Lisbon. I have two cats.", 1)] == ["I love it in Lisbon.", "I have two cats."]
+    # said to the listener: nothing about the user to keep (a name one talks to is not a specific)
+    to_listener = "I hope you're okay. I love that you chose pottery for your art. I'm glad you are on my side, Gina."
+    assert candidates(to_listener, 1) == []
+    assert [c.text for c in candidates("I told you my sister lives in Porto.", 1)] == ["I told you my sister lives in Porto."]
     assert owner_of("My sister Eva lives in Porto.") == "sister"
     assert owner_of("I like tea.") == "user"
 
