@@ -43,6 +43,7 @@ class MemoryService:
     def ingest(self, thread_id: int, *, now: float | None = None, batch: int = 256) -> IngestReport:
         """Embed the thread's new messages and write the user's facts into its slots."""
         report = IngestReport()
+        self._key_notes(thread_id)
         while True:
             pending = self.tables.missing_embeddings(thread_id, limit=batch)
             if not pending:
@@ -114,10 +115,28 @@ class MemoryService:
 
     def add_slot_by_hand(self, thread_id: int | None, text: str, pinned: bool = True) -> None:
         """The user's own note: stored as a pinned slot (never evicted)."""
-        from chatapp.store.memory_tables import SlotRow
+        _save_note(self.tables, thread_id, text, pinned, self.encode([text])[0])
 
-        now = time.time()
-        key = self.encode([text])[0]
-        self.tables.save_slot(
-            SlotRow(None, thread_id, text, facts.owner_of(text), key, 1.0, pinned, [], now, now, None)
-        )
+    def _key_notes(self, thread_id: int) -> None:
+        """Notes written while the embedding model was unavailable get their key."""
+        keyless = [s for s in self.tables.slots(thread_id, include_global=True) if not np.any(s.key)]
+        if keyless:
+            for slot, key in zip(keyless, self.encode([s.text for s in keyless])):
+                slot.key = key
+                self.tables.save_slot(slot)
+
+
+def add_note_without_key(store: Store, thread_id: int | None, text: str, pinned: bool = True) -> None:
+    """The user's note when no embedding model can be loaded: kept with a zero key (read
+    as unrelated to every message; pinned notes are shown first anyway) until a later
+    ingest gives it one."""
+    from chatapp.memory.embedder import DIM
+
+    _save_note(MemoryTables(store), thread_id, text, pinned, np.zeros(DIM, dtype=np.float32))
+
+
+def _save_note(tables: MemoryTables, thread_id: int | None, text: str, pinned: bool, key: np.ndarray) -> None:
+    from chatapp.store.memory_tables import SlotRow
+
+    now = time.time()
+    tables.save_slot(SlotRow(None, thread_id, text, facts.owner_of(text), key, 1.0, pinned, [], now, now, None))

@@ -291,6 +291,7 @@ class MainWindow(QMainWindow):
         self.memory_panel.note_added.connect(self._add_note)
         if self.memory is not None:
             self.memory.ingested.connect(lambda tid, _r: self._memory_changed(tid))
+            self.memory_panel.slot_edited.connect(self.memory.ingest)
             self.memory.unavailable.connect(self.show_error)
         self.engine.load_failed.connect(self._on_model_failed)
         self.engine.too_large.connect(self._on_too_large)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -36,9 +37,11 @@ _KIND_NAMES = {
 
 
 class MemoryPanel(QDockWidget):
-    """Signals: note_added(int thread id, str text) — a fact the user typed in."""
+    """Signals: note_added(int thread id, str text) — a fact the user typed in;
+    slot_edited(int thread id) — a slot's text changed (its key is made again)."""
 
     note_added = Signal(int, str)
+    slot_edited = Signal(int)
 
     def __init__(self, store: Store, parent: QWidget | None = None) -> None:
         super().__init__("Memory", parent)
@@ -210,8 +213,13 @@ class MemoryPanel(QDockWidget):
             slot.owner = owner_of(slot.text)
             slot.pinned = True  # the user's own words are kept
             slot.updated_at = time.time()
+            # the old key would still say what the slot used to: the memory thread makes the
+            # new one (until then the slot is pinned, so shown first whatever the message)
+            slot.key = np.zeros_like(slot.key)
             self.tables.save_slot(slot)
             self.refresh()
+            if self.thread_id is not None:
+                self.slot_edited.emit(self.thread_id)
 
     def toggle_pin(self) -> None:
         slot = self._selected_slot()

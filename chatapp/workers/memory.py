@@ -26,6 +26,9 @@ class MemoryWorker(QObject):
         self._store = store
         self._holder = holder
         self._service = None
+        self._failed = False
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[int, str, bool]] = []  # notes written while the model loads
 
     def warm_up(self) -> None:
         """Runs on a daemon thread of its own: importing torch takes seconds, and quitting
@@ -35,12 +38,19 @@ class MemoryWorker(QObject):
             from chatapp.memory.service import MemoryService
 
             embedder = shared_embedder()
-            self._service = MemoryService(self._store, embedder.encode, embedder.name)
+            service = MemoryService(self._store, embedder.encode, embedder.name)
             self._holder.set(embedder)
-            self.ready.emit()
         except Exception as exc:  # memory is optional: chat goes on without it
             log.exception("embedding model unavailable")
+            with self._lock:
+                self._failed = True
+            self._flush_notes()
             self.unavailable.emit(f"Long-term memory is off: the embedding model could not be loaded ({exc}).")
+            return
+        with self._lock:
+            self._service = service
+        self._flush_notes()
+        self.ready.emit()
 
     @Slot(int)
     def ingest(self, thread_id: int) -> None:
@@ -55,8 +65,30 @@ class MemoryWorker(QObject):
 
     @Slot(int, str, bool)
     def add_note(self, thread_id: int, text: str, pinned: bool) -> None:
-        if self._service is not None:
-            self._service.add_slot_by_hand(thread_id, text, pinned)
+        """The user's note: kept even while the embedding model loads (written once it is
+        ready) or when it cannot be loaded (written without a key: a pinned note is shown
+        whatever the message; it gets its key when a later session has the model)."""
+        with self._lock:
+            self._waiting.append((thread_id, text, pinned))
+            waiting = self._service is None and not self._failed
+        if not waiting:
+            self._flush_notes()
+
+    def _flush_notes(self) -> None:
+        with self._lock:
+            notes, self._waiting = self._waiting, []
+            service = self._service
+        for thread_id, text, pinned in notes:
+            try:
+                if service is not None:
+                    service.add_slot_by_hand(thread_id, text, pinned)
+                else:
+                    from chatapp.memory.service import add_note_without_key
+
+                    add_note_without_key(self._store, thread_id, text, pinned)
+            except Exception:
+                log.exception("the note could not be saved")
+                continue
             self.ingested.emit(thread_id, None)
 
 

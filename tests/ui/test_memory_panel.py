@@ -55,9 +55,12 @@ def test_slots_and_summaries_are_shown_and_edited(qtbot, thread, monkeypatch) ->
 
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("I live in Porto now.", True))
     panel.slot_list.setCurrentRow(0)
-    panel.edit_button.click()
+    with qtbot.waitSignal(panel.slot_edited, timeout=1000) as edited_signal:
+        panel.edit_button.click()
+    assert edited_signal.args == [thread_id]  # the window asks the memory thread for its new key
     edited = next(s for s in tables.slots(thread_id) if s.text == "I live in Porto now.")
     assert edited.pinned  # the user's own words are kept
+    assert not np.any(edited.key)  # Lisbon's key is gone with Lisbon
     assert "I live in Porto now.  (pinned)" in _texts(panel.slot_list)
 
     panel.slot_list.setCurrentRow(_texts(panel.slot_list).index("My cat is Biscuit."))

@@ -1,0 +1,60 @@
+"""The memory thread's worker keeps the user's notes whatever the state of the embedding
+model: written while it loads, written without a key when it cannot be loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chatapp.memory.service import MemoryService
+from chatapp.store import Store
+from chatapp.store.memory_tables import MemoryTables
+from chatapp.workers.memory import EmbedderHolder, MemoryWorker
+
+
+@pytest.fixture
+def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    s = Store.open(tmp_path / "notes.sqlite3")
+    yield s
+    s.close()
+
+
+def test_a_note_written_while_the_model_loads_is_kept(qtbot, store) -> None:  # type: ignore[no-untyped-def]
+    thread = store.create_thread("t")
+    worker = MemoryWorker(store, EmbedderHolder())
+    worker.add_note(thread.id, "My sister is called Eva.", True)  # before the model is ready
+    assert MemoryTables(store).slots(thread.id) == []
+    with qtbot.waitSignal(worker.ingested, timeout=60_000):
+        worker.warm_up()
+    (slot,) = MemoryTables(store).slots(thread.id)
+    assert slot.text == "My sister is called Eva." and slot.pinned
+    assert np.linalg.norm(slot.key) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_without_the_model_a_note_is_kept_and_gets_its_key_later(qtbot, store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import chatapp.memory.embedder as embedder_module
+
+    thread = store.create_thread("t")
+    worker = MemoryWorker(store, EmbedderHolder())
+    worker.add_note(thread.id, "I am allergic to nuts.", True)
+
+    def broken() -> None:
+        raise RuntimeError("The embedding model is not installed")
+
+    monkeypatch.setattr(embedder_module, "shared_embedder", broken)
+    with qtbot.waitSignal(worker.unavailable, timeout=5000) as failed:
+        worker.warm_up()
+    assert "could not be loaded" in failed.args[0]
+    worker.add_note(thread.id, "I work nights.", True)  # after the failure: written at once
+    slots = MemoryTables(store).slots(thread.id)
+    assert [s.text for s in slots] == ["I am allergic to nuts.", "I work nights."]
+    assert all(s.pinned and not np.any(s.key) for s in slots)
+
+    monkeypatch.undo()  # a later session has the model: the next ingest gives the notes their keys
+    embedder = embedder_module.shared_embedder()
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread.id)
+    keys = [s.key for s in MemoryTables(store).slots(thread.id)]
+    assert all(np.linalg.norm(k) == pytest.approx(1.0, abs=1e-3) for k in keys)
+    assert float(keys[0] @ embedder.encode_one("I am allergic to nuts.")) > 0.99
