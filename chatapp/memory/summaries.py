@@ -7,6 +7,7 @@ makes it stale (a database trigger), and a stale summary is made again.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,12 +16,20 @@ from chatapp.domain import ChatMessage, GenerationSettings, Message, Role
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables, SummaryRow
 
+# Asked as a question about the conversation: told to "summarize" a transcript, SmolLM2-135M
+# goes on with the dialogue ("User: Thanks, Melissa…", inventing people); asked what the
+# conversation was about, it answers in prose ("This conversation is about a dance studio
+# startup…"). The reply is cleaned (see `clean`) and never left empty.
 PROMPT = (
-    "Summarize the conversation below in at most {sentences} short sentences. "
-    "Keep names, places, dates, numbers and anything the user said about themselves. "
-    "Write only the summary."
+    "Here is a conversation between a user and an assistant:\n\n{text}\n\n"
+    "What was this conversation about? Answer in at most {sentences} sentences. Keep names, places and dates."
 )
-SETTINGS = GenerationSettings(temperature=0.2, top_p=0.9, top_k=40, min_p=0.05, repeat_penalty=1.15, max_tokens=160)
+FOLD_PROMPT = (
+    "Here are summaries of consecutive parts of a conversation between a user and an assistant:\n\n{text}\n\n"
+    "What was the whole conversation about? Answer in at most {sentences} sentences. Keep names, places and dates."
+)
+SYSTEM = "You write short, factual summaries."
+SETTINGS = GenerationSettings(temperature=0.0, top_p=1.0, top_k=1, min_p=0.0, repeat_penalty=1.15, max_tokens=160)
 
 
 @dataclass(frozen=True)
@@ -83,12 +92,73 @@ def _message_job(thread_id: int, msgs: list[Message], replaces: int | None = Non
 
 
 def prompt(job: SummaryJob, char_limit: int = 6000) -> list[ChatMessage]:
+    """The request for one summary; a span longer than `char_limit` has each of its lines cut
+    to its share, so every message of the span is seen (not only the last ones)."""
     sentences = 3 if job.level == 0 else 4
-    text = job.source_text if len(job.source_text) <= char_limit else job.source_text[-char_limit:]
+    lines = job.source_text.split("\n")
+    if len(job.source_text) > char_limit:
+        share = max(120, char_limit // max(1, len(lines)))
+        lines = [line if len(line) <= share else line[:share].rstrip() + "…" for line in lines]
+    template = PROMPT if job.level == 0 else FOLD_PROMPT
     return [
-        ChatMessage("system", "You write short, factual summaries."),
-        ChatMessage("user", PROMPT.format(sentences=sentences) + "\n\n" + text),
+        ChatMessage("system", SYSTEM),
+        ChatMessage("user", template.format(text="\n".join(lines), sentences=sentences)),
     ]
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# a line of dialogue ("User: …", "Gina: …"), the request said back, a heading or a list number
+_NOT_SUMMARY = re.compile(
+    r"^(?:[\w .'-]{1,30}:|here (?:is|are)\b|conversation\b|summary\b|\*\*|#|\d+[.)]?$)", re.IGNORECASE
+)
+_FRAME = re.compile(r"\s*\bbetween a user and an assistant\b,?")
+_FIRST_PERSON = re.compile(r"^(?:i|i'm|i've|i'd|i'll|my|we|we're|our|you|you're|your)\b", re.IGNORECASE)
+_WORD = re.compile(r"[a-z0-9]+")
+# words a summary uses about any conversation: not counted when checking it against the source
+_FRAMING = set(
+    """this that conversation user users assistant about between discuss discussed discusses discussion talk talked
+    talks explores explored mention mentioned mentions share shared shares express expressed expresses highlight
+    highlights focus focused focuses revolve revolves around various aspects including also their they them the and
+    with for was were is are has have had its it who what how which both other each whole part parts""".split()
+)
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:5] for w in _WORD.findall(text.lower()) if w not in _FRAMING and len(w) > 2}
+
+
+def clean(reply: str, source: str, sentences: int) -> str:
+    """The model's summary without the dialogue it went on with, prompt echoes, list numbers
+    or sentences whose words are mostly not in the source (made up), cut to `sentences`."""
+    known = _stems(source)
+    kept: list[str] = []
+    for piece in _SENTENCE.split(reply):
+        piece = re.sub(r"^\s*(?:[-*•]+|\d{1,2}[.)])\s*", "", piece).strip()
+        if len(piece.split()) < 3 or piece.endswith("?") or _NOT_SUMMARY.match(piece) or _FIRST_PERSON.match(piece):
+            continue  # a summary speaks of the user and the assistant, not as them
+        own = _stems(piece)
+        if not own or len(own & known) * 2 < len(own):
+            continue
+        kept.append(_FRAME.sub("", piece).strip())
+        if len(kept) == sentences:
+            break
+    return " ".join(kept)
+
+
+def extractive(job: SummaryJob, sentences: int = 3) -> str:
+    """A stand-in when the model's reply had nothing usable: the first statements of the
+    span as they were written, or the first sentence of each summary folded (never empty
+    for a span with text)."""
+    if job.level > 0:
+        firsts = [_SENTENCE.split(line.strip())[0] for line in job.source_text.split("\n") if line.strip()]
+        return " ".join(firsts[: sentences + 1])
+    picked = [
+        piece.strip()
+        for line in job.source_text.split("\n")
+        for piece in _SENTENCE.split(line)
+        if len(piece.split()) >= 4 and not piece.strip().endswith("?")
+    ][:sentences]
+    return " ".join(picked) or job.source_text[:300]
 
 
 def run_job(
@@ -99,9 +169,11 @@ def run_job(
     model: str | None,
 ) -> int | None:
     """Summarise with the model and store the result; None when cancelled or empty."""
-    text = generate(prompt(job), SETTINGS, cancel).strip()
-    if cancel.is_set() or not text:
+    reply = generate(prompt(job), SETTINGS, cancel)
+    if cancel.is_set() or not job.source_text.strip():
         return None
+    sentences = 3 if job.level == 0 else 4
+    text = clean(reply, job.source_text, sentences) or extractive(job, sentences)
     tables = MemoryTables(store)
     if job.replaces is not None:
         tables.delete_summary(job.replaces)

@@ -48,6 +48,11 @@ def test_the_default_model_writes_a_usable_summary(tmp_path: Path, default_model
     assert summaries.run_job(store, job, generate, threading.Event(), "SmolLM2") is not None
     row = MemoryTables(store).summaries(thread_id)[0]
     assert len(row.text.split()) >= 5
+    # about the chat, not more of it: asked to "summarize", this model went on with the
+    # dialogue ("User: …") and made people up
+    assert "Miso" in row.text or "cat" in row.text.lower()
+    assert not any(line.strip().startswith(("User:", "Assistant:")) for line in row.text.splitlines())
+    assert not row.text.startswith(("I ", "I'm", "My "))
     assert row.message_ids == [m.id for m in store.path(thread_id, 0, 8)]
     backend.unload()
     store.close()

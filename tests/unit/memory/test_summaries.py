@@ -85,3 +85,41 @@ def test_a_cancelled_summary_stores_nothing(store: Store) -> None:
     job = summaries.next_job(store, t, P)
     assert summaries.run_job(store, job, fake_generate, cancel, "m") is None
     assert MemoryTables(store).summaries(t) == []
+
+
+def test_a_reply_that_goes_on_with_the_dialogue_is_cleaned_to_the_summary_in_it() -> None:
+    source = "User: I adopted a cat called Miso in Lisbon.\nAssistant: Congratulations on adopting Miso!"
+    reply = (
+        "Here is the summary:\n1. This conversation between a user and an assistant is about adopting Miso, a cat.\n"
+        "User: Thanks, Melissa! I love her.\nI'm so glad you are here.\nWhat else?\n"
+        "The user also bought a motorbike in Madrid yesterday evening."
+    )
+    assert summaries.clean(reply, source, 3) == "This conversation is about adopting Miso, a cat."
+
+
+def test_a_reply_with_nothing_usable_leaves_the_first_statements_of_the_span(store: Store) -> None:
+    t = store.create_thread()
+    lines = ["I moved to Porto in May with my dog Rex.", "That sounds lovely, how is Rex?", "Rex loves the beach here."]
+    for i in range(12):
+        store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, lines[i % 3])
+    job = summaries.next_job(store, t.id, P)
+    assert job is not None
+
+    def dialogue(messages, settings, cancel):  # type: ignore[no-untyped-def]
+        return "User: Hi! How are you?\nAssistant: I'm fine, thanks."
+
+    assert summaries.run_job(store, job, dialogue, threading.Event(), "m") is not None
+    (row,) = MemoryTables(store).summaries(t.id)
+    assert row.text.startswith("User: I moved to Porto in May with my dog Rex.")
+    assert "How are you" not in row.text
+
+
+def test_every_message_of_a_long_span_reaches_the_prompt(store: Store) -> None:
+    t = store.create_thread()
+    for i in range(10):
+        store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"marker{i} " + "word " * 400)
+    job = summaries.next_job(store, t.id, P)
+    assert job is not None and len(job.source_text) > 6000
+    text = summaries.prompt(job)[-1].content
+    assert len(text) < 7000
+    assert all(f"marker{i}" in text for i in range(6))  # the span's first messages too, not only its end
