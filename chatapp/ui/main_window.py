@@ -293,6 +293,7 @@ class MainWindow(QMainWindow):
             self.memory.ingested.connect(lambda tid, _r: self._memory_changed(tid))
             self.memory_panel.slot_edited.connect(self.memory.ingest)
             self.memory.unavailable.connect(self.show_error)
+            self.memory.failed.connect(self.show_error)
         self.engine.load_failed.connect(self._on_model_failed)
         self.engine.too_large.connect(self._on_too_large)
         self.engine.unloaded.connect(lambda: self.model_label.setText("No model loaded"))

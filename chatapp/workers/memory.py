@@ -15,11 +15,13 @@ log = logging.getLogger("chatapp.workers")
 
 
 class MemoryWorker(QObject):
-    """Signals: ready(), unavailable(str), ingested(int thread id, object report)."""
+    """Signals: ready(), unavailable(str), ingested(int thread id, object report),
+    failed(str): something the user asked for could not be done (the message says what)."""
 
     ready = Signal()
     unavailable = Signal(str)
     ingested = Signal(int, object)
+    failed = Signal(str)
 
     def __init__(self, store: Store, holder: EmbedderHolder) -> None:
         super().__init__()
@@ -86,8 +88,9 @@ class MemoryWorker(QObject):
                     from chatapp.memory.service import add_note_without_key
 
                     add_note_without_key(self._store, thread_id, text, pinned)
-            except Exception:
+            except Exception as exc:  # a full disk, a locked database
                 log.exception("the note could not be saved")
+                self.failed.emit(f"The note \u201c{text}\u201d could not be saved: {exc}")
                 continue
             self.ingested.emit(thread_id, None)
 
@@ -119,6 +122,7 @@ class MemoryController(QObject):
     ready = Signal()
     unavailable = Signal(str)
     ingested = Signal(int, object)
+    failed = Signal(str)
     _ingest = Signal(int)
     _note = Signal(int, str, bool)
 
@@ -134,6 +138,7 @@ class MemoryController(QObject):
         self._worker.ready.connect(self.ready)
         self._worker.unavailable.connect(self.unavailable)
         self._worker.ingested.connect(self.ingested)
+        self._worker.failed.connect(self.failed)
         self._thread.start()
 
     def start(self) -> None:

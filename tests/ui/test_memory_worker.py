@@ -58,3 +58,24 @@ def test_without_the_model_a_note_is_kept_and_gets_its_key_later(qtbot, store, m
     keys = [s.key for s in MemoryTables(store).slots(thread.id)]
     assert all(np.linalg.norm(k) == pytest.approx(1.0, abs=1e-3) for k in keys)
     assert float(keys[0] @ embedder.encode_one("I am allergic to nuts.")) > 0.99
+
+
+def test_a_note_the_database_refuses_is_reported_with_its_text(qtbot, store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import chatapp.memory.embedder as embedder_module
+
+    thread = store.create_thread("t")
+    worker = MemoryWorker(store, EmbedderHolder())
+
+    def broken() -> None:
+        raise RuntimeError("no model")
+
+    monkeypatch.setattr(embedder_module, "shared_embedder", broken)
+    with qtbot.waitSignal(worker.unavailable, timeout=5000):
+        worker.warm_up()
+    with store._tx() as conn:  # as a full disk or a locked database would
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON memory_slots BEGIN SELECT RAISE(ABORT, 'disk is full'); END"
+        )
+    with qtbot.waitSignal(worker.failed, timeout=5000) as failed:
+        worker.add_note(thread.id, "My passport number ends in 42.", True)
+    assert "My passport number ends in 42." in failed.args[0] and "disk is full" in failed.args[0]
