@@ -68,24 +68,32 @@ class MemoryTables:
             " WHERE m.thread_id = ? AND m.active = 1 ORDER BY m.depth",
             (thread_id,),
         )
+        size = self._vector_bytes()
+        rows = [r for r in rows if len(r[2]) == size]  # a damaged vector is made again (missing_embeddings)
         if not rows:
             return [], [], np.zeros((0, 0), dtype=np.float32)
         return [r[0] for r in rows], [r[1] for r in rows], np.vstack([_vec(r[2]) for r in rows])
 
+    def _vector_bytes(self) -> int:
+        """The size of a stored vector (all-MiniLM-L6-v2: 384 float32)."""
+        from chatapp.memory.embedder import DIM
+
+        return DIM * 4
+
     def embedding_count(self, thread_id: int) -> int:
         return self.store._one(
             "SELECT count(*) FROM embeddings e JOIN messages m ON m.id = e.message_id"
-            " WHERE m.thread_id = ? AND m.active = 1",
-            (thread_id,),
+            " WHERE m.thread_id = ? AND m.active = 1 AND length(e.vector) = ?",
+            (thread_id, self._vector_bytes()),
         )[0]
 
     def missing_embeddings(self, thread_id: int, limit: int = 256) -> list[tuple[int, str]]:
         rows = self.store._query(
             "SELECT m.id, m.content FROM messages m LEFT JOIN embeddings e ON e.message_id = m.id"
-            " WHERE m.thread_id = ? AND m.active = 1 AND e.message_id IS NULL"
+            " WHERE m.thread_id = ? AND m.active = 1 AND (e.message_id IS NULL OR length(e.vector) != ?)"
             " AND m.status IN ('complete', 'stopped') AND m.content != ''"
             " ORDER BY m.depth LIMIT ?",
-            (thread_id, limit),
+            (thread_id, self._vector_bytes(), limit),
         )
         return [(r[0], r[1]) for r in rows]
 

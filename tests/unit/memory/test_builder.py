@@ -267,3 +267,20 @@ def test_a_message_without_sentences_is_cut_at_a_word() -> None:
     assert cut.startswith("word0 word1 ") and cut.endswith(" …") and words(cut) <= bound <= 50
     cut, bound = _cut(pieces(LONG_REPLY), _stems("Where is the notebook, in the attic?"), 60, words)
     assert "attic drawer" in cut and words(cut) <= bound <= 60 + 2
+
+
+def test_a_damaged_embedding_is_skipped_and_made_again(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    thread_id = synthetic_weeks(store)
+    service = MemoryService(store, embedder.encode, embedder.name)
+    service.ingest(thread_id)
+    nurse = next(m for m in store.path(thread_id) if "nurse" in m.content)
+    with store._tx() as conn:  # a torn write, or a vector of another size
+        conn.execute("UPDATE embeddings SET vector = ? WHERE message_id = ?", (b"\0" * 100, nurse.id))
+    builder = ContextBuilder(store, words, embedder.encode_one)
+    question = ask(store, thread_id, "Where do I work?", day(9))
+    built = builder.build(thread_id, "", question, 400, now=day(9))  # it failed on every reply before
+    assert built.parts
+    assert [mid for mid, _t in MemoryTables(store).missing_embeddings(thread_id)][:1] == [nurse.id]
+    service.ingest(thread_id)
+    ids, _depths, matrix = MemoryTables(store).embeddings(thread_id)
+    assert nurse.id in ids and matrix.shape[1] == 384
