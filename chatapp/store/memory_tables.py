@@ -45,6 +45,15 @@ def _vec(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=np.float32)
 
 
+def _ids(text: str) -> list[int]:
+    """A slot's source ids; a damaged list reads as none (the slot itself is kept)."""
+    try:
+        ids = json.loads(text)
+    except (TypeError, ValueError):
+        return []
+    return [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
+
+
 class MemoryTables:
     """Reads and writes of the memory tables through a Store's connection."""
 
@@ -109,10 +118,13 @@ class MemoryTables:
             f" updated_at, used_at FROM memory_slots WHERE {where} ORDER BY id",
             params,
         )
+        size = self._vector_bytes()
         return [
             SlotRow(
-                id=r[0], thread_id=r[1], text=r[2], owner=r[3], key=_vec(r[4]).copy(),
-                salience=r[5], pinned=bool(r[6]), sources=json.loads(r[7]),
+                # a damaged key reads as none: the next ingest makes it again (MemoryService._key_notes)
+                id=r[0], thread_id=r[1], text=r[2], owner=r[3],
+                key=_vec(r[4]).copy() if len(r[4]) == size else np.zeros(size // 4, dtype=np.float32),
+                salience=r[5], pinned=bool(r[6]), sources=_ids(r[7]),
                 created_at=r[8], updated_at=r[9], used_at=r[10],
             )
             for r in rows
@@ -178,7 +190,7 @@ class MemoryTables:
             (thread_id,),
         )
         return [
-            SummaryRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7], r[8], bool(r[9]), bool(r[10]))
+            SummaryRow(r[0], r[1], r[2], r[3], r[4], _ids(r[5]), r[6], r[7], r[8], bool(r[9]), bool(r[10]))
             for r in rows
         ]
 

@@ -284,3 +284,19 @@ def test_a_damaged_embedding_is_skipped_and_made_again(store: Store, embedder) -
     service.ingest(thread_id)
     ids, _depths, matrix = MemoryTables(store).embeddings(thread_id)
     assert nurse.id in ids and matrix.shape[1] == 384
+
+
+def test_a_damaged_slot_is_still_shown_and_keyed_again(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    thread_id = synthetic_weeks(store)
+    service = MemoryService(store, embedder.encode, embedder.name)
+    service.ingest(thread_id)
+    tables = MemoryTables(store)
+    nurse = next(s for s in tables.slots(thread_id) if "nurse" in s.text)
+    with store._tx() as conn:  # a torn key and a mangled list of sources
+        conn.execute("UPDATE memory_slots SET key = ?, sources = '[12, oops' WHERE id = ?", (b"\0" * 10, nurse.id))
+    question = ask(store, thread_id, "Where do I work?", day(9))
+    built = ContextBuilder(store, words, embedder.encode_one).build(thread_id, "", question, 400, now=day(9))
+    assert any("nurse" in p.text for p in built.parts if p.kind == "slots")
+    service.ingest(thread_id)  # the next ingest gives it its key again
+    key = next(s.key for s in tables.slots(thread_id) if s.id == nurse.id)
+    assert float(key @ embedder.encode_one(nurse.text)) > 0.99
