@@ -230,9 +230,7 @@ def write_threads(store: Store, threads: list[dict[str, Any]]) -> list[int]:
                     ),
                 )
             for s in t.get("slots", []):
-                key = np.frombuffer(base64.b64decode(s["key"]), dtype=np.float32) if s.get("key") else None
-                if key is None:
-                    continue  # a slot without its key is rebuilt from the messages in the background
+                key = _slot_key(s.get("key"))
                 conn.execute(
                     "INSERT INTO memory_slots (thread_id, text, owner, key, salience, pinned, sources,"
                     " created_at, updated_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -244,6 +242,20 @@ def write_threads(store: Store, threads: list[dict[str, Any]]) -> list[int]:
                     ),
                 )
     return created
+
+
+def _slot_key(encoded: Any) -> np.ndarray:
+    """A slot's key from the file; a missing or damaged one is stored as none (zeros), and
+    the memory thread makes it again from the slot's text (a note the user wrote is kept)."""
+    from chatapp.memory.embedder import DIM
+
+    try:
+        key = np.frombuffer(base64.b64decode(str(encoded), validate=True), dtype=np.float32)
+    except (ValueError, TypeError):
+        key = None
+    if key is None or key.shape != (DIM,) or not np.all(np.isfinite(key)):
+        return np.zeros(DIM, dtype=np.float32)
+    return key
 
 
 def _shown_path(messages: list[dict[str, Any]]) -> set[int]:

@@ -232,3 +232,28 @@ def test_failed_write_leaves_no_partial_file(store: Store, tmp_path: Path, monke
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.json")] == []
     with pytest.raises(writer.ExportFailed, match="does not exist"):
         writer.export_threads(store, [thread_id], "md", tmp_path / "missing" / "x.md")
+
+
+def test_slots_with_a_missing_or_damaged_key_are_kept_and_keyed_again(store: Store, tmp_path: Path) -> None:
+    import numpy as np
+
+    from chatapp.memory.embedder import shared_embedder
+    from chatapp.memory.service import MemoryService
+
+    path = export(store, sample_thread(store), "json", tmp_path / "a.json")
+    data = json.loads(path.read_text())
+    slot = data["threads"][0]["slots"][0]
+    damaged = dict(slot, text="My sister Eva lives in Porto.", key="not base64!")
+    del slot["key"]  # a note written by hand in another program, say
+    data["threads"][0]["slots"].append(damaged)
+    path.write_text(json.dumps(data))
+    other = Store.open(tmp_path / "other.sqlite3")
+    [new_id] = import_file(other, path)
+    slots = MemoryTables(other).slots(new_id)
+    assert [s.text for s in slots] == ["I live in Lisbon.", "My sister Eva lives in Porto."]
+    assert all(s.pinned and not np.any(s.key) for s in slots)
+    embedder = shared_embedder()
+    MemoryService(other, embedder.encode, embedder.name).ingest(new_id)
+    for s in MemoryTables(other).slots(new_id):
+        assert float(s.key @ embedder.encode_one(s.text)) > 0.99
+    other.close()
