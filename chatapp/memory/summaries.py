@@ -56,6 +56,12 @@ def next_job(store: Store, thread_id: int, params: SummaryParams | None = None) 
     p = params or SummaryParams()
     tables = MemoryTables(store)
     current = tables.summaries(thread_id)
+    # a stale summary of summaries (a message under it was edited or deleted) is unfolded:
+    # the summaries it folded are current again, the stale one among them is made again
+    # below, and they are folded anew (before, the range lost its summary for good)
+    while folded := [s for s in current if s.stale and s.level > 0]:
+        tables.unfold_summary(max(folded, key=lambda s: s.level))
+        current = tables.summaries(thread_id)
     for s in current:
         if s.stale and s.level == 0:
             msgs = store.path(thread_id, s.first_depth, s.last_depth + 1)

@@ -212,6 +212,17 @@ class MemoryTables:
         with self.store._tx() as conn:
             conn.execute("DELETE FROM summaries WHERE id = ?", (summary_id,))
 
+    def unfold_summary(self, summary: SummaryRow) -> None:
+        """Drop a summary of summaries and make the ones it folded current again (their
+        stale ones are then made again, and folded anew)."""
+        with self.store._tx() as conn:
+            conn.execute("DELETE FROM summaries WHERE id = ?", (summary.id,))
+            conn.execute(
+                "UPDATE summaries SET superseded = 0 WHERE thread_id = ? AND level = ? AND superseded = 1"
+                " AND first_depth >= ? AND last_depth <= ?",
+                (summary.thread_id, summary.level - 1, summary.first_depth, summary.last_depth),
+            )
+
     # -- facts read by the model -----------------------------------------
 
     def unread_user_messages(self, thread_id: int, limit: int) -> list[tuple[int, str]]:

@@ -123,3 +123,21 @@ def test_every_message_of_a_long_span_reaches_the_prompt(store: Store) -> None:
     text = summaries.prompt(job)[-1].content
     assert len(text) < 7000
     assert all(f"marker{i}" in text for i in range(6))  # the span's first messages too, not only its end
+
+
+def test_editing_a_message_under_a_summary_of_summaries_makes_the_range_again(store: Store) -> None:
+    t = fill(store, 40)
+    run_all(store, t)
+    tables = MemoryTables(store)
+    assert any(r.level >= 1 and r.first_depth == 0 for r in tables.summaries(t))
+    store.update_message(store.path(t, 2, 3)[0].id, content="an edited message")
+    assert all(r.stale for r in tables.summaries(t) if r.first_depth == 0)  # every level over it
+    jobs = []
+    while (job := summaries.next_job(store, t, P)) is not None:
+        jobs.append(job)
+        assert summaries.run_job(store, job, fake_generate, threading.Event(), "m") is not None
+    assert "an edited message" in jobs[0].source_text  # the summary under it first, then the fold
+    current = tables.summaries(t)
+    assert not any(r.stale for r in current)
+    assert min(r.first_depth for r in current) == 0  # the start of the thread is summarised again
+    assert any(r.level >= 1 and r.first_depth == 0 for r in current)
