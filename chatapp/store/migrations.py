@@ -179,12 +179,24 @@ def m005_shared_slots_forget_deleted(conn: sqlite3.Connection) -> None:
     )
 
 
+def m006_remake_dialogue_summaries(conn: sqlite3.Connection) -> None:
+    """Summaries that are dialogue, not summaries: told to "summarize", SmolLM2-135M went on
+    with the conversation ("User: …"). They are marked stale, so they are made again with
+    the question the summaries now ask (a fold over one is unfolded first)."""
+    conn.execute(
+        "UPDATE summaries SET stale = 1 WHERE stale = 0 AND ("
+        " text LIKE 'User:%' OR text LIKE 'Assistant:%'"
+        " OR instr(text, char(10) || 'User:') > 0 OR instr(text, char(10) || 'Assistant:') > 0)"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_memory,
     m003_fact_reads,
     m004_memory_options,
     m005_shared_slots_forget_deleted,
+    m006_remake_dialogue_summaries,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -141,3 +141,29 @@ def test_editing_a_message_under_a_summary_of_summaries_makes_the_range_again(st
     assert not any(r.stale for r in current)
     assert min(r.first_depth for r in current) == 0  # the start of the thread is summarised again
     assert any(r.level >= 1 and r.first_depth == 0 for r in current)
+
+
+def test_summaries_that_are_dialogue_are_made_again_after_the_upgrade(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from chatapp.store import migrations
+
+    path = tmp_path / "v5.sqlite3"
+    store = Store.open(path)
+    t = fill(store, 16)
+    tables = MemoryTables(store)
+    ids = [m.id for m in store.path(t, 0, 6)]
+    tables.add_summary(t, 0, 0, 5, ids, "User: Caroline: Thanks, Melissa!\nAssistant: You're welcome.", "SmolLM2")
+    tables.add_summary(t, 0, 6, 11, ids, "The user counted messages from six to eleven.", "SmolLM2")
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 5")  # as the app left it before this step
+    conn.commit()
+    conn.close()
+    store = Store.open(path)
+    assert store._conn.execute("PRAGMA user_version").fetchone()[0] == migrations.LATEST
+    stale = {r.first_depth: r.stale for r in MemoryTables(store).summaries(t)}
+    assert stale == {0: True, 6: False}
+    job = summaries.next_job(store, t, P)
+    assert job is not None and job.first_depth == 0 and job.replaces is not None
+    store.close()
