@@ -158,12 +158,21 @@ def extractive(job: SummaryJob, sentences: int = 3) -> str:
     if job.level > 0:
         firsts = [_SENTENCE.split(line.strip())[0] for line in job.source_text.split("\n") if line.strip()]
         return " ".join(firsts[: sentences + 1])
-    picked = [
-        piece.strip()
-        for line in job.source_text.split("\n")
-        for piece in _SENTENCE.split(line)
-        if len(piece.split()) >= 4 and not piece.strip().endswith("?")
-    ][:sentences]
+    picked: list[str] = []
+    speaker = "Someone"
+    for line in job.source_text.split("\n"):
+        who, _, text = line.partition(": ")
+        if who in ("User", "Assistant"):
+            speaker = f"The {who.lower()}"
+        else:
+            text = line  # a message's further lines are its writer's
+        for piece in _SENTENCE.split(text):
+            piece = piece.strip()
+            if len(piece.split()) >= 4 and not piece.endswith("?"):
+                picked.append(f'{speaker} said: "{piece}"')  # reported, so it does not read as the dialogue itself
+                break
+        if len(picked) == sentences:
+            break
     return " ".join(picked) or job.source_text[:300]
 
 

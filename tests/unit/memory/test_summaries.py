@@ -110,7 +110,7 @@ def test_a_reply_with_nothing_usable_leaves_the_first_statements_of_the_span(sto
 
     assert summaries.run_job(store, job, dialogue, threading.Event(), "m") is not None
     (row,) = MemoryTables(store).summaries(t.id)
-    assert row.text.startswith("User: I moved to Porto in May with my dog Rex.")
+    assert row.text.startswith('The user said: "I moved to Porto in May with my dog Rex."')
     assert "How are you" not in row.text
 
 
