@@ -37,6 +37,11 @@ _YOU = re.compile(r"\b(you|your|you're|you've|you'll|yours|yourself)\b", re.IGNO
 _VOCATIVE = re.compile(r",\s*[A-Z][a-z]+(?=\s*[.!?]*$)|^[A-Z][a-z]+(?=,)")
 _NAME_SUBJECT = re.compile(r"^([A-Z][a-z]+)\b(?!\s*(?:is a|was a)\b)")
 _STOP_NAMES = {"The", "This", "That", "It", "There", "What", "When", "Where", "Why", "How", "And", "But", "So"}
+# capitalised after a colon or a dash, but no name ("Update: It works", "Mel: We did")
+_NOT_SPECIFIC = _STOP_NAMES | {
+    "He", "She", "They", "We", "You", "My", "Our", "Your", "His", "Her", "Their", "Its", "These", "Those",
+    "Yes", "No", "Oh", "Wow", "Thanks", "Hey", "Hi", "Hello", "Yeah", "Sure", "Just", "Also", "Then", "Now",
+}
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,9 @@ def candidates(text: str, source_id: int, *, speaker_is_user: bool = True) -> li
             continue
         first = bool(_FIRST_PERSON.search(sentence))
         durable = len(_DURABLE.findall(sentence))
-        specifics = len(re.findall(r"\b[A-Z][a-z]+|\b\d{1,4}\b", _VOCATIVE.sub("", sentence)[1:]))
+        specifics = sum(
+            w not in _NOT_SPECIFIC for w in re.findall(r"\b[A-Z][a-z]+|\b\d{1,4}\b", _VOCATIVE.sub("", sentence)[1:])
+        )
         if not (first or specifics) or not durable:
             continue
         if _VAGUE.search(sentence) and not specifics:

@@ -21,6 +21,8 @@ def test_fact_candidates() -> None:
     to_listener = "I hope you're okay. I love that you chose pottery for your art. I'm glad you are on my side, Gina."
     assert candidates(to_listener, 1) == []
     assert [c.text for c in candidates("I told you my sister lives in Porto.", 1)] == ["I told you my sister lives in Porto."]
+    # a word capitalised after a colon is no name: nothing specific here to remember
+    assert candidates("Update: It was so special to me.", 1) == []
     assert owner_of("My sister Eva lives in Porto.") == "sister"
     assert owner_of("I like tea.") == "user"
 
