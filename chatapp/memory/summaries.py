@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chatapp.domain import ChatMessage, GenerationSettings, Message, Role
+from chatapp.memory.extraction import _stems as stems
+from chatapp.memory.facts import _SENTENCE
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables, SummaryRow
 
@@ -112,37 +114,31 @@ def prompt(job: SummaryJob, char_limit: int = 6000) -> list[ChatMessage]:
     ]
 
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 # a line of dialogue ("User: …", "Gina: …"), the request said back, a heading or a list number
 _NOT_SUMMARY = re.compile(
     r"^(?:[\w .'-]{1,30}:|here (?:is|are)\b|conversation\b|summary\b|\*\*|#|\d+[.)]?$)", re.IGNORECASE
 )
 _FRAME = re.compile(r"\s*\bbetween a user and an assistant\b,?")
 _FIRST_PERSON = re.compile(r"^(?:i|i'm|i've|i'd|i'll|my|we|we're|our|you|you're|your)\b", re.IGNORECASE)
-_WORD = re.compile(r"[a-z0-9]+")
 # words a summary uses about any conversation: not counted when checking it against the source
-_FRAMING = set(
+_FRAMING = stems(
     """this that conversation user users assistant about between discuss discussed discusses discussion talk talked
     talks explores explored mention mentioned mentions share shared shares express expressed expresses highlight
     highlights focus focused focuses revolve revolves around various aspects including also their they them the and
-    with for was were is are has have had its it who what how which both other each whole part parts""".split()
+    with for was were is are has have had its it who what how which both other each whole part parts"""
 )
-
-
-def _stems(text: str) -> set[str]:
-    return {w[:5] for w in _WORD.findall(text.lower()) if w not in _FRAMING and len(w) > 2}
 
 
 def clean(reply: str, source: str, sentences: int) -> str:
     """The model's summary without the dialogue it went on with, prompt echoes, list numbers
     or sentences whose words are mostly not in the source (made up), cut to `sentences`."""
-    known = _stems(source)
+    known = stems(source) - _FRAMING
     kept: list[str] = []
     for piece in _SENTENCE.split(reply):
         piece = re.sub(r"^\s*(?:[-*•]+|\d{1,2}[.)])\s*", "", piece).strip()
         if len(piece.split()) < 3 or piece.endswith("?") or _NOT_SUMMARY.match(piece) or _FIRST_PERSON.match(piece):
             continue  # a summary speaks of the user and the assistant, not as them
-        own = _stems(piece)
+        own = stems(piece) - _FRAMING
         if not own or len(own & known) * 2 < len(own):
             continue
         kept.append(_FRAME.sub("", piece).strip())
