@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chatapp.domain import ChatMessage, Message, Role
-from chatapp.memory.recall import _STOP, _WORD, EmbeddingCache, Hit, recall
+from chatapp.memory.recall import _STOP, _WORD, EmbeddingCache, Hit, focused_text, query_vector, recall, words
 from chatapp.memory.slots import GateParams, SlotBank
 from chatapp.memory.timefmt import day_phrase, today_phrase
 from chatapp.store import Store
@@ -116,7 +116,7 @@ class ContextBuilder:
         self,
         store: Store,
         count_text: Callable[[str], int],
-        embed: Callable[[str], np.ndarray] | None = None,
+        embed: Callable[[str], np.ndarray | None] | None = None,
         params: BuilderParams | None = None,
         gates: GateParams | None = None,
     ) -> None:
@@ -129,6 +129,8 @@ class ContextBuilder:
         self.embeddings = EmbeddingCache(self.tables)
         self._counts: dict[tuple[int, int, str], int] = {}
         self._split: dict[tuple[int, int], list[_Piece]] = {}
+        self._word_sets: dict[tuple[int, int], set[str]] = {}
+        self._query: tuple[tuple[int, str], np.ndarray] | None = None
         # thread → the recalled messages kept in its prompt, with their lines as shown
         self._kept: dict[int, dict[int, str]] = {}
 
@@ -166,7 +168,7 @@ class ContextBuilder:
         budget = max(0, memory_budget)
         parts: list[ContextPart] = []
         left_out: dict[str, int] = {}
-        query_vec = self.embed(new_message.content) if (memory and self.embed) else None
+        query_vec = self._query_vector(new_message, history) if memory else None
 
         # recent window: newest first, within its share, start rounded to a step
         carry = budget - int(budget * p.slots_share) if memory else budget
@@ -424,6 +426,30 @@ class ContextBuilder:
                 day = days[key] = day_phrase(msg.created_at, now)
             out[mid] = _Excerpt(msg, line, day, cost)
         return out
+
+    def _query_vector(self, message: Message, history: Sequence[Message]) -> np.ndarray | None:
+        """The new message's search vector (recall.query_vector), kept for the builds that
+        follow when a prompt had to be made smaller."""
+        if self.embed is None:
+            return None
+        key = (message.id, message.content)
+        if self._query is not None and self._query[0] == key:
+            return self._query[1]
+        focused = focused_text(message.content, [self._words(m) for m in history])
+        vector = query_vector(self.embed, message.content, focused)
+        if vector is not None:
+            self._query = (key, vector)
+        return vector
+
+    def _words(self, msg: Message) -> set[str]:
+        """A message's words, worked out once (the recent messages are read every turn)."""
+        key = (msg.id, len(msg.content))
+        found = self._word_sets.get(key)
+        if found is None:
+            if len(self._word_sets) > 20_000:
+                self._word_sets.clear()
+            found = self._word_sets[key] = words(msg.content)
+        return found
 
     def _pieces(self, msg: Message) -> list[_Piece]:
         """A long message's sentences with their word stems and token counts, worked out once."""

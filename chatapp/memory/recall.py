@@ -11,6 +11,14 @@ Then every hit gains a share (DAY_SHARE) of the mean of its day's three best
 fused scores: a topic tends to come up on a day and be talked over, and excerpts
 of one day share their date line in the prompt.
 
+The semantic rankings search with the new message's embedding plus twice that of the
+message without the words most of the thread's recent messages contain (focused_text):
+in a thread where every message names who is talking, "What activities does Melanie
+do?" was closest to every short "Thanks, Melanie!". That raised the builder's
+evidence recall from 87.0% to 89.4% at 2,048 tokens and from 79.4% to 84.6% at 1,024
+(the focused text alone: 88.8% and 81.4%; weights 1–3 and thresholds 0.1–0.5 of the
+messages: 88.7–89.9% and 82.7–84.3%).
+
 On the LoCoMo development set the lexical "answer follows" share raised the
 evidence recall of the whole builder from 81.4% to 86.5% at 2,048 tokens and
 from 69.6% to 76.9% at 1,024; the day's share then to 87.3% and 78.9% (shares
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +47,9 @@ NEXT_WEIGHT = 0.5  # a message is also judged by the reply that follows it
 ANSWER_SHARE = 1.0  # the message after a lexical hit ranks as that hit does (0.7: 1 point lower @1024)
 CANDIDATES = 100
 DAY_SHARE = 0.3  # of the mean of the day's three best hits, added to each of its hits
+COMMON_SHARE = 0.3  # a word in more of the thread's recent messages than this tells none of them apart
+COMMON_MIN_MESSAGES = 40  # fewer recent messages say too little about which words are common
+FOCUS_WEIGHT = 2.0  # the new message without its common words, against the whole message (1)
 
 _STOP = set(
     """a about above after again against all am an and any are as at be because been before being
@@ -56,6 +68,46 @@ class Hit:
     message_id: int
     depth: int
     score: float
+
+
+def words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower()))
+
+
+def focused_text(text: str, recent_words: Sequence[set[str]]) -> str | None:
+    """The new message without the words that most of the thread's recent messages contain
+    (the names of who is talking, a project every message is about), or None when it has
+    none or nothing else. The semantic ranking searches with both: a sentence embedding
+    weighs every word, and a name in a question made every short message with that name
+    look alike ("Glad it helped, Melanie!" for "What activities does Melanie do?").
+    BM25 needs no help: such words have next to no weight there."""
+    if len(recent_words) < COMMON_MIN_MESSAGES:
+        return None
+    limit = COMMON_SHARE * len(recent_words)
+    common = {
+        w for w in words(text)
+        if w not in _STOP and len(w) > 1 and sum(1 for s in recent_words if w in s) > limit
+    }
+    if not common:
+        return None
+    kept = " ".join(token for token in text.split() if not words(token) & common)
+    return kept if words(kept) - _STOP else None
+
+
+def query_vector(
+    embed: Callable[[str], np.ndarray | None], text: str, focused: str | None
+) -> np.ndarray | None:
+    """The embedding searched with: the message's, plus FOCUS_WEIGHT times its focused
+    text's, normalised (None while no embedding model is at hand)."""
+    vector = embed(text)
+    if vector is None:
+        return None
+    vector = np.asarray(vector, dtype=np.float32)
+    extra = embed(focused) if focused else None
+    if extra is not None:
+        vector = vector + FOCUS_WEIGHT * np.asarray(extra, dtype=np.float32)
+        vector /= max(float(np.linalg.norm(vector)), 1e-8)
+    return vector
 
 
 def lexical_query(text: str) -> str:

@@ -1,6 +1,6 @@
 from chatapp.domain import Role
 from chatapp.memory.facts import candidates, owner_of
-from chatapp.memory.recall import EmbeddingCache, lexical_query, recall
+from chatapp.memory.recall import EmbeddingCache, focused_text, lexical_query, query_vector, recall, words
 from chatapp.memory.service import MemoryService
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
@@ -30,6 +30,36 @@ def test_fact_candidates() -> None:
 def test_lexical_query_drops_stop_words() -> None:
     assert lexical_query("What did I say about the violin?") == '"say" OR "violin"'
     assert lexical_query("?!") == ""
+
+
+def test_focused_text_leaves_out_the_words_most_messages_share() -> None:
+    recent = [words(f"Melanie: line {i} about trains") for i in range(40)]
+    assert focused_text("What does Melanie's son like?", recent) == "What does son like?"
+    assert focused_text("What did Melanie paint?", recent[:39]) is None  # too few messages to tell
+    assert focused_text("What did Caroline paint?", recent) is None  # nothing common in it
+    assert focused_text("Melanie?", recent) is None  # nothing left
+    # stop words and single letters ("it's" → "s") are never what is left out
+    assert focused_text("What is it about the cake?", [words("what is it's about the") for _ in range(40)]) is None
+
+
+def test_a_name_in_every_message_does_not_decide_the_semantic_ranking(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    """A question naming who is talking matched every short greeting with that name before
+    the one message about it (a sentence embedding weighs every word)."""
+    t = store.create_thread()
+    chatter = ["Thanks, Melanie!", "Glad it helped, Melanie!", "Melanie, you are the best.", "Hi Melanie, how are you?",
+               "Good to hear from you, Melanie.", "Melanie! Long time no see.", "Take care, Melanie.", "Wow, Melanie, nice!"]
+    target = store.add_message(t.id, Role.USER, "Melanie: I went camping with my kids last weekend, we hiked to a lake.")
+    for line in chatter * 6:
+        store.add_message(t.id, Role.ASSISTANT, line)
+    MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
+    cache = EmbeddingCache(MemoryTables(store))
+    question = "What activities does Melanie do with her family?"
+    focused = focused_text(question, [words(m.content) for m in store.path(t.id)])
+    assert focused == "What activities does do with her family?"
+    plain = recall(store, t.id, "", embedder.encode_one(question), 100, cache)
+    assert plain[0].message_id != target.id  # the greetings come first without the focus
+    hits = recall(store, t.id, "", query_vector(embedder.encode_one, question, focused), 100, cache)
+    assert hits[0].message_id == target.id
 
 
 def test_fusion_finds_by_words_and_by_meaning(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
