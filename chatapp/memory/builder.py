@@ -207,12 +207,19 @@ class ContextBuilder:
                 include_global = self.tables.global_memory()
             slots = _without_repeats(self.tables.slots(thread_id, include_global=include_global), self.gates)
             cap = int(budget * p.slots_share)
+            bank = SlotBank(slots, self.gates)
+            candidates = [
+                (slot, f"- {slot.text}") for slot, _score in bank.read(query_vec, now)
+                if not (slot.sources and set(slot.sources) <= in_window and not slot.pinned)
+            ]
+            costs_of = {id(slot): self.count_text(line) + 1 for slot, line in candidates}
+            if sum(costs_of.values()) > cap:  # they compete for room: only those the message attends to
+                attended = {id(slot) for slot, _score in bank.read(query_vec, now, attended_only=True)}
+                left_out["slots"] = sum(1 for slot, _line in candidates if id(slot) not in attended)
+                candidates = [(slot, line) for slot, line in candidates if id(slot) in attended]
             chosen_slots = []
-            for slot, _score in SlotBank(slots, self.gates).read(query_vec, now):
-                if slot.sources and set(slot.sources) <= in_window and not slot.pinned:
-                    continue
-                line = f"- {slot.text}"
-                cost = self.count_text(line) + 1
+            for slot, line in candidates:
+                cost = costs_of[id(slot)]
                 if spent_slots + cost > cap:
                     left_out["slots"] = left_out.get("slots", 0) + 1
                     continue

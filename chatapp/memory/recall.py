@@ -2,8 +2,8 @@
 (sentence embedding) search fused with reciprocal ranks.
 
 Three rankings are fused (RRF, k=10): BM25 over the words of the new message,
-cosine similarity of the message embeddings, and the same similarity with half
-of the next message's added (a short reply often carries the meaning of the
+cosine similarity of the message embeddings, and the same similarity with 0.8 of
+the next message's added (a short reply often carries the meaning of the
 turn it answers). The turn after each lexical hit shares in that hit's rank:
 the words of a question are in the question, its answer is the next message
 ("What are your plans for the summer?" → "Researching adoption agencies").
@@ -43,7 +43,7 @@ from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
 
 RRF_K = 10
-NEXT_WEIGHT = 0.5  # a message is also judged by the reply that follows it
+NEXT_WEIGHT = 0.8  # a message is also judged by the reply that follows it (0.5 before the focus, below)
 ANSWER_SHARE = 1.0  # the message after a lexical hit ranks as that hit does (0.7: 1 point lower @1024)
 CANDIDATES = 100
 DAY_SHARE = 0.3  # of the mean of the day's three best hits, added to each of its hits

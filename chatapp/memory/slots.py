@@ -22,7 +22,12 @@ Without c, every fact on a subject overwrote the last ("I am vegetarian" replace
 "I am allergic to peanuts", cosine 0.46; "I collect vinyl records" replaced "I play
 the cello", 0.40): related facts usually stand together, so only a stated change or
 the same attribute replaces. Salience decays with a half-life and is reinforced when
-a slot is written or read. Reading is attention of the current message over the keys.
+a slot is written or read. Reading is attention of the current message over the keys,
+the best first (pinned slots always first). When the slots do not all fit in their
+budget, only those the message attends to are read (at least `read_floor` times an even
+share, 1/n, or the best one): the last few that would fit were chosen by noise-level
+attention, and their room goes to recalled messages related to the message instead.
+Pin a fact to have it in every prompt.
 The thresholds were set for all-MiniLM-L6-v2, where restatements of one fact score
 above 0.8, facts on one subject (two cities one lives in, two jobs) 0.4–0.65,
 unrelated facts below 0.3.
@@ -57,6 +62,7 @@ class GateParams:
     half_life_days: float = 14.0
     write_boost: float = 1.0
     read_boost: float = 0.25
+    read_floor: float = 2.0  # when slots compete for room: read those given this many even shares of attention
     # reads and restatements raise salience up to this: a slot shown on every turn for a day
     # outlives an unread fresh one by about a month (two half-lives), not forever
     max_salience: float = 4.0
@@ -152,21 +158,35 @@ class SlotBank:
         self.slots[victim] = slot
         return WriteResult("new", slot, evicted)
 
-    def read(self, query: np.ndarray | None, now: float) -> list[tuple[SlotRow, float]]:
-        """Slots ordered for the context: pinned first, then by attention of the query over the keys,
-        nudged by salience."""
+    def read(
+        self, query: np.ndarray | None, now: float, attended_only: bool = False
+    ) -> list[tuple[SlotRow, float]]:
+        """Slots ordered for the context: pinned first, then by attention of the query over
+        the keys, nudged by salience. `attended_only`: only the pinned ones, those the query
+        attends to (at least `read_floor` even shares, or the best one) and those without a
+        key yet (edited, added while the model loaded, damaged: they cannot be judged)."""
         import torch
 
         if not self.slots:
             return []
         salience = self.salience(now)
+        n = len(self.slots)
+        chosen = range(n)
         if query is None:
-            relevance = torch.zeros(len(self.slots))
+            relevance = torch.zeros(n)
         else:
             q = _unit(torch.from_numpy(np.asarray(query, dtype=np.float32)))
-            relevance = torch.softmax((self._keys() @ q) / self.params.temperature, dim=0)
+            keys = self._keys()
+            relevance = torch.softmax((keys @ q) / self.params.temperature, dim=0)
+            if attended_only:
+                best = int(torch.argmax(relevance))
+                chosen = [
+                    i for i in range(n)
+                    if self.slots[i].pinned or i == best or float(relevance[i]) * n >= self.params.read_floor
+                    or float(keys[i].norm()) < 1e-6
+                ]
         score = relevance + 0.02 * torch.log1p(salience)
-        order = sorted(range(len(self.slots)), key=lambda i: (not self.slots[i].pinned, -float(score[i])))
+        order = sorted(chosen, key=lambda i: (not self.slots[i].pinned, -float(score[i])))
         return [(self.slots[i], float(score[i])) for i in order]
 
 

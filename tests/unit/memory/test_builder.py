@@ -300,3 +300,28 @@ def test_a_damaged_slot_is_still_shown_and_keyed_again(store: Store, embedder) -
     service.ingest(thread_id)  # the next ingest gives it its key again
     key = next(s.key for s in tables.slots(thread_id) if s.id == nurse.id)
     assert float(key @ embedder.encode_one(nurse.text)) > 0.99
+
+
+def test_slots_that_fit_are_all_shown_and_when_they_compete_only_those_the_message_attends_to(
+    store: Store, embedder  # type: ignore[no-untyped-def]
+) -> None:
+    """A cooking question with few facts known: the allergy goes in, though its embedding is
+    no closer to cooking than the cello's. With many facts, the unrelated ones leave their
+    room to recall."""
+    t = store.create_thread()
+    facts = ["I am allergic to peanuts.", "I play the cello.", "My favourite food is pasta.", "I work as a nurse."]
+    for i, fact in enumerate(facts):
+        store.add_message(t.id, Role.USER, fact, created_at=day(0, 9 + i))
+        store.add_message(t.id, Role.ASSISTANT, "Noted.", created_at=day(0, 9 + i) + 30)
+    for j in range(40):
+        store.add_message(t.id, Role.USER if j % 2 == 0 else Role.ASSISTANT, f"Chatter {j} about the weather.", created_at=day(1) + j)
+    MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
+    assert len(MemoryTables(store).slots(t.id)) == len(facts)
+    question = ask(store, t.id, "What should I cook for dinner tonight?", day(2))
+
+    def slot_lines(budget: int) -> list[str]:
+        built = ContextBuilder(store, words, embedder.encode_one).build(t.id, "", question, budget, now=day(2))
+        return [line for p in built.parts if p.kind == "slots" for line in p.text.splitlines()]
+
+    assert sorted(slot_lines(300)) == sorted(f"- {fact}" for fact in facts)  # cap 36 words: all fit
+    assert slot_lines(200) == ["- My favourite food is pasta."]  # cap 24: only the attended one

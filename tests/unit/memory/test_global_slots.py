@@ -4,7 +4,7 @@ himself; a few of them; seen by every thread, once; unused again when turned off
 from __future__ import annotations
 
 from chatapp.domain import Role
-from chatapp.memory.builder import ContextBuilder
+from chatapp.memory.builder import BuilderParams, ContextBuilder
 from chatapp.memory.service import MemoryService
 from chatapp.memory.slots import GateParams
 from chatapp.store import Store
@@ -68,9 +68,10 @@ def test_the_shared_bank_holds_a_few_and_a_thread_shows_a_fact_once(store: Store
     for i in range(30):  # the facts leave the recent window
         store.add_message(a.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"Filler {i} about the weather today.")
     question = store.add_message(a.id, Role.USER, "What should I cook tonight?")
-    built = ContextBuilder(store, _words, embedder.encode_one).build(a.id, "", question, 600)
+    room = BuilderParams(slots_share=0.2)  # all of them fit
+    built = ContextBuilder(store, _words, embedder.encode_one, room).build(a.id, "", question, 600)
     lines = next(p for p in built.parts if p.kind == "slots").text.splitlines()
-    assert len(lines) >= 5 and len(set(lines)) == len(lines)  # the thread's slot, not also its shared twin
+    assert len(lines) == len(facts) and len(set(lines)) == len(lines)  # the thread's slot, not also its shared twin
 
 
 def test_a_thread_deleted_for_good_takes_the_shared_facts_it_alone_gave(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]

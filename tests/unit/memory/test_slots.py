@@ -88,6 +88,27 @@ def test_salience_decays_with_a_half_life_and_reading_orders_by_relevance(embedd
     assert bank.read(embedder.encode_one("What should I cook for dinner?"), T0)[0][0].pinned
 
 
+def test_reading_only_the_attended_slots_keeps_the_pinned_and_the_keyless(embedder) -> None:  # type: ignore[no-untyped-def]
+    bank = SlotBank([])
+    facts = ["I have a dog named Max.", "My favourite food is pasta.", "I work as a nurse.", "I play the cello.",
+             "I live in Lisbon.", "My sister Eva studies law.", "I collect vinyl records.", "I am vegetarian."]
+    for i, fact in enumerate(facts):
+        write(bank, embedder, fact, i + 1, T0)
+    assert len(bank.slots) == len(facts)
+    dinner = embedder.encode_one("What should I cook for dinner tonight?")
+    assert [s.text for s, _score in bank.read(dinner, T0)][0] == "My favourite food is pasta."
+    assert len(bank.read(dinner, T0)) == len(facts)  # all of them, best first
+    attended = [s.text for s, _score in bank.read(dinner, T0, attended_only=True)]
+    assert attended == ["My favourite food is pasta."]  # 7.2 even shares of attention; the next best 1.0
+    bank.slots[2].pinned = True
+    bank.slots[3].key = np.zeros_like(bank.slots[3].key)  # edited: no key until the next ingest
+    attended = [s.text for s, _score in bank.read(dinner, T0, attended_only=True)]
+    assert attended[0] == "I work as a nurse." and set(attended) == {
+        "I work as a nurse.", "My favourite food is pasta.", "I play the cello."
+    }
+    assert len(bank.read(None, T0, attended_only=True)) == len(facts)  # no message to judge by
+
+
 def test_related_facts_stand_together_unless_one_says_it_changed(embedder) -> None:  # type: ignore[no-untyped-def]
     bank = SlotBank([])
     write(bank, embedder, "I am allergic to peanuts.", 1)
