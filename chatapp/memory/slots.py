@@ -26,8 +26,9 @@ a slot is written or read. Reading is attention of the current message over the 
 the best first (pinned slots always first). When the slots do not all fit in their
 budget, only those the message attends to are read (at least `read_floor` times an even
 share, 1/n, or the best one): the last few that would fit were chosen by noise-level
-attention, and their room goes to recalled messages related to the message instead.
-Pin a fact to have it in every prompt.
+attention, and their room goes to recalled messages related to the message instead
+(memory benchmark: 89.9% → 90.8% evidence recall at 2,048 tokens, 84.2% → 84.6% at
+1,024; floors 1.5–3 alike). Pin a fact to have it in every prompt.
 The thresholds were set for all-MiniLM-L6-v2, where restatements of one fact score
 above 0.8, facts on one subject (two cities one lives in, two jobs) 0.4–0.65,
 unrelated facts below 0.3.
