@@ -30,7 +30,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chatapp.domain import ChatMessage, Message, Role
-from chatapp.memory.recall import _STOP, _WORD, EmbeddingCache, Hit, focused_text, query_vector, recall, words
+from chatapp.memory.recall import (
+    _STOP,
+    _WORD,
+    EmbeddingCache,
+    Hit,
+    focused_text,
+    query_vector,
+    recall,
+    words,
+)
 from chatapp.memory.slots import GateParams, SlotBank
 from chatapp.memory.timefmt import day_phrase, today_phrase
 from chatapp.store import Store

@@ -1,6 +1,13 @@
 from chatapp.domain import Role
 from chatapp.memory.facts import candidates, owner_of
-from chatapp.memory.recall import EmbeddingCache, focused_text, lexical_query, query_vector, recall, words
+from chatapp.memory.recall import (
+    EmbeddingCache,
+    focused_text,
+    lexical_query,
+    query_vector,
+    recall,
+    words,
+)
 from chatapp.memory.service import MemoryService
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables

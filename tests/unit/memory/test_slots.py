@@ -96,7 +96,7 @@ def test_reading_only_the_attended_slots_keeps_the_pinned_and_the_keyless(embedd
         write(bank, embedder, fact, i + 1, T0)
     assert len(bank.slots) == len(facts)
     dinner = embedder.encode_one("What should I cook for dinner tonight?")
-    assert [s.text for s, _score in bank.read(dinner, T0)][0] == "My favourite food is pasta."
+    assert bank.read(dinner, T0)[0][0].text == "My favourite food is pasta."
     assert len(bank.read(dinner, T0)) == len(facts)  # all of them, best first
     attended = [s.text for s, _score in bank.read(dinner, T0, attended_only=True)]
     assert attended == ["My favourite food is pasta."]  # 7.2 even shares of attention; the next best 1.0
