@@ -26,6 +26,7 @@ import re
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -44,6 +45,9 @@ from chatapp.memory.slots import GateParams, SlotBank
 from chatapp.memory.timefmt import day_phrase, today_phrase
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables, SlotRow
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 MESSAGE_OVERHEAD = 6  # tokens a chat template adds around one message (ChatML: 5)
 
@@ -149,12 +153,7 @@ class ContextBuilder:
 
     def _count_cached(self, key: tuple[int, int, str], text: str) -> int:
         """Message texts are counted once; a thread's recent window is re-read every turn."""
-        n = self._counts.get(key)
-        if n is None:
-            if len(self._counts) > 50_000:
-                self._counts.clear()
-            n = self._counts[key] = self.count_text(text)
-        return n
+        return _memo(self._counts, key, 50_000, lambda: self.count_text(text))
 
     def build(
         self,
@@ -459,24 +458,16 @@ class ContextBuilder:
 
     def _words(self, msg: Message) -> set[str]:
         """A message's words, worked out once (the recent messages are read every turn)."""
-        key = (msg.id, len(msg.content))
-        found = self._word_sets.get(key)
-        if found is None:
-            if len(self._word_sets) > 20_000:
-                self._word_sets.clear()
-            found = self._word_sets[key] = words(msg.content)
-        return found
+        return _memo(self._word_sets, (msg.id, len(msg.content)), 20_000, lambda: words(msg.content))
 
     def _pieces(self, msg: Message) -> list[_Piece]:
         """A long message's sentences with their word stems and token counts, worked out once."""
-        key = (msg.id, len(msg.content))
-        found = self._split.get(key)
-        if found is None:
-            if len(self._split) > 5_000:
-                self._split.clear()
+
+        def split() -> list[_Piece]:
             texts = [p.strip() for p in _SENTENCE.split(msg.content) if p and p.strip()] or [msg.content]
-            found = self._split[key] = [_Piece(t, _stems(t), self.count_text(t) + 1) for t in texts]
-        return found
+            return [_Piece(t, _stems(t), self.count_text(t) + 1) for t in texts]
+
+        return _memo(self._split, (msg.id, len(msg.content)), 5_000, split)
 
     def _day_cost(self, day: str) -> int:
         return self._count_cached((-1, 0, day), f"On {day}:") + 1
@@ -525,6 +516,16 @@ class ContextBuilder:
             for r in rows:
                 out[r[0]] = _message(r, 1, 1)
         return out
+
+
+def _memo(cache: dict[K, V], key: K, limit: int, make: Callable[[], V]) -> V:
+    """cache[key], made once; a cache grown past `limit` entries starts again."""
+    found = cache.get(key)
+    if found is None:
+        if len(cache) > limit:
+            cache.clear()
+        found = cache[key] = make()
+    return found
 
 
 def _without_repeats(slots: list[SlotRow], gates: GateParams) -> list[SlotRow]:
