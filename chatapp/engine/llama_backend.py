@@ -236,6 +236,17 @@ class LlamaBackend:
                 del llm
                 gc.collect()
 
+    @property
+    def footprint(self) -> int:
+        """Estimated bytes the loaded model holds in RAM (0 on a GPU)."""
+        return self._footprint
+
+    def save_state(self) -> Any:
+        return self._require().save_state()
+
+    def load_state(self, state: Any) -> None:
+        self._require().load_state(state)
+
     @contextlib.contextmanager
     def keeping_cache(self) -> Iterator[None]:
         """Run side work (a summary) without losing the chat's KV cache: save the
