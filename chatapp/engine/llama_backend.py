@@ -61,6 +61,10 @@ def plan_load(spec: ModelSpec, extra_free: int = 0) -> LoadPlan:
 class LlamaBackend:
     """A GGUF model run by llama.cpp, on the GPU when it can be and on the CPU otherwise."""
 
+    # True in the model process: llama-cpp-python then leaves stderr alone while loading,
+    # so an abort's last words reach the process's log instead of /dev/null
+    verbose = False
+
     def __init__(self) -> None:
         self.info: ModelInfo | None = None
         self._llm: Any = None
@@ -166,8 +170,7 @@ class LlamaBackend:
                 estimate=est,
             )
 
-    @staticmethod
-    def _create(llama_cpp: Any, path: Path, spec: ModelSpec, layers: int, threads: int) -> Any:
+    def _create(self, llama_cpp: Any, path: Path, spec: ModelSpec, layers: int, threads: int) -> Any:
         kwargs: dict[str, Any] = {
             "model_path": str(path),
             "n_ctx": spec.n_ctx,
@@ -176,7 +179,7 @@ class LlamaBackend:
             "n_threads_batch": threads,
             "n_batch": spec.n_batch,
             "flash_attn": spec.flash_attn,
-            "verbose": False,
+            "verbose": self.verbose,
         }
         if layers == 0:
             kwargs["op_offload"] = False  # with 0 layers, large batches would still go to the GPU

@@ -495,10 +495,12 @@ def child_main(conn: Any, cancel: Any, log_path: str) -> None:
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     root.propagate = False
+    os.environ["GGML_NO_BACKTRACE"] = "1"  # ggml would attach gdb to print one on abort
 
     from chatapp.engine.llama_backend import LlamaBackend
 
     backend = LlamaBackend()
+    backend.verbose = True
     states: list[Any] = []
     flag = _SharedFlag(cancel)
     while True:
