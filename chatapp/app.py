@@ -199,6 +199,8 @@ def send_once(text: str, window, engine, memory) -> None:  # type: ignore[no-unt
     """--send: one message through the real model and the memory, then quit (smoke tests of
     installs and bundles). Exit status 0 only when a complete reply came back and the
     exchange went into the memory; 2 no reply, 3 an incomplete one, 4 memory unavailable."""
+    from PySide6.QtCore import QTimer
+
     from chatapp.store.memory_tables import MemoryTables
 
     window.send_exit_code = 2
@@ -239,8 +241,14 @@ def send_once(text: str, window, engine, memory) -> None:  # type: ignore[no-unt
             print(f"memory: the exchange is indexed ({count} messages with embeddings)", flush=True)
             window.close()
 
+    def load_failed(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+        # a file that crashed the model process is followed by the built-in model's load
+        # (queued right behind this signal): wait for it rather than quit
+        QTimer.singleShot(0, lambda: None if window.model_loading else window.close())
+
     engine.loaded.connect(send)
-    engine.load_failed.connect(lambda msg: (print(msg, file=sys.stderr), window.close()))
+    engine.load_failed.connect(load_failed)
     window.session.reply_done.connect(done)
     memory.ready.connect(ready)
     memory.unavailable.connect(unavailable)

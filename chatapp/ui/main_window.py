@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
         self._pending_thread: int | None = None  # gets the model being loaded, once it is
         self._reload_after_reply: str | None = None  # a model whose settings changed mid-reply
         self._next_load_notes: list[str] = []  # told with the next load's own notes
+        self.model_loading = False  # a load was asked for and has not ended yet
         self.setWindowTitle("chatapp")
         self.setAcceptDrops(True)
         self._build()
@@ -806,6 +807,7 @@ class MainWindow(QMainWindow):
         self.model_spec = spec
         self._pending_thread = self._current_thread if for_thread else None
         self.model_label.setText(f"Loading {spec.name}…")
+        self.model_loading = True
         if spec.endpoint is None:  # still set at the next start: this load ended the app
             self.app_settings.loading_model = spec.path
             self._save_app_settings()
@@ -988,6 +990,7 @@ class MainWindow(QMainWindow):
             self.engine.load(self.model_spec)  # the thread waiting for it keeps waiting
             return
         self._pending_thread = None
+        self.model_loading = False
         current = self.session.model_info
         self.model_label.setText(f"{current.name} · {current.device}" if current else "No model loaded")
         self.statusBar().showMessage(f"Not loaded: {message.splitlines()[0]}", 15000)
@@ -1013,11 +1016,13 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_restarting(self, name: str) -> None:
+        self.model_loading = True
         self.model_label.setText(f"Loading {name} again…")
         self.statusBar().showMessage(f"The model process stopped; loading {name} again…", 10000)
 
     @Slot(object)
     def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.model_loading = False
         self._loaded_ref = self.model_ref(info)
         if not info.path.startswith(("http://", "https://")):
             self.app_settings.clear_crash(info.path)  # it loads now: no longer kept back
@@ -1047,6 +1052,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_model_failed(self, message: str) -> None:
+        self.model_loading = False
         self._pending_thread = None
         self._next_load_notes = []
         if self.app_settings.loading_model:
