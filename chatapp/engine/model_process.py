@@ -43,7 +43,8 @@ from chatapp.errors import GenerationError, ModelLoadError, UserFacingError
 log = logging.getLogger("chatapp.engine")
 
 STOP_GRACE = 5.0  # seconds a child may take to honour a stop before it is ended
-POLL = 0.005  # how often a waiting engine thread looks at the cancel flag
+POLL = 0.05  # how often a waiting engine thread looks at a cancel event (cancel_now is at once)
+SEND_EVERY = 0.015  # the child sends text at most this often (the first piece at once)
 LOG_TAIL = 12  # llama.cpp log lines shown with a crash
 QUIT_WAIT = 3.0  # seconds a child gets to close its model before it is killed
 
@@ -174,6 +175,13 @@ class ProcessBackend:
             if self._child is child:
                 self._child = None
 
+    def cancel_now(self) -> None:
+        """Stop the reply being written, from any thread, without waiting for the engine
+        thread to notice its cancel event: the child sees the flag before its next token."""
+        child = self._child
+        if child is not None:
+            child.cancel.value = 1
+
     def interrupt(self) -> None:
         """End the child now, from any thread: the engine thread's current call fails."""
         with self._lock:
@@ -228,6 +236,14 @@ class ProcessBackend:
         while True:
             if self._interrupted:
                 raise _Died(QUITTING)
+            now = time.monotonic()
+            if cancel is not None and (cancel.is_set() or child.cancel.value):
+                child.cancel.value = 1
+                stop_asked = stop_asked or now
+                if now - stop_asked > self._stop_grace:
+                    raise _Died(f"it did not stop within {self._stop_grace:g} s")
+            if deadline is not None and now > deadline:
+                raise _Died("it did not finish loading in time; it may hang")
             ready = wait([child.conn, child.process.sentinel], POLL if cancel is not None else 0.2)
             if child.conn in ready:
                 try:
@@ -241,14 +257,6 @@ class ProcessBackend:
                 return reply
             if ready:  # the sentinel: the child ended and nothing is left to read
                 raise _Died(self._why(child))
-            now = time.monotonic()
-            if cancel is not None and cancel.is_set():
-                child.cancel.value = 1
-                stop_asked = stop_asked or now
-                if now - stop_asked > self._stop_grace:
-                    raise _Died(f"it did not stop within {self._stop_grace:g} s")
-            if deadline is not None and now > deadline:
-                raise _Died("it did not finish loading in time; it may hang")
 
     @staticmethod
     def _raise_error(reply: tuple[Any, ...]) -> None:
@@ -270,15 +278,19 @@ class ProcessBackend:
 
         self._interrupted = False
         old = self._child
-        plan = plan_load(spec, old.footprint if old is not None else 0)
+        try:  # the child starts Python and imports llama.cpp while the checks run here
+            child = self._start_child()
+        except _Died:
+            raise ModelLoadInterrupted(f"{Path(spec.path).name} was not loaded: {QUITTING}.") from None
+        try:
+            plan = plan_load(spec, old.footprint if old is not None else 0)
+        except BaseException:
+            self._stop_child(child)
+            raise
         if old is not None and not self._room_for_both(plan):
             self.unload()  # stop, then start: there is no room for two
             old = None
         name = plan.path.name
-        try:
-            child = self._start_child()
-        except _Died:
-            raise ModelLoadInterrupted(f"{name} was not loaded: {QUITTING}.") from None
         deadline = time.monotonic() + (self._deadline or load_deadline(plan.path))
         try:
             reply = self._call(child, ("load", plan.spec), deadline=deadline)
@@ -361,6 +373,20 @@ class ProcessBackend:
             vocab.close()
             del vocab
             gc.collect()
+            _give_back_freed_memory()
+
+
+def _give_back_freed_memory() -> None:
+    """glibc keeps freed heap pages (the vocabulary's many small strings) in the process;
+    malloc_trim hands them back so that an unload shows in the app's resident memory."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
     # -- tokens -----------------------------------------------------------
 
@@ -469,6 +495,28 @@ class _SharedFlag:
         return bool(self._value.value)
 
 
+class _Stream:
+    """Text to the app in small batches: the first piece at once (time to first token),
+    then at most every SEND_EVERY seconds, so the app's engine thread is not woken per token."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._pieces: list[str] = []
+        self._sent_at: float | None = None
+
+    def add(self, text: str) -> None:
+        self._pieces.append(text)
+        now = time.monotonic()
+        if self._sent_at is None or now - self._sent_at >= SEND_EVERY:
+            self.flush()
+            self._sent_at = now
+
+    def flush(self) -> None:
+        if self._pieces:
+            self._conn.send(("t", "".join(self._pieces)))
+            self._pieces.clear()
+
+
 def _watch_parent() -> None:
     """End this process when the app's process ends, however it ends (even SIGKILL)."""
     parent = multiprocessing.parent_process()
@@ -499,6 +547,9 @@ def child_main(conn: Any, cancel: Any, log_path: str) -> None:
 
     from chatapp.engine.llama_backend import LlamaBackend
 
+    with contextlib.suppress(Exception):  # now, while the app checks the file; a failure is
+        import llama_cpp  # noqa: F401  (reported by the load)
+
     backend = LlamaBackend()
     backend.verbose = True
     states: list[Any] = []
@@ -517,9 +568,9 @@ def child_main(conn: Any, cancel: Any, log_path: str) -> None:
                 conn.send(("ok", info, backend.footprint))
             elif op == "generate":
                 _, tokens, stop, settings = message
-                result = backend.generate_tokens(
-                    tokens, stop, settings, flag, lambda text: conn.send(("t", text))
-                )
+                stream = _Stream(conn)
+                result = backend.generate_tokens(tokens, stop, settings, flag, stream.add)
+                stream.flush()
                 conn.send(("ok", result, backend.last_reused_tokens))
             elif op == "keep":
                 states.append(backend.save_state())

@@ -466,6 +466,9 @@ class EngineController(QObject):
         """Stop the reply being written; harmless when there is none or it was already stopped."""
         if self._current is not None:
             self._current.cancel.set()
+            now = getattr(self._worker._backend, "cancel_now", None)  # a model process: at once
+            if now is not None:
+                now()
 
     @Slot(int, object)
     def _on_finished(self, request_id: int, result: ReplyResult) -> None:

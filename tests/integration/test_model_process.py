@@ -72,21 +72,27 @@ def test_same_tokens_and_reply_as_in_process(backend: ProcessBackend, default_mo
     assert backend.info is not None and backend.info.device.startswith("CPU")
 
 
-def test_stop_ends_the_reply_within_a_couple_of_tokens(backend: ProcessBackend) -> None:
+@pytest.mark.parametrize("how", ["event", "cancel_now"])
+def test_stop_ends_the_reply_within_a_couple_of_tokens(backend: ProcessBackend, how: str) -> None:
     cancel = threading.Event()
     pieces: list[str] = []
+    at_stop: list[int] = []
 
     def on_text(text: str) -> None:
         pieces.append(text)
-        if len(pieces) == 3:
-            cancel.set()
+        if not at_stop:
+            at_stop.append(backend.count_text_tokens("".join(pieces)))
+            if how == "event":
+                cancel.set()  # what the engine thread sees
+            else:
+                backend.cancel_now()  # what the GUI thread does, besides setting the event
 
     result = backend.generate(
         [ChatMessage("user", "Write a long story about a lighthouse.")],
         GenerationSettings(temperature=0.0, max_tokens=300), cancel, on_text,
     )
-    assert result.finish_reason == "cancelled"
-    assert 3 <= len(pieces) <= 6 and result.text == "".join(pieces)
+    assert result.finish_reason == "cancelled" and result.text == "".join(pieces)
+    assert at_stop[0] <= result.completion_tokens <= at_stop[0] + 3
 
 
 def test_the_kv_cache_survives_side_work(backend: ProcessBackend) -> None:
