@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
 import logging
+import os
 import sqlite3
 import sys
 import traceback
@@ -44,16 +46,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def model_spec(args: argparse.Namespace, settings: AppSettings) -> ModelSpec:
-    """The model to load at start: --model, else the preferred one, else the built-in."""
+def model_spec(args: argparse.Namespace, settings: AppSettings) -> tuple[ModelSpec, str | None]:
+    """The model to load at start: --model, else the preferred one, else the built-in; and a
+    note when the preferred one is skipped because it crashed the model process before
+    (loading it at every start would be a crash loop; --model still loads it)."""
     from chatapp.engine.default_model import default_model_path
 
     path = args.model or settings.default_model
+    note = None
+    if path and not args.model and settings.crash_reason(path):
+        note = (
+            f"{Path(path).name} was not loaded at start: last time it stopped the model process "
+            f"({settings.crash_reason(path)}). Load it from the model library to try again."
+        )
+        path = None
     if not path:
         path = str(default_model_path())
-    return settings.spec(
+    spec = settings.spec(
         str(path), n_ctx=args.ctx, gpu=args.gpu, gpu_layers=args.gpu_layers, n_threads=args.threads
     )
+    return spec, note
+
+
+def guard_crash_loop(settings: AppSettings, settings_file: Path) -> None:
+    """A load still marked as running means the last run ended during it (the app's own
+    process died, or the machine): that file is remembered as one that crashed."""
+    if settings.loading_model:
+        log.warning("the last run ended while loading %s; not loading it automatically", settings.loading_model)
+        settings.mark_crashed(settings.loading_model, "chatapp ended while loading it")
+        settings.loading_model = None
+        try:
+            settings.save(settings_file)
+        except OSError as exc:
+            log.warning("settings could not be saved: %s", exc)
 
 
 def install_crash_handler(root: Path) -> None:
@@ -125,19 +150,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     start_daily_backup(root)
 
     settings = AppSettings.load(paths.settings_path(root))
+    guard_crash_loop(settings, paths.settings_path(root))
     ui_settings = QSettings(str(root / "ui.ini"), QSettings.Format.IniFormat)
     startup_error = None
     try:
-        spec: ModelSpec | None = model_spec(args, settings)
+        spec, startup_error = model_spec(args, settings)
     except ModelLoadError as exc:
         spec, startup_error = None, str(exc)
 
-    from chatapp.engine.llama_backend import LlamaBackend
+    from chatapp.engine.model_process import ProcessBackend
     from chatapp.workers.memory import MemoryController
 
     memory = MemoryController(store)
     memory.start()  # loads the embedding model on its own thread
-    engine = EngineController(LlamaBackend, store=store, embed=memory.holder.embed)
+    engine = EngineController(ProcessBackend, store=store, embed=memory.holder.embed)
     window = MainWindow(
         store, engine, spec, ui_settings, memory, settings, paths.settings_path(root)
     )
@@ -146,6 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.show()
     if args.print_startup:  # packaging/build.py times the first window with it
         QTimer.singleShot(0, lambda: print("chatapp: window shown", flush=True))
+        engine.loaded.connect(lambda info: print(
+            f"chatapp: model loaded in process {engine.model_pid} (app process {os.getpid()})", flush=True
+        ))
     if startup_error:
         window.show_error(startup_error)
 
@@ -156,6 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     result = app.exec()
     engine.shutdown()
+    if settings.loading_model:  # quitting during a load is not a crash
+        settings.loading_model = None
+        with contextlib.suppress(OSError):
+            settings.save(paths.settings_path(root))
     memory.shutdown()
     store.close()
     instance.release()
@@ -166,6 +199,8 @@ def send_once(text: str, window, engine, memory) -> None:  # type: ignore[no-unt
     """--send: one message through the real model and the memory, then quit (smoke tests of
     installs and bundles). Exit status 0 only when a complete reply came back and the
     exchange went into the memory; 2 no reply, 3 an incomplete one, 4 memory unavailable."""
+    from PySide6.QtCore import QTimer
+
     from chatapp.store.memory_tables import MemoryTables
 
     window.send_exit_code = 2
@@ -206,8 +241,14 @@ def send_once(text: str, window, engine, memory) -> None:  # type: ignore[no-unt
             print(f"memory: the exchange is indexed ({count} messages with embeddings)", flush=True)
             window.close()
 
+    def load_failed(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+        # a file that crashed the model process is followed by the built-in model's load
+        # (queued right behind this signal): wait for it rather than quit
+        QTimer.singleShot(0, lambda: None if window.model_loading else window.close())
+
     engine.loaded.connect(send)
-    engine.load_failed.connect(lambda msg: (print(msg, file=sys.stderr), window.close()))
+    engine.load_failed.connect(load_failed)
     window.session.reply_done.connect(done)
     memory.ready.connect(ready)
     memory.unavailable.connect(unavailable)

@@ -6,8 +6,9 @@ with an install script for the desktop entry).
     .venv/bin/python packaging/build.py --skip-build   # test and pack the last build
 
 The smoke test starts the frozen app offscreen with a fresh data folder, sends one
-message through the built-in model and checks that a complete reply came back, the
-exit status is 0, and nothing was written inside the bundle. It prints the bundle
+message through the built-in model and checks that a complete reply came back from the
+model process the frozen app started for it, the exit status is 0, and nothing was
+written inside the bundle. It prints the bundle
 size and the time to the first window (`--json PATH` writes the figures).
 """
 
@@ -107,6 +108,13 @@ def smoke(message: str) -> dict[str, float | str]:
                 f"smoke test failed: exit status {rc}, window shown: {shown is not None}, "
                 f"replies: {replies}, memory: {indexed}"
             )
+        # the frozen app started its own model process (multiprocessing.freeze_support in the
+        # launcher): "chatapp: model loaded in process CHILD (app process PARENT)"
+        child = [line for _t, line in lines if line.startswith("chatapp: model loaded in process ")]
+        pids = child[0].removeprefix("chatapp: model loaded in process ").split(" (app process ") if child else []
+        if len(pids) != 2 or pids[0] in ("None", pids[1].rstrip(")")):
+            print("\n".join(line for _t, line in lines), file=sys.stderr)
+            sys.exit(f"smoke test failed: the model did not run in its own process ({child})")
         total = lines[-1][0] if lines else 0.0
         # a second start, as a person's next start would be (files in the page cache)
         rc2, lines2, err2 = run_app(["--print-startup", "--quit-after", "1500"], data, 120)

@@ -13,6 +13,7 @@ BENCHES = {
     "export": "chatapp.bench.export",
     "gui": "chatapp.bench.gui",
     "models": "chatapp.bench.models",
+    "crash": "chatapp.bench.crash",
     "remote": "chatapp.bench.remote",
     "answers": "chatapp.bench.answers",
     "excerpts": "chatapp.bench.excerpts",

@@ -1,6 +1,9 @@
 """Tokens/s and time to first token through the app's engine thread vs bare llama_cpp.Llama.
 
-Both use the default model, the same prompt, settings, context and threads, in
+Three sides in one process and one run: bare llama_cpp.Llama, the app's engine thread
+with the model in its own process (as the app runs it), and the engine thread with the
+model in this process (as it ran before), so the cost of the process boundary shows.
+All use the default model, the same prompt, settings, context and threads, in
 this process, alternating runs; each side has its own Llama so neither reuses
 the other's KV cache; each run has a new prompt, so time to first token is
 that of a prompt never seen before. Tokens are counted the same way for both: the reply text
@@ -45,10 +48,10 @@ def bare_run(llm, prompt: str, max_tokens: int, seed: int) -> tuple[float, float
 
 
 def app_run(engine, prompt: str, max_tokens: int, seed: int):  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QEventLoop
+
     from chatapp.domain import ChatMessage, GenerationSettings
     from chatapp.workers.engine import ReplyRequest
-
-    from PySide6.QtCore import QEventLoop
 
     loop = QEventLoop()
     state: dict = {}
@@ -98,6 +101,7 @@ def main(argv: list[str]) -> int:
     from chatapp.engine.backend import ModelSpec
     from chatapp.engine.default_model import default_model_path
     from chatapp.engine.llama_backend import LlamaBackend
+    from chatapp.engine.model_process import ProcessBackend
     from chatapp.workers.engine import EngineController
 
     path = str(default_model_path())
@@ -110,41 +114,52 @@ def main(argv: list[str]) -> int:
     bare_load = time.perf_counter() - t0
 
     app = QCoreApplication.instance() or QCoreApplication([])
-    engine = EngineController(LlamaBackend)
-    loaded = threading.Event()
-    info_box: list = []
-    def on_loaded(info: object) -> None:
-        info_box.append(info)
-        loaded.set()
+    sides = {"process": ProcessBackend, "thread": LlamaBackend}
+    engines = {}
+    infos = {}
+    ready_s = {}
+    for side, factory in sides.items():
+        engine = EngineController(factory)
+        loaded = threading.Event()
+        info_box: list = []
 
-    def on_load_failed(message: str) -> None:
-        print(message)
-        loaded.set()
+        def on_loaded(info: object, box: list = info_box, done: threading.Event = loaded) -> None:
+            box.append(info)
+            done.set()
 
-    engine.loaded.connect(on_loaded)
-    engine.load_failed.connect(on_load_failed)
-    engine.load(ModelSpec(path, n_ctx=args.ctx, n_threads=threads))
-    while not loaded.is_set():
-        app.processEvents()
-        loaded.wait(0.01)
-    if not info_box:
-        return 1
-    info = info_box[0]
+        def on_load_failed(message: str, done: threading.Event = loaded) -> None:
+            print(message)
+            done.set()
+
+        engine.loaded.connect(on_loaded)
+        engine.load_failed.connect(on_load_failed)
+        t0 = time.perf_counter()
+        engine.load(ModelSpec(path, n_ctx=args.ctx, n_threads=threads))
+        while not loaded.is_set():
+            app.processEvents()
+            loaded.wait(0.005)
+        ready_s[side] = time.perf_counter() - t0  # from asking to a usable model
+        if not info_box:
+            return 1
+        engines[side], infos[side] = engine, info_box[0]
+    info = infos["process"]
 
     def count(text: str) -> int:
         return len(bare.tokenize(text.encode(), add_bos=False))
 
-    rows: dict[str, list[tuple[float, float]]] = {"bare": [], "app": []}
+    order = ["bare", "process", "thread"]
+    rows: dict[str, list[tuple[float, float]]] = {side: [] for side in order}
     for run in range(args.runs):
-        prompt = PROMPTS[run % len(PROMPTS)]  # new each run: neither side reuses a cached prompt
-        for side in ("bare", "app") if run % 2 == 0 else ("app", "bare"):
+        prompt = PROMPTS[run % len(PROMPTS)]  # new each run: no side reuses a cached prompt
+        for side in order[run % 3:] + order[: run % 3]:  # each side goes first in turn
             if side == "bare":
                 ttft, decode, text = bare_run(bare, prompt, args.tokens, seed=run)
             else:
-                ttft, decode, text = app_run(engine, prompt, args.tokens, seed=run)
+                ttft, decode, text = app_run(engines[side], prompt, args.tokens, seed=run)
             tps = (count(text) - 1) / decode if decode > 0 else 0.0
             rows[side].append((ttft, tps))
-    engine.shutdown()
+    for engine in engines.values():
+        engine.shutdown()
     bare.close()
 
     def med(side: str, i: int) -> float:
@@ -156,22 +171,29 @@ def main(argv: list[str]) -> int:
         "threads": threads,
         "max_tokens": args.tokens,
         "runs": args.runs,
-        "load_s": {"bare": bare_load, "app": info.load_seconds},
-        "ttft_s": {"bare": med("bare", 0), "app": med("app", 0)},
-        "tokens_per_s": {"bare": med("bare", 1), "app": med("app", 1)},
+        "load_s": {"bare": bare_load, "process": ready_s["process"], "thread": ready_s["thread"]},
+        "ttft_s": {side: med(side, 0) for side in order},
+        "tokens_per_s": {side: med(side, 1) for side in order},
     }
-    figures["tokens_per_s_ratio"] = figures["tokens_per_s"]["app"] / figures["tokens_per_s"]["bare"]
-    figures["ttft_ratio"] = figures["ttft_s"]["app"] / figures["ttft_s"]["bare"]
+    figures["tokens_per_s_ratio"] = figures["tokens_per_s"]["process"] / figures["tokens_per_s"]["bare"]
+    figures["ttft_ratio"] = figures["ttft_s"]["process"] / figures["ttft_s"]["bare"]
+    figures["ttft_overhead_ms"] = (figures["ttft_s"]["process"] - figures["ttft_s"]["thread"]) * 1000
+    figures["load_overhead_s"] = ready_s["process"] - ready_s["thread"]
     print(
         table(
             f"engine: {info.name} on {info.device}, {args.tokens} tokens, median of {args.runs} runs",
-            ["path", "load s", "first token s", "tokens/s"],
+            ["path", "load to ready s", "first token s", "tokens/s"],
             [
                 ["bare llama_cpp.Llama", bare_load, figures["ttft_s"]["bare"], figures["tokens_per_s"]["bare"]],
-                ["chatapp worker", info.load_seconds, figures["ttft_s"]["app"], figures["tokens_per_s"]["app"]],
-                ["ratio app/bare", "", figures["ttft_ratio"], figures["tokens_per_s_ratio"]],
+                ["chatapp, model process", ready_s["process"], figures["ttft_s"]["process"],
+                 figures["tokens_per_s"]["process"]],
+                ["chatapp, in-process (before)", ready_s["thread"], figures["ttft_s"]["thread"],
+                 figures["tokens_per_s"]["thread"]],
+                ["ratio model process/bare", "", figures["ttft_ratio"], figures["tokens_per_s_ratio"]],
             ],
         )
     )
+    print(f"\nthe process boundary: first token {figures['ttft_overhead_ms']:+.1f} ms, "
+          f"load {figures['load_overhead_s']:+.2f} s (model process minus in-process worker)")
     write_json(args.json, figures)
     return 0

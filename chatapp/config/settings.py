@@ -33,6 +33,10 @@ class AppSettings:
     models: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     model_folders: list[str] = dataclasses.field(default_factory=list)  # beside <data>/models
     last_used: dict[str, float] = dataclasses.field(default_factory=dict)  # model key -> time
+    # model files that crashed the model process while loading (model key -> why): never
+    # loaded automatically at start, marked in the library; loading one by hand clears it
+    crashed_models: dict[str, str] = dataclasses.field(default_factory=dict)
+    loading_model: str | None = None  # set while a load runs: still set at start = it crashed
 
     @classmethod
     def load(cls, path: Path) -> AppSettings:
@@ -45,9 +49,14 @@ class AppSettings:
             log.warning("settings file %s unreadable, using defaults: %s", path, exc)
             return cls()
         value = from_known_fields(cls, data)
-        for name, kind in (("endpoints", list), ("models", dict), ("model_folders", list), ("last_used", dict)):
+        for name, kind in (
+            ("endpoints", list), ("models", dict), ("model_folders", list), ("last_used", dict),
+            ("crashed_models", dict),
+        ):
             if not isinstance(getattr(value, name), kind):
                 setattr(value, name, kind())
+        if not isinstance(value.loading_model, str):
+            value.loading_model = None
         return value
 
     def model(self, path: str | Path) -> ModelSettings:
@@ -73,6 +82,16 @@ class AppSettings:
         if "gpu" in given and "gpu_layers" not in given:
             given["gpu_layers"] = None  # --gpu cpu beats a model's layer count
         return dataclasses.replace(spec, **given)
+
+    def crash_reason(self, path: str | Path) -> str | None:
+        """Why this file is not loaded automatically (it crashed the loader), or None."""
+        return self.crashed_models.get(model_key(path))
+
+    def mark_crashed(self, path: str | Path, reason: str) -> None:
+        self.crashed_models[model_key(path)] = reason
+
+    def clear_crash(self, path: str | Path) -> None:
+        self.crashed_models.pop(model_key(path), None)
 
     def touch(self, path: str | Path, when: float) -> None:
         self.last_used[model_key(path)] = when

@@ -18,18 +18,57 @@ from chatapp.engine import device, llama_log, memory_estimate
 from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult, TextCallback
 from chatapp.engine.gguf_file import check_model_file
 from chatapp.engine.gguf_meta import read_header
-from chatapp.engine.templates import CHATML as CHATML_TEMPLATE
+from chatapp.engine.prompt_format import PromptFormat, Rendered
 from chatapp.errors import GenerationError, ModelLoadError, ModelTooLarge
 
 log = logging.getLogger("chatapp.engine")
 
+@dataclasses.dataclass(frozen=True)
+class LoadPlan:
+    path: Path
+    header: Any
+    spec: ModelSpec  # with the context size decided
+    layers: int  # GPU layers to ask for (-1: all)
+    fallback: str | None
+    threads: int
+
+
+def plan_load(spec: ModelSpec, extra_free: int = 0) -> LoadPlan:
+    """What a load will ask llama.cpp for, checked before it does: the file, its header, the
+    context size, the GPU layers, and (on the CPU) whether it fits the free memory.
+    `extra_free`: bytes that unloading the current model gives back."""
+    path = check_model_file(spec.path)
+    header = read_header(path)  # fast, and names problems llama.cpp would only log
+    if header.vocab_only:
+        raise ModelLoadError(
+            f"{path.name} holds only a vocabulary, no model weights: it cannot chat.",
+            detail="Files like this are used by tools; choose the full model file.",
+        )
+    llama_log.install()
+    gpu_ok = device.gpu_offload_supported()
+    layers, fallback = device.requested_gpu_layers(spec, gpu_ok)
+    threads = spec.n_threads or device.default_threads()
+    free = memory_estimate.available_memory()
+    if free is not None:
+        free += extra_free
+    n_ctx = spec.n_ctx if spec.n_ctx > 0 else memory_estimate.auto_context(header, free, spec.n_batch)
+    spec = dataclasses.replace(spec, n_ctx=n_ctx)
+    if layers == 0:
+        LlamaBackend._check_memory(header, spec, free)  # before unloading: a refusal keeps the old model
+    return LoadPlan(path, header, spec, layers, fallback, threads)
+
+
 class LlamaBackend:
     """A GGUF model run by llama.cpp, on the GPU when it can be and on the CPU otherwise."""
+
+    # True in the model process: llama-cpp-python then leaves stderr alone while loading,
+    # so an abort's last words reach the process's log instead of /dev/null
+    verbose = False
 
     def __init__(self) -> None:
         self.info: ModelInfo | None = None
         self._llm: Any = None
-        self._formatter: Any = None
+        self._format_: PromptFormat | None = None
         self._cancel: threading.Event = threading.Event()  # the running reply's cancel flag
         self.last_reused_tokens = 0  # prompt tokens of the last reply found in the KV cache
         self._footprint = 0  # estimated bytes the loaded model holds
@@ -38,35 +77,22 @@ class LlamaBackend:
 
     # -- loading --------------------------------------------------------
 
-    def load(self, spec: ModelSpec) -> ModelInfo:
-        """Load `spec`, replacing any loaded model; ModelLoadError says why it failed."""
-        path = check_model_file(spec.path)
-        header = read_header(path)  # fast, and names problems llama.cpp would only log
-        if header.vocab_only:
-            raise ModelLoadError(
-                f"{path.name} holds only a vocabulary, no model weights: it cannot chat.",
-                detail="Files like this are used by tools; choose the full model file.",
-            )
+    def load(self, spec: ModelSpec, extra_free: int = 0) -> ModelInfo:
+        """Load `spec`, replacing any loaded model; ModelLoadError says why it failed.
+        `extra_free`: bytes that another process gives back once this model is loaded."""
         try:
             import llama_cpp
         except Exception as exc:  # e.g. a CUDA build without the NVIDIA driver
             raise ModelLoadError(
                 "llama.cpp (llama-cpp-python) could not be started.", detail=str(exc)
             ) from exc
-        llama_log.install()
+        plan = plan_load(spec, self._footprint + extra_free)
+        path, header, spec, layers, fallback, threads = (
+            plan.path, plan.header, plan.spec, plan.layers, plan.fallback, plan.threads
+        )
         from chatapp.engine import rpc
 
         rpc.add_servers(spec.rpc_servers or "")  # ggml aborts on a silent server: checked first
-        gpu_ok = device.gpu_offload_supported()
-        layers, fallback = device.requested_gpu_layers(spec, gpu_ok)
-        threads = spec.n_threads or device.default_threads()
-        free = memory_estimate.available_memory()
-        if free is not None:
-            free += self._footprint  # what unloading the current model gives back
-        n_ctx = spec.n_ctx if spec.n_ctx > 0 else memory_estimate.auto_context(header, free, spec.n_batch)
-        spec = dataclasses.replace(spec, n_ctx=n_ctx)
-        if layers == 0:
-            self._check_memory(header, spec, free)  # before unloading: a refusal keeps the old model
         self.unload()
         started = time.perf_counter()
         mark = llama_log.mark()
@@ -89,7 +115,8 @@ class LlamaBackend:
         self._llm = llm
         self._footprint = memory_estimate.estimate(header, spec.n_ctx, spec.n_batch).total if layers == 0 else 0
         try:
-            notice = self._setup_template(llm, spec)
+            self._format_ = PromptFormat(llm._model, spec.chat_template or llm.metadata.get("tokenizer.chat_template"))
+            notice = self._format_.notice
         except Exception as exc:
             self.unload()
             raise ModelLoadError(
@@ -143,18 +170,17 @@ class LlamaBackend:
                 estimate=est,
             )
 
-    @staticmethod
-    def _create(llama_cpp: Any, path: Path, spec: ModelSpec, layers: int, threads: int) -> Any:
-        kwargs: dict[str, Any] = dict(
-            model_path=str(path),
-            n_ctx=spec.n_ctx,
-            n_gpu_layers=layers,
-            n_threads=threads,
-            n_threads_batch=threads,
-            n_batch=spec.n_batch,
-            flash_attn=spec.flash_attn,
-            verbose=False,
-        )
+    def _create(self, llama_cpp: Any, path: Path, spec: ModelSpec, layers: int, threads: int) -> Any:
+        kwargs: dict[str, Any] = {
+            "model_path": str(path),
+            "n_ctx": spec.n_ctx,
+            "n_gpu_layers": layers,
+            "n_threads": threads,
+            "n_threads_batch": threads,
+            "n_batch": spec.n_batch,
+            "flash_attn": spec.flash_attn,
+            "verbose": self.verbose,
+        }
         if layers == 0:
             kwargs["op_offload"] = False  # with 0 layers, large batches would still go to the GPU
         return llama_cpp.Llama(**kwargs)
@@ -185,25 +211,6 @@ class LlamaBackend:
             message = f"{path.name} could not be loaded."
         return ModelLoadError(message, detail=f"llama.cpp said: {reason}")
 
-    def _setup_template(self, llm: Any, spec: ModelSpec) -> str | None:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        notice = None
-        template = spec.chat_template or llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            template = CHATML_TEMPLATE
-            notice = (
-                "This model has no chat template; chatapp uses the ChatML format. "
-                "If replies look wrong, set the model's template in its settings."
-            )
-        eos_id, bos_id = llm.token_eos(), llm.token_bos()
-        eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
-        bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
-        self._formatter = Jinja2ChatFormatter(
-            template=template, eos_token=eos, bos_token=bos, stop_token_ids=[eos_id]
-        )
-        return notice
-
     def _install_abort(self, llama_cpp: Any) -> None:
         """Let a cancel interrupt prompt processing too (CPU and Metal call this; CUDA does not)."""
         @llama_cpp.ggml_abort_callback
@@ -224,13 +231,24 @@ class LlamaBackend:
         llm, self._llm = self._llm, None
         self.info = None
         self._footprint = 0
-        self._formatter = None
+        self._format_ = None
         if llm is not None:
             try:
                 llm.close()
             finally:
                 del llm
                 gc.collect()
+
+    @property
+    def footprint(self) -> int:
+        """Estimated bytes the loaded model holds in RAM (0 on a GPU)."""
+        return self._footprint
+
+    def save_state(self) -> Any:
+        return self._require().save_state()
+
+    def load_state(self, state: Any) -> None:
+        self._require().load_state(state)
 
     @contextlib.contextmanager
     def keeping_cache(self) -> Iterator[None]:
@@ -253,38 +271,24 @@ class LlamaBackend:
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
         """The exact tokens llama.cpp is given for these messages (template applied)."""
-        return self._render(messages)[0]
+        return self._render(messages).tokens
 
-    def _render(self, messages: Sequence[ChatMessage]) -> tuple[list[int], list[str]]:
-        llm = self._require()
-        result = self._format(messages)
-        tokens = llm.tokenize(
-            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
-        )
-        stop = result.stop if isinstance(result.stop, list) else [result.stop]
-        return tokens, [s for s in stop if s]
+    def _render(self, messages: Sequence[ChatMessage]) -> Rendered:
+        self._require()
+        assert self._format_ is not None
+        return self._format_.render(messages)
 
     def render_prompt(self, messages: Sequence[ChatMessage]) -> str:
         """The prompt text exactly as the chat template renders it for llama.cpp."""
-        return self._format(messages).prompt
-
-    def _format(self, messages: Sequence[ChatMessage]) -> Any:
-        """The template applied in llama-cpp-python's sandbox; a template that fails (or
-        reaches for Python internals) gives a GenerationError that says so."""
-        self._require()
-        try:
-            return self._formatter(messages=[m.as_dict() for m in messages])
-        except Exception as exc:
-            raise GenerationError(
-                "The model's chat template failed on this conversation.", detail=str(exc)
-            ) from exc
+        return self._render(messages).prompt
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return len(self.prompt_tokens(messages))
 
     def count_text_tokens(self, text: str) -> int:
-        llm = self._require()
-        return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        self._require()
+        assert self._format_ is not None
+        return self._format_.count_text(text)
 
     # -- generation -----------------------------------------------------
 
@@ -295,11 +299,28 @@ class LlamaBackend:
         cancel: threading.Event,
         on_text: TextCallback,
     ) -> ReplyResult:
+        started = time.perf_counter()
+        rendered = self._render(messages)
+        return self.generate_tokens(
+            rendered.tokens, rendered.stop, settings, cancel, on_text, started=started
+        )
+
+    def generate_tokens(
+        self,
+        prompt: list[int],
+        stop: list[str],
+        settings: GenerationSettings,
+        cancel: Any,
+        on_text: TextCallback,
+        *,
+        started: float | None = None,
+    ) -> ReplyResult:
+        """Generate from a prompt already tokenized (by `prompt_tokens`, here or in the app's
+        process). `cancel` is anything with `is_set()`."""
         import llama_cpp
 
         llm = self._require()
-        started = time.perf_counter()
-        prompt, stop = self._render(messages)
+        started = time.perf_counter() if started is None else started
         n_ctx = llm.n_ctx()
         if len(prompt) >= n_ctx:
             raise GenerationError(

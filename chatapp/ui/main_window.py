@@ -47,6 +47,7 @@ from chatapp.workers.engine import EngineController
 from chatapp.workers.memory import MemoryController
 
 log = logging.getLogger("chatapp.ui")
+DETAILS_MARK = "Last lines of llama.cpp's log:"
 
 
 class MainWindow(QMainWindow):
@@ -85,6 +86,7 @@ class MainWindow(QMainWindow):
         self._pending_thread: int | None = None  # gets the model being loaded, once it is
         self._reload_after_reply: str | None = None  # a model whose settings changed mid-reply
         self._next_load_notes: list[str] = []  # told with the next load's own notes
+        self.model_loading = False  # a load was asked for and has not ended yet
         self.setWindowTitle("chatapp")
         self.setAcceptDrops(True)
         self._build()
@@ -295,6 +297,8 @@ class MainWindow(QMainWindow):
             self.memory.unavailable.connect(self.show_error)
             self.memory.failed.connect(self.show_error)
         self.engine.load_failed.connect(self._on_model_failed)
+        self.engine.load_crashed.connect(self._on_load_crashed)
+        self.engine.restarting.connect(self._on_restarting)
         self.engine.too_large.connect(self._on_too_large)
         self.engine.unloaded.connect(lambda: self.model_label.setText("No model loaded"))
 
@@ -803,6 +807,10 @@ class MainWindow(QMainWindow):
         self.model_spec = spec
         self._pending_thread = self._current_thread if for_thread else None
         self.model_label.setText(f"Loading {spec.name}…")
+        self.model_loading = True
+        if spec.endpoint is None:  # still set at the next start: this load ended the app
+            self.app_settings.loading_model = spec.path
+            self._save_app_settings()
         self.engine.load(spec)
 
     @staticmethod
@@ -862,6 +870,7 @@ class MainWindow(QMainWindow):
             self.model_folders(), self._builtin_model(), self.app_settings.last_used, self,
             endpoints=list(self.app_settings.endpoints),
             loaded=(self._loaded_ref, info.device) if info is not None and self._loaded_ref else None,
+            crashed=self.app_settings.crashed_models,
         )
         library.chosen.connect(self._load_path)
         library.configure.connect(self.open_model_settings)
@@ -981,6 +990,7 @@ class MainWindow(QMainWindow):
             self.engine.load(self.model_spec)  # the thread waiting for it keeps waiting
             return
         self._pending_thread = None
+        self.model_loading = False
         current = self.session.model_info
         self.model_label.setText(f"{current.name} · {current.device}" if current else "No model loaded")
         self.statusBar().showMessage(f"Not loaded: {message.splitlines()[0]}", 15000)
@@ -992,9 +1002,31 @@ class MainWindow(QMainWindow):
         box.setDefaultButton(QMessageBox.StandardButton.No)
         return box.exec() == QMessageBox.StandardButton.Yes
 
+    @Slot(str, str)
+    def _on_load_crashed(self, path: str, reason: str) -> None:
+        """Remember a file that stopped the model process, so that it is not loaded again
+        at start; with nothing else loaded, the built-in model is."""
+        self.app_settings.mark_crashed(path, reason)
+        self.app_settings.loading_model = None
+        self._save_app_settings()
+        builtin = self._builtin_model()
+        if self._loaded_ref is None and builtin is not None and builtin.resolve() != Path(path).resolve():
+            self._next_load_notes.append(f"{Path(path).name} could not be loaded; using the built-in model.")
+            self.load_model(self.app_settings.spec(builtin))
+
+    @Slot(str)
+    def _on_restarting(self, name: str) -> None:
+        self.model_loading = True
+        self.model_label.setText(f"Loading {name} again…")
+        self.statusBar().showMessage(f"The model process stopped; loading {name} again…", 10000)
+
     @Slot(object)
     def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.model_loading = False
         self._loaded_ref = self.model_ref(info)
+        if not info.path.startswith(("http://", "https://")):
+            self.app_settings.clear_crash(info.path)  # it loads now: no longer kept back
+        self.app_settings.loading_model = None
         self.app_settings.touch(self._loaded_ref, time.time())
         self._save_app_settings()
         self.session.sampling_defaults = None if info.path.startswith(("http://", "https://")) else (
@@ -1020,8 +1052,12 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_model_failed(self, message: str) -> None:
+        self.model_loading = False
         self._pending_thread = None
         self._next_load_notes = []
+        if self.app_settings.loading_model:
+            self.app_settings.loading_model = None
+            self._save_app_settings()
         current = self.session.model_info
         self.model_label.setText(f"{current.name} · {current.device}" if current else "No model loaded")
         self.show_error(message)
@@ -1039,6 +1075,9 @@ class MainWindow(QMainWindow):
         if self.isVisible() and not self.settings.value("quiet_errors", False, type=bool):
             box = QMessageBox(QMessageBox.Icon.Warning, "chatapp", first, parent=self)
             rest = "\n".join(message.splitlines()[1:])
+            rest, mark, details = rest.partition(DETAILS_MARK)  # llama.cpp's log: behind Details
+            if details:
+                box.setDetailedText(mark + details)
             if rest:
                 box.setInformativeText(rest)
             box.setModal(False)

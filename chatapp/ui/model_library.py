@@ -48,6 +48,7 @@ class ModelTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.rows: list[tuple[GGUFInfo, bool, float | None]] = []  # info, built-in, last used
         self.loaded: tuple[str, str] | None = None  # (model key, device label) of the loaded model
+        self.crashed: dict[str, str] = {}  # model key -> why it stopped the model process
 
     def set_rows(self, rows: list[tuple[GGUFInfo, bool, float | None]]) -> None:
         self.beginResetModel()
@@ -70,11 +71,15 @@ class ModelTableModel(QAbstractTableModel):
             return None
         info, builtin, used = self.rows[index.row()]
         device = self._device(info)
+        crashed = self.crashed.get(model_key(info.path)) if info.architecture != "server" else None
         if role == PathRole:
             return info.path
         if role == Qt.ItemDataRole.ToolTipRole:
             return info.path + ("\n(built-in: cannot be deleted)" if builtin else "") + (
                 f"\nloaded now: {device}" if device else ""
+            ) + (
+                f"\nStopped the model process when last loaded ({crashed}); "
+                "not loaded automatically at start." if crashed else ""
             )
         if role == Qt.ItemDataRole.FontRole and device and index.column() == 0:
             font = QFont()
@@ -89,6 +94,7 @@ class ModelTableModel(QAbstractTableModel):
         if col == 0:
             name = Path(info.path).name
             name = f"{name} (built-in)" if builtin else name
+            name = f"⚠ {name} · crashed when loaded" if crashed and not device else name
             return f"{name} · loaded on {device}" if device else name
         if col == 1:
             return info.architecture
@@ -141,6 +147,7 @@ class ModelLibrary(QDialog):
         parent: QWidget | None = None,
         endpoints: list[dict] | None = None,
         loaded: tuple[str, str] | None = None,
+        crashed: dict[str, str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Model library")
@@ -156,6 +163,7 @@ class ModelLibrary(QDialog):
         layout.addWidget(self.info)
         self.model = ModelTableModel(self)
         self.model.loaded = (model_key(loaded[0]), loaded[1]) if loaded else None
+        self.model.crashed = dict(crashed or {})
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setAccessibleName("Models")

@@ -4,6 +4,10 @@ Requests go in as queued signals carrying plain dataclasses; text comes back
 batched (every ~40 ms) so the GUI repaints at a steady rate, not once per token.
 Cancelling is a threading.Event set from the GUI thread and checked between
 tokens, because a queued slot would not run while the worker generates.
+
+With the app's backend (engine.model_process) the model itself lives in a child
+process: when it dies, the reply keeps its text and is marked stopped with the
+reason, and the model is loaded again in a fresh child.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from chatapp.domain import ChatMessage, GenerationSettings, Message
 from chatapp.engine.backend import Backend, ModelInfo, ModelSpec, ReplyResult
+from chatapp.engine.model_process import ModelLoadInterrupted, ModelProcessCrashed, ModelProcessDied
 from chatapp.engine.remote import ReplyInterrupted
 from chatapp.errors import ModelTooLarge, UserFacingError
 from chatapp.memory.builder import BuiltContext, ContextBuilder, params_for
@@ -78,6 +83,9 @@ class EngineWorker(QObject):
         started(ReplyStarted): the context was built and generation begins
         text(int, str): request id and a batch of new text
         finished(int, ReplyResult), failed(int, str)
+        load_crashed(str, str): the model process died loading this file (path, reason),
+            right after load_failed with the message
+        restarting(str): the model process died; the named model is being loaded again
     """
 
     loaded = Signal(object)
@@ -89,6 +97,8 @@ class EngineWorker(QObject):
     finished = Signal(int, object)
     failed = Signal(int, str)
     summarized = Signal(int, int)  # thread id, summaries and facts made
+    load_crashed = Signal(str, str)
+    restarting = Signal(str)
 
     def __init__(
         self,
@@ -104,11 +114,22 @@ class EngineWorker(QObject):
         self._builder: ContextBuilder | None = None
         self._builder_model: tuple[str, bool] | None = None
         self._spec: ModelSpec | None = None  # what is loaded, to go back to after a failed load
+        self._quitting = False
+
+    def interrupt(self) -> None:
+        """Called from the GUI thread when the app quits: a load in progress is abandoned at
+        once (its child process is ended) instead of delaying the quit."""
+        self._quitting = True
+        stop = getattr(self._backend, "interrupt", None)
+        if stop is not None:
+            stop()
 
     @Slot(object)
     def load(self, spec: ModelSpec) -> None:
         from chatapp.engine.remote import RemoteBackend
 
+        if self._quitting:
+            return
         wanted_remote = spec.endpoint is not None
         if self._backend is not None and isinstance(self._backend, RemoteBackend) != wanted_remote:
             self._backend.unload()  # a local model and a server are not kept at once
@@ -121,6 +142,14 @@ class EngineWorker(QObject):
             info = self._backend.load(spec)
         except ModelTooLarge as exc:  # refused before anything was unloaded
             self.too_large.emit(spec, str(exc))
+            return
+        except ModelLoadInterrupted:
+            log.info("loading %s abandoned: the app is quitting", spec.name)
+            return
+        except ModelProcessCrashed as exc:
+            self.load_failed.emit(str(exc))
+            self.load_crashed.emit(exc.path, exc.reason)
+            self._restore_previous()
             return
         except Exception as exc:  # llama.cpp raises many kinds; none may kill the thread
             if not isinstance(exc, UserFacingError):
@@ -172,6 +201,18 @@ class EngineWorker(QObject):
             self._flush(request.id, batch)
             self.finished.emit(request.id, ReplyResult("", "interrupted", 0, 0, 0.0, 0.0, 0.0, str(exc)))
             return
+        except ModelProcessDied as exc:
+            self._flush(request.id, batch)
+            stopped = request.cancel.is_set()  # the user's stop, not honoured in time
+            self.finished.emit(
+                request.id,
+                ReplyResult(
+                    exc.partial_text, "cancelled" if stopped else "interrupted", 0, 0, 0.0, 0.0, 0.0,
+                    None if stopped else str(exc),
+                ),
+            )
+            self._reload_after_death(exc)
+            return
         except UserFacingError as exc:
             self._flush(request.id, batch)
             self.failed.emit(request.id, str(exc))
@@ -183,6 +224,14 @@ class EngineWorker(QObject):
             return
         self._flush(request.id, batch)
         self.finished.emit(request.id, result)
+
+    def _reload_after_death(self, exc: ModelProcessDied) -> None:
+        """The model process died or was ended: the same model again, in a fresh child."""
+        log.warning("model process ended (%s); loading the model again", exc.reason)
+        if self._spec is None or self._quitting:
+            return
+        self.restarting.emit(self._spec.name)
+        self.load(self._spec)
 
     def _restore_previous(self) -> None:
         """A failed load may have freed the model that ran before: load it again."""
@@ -269,6 +318,8 @@ class EngineWorker(QObject):
                             break
                         made += 1
                         job = summaries.next_job(store, request.thread_id)
+        except ModelProcessDied as exc:
+            self._reload_after_death(exc)
         except UserFacingError as exc:
             log.warning("memory work failed: %s", exc)
         except Exception:
@@ -327,6 +378,8 @@ class EngineController(QObject):
     finished = Signal(int, object)
     failed = Signal(int, str)
     summarized = Signal(int, int)
+    load_crashed = Signal(str, str)
+    restarting = Signal(str)
 
     _load = Signal(object)
     _generate = Signal(object)
@@ -353,7 +406,10 @@ class EngineController(QObject):
         self._unload.connect(self._worker.unload)
         self._shutdown.connect(self._worker.shutdown)
         self._summary: SummaryRequest | None = None
-        for name in ("loaded", "load_failed", "too_large", "unloaded", "started", "text", "summarized"):
+        for name in (
+            "loaded", "load_failed", "too_large", "unloaded", "started", "text", "summarized",
+            "load_crashed", "restarting",
+        ):
             getattr(self._worker, name).connect(getattr(self, name))
         # the request is over before anyone hears of it, so a listener may start the next
         self._worker.finished.connect(self._on_finished)
@@ -364,6 +420,11 @@ class EngineController(QObject):
     @property
     def busy(self) -> bool:
         return self._current is not None
+
+    @property
+    def model_pid(self) -> int | None:
+        """The process id of the model process, when the backend runs one."""
+        return getattr(self._worker._backend, "child_pid", None)
 
     @property
     def builds_context(self) -> bool:
@@ -405,6 +466,9 @@ class EngineController(QObject):
         """Stop the reply being written; harmless when there is none or it was already stopped."""
         if self._current is not None:
             self._current.cancel.set()
+            now = getattr(self._worker._backend, "cancel_now", None)  # a model process: at once
+            if now is not None:
+                now()
 
     @Slot(int, object)
     def _on_finished(self, request_id: int, result: ReplyResult) -> None:
@@ -426,6 +490,7 @@ class EngineController(QObject):
             return True
         self.cancel()
         self._cancel_summary()
+        self._worker.interrupt()  # a load in progress ends now, not after the model is read
         self._shutdown.emit()
         ended = self._thread.wait(timeout_ms)
         if not ended:

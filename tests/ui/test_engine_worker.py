@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from chatapp.domain import ChatMessage, GenerationSettings
 from chatapp.engine.backend import ModelSpec
 from chatapp.engine.fake import FakeBackend
@@ -125,3 +127,99 @@ def test_shutdown_mid_reply_ends_quickly_and_unloads(qtbot, fake: FakeBackend) -
     assert engine.shutdown(3000)
     assert fake.unloads == 1 and fake.info is None
     assert engine.shutdown(100)  # a second call is harmless
+
+
+# -- the real model in its own process ------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.model
+def test_a_child_killed_mid_reply_keeps_the_text_and_the_model_comes_back(qtbot, default_model) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import signal
+
+    from chatapp.engine.model_process import ProcessBackend
+
+    engine = EngineController(ProcessBackend)
+    try:
+        with qtbot.waitSignal(engine.loaded, timeout=60000):
+            engine.load(ModelSpec(str(default_model), n_ctx=1024, gpu="cpu"))
+        pid = engine.model_pid
+        assert pid is not None and pid != os.getpid()
+        texts: list[str] = []
+        engine.text.connect(lambda _rid, t: texts.append(t))
+        restarted: list[str] = []
+        engine.restarting.connect(restarted.append)
+        req = request("Tell me a long story about a lighthouse.", temperature=0.0, max_tokens=400)
+        with qtbot.waitSignal(engine.text, timeout=60000):
+            assert engine.reply(req)
+        finished: list[tuple[int, object]] = []
+        engine.finished.connect(lambda rid, result: finished.append((rid, result)))
+        with qtbot.waitSignal(engine.loaded, timeout=60000):
+            os.kill(pid, signal.SIGKILL)
+        assert len(finished) == 1  # the reply ended before the model came back
+        rid, result = finished[0]
+        assert rid == req.id and result.finish_reason == "interrupted" and result.cancelled
+        assert result.text and result.text == "".join(texts)  # nothing streamed is lost
+        assert "The model process stopped while writing this reply" in result.error
+        assert restarted == ["SmolLM2-135M-Instruct.Q4_1.gguf"]
+        assert engine.model_pid not in (None, pid) and not engine.busy
+        with qtbot.waitSignal(engine.finished, timeout=60000) as blocker:
+            engine.reply(request("Hi", temperature=0.0, max_tokens=8))
+        assert blocker.args[1].finish_reason in ("stop", "length")
+    finally:
+        assert engine.shutdown(15000)
+
+
+@pytest.mark.model
+def test_a_file_that_crashes_the_loader_is_named_and_the_previous_model_returns(qtbot, default_model, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.bench.crash import _scalar, damaged_copy
+    from chatapp.engine.model_process import ProcessBackend
+
+    broken = damaged_copy(default_model, tmp_path / "broken.gguf", _scalar("llama.block_count", 0))
+    engine = EngineController(ProcessBackend)
+    try:
+        with qtbot.waitSignal(engine.loaded, timeout=60000):
+            engine.load(ModelSpec(str(default_model), n_ctx=1024, gpu="cpu"))
+        failures: list[str] = []
+        engine.load_failed.connect(failures.append)
+        with qtbot.waitSignal(engine.load_crashed, timeout=60000) as crashed:
+            engine.load(ModelSpec(str(broken), n_ctx=512, gpu="cpu"))
+        assert crashed.args == [str(broken.resolve()), "llama.cpp aborted"]
+        assert failures[0].startswith("The model process stopped while loading broken.gguf (llama.cpp aborted)")
+        assert "GGML_ASSERT" in failures[0]  # llama.cpp's own words, in the details
+        if engine.model_pid is None:  # it was stopped to make room: it is loaded again
+            with qtbot.waitSignal(engine.loaded, timeout=60000) as blocker:
+                pass
+            assert blocker.args[0].path == str(default_model.resolve())
+        with qtbot.waitSignal(engine.finished, timeout=60000) as blocker:
+            engine.reply(request("Hi", temperature=0.0, max_tokens=8))
+        assert blocker.args[1].finish_reason in ("stop", "length")
+    finally:
+        assert engine.shutdown(15000)
+
+
+@pytest.mark.model
+def test_quitting_while_a_child_loads_ends_it(qtbot, default_model) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from chatapp.engine.model_process import ProcessBackend
+
+    engine = EngineController(ProcessBackend)
+    loaded: list[object] = []
+    engine.loaded.connect(loaded.append)
+    engine.load(ModelSpec(str(default_model), n_ctx=1024, gpu="cpu"))
+    deadline = time.monotonic() + 30
+    while engine.model_pid is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    pid = engine.model_pid
+    assert pid is not None
+    assert engine.shutdown(10000)
+    assert not _alive(pid) and not loaded
