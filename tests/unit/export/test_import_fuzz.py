@@ -10,7 +10,7 @@ lone surrogates and control characters). The invariant, for every file:
   the window at every start) work on the result without a single error.
 
 The example count is small by default so the test runs in seconds;
-CHATAPP_FUZZ=long runs thousands.
+CHATAPP_FUZZ=long runs thousands (CHATAPP_FUZZ=500: that many).
 """
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ settings.register_profile(
     "import-fuzz-ci", max_examples=30, deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+_LONG = os.environ.get("CHATAPP_FUZZ", "")  # "long", or a number of examples
 settings.register_profile(
-    "import-fuzz-long", max_examples=3000, deadline=None,
+    "import-fuzz-long", max_examples=int(_LONG) if _LONG.isdigit() else 3000, deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-PROFILE = settings.get_profile("import-fuzz-long" if os.environ.get("CHATAPP_FUZZ") == "long" else "import-fuzz-ci")
+PROFILE = settings.get_profile("import-fuzz-long" if _LONG else "import-fuzz-ci")
 
 DEEP = "\u2063DEEP\u2063"  # replaced by 10,000 nested brackets in the file's text
 _SURROGATE = re.compile("[\ud800-\udfff]")
