@@ -26,6 +26,7 @@ from typing import Any
 from chatapp.atomic import write_text_atomic
 from chatapp.config.model_settings import ModelSettings, model_key, spec_for
 from chatapp.engine.backend import GPU_POLICIES, ModelSpec
+from chatapp.timestamps import is_time
 
 log = logging.getLogger("chatapp.config")
 
@@ -210,6 +211,8 @@ def _typed(cls: type, data: dict[str, Any]) -> tuple[Any, list[str]]:
             kept: Any = [v for v in value if _fits(v, args[0])]
         elif origin is dict and isinstance(value, dict) and args:
             kept = {k: v for k, v in value.items() if _fits(k, args[0]) and _fits(v, args[1])}
+            if f.name == "last_used":  # times, shown as dates in the model library
+                kept = {k: v for k, v in kept.items() if is_time(v)}
         elif _key_fits(f.name, value, hint):
             kwargs[f.name] = value
             continue

@@ -36,7 +36,7 @@ def test_wrong_types_fall_back_key_by_key_with_one_notice(tmp_path: Path) -> Non
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({
         "gpu": "banana", "n_ctx": "big", "threads": -3, "gpu_layers": True, "font_size": 12,
-        "theme": "dark", "default_model": 5, "model_folders": ["/ok", 7], "last_used": {"/m": "x", "/n": 1.5},
+        "theme": "dark", "default_model": 5, "model_folders": ["/ok", 7], "last_used": {"/m": "x", "/n": 1.5, "/o": 1e20},
         "models": {"/m.gguf": {"n_ctx": "big", "n_batch": 256, "flash_attn": "yes", "future_key": 1}},
     }))
     settings, [notice] = AppSettings.load_with_notices(path)
