@@ -34,10 +34,17 @@ def main(argv: Sequence[str]) -> int:
     which.add_argument("--thread", type=int, metavar="ID")
     which.add_argument("--all", action="store_true")
     exp.add_argument("--format", choices=FORMATS, required=True)
-    exp.add_argument("-o", "--output", required=True, metavar="PATH",
-                     help="a file; with --all and a format other than json, a folder")
+    exp.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="PATH",
+        help="a file; with --all and a format other than json, a folder",
+    )
     exp.add_argument("--data-dir", metavar="DIR")
-    imp = sub.add_parser("import", help="import a chatapp JSON export or ChatGPT's conversations.json")
+    imp = sub.add_parser(
+        "import", help="import a chatapp JSON export or ChatGPT's conversations.json"
+    )
     imp.add_argument("path")
     imp.add_argument("--data-dir", metavar="DIR")
     lst = sub.add_parser("list", help="the threads, with the ids export --thread takes")
@@ -67,7 +74,9 @@ def main(argv: Sequence[str]) -> int:
         if args.command == "list":
             for thread in store.threads():
                 when = format_local(thread.updated_at, "%Y-%m-%d %H:%M", "????-??-?? ??:??")
-                print(f"{thread.id:>6}  {when}  {store.path_length(thread.id):>6} messages  {thread.title or 'New chat'}")
+                print(
+                    f"{thread.id:>6}  {when}  {store.path_length(thread.id):>6} messages  {thread.title or 'New chat'}"
+                )
             return 0
         return _import(store, Path(args.path))
     except UserFacingError as exc:
@@ -101,8 +110,10 @@ def _open_for_reading(db: Path):  # type: ignore[no-untyped-def]
         raise
     except StorageError as exc:
         store = Store(db, open_read_only(db))
-        print(f"chatapp: the database cannot be written ({exc.message}); it was opened read-only.",
-              file=sys.stderr)
+        print(
+            f"chatapp: the database cannot be written ({exc.message}); it was opened read-only.",
+            file=sys.stderr,
+        )
         return store
 
 
@@ -114,7 +125,9 @@ def _export(store, args) -> int:  # type: ignore[no-untyped-def]
         try:
             store.thread(args.thread)
         except KeyError:
-            print(f"chatapp: there is no thread {args.thread} (see `chatapp list`).", file=sys.stderr)
+            print(
+                f"chatapp: there is no thread {args.thread} (see `chatapp list`).", file=sys.stderr
+            )
             return 1
         export_threads(store, [args.thread], args.format, out)
         print(f"wrote {out}")

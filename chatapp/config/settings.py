@@ -114,8 +114,12 @@ class AppSettings:
         """The load request for a model file: command-line `overrides` (non-None ones), then
         the model's own settings, then these app settings."""
         spec = spec_for(
-            str(path), self.model(path), app_gpu=self.gpu, app_gpu_layers=self.gpu_layers,
-            app_n_ctx=self.n_ctx, app_threads=self.threads,
+            str(path),
+            self.model(path),
+            app_gpu=self.gpu,
+            app_gpu_layers=self.gpu_layers,
+            app_n_ctx=self.n_ctx,
+            app_threads=self.threads,
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "gpu" in given and "gpu_layers" not in given:
@@ -169,7 +173,9 @@ def _fits(value: Any, hint: Any) -> bool:
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        )
     if hint is str:
         return isinstance(value, str)
     if origin is list:
@@ -177,7 +183,9 @@ def _fits(value: Any, hint: Any) -> bool:
         return isinstance(value, list) and all(_fits(v, item) for v in value)
     if origin is dict:
         key, item = typing.get_args(hint) or (Any, Any)
-        return isinstance(value, dict) and all(_fits(k, key) and _fits(v, item) for k, v in value.items())
+        return isinstance(value, dict) and all(
+            _fits(k, key) and _fits(v, item) for k, v in value.items()
+        )
     return isinstance(value, hint) if isinstance(hint, type) else True
 
 

@@ -124,7 +124,8 @@ def message_html(m: Message, content: str | None = None, *, for_print: bool = Fa
     PDF, and fills each block of a div apart) the bubble is a one-cell table."""
     content = m.content if content is None else content
     status = (
-        "" if m.status.value == "complete"
+        ""
+        if m.status.value == "complete"
         else f' <span class="status">({html.escape(m.status.value)})</span>'
     )
     body = plain_to_html(content) if m.role == Role.USER else markdown_to_html(content)

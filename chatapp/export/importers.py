@@ -88,7 +88,9 @@ def _read_regular_file(path: Path) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except IsADirectoryError as exc:
-        raise ImportFailed(f"{path} is a folder, not a file; choose the export file in it.") from exc
+        raise ImportFailed(
+            f"{path} is a folder, not a file; choose the export file in it."
+        ) from exc
     except OSError as exc:
         raise ImportFailed(f"{path} cannot be read.", detail=exc.strerror or str(exc)) from exc
     try:
@@ -96,7 +98,9 @@ def _read_regular_file(path: Path) -> bytes:
         if stat.S_ISDIR(info.st_mode):
             raise ImportFailed(f"{path} is a folder, not a file; choose the export file in it.")
         if not stat.S_ISREG(info.st_mode):
-            raise ImportFailed(f"{path} is not a regular file (a device or a pipe); nothing was imported.")
+            raise ImportFailed(
+                f"{path} is not a regular file (a device or a pipe); nothing was imported."
+            )
         if info.st_size > MAX_BYTES:
             raise ImportFailed(
                 f"{path.name} is {info.st_size / 2**20:,.0f} MB; chatapp imports files up to "
@@ -108,7 +112,9 @@ def _read_regular_file(path: Path) -> bytes:
         while chunk := os.read(fd, 1 << 20):
             total += len(chunk)
             if total > MAX_BYTES:  # it grew while being read
-                raise ImportFailed(f"{path.name} is over {MAX_BYTES // 2**20} MB; nothing was imported.")
+                raise ImportFailed(
+                    f"{path.name} is over {MAX_BYTES // 2**20} MB; nothing was imported."
+                )
             chunks.append(chunk)
         return b"".join(chunks)
     except OSError as exc:
@@ -127,7 +133,9 @@ def import_with_report(store: Store, path: Path) -> ImportReport:
     report = ImportReport()
     threads = _check_chatapp(data, report) if kind == "chatapp" else _from_chatgpt(data, report)
     if kind == "chatgpt" and data and not threads:
-        raise ImportFailed(f"No conversation in {Path(path).name} could be imported: " + " ".join(report.notes))
+        raise ImportFailed(
+            f"No conversation in {Path(path).name} could be imported: " + " ".join(report.notes)
+        )
     report.thread_ids = write_threads(store, threads)
     return report
 
@@ -187,10 +195,18 @@ def _check_thread(t: Any, where: str, text: _Text) -> dict[str, Any]:
         _need(isinstance(t.get(key), str), f"{where}.{key}", "must be text")
     _need(isinstance(t.get("messages"), list), f"{where}.messages", "must be a list")
     _need(is_time(t.get("created_at")), f"{where}.created_at", f"must be {RANGE_TEXT}")
-    _need(is_time(t.get("updated_at", t["created_at"])), f"{where}.updated_at", f"must be {RANGE_TEXT}")
+    _need(
+        is_time(t.get("updated_at", t["created_at"])),
+        f"{where}.updated_at",
+        f"must be {RANGE_TEXT}",
+    )
     for key in ("title_auto", "pinned", "memory_enabled"):
         _need(isinstance(t.get(key, False), bool), f"{where}.{key}", "must be true or false")
-    _need(t.get("model") is None or isinstance(t["model"], str), f"{where}.model", "must be text or null")
+    _need(
+        t.get("model") is None or isinstance(t["model"], str),
+        f"{where}.model",
+        "must be text or null",
+    )
     out: dict[str, Any] = {
         "title": text(t["title"]),
         "system_prompt": text(t["system_prompt"]),
@@ -242,18 +258,39 @@ def _check_message(m: Any, where: str, ids: set[int], text: _Text) -> dict[str, 
     _need(isinstance(m, dict), where, "must be an object")
     _need(_is_int(m.get("id")) and m["id"] not in ids, f"{where}.id", "must be a new whole number")
     parent = m.get("parent")
-    _need(parent is None or _is_int(parent) and parent in ids, f"{where}.parent", "must name an earlier message")
-    _need(m.get("role") in ROLES if isinstance(m.get("role"), str) else False, f"{where}.role",
-          f"must be one of {', '.join(ROLES)}")
+    _need(
+        parent is None or _is_int(parent) and parent in ids,
+        f"{where}.parent",
+        "must name an earlier message",
+    )
+    _need(
+        m.get("role") in ROLES if isinstance(m.get("role"), str) else False,
+        f"{where}.role",
+        f"must be one of {', '.join(ROLES)}",
+    )
     _need(isinstance(m.get("content"), str), f"{where}.content", "must be text")
     _need(is_time(m.get("created_at")), f"{where}.created_at", f"must be {RANGE_TEXT}")
     status = m.get("status", "complete")
-    _need(isinstance(status, str) and status in STATUSES, f"{where}.status", f"must be one of {', '.join(STATUSES)}")
+    _need(
+        isinstance(status, str) and status in STATUSES,
+        f"{where}.status",
+        f"must be one of {', '.join(STATUSES)}",
+    )
     for key in ("model", "error"):
-        _need(m.get(key) is None or isinstance(m[key], str), f"{where}.{key}", "must be text or null")
+        _need(
+            m.get(key) is None or isinstance(m[key], str), f"{where}.{key}", "must be text or null"
+        )
     for key in ("prompt_tokens", "completion_tokens"):
-        _need(m.get(key) is None or _is_int(m[key], 0), f"{where}.{key}", "must be a whole number or null")
-    _need(m.get("settings") is None or isinstance(m["settings"], dict), f"{where}.settings", "must be an object or null")
+        _need(
+            m.get(key) is None or _is_int(m[key], 0),
+            f"{where}.{key}",
+            "must be a whole number or null",
+        )
+    _need(
+        m.get("settings") is None or isinstance(m["settings"], dict),
+        f"{where}.settings",
+        "must be an object or null",
+    )
     _need(isinstance(m.get("shown", False), bool), f"{where}.shown", "must be true or false")
     selected = m.get("selected_at", m["created_at"])
     _need(is_time(selected), f"{where}.selected_at", f"must be {RANGE_TEXT}")
@@ -289,7 +326,11 @@ def _json_safe(value: Any, where: str) -> Any:
 
 
 def _id_list(value: Any, where: str) -> list[int]:
-    _need(isinstance(value, list) and all(_is_int(i) for i in value), where, "must be a list of message ids")
+    _need(
+        isinstance(value, list) and all(_is_int(i) for i in value),
+        where,
+        "must be a list of message ids",
+    )
     return list(value)
 
 
@@ -298,15 +339,23 @@ def _check_summary(s: Any, where: str, text: _Text) -> dict[str, Any]:
     for key in ("level", "first_depth", "last_depth"):
         _need(_is_int(s.get(key), 0), f"{where}.{key}", "must be a whole number (0 or more)")
     _need(isinstance(s.get("text"), str), f"{where}.text", "must be text")
-    _need(s.get("model") is None or isinstance(s["model"], str), f"{where}.model", "must be text or null")
+    _need(
+        s.get("model") is None or isinstance(s["model"], str),
+        f"{where}.model",
+        "must be text or null",
+    )
     _need(is_time(s.get("created_at")), f"{where}.created_at", f"must be {RANGE_TEXT}")
     for key in ("stale", "superseded"):
         _need(isinstance(s.get(key, False), bool), f"{where}.{key}", "must be true or false")
     return {
-        "level": s["level"], "first_depth": s["first_depth"], "last_depth": s["last_depth"],
+        "level": s["level"],
+        "first_depth": s["first_depth"],
+        "last_depth": s["last_depth"],
         "messages": _id_list(s.get("messages", []), f"{where}.messages"),
-        "text": text(s["text"]), "model": text(s["model"]) if s.get("model") is not None else None,
-        "created_at": float(s["created_at"]), "stale": s.get("stale", False),
+        "text": text(s["text"]),
+        "model": text(s["model"]) if s.get("model") is not None else None,
+        "created_at": float(s["created_at"]),
+        "stale": s.get("stale", False),
         "superseded": s.get("superseded", False),
     }
 
@@ -315,17 +364,32 @@ def _check_slot(s: Any, where: str, text: _Text) -> dict[str, Any]:
     _need(isinstance(s, dict), where, "must be an object")
     _need(isinstance(s.get("text"), str), f"{where}.text", "must be text")
     _need(isinstance(s.get("owner", "user"), str), f"{where}.owner", "must be text")
-    _need(_is_number(s.get("salience", 1.0)) and 0 <= s.get("salience", 1.0) <= 1e6,
-          f"{where}.salience", "must be a number")
+    _need(
+        _is_number(s.get("salience", 1.0)) and 0 <= s.get("salience", 1.0) <= 1e6,
+        f"{where}.salience",
+        "must be a number",
+    )
     _need(isinstance(s.get("pinned", False), bool), f"{where}.pinned", "must be true or false")
     _need(is_time(s.get("created_at")), f"{where}.created_at", f"must be {RANGE_TEXT}")
-    _need(is_time(s.get("updated_at", s["created_at"])), f"{where}.updated_at", f"must be {RANGE_TEXT}")
-    _need(s.get("used_at") is None or is_time(s["used_at"]), f"{where}.used_at", f"must be {RANGE_TEXT} or null")
+    _need(
+        is_time(s.get("updated_at", s["created_at"])),
+        f"{where}.updated_at",
+        f"must be {RANGE_TEXT}",
+    )
+    _need(
+        s.get("used_at") is None or is_time(s["used_at"]),
+        f"{where}.used_at",
+        f"must be {RANGE_TEXT} or null",
+    )
     return {
-        "text": text(s["text"]), "owner": text(s.get("owner", "user")), "key": s.get("key"),
-        "salience": float(s.get("salience", 1.0)), "pinned": s.get("pinned", False),
+        "text": text(s["text"]),
+        "owner": text(s.get("owner", "user")),
+        "key": s.get("key"),
+        "salience": float(s.get("salience", 1.0)),
+        "pinned": s.get("pinned", False),
         "sources": _id_list(s.get("sources", []), f"{where}.sources"),
-        "created_at": float(s["created_at"]), "updated_at": float(s.get("updated_at", s["created_at"])),
+        "created_at": float(s["created_at"]),
+        "updated_at": float(s.get("updated_at", s["created_at"])),
         "used_at": float(s["used_at"]) if s.get("used_at") is not None else None,
     }
 
@@ -367,14 +431,18 @@ class _Tally:
     def notes(self) -> list[str]:
         out = []
         if self.non_text:
-            out.append(f"{self.non_text} image(s) or file(s) were left out (only text is imported).")
+            out.append(
+                f"{self.non_text} image(s) or file(s) were left out (only text is imported)."
+            )
         if self.other_roles:
             out.append(
                 f"{self.other_roles} message(s) not by the user or the assistant (tool output, "
                 "system) were left out."
             )
         if self.bad_times:
-            out.append(f"{self.bad_times} unreadable time(s) were replaced by the nearest known time.")
+            out.append(
+                f"{self.bad_times} unreadable time(s) were replaced by the nearest known time."
+            )
         if self.text.replaced:
             out.append(f"{self.text.replaced} text(s) held invalid characters, replaced by \ufffd.")
         return out
@@ -397,7 +465,7 @@ def _find_loop(mapping: dict[str, Any]) -> list[str] | None:
         node: str | None = start
         while node is not None and node not in done:
             if node in on_path:
-                cycle = path[path.index(node):] + [node]
+                cycle = path[path.index(node) :] + [node]
                 return cycle[:6] + (["…"] if len(cycle) > 6 else [])
             on_path.add(node)
             path.append(node)
@@ -447,7 +515,11 @@ def _message_text(msg: dict[str, Any], tally: _Tally) -> str:
     text = "\n".join(pieces).strip()
     if text and content.get("content_type") == "code":
         lang = content.get("language")
-        lang = lang if isinstance(lang, str) and re.fullmatch(r"[\w+-]{1,30}", lang) and lang != "unknown" else ""
+        lang = (
+            lang
+            if isinstance(lang, str) and re.fullmatch(r"[\w+-]{1,30}", lang) and lang != "unknown"
+            else ""
+        )
         text = f"```{lang}\n{text}\n```"
     return text
 
@@ -473,7 +545,9 @@ def _conversation(conv: dict[str, Any], tally: _Tally) -> dict[str, Any]:
     local: dict[str, int] = {}
     messages: list[dict[str, Any]] = []
     # depth-first, parents before children; each node carries its nearest kept ancestor and time
-    stack: list[tuple[str, int | None, float | None]] = [(r, None, created) for r in reversed(roots)]
+    stack: list[tuple[str, int | None, float | None]] = [
+        (r, None, created) for r in reversed(roots)
+    ]
     while stack:
         node_id, kept_parent, last_time = stack.pop()
         entry = mapping.get(node_id)
@@ -490,16 +564,18 @@ def _conversation(conv: dict[str, Any], tally: _Tally) -> dict[str, Any]:
                 metadata = msg.get("metadata")
                 slug = metadata.get("model_slug") if isinstance(metadata, dict) else None
                 local[node_id] = len(messages) + 1
-                messages.append({
-                    "id": local[node_id],
-                    "parent": kept_parent,
-                    "role": role,
-                    "content": tally.text(text),
-                    "created_at": last_time,  # None until the fallback below
-                    "status": "complete",
-                    "model": tally.text(slug) if isinstance(slug, str) and slug else None,
-                    "shown": node_id in shown_nodes,
-                })
+                messages.append(
+                    {
+                        "id": local[node_id],
+                        "parent": kept_parent,
+                        "role": role,
+                        "content": tally.text(text),
+                        "created_at": last_time,  # None until the fallback below
+                        "status": "complete",
+                        "model": tally.text(slug) if isinstance(slug, str) and slug else None,
+                        "shown": node_id in shown_nodes,
+                    }
+                )
                 kept_parent = local[node_id]
             elif text:
                 tally.other_roles += 1
@@ -516,7 +592,9 @@ def _conversation(conv: dict[str, Any], tally: _Tally) -> dict[str, Any]:
         tally.bad_times += 1
     title = conv.get("title")
     return {
-        "title": tally.text(title.strip()) if isinstance(title, str) and title.strip() else "Imported chat",
+        "title": tally.text(title.strip())
+        if isinstance(title, str) and title.strip()
+        else "Imported chat",
         "system_prompt": "",
         "created_at": float(fallback),
         "updated_at": float(updated) if is_time(updated) else max([fallback, *known]),
@@ -545,8 +623,14 @@ def write_threads(store: Store, threads: list[dict[str, Any]]) -> list[int]:
                 "INSERT INTO threads (title, title_auto, system_prompt, model, settings, pinned,"
                 " created_at, updated_at, memory_enabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    t["title"], int(t["title_auto"]), t["system_prompt"], t["model"],
-                    json.dumps(t["settings"]), int(t["pinned"]), t["created_at"], t["updated_at"],
+                    t["title"],
+                    int(t["title_auto"]),
+                    t["system_prompt"],
+                    t["model"],
+                    json.dumps(t["settings"]),
+                    int(t["pinned"]),
+                    t["created_at"],
+                    t["updated_at"],
                     int(t["memory_enabled"]),
                 ),
             )
@@ -563,11 +647,22 @@ def write_threads(store: Store, threads: list[dict[str, Any]]) -> list[int]:
                     " model, prompt_tokens, completion_tokens, settings, error, active, selected_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        thread_id, parent, d, m["role"], m["content"], m["created_at"],
-                        "stopped" if m.get("status") == "streaming" else m.get("status", "complete"),
-                        m.get("model"), m.get("prompt_tokens"), m.get("completion_tokens"),
+                        thread_id,
+                        parent,
+                        d,
+                        m["role"],
+                        m["content"],
+                        m["created_at"],
+                        "stopped"
+                        if m.get("status") == "streaming"
+                        else m.get("status", "complete"),
+                        m.get("model"),
+                        m.get("prompt_tokens"),
+                        m.get("completion_tokens"),
                         json.dumps(m["settings"]) if m.get("settings") is not None else None,
-                        m.get("error"), int(m["id"] in shown), m["selected_at"],
+                        m.get("error"),
+                        int(m["id"] in shown),
+                        m["selected_at"],
                     ),
                 )
                 ids[m["id"]] = cur.lastrowid
@@ -577,9 +672,16 @@ def write_threads(store: Store, threads: list[dict[str, Any]]) -> list[int]:
                     "INSERT INTO summaries (thread_id, level, first_depth, last_depth, message_ids, text,"
                     " model, created_at, stale, superseded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        thread_id, s["level"], s["first_depth"], s["last_depth"],
-                        json.dumps([ids[i] for i in s["messages"] if i in ids]), s["text"],
-                        s["model"], s["created_at"], int(s["stale"]), int(s["superseded"]),
+                        thread_id,
+                        s["level"],
+                        s["first_depth"],
+                        s["last_depth"],
+                        json.dumps([ids[i] for i in s["messages"] if i in ids]),
+                        s["text"],
+                        s["model"],
+                        s["created_at"],
+                        int(s["stale"]),
+                        int(s["superseded"]),
                     ),
                 )
             for s in t["slots"]:
@@ -588,9 +690,16 @@ def write_threads(store: Store, threads: list[dict[str, Any]]) -> list[int]:
                     "INSERT INTO memory_slots (thread_id, text, owner, key, salience, pinned, sources,"
                     " created_at, updated_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        thread_id, s["text"], s["owner"], key.tobytes(), s["salience"], int(s["pinned"]),
+                        thread_id,
+                        s["text"],
+                        s["owner"],
+                        key.tobytes(),
+                        s["salience"],
+                        int(s["pinned"]),
                         json.dumps([ids[i] for i in s["sources"] if i in ids]),
-                        s["created_at"], s["updated_at"], s["used_at"],
+                        s["created_at"],
+                        s["updated_at"],
+                        s["used_at"],
                     ),
                 )
     return created

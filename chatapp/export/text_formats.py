@@ -28,13 +28,23 @@ def _who(role: Role, model: str | None) -> str:
 def render_markdown(export: ExportLike, progress: Progress = NO_PROGRESS) -> str:
     t = export.thread
     title = clean(t.title or "New chat")
-    lines = [f"# {title}", "", f"*Started {_when(t.created_at)}, last message {_when(t.updated_at)}*", ""]
+    lines = [
+        f"# {title}",
+        "",
+        f"*Started {_when(t.created_at)}, last message {_when(t.updated_at)}*",
+        "",
+    ]
     if t.system_prompt:
         lines += ["> **System prompt:** " + clean(t.system_prompt).replace("\n", "\n> "), ""]
     for n, m in enumerate(export.shown):
         progress.step(n, len(export.shown))
         status = "" if m.status.value == "complete" else f" *({m.status.value})*"
-        lines += [f"### {_who(m.role, m.model)} — {_when(m.created_at)}{status}", "", clean(m.content), ""]
+        lines += [
+            f"### {_who(m.role, m.model)} — {_when(m.created_at)}{status}",
+            "",
+            clean(m.content),
+            "",
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 

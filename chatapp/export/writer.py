@@ -104,7 +104,9 @@ def write_bytes(path: Path, data: bytes) -> None:
     try:
         write_bytes_atomic(target, data)
     except OSError as exc:
-        raise ExportFailed(f"{path} could not be written: {_reason(exc)}. No partial file was left.") from exc
+        raise ExportFailed(
+            f"{path} could not be written: {_reason(exc)}. No partial file was left."
+        ) from exc
 
 
 def write(path: Path, text: str) -> None:

@@ -104,7 +104,9 @@ def changed_since_backup(db_path: Path, folder: Path) -> bool:
     if not existing:
         return True
     newest = existing[0].stat().st_mtime
-    written = [p.stat().st_mtime for p in (db_path, db_path.with_name(db_path.name + "-wal")) if p.exists()]
+    written = [
+        p.stat().st_mtime for p in (db_path, db_path.with_name(db_path.name + "-wal")) if p.exists()
+    ]
     return bool(written) and max(written) > newest
 
 
@@ -128,7 +130,7 @@ def prune(folder: Path, *, keep_recent: int = KEEP_RECENT, keep_days: int = KEEP
     kept = set(found[:keep_recent])
     days: list[str] = []
     for path in found:  # newest first
-        day = path.name[len(_PREFIX):len(_PREFIX) + 8]
+        day = path.name[len(_PREFIX) : len(_PREFIX) + 8]
         if day not in days:
             days.append(day)
             if len(days) <= keep_days:

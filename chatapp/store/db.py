@@ -158,7 +158,9 @@ def open_read_only(path: Path, *, oldest: int = 4) -> sqlite3.Connection:
     last: sqlite3.Error | None = None
     for mode in ("mode=ro", "immutable=1"):
         try:
-            conn = sqlite3.connect(f"{uri}?{mode}", uri=True, check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(
+                f"{uri}?{mode}", uri=True, check_same_thread=False, isolation_level=None
+            )
         except sqlite3.Error as exc:
             last = exc
             continue

@@ -623,6 +623,9 @@ class MainWindow(QMainWindow):
                 self.export_done.emit(f"Exported to {path}", "")
             except UserFacingError as exc:
                 self.export_done.emit("", str(exc))
+            except Exception:  # a bug: said and logged, never a silent stop on this thread
+                log.exception("export to %s failed", path)
+                self.export_done.emit("", f"The export to {path} failed (a bug; see chatapp.log).")
             finally:
                 reader.close()
 
@@ -672,6 +675,9 @@ class MainWindow(QMainWindow):
                         self.memory.ingest(thread_id)  # memory is built in the background
             except UserFacingError as exc:
                 self.export_done.emit("", str(exc))
+            except Exception:  # a bug: said and logged, never a silent stop on this thread
+                log.exception("import of %s failed", path)
+                self.export_done.emit("", f"The import of {path.name} failed (a bug; see chatapp.log).")
             finally:
                 if writer is not None:
                     writer.close()

@@ -43,7 +43,8 @@ def bounded_contents(messages: list[Message], limit: int = MESSAGE_LIMIT) -> lis
         if len(text) > limit:
             rest = len(text) - limit
             text = (
-                text[:limit] + f"\n\n[… {rest:,} more characters of this message are not in the PDF; "
+                text[:limit]
+                + f"\n\n[… {rest:,} more characters of this message are not in the PDF; "
                 "export the thread as HTML, Markdown, text or JSON for all of it.]"
             )
         out.append(text)
@@ -83,7 +84,9 @@ def write_pdf(store: Store, thread_id: int, path: Path, progress: Progress = NO_
     writer.setCreator("chatapp")
     writer.setPageLayout(
         QPageLayout(
-            QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait, QMarginsF(15, 15, 15, 15)
+            QPageSize(QPageSize.PageSizeId.A4),
+            QPageLayout.Orientation.Portrait,
+            QMarginsF(15, 15, 15, 15),
         )
     )
     writer.setResolution(96)

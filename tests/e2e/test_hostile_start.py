@@ -21,8 +21,14 @@ MISSING_MODEL = ["--model", "/nonexistent/model.gguf"]  # the window starts with
 
 def run(args: list[str], home: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CHATAPP_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
-    return subprocess.run([sys.executable, "-m", "chatapp", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "chatapp", *args],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def assert_sentence(result: subprocess.CompletedProcess[str], code: int, words: str) -> None:
@@ -41,7 +47,10 @@ def test_a_data_folder_that_is_a_file_or_below_one(tmp_path: Path) -> None:
 def test_an_immutable_data_folder(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    if subprocess.run(["chattr", "+i", str(home)], capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["chattr", "+i", str(home)], check=False, capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("chattr +i is not available here")
     try:
         assert_sentence(run(["--quit-after", "100"], home), 1, "cannot write in its data folder")
@@ -59,8 +68,19 @@ def test_send_without_text_says_so_and_quits_at_once(tmp_path: Path, text: str) 
 def test_a_second_instance_asked_to_send_says_it_did_not(tmp_path: Path) -> None:
     env = {**os.environ, "CHATAPP_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
     first = subprocess.Popen(
-        [sys.executable, "-m", "chatapp", *MISSING_MODEL, "--print-startup", "--quit-after", "20000"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "chatapp",
+            *MISSING_MODEL,
+            "--print-startup",
+            "--quit-after",
+            "20000",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert first.stdout is not None
@@ -75,14 +95,32 @@ def test_a_second_instance_asked_to_send_says_it_did_not(tmp_path: Path) -> None
 def test_the_window_opens_after_a_hostile_import(tmp_path: Path) -> None:
     """The reported crash: a ChatGPT file with times of 1e20 imported, then exit 134 at every
     start. Now its times are replaced on import, and the window, list and export work."""
-    conv = {"title": "far future", "create_time": 1e20, "update_time": 1e20, "current_node": "a",
-            "mapping": {
-                "u": {"parent": None, "children": ["a"], "message": {
-                    "author": {"role": "user"}, "content": {"parts": ["When?"]}, "create_time": 1e20}},
-                "a": {"parent": "u", "children": [], "message": {
-                    "author": {"role": "assistant"}, "content": {"content_type": "code", "text": "soon"},
-                    "create_time": "yesterday"}},
-            }}
+    conv = {
+        "title": "far future",
+        "create_time": 1e20,
+        "update_time": 1e20,
+        "current_node": "a",
+        "mapping": {
+            "u": {
+                "parent": None,
+                "children": ["a"],
+                "message": {
+                    "author": {"role": "user"},
+                    "content": {"parts": ["When?"]},
+                    "create_time": 1e20,
+                },
+            },
+            "a": {
+                "parent": "u",
+                "children": [],
+                "message": {
+                    "author": {"role": "assistant"},
+                    "content": {"content_type": "code", "text": "soon"},
+                    "create_time": "yesterday",
+                },
+            },
+        },
+    }
     path = tmp_path / "conversations.json"
     path.write_text(json.dumps([conv]))
     home = tmp_path / "home"
@@ -94,7 +132,9 @@ def test_the_window_opens_after_a_hostile_import(tmp_path: Path) -> None:
     listed = run(["list"], home)
     assert listed.returncode == 0 and "far future" in listed.stdout
     out = tmp_path / "t.html"
-    assert run(["export", "--thread", "1", "--format", "html", "-o", str(out)], home).returncode == 0
+    assert (
+        run(["export", "--thread", "1", "--format", "html", "-o", str(out)], home).returncode == 0
+    )
     assert "When?" in out.read_text()
 
 
@@ -105,14 +145,20 @@ def test_the_window_opens_on_a_database_damaged_by_older_imports(tmp_path: Path)
     Store.open(db).close()
     conn = sqlite3.connect(db)
     conn.execute(f"PRAGMA user_version = {migrations.LATEST - 1}")
-    conn.execute("INSERT INTO threads (title, created_at, updated_at) VALUES ('segfault', 1, 'yesterday')")
-    conn.execute("INSERT INTO messages (thread_id, depth, role, content, created_at, selected_at)"
-                 " VALUES (1, 0, 'user', 'still here', 1e20, 1e20)")
+    conn.execute(
+        "INSERT INTO threads (title, created_at, updated_at) VALUES ('segfault', 1, 'yesterday')"
+    )
+    conn.execute(
+        "INSERT INTO messages (thread_id, depth, role, content, created_at, selected_at)"
+        " VALUES (1, 0, 'user', 'still here', 1e20, 1e20)"
+    )
     conn.commit()
     conn.close()
     result = run([*MISSING_MODEL, "--quit-after", "1500"], tmp_path)
     assert result.returncode == 0, result.stderr
-    exported = run(["export", "--thread", "1", "--format", "txt", "-o", str(tmp_path / "t.txt")], tmp_path)
+    exported = run(
+        ["export", "--thread", "1", "--format", "txt", "-o", str(tmp_path / "t.txt")], tmp_path
+    )
     assert exported.returncode == 0 and "still here" in (tmp_path / "t.txt").read_text()
 
 
@@ -153,8 +199,19 @@ def test_a_database_deleted_while_the_app_runs_is_written_back(tmp_path: Path) -
     s.close()
     env = {**os.environ, "CHATAPP_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
     app = subprocess.Popen(
-        [sys.executable, "-m", "chatapp", *MISSING_MODEL, "--print-startup", "--quit-after", "4000"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "chatapp",
+            *MISSING_MODEL,
+            "--print-startup",
+            "--quit-after",
+            "4000",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert app.stdout is not None
     assert app.stdout.readline().strip() == "chatapp: window shown"

@@ -57,7 +57,9 @@ def test_rows_with_damaged_times_are_drawn(qtbot, tmp_path: Path) -> None:  # ty
 
 
 @pytest.mark.qt_log_ignore("Painter ended with")  # the failed paint's save() is undone by Qt
-def test_an_exception_in_paint_is_caught_logged_and_shown_once(qtbot, tmp_path: Path, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_an_exception_in_paint_is_caught_logged_and_shown_once(
+    qtbot, tmp_path: Path, monkeypatch, caplog
+) -> None:  # type: ignore[no-untyped-def]
     from chatapp.ui import transcript as transcript_module
 
     store = Store.open(tmp_path / "s.sqlite3")
@@ -81,7 +83,9 @@ def test_an_exception_in_paint_is_caught_logged_and_shown_once(qtbot, tmp_path: 
     finally:
         guard.set_reporter(None)
     assert len(shown) == 1 and "timestamp out of range" in shown[0] and "chatapp.log" in shown[0]
-    assert any("MessageDelegate.paint failed" in r.getMessage() and r.exc_info for r in caplog.records)
+    assert any(
+        "MessageDelegate.paint failed" in r.getMessage() and r.exc_info for r in caplog.records
+    )
     store.close()
 
 

@@ -22,8 +22,12 @@ def precious(root: Path) -> Path:
     return db
 
 
-@pytest.mark.parametrize(("state", "choice"), [("missing", 0), ("empty", 0), ("missing", 1), ("empty", 2)])
-def test_a_lost_database_beside_backups_is_asked_about(qtbot, tmp_path: Path, monkeypatch, state: str, choice: int) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("state", "choice"), [("missing", 0), ("empty", 0), ("missing", 1), ("empty", 2)]
+)
+def test_a_lost_database_beside_backups_is_asked_about(
+    qtbot, tmp_path: Path, monkeypatch, state: str, choice: int
+) -> None:  # type: ignore[no-untyped-def]
     """0: restore the latest backup, 1: start empty, 2: cancel (quit)."""
     from chatapp import app
 
@@ -67,13 +71,23 @@ def test_a_lost_database_beside_backups_is_asked_about(qtbot, tmp_path: Path, mo
         ("x.pdf", "Plain text (*.txt)", "x.pdf", b"%PDF-"),
     ],
 )
-def test_the_typed_extension_decides_the_export_format(qtbot, make_window, tmp_path: Path, monkeypatch,  # type: ignore[no-untyped-def]
-                                                       typed: str, chosen_filter: str, written: str, starts: bytes) -> None:
+def test_the_typed_extension_decides_the_export_format(
+    qtbot,
+    make_window,
+    tmp_path: Path,
+    monkeypatch,  # type: ignore[no-untyped-def]
+    typed: str,
+    chosen_filter: str,
+    written: str,
+    starts: bytes,
+) -> None:
     window = make_window()
     t = window.store.create_thread("exported")
     window.store.add_message(t.id, Role.USER, "hello")
     window._refresh_threads(select=t.id)
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / typed), chosen_filter))
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / typed), chosen_filter)
+    )
     with qtbot.waitSignal(window.export_done, timeout=20000) as blocker:
         window.export_thread()
     assert blocker.args[1] == ""

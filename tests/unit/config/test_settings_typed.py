@@ -34,13 +34,36 @@ def test_not_utf8_and_not_an_object_are_kept_aside_too(tmp_path: Path) -> None:
 
 def test_wrong_types_fall_back_key_by_key_with_one_notice(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
-    path.write_text(json.dumps({
-        "gpu": "banana", "n_ctx": "big", "threads": -3, "gpu_layers": True, "font_size": 12,
-        "theme": "dark", "default_model": 5, "model_folders": ["/ok", 7], "last_used": {"/m": "x", "/n": 1.5, "/o": 1e20},
-        "models": {"/m.gguf": {"n_ctx": "big", "n_batch": 256, "flash_attn": "yes", "future_key": 1}},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "gpu": "banana",
+                "n_ctx": "big",
+                "threads": -3,
+                "gpu_layers": True,
+                "font_size": 12,
+                "theme": "dark",
+                "default_model": 5,
+                "model_folders": ["/ok", 7],
+                "last_used": {"/m": "x", "/n": 1.5, "/o": 1e20},
+                "models": {
+                    "/m.gguf": {
+                        "n_ctx": "big",
+                        "n_batch": 256,
+                        "flash_attn": "yes",
+                        "future_key": 1,
+                    }
+                },
+            }
+        )
+    )
     settings, [notice] = AppSettings.load_with_notices(path)
-    assert (settings.gpu, settings.n_ctx, settings.threads, settings.gpu_layers) == ("auto", 0, None, None)
+    assert (settings.gpu, settings.n_ctx, settings.threads, settings.gpu_layers) == (
+        "auto",
+        0,
+        None,
+        None,
+    )
     assert (settings.font_size, settings.theme, settings.default_model) == (12, "dark", None)
     assert settings.model_folders == ["/ok"] and settings.last_used == {"/n": 1.5}
     assert settings.models == {"/m.gguf": {"n_batch": 256, "future_key": 1}}

@@ -66,7 +66,20 @@ def test_html_renders_the_transcripts_markdown_and_stays_safe(store: Store, tmp_
     writer.export_threads(store, [thread_with_markdown(store)], "html", path)
     page = Parsed(path.read_text(encoding="utf-8"))
     tags = {t for t, _a in page.tags}
-    assert {"table", "th", "td", "blockquote", "ol", "ul", "li", "pre", "code", "a", "strong", "s"} <= tags
+    assert {
+        "table",
+        "th",
+        "td",
+        "blockquote",
+        "ol",
+        "ul",
+        "li",
+        "pre",
+        "code",
+        "a",
+        "strong",
+        "s",
+    } <= tags
     assert page.cells == ["City", "Population", "Lisbon", "545000", "Porto", "232000"]
     assert [a["href"] for a in page.within("a")] == ["https://example.org/docs"]
     text = "".join(page.text)
@@ -74,7 +87,9 @@ def test_html_renders_the_transcripts_markdown_and_stays_safe(store: Store, tmp_
     assert "[image: a cat]" in text and "<img src=x onerror=alert(1)>" in text  # shown, not loaded
     assert "print('<hi>')" in text and "| City |" not in text and "> Quoted" not in text
     # the escaping guarantees: no script, image, handler or load from anywhere
-    assert "script" not in tags and "img" not in tags and "iframe" not in tags and "link" not in tags
+    assert (
+        "script" not in tags and "img" not in tags and "iframe" not in tags and "link" not in tags
+    )
     for tag, attrs in page.tags:
         assert not any(name.startswith("on") for name in attrs)
         assert "src" not in attrs
@@ -99,7 +114,9 @@ def test_pdf_renders_the_markdown_with_the_header_apart(qapp, store: Store, tmp_
         assert cell in lines  # table cells, not "| Lisbon | 545000 |"
     assert not any("|" in line for line in lines)
     assert "Quoted wisdom" in lines and "print('<hi>')" in lines
-    assert "the docs" in lines and "](https://example.org/docs)" not in text  # a link, not its source
+    assert (
+        "the docs" in lines and "](https://example.org/docs)" not in text
+    )  # a link, not its source
 
 
 def test_control_characters_are_shown_not_written_raw(store: Store, tmp_path: Path) -> None:
@@ -128,13 +145,19 @@ def test_json_keeps_control_characters_exactly(store: Store, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("fmt", ["md", "pdf"])
-def test_devices_folders_and_pipes_are_refused(qapp, store: Store, tmp_path: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_devices_folders_and_pipes_are_refused(
+    qapp, store: Store, tmp_path: Path, fmt: str
+) -> None:  # type: ignore[no-untyped-def]
     t = store.create_thread("x")
     store.add_message(t.id, Role.USER, "hello")
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    for target, why in ((Path("/dev/full"), "not a regular file"), (Path("/dev/null"), "not a regular file"),
-                        (fifo, "not a regular file"), (tmp_path, "is a folder")):
+    for target, why in (
+        (Path("/dev/full"), "not a regular file"),
+        (Path("/dev/null"), "not a regular file"),
+        (fifo, "not a regular file"),
+        (tmp_path, "is a folder"),
+    ):
         with pytest.raises(writer.ExportFailed, match=why):
             writer.export_threads(store, [t.id], fmt, target)
     assert Path("/dev/null").is_char_device() and fifo.is_fifo()
@@ -146,7 +169,9 @@ def test_devices_folders_and_pipes_are_refused(qapp, store: Store, tmp_path: Pat
 
 
 @pytest.mark.parametrize("fmt", ["txt", "pdf"])
-def test_a_symlink_is_written_through_and_stays(qapp, store: Store, tmp_path: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_symlink_is_written_through_and_stays(
+    qapp, store: Store, tmp_path: Path, fmt: str
+) -> None:  # type: ignore[no-untyped-def]
     t = store.create_thread("x")
     store.add_message(t.id, Role.USER, "through the link")
     real = tmp_path / "real" / f"export.{fmt}"
@@ -161,10 +186,15 @@ def test_a_symlink_is_written_through_and_stays(qapp, store: Store, tmp_path: Pa
     dangling.symlink_to(tmp_path / "real" / f"new.{fmt}")
     writer.export_threads(store, [t.id], fmt, dangling)
     assert (tmp_path / "real" / f"new.{fmt}").is_file() and dangling.is_symlink()
-    assert sorted(p.name for p in real.parent.iterdir()) == [f"export.{fmt}", f"new.{fmt}"]  # no temp files
+    assert sorted(p.name for p in real.parent.iterdir()) == [
+        f"export.{fmt}",
+        f"new.{fmt}",
+    ]  # no temp files
 
 
-def test_a_file_size_limit_is_reported_as_the_output_files_problem(store: Store, tmp_path: Path) -> None:
+def test_a_file_size_limit_is_reported_as_the_output_files_problem(
+    store: Store, tmp_path: Path
+) -> None:
     import subprocess
     import sys
 
@@ -182,7 +212,9 @@ def test_a_file_size_limit_is_reported_as_the_output_files_problem(store: Store,
         "except writer.ExportFailed as exc:\n"
         "    print(exc)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=os.getcwd())
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=os.getcwd()
+    )
     assert "out.txt could not be written: the disk is full for this file" in out.stdout, out.stderr
     assert not list(tmp_path.glob(".out.txt*"))
 
@@ -222,7 +254,9 @@ def test_a_giant_message_is_cut_in_the_pdf_with_a_note(qapp, store: Store, tmp_p
     assert pdf_export.MESSAGE_LIMIT == 100_000
 
 
-def test_a_thread_too_long_for_a_pdf_is_refused_before_any_work(qapp, store: Store, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_thread_too_long_for_a_pdf_is_refused_before_any_work(
+    qapp, store: Store, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from chatapp.ui import pdf_export
 
     monkeypatch.setattr(pdf_export, "TOTAL_LIMIT", 1000)
@@ -236,10 +270,14 @@ def test_a_thread_too_long_for_a_pdf_is_refused_before_any_work(qapp, store: Sto
     assert list(out.iterdir()) == []
 
 
-def test_a_pdf_export_is_cancelled_between_pages_and_leaves_nothing(qapp, store: Store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_pdf_export_is_cancelled_between_pages_and_leaves_nothing(
+    qapp, store: Store, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     t = store.create_thread("pages")
     for i in range(400):
-        store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"Message {i}: " + "text " * 60)
+        store.add_message(
+            t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"Message {i}: " + "text " * 60
+        )
     cancel = threading.Event()
     seen: list[float] = []
 

@@ -20,8 +20,18 @@ from chatapp.store import Store
 
 def chatapp_doc(**thread: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "title": "t", "system_prompt": "", "created_at": 1_700_000_000.0,
-        "messages": [{"id": 1, "parent": None, "role": "user", "content": "hi", "created_at": 1_700_000_000.0}],
+        "title": "t",
+        "system_prompt": "",
+        "created_at": 1_700_000_000.0,
+        "messages": [
+            {
+                "id": 1,
+                "parent": None,
+                "role": "user",
+                "content": "hi",
+                "created_at": 1_700_000_000.0,
+            }
+        ],
     }
     base.update(thread)
     return {"format": "chatapp-export", "version": 1, "threads": [base]}
@@ -33,15 +43,27 @@ def message(**fields: Any) -> dict[str, Any]:
     return m
 
 
-def node(parent: Any, role: str | None, text: Any = "x", children: Any = None, **msg: Any) -> dict[str, Any]:
+def node(
+    parent: Any, role: str | None, text: Any = "x", children: Any = None, **msg: Any
+) -> dict[str, Any]:
     content = {"content_type": "text", "parts": [text]} if isinstance(text, str) else text
-    message_ = None if role is None else {"author": {"role": role}, "content": content, "create_time": 1_690_000_000.0, **msg}
+    message_ = (
+        None
+        if role is None
+        else {"author": {"role": role}, "content": content, "create_time": 1_690_000_000.0, **msg}
+    )
     return {"parent": parent, "children": children or [], "message": message_}
 
 
 def conversation(mapping: dict[str, Any], **conv: Any) -> dict[str, Any]:
-    return {"title": "Conv", "create_time": 1_690_000_000.0, "update_time": 1_690_000_100.0,
-            "current_node": None, "mapping": mapping, **conv}
+    return {
+        "title": "Conv",
+        "create_time": 1_690_000_000.0,
+        "update_time": 1_690_000_100.0,
+        "current_node": None,
+        "mapping": mapping,
+        **conv,
+    }
 
 
 def write_json(path: Path, data: Any, *, raw: str | None = None) -> Path:
@@ -50,8 +72,9 @@ def write_json(path: Path, data: Any, *, raw: str | None = None) -> Path:
 
 
 def snapshot(store: Store) -> list[tuple]:
-    return store._query("SELECT id, title, created_at, updated_at FROM threads ORDER BY id") + store._query(
-        "SELECT id, thread_id, content, created_at FROM messages ORDER BY id")
+    return store._query(
+        "SELECT id, title, created_at, updated_at FROM threads ORDER BY id"
+    ) + store._query("SELECT id, thread_id, content, created_at FROM messages ORDER BY id")
 
 
 def assert_refused(store: Store, path: Path, match: str) -> ImportFailed:
@@ -83,13 +106,20 @@ def assert_usable(store: Store, tmp_path: Path) -> None:
 # -- item 1: times -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", [1e20, -1e12, "yesterday", float("inf"), float("nan"), True, None, [1]])
-def test_a_chatapp_file_with_an_unusable_time_is_refused_by_name(store: Store, tmp_path: Path, bad: Any) -> None:
+@pytest.mark.parametrize(
+    "bad", [1e20, -1e12, "yesterday", float("inf"), float("nan"), True, None, [1]]
+)
+def test_a_chatapp_file_with_an_unusable_time_is_refused_by_name(
+    store: Store, tmp_path: Path, bad: Any
+) -> None:
     store.create_thread("existing")
     for doc, field in (
         (chatapp_doc(updated_at=bad), r"threads\[0\]\.updated_at"),
         (chatapp_doc(created_at=bad), r"threads\[0\]\.created_at"),
-        (chatapp_doc(messages=[message(created_at=bad)]), r"threads\[0\]\.messages\[0\]\.created_at"),
+        (
+            chatapp_doc(messages=[message(created_at=bad)]),
+            r"threads\[0\]\.messages\[0\]\.created_at",
+        ),
     ):
         path = write_json(tmp_path / "bad.json", doc, raw=json.dumps(doc, allow_nan=True))
         assert_refused(store, path, field + " must be a time")
@@ -123,15 +153,24 @@ def test_damaged_times_already_in_a_database_are_repaired_when_it_opens(tmp_path
     s.close()
     conn = sqlite3.connect(db)
     conn.execute(f"PRAGMA user_version = {migrations.LATEST - 1}")  # as the app left it before
-    conn.execute("INSERT INTO threads (title, created_at, updated_at) VALUES ('a', 1e20, 'yesterday')")
-    conn.execute("INSERT INTO threads (title, created_at, updated_at) VALUES ('b', 1700000000, -1e12)")
-    conn.execute("INSERT INTO messages (thread_id, depth, role, content, created_at, selected_at)"
-                 " VALUES (1, 0, 'user', 'kept', 'Infinity', 'x')")
+    conn.execute(
+        "INSERT INTO threads (title, created_at, updated_at) VALUES ('a', 1e20, 'yesterday')"
+    )
+    conn.execute(
+        "INSERT INTO threads (title, created_at, updated_at) VALUES ('b', 1700000000, -1e12)"
+    )
+    conn.execute(
+        "INSERT INTO messages (thread_id, depth, role, content, created_at, selected_at)"
+        " VALUES (1, 0, 'user', 'kept', 'Infinity', 'x')"
+    )
     conn.commit()
     conn.close()
     s = Store.open(db)
     threads = {t.title: t for t in s.threads()}
-    assert 0 <= threads["a"].created_at < 32503680000 and threads["a"].updated_at == threads["a"].created_at
+    assert (
+        0 <= threads["a"].created_at < 32503680000
+        and threads["a"].updated_at == threads["a"].created_at
+    )
     assert threads["b"].updated_at == 1_700_000_000
     [m] = s.path(threads["a"].id)
     assert m.content == "kept" and m.created_at == threads["a"].created_at
@@ -142,13 +181,21 @@ def test_damaged_times_already_in_a_database_are_repaired_when_it_opens(tmp_path
 # -- item 2: cycles ------------------------------------------------------------
 
 
-def test_a_chatgpt_loop_is_skipped_and_named_and_the_rest_imports(store: Store, tmp_path: Path) -> None:
-    loop = conversation({
-        "a": node("c", "user", "in a loop", ["b"]),
-        "b": node("a", "assistant", "also", ["c"]),
-        "c": node("b", "user", "round", ["a"]),
-    }, title="Loopy", current_node="c")
-    self_parent = conversation({"s": node("s", "user", "me", ["s"])}, title="Selfish", current_node="s")
+def test_a_chatgpt_loop_is_skipped_and_named_and_the_rest_imports(
+    store: Store, tmp_path: Path
+) -> None:
+    loop = conversation(
+        {
+            "a": node("c", "user", "in a loop", ["b"]),
+            "b": node("a", "assistant", "also", ["c"]),
+            "c": node("b", "user", "round", ["a"]),
+        },
+        title="Loopy",
+        current_node="c",
+    )
+    self_parent = conversation(
+        {"s": node("s", "user", "me", ["s"])}, title="Selfish", current_node="s"
+    )
     good = conversation({"r": node(None, "user", "fine", [])}, title="Good", current_node="r")
     path = write_json(tmp_path / "c.json", [loop, self_parent, good])
     done = threading.Event()
@@ -172,13 +219,19 @@ def test_a_chatgpt_loop_is_skipped_and_named_and_the_rest_imports(store: Store, 
 
 def test_a_file_of_only_loops_is_refused(store: Store, tmp_path: Path) -> None:
     loop = conversation({"s": node("s", "user", "me", ["s"])}, title="Selfish")
-    assert_refused(store, write_json(tmp_path / "c.json", [loop]), "No conversation in c.json could be imported")
+    assert_refused(
+        store,
+        write_json(tmp_path / "c.json", [loop]),
+        "No conversation in c.json could be imported",
+    )
 
 
 # -- item 5: endless and deep input ----------------------------------------------------
 
 
-def test_dev_zero_a_fifo_and_a_folder_are_refused_without_reading(store: Store, tmp_path: Path) -> None:
+def test_dev_zero_a_fifo_and_a_folder_are_refused_without_reading(
+    store: Store, tmp_path: Path
+) -> None:
     assert_refused(store, Path("/dev/zero"), "not a regular file")
     fifo = tmp_path / "pipe.json"
     os.mkfifo(fifo)
@@ -190,7 +243,9 @@ def test_deeply_nested_json_is_refused(store: Store, tmp_path: Path) -> None:
     deep = "[" * 10_000 + "]" * 10_000
     assert_refused(store, write_json(tmp_path / "deep.json", None, raw=deep), "nested too deeply")
     deep_field = '{"format": "chatapp-export", "version": 1, "threads": ' + deep + "}"
-    assert_refused(store, write_json(tmp_path / "deep2.json", None, raw=deep_field), "nested too deeply")
+    assert_refused(
+        store, write_json(tmp_path / "deep2.json", None, raw=deep_field), "nested too deeply"
+    )
 
 
 def test_a_huge_integer_is_refused(store: Store, tmp_path: Path) -> None:
@@ -205,9 +260,19 @@ def test_chatgpt_shapes_that_were_dropped_are_imported(store: Store, tmp_path: P
     mapping = {
         "root": None,  # a node whose entry is null: its subtree was lost
         "u": node("root", "user", "Write code", ["code"]),
-        "code": node("u", "assistant", {"content_type": "code", "language": "python", "text": "print(1)"}, ["u2"]),
+        "code": node(
+            "u",
+            "assistant",
+            {"content_type": "code", "language": "python", "text": "print(1)"},
+            ["u2"],
+        ),
         "u2": node("code", "user", "plain string content", ["a2"]),
-        "a2": node("u2", "assistant", {"content_type": "text", "parts": ["ok", {"text": " and a part"}]}, []),
+        "a2": node(
+            "u2",
+            "assistant",
+            {"content_type": "text", "parts": ["ok", {"text": " and a part"}]},
+            [],
+        ),
     }
     mapping["u2"]["message"]["content"] = "plain string content"
     mapping["u"]["message"]["author"] = "user"  # author as a string
@@ -217,18 +282,27 @@ def test_chatgpt_shapes_that_were_dropped_are_imported(store: Store, tmp_path: P
     [thread] = store.threads()
     assert thread.title == "Imported chat"  # not "{'x': 1}"
     assert [m.content for m in store.path(thread.id)] == [
-        "Write code", "```python\nprint(1)\n```", "plain string content", "ok\n and a part"]
+        "Write code",
+        "```python\nprint(1)\n```",
+        "plain string content",
+        "ok\n and a part",
+    ]
     assert report.notes == []
 
 
 def test_what_cannot_be_imported_is_counted_and_reported(store: Store, tmp_path: Path) -> None:
-    image = {"content_type": "multimodal_text", "parts": [{"asset_pointer": "file-service://x"}, "see this"]}
+    image = {
+        "content_type": "multimodal_text",
+        "parts": [{"asset_pointer": "file-service://x"}, "see this"],
+    }
     mapping = {
         "u": node(None, "user", image, ["t"]),
         "t": node("u", "tool", "search results", ["a"]),
         "a": node("t", "assistant", "answer", []),
     }
-    report = import_with_report(store, write_json(tmp_path / "c.json", [conversation(mapping, current_node="a")]))
+    report = import_with_report(
+        store, write_json(tmp_path / "c.json", [conversation(mapping, current_node="a")])
+    )
     [thread] = store.threads()
     assert [m.content for m in store.path(thread.id)] == ["see this", "answer"]
     text = " ".join(report.notes)
@@ -256,7 +330,9 @@ def test_what_cannot_be_imported_is_counted_and_reported(store: Store, tmp_path:
         (chatapp_doc(messages=[message(created_at=float("nan"))]), r"messages\[0\]\.created_at"),
     ],
 )
-def test_malformed_chatapp_fields_are_named_in_one_line(store: Store, tmp_path: Path, doc: Any, field: str) -> None:
+def test_malformed_chatapp_fields_are_named_in_one_line(
+    store: Store, tmp_path: Path, doc: Any, field: str
+) -> None:
     path = write_json(tmp_path / "bad.json", None, raw=json.dumps(doc, allow_nan=True))
     assert_refused(store, path, field)
 
@@ -267,7 +343,9 @@ def test_a_lone_surrogate_is_replaced_and_reported(store: Store, tmp_path: Path)
     [thread] = store.threads()
     assert store.path(thread.id)[0].content == "a \ufffd b"
     assert "lone surrogates" in report.notes[0]
-    chatgpt = [conversation({"u": node(None, "user", "x \udc00", [])}, title="\ud800", current_node="u")]
+    chatgpt = [
+        conversation({"u": node(None, "user", "x \udc00", [])}, title="\ud800", current_node="u")
+    ]
     raw = json.dumps(chatgpt)
     report = import_with_report(store, write_json(tmp_path / "g.json", None, raw=raw))
     assert "invalid characters" in report.notes[0]
@@ -277,38 +355,63 @@ def test_a_lone_surrogate_is_replaced_and_reported(store: Store, tmp_path: Path)
 @pytest.mark.parametrize(
     "conv",
     [
-        conversation({"u": {"parent": None, "children": [], "message": {"author": "user", "content": "hi"}}}),
-        conversation({"u": {"parent": None, "message": {"author": {"role": "user"}, "content": {"parts": ["hi"]},
-                                                        "metadata": [1]}}}),
+        conversation(
+            {"u": {"parent": None, "children": [], "message": {"author": "user", "content": "hi"}}}
+        ),
+        conversation(
+            {
+                "u": {
+                    "parent": None,
+                    "message": {
+                        "author": {"role": "user"},
+                        "content": {"parts": ["hi"]},
+                        "metadata": [1],
+                    },
+                }
+            }
+        ),
         conversation({"u": node(None, "user", "hi", [], create_time="yesterday")}),
         conversation({"u": node([1], "user", "hi", "not a list")}),
         conversation({"u": node(None, "user", "hi", [])}, current_node=["u"]),
     ],
 )
-def test_odd_chatgpt_shapes_import_instead_of_tracebacks(store: Store, tmp_path: Path, conv: Any) -> None:
+def test_odd_chatgpt_shapes_import_instead_of_tracebacks(
+    store: Store, tmp_path: Path, conv: Any
+) -> None:
     import_file(store, write_json(tmp_path / "c.json", [conv]))
     [thread] = store.threads()
     assert [m.content for m in store.path(thread.id)] == ["hi"]
     assert_usable(store, tmp_path)
 
 
-def test_a_conversation_without_a_mapping_is_skipped_with_a_note(store: Store, tmp_path: Path) -> None:
+def test_a_conversation_without_a_mapping_is_skipped_with_a_note(
+    store: Store, tmp_path: Path
+) -> None:
     good = conversation({"u": node(None, "user", "hi", [])})
-    report = import_with_report(store, write_json(tmp_path / "c.json", [good, {"mapping": "no"}, 5]))
+    report = import_with_report(
+        store, write_json(tmp_path / "c.json", [good, {"mapping": "no"}, 5])
+    )
     assert len(store.threads()) == 1
     assert "conversation 2 was skipped: it has no message mapping" in " ".join(report.notes)
     assert "conversation 3 was skipped" in " ".join(report.notes)
 
 
-def test_cli_import_prints_a_message_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_import_prints_a_message_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = write_json(tmp_path / "bad.json", chatapp_doc(memory_enabled="no"))
     assert cli.main(["import", str(bad)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("chatapp: The file is malformed: threads[0].memory_enabled") and "Traceback" not in err
+    assert (
+        err.startswith("chatapp: The file is malformed: threads[0].memory_enabled")
+        and "Traceback" not in err
+    )
     assert cli.main(["import", str(tmp_path)]) == 1
     assert "is a folder" in capsys.readouterr().err
-    loop = [conversation({"s": node("s", "user", "me", ["s"])}, title="Selfish"),
-            conversation({"u": node(None, "user", "hi", [])})]
+    loop = [
+        conversation({"s": node("s", "user", "me", ["s"])}, title="Selfish"),
+        conversation({"u": node(None, "user", "hi", [])}),
+    ]
     assert cli.main(["import", str(write_json(tmp_path / "c.json", loop))]) == 0
     out = capsys.readouterr().out
     assert "imported 1 thread(s)" in out and 'conversation 1 ("Selfish") was skipped' in out

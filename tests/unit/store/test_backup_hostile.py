@@ -83,7 +83,9 @@ def test_a_missing_or_empty_database_beside_backups_is_not_new(tmp_path: Path) -
     assert "is missing" in (backup.missing_with_backups(db, folder) or "")
 
 
-def test_the_command_line_refuses_to_start_afresh_next_to_backups(chatapp_home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_the_command_line_refuses_to_start_afresh_next_to_backups(
+    chatapp_home: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
     from chatapp import cli
 
     db = chatapp_home / "chatapp.sqlite3"
@@ -115,7 +117,10 @@ def test_a_deleted_database_is_noticed_and_written_back(tmp_path: Path) -> None:
     s.close()
     again = Store.open(db)
     assert [m.content for m in again.path(t.id)] == [
-        "before", "written after the file was deleted", "and after the rescue"]
+        "before",
+        "written after the file was deleted",
+        "and after the rescue",
+    ]
     again.close()
 
 
@@ -173,5 +178,9 @@ def test_a_write_under_a_file_size_limit_says_the_disk_is_full(tmp_path: Path) -
         "except StorageError as exc:\n"
         "    print(exc.message)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=os.getcwd())
-    assert "is full" in result.stdout and "file-size limit" in result.stdout, result.stdout + result.stderr
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=os.getcwd()
+    )
+    assert "is full" in result.stdout and "file-size limit" in result.stdout, (
+        result.stdout + result.stderr
+    )
