@@ -722,11 +722,15 @@ def _slot_key(encoded: Any) -> np.ndarray:
 
 
 def _shown_path(messages: list[dict[str, Any]]) -> set[int]:
-    """The ids marked shown, or (when none are) the path to the newest message."""
+    """The ids marked shown when no two of them are versions of one message (both would be
+    drawn in the transcript); otherwise the path to the newest message."""
     marked = {m["id"] for m in messages if m.get("shown")}
-    if marked or not messages:
+    if not messages:
         return marked
     parents = {m["id"]: m.get("parent") for m in messages}
+    chosen = [parents[i] for i in marked]
+    if marked and len(set(chosen)) == len(chosen):
+        return marked
     node: int | None = messages[-1]["id"]
     path = set()
     while node is not None:

@@ -415,3 +415,18 @@ def test_cli_import_prints_a_message_not_a_traceback(
     assert cli.main(["import", str(write_json(tmp_path / "c.json", loop))]) == 0
     out = capsys.readouterr().out
     assert "imported 1 thread(s)" in out and 'conversation 1 ("Selfish") was skipped' in out
+
+
+def test_shown_flags_that_are_not_one_path_fall_back_to_the_newest(
+    store: Store, tmp_path: Path
+) -> None:
+    messages = [
+        message(id=1, shown=True),
+        message(id=2, parent=1, role="assistant", content="v1", shown=True),
+        message(id=3, parent=1, role="assistant", content="v2", shown=True),  # two versions shown
+        message(id=4, parent=None, content="another root", shown=False),
+        message(id=5, parent=3, content="newest", shown=False),
+    ]
+    import_file(store, write_json(tmp_path / "s.json", chatapp_doc(messages=messages)))
+    [thread] = store.threads()
+    assert [m.content for m in store.path(thread.id)] == ["hi", "v2", "newest"]
