@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from chatapp.domain import Message, Role
 from chatapp.export.clean import visible_controls
@@ -81,12 +82,48 @@ def _markdown() -> MarkdownIt:
     def table_open(_tokens: Any, _idx: int, _options: Any, _env: Any) -> str:
         return '<table border="1" cellspacing="0" cellpadding="4">\n'  # Qt reads the attributes
 
+    md.core.ruler.push("bare_links", _bare_links)
     rules["image"] = image
     md.add_render_rule("link_open", link_open)
     rules["fence"] = fence
     rules["code_block"] = fence
     rules["table_open"] = table_open
     return md
+
+
+_BARE_URL = re.compile(r"(?:https?://|www\.)[^\s<>]*[^\s<>.,:;!?'\")\]]", re.IGNORECASE)
+
+
+def _bare_links(state: Any) -> None:
+    """A bare URL becomes a link, as Qt's GitHub-flavoured reader makes it in the transcript
+    (markdown-it's own linkify needs another package)."""
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        out: list[Token] = []
+        depth = 0  # inside an explicit link
+        for token in block.children:
+            depth += 1 if token.type == "link_open" else -1 if token.type == "link_close" else 0
+            if token.type != "text" or depth or not _BARE_URL.search(token.content):
+                out.append(token)
+                continue
+            at = 0
+            for match in _BARE_URL.finditer(token.content):
+                url = match.group()
+                href = url if "://" in url else "http://" + url
+                out.append(_text(token.content[at : match.start()]))
+                link = Token("link_open", "a", 1)
+                link.attrs = {"href": href}
+                out += [link, _text(url), Token("link_close", "a", -1)]
+                at = match.end()
+            out.append(_text(token.content[at:]))
+        block.children = [t for t in out if t.type != "text" or t.content]
+
+
+def _text(content: str) -> Token:
+    token = Token("text", "", 0)
+    token.content = content
+    return token
 
 
 _MD = _markdown()

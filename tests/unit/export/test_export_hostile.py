@@ -292,3 +292,13 @@ def test_a_pdf_export_is_cancelled_between_pages_and_leaves_nothing(
         writer.export_threads(store, [t.id], "pdf", out / "p.pdf", Progress(report, cancel))
     assert any(0.5 < f < 1.0 for f in seen)  # it was stopped part way through the pages
     assert list(out.iterdir()) == []
+
+
+def test_bare_urls_become_links_as_in_the_transcript(store: Store, tmp_path: Path) -> None:
+    t = store.create_thread("links")
+    text = "Read https://example.org/a?b=1. Or www.example.com, not `https://in.code` nor javascript:x"
+    store.add_message(t.id, Role.ASSISTANT, text)
+    page = Parsed(writer.render(store, [t.id], "html"))
+    hrefs = [a["href"] for a in page.within("a")]
+    assert hrefs == ["https://example.org/a?b=1", "http://www.example.com"]
+    assert "https://in.code" in "".join(page.text)
