@@ -17,7 +17,7 @@ from chatapp import __version__, logs
 from chatapp.config import paths
 from chatapp.config.settings import AppSettings
 from chatapp.engine.backend import GPU_POLICIES, ModelSpec
-from chatapp.errors import DatabaseCorrupt, ModelLoadError, StorageError
+from chatapp.errors import DatabaseCorrupt, ModelLoadError, StorageError, UserFacingError
 
 log = logging.getLogger("chatapp.app")
 
@@ -110,7 +110,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in cli.COMMANDS:
         return cli.main(argv)
     args = build_parser().parse_args(argv)
-    root = paths.data_dir(args.data_dir)
+    if args.send is not None and not args.send.strip():
+        print("chatapp: --send needs some text to send; nothing was sent.", file=sys.stderr)
+        return 2
+    try:
+        root = paths.data_dir(args.data_dir)
+        check_writable(root)
+    except UserFacingError as exc:
+        print(f"chatapp: {exc}", file=sys.stderr)
+        return 1
     logs.setup(log_file=str(root / "chatapp.log"))
     install_crash_handler(root)
 
@@ -132,11 +140,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     instance = SingleInstance(str(root))
     if not instance.acquire():
         print(f"chatapp is already running with data in {root}; its window was raised.", file=sys.stderr)
+        if args.send:
+            print("chatapp: --send did not send: close the running chatapp first.", file=sys.stderr)
+            return 1
         return 0
 
     store = open_store_interactively(root)
     if store is None:
         return 1
+    from chatapp.store import backup as backups
+
+    watch = backups.DatabaseWatch(store.db_path, store._conn, store._lock)
     recovered = store.recover_interrupted()
     if recovered:
         log.info("%d interrupted replies marked stopped", recovered)
@@ -149,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("%d threads purged from the trash", purged)
     start_daily_backup(root)
 
-    settings = AppSettings.load(paths.settings_path(root))
+    settings, notices = AppSettings.load_with_notices(paths.settings_path(root))
     guard_crash_loop(settings, paths.settings_path(root))
     ui_settings = QSettings(str(root / "ui.ini"), QSettings.Format.IniFormat)
     startup_error = None
@@ -169,6 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     instance.raise_requested.connect(window.raise_)
     instance.raise_requested.connect(window.activateWindow)
+    from chatapp.ui import guard
+
+    guard.set_reporter(window.show_error)  # a row that cannot be drawn is said, not fatal
     window.show()
     if args.print_startup:  # packaging/build.py times the first window with it
         QTimer.singleShot(0, lambda: print("chatapp: window shown", flush=True))
@@ -177,6 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ))
     if startup_error:
         window.show_error(startup_error)
+    for notice in notices:
+        window.show_error(notice)
+    watch_timer = QTimer(window)
+    watch_timer.timeout.connect(lambda: _check_database(watch, window))
+    watch_timer.start(5000)
 
     if args.send:
         send_once(args.send, window, engine, memory)
@@ -190,9 +212,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             settings.save(paths.settings_path(root))
     memory.shutdown()
+    guard.set_reporter(None)
+    vanished = watch.check()
+    if vanished is None and watch.vanished:
+        vanished = watch.rescue()  # again, with what was written since
     store.close()
+    backup_at_quit(root)
     instance.release()
+    if vanished:
+        print(f"chatapp: {vanished}", file=sys.stderr)
+        return 5
     return getattr(window, "send_exit_code", 0) or result
+
+
+def check_writable(root: Path) -> None:
+    """The data folder must take chatapp's log (an unwritable or immutable folder once gave a
+    traceback); say so in a sentence instead."""
+    try:
+        with open(root / "chatapp.log", "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise StorageError(
+            f"chatapp cannot write in its data folder {root} ({exc.strerror or exc}). Make it "
+            f"writable, or choose another folder with --data-dir or {paths.ENV_HOME}."
+        ) from exc
+
+
+def _check_database(watch, window) -> None:  # type: ignore[no-untyped-def]
+    message = watch.check()
+    if message:
+        window.show_error(message)
+
+
+def backup_at_quit(root: Path) -> None:
+    """A backup of what this session changed (the daily one may be a day behind)."""
+    from chatapp.store import backup as backups
+
+    try:
+        made = backups.backup_if_changed(paths.database_path(root), paths.backups_dir(root))
+    except (StorageError, OSError) as exc:
+        log.warning("the backup at quit failed: %s", exc)
+        return
+    if made is not None:
+        log.info("backup at quit: %s", made)
 
 
 def send_once(text: str, window, engine, memory) -> None:  # type: ignore[no-untyped-def]
@@ -263,6 +325,22 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
     from chatapp.store import backup as backups
 
     db_path = paths.database_path(root)
+    lost = backups.missing_with_backups(db_path, paths.backups_dir(root))
+    if lost:
+        found = backups.backups(paths.backups_dir(root))
+        box = QMessageBox(QMessageBox.Icon.Warning, "chatapp", lost)
+        box.setInformativeText(
+            "Restore the latest backup? Start empty keeps the backups; nothing is deleted."
+        )
+        restore = box.addButton("Restore the latest backup", QMessageBox.ButtonRole.AcceptRole)
+        empty = box.addButton("Start empty", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is restore:
+            aside = backups.restore(db_path, found[0])
+            log.warning("restored the latest backup %s; what was there is kept as %s", found[0], aside)
+        elif box.clickedButton() is not empty:
+            return None
     try:
         return Store.open(db_path)
     except DatabaseCorrupt as exc:

@@ -3,6 +3,11 @@
     chatapp export --thread ID | --all  --format md|json|html|pdf|txt  -o PATH
     chatapp import PATH
     chatapp list
+
+`list` and `export` only read: they open the database read-only when they can,
+so a read-only file or folder, a full disk or a file-size limit does not keep
+a person from rescuing their threads (and a failure names the output file,
+not the database).
 """
 
 from __future__ import annotations
@@ -10,13 +15,13 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from chatapp.config import paths
-from chatapp.errors import UserFacingError
+from chatapp.errors import DatabaseCorrupt, DatabaseTooNew, StorageError, UserFacingError
 from chatapp.export import FORMATS
+from chatapp.timestamps import format_local
 
 COMMANDS = ("export", "import", "list")
 
@@ -29,20 +34,37 @@ def main(argv: Sequence[str]) -> int:
     which.add_argument("--thread", type=int, metavar="ID")
     which.add_argument("--all", action="store_true")
     exp.add_argument("--format", choices=FORMATS, required=True)
-    exp.add_argument("-o", "--output", required=True, metavar="PATH",
-                     help="a file; with --all and a format other than json, a folder")
+    exp.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="PATH",
+        help="a file; with --all and a format other than json, a folder",
+    )
     exp.add_argument("--data-dir", metavar="DIR")
-    imp = sub.add_parser("import", help="import a chatapp JSON export or ChatGPT's conversations.json")
+    imp = sub.add_parser(
+        "import", help="import a chatapp JSON export or ChatGPT's conversations.json"
+    )
     imp.add_argument("path")
     imp.add_argument("--data-dir", metavar="DIR")
     lst = sub.add_parser("list", help="the threads, with the ids export --thread takes")
     lst.add_argument("--data-dir", metavar="DIR")
     args = parser.parse_args(list(argv))
 
-    from chatapp.store import Store
+    from chatapp.store import backup
 
     try:
-        store = Store.open(paths.database_path(paths.data_dir(args.data_dir)))
+        root = paths.data_dir(args.data_dir)
+        db = paths.database_path(root)
+        lost = backup.missing_with_backups(db, paths.backups_dir(root))
+        if lost:
+            print(
+                f"chatapp: {lost} Nothing was done: start chatapp (the window) to restore the "
+                "latest backup, or move the backups away to start with an empty database.",
+                file=sys.stderr,
+            )
+            return 1
+        store = _open_for_reading(db) if args.command in ("list", "export") else _open(db)
     except UserFacingError as exc:
         print(f"chatapp: {exc}", file=sys.stderr)
         return 1
@@ -51,8 +73,10 @@ def main(argv: Sequence[str]) -> int:
             return _export(store, args)
         if args.command == "list":
             for thread in store.threads():
-                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(thread.updated_at))
-                print(f"{thread.id:>6}  {when}  {store.path_length(thread.id):>6} messages  {thread.title or 'New chat'}")
+                when = format_local(thread.updated_at, "%Y-%m-%d %H:%M", "????-??-?? ??:??")
+                print(
+                    f"{thread.id:>6}  {when}  {store.path_length(thread.id):>6} messages  {thread.title or 'New chat'}"
+                )
             return 0
         return _import(store, Path(args.path))
     except UserFacingError as exc:
@@ -62,15 +86,48 @@ def main(argv: Sequence[str]) -> int:
         store.close()
 
 
+def _open(db: Path):  # type: ignore[no-untyped-def]
+    from chatapp.store import Store
+
+    return Store.open(db)
+
+
+def _open_for_reading(db: Path):  # type: ignore[no-untyped-def]
+    """Read-only when the database is current; else opened (and upgraded) as usual, falling
+    back to read-only when it cannot be written."""
+    from chatapp.store import Store, migrations
+    from chatapp.store.db import open_read_only
+
+    if not db.is_file() or db.stat().st_size == 0:
+        return Store.open(db)
+    try:
+        return Store(db, open_read_only(db, oldest=migrations.LATEST))
+    except StorageError:
+        pass
+    try:
+        return Store.open(db)
+    except (DatabaseCorrupt, DatabaseTooNew):
+        raise
+    except StorageError as exc:
+        store = Store(db, open_read_only(db))
+        print(
+            f"chatapp: the database cannot be written ({exc.message}); it was opened read-only.",
+            file=sys.stderr,
+        )
+        return store
+
+
 def _export(store, args) -> int:  # type: ignore[no-untyped-def]
-    from chatapp.export.writer import export_threads
+    from chatapp.export.writer import ExportFailed, export_threads
 
     out = Path(args.output)
     if args.thread is not None:
         try:
             store.thread(args.thread)
         except KeyError:
-            print(f"chatapp: there is no thread {args.thread} (see `chatapp export --all`).", file=sys.stderr)
+            print(
+                f"chatapp: there is no thread {args.thread} (see `chatapp list`).", file=sys.stderr
+            )
             return 1
         export_threads(store, [args.thread], args.format, out)
         print(f"wrote {out}")
@@ -80,7 +137,12 @@ def _export(store, args) -> int:  # type: ignore[no-untyped-def]
         export_threads(store, ids, "json", out)
         print(f"wrote {len(ids)} threads to {out}")
         return 0
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportFailed(
+            f"{out} cannot be used as the folder for the exports ({exc.strerror or exc})."
+        ) from exc
     for thread in store.threads():
         name = re.sub(r"[^\w\- ]+", "", thread.title or "chat").strip()[:60] or "chat"
         target = out / f"{thread.id:05d} {name}.{args.format}"
@@ -90,8 +152,10 @@ def _export(store, args) -> int:  # type: ignore[no-untyped-def]
 
 
 def _import(store, path: Path) -> int:  # type: ignore[no-untyped-def]
-    from chatapp.export.importers import import_file
+    from chatapp.export.importers import import_with_report
 
-    created = import_file(store, path)
-    print(f"imported {len(created)} thread(s) from {path}")
+    report = import_with_report(store, path)
+    print(f"imported {len(report.thread_ids)} thread(s) from {path}")
+    for note in report.notes:
+        print(f"  {note}")
     return 0

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import platformdirs
 
+from chatapp.errors import StorageError
+
 ENV_HOME = "CHATAPP_HOME"
 APP_ID = "io.github.chatapp.chatapp"  # the desktop entry's and AppStream's id
 
@@ -27,7 +29,18 @@ def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
     else:
         path = Path(platformdirs.user_data_dir("chatapp", appauthor=False))
     path = path.expanduser().resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise StorageError(
+            f"The data folder {path} is a file, not a folder. Choose another folder with "
+            f"--data-dir or {ENV_HOME}."
+        ) from None
+    except OSError as exc:
+        raise StorageError(
+            f"chatapp cannot create its data folder {path} ({exc.strerror or exc}). Choose "
+            f"another folder with --data-dir or {ENV_HOME}."
+        ) from exc
     return path
 
 

@@ -36,6 +36,13 @@ class Progress:
                 start, end = self._span
                 self._report(start + (end - start) * done / total)
 
+    def at(self, done: int, total: int) -> None:
+        """Like `step`, for loops of few but slow items (pages of a PDF): checks every time."""
+        self.check()
+        if self._report and total:
+            start, end = self._span
+            self._report(start + (end - start) * done / total)
+
     def check(self) -> None:
         if self.cancel.is_set():
             raise ExportCancelled("The export was cancelled; no file was written.")

@@ -1,16 +1,20 @@
-"""Markdown and plain text: the thread as it is shown, readable anywhere."""
+"""Markdown and plain text: the thread as it is shown, readable anywhere.
+
+Control characters (a terminal's ESC sequences) are shown as symbols, not
+written raw: `cat` of an export must not drive the terminal.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from chatapp.domain import Role
+from chatapp.export.clean import visible_controls as clean
 from chatapp.export.model import ThreadExport
 from chatapp.export.progress import NO_PROGRESS, Progress
+from chatapp.timestamps import format_local
 
 
 def _when(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+    return format_local(ts, "%Y-%m-%d %H:%M")
 
 
 def _who(role: Role, model: str | None) -> str:
@@ -18,30 +22,42 @@ def _who(role: Role, model: str | None) -> str:
         return "You"
     if role == Role.SYSTEM:
         return "System"
-    return f"Assistant ({model})" if model else "Assistant"
+    return f"Assistant ({clean(model)})" if model else "Assistant"
 
 
 def render_markdown(export: ExportLike, progress: Progress = NO_PROGRESS) -> str:
     t = export.thread
-    lines = [f"# {t.title or 'New chat'}", "", f"*Started {_when(t.created_at)}, last message {_when(t.updated_at)}*", ""]
+    title = clean(t.title or "New chat")
+    lines = [
+        f"# {title}",
+        "",
+        f"*Started {_when(t.created_at)}, last message {_when(t.updated_at)}*",
+        "",
+    ]
     if t.system_prompt:
-        lines += ["> **System prompt:** " + t.system_prompt.replace("\n", "\n> "), ""]
+        lines += ["> **System prompt:** " + clean(t.system_prompt).replace("\n", "\n> "), ""]
     for n, m in enumerate(export.shown):
         progress.step(n, len(export.shown))
         status = "" if m.status.value == "complete" else f" *({m.status.value})*"
-        lines += [f"### {_who(m.role, m.model)} — {_when(m.created_at)}{status}", "", m.content, ""]
+        lines += [
+            f"### {_who(m.role, m.model)} — {_when(m.created_at)}{status}",
+            "",
+            clean(m.content),
+            "",
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def render_text(export: ExportLike, progress: Progress = NO_PROGRESS) -> str:
     t = export.thread
-    lines = [t.title or "New chat", "=" * max(8, len(t.title or "New chat")), ""]
+    title = clean(t.title or "New chat")
+    lines = [title, "=" * max(8, len(title)), ""]
     if t.system_prompt:
-        lines += [f"System prompt: {t.system_prompt}", ""]
+        lines += [f"System prompt: {clean(t.system_prompt)}", ""]
     for n, m in enumerate(export.shown):
         progress.step(n, len(export.shown))
         status = "" if m.status.value == "complete" else f" ({m.status.value})"
-        lines += [f"[{_when(m.created_at)}] {_who(m.role, m.model)}{status}:", m.content, ""]
+        lines += [f"[{_when(m.created_at)}] {_who(m.role, m.model)}{status}:", clean(m.content), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -1,22 +1,35 @@
-"""Daily consistent backups with SQLite's backup API, and restoring one.
+"""Consistent backups with SQLite's backup API, and restoring one.
 
-A damaged database is never overwritten: restoring moves it aside first.
+When: daily (at start, when the newest backup is a day old) and at quit when the
+database changed since the newest backup; never of a database without threads
+(the first backup of a new data folder was once an empty one, so "restore the
+latest backup" restored nothing). Which are kept: the newest few, and the newest
+of each of the last days, so a morning of restarts does not push out last week.
+
+A damaged database is never overwritten: restoring moves it aside first. A
+database that is missing or empty while backups exist is not taken for a new
+one (`missing_with_backups`), and one deleted under the running app is written
+back from the open connection (`DatabaseWatch`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from chatapp.store.db import raise_translated
 
 log = logging.getLogger("chatapp.store")
 
-KEEP = 7
+KEEP = 7  # days with a backup kept
+KEEP_RECENT = 5  # the newest backups kept whatever their day
 DAY = 86400.0
 _PREFIX = "chatapp-"
 _SUFFIX = ".sqlite3"
@@ -34,11 +47,10 @@ def backup_now(db_path: Path, folder: Path, *, now: float | None = None) -> Path
     """Write a consistent copy of the database (readers and the writer may go on meanwhile)."""
     now = time.time() if now is None else now
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
-    target = folder / f"{_PREFIX}{stamp}{_SUFFIX}"
+    target = folder / f"{_PREFIX}{_stamp(now)}{_SUFFIX}"
     partial = target.with_name(target.name + ".partial")
     try:
-        src = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        src = sqlite3.connect(f"{Path(db_path).absolute().as_uri()}?mode=ro", uri=True)
         try:
             dst = sqlite3.connect(partial)
             try:
@@ -58,19 +70,164 @@ def backup_now(db_path: Path, folder: Path, *, now: float | None = None) -> Path
     return target
 
 
+def has_threads(db_path: Path) -> bool:
+    """Whether the database holds anything worth a backup (a thread, trashed ones too)."""
+    try:
+        conn = sqlite3.connect(f"{Path(db_path).absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            return conn.execute("SELECT EXISTS (SELECT 1 FROM threads)").fetchone()[0] == 1
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+
+
 def daily_backup(
     db_path: Path, folder: Path, *, now: float | None = None, keep: int = KEEP
 ) -> Path | None:
-    """Back up if the newest backup is a day old or more; keep the newest `keep`."""
+    """Back up if the newest backup is a day old or more and there is something to keep."""
     now = time.time() if now is None else now
     existing = backups(folder)
     if existing and now - existing[0].stat().st_mtime < DAY:
         return None
+    if not has_threads(db_path):
+        return None
     made = backup_now(db_path, folder, now=now)
     os.utime(made, (now, now))
-    for old in backups(folder)[keep:]:
-        old.unlink(missing_ok=True)
+    prune(folder, keep_days=keep)
     return made
+
+
+def changed_since_backup(db_path: Path, folder: Path) -> bool:
+    """The database (or its write-ahead log) was written after the newest backup was made."""
+    existing = backups(folder)
+    if not existing:
+        return True
+    newest = existing[0].stat().st_mtime
+    written = [
+        p.stat().st_mtime for p in (db_path, db_path.with_name(db_path.name + "-wal")) if p.exists()
+    ]
+    return bool(written) and max(written) > newest
+
+
+def backup_if_changed(db_path: Path, folder: Path, *, now: float | None = None) -> Path | None:
+    """At quit: a backup of what changed in this session (nothing when nothing did)."""
+    if not has_threads(db_path) or not changed_since_backup(db_path, folder):
+        return None
+    now = time.time() if now is None else now
+    existing = backups(folder)
+    if existing and existing[0].name == f"{_PREFIX}{_stamp(now)}{_SUFFIX}":
+        now += 1  # two backups in one second keep both names
+    made = backup_now(db_path, folder, now=now)
+    prune(folder)
+    return made
+
+
+def prune(folder: Path, *, keep_recent: int = KEEP_RECENT, keep_days: int = KEEP) -> list[Path]:
+    """Keep the newest `keep_recent` backups and the newest one of each of the last `keep_days`
+    days that have one; returns what was removed."""
+    found = backups(folder)
+    kept = set(found[:keep_recent])
+    days: list[str] = []
+    for path in found:  # newest first
+        day = path.name[len(_PREFIX) : len(_PREFIX) + 8]
+        if day not in days:
+            days.append(day)
+            if len(days) <= keep_days:
+                kept.add(path)
+    removed = [p for p in found if p not in kept]
+    for old in removed:
+        old.unlink(missing_ok=True)
+    return removed
+
+
+def _stamp(now: float) -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+
+
+def missing_with_backups(db_path: Path, folder: Path) -> str | None:
+    """A message when the database is missing or empty (0 bytes) although backups exist: that
+    is a lost database, not a new one, and must not be silently started afresh."""
+    found = backups(folder)
+    if not found:
+        return None
+    if db_path.exists():
+        wal = db_path.with_name(db_path.name + "-wal")
+        if db_path.stat().st_size > 0 or (wal.exists() and wal.stat().st_size > 0):
+            return None
+        state = "is empty (0 bytes)"
+    else:
+        state = "is missing"
+    when = dt.datetime.fromtimestamp(found[0].stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    return (
+        f"The database {db_path} {state}, but there are backups in {folder} "
+        f"(the latest, {found[0].name}, from {when})."
+    )
+
+
+class DatabaseWatch:
+    """Notices the database file being deleted or replaced under the running app.
+
+    SQLite goes on writing to the open (now nameless) file, so nothing fails until the
+    next start finds every thread gone. `check()` sees it; `rescue()` writes what the
+    open connection holds back to the database's name (or beside it, when another file
+    took the name), so nothing is lost.
+    """
+
+    def __init__(self, db_path: Path, conn: sqlite3.Connection, lock: Any = None) -> None:
+        self.db_path = Path(db_path)
+        self._conn = conn
+        self._lock = lock or threading.RLock()
+        self._identity = self._current()
+        self.vanished = False
+
+    def _current(self) -> tuple[int, int] | None:
+        try:
+            info = os.stat(self.db_path)
+        except OSError:
+            return None
+        return (info.st_dev, info.st_ino)
+
+    def check(self) -> str | None:
+        """A message the first time the file is found gone or replaced (None otherwise)."""
+        if self.vanished or self._current() == self._identity:
+            return None
+        self.vanished = True
+        log.error("the database file %s was deleted or replaced while in use", self.db_path)
+        return self.rescue()
+
+    def rescue(self) -> str:
+        """Write the open connection's database to its name (or beside it); returns what was done."""
+        replaced = self._current() not in (None, self._identity)
+        target = self.db_path
+        if replaced:
+            target = self.db_path.with_name(f"{self.db_path.name}.rescued-{_stamp(time.time())}")
+        partial = target.with_name(target.name + ".partial")
+        try:
+            with self._lock:
+                dst = sqlite3.connect(partial)
+                try:
+                    self._conn.backup(dst)
+                finally:
+                    dst.close()
+            os.replace(partial, target)
+        except (sqlite3.Error, OSError) as exc:
+            partial.unlink(missing_ok=True)
+            return (
+                f"The database file {self.db_path} was deleted or replaced while chatapp was "
+                f"running, and what chatapp holds could not be written back ({exc}). "
+                "Keep chatapp open and free the disk, or restore a backup."
+            )
+        self._identity = self._current() if not replaced else self._identity
+        if replaced:
+            return (
+                f"The database file {self.db_path} was replaced by another file while chatapp was "
+                f"running; what chatapp held is saved as {target}."
+            )
+        return (
+            f"The database file {self.db_path} was deleted while chatapp was running; chatapp "
+            "wrote what it holds back to it, and nothing was lost."
+        )
 
 
 def restore(db_path: Path, backup: Path, *, now: float | None = None) -> Path:

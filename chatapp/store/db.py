@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 
@@ -57,8 +58,35 @@ def translate(exc: sqlite3.Error, path: Path | str) -> StorageError | None:
             detail=text,
         )
     if name in _IO:
+        if _size_limited(path):
+            return StorageError(
+                f"The disk holding {path} is full for chatapp (the database reached this "
+                "session's file-size limit, ulimit -f): the change was not saved. "
+                "What was saved before is intact.",
+                detail=text,
+            )
         return StorageError(f"A disk error occurred while using {path}.", detail=text)
     return None
+
+
+def _size_limited(path: Path | str) -> bool:
+    """A failed write under a file-size limit (ulimit -f) is a full disk to the person, not a
+    mysterious disk error: sqlite reports EFBIG only as an I/O error."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    except (ImportError, OSError, ValueError):
+        return False
+    if limit == resource.RLIM_INFINITY:
+        return False
+    sizes = []
+    for suffix in ("", "-wal", "-journal"):
+        try:
+            sizes.append(os.path.getsize(f"{path}{suffix}"))
+        except OSError:
+            pass
+    return bool(sizes) and max(sizes) + 1024 * 1024 >= limit
 
 
 def raise_translated(exc: sqlite3.Error, path: Path | str) -> None:
@@ -113,6 +141,53 @@ def open_database(path: Path) -> sqlite3.Connection:
         conn.close()
         raise_translated(exc, path)
     return conn
+
+
+def open_read_only(path: Path, *, oldest: int = 4) -> sqlite3.Connection:
+    """Open the database only to read it (`list`, `export`): a read-only file or folder, a
+    full disk or a file-size limit must not keep a person from rescuing their threads.
+
+    Tries SQLite's read-only mode, then `immutable` (which needs no -shm file, so it works
+    in a read-only folder). Nothing is written; a schema older than `oldest` is refused
+    because reading it needs a migration."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise StorageError(f"There is no database at {path}.")
+    _check_header(path)
+    uri = path.absolute().as_uri()
+    last: sqlite3.Error | None = None
+    for mode in ("mode=ro", "immutable=1"):
+        try:
+            conn = sqlite3.connect(
+                f"{uri}?{mode}", uri=True, check_same_thread=False, isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            last = exc
+            continue
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute("SELECT count(*) FROM threads").fetchone()
+        except sqlite3.Error as exc:
+            conn.close()
+            last = exc
+            continue
+        if version > migrations.LATEST:
+            conn.close()
+            raise DatabaseTooNew(
+                f"The database {path} was written by a newer version of chatapp (schema {version}, "
+                f"this version knows up to {migrations.LATEST}). Please update chatapp."
+            )
+        if version < oldest:
+            conn.close()
+            raise StorageError(
+                f"The database {path} is from an older chatapp and must be upgraded, which cannot "
+                "be done while it is read-only. Make it writable (or copy it elsewhere) and try again."
+            )
+        return conn
+    assert last is not None
+    raise_translated(last, path)
+    raise last  # unreachable
 
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"

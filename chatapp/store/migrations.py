@@ -190,6 +190,36 @@ def m006_remake_dialogue_summaries(conn: sqlite3.Connection) -> None:
     )
 
 
+def _bad_time(column: str) -> str:
+    """SQL: the column is not a usable time (text, a blob, infinite, before 1970, after 3000)."""
+    return (
+        f"(typeof({column}) NOT IN ('integer', 'real') OR {column} < 0"
+        f" OR {column} > 32503680000)"
+    )
+
+
+def m007_repair_imported_times(conn: sqlite3.Connection) -> None:
+    """Times that imports let through before they were checked ("yesterday", 1e20, -1e12,
+    Infinity) made the window abort at every start; each becomes the nearest sound time."""
+    now = "CAST(strftime('%s', 'now') AS REAL)"
+    bad = _bad_time
+    conn.execute(
+        f"UPDATE threads SET created_at = CASE WHEN {bad('updated_at')} THEN {now}"
+        f" ELSE updated_at END WHERE {bad('created_at')}"
+    )
+    conn.execute(f"UPDATE threads SET updated_at = created_at WHERE {bad('updated_at')}")
+    conn.execute(f"UPDATE threads SET deleted_at = {now} WHERE deleted_at IS NOT NULL AND {bad('deleted_at')}")
+    conn.execute(
+        "UPDATE messages SET created_at = (SELECT created_at FROM threads WHERE id = thread_id)"
+        f" WHERE {bad('created_at')}"
+    )
+    conn.execute(f"UPDATE messages SET selected_at = created_at WHERE {bad('selected_at')}")
+    conn.execute(f"UPDATE summaries SET created_at = {now} WHERE {bad('created_at')}")
+    conn.execute(f"UPDATE memory_slots SET created_at = {now} WHERE {bad('created_at')}")
+    conn.execute(f"UPDATE memory_slots SET updated_at = created_at WHERE {bad('updated_at')}")
+    conn.execute(f"UPDATE memory_slots SET used_at = NULL WHERE used_at IS NOT NULL AND {bad('used_at')}")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_memory,
@@ -197,6 +227,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m004_memory_options,
     m005_shared_slots_forget_deleted,
     m006_remake_dialogue_summaries,
+    m007_repair_imported_times,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -589,8 +589,11 @@ class MainWindow(QMainWindow):
             self, "Export thread", str(Path.home() / f"{name}.md"), ";;".join(self._FILTERS.values())
         )
         if path:
-            fmt = next((k for k, v in self._FILTERS.items() if v == chosen), Path(path).suffix.lstrip(".") or "md")
-            self.run_export([thread.id], fmt, Path(path))
+            from chatapp.export.writer import choose_format
+
+            # the typed extension wins (x.html is HTML under any filter), else the filter's
+            fmt, target = choose_format(path, next((k for k, v in self._FILTERS.items() if v == chosen), None))
+            self.run_export([thread.id], fmt, target)
 
     def export_all(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -624,6 +627,9 @@ class MainWindow(QMainWindow):
                 self.export_done.emit(f"Exported to {path}", "")
             except UserFacingError as exc:
                 self.export_done.emit("", str(exc))
+            except Exception:  # a bug: said and logged, never a silent stop on this thread
+                log.exception("export to %s failed", path)
+                self.export_done.emit("", f"The export to {path} failed (a bug; see chatapp.log).")
             finally:
                 reader.close()
 
@@ -655,7 +661,7 @@ class MainWindow(QMainWindow):
             self.run_import(Path(path))
 
     def run_import(self, path: Path) -> None:
-        from chatapp.export.importers import import_file
+        from chatapp.export.importers import import_with_report
 
         self.statusBar().showMessage(f"Importing {path.name}…")
 
@@ -665,13 +671,17 @@ class MainWindow(QMainWindow):
             writer = None
             try:
                 writer = Store.open(self.store.db_path)
-                created = import_file(writer, path)
-                self.export_done.emit(f"Imported {len(created)} thread(s) from {path.name}", "")
+                report = import_with_report(writer, path)
+                created = report.thread_ids
+                self.export_done.emit(report.message(path.name), "")
                 for thread_id in created:
                     if self.memory is not None:
                         self.memory.ingest(thread_id)  # memory is built in the background
             except UserFacingError as exc:
                 self.export_done.emit("", str(exc))
+            except Exception:  # a bug: said and logged, never a silent stop on this thread
+                log.exception("import of %s failed", path)
+                self.export_done.emit("", f"The import of {path.name} failed (a bug; see chatapp.log).")
             finally:
                 if writer is not None:
                     writer.close()

@@ -24,6 +24,7 @@ from chatapp.memory.builder import BuiltContext
 from chatapp.memory.facts import owner_of
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
+from chatapp.timestamps import format_local
 
 _KIND_NAMES = {
     "system": "System prompt",
@@ -141,7 +142,7 @@ class MemoryPanel(QDockWidget):
                 ("shared by all threads · " if slot.thread_id is None else "")
                 + f"about: {slot.owner} · salience {slot.salience:.2f} · "
                 f"from {len(slot.sources)} message(s) · updated "
-                + time.strftime("%Y-%m-%d %H:%M", time.localtime(slot.updated_at))
+                + format_local(slot.updated_at, "%Y-%m-%d %H:%M")
             )
             item.setData(Qt.ItemDataRole.UserRole, slot.id)
             self.slot_list.addItem(item)

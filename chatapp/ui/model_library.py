@@ -3,7 +3,6 @@ what each one is, read from its header on a background thread."""
 
 from __future__ import annotations
 
-import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,8 @@ from PySide6.QtWidgets import (
 from chatapp.config.model_settings import model_key
 from chatapp.engine.gguf_meta import GGUFInfo, read_header, scan
 from chatapp.errors import ModelLoadError
+from chatapp.timestamps import format_local
+from chatapp.ui.guard import guarded
 
 COLUMNS = ["Name", "Architecture", "Parameters", "Quantization", "Size", "Trained context", "Chat template", "Last used"]
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -66,6 +67,7 @@ class ModelTableModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
+    @guarded()
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.rows):
             return None
@@ -109,7 +111,7 @@ class ModelTableModel(QAbstractTableModel):
         if col == 6:
             return "yes" if info.has_chat_template else "no (ChatML is used)"
         if col == 7:
-            return dt.datetime.fromtimestamp(used).strftime("%Y-%m-%d") if used else ""
+            return format_local(used, "%Y-%m-%d", "") if used else ""
         return None
 
 

@@ -11,6 +11,8 @@ from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from chatapp.domain import Thread
 from chatapp.store import Store
+from chatapp.timestamps import local
+from chatapp.ui.guard import guarded
 
 ThreadIdRole = Qt.ItemDataRole.UserRole + 1
 GroupRole = Qt.ItemDataRole.UserRole + 2  # the group's name when this row starts a group, else ""
@@ -35,6 +37,7 @@ class ThreadListModel(QAbstractListModel):
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._threads)
 
+    @guarded()
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._threads):
             return None
@@ -64,7 +67,10 @@ def group_of(thread: Thread, today: dt.date) -> str:
     """Pinned, Today, Yesterday, Previous 7 days, Previous 30 days, or Older."""
     if thread.pinned:
         return "Pinned"
-    day = dt.datetime.fromtimestamp(thread.updated_at).date()
+    when = local(thread.updated_at)
+    if when is None:
+        return "Older"  # a damaged time: the thread is still listed
+    day = when.date()
     age = (today - day).days
     if age <= 0:
         return "Today"
@@ -82,12 +88,14 @@ class ThreadDelegate(QStyledItemDelegate):
 
     HEADING = 24
 
+    @guarded(lambda _self, option, _index: QSize(option.rect.width(), 24))
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
         size = super().sizeHint(option, index)
         if index.data(GroupRole):
             size.setHeight(size.height() + self.HEADING)
         return size
 
+    @guarded()
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
         heading = index.data(GroupRole)
         if not heading:

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from chatapp.domain import Message, MessageStatus, Role
 from chatapp.store import Store
+from chatapp.timestamps import local
+from chatapp.ui.guard import guarded
 from chatapp.ui.highlight import highlight_code
 
 PAGE = 50
@@ -106,6 +108,7 @@ class TranscriptModel(QAbstractListModel):
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._messages)
 
+    @guarded()
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._messages):
             return None
@@ -126,7 +129,8 @@ class TranscriptModel(QAbstractListModel):
 
 
 def _day(timestamp: float) -> dt.date:
-    return dt.datetime.fromtimestamp(timestamp).date()
+    when = local(timestamp)  # a damaged time reads as 1970, not as a crash
+    return when.date() if when is not None else dt.date(1970, 1, 1)
 
 
 def day_label(timestamp: float, today: dt.date | None = None) -> str:
@@ -175,6 +179,7 @@ class MessageDelegate(QStyledItemDelegate):
     def _bubble_width(self, option: QStyleOptionViewItem) -> int:
         return max(120, int(option.rect.width() * 0.82))
 
+    @guarded(lambda _self, option, _index: QSize(option.rect.width(), 40))
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
         msg: Message | None = index.data(MessageRole)
         if msg is None:
@@ -188,6 +193,7 @@ class MessageDelegate(QStyledItemDelegate):
             height += self.SEPARATOR
         return QSize(option.rect.width(), height)
 
+    @guarded()
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
         msg: Message | None = index.data(MessageRole)
         if msg is None:
@@ -252,7 +258,8 @@ class MessageDelegate(QStyledItemDelegate):
 
 def _header(msg: Message) -> str:
     who = "You" if msg.role == Role.USER else (msg.model or "Assistant")
-    when = dt.datetime.fromtimestamp(msg.created_at).strftime("%H:%M")
+    when = local(msg.created_at)
+    when = when.strftime("%H:%M") if when is not None else "?"
     parts = [who, when]
     if msg.version_count > 1:
         parts.append(f"‹ {msg.version_index}/{msg.version_count} ›")

@@ -24,6 +24,9 @@ CORE = [
     "chatapp.memory.extraction",
     "chatapp.export.writer",
     "chatapp.export.importers",
+    "chatapp.export.html_format",
+    "chatapp.export.clean",
+    "chatapp.timestamps",
     "chatapp.cli",
 ]
 
