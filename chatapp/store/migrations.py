@@ -190,6 +190,19 @@ def m006_remake_dialogue_summaries(conn: sqlite3.Connection) -> None:
     )
 
 
+def m007_drafts(conn: sqlite3.Connection) -> None:
+    """What the user typed and has not sent, per thread, so a quit or a crash does not lose it."""
+    conn.executescript(
+        """
+        CREATE TABLE drafts (
+            thread_id  INTEGER PRIMARY KEY REFERENCES threads(id) ON DELETE CASCADE,
+            text       TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_memory,
@@ -197,6 +210,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m004_memory_options,
     m005_shared_slots_forget_deleted,
     m006_remake_dialogue_summaries,
+    m007_drafts,
 ]
 LATEST = len(MIGRATIONS)
 
