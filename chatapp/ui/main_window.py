@@ -10,8 +10,26 @@ from pathlib import Path
 
 from concurrent.futures import ThreadPoolExecutor
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QObject,
+    QPoint,
+    QPointF,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -27,12 +45,13 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
 
 from chatapp import __version__
-from chatapp.domain import Message, Role, SearchHit
+from chatapp.domain import Message, MessageStatus, Role, SearchHit
 from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult
 from chatapp.config.settings import AppSettings
 from chatapp.errors import StorageError, UserFacingError
@@ -40,13 +59,20 @@ from chatapp.store import Store
 from chatapp.ui.composer import Composer
 from chatapp.ui.highlight import code_blocks
 from chatapp.ui.session import BUSY, ChatSession
+from chatapp.ui.status_bar import ERROR_MARK, StatusBar
 from chatapp.ui.thread_list import ThreadDelegate, ThreadIdRole, ThreadListModel
 from chatapp.ui.transcript import MessageDelegate, TranscriptModel
 from chatapp.ui.memory_panel import MemoryPanel
+from chatapp.ui.theme import apply_theme
 from chatapp.workers.engine import EngineController
 from chatapp.workers.memory import MemoryController
 
 log = logging.getLogger("chatapp.ui")
+
+
+def font_points(size: int) -> int:
+    """A font size from the settings, kept readable (0 is the system's size)."""
+    return 0 if size <= 0 else min(48, max(6, size))
 
 
 class MainWindow(QMainWindow):
@@ -55,6 +81,9 @@ class MainWindow(QMainWindow):
     search_results = Signal(str, object)
     export_done = Signal(str, str)  # message, error
     export_progress = Signal(float)
+
+    UNDO_MS = 10_000  # how long Undo stays after a delete (the last delete's own time)
+    DRAFT_SAVE_MS = 1_500  # a draft is saved this long after the last keystroke
 
     def __init__(
         self,
@@ -76,7 +105,13 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.model_spec = model_spec
         self.session = ChatSession(store, engine, self, memory)
-        self._drafts: dict[int, str] = {}
+        try:
+            self._drafts: dict[int, str] = store.drafts()  # unsent text, kept across restarts
+        except StorageError as exc:
+            log.warning("drafts could not be read: %s", exc)
+            self._drafts = {}
+        self._focused_once = False
+        self._follow = True  # the transcript follows its end until the user scrolls up
         self._current_thread: int | None = None
         # one background thread for search, export and import (the GUI thread never waits on them)
         self._search_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatapp-io")
@@ -176,11 +211,16 @@ class MainWindow(QMainWindow):
         self.model_label.setAccessibleName("Model status")
         self.speed_label = QLabel("")
         self.context_label = QLabel("")
-        status = self.statusBar()
+        status = StatusBar(self)
+        self.setStatusBar(status)
         self._undo_button = QPushButton("Undo")
         self._undo_button.setAccessibleName("Undo delete")
         self._undo_button.hide()
         self._undo_button.clicked.connect(self.undo_delete)
+        self._undo_timer = QTimer(self, singleShot=True)  # one timer: each delete restarts it
+        self._undo_timer.timeout.connect(self._undo_button.hide)
+        self._draft_timer = QTimer(self, singleShot=True, interval=self.DRAFT_SAVE_MS)
+        self._draft_timer.timeout.connect(self._save_draft)
         status.addPermanentWidget(self._undo_button)  # a normal widget would hide under the message
         status.addPermanentWidget(self.context_label)
         status.addPermanentWidget(self.speed_label)
@@ -263,11 +303,17 @@ class MainWindow(QMainWindow):
         self.thread_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.thread_view.customContextMenuRequested.connect(self._thread_menu)
         self.composer.textChanged.connect(self._update_send_enabled)
+        self.composer.textChanged.connect(self._draft_timer.start)
         self.composer.submitted.connect(self.send)
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(self.session.stop)
-        self.transcript_view.verticalScrollBar().valueChanged.connect(self._maybe_load_older)
+        bar = self.transcript_view.verticalScrollBar()
+        bar.valueChanged.connect(self._maybe_load_older)
+        bar.valueChanged.connect(self._note_scroll)
+        bar.rangeChanged.connect(self._keep_following)
         self.transcript_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.transcript_view.viewport().setMouseTracking(True)
+        self.transcript_view.viewport().installEventFilter(self)
         self.transcript_view.customContextMenuRequested.connect(self._message_menu)
         self.search_box.textChanged.connect(lambda _t: self._search_timer.start())
         self._search_timer.timeout.connect(self._start_search)
@@ -302,12 +348,16 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def new_thread(self) -> None:
+        """A new chat; an untouched one (no message, draft or settings) is reused, so
+        pressing Ctrl+N again and again does not pile up empty threads."""
+        self._save_draft()
         try:
-            thread = self.store.create_thread()
+            unused = self.store.unused_thread()
+            thread_id = unused if unused is not None else self.store.create_thread().id
         except StorageError as exc:
             self.show_error(str(exc))
             return
-        self._refresh_threads(select=thread.id)
+        self._refresh_threads(select=thread_id)
         self.composer.setFocus()
 
     def _refresh_threads(self, select: int | None = None) -> None:
@@ -326,14 +376,22 @@ class MainWindow(QMainWindow):
         thread_id = current.data(ThreadIdRole) if current.isValid() else None
         if thread_id == self._current_thread:
             return
-        if self._current_thread is not None:
-            self._drafts[self._current_thread] = self.composer.toPlainText()
+        typed = self.composer.toPlainText()
+        was_none = self._current_thread is None
+        if not was_none:
+            self._save_draft()
         self._current_thread = thread_id
+        self._follow = True  # a thread opens at its end
         self.transcript.load_thread(thread_id)
         self.memory_panel.show_thread(thread_id)
+        self._show_thread_context(thread_id)
         if thread_id is not None:
             self._follow_thread_model(thread_id)
-        self.composer.setPlainText(self._drafts.get(thread_id, "") if thread_id else "")
+        draft = self._drafts.get(thread_id, "") if thread_id else ""
+        if not draft and typed.strip() and was_none:
+            draft = typed  # typed before any thread was open: it goes with the thread, not away
+        if draft != typed:
+            self.composer.setPlainText(draft)
         self.transcript_view.scrollToBottom()
         if thread_id is not None:
             thread = self.threads_model.thread_at(current.row())
@@ -378,8 +436,8 @@ class MainWindow(QMainWindow):
         self.memory_panel.show_thread(self._current_thread)
         self._undo_button.setProperty("thread_id", thread_id)
         self._undo_button.show()
-        self.statusBar().showMessage("Thread moved to the trash (kept 30 days).", 10000)
-        QTimer.singleShot(10000, self._undo_button.hide)
+        self.statusBar().showMessage("Thread moved to the trash (kept 30 days).", self.UNDO_MS)
+        self._undo_timer.start(self.UNDO_MS)
 
     def show_trash(self) -> None:
         """Deleted threads stay 30 days; restore any of them from here."""
@@ -414,6 +472,7 @@ class MainWindow(QMainWindow):
 
     def undo_delete(self) -> None:
         thread_id = self._undo_button.property("thread_id")
+        self._undo_timer.stop()
         self._undo_button.hide()
         if thread_id is not None:
             self.store.restore_thread(int(thread_id))
@@ -436,7 +495,8 @@ class MainWindow(QMainWindow):
                 return
         if self.session.send(self._current_thread, text):
             self.composer.clear()
-            self._drafts.pop(self._current_thread, None)
+            self._draft_timer.stop()
+            self._store_draft(self._current_thread, "")
 
     def regenerate(self) -> None:
         last = self.transcript.message_at(self.transcript.rowCount() - 1)
@@ -447,23 +507,39 @@ class MainWindow(QMainWindow):
         bar = self.transcript_view.verticalScrollBar()
         return bar.value() >= bar.maximum() - 4
 
+    @Slot(int)
+    def _note_scroll(self, _value: int) -> None:
+        """Scrolling up stops following the stream; scrolling back to the end resumes it."""
+        self._follow = self._at_bottom()
+
+    @Slot(int, int)
+    def _keep_following(self, _low: int, high: int) -> None:
+        """The rows grew (streamed text, a thread laid out after opening): stay at the end."""
+        if self._follow:
+            self.transcript_view.verticalScrollBar().setValue(high)
+
     @Slot(object)
     def _on_message_added(self, message: Message) -> None:
+        if message.thread_id == self._current_thread and message.role == Role.USER:
+            self._follow = True  # the user's own message brings the view back to the end
         self.transcript.append(message)
-        self.transcript_view.scrollToBottom()
+        if self._follow:
+            self.transcript_view.scrollToBottom()
 
     @Slot(int, str)
     def _on_reply_text(self, message_id: int, text: str) -> None:
-        follow = self._at_bottom()
         self.transcript.set_text(message_id, text)
-        if follow:
+        if self._follow:
             QTimer.singleShot(0, self.transcript_view.scrollToBottom)
 
     @Slot(object)
     def _on_reply_done(self, message: Message) -> None:
-        follow = self._at_bottom()
         self.transcript.replace_message(message)
-        if follow:
+        if message.thread_id == self._current_thread:
+            if message.status == MessageStatus.COMPLETE:
+                self._statusbar().clear_error()
+            self._show_thread_context(self._current_thread)
+        if self._follow:
             QTimer.singleShot(0, self.transcript_view.scrollToBottom)
 
     @Slot(bool)
@@ -480,7 +556,42 @@ class MainWindow(QMainWindow):
 
     @Slot(int, int)
     def _on_context(self, used: int, size: int) -> None:
-        self.context_label.setText(f"Context {used}/{size}")
+        if self.session.reply_thread == self._current_thread:  # the counter is the shown thread's
+            self.context_label.setText(f"Context {used}/{size}")
+
+    def _show_thread_context(self, thread_id: int | None) -> None:
+        """The shown thread's own context use: its last reply's prompt, or nothing yet."""
+        info = self.session.model_info
+        last = self.transcript.message_at(self.transcript.rowCount() - 1) if thread_id else None
+        if info is not None and last is not None and last.prompt_tokens:
+            self.context_label.setText(f"Context {last.prompt_tokens}/{info.n_ctx}")
+        else:
+            self.context_label.setText("")
+
+    def _statusbar(self) -> StatusBar:
+        return self.statusBar()  # type: ignore[return-value]
+
+    # -- drafts ---------------------------------------------------------
+
+    @Slot()
+    def _save_draft(self) -> None:
+        """The open thread's unsent text goes to the store (after a pause in typing, on a
+        thread switch, and on quit), so a restart or a crash keeps it."""
+        self._draft_timer.stop()
+        if self._current_thread is not None:
+            self._store_draft(self._current_thread, self.composer.toPlainText())
+
+    def _store_draft(self, thread_id: int, text: str) -> None:
+        if self._drafts.get(thread_id, "") == text:
+            return
+        if text.strip():
+            self._drafts[thread_id] = text
+        else:
+            self._drafts.pop(thread_id, None)
+        try:
+            self.store.save_draft(thread_id, text)
+        except (StorageError, KeyError) as exc:  # kept in memory; tried again on the next change
+            log.warning("draft not saved: %s", exc)
 
     @Slot(object)
     def _on_stats(self, result: ReplyResult) -> None:
@@ -532,23 +643,30 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Settings saved. Model settings apply when a model is next loaded.", 6000)
 
     def apply_appearance(self) -> None:
-        """Theme and font size (the text of every view scales with it)."""
+        """Theme and font size, at once (the text of every view scales with the size)."""
         from PySide6.QtGui import QGuiApplication
 
         app = QGuiApplication.instance()
         if self._base_font is None:
             self._base_font = app.font()
+            app.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
         font = app.font()
-        size = self.app_settings.font_size or self._base_font.pointSize()
+        size = font_points(self.app_settings.font_size) or self._base_font.pointSize()
         if size > 0:
             font.setPointSize(size)
         app.setFont(font)
         self.transcript_view.setFont(font)
-        hints = app.styleHints()
-        scheme = {"light": Qt.ColorScheme.Light, "dark": Qt.ColorScheme.Dark}.get(self.app_settings.theme)
-        if hasattr(hints, "setColorScheme"):
-            hints.setColorScheme(scheme if scheme is not None else Qt.ColorScheme.Unknown)
+        self.thread_view.setFont(font)
+        apply_theme(app, self.app_settings.theme)
+        self.transcript_view.doItemsLayout()  # row heights follow the new font
         self.transcript_view.viewport().update()
+        self.thread_view.doItemsLayout()
+
+    @Slot()
+    def _system_scheme_changed(self) -> None:
+        """The desktop switched between light and dark: "system" follows it."""
+        if self.app_settings.theme == "system":
+            self.apply_appearance()
 
     # -- memory ---------------------------------------------------------
 
@@ -640,7 +758,7 @@ class MainWindow(QMainWindow):
         if error:
             self.show_error(error)
         else:
-            self.statusBar().showMessage(message, 10000)
+            self.statusBar().showMessage(message, 10000)  # replaces an earlier error too
             self._refresh_threads()
 
     def import_threads(self) -> None:
@@ -783,6 +901,40 @@ class MainWindow(QMainWindow):
         text, ok = QInputDialog.getMultiLineText(self, "Edit message", "Message:", message.content)
         if ok and text.strip() and text != message.content:
             self.session.edit_and_resend(message.id, text)
+
+    def version_arrow_at(self, pos: QPoint) -> tuple[Message, int] | None:
+        """The message and step (-1 ‹, +1 ›) of a usable version arrow under `pos`."""
+        index = self.transcript_view.indexAt(pos)
+        message = self.transcript.message_at(index.row()) if index.isValid() else None
+        if message is None or message.version_count <= 1:
+            return None
+        option = QStyleOptionViewItem()
+        option.rect = self.transcript_view.visualRect(index)
+        option.font = self.transcript_view.font()
+        option.palette = self.transcript_view.palette()
+        delegate = self.transcript_view.itemDelegate()
+        arrows = delegate.version_arrows(option, index) if isinstance(delegate, MessageDelegate) else None
+        if arrows is None:
+            return None
+        if arrows[0].contains(QPointF(pos)) and message.version_index > 1:
+            return message, -1
+        if arrows[1].contains(QPointF(pos)) and message.version_index < message.version_count:
+            return message, +1
+        return None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """‹ and › in a message header are buttons: a click switches the version."""
+        if watched is self.transcript_view.viewport():
+            kind = event.type()
+            if kind == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton:
+                hit = self.version_arrow_at(event.position().toPoint())
+                if hit is not None:
+                    self.switch_version(*hit)
+                    return True
+            elif kind == QEvent.Type.MouseMove:
+                over = self.version_arrow_at(event.position().toPoint()) is not None
+                watched.setCursor(Qt.CursorShape.PointingHandCursor if over else Qt.CursorShape.ArrowCursor)
+        return super().eventFilter(watched, event)
 
     def switch_version(self, message: Message, step: int) -> None:
         """Show another version of a message (‹ 2/3 ›); what follows it switches with it."""
@@ -1035,7 +1187,7 @@ class MainWindow(QMainWindow):
             return
         log.info("shown to user: %s", message)
         first = message.splitlines()[0]
-        self.statusBar().showMessage("⚠ " + first, 20000)
+        self.statusBar().showMessage(ERROR_MARK + first, 20000)
         if self.isVisible() and not self.settings.value("quiet_errors", False, type=bool):
             box = QMessageBox(QMessageBox.Icon.Warning, "chatapp", first, parent=self)
             rest = "\n".join(message.splitlines()[1:])
@@ -1070,7 +1222,16 @@ class MainWindow(QMainWindow):
         last = self.settings.value("last_thread", None)
         self._refresh_threads(select=int(last) if last is not None else None)
 
+    def showEvent(self, event: QShowEvent) -> None:
+        """The composer has the focus when the window first appears: what the user types
+        at once goes there (not to the New chat button or the search box)."""
+        super().showEvent(event)
+        if not self._focused_once:
+            self._focused_once = True
+            self.composer.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._save_draft()
         self.session.close()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QFont, QPainter, QPalette
+from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from chatapp.domain import Thread
@@ -78,14 +78,23 @@ def group_of(thread: Thread, today: dt.date) -> str:
 
 
 class ThreadDelegate(QStyledItemDelegate):
-    """Draws a group heading above the first thread of each group."""
+    """Draws a group heading above the first thread of each group (as tall as its font, so
+    it scales with the font size)."""
 
-    HEADING = 24
+    @staticmethod
+    def heading_font(font: QFont) -> QFont:
+        heading = QFont(font)
+        heading.setBold(True)
+        heading.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
+        return heading
+
+    def heading_height(self, font: QFont) -> int:
+        return int(QFontMetrics(self.heading_font(font)).height() * 1.6)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
         size = super().sizeHint(option, index)
         if index.data(GroupRole):
-            size.setHeight(size.height() + self.HEADING)
+            size.setHeight(size.height() + self.heading_height(option.font))
         return size
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
@@ -93,14 +102,12 @@ class ThreadDelegate(QStyledItemDelegate):
         if not heading:
             return super().paint(painter, option, index)
         painter.save()
-        font = QFont(option.font)
-        font.setBold(True)
-        font.setPointSizeF(max(6.0, option.font.pointSizeF() * 0.85))
-        painter.setFont(font)
+        painter.setFont(self.heading_font(option.font))
         painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
-        top = QRect(option.rect.left() + 4, option.rect.top(), option.rect.width() - 4, self.HEADING)
+        height = self.heading_height(option.font)
+        top = QRect(option.rect.left() + 4, option.rect.top(), option.rect.width() - 4, height)
         painter.drawText(top, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, heading)
         painter.restore()
         item = QStyleOptionViewItem(option)
-        item.rect = option.rect.adjusted(0, self.HEADING, 0, 0)
+        item.rect = option.rect.adjusted(0, height, 0, 0)
         super().paint(painter, item, index)
