@@ -28,6 +28,7 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
     QKeySequence,
+    QResizeEvent,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
@@ -58,6 +59,7 @@ from chatapp.errors import StorageError, UserFacingError
 from chatapp.store import Store
 from chatapp.ui.composer import Composer
 from chatapp.ui.highlight import code_blocks
+from chatapp.ui.search_results import SearchHitDelegate, hit_item
 from chatapp.ui.session import BUSY, ChatSession
 from chatapp.ui.status_bar import ERROR_MARK, StatusBar
 from chatapp.ui.thread_list import ThreadDelegate, ThreadIdRole, ThreadListModel
@@ -68,6 +70,17 @@ from chatapp.workers.engine import EngineController
 from chatapp.workers.memory import MemoryController
 
 log = logging.getLogger("chatapp.ui")
+
+
+WELCOME = (
+    "<h3>Start a conversation</h3>"
+    "<p>Type below and press Enter (Shift+Enter for a new line).</p>"
+    "<p>The built-in model, SmolLM2-135M, is tiny: good for trying the app, short chats and "
+    "simple rewording, not for facts or long reasoning. Load your own GGUF model with "
+    "<b>Model ▸ Load model file…</b> (Ctrl+O), or drop the file on this window.</p>"
+    "<p>Threads stay on this computer; chatapp remembers what you told it across days "
+    "(View ▸ Memory panel, Ctrl+M). All keys: <b>Help ▸ Keyboard shortcuts</b> (Ctrl+/).</p>"
+)
 
 
 def font_points(size: int) -> int:
@@ -158,6 +171,7 @@ class MainWindow(QMainWindow):
         self.search_list = QListWidget()
         self.search_list.setAccessibleName("Search results")
         self.search_list.setWordWrap(True)
+        self.search_list.setItemDelegate(SearchHitDelegate(self.search_list))
         self.search_list.hide()
         self._search_timer = QTimer(self, singleShot=True, interval=250)
         left_layout.addWidget(new_button)
@@ -175,6 +189,15 @@ class MainWindow(QMainWindow):
         self.transcript_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.transcript_view.setWordWrap(True)
         self.transcript_view.setSpacing(0)
+        self.welcome = QLabel(WELCOME, self.transcript_view.viewport())
+        self.welcome.setAccessibleName("Getting started")
+        self.welcome.setWordWrap(True)
+        self.welcome.setTextFormat(Qt.TextFormat.RichText)
+        self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.welcome.setContentsMargins(40, 20, 40, 20)
+        self.transcript.modelReset.connect(self._update_welcome)
+        self.transcript.rowsInserted.connect(self._update_welcome)
+        self.transcript.rowsRemoved.connect(self._update_welcome)
 
         self.composer = Composer()
         self.send_button = QPushButton("Send")
@@ -293,6 +316,9 @@ class MainWindow(QMainWindow):
         model_menu.addAction(unload_action)
 
         help_menu = self.menuBar().addMenu("&Help")
+        keys_action = QAction("&Keyboard shortcuts", self, shortcut=QKeySequence("Ctrl+/"))
+        keys_action.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(keys_action)
         about_action = QAction("&About chatapp", self)
         about_action.triggered.connect(self.about)
         help_menu.addAction(about_action)
@@ -314,6 +340,8 @@ class MainWindow(QMainWindow):
         self.transcript_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.transcript_view.viewport().setMouseTracking(True)
         self.transcript_view.viewport().installEventFilter(self)
+        self.search_box.installEventFilter(self)  # Down goes to the results, Enter opens the first
+        self.thread_view.installEventFilter(self)  # Delete deletes the selected thread (not elsewhere)
         self.transcript_view.customContextMenuRequested.connect(self._message_menu)
         self.search_box.textChanged.connect(lambda _t: self._search_timer.start())
         self._search_timer.timeout.connect(self._start_search)
@@ -440,22 +468,33 @@ class MainWindow(QMainWindow):
         self._undo_timer.start(self.UNDO_MS)
 
     def show_trash(self) -> None:
-        """Deleted threads stay 30 days; restore any of them from here."""
+        """Deleted threads stay 30 days: restore them, or delete them for good (asked first)."""
+        import datetime as dt
+
         from PySide6.QtWidgets import QDialog, QDialogButtonBox
+
+        from chatapp.store.store import TRASH_DAYS
 
         dialog = QDialog(self)
         dialog.setWindowTitle("Trash")
         layout = QVBoxLayout(dialog)
-        layout.addWidget(QLabel("Deleted threads are kept for 30 days."))
+        layout.addWidget(QLabel(f"Deleted threads are kept for {TRASH_DAYS} days."))
         listing = QListWidget()
         listing.setAccessibleName("Deleted threads")
         for thread in self.store.threads(trash=True):
+            deleted = dt.datetime.fromtimestamp(thread.deleted_at or 0)
+            gone = deleted + dt.timedelta(days=TRASH_DAYS)
             item = QListWidgetItem(thread.title or "New chat")
+            item.setToolTip(f"Deleted {deleted:%d %b %Y %H:%M}; deleted for good after {gone:%d %b %Y}")
             item.setData(Qt.ItemDataRole.UserRole, thread.id)
+            item.setData(Qt.ItemDataRole.UserRole + 1, f"deleted {deleted:%d %b %Y %H:%M}")
+            item.setText(f"{thread.title or 'New chat'}  —  deleted {deleted:%d %b %Y %H:%M}")
             listing.addItem(item)
         layout.addWidget(listing)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         restore = buttons.addButton("Restore", QDialogButtonBox.ButtonRole.ActionRole)
+        forever = buttons.addButton("Delete forever…", QDialogButtonBox.ButtonRole.DestructiveRole)
+        empty = buttons.addButton("Empty trash…", QDialogButtonBox.ButtonRole.DestructiveRole)
         layout.addWidget(buttons)
         buttons.rejected.connect(dialog.reject)
 
@@ -466,9 +505,47 @@ class MainWindow(QMainWindow):
                 listing.takeItem(listing.row(item))
                 self._refresh_threads()
 
+        def do_forever() -> None:
+            item = listing.currentItem()
+            if item is None:
+                return
+            title = item.text().split("  —  ")[0]
+            if not self.confirm("Delete forever", f"Delete “{title}” for good? This cannot be undone."):
+                return
+            try:
+                self.store.delete_forever(item.data(Qt.ItemDataRole.UserRole))
+            except (StorageError, KeyError) as exc:
+                self.show_error(str(exc))
+                return
+            listing.takeItem(listing.row(item))
+
+        def do_empty() -> None:
+            if listing.count() == 0:
+                return
+            if not self.confirm(
+                "Empty trash", f"Delete the {listing.count()} thread(s) in the trash for good? This cannot be undone."
+            ):
+                return
+            try:
+                self.store.purge_trash(days=0, now=time.time() + 1)
+            except StorageError as exc:
+                self.show_error(str(exc))
+                return
+            listing.clear()
+
         restore.clicked.connect(do_restore)
+        forever.clicked.connect(do_forever)
+        empty.clicked.connect(do_empty)
         self._trash_dialog = dialog
         dialog.open()
+
+    def confirm(self, title: str, text: str) -> bool:
+        """Yes/No for what cannot be undone (No is the default)."""
+        answer = QMessageBox.question(
+            self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def undo_delete(self) -> None:
         thread_id = self._undo_button.property("thread_id")
@@ -486,8 +563,16 @@ class MainWindow(QMainWindow):
         text = self.composer.toPlainText()
         if not text.strip():
             return
-        if self.session.busy:
-            self.show_error(BUSY)
+        if self.session.busy:  # the text stays in the composer; no dialog in the way
+            writing = self.session.reply_thread
+            where = ""
+            if writing is not None and writing != self._current_thread:
+                thread = self.threads_model.thread_at(self.threads_model.row_of(writing))
+                where = f" in “{thread.title or 'New chat'}”" if thread else " in another thread"
+            self.statusBar().showMessage(
+                f"A reply is being written{where}: your message stays here; send it when that "
+                "reply ends, or stop it (Esc).", 8000,
+            )
             return
         if self._current_thread is None:
             self.new_thread()
@@ -544,6 +629,7 @@ class MainWindow(QMainWindow):
 
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:
+        self.threads_model.set_writing(self.session.reply_thread if busy else None)
         self.stop_button.setVisible(busy)
         self.send_button.setVisible(not busy)
         self._update_send_enabled()
@@ -820,10 +906,7 @@ class MainWindow(QMainWindow):
             return  # an older query's answer
         self.search_list.clear()
         for hit in hits:
-            snippet = hit.snippet.replace("\x02", "«").replace("\x03", "»").replace("\n", " ")
-            item = QListWidgetItem(f"{hit.thread_title or 'New chat'}\n{snippet}")
-            item.setData(Qt.ItemDataRole.UserRole, (hit.thread_id, hit.message_id))
-            self.search_list.addItem(item)
+            self.search_list.addItem(hit_item(hit))
         if not hits:
             self.search_list.addItem(QListWidgetItem("No messages found"))
         self.search_list.show()
@@ -902,17 +985,53 @@ class MainWindow(QMainWindow):
         if ok and text.strip() and text != message.content:
             self.session.edit_and_resend(message.id, text)
 
+    def _message_option(self, index) -> QStyleOptionViewItem:  # type: ignore[no-untyped-def]
+        """The option the delegate painted `index` with (for hit tests)."""
+        option = QStyleOptionViewItem()
+        option.rect = self.transcript_view.visualRect(index)
+        option.font = self.transcript_view.font()
+        option.palette = self.transcript_view.palette()
+        return option
+
+    def code_button_at(self, pos: QPoint) -> str | None:
+        """The code a message's "Copy" button under `pos` copies, if one is there."""
+        index = self.transcript_view.indexAt(pos)
+        delegate = self.transcript_view.itemDelegate()
+        if not index.isValid() or not isinstance(delegate, MessageDelegate):
+            return None
+        for area, code in delegate.code_buttons(self._message_option(index), index):
+            if area.contains(QPointF(pos)):
+                return code
+        return None
+
+    def link_at(self, pos: QPoint) -> str:
+        index = self.transcript_view.indexAt(pos)
+        delegate = self.transcript_view.itemDelegate()
+        if not index.isValid() or not isinstance(delegate, MessageDelegate):
+            return ""
+        return delegate.link_at(self._message_option(index), index, QPointF(pos))
+
+    def open_link(self, url: str) -> bool:
+        """A link opens in the browser after the user has seen where it goes."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        target = QUrl(url)
+        if target.scheme() not in ("http", "https", "mailto"):
+            self.statusBar().showMessage(f"Not opened: {url} (only web and mail links open)", 8000)
+            return False
+        if not self.confirm("Open link", f"Open this address in your browser?\n\n{target.toDisplayString()}"):
+            return False
+        return QDesktopServices.openUrl(target)
+
     def version_arrow_at(self, pos: QPoint) -> tuple[Message, int] | None:
         """The message and step (-1 ‹, +1 ›) of a usable version arrow under `pos`."""
         index = self.transcript_view.indexAt(pos)
         message = self.transcript.message_at(index.row()) if index.isValid() else None
         if message is None or message.version_count <= 1:
             return None
-        option = QStyleOptionViewItem()
-        option.rect = self.transcript_view.visualRect(index)
-        option.font = self.transcript_view.font()
-        option.palette = self.transcript_view.palette()
         delegate = self.transcript_view.itemDelegate()
+        option = self._message_option(index)
         arrows = delegate.version_arrows(option, index) if isinstance(delegate, MessageDelegate) else None
         if arrows is None:
             return None
@@ -923,17 +1042,50 @@ class MainWindow(QMainWindow):
         return None
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """‹ and › in a message header are buttons: a click switches the version."""
+        """‹ and › in a message header are buttons: a click switches the version; so are a code
+        block's Copy and links. In the search box, Down moves to the results and Enter opens the
+        first one; in the thread list, Delete deletes the selected thread (with Undo)."""
+        if watched is self.search_box and event.type() == QEvent.Type.KeyPress:
+            results = self.search_list
+            has_hits = results.isVisible() and results.count() and results.item(0).data(Qt.ItemDataRole.UserRole)
+            if event.key() == Qt.Key.Key_Down and has_hits:
+                results.setFocus()
+                results.setCurrentRow(0)
+                return True
+            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and has_hits:
+                self._open_hit(results.item(0))
+                return True
+        if (
+            watched is getattr(self, "thread_view", None) and event.type() == QEvent.Type.KeyPress
+            and event.key() == Qt.Key.Key_Delete and not event.modifiers()
+        ):
+            self.delete_thread()
+            return True
         if watched is self.transcript_view.viewport():
             kind = event.type()
             if kind == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton:
-                hit = self.version_arrow_at(event.position().toPoint())
+                pos = event.position().toPoint()
+                hit = self.version_arrow_at(pos)
                 if hit is not None:
                     self.switch_version(*hit)
                     return True
+                code = self.code_button_at(pos)
+                if code is not None:
+                    self._copy(code)
+                    return True
+                link = self.link_at(pos)
+                if link:
+                    self.open_link(link)
+                    return True
             elif kind == QEvent.Type.MouseMove:
-                over = self.version_arrow_at(event.position().toPoint()) is not None
+                pos = event.position().toPoint()
+                over = (
+                    self.version_arrow_at(pos) is not None or self.code_button_at(pos) is not None
+                    or bool(self.link_at(pos))
+                )
                 watched.setCursor(Qt.CursorShape.PointingHandCursor if over else Qt.CursorShape.ArrowCursor)
+                link = self.link_at(pos)
+                watched.setToolTip(link)
         return super().eventFilter(watched, event)
 
     def switch_version(self, message: Message, step: int) -> None:
@@ -1195,6 +1347,64 @@ class MainWindow(QMainWindow):
                 box.setInformativeText(rest)
             box.setModal(False)
             box.show()
+
+    def _update_welcome(self, *_args: object) -> None:
+        """The getting-started text, while the shown thread is empty (a fresh start, a new chat)."""
+        empty = self.transcript.rowCount() == 0
+        self.welcome.setVisible(empty)
+        if empty:
+            self.welcome.setGeometry(self.transcript_view.viewport().rect())
+            self.welcome.raise_()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.welcome.isVisible():
+            self.welcome.setGeometry(self.transcript_view.viewport().rect())
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """Every key the window answers to: the menus' shortcuts and the composer's keys."""
+        found: list[tuple[str, str]] = [
+            ("Enter", "Send the message"),
+            ("Shift+Enter", "New line in the message"),
+            ("Esc", "Stop the reply being written"),
+            ("Delete", "Delete the selected thread (in the thread list; Undo follows)"),
+            ("Down", "From the search box to its results"),
+        ]
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            if menu is None:
+                continue
+            for action in menu.actions():
+                keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if keys:
+                    found.append((keys, action.text().replace("&", "").rstrip("…")))
+        return found
+
+    def show_shortcuts(self) -> None:
+        """Help > Keyboard shortcuts: a table read from the menus, so it cannot go stale."""
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTableWidget, QTableWidgetItem
+
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        layout = QVBoxLayout(dialog)
+        rows = self.shortcuts()
+        table = QTableWidget(len(rows), 2)
+        table.setAccessibleName("Keyboard shortcuts")
+        table.setHorizontalHeaderLabels(["Keys", "Does"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        for row, (keys, what) in enumerate(rows):
+            table.setItem(row, 0, QTableWidgetItem(keys))
+            table.setItem(row, 1, QTableWidgetItem(what))
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        layout.addWidget(table)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout.addWidget(buttons)
+        dialog.resize(520, 480)
+        self._shortcuts_dialog = dialog
+        dialog.open()
 
     def about(self) -> None:
         import PySide6

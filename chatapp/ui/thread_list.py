@@ -14,6 +14,7 @@ from chatapp.store import Store
 
 ThreadIdRole = Qt.ItemDataRole.UserRole + 1
 GroupRole = Qt.ItemDataRole.UserRole + 2  # the group's name when this row starts a group, else ""
+WritingRole = Qt.ItemDataRole.UserRole + 3  # True for the thread whose reply is being written
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -24,6 +25,16 @@ class ThreadListModel(QAbstractListModel):
         self._store = store
         self._threads: list[Thread] = []
         self._groups: list[str] = []
+        self._writing: int | None = None  # the thread a reply is being written in
+
+    def set_writing(self, thread_id: int | None) -> None:
+        """Mark the thread whose reply is being written (None: no reply)."""
+        rows = [self.row_of(t) for t in (self._writing, thread_id) if t is not None]
+        self._writing = thread_id
+        for row in rows:
+            if row >= 0:
+                index = self.index(row)
+                self.dataChanged.emit(index, index)
 
     def refresh(self) -> None:
         self.beginResetModel()
@@ -39,10 +50,15 @@ class ThreadListModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self._threads):
             return None
         thread = self._threads[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+        writing = thread.id == self._writing
+        if role == Qt.ItemDataRole.DisplayRole:
+            return ("✎ " if writing else "") + (thread.title or "New chat")
+        if role == Qt.ItemDataRole.EditRole:
             return thread.title or "New chat"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return thread.title or "New chat"
+            return (thread.title or "New chat") + ("\n(a reply is being written)" if writing else "")
+        if role == WritingRole:
+            return writing
         if role == ThreadIdRole:
             return thread.id
         if role == GroupRole:

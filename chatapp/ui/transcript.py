@@ -10,7 +10,15 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPointF,
+    QRectF,
+    QSize,
+    Qt,
+)
 from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
     QColor,
@@ -19,14 +27,16 @@ from PySide6.QtGui import (
     QPainter,
     QPalette,
     QTextDocument,
+    QTextFormat,
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from chatapp.domain import Message, MessageStatus, Role
 from chatapp.store import Store
-from chatapp.ui.highlight import highlight_code
+from chatapp.ui.highlight import code_blocks, highlight_code
 
 PAGE = 50
+COPY_LABEL = "Copy"
 MessageRole = Qt.ItemDataRole.UserRole + 1
 DayChangeRole = Qt.ItemDataRole.UserRole + 2
 
@@ -172,12 +182,10 @@ class MessageDelegate(QStyledItemDelegate):
             doc = QTextDocument()
             doc.setDefaultFont(font)
             doc.setDocumentMargin(0)
-            if msg.role == Role.USER:
-                doc.setPlainText(msg.content)
-            else:
-                doc.setMarkdown(msg.content or "…")
-                if "```" in msg.content:
-                    highlight_code(doc, dark)
+            # the user's own messages are Markdown too (a pasted list or code block reads as one)
+            doc.setMarkdown(msg.content or "…")
+            if "```" in msg.content:
+                highlight_code(doc, dark)
             doc.setTextWidth(max(50, width))
             self._docs[key] = doc
         return doc
@@ -206,6 +214,45 @@ class MessageDelegate(QStyledItemDelegate):
         height = rect.bottom() - top - self.MARGIN + 1
         left = rect.right() - width - self.MARGIN if msg.role == Role.USER else rect.left() + self.MARGIN
         return QRectF(left, top + self.MARGIN / 2, width, height)
+
+    def _content_origin(self, option: QStyleOptionViewItem, msg: Message, day_change: bool) -> QPointF:
+        bubble = self._bubble_rect(option, msg, day_change)
+        return QPointF(bubble.left() + self.PAD, bubble.top() + self.PAD / 2 + self.header_height(option.font))
+
+    def _shown_document(self, option: QStyleOptionViewItem, msg: Message) -> QTextDocument:
+        dark = option.palette.color(QPalette.ColorRole.Base).lightness() < 128
+        return self._document(msg, self._bubble_width(option) - 2 * self.PAD, option.font, dark)
+
+    def code_buttons(self, option: QStyleOptionViewItem, index: _Index) -> list[tuple[QRectF, str]]:
+        """A "Copy" button at the top right of each code block: where, and the code it copies."""
+        msg: Message | None = index.data(MessageRole)
+        if msg is None or "```" not in msg.content:
+            return []
+        codes = code_blocks(msg.content)
+        doc = self._shown_document(option, msg)
+        origin = self._content_origin(option, msg, bool(index.data(DayChangeRole)))
+        metrics = QFontMetrics(option.font)
+        width, height = metrics.horizontalAdvance(COPY_LABEL) + 12, metrics.height() + 4
+        found: list[tuple[QRectF, str]] = []
+        block, inside = doc.begin(), False
+        while block.isValid():
+            is_code = block.blockFormat().hasProperty(QTextFormat.Property.BlockCodeFence)
+            if is_code and not inside and len(found) < len(codes):
+                top = doc.documentLayout().blockBoundingRect(block).top()
+                right = origin.x() + doc.textWidth()
+                found.append((QRectF(right - width, origin.y() + top, width, height), codes[len(found)]))
+            inside = is_code
+            block = block.next()
+        return found
+
+    def link_at(self, option: QStyleOptionViewItem, index: _Index, pos: QPointF) -> str:
+        """The link target under `pos` (view coordinates), or ""."""
+        msg: Message | None = index.data(MessageRole)
+        if msg is None:
+            return ""
+        doc = self._shown_document(option, msg)
+        origin = self._content_origin(option, msg, bool(index.data(DayChangeRole)))
+        return doc.documentLayout().anchorAt(pos - origin)
 
     def version_arrows(self, option: QStyleOptionViewItem, index: _Index) -> tuple[QRectF, QRectF] | None:
         """Where ‹ (previous version) and › (next version) are drawn in the header, or None
@@ -295,9 +342,17 @@ class MessageDelegate(QStyledItemDelegate):
             ):
                 if enabled:
                     painter.drawRoundedRect(area.adjusted(1, 1, -1, -1), 4, 4)
+        for area, _code in self.code_buttons(option, index):
+            painter.setPen(palette.color(QPalette.ColorRole.Mid))
+            painter.setBrush(palette.color(QPalette.ColorRole.Button))
+            painter.drawRoundedRect(area, 4, 4)
+            painter.setPen(palette.color(QPalette.ColorRole.ButtonText))
+            painter.setFont(option.font)
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, COPY_LABEL)
         painter.translate(bubble.left() + self.PAD, bubble.top() + self.PAD / 2 + header_height)
         ctx = QAbstractTextDocumentLayout.PaintContext()
         ctx.palette.setColor(QPalette.ColorRole.Text, palette.color(QPalette.ColorRole.Text))
+        ctx.palette.setColor(QPalette.ColorRole.Link, palette.color(QPalette.ColorRole.Link))
         doc.documentLayout().draw(painter, ctx)
         if msg.status == MessageStatus.ERROR and msg.error:
             painter.setPen(QColor("#d9534f"))
