@@ -1,6 +1,9 @@
-"""Make docs/screenshot.png: the real window, offscreen, with a real conversation.
+"""Make the README's screenshots: the real window, offscreen, with a real conversation.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py
+    .venv/bin/python scripts/screenshot.py docs/screenshot-dark.png dark
+    .venv/bin/python scripts/screenshot.py docs/screenshot-light.png light
+
+(From a worktree other than the installed checkout, put it first: PYTHONPATH=.)
 """
 
 from __future__ import annotations
@@ -12,15 +15,17 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
 
-from chatapp.engine.backend import ModelSpec  # noqa: E402
-from chatapp.engine.default_model import default_model_path  # noqa: E402
-from chatapp.engine.llama_backend import LlamaBackend  # noqa: E402
-from chatapp.store import Store  # noqa: E402
-from chatapp.ui.main_window import MainWindow  # noqa: E402
-from chatapp.workers.engine import EngineController  # noqa: E402
+from chatapp.config.settings import AppSettings
+from chatapp.domain import GenerationSettings
+from chatapp.engine.backend import ModelSpec
+from chatapp.engine.default_model import default_model_path
+from chatapp.engine.llama_backend import LlamaBackend
+from chatapp.store import Store
+from chatapp.ui.main_window import MainWindow
+from chatapp.workers.engine import EngineController
 
 QUESTIONS = [
     "Hi! I'm planning a trip to Lisbon next month. What should I see?",
@@ -29,7 +34,8 @@ QUESTIONS = [
 
 
 def main() -> int:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/screenshot.png")
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/screenshot-light.png")
+    theme = sys.argv[2] if len(sys.argv) > 2 else "light"
     app = QApplication(sys.argv[:1])
     tmp = Path(tempfile.mkdtemp(prefix="chatapp-shot-"))
     store = Store.open(tmp / "db.sqlite3")
@@ -37,7 +43,10 @@ def main() -> int:
         store.create_thread(title)
     engine = EngineController(LlamaBackend)
     settings = QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(store, engine, ModelSpec(str(default_model_path())), settings)
+    window = MainWindow(
+        store, engine, ModelSpec(str(default_model_path())), settings,
+        app_settings=AppSettings(theme=theme),
+    )
     window.resize(1100, 720)
     window.show()
     pending = list(QUESTIONS)
@@ -56,7 +65,14 @@ def main() -> int:
         window.close()
         app.quit()
 
-    engine.loaded.connect(lambda _info: QTimer.singleShot(100, lambda: (window.new_thread(), ask())))
+    def start() -> None:
+        window.new_thread()
+        store.update_thread(  # the same replies in both themes
+            window._current_thread, settings=GenerationSettings(temperature=0.3, seed=7, max_tokens=160)
+        )
+        ask()
+
+    engine.loaded.connect(lambda _info: QTimer.singleShot(100, start))
     window.session.reply_done.connect(lambda _m: QTimer.singleShot(100, ask))
     app.exec()
     engine.shutdown()

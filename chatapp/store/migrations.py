@@ -220,6 +220,19 @@ def m007_repair_imported_times(conn: sqlite3.Connection) -> None:
     conn.execute(f"UPDATE memory_slots SET used_at = NULL WHERE used_at IS NOT NULL AND {bad('used_at')}")
 
 
+def m008_drafts(conn: sqlite3.Connection) -> None:
+    """What the user typed and has not sent, per thread, so a quit or a crash does not lose it."""
+    conn.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS drafts (
+            thread_id  INTEGER PRIMARY KEY REFERENCES threads(id) ON DELETE CASCADE,
+            text       TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_memory,
@@ -228,6 +241,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m005_shared_slots_forget_deleted,
     m006_remake_dialogue_summaries,
     m007_repair_imported_times,
+    m008_drafts,
 ]
 LATEST = len(MIGRATIONS)
 

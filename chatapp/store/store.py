@@ -221,6 +221,54 @@ class Store:
             cur = conn.execute(f"DELETE FROM threads WHERE id IN ({due})", (now - days * 86400,))
             return cur.rowcount
 
+    def delete_forever(self, thread_id: int) -> None:
+        """Delete a thread in the trash for good (the user confirmed); a live thread is refused."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT deleted_at FROM threads WHERE id = ?", (thread_id,)).fetchone()
+            if row is None or row[0] is None:
+                raise KeyError(f"thread {thread_id} is not in the trash")
+            _delete_messages(conn, "SELECT id FROM messages WHERE thread_id = ?", (thread_id,))
+            conn.execute("DELETE FROM threads WHERE id = ?", (thread_id,))
+
+    def unused_thread(self) -> int | None:
+        """A thread nobody has used yet (no message, draft, title, model, prompt or own
+        settings), newest first: a new chat reuses it instead of adding another empty one."""
+        rows = self._query(
+            f"SELECT {_THREAD_COLS} FROM threads t WHERE deleted_at IS NULL AND title = ''"
+            " AND model IS NULL AND system_prompt = '' AND pinned = 0"
+            " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.id)"
+            " AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.thread_id = t.id)"
+            " ORDER BY updated_at DESC, id DESC"
+        )
+        for row in rows:
+            if _thread(row).settings == GenerationSettings():
+                return int(row[0])
+        return None
+
+    # -- drafts ---------------------------------------------------------
+
+    def save_draft(self, thread_id: int, text: str, *, now: float | None = None) -> None:
+        """Keep what the user typed in a thread's composer; empty text removes the draft."""
+        now = time.time() if now is None else now
+        with self._tx() as conn:
+            if text.strip():
+                conn.execute(
+                    "INSERT INTO drafts (thread_id, text, updated_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT(thread_id) DO UPDATE SET text = excluded.text,"
+                    " updated_at = excluded.updated_at",
+                    (thread_id, text, now),
+                )
+            else:
+                conn.execute("DELETE FROM drafts WHERE thread_id = ?", (thread_id,))
+
+    def draft(self, thread_id: int) -> str:
+        row = self._one("SELECT text FROM drafts WHERE thread_id = ?", (thread_id,))
+        return row[0] if row else ""
+
+    def drafts(self) -> dict[int, str]:
+        """Every thread's unsent text (read once at start)."""
+        return {int(t): text for t, text in self._query("SELECT thread_id, text FROM drafts")}
+
     # -- messages -------------------------------------------------------
 
     def add_message(

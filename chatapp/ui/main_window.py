@@ -10,8 +10,27 @@ from pathlib import Path
 
 from concurrent.futures import ThreadPoolExecutor
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QObject,
+    QPoint,
+    QPointF,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QResizeEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -27,27 +46,47 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
 
 from chatapp import __version__
-from chatapp.domain import Message, Role, SearchHit
+from chatapp.domain import Message, MessageStatus, Role, SearchHit
 from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult
 from chatapp.config.settings import AppSettings
 from chatapp.errors import StorageError, UserFacingError
 from chatapp.store import Store
 from chatapp.ui.composer import Composer
 from chatapp.ui.highlight import code_blocks
+from chatapp.ui.search_results import SearchHitDelegate, hit_item
 from chatapp.ui.session import BUSY, ChatSession
+from chatapp.ui.status_bar import ERROR_MARK, StatusBar
 from chatapp.ui.thread_list import ThreadDelegate, ThreadIdRole, ThreadListModel
 from chatapp.ui.transcript import MessageDelegate, TranscriptModel
 from chatapp.ui.memory_panel import MemoryPanel
+from chatapp.ui.theme import apply_theme
 from chatapp.workers.engine import EngineController
 from chatapp.workers.memory import MemoryController
 
 log = logging.getLogger("chatapp.ui")
 DETAILS_MARK = "Last lines of llama.cpp's log:"
+
+
+WELCOME = (
+    "<h3>Start a conversation</h3>"
+    "<p>Type below and press Enter (Shift+Enter for a new line).</p>"
+    "<p>The built-in model, SmolLM2-135M, is tiny: good for trying the app, short chats and "
+    "simple rewording, not for facts or long reasoning. Load your own GGUF model with "
+    "<b>Model ▸ Load model file…</b> (Ctrl+O), or drop the file on this window.</p>"
+    "<p>Threads stay on this computer; chatapp remembers what you told it across days "
+    "(View ▸ Memory panel, Ctrl+M). All keys: <b>Help ▸ Keyboard shortcuts</b> (Ctrl+/).</p>"
+)
+
+
+def font_points(size: int) -> int:
+    """A font size from the settings, kept readable (0 is the system's size)."""
+    return 0 if size <= 0 else min(48, max(6, size))
 
 
 class MainWindow(QMainWindow):
@@ -56,6 +95,9 @@ class MainWindow(QMainWindow):
     search_results = Signal(str, object)
     export_done = Signal(str, str)  # message, error
     export_progress = Signal(float)
+
+    UNDO_MS = 10_000  # how long Undo stays after a delete (the last delete's own time)
+    DRAFT_SAVE_MS = 1_500  # a draft is saved this long after the last keystroke
 
     def __init__(
         self,
@@ -77,7 +119,13 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.model_spec = model_spec
         self.session = ChatSession(store, engine, self, memory)
-        self._drafts: dict[int, str] = {}
+        try:
+            self._drafts: dict[int, str] = store.drafts()  # unsent text, kept across restarts
+        except StorageError as exc:
+            log.warning("drafts could not be read: %s", exc)
+            self._drafts = {}
+        self._focused_once = False
+        self._follow = True  # the transcript follows its end until the user scrolls up
         self._current_thread: int | None = None
         # one background thread for search, export and import (the GUI thread never waits on them)
         self._search_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatapp-io")
@@ -125,6 +173,7 @@ class MainWindow(QMainWindow):
         self.search_list = QListWidget()
         self.search_list.setAccessibleName("Search results")
         self.search_list.setWordWrap(True)
+        self.search_list.setItemDelegate(SearchHitDelegate(self.search_list))
         self.search_list.hide()
         self._search_timer = QTimer(self, singleShot=True, interval=250)
         left_layout.addWidget(new_button)
@@ -142,6 +191,15 @@ class MainWindow(QMainWindow):
         self.transcript_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.transcript_view.setWordWrap(True)
         self.transcript_view.setSpacing(0)
+        self.welcome = QLabel(WELCOME, self.transcript_view.viewport())
+        self.welcome.setAccessibleName("Getting started")
+        self.welcome.setWordWrap(True)
+        self.welcome.setTextFormat(Qt.TextFormat.RichText)
+        self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.welcome.setContentsMargins(40, 20, 40, 20)
+        self.transcript.modelReset.connect(self._update_welcome)
+        self.transcript.rowsInserted.connect(self._update_welcome)
+        self.transcript.rowsRemoved.connect(self._update_welcome)
 
         self.composer = Composer()
         self.send_button = QPushButton("Send")
@@ -178,11 +236,16 @@ class MainWindow(QMainWindow):
         self.model_label.setAccessibleName("Model status")
         self.speed_label = QLabel("")
         self.context_label = QLabel("")
-        status = self.statusBar()
+        status = StatusBar(self)
+        self.setStatusBar(status)
         self._undo_button = QPushButton("Undo")
         self._undo_button.setAccessibleName("Undo delete")
         self._undo_button.hide()
         self._undo_button.clicked.connect(self.undo_delete)
+        self._undo_timer = QTimer(self, singleShot=True)  # one timer: each delete restarts it
+        self._undo_timer.timeout.connect(self._undo_button.hide)
+        self._draft_timer = QTimer(self, singleShot=True, interval=self.DRAFT_SAVE_MS)
+        self._draft_timer.timeout.connect(self._save_draft)
         status.addPermanentWidget(self._undo_button)  # a normal widget would hide under the message
         status.addPermanentWidget(self.context_label)
         status.addPermanentWidget(self.speed_label)
@@ -255,6 +318,9 @@ class MainWindow(QMainWindow):
         model_menu.addAction(unload_action)
 
         help_menu = self.menuBar().addMenu("&Help")
+        keys_action = QAction("&Keyboard shortcuts", self, shortcut=QKeySequence("Ctrl+/"))
+        keys_action.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(keys_action)
         about_action = QAction("&About chatapp", self)
         about_action.triggered.connect(self.about)
         help_menu.addAction(about_action)
@@ -265,11 +331,19 @@ class MainWindow(QMainWindow):
         self.thread_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.thread_view.customContextMenuRequested.connect(self._thread_menu)
         self.composer.textChanged.connect(self._update_send_enabled)
+        self.composer.textChanged.connect(self._draft_timer.start)
         self.composer.submitted.connect(self.send)
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(self.session.stop)
-        self.transcript_view.verticalScrollBar().valueChanged.connect(self._maybe_load_older)
+        bar = self.transcript_view.verticalScrollBar()
+        bar.valueChanged.connect(self._maybe_load_older)
+        bar.valueChanged.connect(self._note_scroll)
+        bar.rangeChanged.connect(self._keep_following)
         self.transcript_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.transcript_view.viewport().setMouseTracking(True)
+        self.transcript_view.viewport().installEventFilter(self)
+        self.search_box.installEventFilter(self)  # Down goes to the results, Enter opens the first
+        self.thread_view.installEventFilter(self)  # Delete deletes the selected thread (not elsewhere)
         self.transcript_view.customContextMenuRequested.connect(self._message_menu)
         self.search_box.textChanged.connect(lambda _t: self._search_timer.start())
         self._search_timer.timeout.connect(self._start_search)
@@ -306,12 +380,16 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def new_thread(self) -> None:
+        """A new chat; an untouched one (no message, draft or settings) is reused, so
+        pressing Ctrl+N again and again does not pile up empty threads."""
+        self._save_draft()
         try:
-            thread = self.store.create_thread()
+            unused = self.store.unused_thread()
+            thread_id = unused if unused is not None else self.store.create_thread().id
         except StorageError as exc:
             self.show_error(str(exc))
             return
-        self._refresh_threads(select=thread.id)
+        self._refresh_threads(select=thread_id)
         self.composer.setFocus()
 
     def _refresh_threads(self, select: int | None = None) -> None:
@@ -330,14 +408,22 @@ class MainWindow(QMainWindow):
         thread_id = current.data(ThreadIdRole) if current.isValid() else None
         if thread_id == self._current_thread:
             return
-        if self._current_thread is not None:
-            self._drafts[self._current_thread] = self.composer.toPlainText()
+        typed = self.composer.toPlainText()
+        was_none = self._current_thread is None
+        if not was_none:
+            self._save_draft()
         self._current_thread = thread_id
+        self._follow = True  # a thread opens at its end
         self.transcript.load_thread(thread_id)
         self.memory_panel.show_thread(thread_id)
+        self._show_thread_context(thread_id)
         if thread_id is not None:
             self._follow_thread_model(thread_id)
-        self.composer.setPlainText(self._drafts.get(thread_id, "") if thread_id else "")
+        draft = self._drafts.get(thread_id, "") if thread_id else ""
+        if not draft and typed.strip() and was_none:
+            draft = typed  # typed before any thread was open: it goes with the thread, not away
+        if draft != typed:
+            self.composer.setPlainText(draft)
         self.transcript_view.scrollToBottom()
         if thread_id is not None:
             thread = self.threads_model.thread_at(current.row())
@@ -382,26 +468,37 @@ class MainWindow(QMainWindow):
         self.memory_panel.show_thread(self._current_thread)
         self._undo_button.setProperty("thread_id", thread_id)
         self._undo_button.show()
-        self.statusBar().showMessage("Thread moved to the trash (kept 30 days).", 10000)
-        QTimer.singleShot(10000, self._undo_button.hide)
+        self.statusBar().showMessage("Thread moved to the trash (kept 30 days).", self.UNDO_MS)
+        self._undo_timer.start(self.UNDO_MS)
 
     def show_trash(self) -> None:
-        """Deleted threads stay 30 days; restore any of them from here."""
+        """Deleted threads stay 30 days: restore them, or delete them for good (asked first)."""
+        import datetime as dt
+
         from PySide6.QtWidgets import QDialog, QDialogButtonBox
+
+        from chatapp.store.store import TRASH_DAYS
 
         dialog = QDialog(self)
         dialog.setWindowTitle("Trash")
         layout = QVBoxLayout(dialog)
-        layout.addWidget(QLabel("Deleted threads are kept for 30 days."))
+        layout.addWidget(QLabel(f"Deleted threads are kept for {TRASH_DAYS} days."))
         listing = QListWidget()
         listing.setAccessibleName("Deleted threads")
         for thread in self.store.threads(trash=True):
+            deleted = dt.datetime.fromtimestamp(thread.deleted_at or 0)
+            gone = deleted + dt.timedelta(days=TRASH_DAYS)
             item = QListWidgetItem(thread.title or "New chat")
+            item.setToolTip(f"Deleted {deleted:%d %b %Y %H:%M}; deleted for good after {gone:%d %b %Y}")
             item.setData(Qt.ItemDataRole.UserRole, thread.id)
+            item.setData(Qt.ItemDataRole.UserRole + 1, f"deleted {deleted:%d %b %Y %H:%M}")
+            item.setText(f"{thread.title or 'New chat'}  —  deleted {deleted:%d %b %Y %H:%M}")
             listing.addItem(item)
         layout.addWidget(listing)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         restore = buttons.addButton("Restore", QDialogButtonBox.ButtonRole.ActionRole)
+        forever = buttons.addButton("Delete forever…", QDialogButtonBox.ButtonRole.DestructiveRole)
+        empty = buttons.addButton("Empty trash…", QDialogButtonBox.ButtonRole.DestructiveRole)
         layout.addWidget(buttons)
         buttons.rejected.connect(dialog.reject)
 
@@ -412,12 +509,51 @@ class MainWindow(QMainWindow):
                 listing.takeItem(listing.row(item))
                 self._refresh_threads()
 
+        def do_forever() -> None:
+            item = listing.currentItem()
+            if item is None:
+                return
+            title = item.text().split("  —  ")[0]
+            if not self.confirm("Delete forever", f"Delete “{title}” for good? This cannot be undone."):
+                return
+            try:
+                self.store.delete_forever(item.data(Qt.ItemDataRole.UserRole))
+            except (StorageError, KeyError) as exc:
+                self.show_error(str(exc))
+                return
+            listing.takeItem(listing.row(item))
+
+        def do_empty() -> None:
+            if listing.count() == 0:
+                return
+            if not self.confirm(
+                "Empty trash", f"Delete the {listing.count()} thread(s) in the trash for good? This cannot be undone."
+            ):
+                return
+            try:
+                self.store.purge_trash(days=0, now=time.time() + 1)
+            except StorageError as exc:
+                self.show_error(str(exc))
+                return
+            listing.clear()
+
         restore.clicked.connect(do_restore)
+        forever.clicked.connect(do_forever)
+        empty.clicked.connect(do_empty)
         self._trash_dialog = dialog
         dialog.open()
 
+    def confirm(self, title: str, text: str) -> bool:
+        """Yes/No for what cannot be undone (No is the default)."""
+        answer = QMessageBox.question(
+            self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def undo_delete(self) -> None:
         thread_id = self._undo_button.property("thread_id")
+        self._undo_timer.stop()
         self._undo_button.hide()
         if thread_id is not None:
             self.store.restore_thread(int(thread_id))
@@ -431,8 +567,16 @@ class MainWindow(QMainWindow):
         text = self.composer.toPlainText()
         if not text.strip():
             return
-        if self.session.busy:
-            self.show_error(BUSY)
+        if self.session.busy:  # the text stays in the composer; no dialog in the way
+            writing = self.session.reply_thread
+            where = ""
+            if writing is not None and writing != self._current_thread:
+                thread = self.threads_model.thread_at(self.threads_model.row_of(writing))
+                where = f" in “{thread.title or 'New chat'}”" if thread else " in another thread"
+            self.statusBar().showMessage(
+                f"A reply is being written{where}: your message stays here; send it when that "
+                "reply ends, or stop it (Esc).", 8000,
+            )
             return
         if self._current_thread is None:
             self.new_thread()
@@ -440,7 +584,8 @@ class MainWindow(QMainWindow):
                 return
         if self.session.send(self._current_thread, text):
             self.composer.clear()
-            self._drafts.pop(self._current_thread, None)
+            self._draft_timer.stop()
+            self._store_draft(self._current_thread, "")
 
     def regenerate(self) -> None:
         last = self.transcript.message_at(self.transcript.rowCount() - 1)
@@ -451,27 +596,44 @@ class MainWindow(QMainWindow):
         bar = self.transcript_view.verticalScrollBar()
         return bar.value() >= bar.maximum() - 4
 
+    @Slot(int)
+    def _note_scroll(self, _value: int) -> None:
+        """Scrolling up stops following the stream; scrolling back to the end resumes it."""
+        self._follow = self._at_bottom()
+
+    @Slot(int, int)
+    def _keep_following(self, _low: int, high: int) -> None:
+        """The rows grew (streamed text, a thread laid out after opening): stay at the end."""
+        if self._follow:
+            self.transcript_view.verticalScrollBar().setValue(high)
+
     @Slot(object)
     def _on_message_added(self, message: Message) -> None:
+        if message.thread_id == self._current_thread and message.role == Role.USER:
+            self._follow = True  # the user's own message brings the view back to the end
         self.transcript.append(message)
-        self.transcript_view.scrollToBottom()
+        if self._follow:
+            self.transcript_view.scrollToBottom()
 
     @Slot(int, str)
     def _on_reply_text(self, message_id: int, text: str) -> None:
-        follow = self._at_bottom()
         self.transcript.set_text(message_id, text)
-        if follow:
+        if self._follow:
             QTimer.singleShot(0, self.transcript_view.scrollToBottom)
 
     @Slot(object)
     def _on_reply_done(self, message: Message) -> None:
-        follow = self._at_bottom()
         self.transcript.replace_message(message)
-        if follow:
+        if message.thread_id == self._current_thread:
+            if message.status == MessageStatus.COMPLETE:
+                self._statusbar().clear_error()
+            self._show_thread_context(self._current_thread)
+        if self._follow:
             QTimer.singleShot(0, self.transcript_view.scrollToBottom)
 
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:
+        self.threads_model.set_writing(self.session.reply_thread if busy else None)
         self.stop_button.setVisible(busy)
         self.send_button.setVisible(not busy)
         self._update_send_enabled()
@@ -484,7 +646,42 @@ class MainWindow(QMainWindow):
 
     @Slot(int, int)
     def _on_context(self, used: int, size: int) -> None:
-        self.context_label.setText(f"Context {used}/{size}")
+        if self.session.reply_thread == self._current_thread:  # the counter is the shown thread's
+            self.context_label.setText(f"Context {used}/{size}")
+
+    def _show_thread_context(self, thread_id: int | None) -> None:
+        """The shown thread's own context use: its last reply's prompt, or nothing yet."""
+        info = self.session.model_info
+        last = self.transcript.message_at(self.transcript.rowCount() - 1) if thread_id else None
+        if info is not None and last is not None and last.prompt_tokens:
+            self.context_label.setText(f"Context {last.prompt_tokens}/{info.n_ctx}")
+        else:
+            self.context_label.setText("")
+
+    def _statusbar(self) -> StatusBar:
+        return self.statusBar()  # type: ignore[return-value]
+
+    # -- drafts ---------------------------------------------------------
+
+    @Slot()
+    def _save_draft(self) -> None:
+        """The open thread's unsent text goes to the store (after a pause in typing, on a
+        thread switch, and on quit), so a restart or a crash keeps it."""
+        self._draft_timer.stop()
+        if self._current_thread is not None:
+            self._store_draft(self._current_thread, self.composer.toPlainText())
+
+    def _store_draft(self, thread_id: int, text: str) -> None:
+        if self._drafts.get(thread_id, "") == text:
+            return
+        if text.strip():
+            self._drafts[thread_id] = text
+        else:
+            self._drafts.pop(thread_id, None)
+        try:
+            self.store.save_draft(thread_id, text)
+        except (StorageError, KeyError) as exc:  # kept in memory; tried again on the next change
+            log.warning("draft not saved: %s", exc)
 
     @Slot(object)
     def _on_stats(self, result: ReplyResult) -> None:
@@ -536,23 +733,30 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Settings saved. Model settings apply when a model is next loaded.", 6000)
 
     def apply_appearance(self) -> None:
-        """Theme and font size (the text of every view scales with it)."""
+        """Theme and font size, at once (the text of every view scales with the size)."""
         from PySide6.QtGui import QGuiApplication
 
         app = QGuiApplication.instance()
         if self._base_font is None:
             self._base_font = app.font()
+            app.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
         font = app.font()
-        size = self.app_settings.font_size or self._base_font.pointSize()
+        size = font_points(self.app_settings.font_size) or self._base_font.pointSize()
         if size > 0:
             font.setPointSize(size)
         app.setFont(font)
         self.transcript_view.setFont(font)
-        hints = app.styleHints()
-        scheme = {"light": Qt.ColorScheme.Light, "dark": Qt.ColorScheme.Dark}.get(self.app_settings.theme)
-        if hasattr(hints, "setColorScheme"):
-            hints.setColorScheme(scheme if scheme is not None else Qt.ColorScheme.Unknown)
+        self.thread_view.setFont(font)
+        apply_theme(app, self.app_settings.theme)
+        self.transcript_view.doItemsLayout()  # row heights follow the new font
         self.transcript_view.viewport().update()
+        self.thread_view.doItemsLayout()
+
+    @Slot()
+    def _system_scheme_changed(self) -> None:
+        """The desktop switched between light and dark: "system" follows it."""
+        if self.app_settings.theme == "system":
+            self.apply_appearance()
 
     # -- memory ---------------------------------------------------------
 
@@ -650,7 +854,7 @@ class MainWindow(QMainWindow):
         if error:
             self.show_error(error)
         else:
-            self.statusBar().showMessage(message, 10000)
+            self.statusBar().showMessage(message, 10000)  # replaces an earlier error too
             self._refresh_threads()
 
     def import_threads(self) -> None:
@@ -716,10 +920,7 @@ class MainWindow(QMainWindow):
             return  # an older query's answer
         self.search_list.clear()
         for hit in hits:
-            snippet = hit.snippet.replace("\x02", "«").replace("\x03", "»").replace("\n", " ")
-            item = QListWidgetItem(f"{hit.thread_title or 'New chat'}\n{snippet}")
-            item.setData(Qt.ItemDataRole.UserRole, (hit.thread_id, hit.message_id))
-            self.search_list.addItem(item)
+            self.search_list.addItem(hit_item(hit))
         if not hits:
             self.search_list.addItem(QListWidgetItem("No messages found"))
         self.search_list.show()
@@ -797,6 +998,109 @@ class MainWindow(QMainWindow):
         text, ok = QInputDialog.getMultiLineText(self, "Edit message", "Message:", message.content)
         if ok and text.strip() and text != message.content:
             self.session.edit_and_resend(message.id, text)
+
+    def _message_option(self, index) -> QStyleOptionViewItem:  # type: ignore[no-untyped-def]
+        """The option the delegate painted `index` with (for hit tests)."""
+        option = QStyleOptionViewItem()
+        option.rect = self.transcript_view.visualRect(index)
+        option.font = self.transcript_view.font()
+        option.palette = self.transcript_view.palette()
+        return option
+
+    def code_button_at(self, pos: QPoint) -> str | None:
+        """The code a message's "Copy" button under `pos` copies, if one is there."""
+        index = self.transcript_view.indexAt(pos)
+        delegate = self.transcript_view.itemDelegate()
+        if not index.isValid() or not isinstance(delegate, MessageDelegate):
+            return None
+        for area, code in delegate.code_buttons(self._message_option(index), index):
+            if area.contains(QPointF(pos)):
+                return code
+        return None
+
+    def link_at(self, pos: QPoint) -> str:
+        index = self.transcript_view.indexAt(pos)
+        delegate = self.transcript_view.itemDelegate()
+        if not index.isValid() or not isinstance(delegate, MessageDelegate):
+            return ""
+        return delegate.link_at(self._message_option(index), index, QPointF(pos))
+
+    def open_link(self, url: str) -> bool:
+        """A link opens in the browser after the user has seen where it goes."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        target = QUrl(url)
+        if target.scheme() not in ("http", "https", "mailto"):
+            self.statusBar().showMessage(f"Not opened: {url} (only web and mail links open)", 8000)
+            return False
+        if not self.confirm("Open link", f"Open this address in your browser?\n\n{target.toDisplayString()}"):
+            return False
+        return QDesktopServices.openUrl(target)
+
+    def version_arrow_at(self, pos: QPoint) -> tuple[Message, int] | None:
+        """The message and step (-1 ‹, +1 ›) of a usable version arrow under `pos`."""
+        index = self.transcript_view.indexAt(pos)
+        message = self.transcript.message_at(index.row()) if index.isValid() else None
+        if message is None or message.version_count <= 1:
+            return None
+        delegate = self.transcript_view.itemDelegate()
+        option = self._message_option(index)
+        arrows = delegate.version_arrows(option, index) if isinstance(delegate, MessageDelegate) else None
+        if arrows is None:
+            return None
+        if arrows[0].contains(QPointF(pos)) and message.version_index > 1:
+            return message, -1
+        if arrows[1].contains(QPointF(pos)) and message.version_index < message.version_count:
+            return message, +1
+        return None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """‹ and › in a message header are buttons: a click switches the version; so are a code
+        block's Copy and links. In the search box, Down moves to the results and Enter opens the
+        first one; in the thread list, Delete deletes the selected thread (with Undo)."""
+        if watched is self.search_box and event.type() == QEvent.Type.KeyPress:
+            results = self.search_list
+            has_hits = results.isVisible() and results.count() and results.item(0).data(Qt.ItemDataRole.UserRole)
+            if event.key() == Qt.Key.Key_Down and has_hits:
+                results.setFocus()
+                results.setCurrentRow(0)
+                return True
+            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and has_hits:
+                self._open_hit(results.item(0))
+                return True
+        if (
+            watched is getattr(self, "thread_view", None) and event.type() == QEvent.Type.KeyPress
+            and event.key() == Qt.Key.Key_Delete and not event.modifiers()
+        ):
+            self.delete_thread()
+            return True
+        if watched is self.transcript_view.viewport():
+            kind = event.type()
+            if kind == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton:
+                pos = event.position().toPoint()
+                hit = self.version_arrow_at(pos)
+                if hit is not None:
+                    self.switch_version(*hit)
+                    return True
+                code = self.code_button_at(pos)
+                if code is not None:
+                    self._copy(code)
+                    return True
+                link = self.link_at(pos)
+                if link:
+                    self.open_link(link)
+                    return True
+            elif kind == QEvent.Type.MouseMove:
+                pos = event.position().toPoint()
+                over = (
+                    self.version_arrow_at(pos) is not None or self.code_button_at(pos) is not None
+                    or bool(self.link_at(pos))
+                )
+                watched.setCursor(Qt.CursorShape.PointingHandCursor if over else Qt.CursorShape.ArrowCursor)
+                link = self.link_at(pos)
+                watched.setToolTip(link)
+        return super().eventFilter(watched, event)
 
     def switch_version(self, message: Message, step: int) -> None:
         """Show another version of a message (‹ 2/3 ›); what follows it switches with it."""
@@ -1081,7 +1385,7 @@ class MainWindow(QMainWindow):
             return
         log.info("shown to user: %s", message)
         first = message.splitlines()[0]
-        self.statusBar().showMessage("⚠ " + first, 20000)
+        self.statusBar().showMessage(ERROR_MARK + first, 20000)
         if self.isVisible() and not self.settings.value("quiet_errors", False, type=bool):
             box = QMessageBox(QMessageBox.Icon.Warning, "chatapp", first, parent=self)
             rest = "\n".join(message.splitlines()[1:])
@@ -1092,6 +1396,64 @@ class MainWindow(QMainWindow):
                 box.setInformativeText(rest)
             box.setModal(False)
             box.show()
+
+    def _update_welcome(self, *_args: object) -> None:
+        """The getting-started text, while the shown thread is empty (a fresh start, a new chat)."""
+        empty = self.transcript.rowCount() == 0
+        self.welcome.setVisible(empty)
+        if empty:
+            self.welcome.setGeometry(self.transcript_view.viewport().rect())
+            self.welcome.raise_()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.welcome.isVisible():
+            self.welcome.setGeometry(self.transcript_view.viewport().rect())
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """Every key the window answers to: the menus' shortcuts and the composer's keys."""
+        found: list[tuple[str, str]] = [
+            ("Enter", "Send the message"),
+            ("Shift+Enter", "New line in the message"),
+            ("Esc", "Stop the reply being written"),
+            ("Delete", "Delete the selected thread (in the thread list; Undo follows)"),
+            ("Down", "From the search box to its results"),
+        ]
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            if menu is None:
+                continue
+            for action in menu.actions():
+                keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if keys:
+                    found.append((keys, action.text().replace("&", "").rstrip("…")))
+        return found
+
+    def show_shortcuts(self) -> None:
+        """Help > Keyboard shortcuts: a table read from the menus, so it cannot go stale."""
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTableWidget, QTableWidgetItem
+
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        layout = QVBoxLayout(dialog)
+        rows = self.shortcuts()
+        table = QTableWidget(len(rows), 2)
+        table.setAccessibleName("Keyboard shortcuts")
+        table.setHorizontalHeaderLabels(["Keys", "Does"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        for row, (keys, what) in enumerate(rows):
+            table.setItem(row, 0, QTableWidgetItem(keys))
+            table.setItem(row, 1, QTableWidgetItem(what))
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        layout.addWidget(table)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout.addWidget(buttons)
+        dialog.resize(520, 480)
+        self._shortcuts_dialog = dialog
+        dialog.open()
 
     def about(self) -> None:
         import PySide6
@@ -1119,7 +1481,16 @@ class MainWindow(QMainWindow):
         last = self.settings.value("last_thread", None)
         self._refresh_threads(select=int(last) if last is not None else None)
 
+    def showEvent(self, event: QShowEvent) -> None:
+        """The composer has the focus when the window first appears: what the user types
+        at once goes there (not to the New chat button or the search box)."""
+        super().showEvent(event)
+        if not self._focused_once:
+            self._focused_once = True
+            self.composer.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._save_draft()
         self.session.close()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())

@@ -67,6 +67,7 @@ class ChatSession(QObject):
         # the loaded model's own default sampling, for threads whose sampling was never changed
         self.sampling_defaults: GenerationSettings | None = None
         self._reply_id: int | None = None  # message id of the reply being written
+        self._reply_thread: int | None = None
         self._request_id: int | None = None
         self._text = ""
         self._saved_at = 0.0
@@ -81,6 +82,11 @@ class ChatSession(QObject):
     @property
     def busy(self) -> bool:
         return self._reply_id is not None
+
+    @property
+    def reply_thread(self) -> int | None:
+        """The thread whose reply is being written, if any."""
+        return self._reply_thread
 
     @Slot(object)
     def effective_sampling(self, thread_settings: GenerationSettings) -> GenerationSettings:
@@ -176,6 +182,7 @@ class ChatSession(QObject):
             memory=self.tables.memory_enabled(thread_id),
         )
         self._reply_id = reply.id
+        self._reply_thread = thread_id
         self._request_id = request.id
         self._text = ""
         self._saved_at = time.monotonic()
@@ -245,6 +252,7 @@ class ChatSession(QObject):
         reply_id = self._reply_id
         self._save(content=self._text, status=status, **fields)
         self._reply_id = None
+        self._reply_thread = None
         self._request_id = None
         try:
             message: Message = self.store.message(reply_id)
@@ -270,4 +278,5 @@ class ChatSession(QObject):
             self.engine.cancel()
             self._save(content=self._text, status=MessageStatus.STOPPED)
             self._reply_id = None
+            self._reply_thread = None
             self._request_id = None

@@ -45,6 +45,33 @@ def _int(value: int, low: int, high: int, name: str) -> QSpinBox:
     return box
 
 
+class FontSizeBox(QSpinBox):
+    """Readable sizes only: "system", then 9 to 24 pt. One step up from "system" gives the
+    system's own size (not 1 pt), one step down from 9 pt gives "system" back."""
+
+    SYSTEM = 8  # shown as "system"; value() of the setting is 0 there
+    SIZES = (9, 24)
+
+    def __init__(self, points: int, system_points: int, name: str = "Font size") -> None:
+        super().__init__()
+        self._system_points = min(self.SIZES[1], max(self.SIZES[0], system_points))
+        self.setRange(self.SYSTEM, self.SIZES[1])
+        self.setSpecialValueText("system")
+        self.setSuffix(" pt")
+        self.setAccessibleName(name)
+        self.setValue(points if points >= self.SIZES[0] else self.SYSTEM)
+
+    def stepBy(self, steps: int) -> None:
+        if self.value() == self.SYSTEM and steps > 0:
+            self.setValue(self._system_points + steps - 1)
+        else:
+            super().stepBy(steps)
+
+    def points(self) -> int:
+        """The setting: 0 for the system's size, else the chosen size."""
+        return 0 if self.value() == self.SYSTEM else self.value()
+
+
 class SamplingFields:
     """The sampling widgets: a thread's own settings and a model's defaults use the same."""
 
@@ -135,8 +162,14 @@ class SettingsDialog(QDialog):
         self.theme.addItems(["system", "light", "dark"])
         self.theme.setCurrentText(app.theme)
         self.theme.setAccessibleName("Theme")
-        self.font_size = _int(app.font_size, 0, 40, "Font size")
-        self.font_size.setSpecialValueText("system")
+        from PySide6.QtGui import QGuiApplication
+
+        system_points = QGuiApplication.font().pointSize()
+        parent_window = self.parent()
+        base = getattr(parent_window, "_base_font", None)
+        if base is not None:
+            system_points = base.pointSize()  # what "system" means, not the size now in use
+        self.font_size = FontSizeBox(app.font_size, system_points)
         for label, widget in (
             ("Default model", self.default_model), ("GPU offload", self.gpu), ("Context size", self.n_ctx),
             ("CPU threads", self.threads), ("Theme", self.theme), ("Font size", self.font_size),
@@ -178,7 +211,7 @@ class SettingsDialog(QDialog):
             n_ctx=self.n_ctx.value(),
             threads=self.threads.value() or None,
             theme=self.theme.currentText(),
-            font_size=self.font_size.value(),
+            font_size=self.font_size.points(),
             model_folders=[self.folders.item(i).text() for i in range(self.folders.count())],
             endpoints=list(current.endpoints),
             models=dict(current.models),

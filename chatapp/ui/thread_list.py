@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QFont, QPainter, QPalette
+from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from chatapp.domain import Thread
@@ -16,6 +16,7 @@ from chatapp.ui.guard import guarded
 
 ThreadIdRole = Qt.ItemDataRole.UserRole + 1
 GroupRole = Qt.ItemDataRole.UserRole + 2  # the group's name when this row starts a group, else ""
+WritingRole = Qt.ItemDataRole.UserRole + 3  # True for the thread whose reply is being written
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -26,6 +27,16 @@ class ThreadListModel(QAbstractListModel):
         self._store = store
         self._threads: list[Thread] = []
         self._groups: list[str] = []
+        self._writing: int | None = None  # the thread a reply is being written in
+
+    def set_writing(self, thread_id: int | None) -> None:
+        """Mark the thread whose reply is being written (None: no reply)."""
+        rows = [self.row_of(t) for t in (self._writing, thread_id) if t is not None]
+        self._writing = thread_id
+        for row in rows:
+            if row >= 0:
+                index = self.index(row)
+                self.dataChanged.emit(index, index)
 
     def refresh(self) -> None:
         self.beginResetModel()
@@ -42,10 +53,15 @@ class ThreadListModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self._threads):
             return None
         thread = self._threads[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+        writing = thread.id == self._writing
+        if role == Qt.ItemDataRole.DisplayRole:
+            return ("✎ " if writing else "") + (thread.title or "New chat")
+        if role == Qt.ItemDataRole.EditRole:
             return thread.title or "New chat"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return thread.title or "New chat"
+            return (thread.title or "New chat") + ("\n(a reply is being written)" if writing else "")
+        if role == WritingRole:
+            return writing
         if role == ThreadIdRole:
             return thread.id
         if role == GroupRole:
@@ -84,15 +100,24 @@ def group_of(thread: Thread, today: dt.date) -> str:
 
 
 class ThreadDelegate(QStyledItemDelegate):
-    """Draws a group heading above the first thread of each group."""
+    """Draws a group heading above the first thread of each group (as tall as its font, so
+    it scales with the font size)."""
 
-    HEADING = 24
+    @staticmethod
+    def heading_font(font: QFont) -> QFont:
+        heading = QFont(font)
+        heading.setBold(True)
+        heading.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
+        return heading
+
+    def heading_height(self, font: QFont) -> int:
+        return int(QFontMetrics(self.heading_font(font)).height() * 1.6)
 
     @guarded(lambda _self, option, _index: QSize(option.rect.width(), 24))
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
         size = super().sizeHint(option, index)
         if index.data(GroupRole):
-            size.setHeight(size.height() + self.HEADING)
+            size.setHeight(size.height() + self.heading_height(option.font))
         return size
 
     @guarded()
@@ -101,14 +126,12 @@ class ThreadDelegate(QStyledItemDelegate):
         if not heading:
             return super().paint(painter, option, index)
         painter.save()
-        font = QFont(option.font)
-        font.setBold(True)
-        font.setPointSizeF(max(6.0, option.font.pointSizeF() * 0.85))
-        painter.setFont(font)
+        painter.setFont(self.heading_font(option.font))
         painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
-        top = QRect(option.rect.left() + 4, option.rect.top(), option.rect.width() - 4, self.HEADING)
+        height = self.heading_height(option.font)
+        top = QRect(option.rect.left() + 4, option.rect.top(), option.rect.width() - 4, height)
         painter.drawText(top, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, heading)
         painter.restore()
         item = QStyleOptionViewItem(option)
-        item.rect = option.rect.adjusted(0, self.HEADING, 0, 0)
+        item.rect = option.rect.adjusted(0, height, 0, 0)
         super().paint(painter, item, index)

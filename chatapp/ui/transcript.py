@@ -10,17 +10,35 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
-from PySide6.QtGui import QAbstractTextDocumentLayout, QColor, QFont, QPainter, QPalette, QTextDocument
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPointF,
+    QRectF,
+    QSize,
+    Qt,
+)
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPalette,
+    QTextDocument,
+    QTextFormat,
+)
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from chatapp.domain import Message, MessageStatus, Role
 from chatapp.store import Store
 from chatapp.timestamps import local
 from chatapp.ui.guard import guarded
-from chatapp.ui.highlight import highlight_code
+from chatapp.ui.highlight import code_blocks, highlight_code
 
 PAGE = 50
+COPY_LABEL = "Copy"
 MessageRole = Qt.ItemDataRole.UserRole + 1
 DayChangeRole = Qt.ItemDataRole.UserRole + 2
 
@@ -146,12 +164,14 @@ def day_label(timestamp: float, today: dt.date | None = None) -> str:
 
 
 class MessageDelegate(QStyledItemDelegate):
-    """Draws a message as a bubble of rendered Markdown, with a day separator when the day changes."""
+    """Draws a message as a bubble of rendered Markdown, with a day separator when the day changes.
+
+    The header line and the day separator are as tall as their fonts (they scale with the
+    font size); `version_arrows` says where ‹ and › are drawn, so a click there can act.
+    """
 
     MARGIN = 10
     PAD = 10
-    HEADER = 18
-    SEPARATOR = 28
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -166,18 +186,99 @@ class MessageDelegate(QStyledItemDelegate):
             doc = QTextDocument()
             doc.setDefaultFont(font)
             doc.setDocumentMargin(0)
-            if msg.role == Role.USER:
-                doc.setPlainText(msg.content)
-            else:
-                doc.setMarkdown(msg.content or "…")
-                if "```" in msg.content:
-                    highlight_code(doc, dark)
+            # the user's own messages are Markdown too (a pasted list or code block reads as one)
+            doc.setMarkdown(msg.content or "…")
+            if "```" in msg.content:
+                highlight_code(doc, dark)
             doc.setTextWidth(max(50, width))
             self._docs[key] = doc
         return doc
 
     def _bubble_width(self, option: QStyleOptionViewItem) -> int:
         return max(120, int(option.rect.width() * 0.82))
+
+    @staticmethod
+    def header_font(font: QFont) -> QFont:
+        header = QFont(font)
+        header.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
+        header.setBold(True)
+        return header
+
+    def header_height(self, font: QFont) -> int:
+        return QFontMetrics(self.header_font(font)).height() + 4
+
+    @staticmethod
+    def separator_height(font: QFont) -> int:
+        return QFontMetrics(font).height() * 2
+
+    def _bubble_rect(self, option: QStyleOptionViewItem, msg: Message, day_change: bool) -> QRectF:
+        rect = option.rect
+        top = rect.top() + (self.separator_height(option.font) if day_change else 0)
+        width = self._bubble_width(option)
+        height = rect.bottom() - top - self.MARGIN + 1
+        left = rect.right() - width - self.MARGIN if msg.role == Role.USER else rect.left() + self.MARGIN
+        return QRectF(left, top + self.MARGIN / 2, width, height)
+
+    def _content_origin(self, option: QStyleOptionViewItem, msg: Message, day_change: bool) -> QPointF:
+        bubble = self._bubble_rect(option, msg, day_change)
+        return QPointF(bubble.left() + self.PAD, bubble.top() + self.PAD / 2 + self.header_height(option.font))
+
+    def _shown_document(self, option: QStyleOptionViewItem, msg: Message) -> QTextDocument:
+        dark = option.palette.color(QPalette.ColorRole.Base).lightness() < 128
+        return self._document(msg, self._bubble_width(option) - 2 * self.PAD, option.font, dark)
+
+    def code_buttons(self, option: QStyleOptionViewItem, index: _Index) -> list[tuple[QRectF, str]]:
+        """A "Copy" button at the top right of each code block: where, and the code it copies."""
+        msg: Message | None = index.data(MessageRole)
+        if msg is None or "```" not in msg.content:
+            return []
+        codes = code_blocks(msg.content)
+        doc = self._shown_document(option, msg)
+        origin = self._content_origin(option, msg, bool(index.data(DayChangeRole)))
+        metrics = QFontMetrics(option.font)
+        width, height = metrics.horizontalAdvance(COPY_LABEL) + 12, metrics.height() + 4
+        found: list[tuple[QRectF, str]] = []
+        block, inside = doc.begin(), False
+        while block.isValid():
+            is_code = block.blockFormat().hasProperty(QTextFormat.Property.BlockCodeFence)
+            if is_code and not inside and len(found) < len(codes):
+                top = doc.documentLayout().blockBoundingRect(block).top()
+                right = origin.x() + doc.textWidth()
+                found.append((QRectF(right - width, origin.y() + top, width, height), codes[len(found)]))
+            inside = is_code
+            block = block.next()
+        return found
+
+    def link_at(self, option: QStyleOptionViewItem, index: _Index, pos: QPointF) -> str:
+        """The link target under `pos` (view coordinates), or ""."""
+        msg: Message | None = index.data(MessageRole)
+        if msg is None:
+            return ""
+        doc = self._shown_document(option, msg)
+        origin = self._content_origin(option, msg, bool(index.data(DayChangeRole)))
+        return doc.documentLayout().anchorAt(pos - origin)
+
+    def version_arrows(self, option: QStyleOptionViewItem, index: _Index) -> tuple[QRectF, QRectF] | None:
+        """Where ‹ (previous version) and › (next version) are drawn in the header, or None
+        when the message has a single version. The areas are a little larger than the glyphs."""
+        msg: Message | None = index.data(MessageRole)
+        if msg is None or msg.version_count <= 1:
+            return None
+        bubble = self._bubble_rect(option, msg, bool(index.data(DayChangeRole)))
+        font = self.header_font(option.font)
+        metrics = QFontMetrics(font)
+        text = _header(msg)
+        top = bubble.top() + self.PAD / 2
+        height = self.header_height(option.font)
+        x0 = bubble.left() + self.PAD
+        rects = []
+        for glyph in ("‹", "›"):
+            at = text.index(glyph)
+            left = x0 + metrics.horizontalAdvance(text[:at])
+            width = metrics.horizontalAdvance(glyph)
+            pad = max(4.0, metrics.height() / 3)
+            rects.append(QRectF(left - pad, top, width + 2 * pad, height))
+        return rects[0], rects[1]
 
     @guarded(lambda _self, option, _index: QSize(option.rect.width(), 40))
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
@@ -186,11 +287,12 @@ class MessageDelegate(QStyledItemDelegate):
             return super().sizeHint(option, index)
         dark = option.palette.color(QPalette.ColorRole.Base).lightness() < 128
         doc = self._document(msg, self._bubble_width(option) - 2 * self.PAD, option.font, dark)
-        height = int(doc.size().height()) + self.HEADER + 2 * self.PAD + self.MARGIN
+        header = self.header_height(option.font)
+        height = int(doc.size().height()) + header + 2 * self.PAD + self.MARGIN
         if msg.status == MessageStatus.ERROR and msg.error:
-            height += self.HEADER
+            height += QFontMetrics(option.font).height() + 4
         if index.data(DayChangeRole):
-            height += self.SEPARATOR
+            height += self.separator_height(option.font)
         return QSize(option.rect.width(), height)
 
     @guarded()
@@ -201,22 +303,21 @@ class MessageDelegate(QStyledItemDelegate):
         painter.save()
         palette = option.palette
         rect = option.rect
-        top = rect.top()
-        if index.data(DayChangeRole):
+        day_change = bool(index.data(DayChangeRole))
+        if day_change:
+            painter.setFont(option.font)
             painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
             painter.drawText(
-                QRectF(rect.left(), top, rect.width(), self.SEPARATOR),
+                QRectF(rect.left(), rect.top(), rect.width(), self.separator_height(option.font)),
                 Qt.AlignmentFlag.AlignCenter,
                 day_label(msg.created_at),
             )
-            top += self.SEPARATOR
         width = self._bubble_width(option)
         dark = option.palette.color(QPalette.ColorRole.Base).lightness() < 128
         doc = self._document(msg, width - 2 * self.PAD, option.font, dark)
-        height = rect.bottom() - top - self.MARGIN + 1
         mine = msg.role == Role.USER
-        left = rect.right() - width - self.MARGIN if mine else rect.left() + self.MARGIN
-        bubble = QRectF(left, top + self.MARGIN / 2, width, height)
+        bubble = self._bubble_rect(option, msg, day_change)
+        header_height = self.header_height(option.font)
         base = palette.color(QPalette.ColorRole.Base)
         dark = base.lightness() < 128
         if mine:
@@ -231,25 +332,39 @@ class MessageDelegate(QStyledItemDelegate):
             painter.setPen(palette.color(QPalette.ColorRole.Highlight))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(bubble, 10, 10)
-        header_font = QFont(option.font)
-        header_font.setPointSizeF(max(6.0, option.font.pointSizeF() * 0.85))
-        header_font.setBold(True)
-        painter.setFont(header_font)
+        painter.setFont(self.header_font(option.font))
         painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
         painter.drawText(
-            QRectF(bubble.left() + self.PAD, bubble.top() + self.PAD / 2, width - 2 * self.PAD, self.HEADER),
+            QRectF(bubble.left() + self.PAD, bubble.top() + self.PAD / 2, width - 2 * self.PAD, header_height),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
             _header(msg),
         )
-        painter.translate(bubble.left() + self.PAD, bubble.top() + self.PAD / 2 + self.HEADER)
+        arrows = self.version_arrows(option, index)
+        if arrows is not None:  # drawn as buttons: they switch versions when clicked
+            painter.setPen(palette.color(QPalette.ColorRole.Mid))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            for area, enabled in zip(
+                arrows, (msg.version_index > 1, msg.version_index < msg.version_count), strict=True
+            ):
+                if enabled:
+                    painter.drawRoundedRect(area.adjusted(1, 1, -1, -1), 4, 4)
+        for area, _code in self.code_buttons(option, index):
+            painter.setPen(palette.color(QPalette.ColorRole.Mid))
+            painter.setBrush(palette.color(QPalette.ColorRole.Button))
+            painter.drawRoundedRect(area, 4, 4)
+            painter.setPen(palette.color(QPalette.ColorRole.ButtonText))
+            painter.setFont(option.font)
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, COPY_LABEL)
+        painter.translate(bubble.left() + self.PAD, bubble.top() + self.PAD / 2 + header_height)
         ctx = QAbstractTextDocumentLayout.PaintContext()
         ctx.palette.setColor(QPalette.ColorRole.Text, palette.color(QPalette.ColorRole.Text))
+        ctx.palette.setColor(QPalette.ColorRole.Link, palette.color(QPalette.ColorRole.Link))
         doc.documentLayout().draw(painter, ctx)
         if msg.status == MessageStatus.ERROR and msg.error:
             painter.setPen(QColor("#d9534f"))
             painter.setFont(option.font)
             painter.drawText(
-                QRectF(0, doc.size().height() + 2, width - 2 * self.PAD, self.HEADER),
+                QRectF(0, doc.size().height() + 2, width - 2 * self.PAD, QFontMetrics(option.font).height() + 4),
                 Qt.AlignmentFlag.AlignLeft,
                 "⚠ " + msg.error.splitlines()[0],
             )

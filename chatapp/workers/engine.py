@@ -40,6 +40,24 @@ BATCH_SECONDS = 0.04
 _ids = itertools.count(1)
 
 
+def _import_memory_code() -> None:
+    """Import what the first context build and the first summary use, while the model loads.
+
+    torch (the slot bank) is imported lazily so the window opens fast, but its C++ start-up
+    holds the GIL for a few hundred milliseconds: done at the first reply, that froze the
+    window just as the reply started. Here the user is already waiting for the model.
+    """
+    started = time.perf_counter()
+    try:
+        import torch  # noqa: F401
+
+        from chatapp.memory import extraction, summaries  # noqa: F401
+    except ImportError as exc:  # the builder says so itself when it needs it
+        log.warning("memory code not imported ahead: %s", exc)
+        return
+    log.debug("memory code imported in %.0f ms", (time.perf_counter() - started) * 1000)
+
+
 @dataclass(frozen=True)
 class ReplyRequest:
     """A reply to produce.
@@ -161,6 +179,8 @@ class EngineWorker(QObject):
         self._spec = spec
         if previous is not None:
             log.info("replaced %s with %s", previous.name, info.name)
+        if self._store is not None:
+            _import_memory_code()
         self.loaded.emit(info)
 
     @Slot(object)

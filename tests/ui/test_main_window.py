@@ -187,7 +187,10 @@ def test_search_finds_a_message_in_another_thread_and_jumps_to_it(qtbot, make_wi
     window.search_box.setText("lisbon")
     qtbot.waitUntil(lambda: window.search_list.isVisible() and window.search_list.count() == 1, timeout=5000)
     item = window.search_list.item(0)
-    assert "Travel plans" in item.text() and "«Lisbon»" in item.text()
+    from chatapp.ui.search_results import HtmlRole, hit_html
+
+    assert item.text() == "Travel plans\nI am moving to Lisbon in May"
+    assert ">Lisbon</span> in May" in hit_html(item.data(HtmlRole))  # the hit is highlighted
     window._open_hit(item)
     assert window._current_thread == target.id
     current = window.transcript_view.currentIndex()
@@ -274,7 +277,7 @@ def test_trash_dialog_restores_a_deleted_thread(qtbot, make_window) -> None:  # 
     from PySide6.QtWidgets import QDialogButtonBox, QListWidget
 
     listing = dialog.findChild(QListWidget)
-    assert listing.count() == 1 and listing.item(0).text() == "old plans"
+    assert listing.count() == 1 and listing.item(0).text().startswith("old plans  —  deleted ")
     listing.setCurrentRow(0)
     restore = next(b for b in dialog.findChild(QDialogButtonBox).buttons() if b.text() == "Restore")
     qtbot.mouseClick(restore, Qt.MouseButton.LeftButton)

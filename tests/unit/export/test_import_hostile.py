@@ -152,7 +152,8 @@ def test_damaged_times_already_in_a_database_are_repaired_when_it_opens(tmp_path
     s = Store.open(db)
     s.close()
     conn = sqlite3.connect(db)
-    conn.execute(f"PRAGMA user_version = {migrations.LATEST - 1}")  # as the app left it before
+    before = migrations.MIGRATIONS.index(migrations.m007_repair_imported_times)
+    conn.execute(f"PRAGMA user_version = {before}")  # as the app left it before
     conn.execute(
         "INSERT INTO threads (title, created_at, updated_at) VALUES ('a', 1e20, 'yesterday')"
     )

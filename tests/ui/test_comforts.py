@@ -1,0 +1,195 @@
+"""What users of GPT4All, LM Studio or Jan expect (issue 19's comforts), as they would use it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from chatapp.domain import Role
+from chatapp.engine.fake import FakeBackend
+from chatapp.store import Store
+from chatapp.ui.thread_list import WritingRole
+from tests.ui.test_main_window import shown, type_and_send
+
+
+def _titles(window) -> list[str]:  # type: ignore[no-untyped-def]
+    model = window.threads_model
+    return [model.thread_at(r).title for r in range(model.rowCount())]
+
+
+def test_the_delete_key_deletes_the_selected_thread_with_undo(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    for title in ("keep", "drop"):
+        window.store.create_thread(title)
+    window._refresh_threads(select=window.store.threads()[0].id)
+    window.composer.setFocus()
+    qtbot.keyClicks(window.composer, "ab")
+    qtbot.keyClick(window.composer, Qt.Key.Key_Home)
+    qtbot.keyClick(window.composer, Qt.Key.Key_Delete)  # in the composer: deletes a character
+    assert window.composer.toPlainText() == "b" and _titles(window) == ["drop", "keep"]
+    window.thread_view.setFocus()
+    qtbot.keyClick(window.thread_view, Qt.Key.Key_Delete)
+    assert _titles(window) == ["keep"] and window._undo_button.isVisible()
+    qtbot.mouseClick(window._undo_button, Qt.MouseButton.LeftButton)
+    assert _titles(window) == ["drop", "keep"]
+
+
+def test_the_trash_shows_dates_and_deletes_for_good_after_asking(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QDialogButtonBox, QListWidget
+
+    window = make_window()
+    for title in ("a", "b", "c"):
+        t = window.store.create_thread(title)
+        window.store.add_message(t.id, Role.USER, f"about {title}")
+        window.store.trash_thread(t.id, now=1_700_000_000)  # 14 Nov 2023
+    window.show_trash()
+    dialog = window._trash_dialog
+    listing = dialog.findChild(QListWidget)
+    assert listing.count() == 3 and all("deleted 14 Nov 2023" in listing.item(i).text() for i in range(3))
+    buttons = {b.text(): b for b in dialog.findChild(QDialogButtonBox).buttons()}
+    asked: list[str] = []
+
+    def answer(reply):  # type: ignore[no-untyped-def]
+        def ask(_parent, _title, text, *args, **kwargs):  # type: ignore[no-untyped-def]
+            asked.append(text)
+            return reply
+        return ask
+
+    listing.setCurrentRow(0)
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    buttons["Delete forever…"].click()
+    assert listing.count() == 3 and len(window.store.threads(trash=True)) == 3  # said No
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    buttons["Delete forever…"].click()
+    assert "cannot be undone" in asked[-1]
+    assert listing.count() == 2 and len(window.store.threads(trash=True)) == 2
+    buttons["Empty trash…"].click()
+    assert "2 thread(s)" in asked[-1]
+    assert listing.count() == 0 and window.store.threads(trash=True) == []
+    dialog.close()
+
+
+def test_search_hits_are_highlighted_and_down_reaches_them(qtbot, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.ui.search_results import HtmlRole, hit_html
+
+    store = Store.open(tmp_path / "ui.sqlite3")
+    for title, text in (("Trip", "Lisbon in May"), ("Food", "a Lisbon bakery"), ("Other", "nothing")):
+        t = store.create_thread(title)
+        store.add_message(t.id, Role.USER, text)
+    window = make_window(store)
+    window.search_box.setFocus()
+    qtbot.keyClicks(window.search_box, "lisbon")
+    qtbot.waitUntil(lambda: window.search_list.isVisible() and window.search_list.count() == 2, timeout=5000)
+    first = window.search_list.item(0)
+    markup = hit_html(first.data(HtmlRole))
+    assert "«" not in markup and "background-color" in markup and "<b>" in markup  # title apart
+    qtbot.keyClick(window.search_box, Qt.Key.Key_Down)
+    assert QApplication.focusWidget() is window.search_list and window.search_list.currentRow() == 0
+    qtbot.keyClick(window.search_list, Qt.Key.Key_Down)
+    target = window.search_list.currentItem().data(Qt.ItemDataRole.UserRole)[0]
+    qtbot.keyClick(window.search_list, Qt.Key.Key_Return)
+    assert window._current_thread == target
+    window.search_box.setFocus()
+    qtbot.keyClick(window.search_box, Qt.Key.Key_Return)  # Enter in the box opens the first hit
+    assert window._current_thread == first.data(Qt.ItemDataRole.UserRole)[0]
+
+
+def test_the_writing_thread_is_marked_and_a_second_send_explains_without_a_dialog(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+    fake.delay = 0.02
+    window = make_window()
+    fake.enqueue([" ".join(["long"] * 200)])
+    type_and_send(qtbot, window, "first")
+    writing = window._current_thread
+    qtbot.waitUntil(lambda: window.session.busy, timeout=5000)
+    model = window.threads_model
+    row = model.row_of(writing)
+    assert model.data(model.index(row), WritingRole) and model.data(model.index(row)).startswith("✎ ")
+    other = window.store.create_thread("elsewhere").id
+    window._refresh_threads(select=other)
+    type_and_send(qtbot, window, "meanwhile")
+    assert window.composer.toPlainText() == "meanwhile"  # kept
+    assert "being written in “first”" in window.statusBar().currentMessage()
+    assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+    with qtbot.waitSignal(window.session.reply_done, timeout=10000):
+        pass
+    assert not model.data(model.index(model.row_of(writing)), WritingRole)
+    assert not model.data(model.index(model.row_of(writing))).startswith("✎")
+
+
+def test_the_context_counter_is_the_shown_threads(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    fake.enqueue(["an answer"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "a question of a few words")
+    first = window._current_thread
+    counted = window.context_label.text()
+    assert counted.startswith("Context ") and counted != "Context 0/4096"
+    window.store.create_thread("fresh")
+    window._refresh_threads(select=window.store.threads()[0].id)
+    assert window.context_label.text() == ""  # not the previous thread's number
+    window._refresh_threads(select=first)
+    assert window.context_label.text() == counted
+
+
+def test_first_start_says_what_to_do_and_lists_the_shortcuts(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    assert window.welcome.isVisible() and "SmolLM2" in window.welcome.text()
+    fake.enqueue(["hi"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "hello")
+    assert not window.welcome.isVisible()
+    window.new_action.trigger()
+    assert window.welcome.isVisible()  # an empty new chat says it again
+    rows = {what: keys for keys, what in window.shortcuts()}
+    assert rows["New thread"] == "Ctrl+N" and rows["Keyboard shortcuts"] == "Ctrl+/"
+    assert rows["Send the message"] == "Enter" and "Delete the selected thread" in " ".join(rows)
+    window.show_shortcuts()
+    from PySide6.QtWidgets import QTableWidget
+
+    table = window._shortcuts_dialog.findChild(QTableWidget)
+    assert table.rowCount() == len(rows) and table.item(0, 0).text() == "Enter"
+    window._shortcuts_dialog.close()
+
+
+def test_code_blocks_have_a_copy_button_and_links_open_after_asking(qtbot, make_window, fake: FakeBackend, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QDesktopServices
+
+    window = make_window()
+    fake.enqueue(["See [the docs](https://example.org/guide) and run:\n\n```sh\npip install chatapp\n```\n"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "how do I install it?")
+    assert shown(window)[0] == ("user", "how do I install it?")
+    viewport = window.transcript_view.viewport()
+    index = window.transcript.index(1)
+    delegate = window.transcript_view.itemDelegate()
+    buttons = delegate.code_buttons(window._message_option(index), index)
+    assert [code for _area, code in buttons] == ["pip install chatapp"]
+    QGuiApplication.clipboard().setText("")
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=buttons[0][0].center().toPoint())
+    assert QGuiApplication.clipboard().text() == "pip install chatapp"
+
+    rect = window.transcript_view.visualRect(index)
+    link_pos = next(
+        (QPoint(x, y) for y in range(rect.top(), rect.bottom(), 3) for x in range(rect.left(), rect.right(), 3)
+         if window.link_at(QPoint(x, y))),
+        None,
+    )
+    assert link_pos is not None and window.link_at(link_pos) == "https://example.org/guide"
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toString()) or True)
+    asked: list[str] = []
+
+    def decline(_parent, _title, text, *args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(text)
+        return QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(QMessageBox, "question", decline)
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=link_pos)
+    assert "https://example.org/guide" in asked[-1] and opened == []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=link_pos)
+    assert opened == ["https://example.org/guide"]
+    assert not window.open_link("file:///etc/passwd") and opened == ["https://example.org/guide"]
