@@ -80,8 +80,16 @@ def owner_of(sentence: str) -> str:
     return "user"
 
 
-def candidates(text: str, source_id: int, *, speaker_is_user: bool = True) -> list[Candidate]:
-    """Sentences of one message that look like durable facts, best first."""
+def candidates(
+    text: str, source_id: int, *, speaker_is_user: bool = True, by_meaning: bool = False
+) -> list[Candidate]:
+    """Sentences of one message that look like durable facts, best first.
+
+    `by_meaning`: the caller tells lasting facts from chatter with the sentence embedder
+    (chatapp.memory.attributes), so the words a fact must use are not asked for here:
+    "these days I'm based in Rotterdam" has none of them. The sentence must still be
+    about someone (first person, someone close, or a name) and not a question, a vague
+    reference or something said to the listener."""
     found: list[Candidate] = []
     for sentence in sentences(text):
         sentence = _GREETING.sub("", sentence)
@@ -95,13 +103,13 @@ def candidates(text: str, source_id: int, *, speaker_is_user: bool = True) -> li
         specifics = sum(
             w not in _NOT_SPECIFIC for w in re.findall(r"\b[A-Z][a-z]+|\b\d{1,4}\b", _VOCATIVE.sub("", sentence)[1:])
         )
-        if not (first or specifics) or not durable:
+        if not (first or specifics) or not (durable or by_meaning):
             continue
         if _VAGUE.search(sentence) and not specifics:
             continue  # "I'd love to check them out", "I want it": nothing to remember without its context
         if _YOU.search(sentence) and not specifics:
             continue  # said to the listener ("I hope you're okay", "Your faith in me is a boost")
         score = 1.0 * first + 0.5 * min(durable, 3) + 0.4 * min(specifics, 3)
-        if speaker_is_user and score >= 1.5:
+        if speaker_is_user and (score >= 1.5 or by_meaning):
             found.append(Candidate(sentence, owner_of(sentence), source_id, score))
     return sorted(found, key=lambda c: -c.score)
