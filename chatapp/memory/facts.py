@@ -60,10 +60,17 @@ def sentences(text: str) -> list[str]:
     ("My name is Ada and I live in Berlin" gives two facts)."""
     out = []
     for sentence in _SENTENCE.split(text):
+        clauses: list[str] = []
         for clause in _CLAUSE.split(sentence or ""):
             clause = clause.strip()
-            if clause:
-                out.append(clause if clause[-1] in ".!?" else clause + ".")
+            joined = re.search(re.escape(clauses[-1]) + r"(\s+(?:and|but)\s+)" + re.escape(clause), sentence) if (
+                clauses and clause and len(clauses[-1].split()) < 3
+            ) else None
+            if joined:  # "Osvaldo and I just moved in" is one statement, not a name and a clause
+                clauses[-1] = clauses[-1] + joined.group(1) + clause
+            elif clause:
+                clauses.append(clause)
+        out.extend(c if c[-1] in ".!?" else c + "." for c in clauses if c)
     return out
 
 

@@ -25,6 +25,8 @@ log = logging.getLogger("chatapp.memory")
 
 Encode = Callable[[list[str]], np.ndarray]
 MAX_PER_MESSAGE = 3  # facts kept from one message
+USERS_OWN = {"partner"}
+PARTNERS = {"partner", "boyfriend", "girlfriend", "wife", "husband"}
 
 
 @dataclass
@@ -96,16 +98,22 @@ class MemoryService:
         report: IngestReport, judge: bool = False,
     ) -> None:
         """`judge`: keep only the candidates the embedder reads as lasting facts about a
-        person (an attribute, not passing talk), at most MAX_PER_MESSAGE per message, the
-        likeliest first. The facts a model listed are kept as they are."""
+        person (not passing talk), at most MAX_PER_MESSAGE per message, the likeliest first.
+        The facts a model listed are kept as they are."""
         keys = self.encode([c.text for c in found])
         readings = self.attributes.read(keys)
+        # who one's partner is belongs to oneself ("My girlfriend Aisha…" and "I'm seeing
+        # Jess now" are one slot), though the sentence is about the partner
+        found = [
+            dataclasses.replace(c, owner="user") if r.attribute in USERS_OWN and c.owner in PARTNERS else c
+            for c, r in zip(found, readings)
+        ]
         items = list(zip(found, keys, (r.attribute for r in readings)))
         if judge:
             best: dict[int, list[tuple[float, int]]] = {}
             for n, (cand, reading) in enumerate(zip(found, readings)):
-                if reading.attribute is not None:
-                    best.setdefault(cand.source_id, []).append((-reading.similarity, n))
+                if reading.lasting:
+                    best.setdefault(cand.source_id, []).append((-reading.fact, n))
             kept = sorted(n for ranked in best.values() for _s, n in sorted(ranked)[:MAX_PER_MESSAGE])
             report.judged_out += len(found) - len(kept)
             items = [items[n] for n in kept]
@@ -132,6 +140,11 @@ class MemoryService:
             report.actions[result.action] = report.actions.get(result.action, 0) + 1
             if result.evicted is not None and result.evicted.id is not None:
                 self.tables.delete_slot(result.evicted.id)
+            if result.action == "replace" and result.slot is not None and result.slot.history:
+                # a value whose messages were edited away was a mistake corrected, not a change
+                latest = result.slot.history[-1]
+                if latest.sources and not self.tables.shown_messages(latest.sources):
+                    result.slot.history = result.slot.history[:-1]
             if result.slot is not None:
                 result.slot.thread_id = thread_id
                 self.tables.save_slot(result.slot)

@@ -185,6 +185,14 @@ class MemoryTables:
             )
         return slot
 
+    def shown_messages(self, ids: list[int]) -> set[int]:
+        """Those of the messages that are still on their thread's shown path (not edited
+        away or deleted)."""
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        return {r[0] for r in self.store._query(f"SELECT id FROM messages WHERE active = 1 AND id IN ({marks})", tuple(ids))}
+
     def delete_slot(self, slot_id: int) -> None:
         with self.store._tx() as conn:
             conn.execute("DELETE FROM memory_slots WHERE id = ?", (slot_id,))
