@@ -565,9 +565,7 @@ def main(argv: list[str]) -> int:
                 results.setdefault(f"{qa['kind']}", {}).setdefault(key, []).append(value)
         dumped.append({**row, "expected": qa, "scores": got})
     if args.dump:
-        with open(args.dump, "w", encoding="utf-8") as out:
-            for item in dumped:
-                out.write(json.dumps(item) + "\n")
+        Path(args.dump).write_text("".join(json.dumps(item) + "\n" for item in dumped), encoding="utf-8")
 
     def pct(values: list[float] | None) -> str:
         return "-" if not values else f"{100 * statistics.mean(values):.1f}%"

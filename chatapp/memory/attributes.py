@@ -65,7 +65,7 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("partner", True, (
         "I'm married to Daniel.", "My girlfriend is called Aisha.", "I've been seeing someone named Luca.",
         "My wife and I have been together ten years.", "I'm single again.", "My boyfriend Tom and I got engaged.",
-        "We split up last spring.",
+        "We split up last spring.", "We've been a couple for a few months.", "Sam and I got together last year.",
     )),
     Attribute("family", False, (
         "My sister is a doctor.", "I have two kids, a boy and a girl.", "My mum lives with us.",
@@ -147,9 +147,22 @@ PASSING = (
     "I'm taking it easy today.", "My day was pretty uneventful.", "I'm looking forward to seeing you.",
     "I went to a workshop yesterday, it was inspiring.", "I had such a good conversation with my friend.",
     "I'm listening to an old album today.", "It was nice to relax for once.", "I finally replied to all my emails.",
+    "Honestly, I don't mind, you choose.", "I'm not sure what I want to do tonight.", "I could eat a horse right now.",
+    "I'm full, that dinner was huge.", "I need a nap after all that.", "I'm running a bit late, sorry!",
+    "She was so kind to me today.", "He told me the funniest story.", "They said the shop closes early today.",
+    "I finished the puzzle at last.", "I'm on my way home now.", "I just made a cup of tea.",
+    "I've got a busy day tomorrow.", "I was so bored at the meeting.", "I'm really enjoying this chat.",
+    "I can't remember where I parked.", "I stayed up too late reading.", "I'm feeling a bit down today.",
+    "I laughed so hard at that joke.", "I got caught in the rain on the way back.", "I just saw your message.",
+    "That's exactly what I was thinking!", "I'd love to hear more about it.", "I hope the weekend is sunny.",
+    "I spilled coffee on my shirt this morning.", "I'm queueing at the post office.", "My feet hurt after all that walking.",
 )
 
 TEMPERATURE = 0.05  # of the softmax over attributes: a 0.1 lead in similarity is ~7:1
+# a lasting fact when the judge gives it this (and its nearest examples are facts): on the
+# benchmark's train wordings and its small talk, 0.4 kept 83% of the facts and 10% of the
+# small talk, 0.5 78% and 8%
+FACT_THRESHOLD = 0.4
 MIN_SIMILARITY = 0.40  # to its attribute's examples, for a statement to be about that attribute
 
 
@@ -166,7 +179,7 @@ class Reading:
 
     @property
     def lasting(self) -> bool:
-        return self.fact >= 0.5
+        return self.fact >= FACT_THRESHOLD
 
 
 class AttributeModel:
@@ -211,6 +224,9 @@ class AttributeModel:
         for row, p, fact in zip(best, probs, facts):
             c = int(np.argmax(row[:-1]))
             known = row[c] >= MIN_SIMILARITY
+            # the judge and the nearest examples must agree: either alone let a third more
+            # small talk through ("I'm so sleepy after that huge lunch")
+            fact = fact if row[c] > row[-1] else min(float(fact), 0.0)
             out.append(Reading(ATTRIBUTES[c].name if known else None, float(p[c]), float(row[c]), float(fact)))
         return out
 

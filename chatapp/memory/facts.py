@@ -81,6 +81,8 @@ def owner_of(sentence: str) -> str:
         return rel.group(1).lower()
     if re.match(r"\s*(i|i'm|i've|i'd|i'll|my|we|we're|our)\b", sentence, re.IGNORECASE):
         return "user"
+    if re.match(r"\s*[A-Z][a-z]+ and (?:I|me)\b", sentence):
+        return "user"  # "Noor and I have been a couple": about the user too
     name = _NAME_SUBJECT.match(sentence)
     if name and name.group(1) not in _STOP_NAMES:
         return name.group(1).lower()

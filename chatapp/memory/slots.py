@@ -1,27 +1,34 @@
 """Gated memory slots: a fixed-capacity bank of durable facts, written with GRU-like gates.
 
-Writing a candidate fact x (an embedding) into a bank of slot keys K:
+Writing a candidate fact x (an embedding) into a bank of slot keys K; each slot i also
+knows its attribute A_i (home, work, partner, pet, … read by the embedder, see
+chatapp.memory.attributes), and s_a(x) is x's best similarity to attribute a's examples:
 
     a = softmax(K x / τ)                 attention over the slots of the same owner
     r_i = cos(K_i, x)
     z_i = σ((r_i − θ_dup) / w)           update gate: is x the same fact as slot i?
-    ρ_i = σ((r_i − θ_topic) / w) · c_i   reset gate: does x overwrite what slot i holds?
-          c_i = 1 when x says that something changed ("moved", "no longer", "quit",
-          "switched"…) or both state the same attribute (where one lives, works or
-          studies, one's name, age or partner), else 0
+    ρ_i                                  reset gate: does x state slot i's fact anew?
+        = σ((s_{A_i}(x) − max_a s_a(x) + δ) / w_a)   when A_i holds one value (one home, one
+                                          job, one partner, one diet): x is about A_i
+        = σ((r_i − θ_topic) / w) · c     otherwise (hobbies, pets, family): x is on i's
+                                          subject and says something changed (c = 1 for
+                                          "no longer", "gave up", "now", "instead", …)
 
-    the best-attended slot j with z_j ≥ ½ → refresh j: its text stays, sources merge,
-                                          salience grows
-    else the best-attended j with ρ_j ≥ ½ → replace j's text with x ("I moved to Lisbon"
-                                          replaces "I live in Berlin")
-    else                                  → x takes a new slot (a free one, else the least
-                                          salient unpinned one)
-    key update       h ← normalise(z·h + (1 − z)·x)
+    the best-attended slot j with z_j ≥ ½ that gives the same value (its words, common
+        ones aside, are mostly x's) → refresh j: its text stays, sources merge, salience grows
+    else the best-attended j with ρ_j ≥ ½ → replace j's text with x ("these days I'm based
+        in Rotterdam" replaces "I live in Utrecht"); the old text becomes j's history with
+        the time it was stated and the time it was replaced, and j's key becomes x
+    else → x takes a new slot (a free one, else the least salient unpinned one)
+    refresh key update  h ← normalise(z·h + (1 − z)·x)
 
-Without c, every fact on a subject overwrote the last ("I am vegetarian" replaced
-"I am allergic to peanuts", cosine 0.46; "I collect vinyl records" replaced "I play
-the cello", 0.40): related facts usually stand together, so only a stated change or
-the same attribute replaces. Salience decays with a half-life and is reinforced when
+Alike in wording is not the same value: "I live in Berlin" and "I live in Lisbon" score
+above θ_dup, so a refresh also needs the same words. A value whose messages were edited
+away is a corrected mistake, not a change: it leaves no history (MemoryService).
+
+Without the attribute or c, every fact on a subject overwrote the last ("I am
+vegetarian" replaced "I am allergic to peanuts", cosine 0.46; "I collect vinyl records"
+replaced "I play the cello", 0.40): related facts usually stand together. Salience decays with a half-life and is reinforced when
 a slot is written or read. Reading is attention of the current message over the keys,
 the best first (pinned slots always first). When the slots do not all fit in their
 budget, only those the message attends to are read (at least `read_floor` times an even
@@ -150,6 +157,8 @@ class SlotBank:
             if refresh is not None and not same_value(self.slots[refresh].text, text):
                 refresh = None  # alike in wording, another value ("I live in Berlin" / "in Lisbon")
             replace = next((i for i in order if reset[i] >= 0.5), None) if refresh is None else None
+            if replace is not None and same_value(self.slots[replace].text, text):
+                refresh, replace = replace, None  # the same value said again in other words
             # a pinned fact is the user's word: a change to it takes a new slot
             if replace is not None and self.slots[replace].pinned:
                 replace = None
@@ -182,16 +191,14 @@ class SlotBank:
         statement of it; one that holds several (hobbies, pets) only by a statement that
         says something changed and is on the slot's subject."""
         p = self.params
+        stated_change = topic if change else 0.0
         if profile is None or self.attributes is None:
-            return topic if change else 0.0  # no attribute model: only a stated change replaces
+            return stated_change  # no attribute model: only a stated change replaces
         attribute = slot.attribute or self.attributes.attribute_of(self.attributes.profile(slot.key))
-        if attribute is None:
-            return topic if change else 0.0
-        lead = float(profile[self.attributes.index(attribute)] - profile.max())  # ≤ 0
-        same = 1.0 / (1.0 + math.exp(-(lead + p.attribute_margin) / p.attribute_width))
-        if single_valued(attribute):
-            return same
-        return same * topic if change else 0.0
+        if attribute is None or not single_valued(attribute):
+            return stated_change
+        lead = float(profile[self.attributes.index(attribute)] - profile[:-1].max())  # ≤ 0
+        return 1.0 / (1.0 + math.exp(-(lead + p.attribute_margin) / p.attribute_width))
 
     def _take_new(
         self, text: str, owner: str, x: np.ndarray, sources: list[int], now: float, attribute: str | None = None

@@ -36,6 +36,12 @@ _KIND_NAMES = {
 }
 
 
+def _day(timestamp: float) -> str:
+    """'3 May 2026': the day a value was stated or replaced."""
+    t = time.localtime(timestamp)
+    return f"{t.tm_mday} {time.strftime('%B', t)} {t.tm_year}"
+
+
 class MemoryPanel(QDockWidget):
     """Signals: note_added(int thread id, str text) — a fact the user typed in;
     slot_edited(int thread id) — a slot's text changed (its key is made again)."""
@@ -136,12 +142,20 @@ class MemoryPanel(QDockWidget):
                 self.slot_list.addItem(heading)
                 shared_heading = True
             # words, not an emoji: not every Linux desktop has a font with 📌
-            item = QListWidgetItem(f"{slot.text}  (pinned)" if slot.pinned else slot.text)
+            text = f"{slot.text}  (pinned)" if slot.pinned else slot.text
+            if slot.history:  # what it held before, newest first, with when it stopped holding
+                text += f"\n    since {_day(slot.current_since)}" + "".join(
+                    f"\n    earlier: {h.text}  ({_day(h.since)} – {_day(h.until)})" for h in reversed(slot.history)
+                )
+            item = QListWidgetItem(text)
             item.setToolTip(
                 ("shared by all threads · " if slot.thread_id is None else "")
-                + f"about: {slot.owner} · salience {slot.salience:.2f} · "
+                + f"about: {slot.owner}"
+                + (f" · {slot.attribute}" if slot.attribute else "")
+                + f" · salience {slot.salience:.2f} · "
                 f"from {len(slot.sources)} message(s) · updated "
                 + time.strftime("%Y-%m-%d %H:%M", time.localtime(slot.updated_at))
+                + (f" · {len(slot.history)} earlier value(s)" if slot.history else "")
             )
             item.setData(Qt.ItemDataRole.UserRole, slot.id)
             self.slot_list.addItem(item)
