@@ -221,7 +221,9 @@ class ContextBuilder:
             bank = SlotBank(slots, self.gates)
             candidates = [
                 (slot, _slot_line(slot)) for slot, _score in bank.read(query_vec, now)
-                if not (slot.sources and set(slot.sources) <= in_window and not slot.pinned)
+                # a changed fact stays: its line says what no longer holds, and leaving it out
+                # while the change is recent would change the prompt's prefix twice, not once
+                if not (slot.sources and set(slot.sources) <= in_window and not slot.pinned and not slot.history)
             ]
             costs_of = {id(slot): self.count_text(line) + 1 for slot, line in candidates}
             if sum(costs_of.values()) > cap:  # they compete for room: only those the message attends to
