@@ -156,6 +156,13 @@ PASSING = (
     "I laughed so hard at that joke.", "I got caught in the rain on the way back.", "I just saw your message.",
     "That's exactly what I was thinking!", "I'd love to hear more about it.", "I hope the weekend is sunny.",
     "I spilled coffee on my shirt this morning.", "I'm queueing at the post office.", "My feet hurt after all that walking.",
+    # things of one's life in passing: no statement of what they are
+    "The dog threw up on the rug this morning.", "My car wouldn't start today.", "The cat knocked my plant over.",
+    "I miss the beach back home sometimes.", "The train into town was packed.", "Our landlord finally fixed the heating.",
+    "My boss was in a terrible mood.", "The restaurant had nothing I could eat.", "My bike got a flat tyre.",
+    "The vet bill was huge.", "The neighbourhood is so noisy at night.", "My laptop crashed again.",
+    "Our team lost badly on Saturday.", "My phone screen cracked.", "My boyfriend forgot to buy milk.",
+    "I took the dog to the park.", "The school run was chaos.", "My class ran late today.",
 )
 
 TEMPERATURE = 0.05  # of the softmax over attributes: a 0.1 lead in similarity is ~7:1

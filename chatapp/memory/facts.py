@@ -31,6 +31,7 @@ _RELATION = re.compile(
     r"cousin|roommate|neighbou?r)\b",
     re.IGNORECASE,
 )
+_SPEAKER = re.compile(r"^[A-Z][\w'-]*(?: [A-Z][\w'-]*)?:\s+")
 _VAGUE = re.compile(r"\b(it|them|this|these|those|that one|there|so|such)\b", re.IGNORECASE)
 _YOU = re.compile(r"\b(you|your|you're|you've|you'll|yours|yourself)\b", re.IGNORECASE)
 # a name the sentence is said to ("Thanks, Gina!", "Mel, look"), not one it is about
@@ -101,6 +102,10 @@ def candidates(
     reference or something said to the listener."""
     found: list[Candidate] = []
     for sentence in sentences(text):
+        if by_meaning:
+            # "Zofia: Haha yes, exactly!" (an imported transcript names who speaks): the name
+            # made small talk read as a fact about a person, and every slot alike
+            sentence = _SPEAKER.sub("", sentence)
         sentence = _GREETING.sub("", sentence)
         if sentence[:1].islower():
             sentence = sentence[0].upper() + sentence[1:]

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from chatapp.memory.attributes import AttributeModel, says_change, single_valued
+from chatapp.memory.attributes import MIN_SIMILARITY, AttributeModel, says_change, single_valued
 from chatapp.store.memory_tables import MemoryTables, SlotHistory, SlotRow
 
 if TYPE_CHECKING:
@@ -197,7 +197,10 @@ class SlotBank:
         attribute = slot.attribute or self.attributes.attribute_of(self.attributes.profile(slot.key))
         if attribute is None or not single_valued(attribute):
             return stated_change
-        lead = float(profile[self.attributes.index(attribute)] - profile[:-1].max())  # ≤ 0
+        similarity = float(profile[self.attributes.index(attribute)])
+        if similarity < MIN_SIMILARITY:
+            return 0.0  # not a statement of the attribute ("Sometimes I miss Ghent")
+        lead = similarity - float(profile[:-1].max())  # ≤ 0
         return 1.0 / (1.0 + math.exp(-(lead + p.attribute_margin) / p.attribute_width))
 
     def _take_new(
@@ -268,7 +271,17 @@ def same_value(old: str, new: str) -> bool:
     b = {w for w in _WORD.findall(new.lower()) if w not in _FRAME}
     if not a or not b:
         return a == b
+    if _names(old) & _names(new):
+        return True  # "I live in Bologna" / "Rent in Bologna keeps going up": still Bologna
     return a <= b or b <= a or len(a & b) / len(a | b) >= 0.6
+
+
+def _names(text: str) -> set[str]:
+    """Capitalised words past a sentence's first word, and numbers: the names of things."""
+    return {
+        w.lower() for n, w in enumerate(re.findall(r"[\w'-]+", text))
+        if (n and w[:1].isupper() and w.lower() not in _FRAME) or w.isdigit()
+    }
 
 
 def decay_factor(days: float, half_life_days: float) -> float:
