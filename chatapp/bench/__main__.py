@@ -17,6 +17,7 @@ BENCHES = {
     "remote": "chatapp.bench.remote",
     "answers": "chatapp.bench.answers",
     "excerpts": "chatapp.bench.excerpts",
+    "updates": "chatapp.bench.updates",
 }
 
 

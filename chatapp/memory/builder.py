@@ -146,6 +146,8 @@ class ContextBuilder:
         self._query: tuple[tuple[int, str], np.ndarray] | None = None
         # thread → the recalled messages kept in its prompt, with their lines as shown
         self._kept: dict[int, dict[int, str]] = {}
+        # message id → what a newer statement of the same fact said, and when (slot history)
+        self._superseded: dict[int, tuple[str, float]] = {}
 
     def forget(self, thread_id: int) -> None:
         """Drop the thread's kept recall block: its next build chooses recall afresh."""
@@ -214,11 +216,14 @@ class ContextBuilder:
             if include_global is None:
                 include_global = self.tables.global_memory()
             slots = _without_repeats(self.tables.slots(thread_id, include_global=include_global), self.gates)
+            self._superseded = _superseded(slots)
             cap = int(budget * p.slots_share)
             bank = SlotBank(slots, self.gates)
             candidates = [
-                (slot, f"- {slot.text}") for slot, _score in bank.read(query_vec, now)
-                if not (slot.sources and set(slot.sources) <= in_window and not slot.pinned)
+                (slot, _slot_line(slot)) for slot, _score in bank.read(query_vec, now)
+                # a changed fact stays: its line says what no longer holds, and leaving it out
+                # while the change is recent would change the prompt's prefix twice, not once
+                if not (slot.sources and set(slot.sources) <= in_window and not slot.pinned and not slot.history)
             ]
             costs_of = {id(slot): self.count_text(line) + 1 for slot, line in candidates}
             if sum(costs_of.values()) > cap:  # they compete for room: only those the message attends to
@@ -435,6 +440,11 @@ class ContextBuilder:
                 # the pieces' counts, each with a token to spare, bound the line's: no recount
                 prefix = _recall_line(msg, "")
                 cost = self._count_cached((-2, len(prefix), "prefix"), prefix) + text_cost + 1
+            later = self._superseded.get(msg.id)
+            if later is not None:  # an older statement of a fact that changed: say so, with the newer one
+                note = _earlier_note(*later)
+                line += note
+                cost += self._count_cached((msg.id, hash(note), "earlier"), note)
             key = int(msg.created_at // 900)  # time zones are whole quarter hours from UTC
             day = days.get(key)
             if day is None:
@@ -536,6 +546,38 @@ def _without_repeats(slots: list[SlotRow], gates: GateParams) -> list[SlotRow]:
         return slots
     keys = np.vstack([s.key for s in own]).astype(np.float32)
     return own + [s for s in shared if float(np.max(keys @ s.key.astype(np.float32))) < gates.duplicate_threshold]
+
+
+def _short_date(timestamp: float) -> str:
+    import datetime as dt
+
+    d = dt.datetime.fromtimestamp(timestamp)
+    return f"{d.day} {d.strftime('%B')} {d.year}"
+
+
+def _slot_line(slot: SlotRow, earlier: int = 2) -> str:
+    """A slot as the context shows it: its current value, and when it changed, what it
+    was before ("…; earlier: I live in Utrecht. until 3 May 2026")."""
+    if not slot.history:
+        return f"- {slot.text}"
+    old = "; ".join(f"earlier: {h.text} until {_short_date(h.until)}" for h in reversed(slot.history[-earlier:]))
+    return f"- {slot.text} (now, since {_short_date(slot.current_since)}; {old})"
+
+
+def _superseded(slots: Sequence[SlotRow]) -> dict[int, tuple[str, float]]:
+    """The messages that stated a slot's older values: each with the slot's current
+    value and when that was stated."""
+    out: dict[int, tuple[str, float]] = {}
+    for slot in slots:
+        for h in slot.history:
+            for message_id in h.sources:
+                if message_id not in slot.sources:
+                    out[message_id] = (slot.text, slot.current_since)
+    return out
+
+
+def _earlier_note(current: str, since: float) -> str:
+    return f" [earlier; on {_short_date(since)} this changed: {current}]"
 
 
 def _by_depth(items: list[tuple[Message, str]]) -> list[tuple[Message, str]]:

@@ -31,6 +31,7 @@ _RELATION = re.compile(
     r"cousin|roommate|neighbou?r)\b",
     re.IGNORECASE,
 )
+_SPEAKER = re.compile(r"^[A-Z][\w'-]*(?: [A-Z][\w'-]*)?:\s+")
 _VAGUE = re.compile(r"\b(it|them|this|these|those|that one|there|so|such)\b", re.IGNORECASE)
 _YOU = re.compile(r"\b(you|your|you're|you've|you'll|yours|yourself)\b", re.IGNORECASE)
 # a name the sentence is said to ("Thanks, Gina!", "Mel, look"), not one it is about
@@ -60,10 +61,17 @@ def sentences(text: str) -> list[str]:
     ("My name is Ada and I live in Berlin" gives two facts)."""
     out = []
     for sentence in _SENTENCE.split(text):
+        clauses: list[str] = []
         for clause in _CLAUSE.split(sentence or ""):
             clause = clause.strip()
-            if clause:
-                out.append(clause if clause[-1] in ".!?" else clause + ".")
+            joined = re.search(re.escape(clauses[-1]) + r"(\s+(?:and|but)\s+)" + re.escape(clause), sentence) if (
+                clauses and clause and len(clauses[-1].split()) < 3
+            ) else None
+            if joined:  # "Osvaldo and I just moved in" is one statement, not a name and a clause
+                clauses[-1] = clauses[-1] + joined.group(1) + clause
+            elif clause:
+                clauses.append(clause)
+        out.extend(c if c[-1] in ".!?" else c + "." for c in clauses if c)
     return out
 
 
@@ -74,16 +82,30 @@ def owner_of(sentence: str) -> str:
         return rel.group(1).lower()
     if re.match(r"\s*(i|i'm|i've|i'd|i'll|my|we|we're|our)\b", sentence, re.IGNORECASE):
         return "user"
+    if re.match(r"\s*[A-Z][a-z]+ and (?:I|me)\b", sentence):
+        return "user"  # "Noor and I have been a couple": about the user too
     name = _NAME_SUBJECT.match(sentence)
     if name and name.group(1) not in _STOP_NAMES:
         return name.group(1).lower()
     return "user"
 
 
-def candidates(text: str, source_id: int, *, speaker_is_user: bool = True) -> list[Candidate]:
-    """Sentences of one message that look like durable facts, best first."""
+def candidates(
+    text: str, source_id: int, *, speaker_is_user: bool = True, by_meaning: bool = False
+) -> list[Candidate]:
+    """Sentences of one message that look like durable facts, best first.
+
+    `by_meaning`: the caller tells lasting facts from chatter with the sentence embedder
+    (chatapp.memory.attributes), so the words a fact must use are not asked for here:
+    "these days I'm based in Rotterdam" has none of them. The sentence must still be
+    about someone (first person, someone close, or a name) and not a question, a vague
+    reference or something said to the listener."""
     found: list[Candidate] = []
     for sentence in sentences(text):
+        if by_meaning:
+            # "Zofia: Haha yes, exactly!" (an imported transcript names who speaks): the name
+            # made small talk read as a fact about a person, and every slot alike
+            sentence = _SPEAKER.sub("", sentence)
         sentence = _GREETING.sub("", sentence)
         if sentence[:1].islower():
             sentence = sentence[0].upper() + sentence[1:]
@@ -95,13 +117,13 @@ def candidates(text: str, source_id: int, *, speaker_is_user: bool = True) -> li
         specifics = sum(
             w not in _NOT_SPECIFIC for w in re.findall(r"\b[A-Z][a-z]+|\b\d{1,4}\b", _VOCATIVE.sub("", sentence)[1:])
         )
-        if not (first or specifics) or not durable:
+        if not (first or specifics) or not (durable or by_meaning):
             continue
         if _VAGUE.search(sentence) and not specifics:
             continue  # "I'd love to check them out", "I want it": nothing to remember without its context
         if _YOU.search(sentence) and not specifics:
             continue  # said to the listener ("I hope you're okay", "Your faith in me is a boost")
         score = 1.0 * first + 0.5 * min(durable, 3) + 0.4 * min(specifics, 3)
-        if speaker_is_user and score >= 1.5:
+        if speaker_is_user and (score >= 1.5 or by_meaning):
             found.append(Candidate(sentence, owner_of(sentence), source_id, score))
     return sorted(found, key=lambda c: -c.score)

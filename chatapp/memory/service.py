@@ -16,6 +16,7 @@ import numpy as np
 
 from chatapp.domain import Role
 from chatapp.memory import facts
+from chatapp.memory.attributes import AttributeModel, model_for
 from chatapp.memory.slots import GateParams, SlotBank
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
@@ -23,6 +24,9 @@ from chatapp.store.memory_tables import MemoryTables
 log = logging.getLogger("chatapp.memory")
 
 Encode = Callable[[list[str]], np.ndarray]
+MAX_PER_MESSAGE = 3  # facts kept from one message
+USERS_OWN = {"partner"}
+PARTNERS = {"partner", "boyfriend", "girlfriend", "wife", "husband"}
 
 
 @dataclass
@@ -30,6 +34,7 @@ class IngestReport:
     embedded: int = 0
     candidates: int = 0
     actions: dict[str, int] = field(default_factory=dict)
+    judged_out: int = 0  # candidates the embedder read as passing talk, not lasting facts
 
 
 class MemoryService:
@@ -39,6 +44,14 @@ class MemoryService:
         self.encode = encode
         self.model_name = model_name
         self.gates = gates or GateParams()
+        self._attributes: AttributeModel | None = None
+
+    @property
+    def attributes(self) -> AttributeModel:
+        """The attribute examples' embeddings, made on first use (one encode of ~120 lines)."""
+        if self._attributes is None:
+            self._attributes = model_for(self.encode)
+        return self._attributes
 
     def ingest(self, thread_id: int, *, now: float | None = None, batch: int = 256) -> IngestReport:
         """Embed the thread's new messages and write the user's facts into its slots."""
@@ -64,14 +77,14 @@ class MemoryService:
             found: list[facts.Candidate] = []
             for message_id, text in pending:
                 if roles.get(message_id) == Role.USER.value:
-                    found.extend(facts.candidates(text, message_id)[:3])
+                    found.extend(facts.candidates(text, message_id, by_meaning=True))
             report.embedded += len(pending)
             report.candidates += len(found)
             if found:
                 def when(c: facts.Candidate, created: dict[int, float] = created) -> float:
                     return now if now is not None else created.get(c.source_id, time.time())
 
-                self._write_facts(thread_id, found, when, report)
+                self._write_facts(thread_id, found, when, report, judge=True)
             self.tables.put_embeddings(self.model_name, [(mid, v) for (mid, _t), v in zip(pending, vectors)])
 
     def write_facts(self, thread_id: int, found: list[facts.Candidate], when: float) -> IngestReport:
@@ -82,30 +95,56 @@ class MemoryService:
 
     def _write_facts(
         self, thread_id: int, found: list[facts.Candidate], when: Callable[[facts.Candidate], float],
-        report: IngestReport,
+        report: IngestReport, judge: bool = False,
     ) -> None:
+        """`judge`: keep only the candidates the embedder reads as lasting facts about a
+        person (not passing talk), at most MAX_PER_MESSAGE per message, the likeliest first.
+        The facts a model listed are kept as they are."""
         keys = self.encode([c.text for c in found])
+        readings = self.attributes.read(keys)
+        # who one's partner is belongs to oneself ("My girlfriend Aisha…" and "I'm seeing
+        # Jess now" are one slot), though the sentence is about the partner
+        found = [
+            dataclasses.replace(c, owner="user") if r.attribute in USERS_OWN and c.owner in PARTNERS else c
+            for c, r in zip(found, readings)
+        ]
+        items = list(zip(found, keys, (r.attribute for r in readings)))
+        if judge:
+            best: dict[int, list[tuple[float, int]]] = {}
+            for n, (cand, reading) in enumerate(zip(found, readings)):
+                if reading.lasting:
+                    best.setdefault(cand.source_id, []).append((-reading.fact, n))
+            kept = sorted(n for ranked in best.values() for _s, n in sorted(ranked)[:MAX_PER_MESSAGE])
+            report.judged_out += len(found) - len(kept)
+            items = [items[n] for n in kept]
+        if not items:
+            return
         # the slot bank is read, changed and saved whole; the memory thread (rules) and the
         # engine thread (extraction prompt) both write it, so one at a time
         with self.store._lock:
-            self._write_bank(thread_id, list(zip(found, keys)), when, report, self.gates)
-            about_user = [(c, k) for c, k in zip(found, keys) if c.owner == "user"]
+            self._write_bank(thread_id, items, when, report, self.gates)
+            about_user = [item for item in items if item[0].owner == "user"]
             if about_user and self.tables.global_memory():
                 shared = dataclasses.replace(self.gates, capacity=self.gates.global_capacity)
                 self._write_bank(None, about_user, when, IngestReport(), shared)
 
     def _write_bank(
-        self, thread_id: int | None, items: list[tuple[facts.Candidate, np.ndarray]],
+        self, thread_id: int | None, items: list[tuple[facts.Candidate, np.ndarray, str | None]],
         when: Callable[[facts.Candidate], float], report: IngestReport, gates: GateParams,
     ) -> None:
         """Candidates into one bank: the thread's, or (None) the global one about the user."""
-        bank = SlotBank(self.tables.slots(thread_id), gates)
+        bank = SlotBank(self.tables.slots(thread_id), gates, self.attributes)
         before = {s.id for s in bank.slots if s.id is not None}
-        for cand, key in items:
-            result = bank.write(cand.text, cand.owner, key, [cand.source_id], when(cand))
+        for cand, key, attribute in items:
+            result = bank.write(cand.text, cand.owner, key, [cand.source_id], when(cand), attribute)
             report.actions[result.action] = report.actions.get(result.action, 0) + 1
             if result.evicted is not None and result.evicted.id is not None:
                 self.tables.delete_slot(result.evicted.id)
+            if result.action == "replace" and result.slot is not None and result.slot.history:
+                # a value whose messages were edited away was a mistake corrected, not a change
+                latest = result.slot.history[-1]
+                if latest.sources and not self.tables.shown_messages(latest.sources):
+                    result.slot.history = result.slot.history[:-1]
             if result.slot is not None:
                 result.slot.thread_id = thread_id
                 self.tables.save_slot(result.slot)

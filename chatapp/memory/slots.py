@@ -1,27 +1,34 @@
 """Gated memory slots: a fixed-capacity bank of durable facts, written with GRU-like gates.
 
-Writing a candidate fact x (an embedding) into a bank of slot keys K:
+Writing a candidate fact x (an embedding) into a bank of slot keys K; each slot i also
+knows its attribute A_i (home, work, partner, pet, … read by the embedder, see
+chatapp.memory.attributes), and s_a(x) is x's best similarity to attribute a's examples:
 
     a = softmax(K x / τ)                 attention over the slots of the same owner
     r_i = cos(K_i, x)
     z_i = σ((r_i − θ_dup) / w)           update gate: is x the same fact as slot i?
-    ρ_i = σ((r_i − θ_topic) / w) · c_i   reset gate: does x overwrite what slot i holds?
-          c_i = 1 when x says that something changed ("moved", "no longer", "quit",
-          "switched"…) or both state the same attribute (where one lives, works or
-          studies, one's name, age or partner), else 0
+    ρ_i                                  reset gate: does x state slot i's fact anew?
+        = σ((s_{A_i}(x) − max_a s_a(x) + δ) / w_a)   when A_i holds one value (one home, one
+                                          job, one partner, one diet): x is about A_i
+        = σ((r_i − θ_topic) / w) · c     otherwise (hobbies, pets, family): x is on i's
+                                          subject and says something changed (c = 1 for
+                                          "no longer", "gave up", "now", "instead", …)
 
-    the best-attended slot j with z_j ≥ ½ → refresh j: its text stays, sources merge,
-                                          salience grows
-    else the best-attended j with ρ_j ≥ ½ → replace j's text with x ("I moved to Lisbon"
-                                          replaces "I live in Berlin")
-    else                                  → x takes a new slot (a free one, else the least
-                                          salient unpinned one)
-    key update       h ← normalise(z·h + (1 − z)·x)
+    the best-attended slot j with z_j ≥ ½ that gives the same value (its words, common
+        ones aside, are mostly x's) → refresh j: its text stays, sources merge, salience grows
+    else the best-attended j with ρ_j ≥ ½ → replace j's text with x ("these days I'm based
+        in Rotterdam" replaces "I live in Utrecht"); the old text becomes j's history with
+        the time it was stated and the time it was replaced, and j's key becomes x
+    else → x takes a new slot (a free one, else the least salient unpinned one)
+    refresh key update  h ← normalise(z·h + (1 − z)·x)
 
-Without c, every fact on a subject overwrote the last ("I am vegetarian" replaced
-"I am allergic to peanuts", cosine 0.46; "I collect vinyl records" replaced "I play
-the cello", 0.40): related facts usually stand together, so only a stated change or
-the same attribute replaces. Salience decays with a half-life and is reinforced when
+Alike in wording is not the same value: "I live in Berlin" and "I live in Lisbon" score
+above θ_dup, so a refresh also needs the same words. A value whose messages were edited
+away is a corrected mistake, not a change: it leaves no history (MemoryService).
+
+Without the attribute or c, every fact on a subject overwrote the last ("I am
+vegetarian" replaced "I am allergic to peanuts", cosine 0.46; "I collect vinyl records"
+replaced "I play the cello", 0.40): related facts usually stand together. Salience decays with a half-life and is reinforced when
 a slot is written or read. Reading is attention of the current message over the keys,
 the best first (pinned slots always first). When the slots do not all fit in their
 budget, only those the message attends to are read (at least `read_floor` times an even
@@ -43,7 +50,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from chatapp.store.memory_tables import MemoryTables, SlotRow
+from chatapp.memory.attributes import MIN_SIMILARITY, AttributeModel, says_change, single_valued
+from chatapp.store.memory_tables import MemoryTables, SlotHistory, SlotRow
 
 if TYPE_CHECKING:
     import torch
@@ -67,6 +75,11 @@ class GateParams:
     # reads and restatements raise salience up to this: a slot shown on every turn for a day
     # outlives an unread fresh one by about a month (two half-lives), not forever
     max_salience: float = 4.0
+    # the reset gate's attribute test: the candidate is about the slot's attribute when its
+    # similarity to that attribute's examples is within this margin of its best attribute's
+    attribute_margin: float = 0.05
+    attribute_width: float = 0.01
+    history_length: int = 5  # older values kept per slot
 
 
 @dataclass(frozen=True)
@@ -85,9 +98,12 @@ def _unit(v: torch.Tensor) -> torch.Tensor:
 class SlotBank:
     """The slots of one thread (or the global ones) as torch tensors, with the gates above."""
 
-    def __init__(self, slots: list[SlotRow], params: GateParams | None = None) -> None:
+    def __init__(
+        self, slots: list[SlotRow], params: GateParams | None = None, attributes: AttributeModel | None = None
+    ) -> None:
         self.params = params or GateParams()
         self.slots = list(slots)
+        self.attributes = attributes
 
     def _keys(self) -> torch.Tensor:
         import torch
@@ -108,11 +124,19 @@ class SlotBank:
         )
         return base * torch.pow(torch.tensor(0.5), ages / p.half_life_days)
 
-    def write(self, text: str, owner: str, x: np.ndarray, sources: list[int], now: float) -> WriteResult:
+    def write(
+        self, text: str, owner: str, x: np.ndarray, sources: list[int], now: float, attribute: str | None = None,
+    ) -> WriteResult:
+        """Write candidate fact `text` (embedding `x`, about `owner`) stated at `now`.
+        `attribute`: what it is about, when the caller knows (else read from `x` with the
+        bank's attribute model, when it has one)."""
         import torch
 
         p = self.params
         xt = _unit(torch.from_numpy(np.asarray(x, dtype=np.float32)))
+        profile = self.attributes.profile(xt.numpy()) if self.attributes is not None else None
+        if attribute is None and profile is not None:
+            attribute = self.attributes.attribute_of(profile)  # type: ignore[union-attr]
         same = [i for i, s in enumerate(self.slots) if s.owner == owner]
         if same:
             keys = self._keys()
@@ -122,31 +146,70 @@ class SlotBank:
             attention = torch.softmax(scores / p.temperature + mask, dim=0)
             r = scores.clamp(-1.0, 1.0)
             update = torch.sigmoid((r - p.duplicate_threshold) / p.gate_width)
+            topic = torch.sigmoid((r - p.topic_threshold) / p.gate_width)
             mine = set(same)
-            cue = torch.tensor([float(i in mine and overwrites(s.text, text)) for i, s in enumerate(self.slots)])
-            reset = torch.sigmoid((r - p.topic_threshold) / p.gate_width) * cue
+            change = says_change(text)
+            reset = torch.zeros_like(r)
+            for i in same:
+                reset[i] = self._reset(self.slots[i], profile, float(topic[i]), change)
             order = [i for i in torch.argsort(attention, descending=True).tolist() if i in mine]
-            dup = next((i for i in order if update[i] >= 0.5), None)
-            j = dup if dup is not None else next((i for i in order if reset[i] >= 0.5), None)
+            refresh = next((i for i in order if update[i] >= 0.5), None)
+            if refresh is not None and not same_value(self.slots[refresh].text, text):
+                refresh = None  # alike in wording, another value ("I live in Berlin" / "in Lisbon")
+            replace = next((i for i in order if reset[i] >= 0.5), None) if refresh is None else None
+            if replace is not None and same_value(self.slots[replace].text, text):
+                refresh, replace = replace, None  # the same value said again in other words
             # a pinned fact is the user's word: a change to it takes a new slot
-            if j is not None and not (dup is None and self.slots[j].pinned):
+            if replace is not None and self.slots[replace].pinned:
+                replace = None
+            j = refresh if refresh is not None else replace
+            if j is not None:
                 slot = self.slots[j]
                 z, rho = float(update[j]), float(reset[j])
                 h = torch.from_numpy(slot.key.astype(np.float32))
-                slot.key = _unit(z * h + (1 - z) * xt).numpy()
                 slot.salience = min(p.max_salience, float(self.salience(now)[j]) + p.write_boost)
                 slot.updated_at = now
-                if dup is not None:
+                if slot.attribute is None:
+                    slot.attribute = attribute
+                if refresh is not None:
+                    slot.key = _unit(z * h + (1 - z) * xt).numpy()
                     slot.sources = sorted(set(slot.sources) | set(sources))
                     return WriteResult("refresh", slot, None, rho, z)
+                # replaced: the key says what the slot holds now; the old value becomes history
+                slot.key = xt.numpy()
+                old = SlotHistory(slot.text, list(slot.sources), slot.current_since, now)
+                slot.history = [*slot.history, old][-p.history_length:]
                 slot.text = text
                 slot.sources = sorted(set(sources))
+                slot.since = now
                 return WriteResult("replace", slot, None, rho, z)
-        return self._take_new(text, owner, xt.numpy(), sources, now)
+        return self._take_new(text, owner, xt.numpy(), sources, now, attribute)
 
-    def _take_new(self, text: str, owner: str, x: np.ndarray, sources: list[int], now: float) -> WriteResult:
+    def _reset(self, slot: SlotRow, profile: np.ndarray | None, topic: float, change: bool) -> float:
+        """ρ for one slot of the same owner: how surely the candidate states the slot's
+        attribute anew. A single-valued attribute (one home, one job) is replaced by any
+        statement of it; one that holds several (hobbies, pets) only by a statement that
+        says something changed and is on the slot's subject."""
         p = self.params
-        slot = SlotRow(None, None, text, owner, x, p.write_boost, False, sorted(set(sources)), now, now, None)
+        stated_change = topic if change else 0.0
+        if profile is None or self.attributes is None:
+            return stated_change  # no attribute model: only a stated change replaces
+        attribute = slot.attribute or self.attributes.attribute_of(self.attributes.profile(slot.key))
+        if attribute is None or not single_valued(attribute):
+            return stated_change
+        similarity = float(profile[self.attributes.index(attribute)])
+        if similarity < MIN_SIMILARITY:
+            return 0.0  # not a statement of the attribute ("Sometimes I miss Ghent")
+        lead = similarity - float(profile[:-1].max())  # ≤ 0
+        return 1.0 / (1.0 + math.exp(-(lead + p.attribute_margin) / p.attribute_width))
+
+    def _take_new(
+        self, text: str, owner: str, x: np.ndarray, sources: list[int], now: float, attribute: str | None = None
+    ) -> WriteResult:
+        p = self.params
+        slot = SlotRow(
+            None, None, text, owner, x, p.write_boost, False, sorted(set(sources)), now, now, None, attribute, now
+        )
         if len(self.slots) < p.capacity:
             self.slots.append(slot)
             return WriteResult("new", slot)
@@ -191,27 +254,34 @@ class SlotBank:
         return [(self.slots[i], float(score[i])) for i in order]
 
 
-_CHANGE = re.compile(
-    r"\b(moved|moving|relocated|no longer|any ?more|quit|switched|changed|divorced|broke up|retired|"
-    r"left (?:my|the|our)|new (?:job|home|house|flat|apartment|address|name))\b",
-    re.IGNORECASE,
+_WORD = re.compile(r"[a-z0-9]+")
+_FRAME_WORDS = (
+    """i im i'm me my mine we our us a an and or of to in on at for with from by is are was were be been has have
+    had am do does did not no now still just really so very the this that it its as about these days also too
+    here there then currently"""
 )
-_ATTRIBUTES = {
-    "home": re.compile(r"\b(live|lives|living|lived|moved|moving|relocated|reside|address|home town)\b", re.IGNORECASE),
-    "work": re.compile(r"\b(work|works|working|worked|job|employed|hired|profession|career|retired)\b", re.IGNORECASE),
-    "study": re.compile(r"\b(study|studying|studied|student|university|college|major|degree)\b", re.IGNORECASE),
-    "name": re.compile(r"\b(name is|name's|called me|go by)\b", re.IGNORECASE),
-    "age": re.compile(r"\b(\d{1,3} years? old|i'?m \d{1,3}\b|i am \d{1,3}\b|turned \d{1,3})", re.IGNORECASE),
-    "partner": re.compile(r"\b(married|divorced|single|engaged|girlfriend|boyfriend|partner|wife|husband|dating)\b", re.IGNORECASE),
-}
+_FRAME = set(_FRAME_WORDS.split())
 
 
-def overwrites(old: str, new: str) -> bool:
-    """Whether fact `new` may replace `old` (on the same subject): it says that something
-    changed, or both state the same attribute (two homes, two jobs, two names)."""
-    if _CHANGE.search(new):
-        return True
-    return any(rx.search(old) and rx.search(new) for rx in _ATTRIBUTES.values())
+def same_value(old: str, new: str) -> bool:
+    """Whether two statements give the same value: the words of one (common ones aside)
+    are mostly in the other ("I work as a nurse" / "I work as a nurse at the hospital"),
+    not two values in one frame ("I live in Berlin" / "I live in Lisbon")."""
+    a = {w for w in _WORD.findall(old.lower()) if w not in _FRAME}
+    b = {w for w in _WORD.findall(new.lower()) if w not in _FRAME}
+    if not a or not b:
+        return a == b
+    if _names(old) & _names(new):
+        return True  # "I live in Bologna" / "Rent in Bologna keeps going up": still Bologna
+    return a <= b or b <= a or len(a & b) / len(a | b) >= 0.6
+
+
+def _names(text: str) -> set[str]:
+    """Capitalised words past a sentence's first word, and numbers: the names of things."""
+    return {
+        w.lower() for n, w in enumerate(re.findall(r"[\w'-]+", text))
+        if (n and w[:1].isupper() and w.lower() not in _FRAME) or w.isdigit()
+    }
 
 
 def decay_factor(days: float, half_life_days: float) -> float:

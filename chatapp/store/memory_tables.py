@@ -11,6 +11,16 @@ import numpy as np
 from chatapp.store.store import Store
 
 
+@dataclass(frozen=True)
+class SlotHistory:
+    """A value a slot held before a newer statement replaced it."""
+
+    text: str
+    sources: list[int]
+    since: float  # when it was stated
+    until: float  # when the newer statement replaced it
+
+
 @dataclass
 class SlotRow:
     id: int | None
@@ -24,6 +34,13 @@ class SlotRow:
     created_at: float = 0.0
     updated_at: float = 0.0
     used_at: float | None = None
+    attribute: str | None = None  # what it is about (chatapp.memory.attributes); None: not known
+    since: float | None = None  # when the current value was stated (None: created_at)
+    history: list[SlotHistory] = field(default_factory=list)  # older values, oldest first
+
+    @property
+    def current_since(self) -> float:
+        return self.since if self.since is not None else self.created_at
 
 
 @dataclass(frozen=True)
@@ -115,9 +132,16 @@ class MemoryTables:
             where = "(thread_id = ? OR thread_id IS NULL)"
         rows = self.store._query(
             "SELECT id, thread_id, text, owner, key, salience, pinned, sources, created_at,"
-            f" updated_at, used_at FROM memory_slots WHERE {where} ORDER BY id",
+            f" updated_at, used_at, attribute, since FROM memory_slots WHERE {where} ORDER BY id",
             params,
         )
+        history: dict[int, list[SlotHistory]] = {}
+        for slot_id, text, sources, since, until in self.store._query(
+            "SELECT h.slot_id, h.text, h.sources, h.since, h.until FROM memory_slot_history h"
+            f" JOIN memory_slots ON memory_slots.id = h.slot_id WHERE {where} ORDER BY h.slot_id, h.until, h.id",
+            params,
+        ):
+            history.setdefault(slot_id, []).append(SlotHistory(text, _ids(sources), since, until))
         size = self._vector_bytes()
         return [
             SlotRow(
@@ -125,32 +149,49 @@ class MemoryTables:
                 id=r[0], thread_id=r[1], text=r[2], owner=r[3],
                 key=_vec(r[4]).copy() if len(r[4]) == size else np.zeros(size // 4, dtype=np.float32),
                 salience=r[5], pinned=bool(r[6]), sources=_ids(r[7]),
-                created_at=r[8], updated_at=r[9], used_at=r[10],
+                created_at=r[8], updated_at=r[9], used_at=r[10], attribute=r[11], since=r[12],
+                history=history.get(r[0], []),
             )
             for r in rows
         ]
 
     def save_slot(self, slot: SlotRow) -> SlotRow:
+        """Insert or update the slot, its history written anew with it (a few rows)."""
         values = (
             slot.thread_id, slot.text, slot.owner, np.asarray(slot.key, dtype=np.float32).tobytes(),
             float(slot.salience), int(slot.pinned), json.dumps(slot.sources),
             slot.created_at or time.time(), slot.updated_at or time.time(), slot.used_at,
+            slot.attribute, slot.since,
         )
         with self.store._tx() as conn:
             if slot.id is None:
                 cur = conn.execute(
                     "INSERT INTO memory_slots (thread_id, text, owner, key, salience, pinned, sources,"
-                    " created_at, updated_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " created_at, updated_at, used_at, attribute, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     values,
                 )
                 slot.id = cur.lastrowid
             else:
                 conn.execute(
                     "UPDATE memory_slots SET thread_id = ?, text = ?, owner = ?, key = ?, salience = ?,"
-                    " pinned = ?, sources = ?, created_at = ?, updated_at = ?, used_at = ? WHERE id = ?",
+                    " pinned = ?, sources = ?, created_at = ?, updated_at = ?, used_at = ?, attribute = ?,"
+                    " since = ? WHERE id = ?",
                     (*values, slot.id),
                 )
+                conn.execute("DELETE FROM memory_slot_history WHERE slot_id = ?", (slot.id,))
+            conn.executemany(
+                "INSERT INTO memory_slot_history (slot_id, text, sources, since, until) VALUES (?, ?, ?, ?, ?)",
+                [(slot.id, h.text, json.dumps(h.sources), h.since, h.until) for h in slot.history],
+            )
         return slot
+
+    def shown_messages(self, ids: list[int]) -> set[int]:
+        """Those of the messages that are still on their thread's shown path (not edited
+        away or deleted)."""
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        return {r[0] for r in self.store._query(f"SELECT id FROM messages WHERE active = 1 AND id IN ({marks})", tuple(ids))}
 
     def delete_slot(self, slot_id: int) -> None:
         with self.store._tx() as conn:

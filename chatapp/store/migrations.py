@@ -233,6 +233,31 @@ def m008_drafts(conn: sqlite3.Connection) -> None:
     )
 
 
+def m009_slot_history(conn: sqlite3.Connection) -> None:
+    """A slot knows what it is about (the attribute: home, work, pet, …) and since when its
+    value holds; a value that a newer statement replaced stays as its history, with the
+    time it was stated and the time it stopped holding ("lived in Utrecht until 3 May").
+    Safe to run again on a database that has it (a version number set back by hand)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(memory_slots)").fetchall()}
+    if "attribute" not in columns:
+        conn.execute("ALTER TABLE memory_slots ADD COLUMN attribute TEXT")
+    if "since" not in columns:
+        conn.execute("ALTER TABLE memory_slots ADD COLUMN since REAL")  # when the current value was stated
+    conn.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS memory_slot_history (
+            id      INTEGER PRIMARY KEY,
+            slot_id INTEGER NOT NULL REFERENCES memory_slots(id) ON DELETE CASCADE,
+            text    TEXT    NOT NULL,
+            sources TEXT    NOT NULL DEFAULT '[]',  -- JSON list of message ids
+            since   REAL    NOT NULL,               -- when it was stated
+            until   REAL    NOT NULL                -- when a newer statement replaced it
+        );
+        CREATE INDEX IF NOT EXISTS memory_slot_history_by_slot ON memory_slot_history(slot_id, until);
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_memory,
@@ -242,6 +267,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m006_remake_dialogue_summaries,
     m007_repair_imported_times,
     m008_drafts,
+    m009_slot_history,
 ]
 LATEST = len(MIGRATIONS)
 

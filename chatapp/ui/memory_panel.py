@@ -24,7 +24,7 @@ from chatapp.memory.builder import BuiltContext
 from chatapp.memory.facts import owner_of
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
-from chatapp.timestamps import format_local
+from chatapp.timestamps import format_local, local
 
 _KIND_NAMES = {
     "system": "System prompt",
@@ -35,6 +35,12 @@ _KIND_NAMES = {
     "recent": "Recent messages",
     "message": "Your new message",
 }
+
+
+def _day(timestamp: float) -> str:
+    """'3 May 2026': the day a value was stated or replaced."""
+    when = local(timestamp)
+    return f"{when.day} {when:%B %Y}" if when is not None else "an unknown day"
 
 
 class MemoryPanel(QDockWidget):
@@ -137,12 +143,20 @@ class MemoryPanel(QDockWidget):
                 self.slot_list.addItem(heading)
                 shared_heading = True
             # words, not an emoji: not every Linux desktop has a font with 📌
-            item = QListWidgetItem(f"{slot.text}  (pinned)" if slot.pinned else slot.text)
+            text = f"{slot.text}  (pinned)" if slot.pinned else slot.text
+            if slot.history:  # what it held before, newest first, with when it stopped holding
+                text += f"\n    since {_day(slot.current_since)}" + "".join(
+                    f"\n    earlier: {h.text}  ({_day(h.since)} – {_day(h.until)})" for h in reversed(slot.history)
+                )
+            item = QListWidgetItem(text)
             item.setToolTip(
                 ("shared by all threads · " if slot.thread_id is None else "")
-                + f"about: {slot.owner} · salience {slot.salience:.2f} · "
+                + f"about: {slot.owner}"
+                + (f" · {slot.attribute}" if slot.attribute else "")
+                + f" · salience {slot.salience:.2f} · "
                 f"from {len(slot.sources)} message(s) · updated "
                 + format_local(slot.updated_at, "%Y-%m-%d %H:%M")
+                + (f" · {len(slot.history)} earlier value(s)" if slot.history else "")
             )
             item.setData(Qt.ItemDataRole.UserRole, slot.id)
             self.slot_list.addItem(item)

@@ -150,3 +150,23 @@ def test_what_the_model_saw_lists_each_part(qtbot, thread) -> None:  # type: ign
     panel.show_context(None, 120, 2048)
     assert panel.context_label.text() == "Prompt: 120 of 2048 tokens (recent messages only)."
     assert panel.context_list.count() == 0
+
+
+def test_a_slot_that_changed_shows_its_history(qtbot, thread) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.store.memory_tables import SlotHistory
+
+    store, tables, thread_id = thread
+    may = dt.datetime(2026, 5, 3, 10).timestamp()
+    home = next(s for s in tables.slots(thread_id) if s.text == "I live in Lisbon.")
+    home.history = [SlotHistory(home.text, list(home.sources), home.created_at, may)]
+    home.text, home.since, home.attribute = "These days I'm based in Porto.", may, "home"
+    tables.save_slot(home)
+    panel = MemoryPanel(store)
+    qtbot.addWidget(panel)
+    panel.show_thread(thread_id)
+    shown = next(panel.slot_list.item(i) for i in range(panel.slot_list.count())
+                 if panel.slot_list.item(i).text().startswith("These days"))
+    assert shown.text() == (
+        "These days I'm based in Porto.\n    since 3 May 2026\n    earlier: I live in Lisbon.  (2 March 2026 – 3 May 2026)"
+    )
+    assert "home" in shown.toolTip() and "1 earlier value(s)" in shown.toolTip()
