@@ -233,6 +233,9 @@ def main(argv: list[str]) -> int:
     scores: dict[str, dict[str, list[float]]] = {m: {c: [] for c in CATEGORIES} for m in methods}
     tokens: dict[str, list[int]] = {m: [] for m in methods}
     build_ms: list[float] = []
+    answers: list[tuple[bool, bool]] = []  # the answer's words in the context; only in a summary
+    summary_tokens: list[int] = []
+    build_cpu_ms: list[float] = []  # this process's CPU time: what other programs on the cores do not change
     ingest_ms_per_turn: list[float] = []
     turns_per_thread: list[int] = []
     skipped = 0
@@ -275,12 +278,19 @@ def main(argv: list[str]) -> int:
                 question = Message(-1, thread.id, all_msgs[-1].id, Role.USER, qa["question"], now,
                                    MessageStatus.COMPLETE, depth=depth)
                 builder.forget(thread.id)
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 built = builder.build(thread.id, "", question, args.budget, now=now)
                 build_ms.append((time.perf_counter() - t0) * 1000)
+                build_cpu_ms.append((time.process_time() - c0) * 1000)
                 context = backend.render_prompt(built.messages)
                 scores["chatapp"][category].append(_carried(built, context, evidence, by_dia))
                 tokens["chatapp"].append(built.memory_tokens)
+                answer = str(qa.get("answer", "")).strip().lower()
+                if answer and category in "1234":
+                    summary_text = "\n".join(p.text for p in built.parts if p.kind == "summary").lower()
+                    rest = "\n".join(p.text for p in built.parts if p.kind != "summary").lower()
+                    answers.append((answer in context.lower(), answer in summary_text and answer not in rest))
+                    summary_tokens.append(sum(p.tokens for p in built.parts if p.kind == "summary"))
                 in_row = sitting.build(thread.id, "", question, args.budget, now=now)
                 scores[in_a_row][category].append(_carried(in_row, backend.render_prompt(in_row.messages), evidence, by_dia))
                 tokens[in_a_row].append(in_row.memory_tokens)
@@ -325,8 +335,13 @@ def main(argv: list[str]) -> int:
         **main_fig,
         "ingest_ms_per_turn": statistics.mean(ingest_ms_per_turn),
         "build_ms_p50": statistics.median(build_ms),
-        "build_ms_p95": sorted(build_ms)[max(0, int(len(build_ms) * 0.95) - 1)],
+        "build_ms_p95": _p95(build_ms),
+        "build_cpu_ms_p50": statistics.median(build_cpu_ms),
+        "build_cpu_ms_p95": _p95(build_cpu_ms),
         "in_a_row": summary(in_a_row),
+        "answer_in_context": statistics.mean(a for a, _s in answers) if answers else None,
+        "answer_only_in_summaries": statistics.mean(s for _a, s in answers) if answers else None,
+        "summary_tokens_mean": statistics.mean(summary_tokens) if summary_tokens else 0,
         "baselines": {m: summary(m) for m in args.baseline},
     }
     rows = []
@@ -344,12 +359,19 @@ def main(argv: list[str]) -> int:
     print(
         f"\n{len(data)} threads of {statistics.mean(turns_per_thread):.0f} turns on average; "
         f"ingest {figures['ingest_ms_per_turn']:.1f} ms/turn ({1000 / figures['ingest_ms_per_turn']:.0f} turns/s){cached}; "
-        f"context build p50 {figures['build_ms_p50']:.1f} ms, p95 {figures['build_ms_p95']:.1f} ms"
+        f"context build p50 {figures['build_ms_p50']:.1f} ms, p95 {figures['build_ms_p95']:.1f} ms "
+        f"(CPU time p50 {figures['build_cpu_ms_p50']:.1f} ms, p95 {figures['build_cpu_ms_p95']:.1f} ms)"
     )
     print(
         f"model {figures['model']}: "
         + (f"{facts_read} facts read from user messages by the model" if reads_facts else "too small to be asked for facts (the rules fill the slots)")
     )
+    if answers:
+        print(
+            f"the answer's text in the context (cats 1-4, as the dataset words it): {_pct(figures['answer_in_context'])}; "
+            f"only in a summary: {_pct(figures['answer_only_in_summaries'])} "
+            f"(summaries take {figures['summary_tokens_mean']:.0f} tokens on average)"
+        )
     write_json(args.json, figures)
     backend.unload()
     return 0
@@ -360,6 +382,10 @@ def _carried(built: Any, context: str, evidence: list[str], by_dia: dict[str, An
     slot_sources = {i for p in built.parts if p.kind == "slots" for i in p.sources}
     hits = [1.0 if (by_dia[e].content in context or by_dia[e].id in slot_sources) else 0.0 for e in evidence]
     return sum(hits) / len(hits)
+
+
+def _p95(values: list[float]) -> float:
+    return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
 
 
 def _pct(value: float | None) -> str:
