@@ -178,6 +178,10 @@ class VectorCache:
         if self.path is None or not self._dirty:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():  # another run may have added some meanwhile
+            with np.load(self.path) as saved:
+                for key, vector in zip(saved["keys"].tolist(), saved["vectors"]):
+                    self.vectors.setdefault(key, vector)
         keys = list(self.vectors)
         tmp = self.path.with_suffix(".tmp.npz")
         np.savez(tmp, keys=np.array(keys), vectors=np.vstack([self.vectors[k] for k in keys]))
