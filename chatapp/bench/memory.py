@@ -16,19 +16,29 @@ keep_coverage); it shows what keeping the prompt cacheable costs.
 A question's score is the fraction of its evidence turns the context carries (the
 turn's text verbatim, or a memory slot whose sources include the turn). The dataset's
 observations and summaries are never read.
+
+With --scale N, every N samples of the file become one thread (all their sessions in
+date order, turn ids and evidence renumbered so they stay unique) and each sample's
+questions are asked at its end: recall and build time at N times the history. With
+--vectors DIR, message vectors computed once are read back from DIR in later runs
+(the ingest figure then leaves out the embedding of those; queries are always embedded).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
+import math
 import re
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from chatapp.bench.report import table, write_json
 
@@ -82,6 +92,102 @@ def sessions(conv: dict[str, Any]) -> list[tuple[int, float, list[dict[str, Any]
     return sorted(out)
 
 
+def is_user(turn: dict[str, Any], conv: dict[str, Any]) -> bool:
+    """A merged sample (merge_samples) says so per turn; otherwise speaker_a is the user."""
+    role = turn.get("role")
+    return role == "user" if role else turn["speaker"] == conv.get("speaker_a")
+
+
+SESSION_GAP = 60.0  # seconds between two merged sessions that were given the same time
+
+
+def merge_samples(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """One LoCoMo-layout sample holding all sessions of `samples` in date order (ties in
+    the order of the samples; a session that would start before the previous one ends,
+    30 s a turn as ingested, starts SESSION_GAP after it). Turn ids become D<new session>:<turn>,
+    each question's evidence follows its turns, each turn says whose user it is."""
+    found = []
+    for n, sample in enumerate(samples):
+        conv = sample["conversation"]
+        for number, when, turns in sessions(conv):
+            found.append((when, n, number, turns, conv))
+    found.sort(key=lambda item: (item[0], item[1], item[2]))
+    merged: dict[str, Any] = {}
+    renamed: list[dict[str, str]] = [{} for _ in samples]
+    free_at = 0.0
+    for new, (when, n, _number, turns, conv) in enumerate(found, start=1):
+        when = max(when, 60 * math.ceil(free_at / 60))  # session times are whole minutes
+        free_at = when + 30 * len(turns) + SESSION_GAP
+        merged[f"session_{new}_date_time"] = dt.datetime.fromtimestamp(when).strftime("%I:%M %p on %d %B, %Y")
+        out = []
+        for i, turn in enumerate(turns, start=1):
+            dia = f"D{new}:{i}"
+            if "dia_id" in turn:
+                renamed[n][turn["dia_id"]] = dia
+            out.append({**turn, "dia_id": dia, "role": "user" if is_user(turn, conv) else "assistant"})
+        merged[f"session_{new}"] = out
+    qa = []
+    for n, sample in enumerate(samples):
+        for question in sample.get("qa", []):
+            evidence, _bad = normalise_evidence(question.get("evidence", []), set(renamed[n]))
+            qa.append({**question, "evidence": [renamed[n][e] for e in evidence], "from_sample": sample["sample_id"]})
+    ids = "+".join(str(s["sample_id"]) for s in samples)
+    return {"sample_id": f"merged({ids})", "conversation": merged, "qa": qa}
+
+
+def scaled(data: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """Every n samples (in file order) merged into one; the last holds what is left."""
+    if n <= 1:
+        return data
+    return [merge_samples(data[i : i + n]) for i in range(0, len(data), n)]
+
+
+class VectorCache:
+    """Message vectors by text, kept in DIR between runs (one file per embedder variant),
+    so a benchmark run after the first spends its time on what it measures."""
+
+    def __init__(self, folder: str | None, variant: str) -> None:
+        self.path = Path(folder) / f"vectors-{re.sub(r'[^A-Za-z0-9_.-]', '_', variant)}.npz" if folder else None
+        self.vectors: dict[str, np.ndarray] = {}
+        self.hits = self.misses = 0
+        self._dirty = False
+        if self.path is not None and self.path.exists():
+            with np.load(self.path) as saved:
+                self.vectors = dict(zip(saved["keys"].tolist(), saved["vectors"]))
+
+    def wrap(self, encode: Any) -> Any:
+        if self.path is None:
+            return encode
+
+        def cached(texts: list[str]) -> np.ndarray:
+            keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+            todo = [i for i, k in enumerate(keys) if k not in self.vectors]
+            self.hits += len(texts) - len(todo)
+            self.misses += len(todo)
+            if todo:
+                for i, vector in zip(todo, encode([texts[i] for i in todo])):
+                    self.vectors[keys[i]] = np.asarray(vector, dtype=np.float32)
+                self._dirty = True
+            if not texts:
+                return encode(texts)
+            return np.vstack([self.vectors[k] for k in keys])
+
+        return cached
+
+    def save(self) -> None:
+        if self.path is None or not self._dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():  # another run may have added some meanwhile
+            with np.load(self.path) as saved:
+                for key, vector in zip(saved["keys"].tolist(), saved["vectors"]):
+                    self.vectors.setdefault(key, vector)
+        keys = list(self.vectors)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=np.array(keys), vectors=np.vstack([self.vectors[k] for k in keys]))
+        tmp.replace(self.path)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m chatapp.bench memory")
     parser.add_argument("--data", required=True, help="LoCoMo-format JSON file")
@@ -95,7 +201,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--dump", metavar="PATH", help="one JSON line per question with its context")
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--limit", type=int, default=0, help="questions per conversation (0: all)")
+    parser.add_argument("--scale", type=int, default=1, metavar="N", help="every N samples make one thread")
+    parser.add_argument("--vectors", metavar="DIR", help="keep message vectors here for later runs")
     args = parser.parse_args(argv)
+    if args.scale < 1:
+        parser.error("--scale must be 1 or more")
 
     from chatapp.domain import Message, MessageStatus, Role
     from chatapp.engine.backend import ModelSpec
@@ -107,6 +217,9 @@ def main(argv: list[str]) -> int:
     from chatapp.store import Store
 
     data = json.loads(Path(args.data).read_text(encoding="utf-8"))
+    if args.limit:
+        data = [{**sample, "qa": sample["qa"][: args.limit]} for sample in data]
+    data = scaled(data, args.scale)
     backend = LlamaBackend()
     model_path = args.model or str(default_model_path())
     backend.load(ModelSpec(model_path, n_ctx=max(4096, args.budget + 1024), gpu="cpu" if args.model is None else "auto"))
@@ -116,29 +229,34 @@ def main(argv: list[str]) -> int:
     facts_read = 0
     count_text = backend.count_text_tokens
     embedder = shared_embedder()
+    vectors = VectorCache(args.vectors, getattr(embedder, "variant", embedder.name))
+    encode = vectors.wrap(embedder.encode)
 
     in_a_row = "chatapp, in a row"
     methods = ["chatapp", in_a_row, *args.baseline]
     scores: dict[str, dict[str, list[float]]] = {m: {c: [] for c in CATEGORIES} for m in methods}
     tokens: dict[str, list[int]] = {m: [] for m in methods}
     build_ms: list[float] = []
+    answers: list[tuple[bool, bool]] = []  # the answer's words in the context; only in a summary
+    summary_tokens: list[int] = []
+    build_cpu_ms: list[float] = []  # this process's CPU time: what other programs on the cores do not change
     ingest_ms_per_turn: list[float] = []
+    turns_per_thread: list[int] = []
     skipped = 0
     dump = open(args.dump, "w", encoding="utf-8") if args.dump else None  # noqa: SIM115
     with tempfile.TemporaryDirectory(prefix="chatapp-memory-bench-") as tmp:
         for sample in data:
             store = Store.open(Path(tmp) / f"{sample['sample_id']}.sqlite3")
-            service = MemoryService(store, embedder.encode, embedder.name)
+            service = MemoryService(store, encode, embedder.name)
             thread = store.create_thread(sample["sample_id"])
             conv = sample["conversation"]
-            speaker_a = conv.get("speaker_a")
             by_dia: dict[str, Message] = {}
             turns = 0
             started = time.perf_counter()
             last_time = 0.0
             for _n, when, session in sessions(conv):
                 for i, turn in enumerate(session):
-                    role = Role.USER if turn["speaker"] == speaker_a else Role.ASSISTANT
+                    role = Role.USER if is_user(turn, conv) else Role.ASSISTANT
                     msg = store.add_message(thread.id, role, turn_text(turn), created_at=when + 30 * i)
                     by_dia[turn["dia_id"]] = msg
                     turns += 1
@@ -149,13 +267,13 @@ def main(argv: list[str]) -> int:
                 if args.summaries:
                     _summarise(store, backend, thread.id)
             ingest_ms_per_turn.append((time.perf_counter() - started) * 1000 / max(1, turns))
+            turns_per_thread.append(turns)
             builder = ContextBuilder(store, count_text, embedder.encode_one)
             sitting = ContextBuilder(store, count_text, embedder.encode_one)  # keeps its recall block
             all_msgs = store.path(thread.id)
             depth = len(all_msgs)
             now = last_time + 3600
-            questions = sample["qa"][: args.limit or None]
-            for qa in questions:
+            for qa in sample["qa"]:
                 evidence, bad = normalise_evidence(qa.get("evidence", []), set(by_dia))
                 skipped += bad
                 if not evidence:
@@ -164,12 +282,19 @@ def main(argv: list[str]) -> int:
                 question = Message(-1, thread.id, all_msgs[-1].id, Role.USER, qa["question"], now,
                                    MessageStatus.COMPLETE, depth=depth)
                 builder.forget(thread.id)
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 built = builder.build(thread.id, "", question, args.budget, now=now)
                 build_ms.append((time.perf_counter() - t0) * 1000)
+                build_cpu_ms.append((time.process_time() - c0) * 1000)
                 context = backend.render_prompt(built.messages)
                 scores["chatapp"][category].append(_carried(built, context, evidence, by_dia))
                 tokens["chatapp"].append(built.memory_tokens)
+                answer = str(qa.get("answer", "")).strip().lower()
+                if answer and category in "1234":
+                    summary_text = "\n".join(p.text for p in built.parts if p.kind == "summary").lower()
+                    rest = "\n".join(p.text for p in built.parts if p.kind != "summary").lower()
+                    answers.append((answer in context.lower(), answer in summary_text and answer not in rest))
+                    summary_tokens.append(sum(p.tokens for p in built.parts if p.kind == "summary"))
                 in_row = sitting.build(thread.id, "", question, args.budget, now=now)
                 scores[in_a_row][category].append(_carried(in_row, backend.render_prompt(in_row.messages), evidence, by_dia))
                 tokens[in_a_row].append(in_row.memory_tokens)
@@ -190,6 +315,7 @@ def main(argv: list[str]) -> int:
                     scores[method][category].append(sum(hit) / len(hit))
                     tokens[method].append(used)
             store.close()
+    vectors.save()
     if dump:
         dump.close()
 
@@ -202,6 +328,10 @@ def main(argv: list[str]) -> int:
     main_fig = summary("chatapp")
     figures: dict[str, Any] = {
         "budget": args.budget,
+        "scale": args.scale,
+        "threads": len(data),
+        "turns_per_thread": turns_per_thread,
+        "vectors_from_cache": vectors.hits,
         "model": Path(model_path).name,
         "facts_read_by_model": facts_read if reads_facts else None,
         "questions": sum(len(v) for v in scores["chatapp"].values()),
@@ -209,8 +339,13 @@ def main(argv: list[str]) -> int:
         **main_fig,
         "ingest_ms_per_turn": statistics.mean(ingest_ms_per_turn),
         "build_ms_p50": statistics.median(build_ms),
-        "build_ms_p95": sorted(build_ms)[max(0, int(len(build_ms) * 0.95) - 1)],
+        "build_ms_p95": _p95(build_ms),
+        "build_cpu_ms_p50": statistics.median(build_cpu_ms),
+        "build_cpu_ms_p95": _p95(build_cpu_ms),
         "in_a_row": summary(in_a_row),
+        "answer_in_context": statistics.mean(a for a, _s in answers) if answers else None,
+        "answer_only_in_summaries": statistics.mean(s for _a, s in answers) if answers else None,
+        "summary_tokens_mean": statistics.mean(summary_tokens) if summary_tokens else 0,
         "baselines": {m: summary(m) for m in args.baseline},
     }
     rows = []
@@ -224,14 +359,23 @@ def main(argv: list[str]) -> int:
         ["method", "cat 1", "cat 2", "cat 3", "cat 4", "cat 5", "1-4", "tokens"],
         rows,
     ))
+    cached = f" ({vectors.hits} of {vectors.hits + vectors.misses} vectors read from --vectors)" if vectors.hits else ""
     print(
-        f"\ningest {figures['ingest_ms_per_turn']:.1f} ms/turn ({1000 / figures['ingest_ms_per_turn']:.0f} turns/s); "
-        f"context build p50 {figures['build_ms_p50']:.1f} ms, p95 {figures['build_ms_p95']:.1f} ms"
+        f"\n{len(data)} threads of {statistics.mean(turns_per_thread):.0f} turns on average; "
+        f"ingest {figures['ingest_ms_per_turn']:.1f} ms/turn ({1000 / figures['ingest_ms_per_turn']:.0f} turns/s){cached}; "
+        f"context build p50 {figures['build_ms_p50']:.1f} ms, p95 {figures['build_ms_p95']:.1f} ms "
+        f"(CPU time p50 {figures['build_cpu_ms_p50']:.1f} ms, p95 {figures['build_cpu_ms_p95']:.1f} ms)"
     )
     print(
         f"model {figures['model']}: "
         + (f"{facts_read} facts read from user messages by the model" if reads_facts else "too small to be asked for facts (the rules fill the slots)")
     )
+    if answers:
+        print(
+            f"the answer's text in the context (cats 1-4, as the dataset words it): {_pct(figures['answer_in_context'])}; "
+            f"only in a summary: {_pct(figures['answer_only_in_summaries'])} "
+            f"(summaries take {figures['summary_tokens_mean']:.0f} tokens on average)"
+        )
     write_json(args.json, figures)
     backend.unload()
     return 0
@@ -242,6 +386,10 @@ def _carried(built: Any, context: str, evidence: list[str], by_dia: dict[str, An
     slot_sources = {i for p in built.parts if p.kind == "slots" for i in p.sources}
     hits = [1.0 if (by_dia[e].content in context or by_dia[e].id in slot_sources) else 0.0 for e in evidence]
     return sum(hits) / len(hits)
+
+
+def _p95(values: list[float]) -> float:
+    return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
 
 
 def _pct(value: float | None) -> str:

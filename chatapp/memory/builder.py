@@ -39,7 +39,6 @@ from chatapp.memory.recall import (
     focused_text,
     query_vector,
     recall,
-    words,
 )
 from chatapp.memory.slots import GateParams, SlotBank
 from chatapp.memory.timefmt import day_phrase, today_phrase
@@ -124,6 +123,58 @@ class _Recalled:
     was_kept: bool
 
 
+class _Excerpts:
+    """The recalled messages' lines for one build, each made when a fill first needs it
+    (a build ranks up to 300 messages and shows a few dozen)."""
+
+    def __init__(self, builder: ContextBuilder, messages: dict[int, Message], now: float, query: str) -> None:
+        self.builder = builder
+        self.messages = messages
+        self.now = now
+        self.query = query
+        self._made: dict[int, _Excerpt] = {}
+        self._lower: dict[int, int] = {}
+        self._days: dict[int, str] = {}
+        self._wanted: set[str] | None = None
+
+    def __contains__(self, message_id: int) -> bool:
+        return message_id in self.messages
+
+    def lower(self, message_id: int) -> int:
+        """Under the line's cost as far as a guess can tell: a message cut to an excerpt costs
+        about the excerpt's size, and at least half of it in all but odd cases."""
+        made = self._made.get(message_id)
+        if made is not None:
+            return made.cost
+        found = self._lower.get(message_id)
+        if found is None:
+            guess = self.builder.lower_bound(_recall_line(self.messages[message_id]))
+            found = self._lower[message_id] = min(guess, self.builder.params.excerpt_tokens // 2)
+        return found
+
+    def get(self, message_id: int) -> _Excerpt:
+        made = self._made.get(message_id)
+        if made is None:
+            msg = self.messages[message_id]
+            line, cost = self.builder._excerpt(msg, self.now, self._stems)
+            later = self.builder._superseded.get(message_id)
+            if later is not None:  # an older statement of a fact that changed: say so, with the newer one
+                note = _earlier_note(*later)
+                line += note
+                cost += self.builder._count_cached((message_id, hash(note), "earlier"), note)
+            key = int(msg.created_at // 900)  # time zones are whole quarter hours from UTC
+            day = self._days.get(key)
+            if day is None:
+                day = self._days[key] = day_phrase(msg.created_at, self.now)
+            made = self._made[message_id] = _Excerpt(msg, line, day, cost)
+        return made
+
+    def _stems(self) -> set[str]:
+        if self._wanted is None:
+            self._wanted = _stems(self.query)
+        return self._wanted
+
+
 class ContextBuilder:
     def __init__(
         self,
@@ -135,14 +186,16 @@ class ContextBuilder:
     ) -> None:
         self.store = store
         self.tables = MemoryTables(store)
-        self.count_text = count_text
+        self._count_text = count_text
+        self._counted_bytes = 0
+        self._counted_tokens = 0
         self.embed = embed
         self.params = params or BuilderParams()
         self.gates = gates or GateParams()
         self.embeddings = EmbeddingCache(self.tables)
         self._counts: dict[tuple[int, int, str], int] = {}
         self._split: dict[tuple[int, int], list[_Piece]] = {}
-        self._word_sets: dict[tuple[int, int], set[str]] = {}
+        self._word_sets: dict[tuple[int, int], _Words] = {}
         self._query: tuple[tuple[int, str], np.ndarray] | None = None
         # thread → the recalled messages kept in its prompt, with their lines as shown
         self._kept: dict[int, dict[int, str]] = {}
@@ -152,6 +205,23 @@ class ContextBuilder:
     def forget(self, thread_id: int) -> None:
         """Drop the thread's kept recall block: its next build chooses recall afresh."""
         self._kept.pop(thread_id, None)
+
+    def count_text(self, text: str) -> int:
+        """The model's count (each call may be a tokenizer run or a server request), noting
+        bytes per token so that lower_bound can tell, without counting, that a text is too long."""
+        tokens = self._count_text(text)
+        self._counted_bytes += len(text.encode("utf-8"))
+        self._counted_tokens += tokens
+        return tokens
+
+    def lower_bound(self, text: str) -> int:
+        """A cheap guess that stays under the text's token count: its bytes over twice the
+        bytes per token seen so far (0 until 500 tokens were counted). Only used to pass over
+        a recalled message that cannot fit the room left; a guess too high passes over one
+        that would have fit, never one that breaks the budget."""
+        if self._counted_tokens < 500:
+            return 0
+        return int(len(text.encode("utf-8")) * self._counted_tokens / (2 * self._counted_bytes))
 
     def _count_cached(self, key: tuple[int, int, str], text: str) -> int:
         """Message texts are counted once; a thread's recent window is re-read every turn."""
@@ -358,7 +428,7 @@ class ContextBuilder:
         previous = self._kept.get(thread_id, {})
         score = {h.message_id: h.score for h in hits}
         messages = self._messages([*score, *(i for i in previous if i not in score)])
-        info = self._excerpts(messages, now, query)
+        info = _Excerpts(self, messages, now, query)
         fresh_all, _ = self._fill(hits, info, room, set())
 
         def coverage(shown: set[int], beyond: set[int] | frozenset[int] = frozenset()) -> float:
@@ -370,7 +440,7 @@ class ContextBuilder:
         # the very best always go with the new message: small models read it far more
         # closely than the system message (even when the kept block has them too)
         top_room = int(room * p.top_share)
-        first = next((info[h.message_id] for h in hits if h.message_id in info), None)
+        first = next((info.get(h.message_id) for h in hits if h.message_id in info), None)
         if p.top_share and first is not None:  # the best hit even when it is long
             top_room = min(room, max(top_room, first.cost + self._day_cost(first.day)))
         top, top_cost = self._fill(hits, info, top_room, set(), prefix=True)
@@ -402,19 +472,25 @@ class ContextBuilder:
     def _fill(
         self,
         hits: Sequence[Hit],
-        info: dict[int, _Excerpt],
+        info: _Excerpts,
         room: int,
         skip: set[int],
         prefix: bool = False,
     ) -> tuple[list[tuple[Message, str]], int]:
         """The best hits not in `skip` that fit in `room` (best first), with their cost; with
-        `prefix`, only the best ones up to the first that does not fit."""
+        `prefix`, only the best ones up to the first that does not fit. Past the best, a hit
+        whose lower bound exceeds the room left is passed over uncounted: a long thread's
+        recall ranks hundreds of long replies, and counting each was most of a build."""
         items: list[tuple[Message, str]] = []
         days: set[str] = set()
         spent = 0
         for hit in hits:
+            if hit.message_id in skip or hit.message_id not in info:
+                continue
+            if not prefix and spent + info.lower(hit.message_id) > room:
+                continue
             excerpt = info.get(hit.message_id)
-            if excerpt is None or hit.message_id in skip:
+            if excerpt is None:
                 continue
             cost = excerpt.cost + (0 if excerpt.day in days else self._day_cost(excerpt.day))
             if spent + cost > room:
@@ -426,31 +502,26 @@ class ContextBuilder:
             spent += cost
         return items, spent
 
-    def _excerpts(self, messages: dict[int, Message], now: float, query: str) -> dict[int, _Excerpt]:
-        out: dict[int, _Excerpt] = {}
-        days: dict[int, str] = {}
-        wanted: set[str] | None = None
-        for mid, msg in messages.items():
-            line = _recall_line(msg)
-            cost = self._count_cached((msg.id, len(msg.content), "recall"), line) + 1
-            if cost > self.params.excerpt_tokens + 1:
-                wanted = _stems(query) if wanted is None else wanted
-                text, text_cost = _cut(self._pieces(msg), wanted, self.params.excerpt_tokens, self.count_text)
-                line = _recall_line(msg, text)
-                # the pieces' counts, each with a token to spare, bound the line's: no recount
-                prefix = _recall_line(msg, "")
-                cost = self._count_cached((-2, len(prefix), "prefix"), prefix) + text_cost + 1
-            later = self._superseded.get(msg.id)
-            if later is not None:  # an older statement of a fact that changed: say so, with the newer one
-                note = _earlier_note(*later)
-                line += note
-                cost += self._count_cached((msg.id, hash(note), "earlier"), note)
-            key = int(msg.created_at // 900)  # time zones are whole quarter hours from UTC
-            day = days.get(key)
-            if day is None:
-                day = days[key] = day_phrase(msg.created_at, now)
-            out[mid] = _Excerpt(msg, line, day, cost)
-        return out
+    def _excerpt(self, msg: Message, now: float, wanted: Callable[[], set[str]]) -> tuple[str, int]:
+        """A recalled message's line and its cost: whole, or cut to `excerpt_tokens` when longer.
+        A message whose lower bound is already over the limit is cut without counting it whole."""
+        limit = self.params.excerpt_tokens
+        line = _recall_line(msg)
+        key = (msg.id, len(msg.content), "recall")
+        counted = key in self._counts or self.lower_bound(line) <= limit
+        if counted:
+            cost = self._count_cached(key, line) + 1
+            if cost <= limit + 1:
+                return line, cost
+        pieces = self._pieces(msg)
+        text, text_cost = _cut(pieces, wanted(), limit, self.count_text)
+        if not counted and text == " ".join(p.text for p in pieces):  # the guess was wrong
+            cost = self._count_cached(key, line) + 1
+            if cost <= limit + 1:
+                return line, cost
+        # the pieces' counts, each with a token to spare, bound the line's: no recount
+        prefix = _recall_line(msg, "")
+        return _recall_line(msg, text), self._count_cached((-2, len(prefix), "prefix"), prefix) + text_cost + 1
 
     def _query_vector(self, message: Message, history: Sequence[Message]) -> np.ndarray | None:
         """The new message's search vector (recall.query_vector), kept for the builds that
@@ -466,24 +537,25 @@ class ContextBuilder:
             self._query = (key, vector)
         return vector
 
-    def _words(self, msg: Message) -> set[str]:
-        """A message's words, worked out once (the recent messages are read every turn)."""
-        return _memo(self._word_sets, (msg.id, len(msg.content)), 20_000, lambda: words(msg.content))
+    def _words(self, msg: Message) -> _Words:
+        """A message's words, as a test for a word, made once (the recent messages are read every turn)."""
+        return _memo(self._word_sets, (msg.id, len(msg.content)), 20_000, lambda: _Words(msg.content))
 
     def _pieces(self, msg: Message) -> list[_Piece]:
-        """A long message's sentences with their word stems and token counts, worked out once."""
+        """A long message's sentences with their word stems, worked out once; each is counted
+        when a cut first needs it (a cut seldom needs more than the sentences it shows)."""
 
         def split() -> list[_Piece]:
             texts = [p.strip() for p in _SENTENCE.split(msg.content) if p and p.strip()] or [msg.content]
-            return [_Piece(t, _stems(t), self.count_text(t) + 1) for t in texts]
+            return [_Piece(t, _stems(t), None, self.count_text, self.lower_bound(t) + 1) for t in texts]
 
         return _memo(self._split, (msg.id, len(msg.content)), 5_000, split)
 
     def _day_cost(self, day: str) -> int:
         return self._count_cached((-1, 0, day), f"On {day}:") + 1
 
-    def _block_cost(self, items: Sequence[tuple[Message, str]], info: dict[int, _Excerpt]) -> int:
-        excerpts = [info[m.id] for m, _t in items]
+    def _block_cost(self, items: Sequence[tuple[Message, str]], info: _Excerpts) -> int:
+        excerpts = [info.get(m.id) for m, _t in items]
         lines = sum(
             e.cost if e.line == line else self._count_cached((m.id, hash(line), "kept"), line) + 1
             for (m, line), e in zip(items, excerpts)
@@ -596,36 +668,47 @@ def _stems(text: str) -> set[str]:
     return {w[:5] for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Piece:
     text: str  # one sentence of a long message
     stems: set[str]
-    cost: int  # its tokens, with one to spare
+    cost: int | None = None  # its tokens, with one to spare (None: not counted yet)
+    count: Callable[[str], int] | None = field(default=None, repr=False)
+    lower: int = 0  # a guess under `cost`, made without counting
+
+    def tokens(self) -> int:
+        if self.cost is None:
+            assert self.count is not None
+            self.cost = self.count(self.text) + 1
+        return self.cost
 
 
 def _cut(pieces: Sequence[_Piece], wanted: set[str], limit: int, count: Callable[[str], int]) -> tuple[str, int]:
     """A long message cut to about `limit` tokens: its first sentence, those sharing the most
     words with the new message and the sentences around them, in their order, with "…"
     where text was left out. Returns the text and a bound on its tokens (each piece and
-    "…" counted with one to spare)."""
+    "…" counted with one to spare). A sentence whose guess (`lower`) cannot fit what is
+    left is passed over uncounted."""
     overlap = [len(p.stems & wanted) for p in pieces]
     matches = [i for i, n in enumerate(overlap) if n] or [0]
     chosen = {0}
-    spent = pieces[0].cost
+    spent = pieces[0].tokens()
     # the best matching first, then what surrounds them (their context), then the start
     for i in sorted(range(1, len(pieces)), key=lambda i: (-overlap[i], min(abs(i - j) for j in matches), i)):
-        if spent + pieces[i].cost <= limit:
+        if limit - spent < 2:  # no sentence costs less than a token and the one to spare
+            break
+        if spent + pieces[i].lower <= limit and spent + pieces[i].tokens() <= limit:
             chosen.add(i)
-            spent += pieces[i].cost
+            spent += pieces[i].tokens()
     out: list[str] = []
     total = 0
     for i in sorted(chosen):
         if out and i - 1 not in chosen:
             out.append("…")
             total += 2
-        if pieces[i].cost <= limit:
+        if pieces[i].tokens() <= limit:
             out.append(pieces[i].text)
-            total += pieces[i].cost
+            total += pieces[i].tokens()
         else:
             out.append(_head(pieces[i].text, limit, count))
             total += limit
@@ -659,6 +742,22 @@ def _group_by_day(items: list[tuple[Message, str]], now: float) -> str:
             current = day
         lines.append(line)
     return "\n".join(lines)
+
+
+class _Words:
+    """`word in _Words(text)` is `word in words(text)`, without splitting the text: the focus
+    asks about the few words of one message in 400 recent ones, which splitting made the
+    slowest step of a build over long replies."""
+
+    __slots__ = ("lower",)
+
+    def __init__(self, text: str) -> None:
+        self.lower = text.lower()
+
+    def __contains__(self, word: object) -> bool:
+        if not isinstance(word, str) or word not in self.lower or not _WORD.fullmatch(word):
+            return False
+        return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", self.lower) is not None
 
 
 class _LazyCosts:

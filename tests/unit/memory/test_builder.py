@@ -325,3 +325,64 @@ def test_slots_that_fit_are_all_shown_and_when_they_compete_only_those_the_messa
 
     assert sorted(slot_lines(300)) == sorted(f"- {fact}" for fact in facts)  # cap 36 words: all fit
     assert slot_lines(200) == ["- My favourite food is pasta."]  # cap 24: only the attended one
+
+
+def test_a_long_thread_counts_what_it_shows_not_all_it_ranks(store: Store) -> None:
+    """Recall ranks up to 300 messages of a long thread and shows a few: a build counts the
+    tokens of those it may show (each count can be a tokenizer run or a server request),
+    and its parts still keep to the budget."""
+    t = store.create_thread("long replies")
+    for i in range(240):
+        store.add_message(t.id, Role.USER, f"Tell me about the garden, part {i}.", created_at=day(i % 20))
+        reply = " ".join(f"Sentence {j} of reply {i} is about the garden and its roses." for j in range(30))
+        store.add_message(t.id, Role.ASSISTANT, reply, created_at=day(i % 20) + 30)
+    counted: list[str] = []
+
+    def count(text: str) -> int:
+        counted.append(text)
+        return words(text)
+
+    q = ask(store, t.id, "What did you say about the garden roses?", day(25))
+    built = ContextBuilder(store, count, None).build(t.id, "", q, 600, now=day(25))
+    recalled = [i for p in built.parts if p.kind in ("recall", "recall_new") for i in p.sources]
+    ranked = len(recalled) + built.left_out.get("recall", 0)
+    assert recalled and ranked >= 200
+    assert len(counted) < ranked // 2
+    assert sum(p.tokens for p in built.parts if p.kind != "message") <= 600
+    for part in built.parts:
+        if part.kind in ("recall", "recall_new"):
+            assert words(part.text) <= part.tokens + 2 * len(part.sources)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(), extra=st.lists(st.text(min_size=1, max_size=6), max_size=5))
+def test_a_word_test_agrees_with_the_words_of_a_text(text: str, extra: list[str]) -> None:
+    from chatapp.memory.builder import _Words
+    from chatapp.memory.recall import words as word_set
+
+    found = word_set(text)
+    test = _Words(text)
+    for word in [*found, *extra, *(w.lower() for w in extra)]:
+        assert (word in test) == (word in found)
+
+
+def test_a_cut_counts_only_the_sentences_it_weighs() -> None:
+    """Sentences are counted when a cut needs them: the same cut as counting all of them first,
+    for fewer counts."""
+    from chatapp.memory.builder import _SENTENCE, _cut, _Piece, _stems
+
+    texts = [t for t in _SENTENCE.split(LONG_REPLY) if t.strip()]
+    counted: list[str] = []
+
+    def count(text: str) -> int:
+        counted.append(text)
+        return words(text)
+
+    wanted = _stems("Where is the notebook, in the attic?")
+    eager = _cut([_Piece(t, _stems(t), words(t) + 1) for t in texts], wanted, 60, words)
+    loose = _cut([_Piece(t, _stems(t), None, count, words(t) // 2) for t in texts], wanted, 60, words)
+    assert loose == eager and "attic drawer" in eager[0] and len(counted) <= len(texts)
+    counted.clear()  # with guesses that are right, only the sentences shown are counted
+    tight = _cut([_Piece(t, _stems(t), None, count, words(t) + 1) for t in texts], wanted, 60, words)
+    assert tight == eager and 0 < len(counted) < len(texts) // 4
+    assert all(c in eager[0] for c in counted)
