@@ -375,19 +375,6 @@ class ProcessBackend:
             gc.collect()
             _give_back_freed_memory()
 
-
-def _give_back_freed_memory() -> None:
-    """glibc keeps freed heap pages (the vocabulary's many small strings) in the process;
-    malloc_trim hands them back so that an unload shows in the app's resident memory."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
     # -- tokens -----------------------------------------------------------
 
     def _require(self) -> tuple[_Child, PromptFormat]:
@@ -593,3 +580,16 @@ def child_main(conn: Any, cancel: Any, log_path: str) -> None:
         backend.unload()
     with contextlib.suppress(Exception):
         conn.close()
+
+
+def _give_back_freed_memory() -> None:
+    """glibc keeps freed heap pages (the vocabulary's many small strings) in the process;
+    malloc_trim hands them back so that an unload shows in the app's resident memory."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

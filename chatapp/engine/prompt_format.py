@@ -60,6 +60,9 @@ class PromptFormat:
             template=template, eos_token=eos, bos_token=bos, stop_token_ids=[eos_id]
         )
         vocab = llama_cpp.llama_model_get_vocab(model.model)
+        self._vocab = vocab
+        self._llama_tokenize = llama_cpp.llama_tokenize
+        self._token_array = llama_cpp.llama_token
         control: dict[str, int] = {}
         for token in range(llama_cpp.llama_vocab_n_tokens(vocab)):
             if llama_cpp.llama_vocab_get_attr(vocab, token) & (_ATTR_CONTROL | _ATTR_UNKNOWN):
@@ -101,7 +104,7 @@ class PromptFormat:
         text = result.prompt
         if self._mask_re is None or not self._mask_re.search(text):
             # no message carried a control string: llama.cpp's own parse is exactly right
-            tokens = self._model.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+            tokens = self._tokenize(text.encode("utf-8"), add_bos, True)
             return Rendered(text, tokens, stop)
         tokens = [self._bos_id] if add_bos and self._bos_id != -1 else []
         start = 0
@@ -115,10 +118,25 @@ class PromptFormat:
     def _text_tokens(self, masked: str) -> list[int]:
         if not masked:
             return []
-        return list(self._model.tokenize(self._unmasked(masked).encode("utf-8"), False, False))
+        return self._tokenize(self._unmasked(masked).encode("utf-8"), False, False)
 
     def count(self, messages: Sequence[ChatMessage]) -> int:
         return len(self.render(messages).tokens)
 
     def count_text(self, text: str) -> int:
-        return len(self._model.tokenize(text.encode("utf-8"), False, False))
+        return len(self._tokenize(text.encode("utf-8"), False, False))
+
+    def _tokenize(self, data: bytes, add_bos: bool, special: bool) -> list[int]:
+        """llama_tokenize with a buffer sized to the text (never more tokens than bytes, plus
+        BOS/EOS): llama-cpp-python's own allocates the trained context length per call, and
+        a vocabulary-only model reports 0 there, which makes every call run twice."""
+        size = len(data) + 8
+        buffer = (self._token_array * size)()
+        n = self._llama_tokenize(self._vocab, data, len(data), buffer, size, add_bos, special)
+        if n < 0:  # cannot happen with this size; kept for safety
+            size = -n
+            buffer = (self._token_array * size)()
+            n = self._llama_tokenize(self._vocab, data, len(data), buffer, size, add_bos, special)
+            if n < 0:
+                raise GenerationError("The text could not be tokenized.", detail=f"llama_tokenize: {n}")
+        return buffer[:n]
