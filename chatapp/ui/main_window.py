@@ -182,7 +182,11 @@ class MainWindow(QMainWindow):
         self.transcript = TranscriptModel(self.store, self)
         self.transcript_view = QListView()
         self.transcript_view.setModel(self.transcript)
-        self.transcript_view.setItemDelegate(MessageDelegate(self.transcript_view))
+        delegate = MessageDelegate(self.transcript_view)
+        delegate.link_activated.connect(self.open_link)
+        self.transcript_view.setItemDelegate(delegate)
+        # double-click a message: its text becomes selectable in place
+        self.transcript_view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked)
         self.transcript_view.setAccessibleName("Conversation")
         self.transcript_view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.transcript_view.setResizeMode(QListView.ResizeMode.Adjust)
@@ -618,6 +622,11 @@ class MainWindow(QMainWindow):
         """Scrolling up stops following the stream; scrolling back to the end resumes it."""
         self._follow = self._at_bottom()
 
+    @Slot()
+    def _scroll_to_end_if_following(self) -> None:
+        if self._follow:
+            self.transcript_view.scrollToBottom()
+
     @Slot(int, int)
     def _keep_following(self, _low: int, high: int) -> None:
         """The rows grew (streamed text, a thread laid out after opening): stay at the end."""
@@ -635,8 +644,8 @@ class MainWindow(QMainWindow):
     @Slot(int, str)
     def _on_reply_text(self, message_id: int, text: str) -> None:
         self.transcript.set_text(message_id, text)
-        if self._follow:
-            QTimer.singleShot(0, self.transcript_view.scrollToBottom)
+        if self._follow:  # checked again when it runs: the user may scroll up meanwhile
+            QTimer.singleShot(0, self._scroll_to_end_if_following)
 
     @Slot(object)
     def _on_reply_done(self, message: Message) -> None:
@@ -645,8 +654,8 @@ class MainWindow(QMainWindow):
             if message.status == MessageStatus.COMPLETE:
                 self._statusbar().clear_error()
             self._show_thread_context(self._current_thread)
-        if self._follow:
-            QTimer.singleShot(0, self.transcript_view.scrollToBottom)
+        if self._follow:  # checked again when it runs: the user may scroll up meanwhile
+            QTimer.singleShot(0, self._scroll_to_end_if_following)
 
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:

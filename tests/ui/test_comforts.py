@@ -252,3 +252,33 @@ def test_the_memory_panel_widens_the_window_instead_of_squeezing_the_chat(qtbot,
     assert window.frameGeometry().right() <= screen.right() + 1
     if screen.width() >= needed + 24:  # (the offscreen test screen is 800 px: no room there)
         assert window.transcript_view.width() >= window.MIN_CHAT_WIDTH - 30
+
+
+def test_part_of_a_message_can_be_selected_with_the_mouse(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QTextBrowser
+
+    window = make_window()
+    fake.enqueue(["The capital of Portugal is **Lisbon**, on the Tagus."])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "capital?")
+    viewport = window.transcript_view.viewport()
+    index = window.transcript.index(1)
+    body = window.transcript_view.visualRect(index).center()
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=body)  # a double-click's first half
+    qtbot.mouseDClick(viewport, Qt.MouseButton.LeftButton, pos=body)
+    qtbot.waitUntil(lambda: viewport.findChild(QTextBrowser) is not None, timeout=2000)
+    browser = viewport.findChild(QTextBrowser)
+    assert browser.isVisible() and browser.isReadOnly()
+    assert browser.toPlainText() == "The capital of Portugal is Lisbon, on the Tagus."
+    start = browser.cursorRect(browser.textCursor()).center()  # the text's first line
+    line = start.y()
+    metrics = browser.fontMetrics()
+    x_from = metrics.horizontalAdvance("The capital of ") + 1
+    x_to = metrics.horizontalAdvance("The capital of Portugal") - 1
+    qtbot.mousePress(browser.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x_from, line))
+    qtbot.mouseMove(browser.viewport(), QPoint(x_to, line))
+    qtbot.mouseRelease(browser.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x_to, line))
+    assert browser.textCursor().selectedText() == "Portugal"
+    browser.copy()
+    assert QGuiApplication.clipboard().text() == "Portugal"
+    assert window.store.message(window.transcript.message_at(1).id).content.startswith("The capital")
