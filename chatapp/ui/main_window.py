@@ -184,7 +184,11 @@ class MainWindow(QMainWindow):
         self.transcript = TranscriptModel(self.store, self)
         self.transcript_view = QListView()
         self.transcript_view.setModel(self.transcript)
-        self.transcript_view.setItemDelegate(MessageDelegate(self.transcript_view))
+        delegate = MessageDelegate(self.transcript_view)
+        delegate.link_activated.connect(self.open_link)
+        self.transcript_view.setItemDelegate(delegate)
+        # double-click a message: its text becomes selectable in place
+        self.transcript_view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked)
         self.transcript_view.setAccessibleName("Conversation")
         self.transcript_view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.transcript_view.setResizeMode(QListView.ResizeMode.Adjust)
@@ -231,6 +235,7 @@ class MainWindow(QMainWindow):
         self.memory_panel = MemoryPanel(self.store, self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.memory_panel)
         self.memory_panel.hide()
+        self.memory_panel.visibilityChanged.connect(self._make_room_for_memory)
 
         self.model_label = QLabel("Loading model…")
         self.model_label.setAccessibleName("Model status")
@@ -461,8 +466,15 @@ class MainWindow(QMainWindow):
         if self._current_thread is None:
             return
         thread_id = self._current_thread
-        self.store.trash_thread(thread_id)
+        try:
+            self.store.trash_thread(thread_id)
+        except StorageError as exc:
+            self.show_error(str(exc))
+            return
+        self._save_draft()  # the draft stays with its thread (Undo brings both back)
         self._current_thread = None
+        self.composer.clear()  # not carried over to the thread shown next
+        self._draft_timer.stop()
         self.transcript.load_thread(None)
         self._refresh_threads()
         self.memory_panel.show_thread(self._current_thread)
@@ -592,6 +604,19 @@ class MainWindow(QMainWindow):
         if last is not None and last.role.value == "assistant":
             self.session.regenerate(last.id)
 
+    def regenerate_message(self, message: Message) -> bool:
+        """A new version of a reply. One in the middle of the thread says first that the
+        messages after it stay with the current version (reachable with ‹ ›)."""
+        row = self.transcript.row_of(message.id)
+        later = self.transcript.rowCount() - 1 - row if row >= 0 else 0
+        if later > 0 and not self.confirm(
+            "Regenerate reply",
+            f"The {later} message(s) after this reply stay with its current version; the new "
+            "reply starts a new branch. Switch back with ‹ › on the reply.\n\nRegenerate it?",
+        ):
+            return False
+        return self.session.regenerate(message.id)
+
     def _at_bottom(self) -> bool:
         bar = self.transcript_view.verticalScrollBar()
         return bar.value() >= bar.maximum() - 4
@@ -600,6 +625,11 @@ class MainWindow(QMainWindow):
     def _note_scroll(self, _value: int) -> None:
         """Scrolling up stops following the stream; scrolling back to the end resumes it."""
         self._follow = self._at_bottom()
+
+    @Slot()
+    def _scroll_to_end_if_following(self) -> None:
+        if self._follow:
+            self.transcript_view.scrollToBottom()
 
     @Slot(int, int)
     def _keep_following(self, _low: int, high: int) -> None:
@@ -618,8 +648,8 @@ class MainWindow(QMainWindow):
     @Slot(int, str)
     def _on_reply_text(self, message_id: int, text: str) -> None:
         self.transcript.set_text(message_id, text)
-        if self._follow:
-            QTimer.singleShot(0, self.transcript_view.scrollToBottom)
+        if self._follow:  # checked again when it runs: the user may scroll up meanwhile
+            QTimer.singleShot(0, self._scroll_to_end_if_following)
 
     @Slot(object)
     def _on_reply_done(self, message: Message) -> None:
@@ -628,8 +658,8 @@ class MainWindow(QMainWindow):
             if message.status == MessageStatus.COMPLETE:
                 self._statusbar().clear_error()
             self._show_thread_context(self._current_thread)
-        if self._follow:
-            QTimer.singleShot(0, self.transcript_view.scrollToBottom)
+        if self._follow:  # checked again when it runs: the user may scroll up meanwhile
+            QTimer.singleShot(0, self._scroll_to_end_if_following)
 
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:
@@ -759,6 +789,26 @@ class MainWindow(QMainWindow):
             self.apply_appearance()
 
     # -- memory ---------------------------------------------------------
+
+    MIN_CHAT_WIDTH = 520  # the conversation stays readable beside the memory panel
+
+    @Slot(bool)
+    def _make_room_for_memory(self, visible: bool) -> None:
+        """Opening the memory panel widens the window (within the screen) rather than
+        squeezing the conversation below a readable width."""
+        if not visible or self.memory_panel.isFloating() or self.isMaximized() or self.isFullScreen():
+            return
+        panel = max(self.memory_panel.width(), self.memory_panel.sizeHint().width(), 300)
+        sidebar = self.splitter.sizes()[0] if self.splitter.count() else 0
+        needed = sidebar + self.MIN_CHAT_WIDTH + panel + 24
+        if self.width() >= needed:
+            return
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        frame = self.frameGeometry().width() - self.width()
+        width = min(needed, screen.width() - frame) if screen is not None else needed
+        self.resize(max(self.width(), width), self.height())
+        if screen is not None and self.frameGeometry().right() > screen.right():
+            self.move(max(screen.left(), screen.right() - self.frameGeometry().width()), self.y())
 
     def _memory_changed(self, thread_id: int) -> None:
         if thread_id == self._current_thread:
@@ -961,7 +1011,7 @@ class MainWindow(QMainWindow):
         if message.role == Role.USER:
             menu.addAction("Edit and resend…", lambda: self.edit_message(message))
         elif message.role == Role.ASSISTANT:
-            menu.addAction("Regenerate", lambda: self.session.regenerate(message.id))
+            menu.addAction("Regenerate", lambda: self.regenerate_message(message))
         menu.addAction("Delete…", lambda: self.delete_message(message))
         if message.version_count > 1:
             prev = menu.addAction("‹ Previous version", lambda: self.switch_version(message, -1))

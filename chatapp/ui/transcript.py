@@ -18,6 +18,7 @@ from PySide6.QtCore import (
     QRectF,
     QSize,
     Qt,
+    Signal,
 )
 from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
@@ -29,7 +30,14 @@ from PySide6.QtGui import (
     QTextDocument,
     QTextFormat,
 )
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import (
+    QFrame,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTextBrowser,
+    QWidget,
+)
 
 from chatapp.domain import Message, MessageStatus, Role
 from chatapp.store import Store
@@ -126,6 +134,17 @@ class TranscriptModel(QAbstractListModel):
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._messages)
 
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        """Messages are "editable" only so the view can open a read-only selectable copy of the
+        text over the bubble (double-click); nothing is ever written back."""
+        flags = super().flags(index)
+        if index.isValid():
+            flags |= Qt.ItemFlag.ItemIsEditable
+        return flags
+
+    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        return False  # the selectable copy is read-only
+
     @guarded()
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._messages):
@@ -173,9 +192,51 @@ class MessageDelegate(QStyledItemDelegate):
     MARGIN = 10
     PAD = 10
 
+    link_activated = Signal(str)  # a link clicked in the selectable copy
+
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._docs: dict[tuple[int, int, int, str], QTextDocument] = {}
+
+    # -- the selectable copy (double-click a message) ------------------------
+
+    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: _Index) -> QWidget | None:
+        """A read-only, transparent text browser showing the same rendered document, laid over
+        the bubble's text: the user selects part of a message with the mouse and copies it."""
+        msg: Message | None = index.data(MessageRole)
+        if msg is None:
+            return None
+        browser = QTextBrowser(parent)
+        browser.setAccessibleName("Message text")
+        browser.setReadOnly(True)
+        browser.setFrameShape(QFrame.Shape.NoFrame)
+        browser.setOpenLinks(False)
+        browser.anchorClicked.connect(lambda url: self.link_activated.emit(url.toString()))
+        browser.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        browser.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        browser.viewport().setAutoFillBackground(False)
+        browser.setStyleSheet("QTextBrowser { background: transparent; }")
+        browser.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
+            | Qt.TextInteractionFlag.LinksAccessibleByMouse
+        )
+        doc = self._shown_document(option, msg).clone(browser)
+        browser.setDocument(doc)
+        return browser
+
+    def setEditorData(self, editor: QWidget, index: _Index) -> None:
+        pass  # the document was given at creation; a streamed change closes nothing
+
+    def setModelData(self, editor: QWidget, model: Any, index: _Index) -> None:
+        pass  # read-only
+
+    def updateEditorGeometry(self, editor: QWidget, option: QStyleOptionViewItem, index: _Index) -> None:
+        msg: Message | None = index.data(MessageRole)
+        if msg is None:
+            return
+        origin = self._content_origin(option, msg, bool(index.data(DayChangeRole)))
+        doc = self._shown_document(option, msg)
+        editor.setGeometry(int(origin.x()), int(origin.y()), int(doc.textWidth()) + 2, int(doc.size().height()) + 2)
 
     def _document(self, msg: Message, width: int, font: QFont, dark: bool = False) -> QTextDocument:
         key = (msg.id, hash(msg.content), width, font.toString() + str(dark))

@@ -193,3 +193,92 @@ def test_code_blocks_have_a_copy_button_and_links_open_after_asking(qtbot, make_
     qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=link_pos)
     assert opened == ["https://example.org/guide"]
     assert not window.open_link("file:///etc/passwd") and opened == ["https://example.org/guide"]
+
+
+def test_a_deleted_threads_draft_stays_with_it(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    for title in ("next", "doomed"):
+        window.store.create_thread(title)
+    window._refresh_threads(select=window.store.threads()[0].id)
+    doomed = window._current_thread
+    qtbot.keyClicks(window.composer, "half written")
+    window.delete_thread()
+    assert window._current_thread != doomed and window.composer.toPlainText() == ""
+    window.undo_delete()
+    assert window._current_thread == doomed and window.composer.toPlainText() == "half written"
+
+
+def test_regenerating_in_the_middle_says_what_happens_first(qtbot, make_window, fake: FakeBackend, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    fake.enqueue(["one", "two", "one again"])
+    for text in ("first", "second"):
+        with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+            type_and_send(qtbot, window, text)
+    asked: list[str] = []
+
+    def answer(reply):  # type: ignore[no-untyped-def]
+        def ask(_parent, _title, text, *args, **kwargs):  # type: ignore[no-untyped-def]
+            asked.append(text)
+            return reply
+        return ask
+
+    middle = window.transcript.message_at(1)
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    assert not window.regenerate_message(middle)
+    assert "2 message(s) after this reply" in asked[-1] and len(shown(window)) == 4
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        assert window.regenerate_message(middle)
+    assert shown(window) == [("user", "first"), ("assistant", "one again")]
+    asked.clear()
+    last = window.transcript.message_at(1)
+    fake.enqueue(["one more"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        assert window.regenerate_message(last)  # the last reply: nothing to say
+    assert asked == []
+
+
+def test_the_memory_panel_widens_the_window_instead_of_squeezing_the_chat(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    screen = window.screen().availableGeometry()
+    window.resize(min(700, screen.width() - 100), 500)
+    window.move(screen.left(), screen.top())
+    before = window.width()
+    window.memory_panel.show()
+    qtbot.waitUntil(lambda: window.memory_panel.isVisible(), timeout=2000)
+    needed = window.splitter.sizes()[0] + window.MIN_CHAT_WIDTH + window.memory_panel.width()
+    assert window.width() > before
+    assert window.frameGeometry().width() >= min(needed, screen.width())  # as wide as needed, within the screen
+    assert window.frameGeometry().right() <= screen.right() + 1
+    if screen.width() >= needed + 24:  # (the offscreen test screen is 800 px: no room there)
+        assert window.transcript_view.width() >= window.MIN_CHAT_WIDTH - 30
+
+
+def test_part_of_a_message_can_be_selected_with_the_mouse(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QTextBrowser
+
+    window = make_window()
+    fake.enqueue(["The capital of Portugal is **Lisbon**, on the Tagus."])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "capital?")
+    viewport = window.transcript_view.viewport()
+    index = window.transcript.index(1)
+    body = window.transcript_view.visualRect(index).center()
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=body)  # a double-click's first half
+    qtbot.mouseDClick(viewport, Qt.MouseButton.LeftButton, pos=body)
+    qtbot.waitUntil(lambda: viewport.findChild(QTextBrowser) is not None, timeout=2000)
+    browser = viewport.findChild(QTextBrowser)
+    assert browser.isVisible() and browser.isReadOnly()
+    assert browser.toPlainText() == "The capital of Portugal is Lisbon, on the Tagus."
+    start = browser.cursorRect(browser.textCursor()).center()  # the text's first line
+    line = start.y()
+    metrics = browser.fontMetrics()
+    x_from = metrics.horizontalAdvance("The capital of ") + 1
+    x_to = metrics.horizontalAdvance("The capital of Portugal") - 1
+    qtbot.mousePress(browser.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x_from, line))
+    qtbot.mouseMove(browser.viewport(), QPoint(x_to, line))
+    qtbot.mouseRelease(browser.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x_to, line))
+    assert browser.textCursor().selectedText() == "Portugal"
+    browser.copy()
+    assert QGuiApplication.clipboard().text() == "Portugal"
+    assert window.store.message(window.transcript.message_at(1).id).content.startswith("The capital")
