@@ -35,11 +35,15 @@ def test_load_reports_where_it_runs(backend: LlamaBackend) -> None:
 
 
 def test_stream_a_reply(backend: LlamaBackend) -> None:
+    """Streams, and greedy decoding repeats itself (the second run reads the prompt from the
+    KV cache). What the 135M model answers is not checked here: its greedy answer to this
+    question depends on the CPU's kernels (it said "Paris" where this test was written, and
+    "L'Étoile, la Cité…" on an AVX-512 machine); `bench answers` measures what it knows."""
     pieces: list[str] = []
-    result = backend.generate(
-        [ChatMessage("user", "What is the capital of France?")], GREEDY, threading.Event(), pieces.append
-    )
-    assert "Paris" in result.text
+    question = [ChatMessage("user", "What is the capital of France?")]
+    result = backend.generate(question, GREEDY, threading.Event(), pieces.append)
+    again = backend.generate(question, GREEDY, threading.Event(), lambda _text: None)
+    assert result.text.strip() and again.text == result.text
     assert "".join(pieces) == result.text
     assert len(pieces) > 1  # it streamed
     assert result.finish_reason in ("stop", "length")

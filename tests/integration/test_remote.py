@@ -74,8 +74,12 @@ def test_streamed_reply_and_token_counts(server: str, default_model: Path) -> No
     info = backend.load(spec(server))
     assert info.n_ctx == 2048 and "test server" in info.name
     pieces: list[str] = []
-    result = backend.generate([ChatMessage("user", "What is the capital of France?")], GREEDY, threading.Event(), pieces.append)
-    assert "Paris" in result.text and len(pieces) > 1 and "".join(pieces) == result.text
+    question = [ChatMessage("user", "What is the capital of France?")]
+    result = backend.generate(question, GREEDY, threading.Event(), pieces.append)
+    assert result.text.strip() and len(pieces) > 1 and "".join(pieces) == result.text
+    # greedy decoding on the server repeats itself (what the model knows is not this test's
+    # business: its greedy answer depends on the CPU's kernels)
+    assert backend.generate(question, GREEDY, threading.Event(), lambda _text: None).text == result.text
     local = llama_cpp.Llama(str(default_model), vocab_only=True, verbose=False)
     text = "Count me, café ☕ <|im_start|>"
     assert backend.count_text_tokens(text) == len(local.tokenize(text.encode(), special=True))
