@@ -117,6 +117,13 @@ def _open_for_reading(db: Path):  # type: ignore[no-untyped-def]
         return store
 
 
+def _draw_pdf(store, thread_id, path, progress) -> None:  # type: ignore[no-untyped-def]
+    """Qt draws PDFs (offscreen, no display needed); imported only when a PDF is asked for."""
+    from chatapp.ui.pdf_export import write_pdf
+
+    write_pdf(store, thread_id, path, progress)
+
+
 def _export(store, args) -> int:  # type: ignore[no-untyped-def]
     from chatapp.export.writer import ExportFailed, export_threads
 
@@ -129,7 +136,7 @@ def _export(store, args) -> int:  # type: ignore[no-untyped-def]
                 f"chatapp: there is no thread {args.thread} (see `chatapp list`).", file=sys.stderr
             )
             return 1
-        export_threads(store, [args.thread], args.format, out)
+        export_threads(store, [args.thread], args.format, out, pdf=_draw_pdf)
         print(f"wrote {out}")
         return 0
     ids = [t.id for t in store.threads()]
@@ -146,7 +153,7 @@ def _export(store, args) -> int:  # type: ignore[no-untyped-def]
     for thread in store.threads():
         name = re.sub(r"[^\w\- ]+", "", thread.title or "chat").strip()[:60] or "chat"
         target = out / f"{thread.id:05d} {name}.{args.format}"
-        export_threads(store, [thread.id], args.format, target)
+        export_threads(store, [thread.id], args.format, target, pdf=_draw_pdf)
     print(f"wrote {len(ids)} files to {out}")
     return 0
 

@@ -24,6 +24,7 @@ def main(argv: list[str]) -> int:
     from chatapp.export.importers import import_file
     from chatapp.export.writer import export_threads
     from chatapp.store import Store
+    from chatapp.ui.pdf_export import write_pdf
 
     rng = random.Random(3)
     figures: dict[str, dict[str, float]] = {}
@@ -33,7 +34,7 @@ def main(argv: list[str]) -> int:
         for fmt in args.formats.split(","):
             out = Path(tmp) / f"thread.{fmt}"
             t0 = time.perf_counter()
-            export_threads(store, [1], fmt, out)
+            export_threads(store, [1], fmt, out, pdf=write_pdf)
             figures[fmt] = {"export_s": time.perf_counter() - t0, "bytes": out.stat().st_size}
             if fmt == "json":
                 other = Store.open(Path(tmp) / "import.sqlite3")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from chatapp.atomic import write_bytes_atomic
@@ -113,15 +114,26 @@ def write(path: Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+PdfWriter = Callable[[Store, int, Path, Progress], None]
+
+
 def export_threads(
-    store: Store, thread_ids: list[int], fmt: str, path: Path, progress: Progress = NO_PROGRESS
+    store: Store,
+    thread_ids: list[int],
+    fmt: str,
+    path: Path,
+    progress: Progress = NO_PROGRESS,
+    pdf: PdfWriter | None = None,
 ) -> None:
-    """Write the export; ExportCancelled (and no file) when `progress.cancel` is set meanwhile."""
+    """Write the export; ExportCancelled (and no file) when `progress.cancel` is set meanwhile.
+
+    A PDF is drawn by Qt, which this package never imports: the caller on the Qt side passes
+    its writer as `pdf` (chatapp.ui.pdf_export.write_pdf)."""
     resolve_target(Path(path))  # refuse a device or a folder before any work
     if fmt == "pdf":
-        from chatapp.ui.pdf_export import write_pdf  # drawn by Qt
-
-        write_pdf(store, thread_ids[0], Path(path), progress)
+        if pdf is None:
+            raise ValueError("a PDF export needs the Qt side's writer (pdf=write_pdf)")
+        pdf(store, thread_ids[0], Path(path), progress)
         return
     text = render(store, thread_ids, fmt, progress)
     progress.phase(0.9, 1.0)

@@ -863,6 +863,7 @@ class MainWindow(QMainWindow):
 
         from chatapp.export.progress import Progress
         from chatapp.export.writer import export_threads
+        from chatapp.ui.pdf_export import write_pdf
 
         self.statusBar().showMessage(f"Exporting to {path.name}…")
         progress = Progress(self.export_progress.emit)
@@ -877,7 +878,7 @@ class MainWindow(QMainWindow):
         def job() -> None:
             reader = self.store.reader()
             try:
-                export_threads(reader, thread_ids, fmt, path, progress)
+                export_threads(reader, thread_ids, fmt, path, progress, pdf=write_pdf)
                 self.export_done.emit(f"Exported to {path}", "")
             except UserFacingError as exc:
                 self.export_done.emit("", str(exc))

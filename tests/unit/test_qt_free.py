@@ -1,8 +1,12 @@
 """The core packages must work without Qt (DESIGN.md: only app, workers and ui import PySide6)."""
 
+import ast
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+import chatapp
 
 CORE = [
     "chatapp.domain",
@@ -56,3 +60,46 @@ def test_the_gui_starts_without_torch() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+CORE_DIRS = ("store", "engine", "memory", "export", "config")
+CORE_FILES = ("domain.py", "errors.py", "atomic.py", "timestamps.py")
+FORBIDDEN = ("PySide6", "chatapp.ui", "chatapp.workers", "chatapp.app")
+
+
+def _core_sources() -> list[Path]:
+    root = Path(chatapp.__file__).parent
+    files = [root / name for name in CORE_FILES]
+    for folder in CORE_DIRS:
+        files += sorted((root / folder).rglob("*.py"))
+    return files
+
+
+def _imported_names(tree: ast.AST, package: str) -> list[tuple[int, str]]:
+    """Every module an import statement names, at module level or inside a function."""
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolve against the module's package
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            names.append((node.lineno, base))
+            names += [(node.lineno, f"{base}.{alias.name}") for alias in node.names]
+    return names
+
+
+def test_core_never_imports_qt_or_the_gui_side_even_at_call_time() -> None:
+    """The subprocess test above sees module-level imports only; an import inside a function
+    (run when a user exports a PDF, say) would pull Qt into the core unnoticed."""
+    root = Path(chatapp.__file__).parent
+    found = []
+    for path in _core_sources():
+        module = ".".join(("chatapp", *path.relative_to(root).with_suffix("").parts))
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for line, name in _imported_names(ast.parse(path.read_text(), str(path)), package):
+            if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN):
+                found.append(f"{path.relative_to(root.parent)}:{line} imports {name}")
+    assert found == []

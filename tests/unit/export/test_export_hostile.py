@@ -15,6 +15,7 @@ from chatapp.export import writer
 from chatapp.export.progress import ExportCancelled, Progress
 from chatapp.store import Store
 from chatapp.timestamps import format_local
+from chatapp.ui.pdf_export import write_pdf
 
 MARKDOWN = (
     "Here is the plan:\n\n"
@@ -104,7 +105,7 @@ def test_pdf_renders_the_markdown_with_the_header_apart(qapp, store: Store, tmp_
     from pypdf import PdfReader
 
     path = tmp_path / "t.pdf"
-    writer.export_threads(store, [thread_with_markdown(store)], "pdf", path)
+    writer.export_threads(store, [thread_with_markdown(store)], "pdf", path, pdf=write_pdf)
     text = "\n".join(page.extract_text() for page in PdfReader(str(path)).pages)
     lines = [" ".join(line.split()) for line in text.splitlines()]
     when = format_local(1_700_000_000, "%A %d %B %Y, %H:%M")
@@ -159,12 +160,12 @@ def test_devices_folders_and_pipes_are_refused(
         (tmp_path, "is a folder"),
     ):
         with pytest.raises(writer.ExportFailed, match=why):
-            writer.export_threads(store, [t.id], fmt, target)
+            writer.export_threads(store, [t.id], fmt, target, pdf=write_pdf)
     assert Path("/dev/null").is_char_device() and fifo.is_fifo()
     link = tmp_path / "to-null"
     link.symlink_to("/dev/null")
     with pytest.raises(writer.ExportFailed, match="not a regular file"):
-        writer.export_threads(store, [t.id], fmt, link)
+        writer.export_threads(store, [t.id], fmt, link, pdf=write_pdf)
     assert link.is_symlink()
 
 
@@ -179,12 +180,12 @@ def test_a_symlink_is_written_through_and_stays(
     real.write_text("old")
     link = tmp_path / f"link.{fmt}"
     link.symlink_to(real)
-    writer.export_threads(store, [t.id], fmt, link)
+    writer.export_threads(store, [t.id], fmt, link, pdf=write_pdf)
     assert link.is_symlink() and os.readlink(link) == str(real)
     assert real.read_bytes() != b"old" and real.stat().st_size > 0
     dangling = tmp_path / f"dangling.{fmt}"
     dangling.symlink_to(tmp_path / "real" / f"new.{fmt}")
-    writer.export_threads(store, [t.id], fmt, dangling)
+    writer.export_threads(store, [t.id], fmt, dangling, pdf=write_pdf)
     assert (tmp_path / "real" / f"new.{fmt}").is_file() and dangling.is_symlink()
     assert sorted(p.name for p in real.parent.iterdir()) == [
         f"export.{fmt}",
@@ -242,7 +243,7 @@ def test_a_giant_message_is_cut_in_the_pdf_with_a_note(qapp, store: Store, tmp_p
     out = tmp_path / "out"
     out.mkdir()
     path = out / "g.pdf"
-    writer.export_threads(store, [t.id], "pdf", path)
+    writer.export_threads(store, [t.id], "pdf", path, pdf=write_pdf)
     reader = PdfReader(str(path))
     first, last = reader.pages[0].extract_text(), reader.pages[-1].extract_text()
     assert "start word" in " ".join(first.split())
@@ -266,7 +267,7 @@ def test_a_thread_too_long_for_a_pdf_is_refused_before_any_work(
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(writer.ExportFailed, match="too long for a PDF"):
-        writer.export_threads(store, [t.id], "pdf", out / "l.pdf")
+        writer.export_threads(store, [t.id], "pdf", out / "l.pdf", pdf=write_pdf)
     assert list(out.iterdir()) == []
 
 
@@ -289,7 +290,9 @@ def test_a_pdf_export_is_cancelled_between_pages_and_leaves_nothing(
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(ExportCancelled):
-        writer.export_threads(store, [t.id], "pdf", out / "p.pdf", Progress(report, cancel))
+        writer.export_threads(
+            store, [t.id], "pdf", out / "p.pdf", Progress(report, cancel), pdf=write_pdf
+        )
     assert any(0.5 < f < 1.0 for f in seen)  # it was stopped part way through the pages
     assert list(out.iterdir()) == []
 

@@ -33,7 +33,9 @@ def sample_thread(store: Store) -> int:
 
 
 def export(store: Store, thread_id: int, fmt: str, path: Path) -> Path:
-    writer.export_threads(store, [thread_id], fmt, path)
+    from chatapp.ui.pdf_export import write_pdf  # the Qt side draws PDFs
+
+    writer.export_threads(store, [thread_id], fmt, path, pdf=write_pdf)
     return path
 
 
