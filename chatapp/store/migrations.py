@@ -191,10 +191,11 @@ def m006_remake_dialogue_summaries(conn: sqlite3.Connection) -> None:
 
 
 def m007_drafts(conn: sqlite3.Connection) -> None:
-    """What the user typed and has not sent, per thread, so a quit or a crash does not lose it."""
+    """What the user typed and has not sent, per thread, so a quit or a crash does not lose it.
+    (IF NOT EXISTS: a database set back to an older version runs the step again.)"""
     conn.executescript(
         """
-        CREATE TABLE drafts (
+        CREATE TABLE IF NOT EXISTS drafts (
             thread_id  INTEGER PRIMARY KEY REFERENCES threads(id) ON DELETE CASCADE,
             text       TEXT NOT NULL,
             updated_at REAL NOT NULL
