@@ -38,6 +38,7 @@ class ChatSession(QObject):
     context_used(int, int): prompt tokens and context size of the reply being written
     threads_changed(): titles or order changed
     reply_stats(ReplyResult): speed and token counts of the reply that just ended
+    reading(int, int): the reply's message id and its prompt's length, while the model reads it
     error(str): something the user should read
     """
 
@@ -49,6 +50,7 @@ class ChatSession(QObject):
     threads_changed = Signal()
     reply_stats = Signal(object)
     error = Signal(str)
+    reading = Signal(int, int)  # reply message id, prompt tokens: the model reads the prompt
 
     def __init__(
         self,
@@ -201,6 +203,8 @@ class ChatSession(QObject):
         if started.request_id == self._request_id:
             self.last_context = started.context
             self.context_used.emit(started.prompt_tokens, started.n_ctx)
+            if self._reply_id is not None:
+                self.reading.emit(self._reply_id, started.prompt_tokens)
 
     @Slot(int, str)
     def _on_text(self, request_id: int, text: str) -> None:

@@ -80,8 +80,9 @@ def apply_theme(app: QGuiApplication, theme: str) -> bool:
         hints.setColorScheme(scheme if scheme is not None else Qt.ColorScheme.Unknown)
     dark = wanted if wanted is not None else system_is_dark(app)
     if dark is None:
-        style = getattr(app, "style", None)
-        app.setPalette(style().standardPalette() if style is not None else QPalette())
+        # an empty palette: every colour comes from the platform theme again (KDE's colour
+        # scheme, say), and follows it when it changes
+        app.setPalette(QPalette())
     else:
         app.setPalette(palette(dark))
     return is_dark(app.palette())

@@ -49,6 +49,7 @@ PAGE = 50
 COPY_LABEL = "Copy"
 MessageRole = Qt.ItemDataRole.UserRole + 1
 DayChangeRole = Qt.ItemDataRole.UserRole + 2
+ReadingRole = Qt.ItemDataRole.UserRole + 3  # prompt tokens being read before a reply's first word
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -59,6 +60,7 @@ class TranscriptModel(QAbstractListModel):
         self._store = store
         self._thread_id: int | None = None
         self._messages: list[Message] = []
+        self._reading: dict[int, int] = {}  # reply id -> prompt tokens, until its first text
 
     @property
     def thread_id(self) -> int | None:
@@ -107,6 +109,15 @@ class TranscriptModel(QAbstractListModel):
         self.beginInsertRows(QModelIndex(), row, row)
         self._messages.append(message)
         self.endInsertRows()
+
+    def set_reading(self, message_id: int, tokens: int) -> None:
+        """The model is reading a `tokens`-long prompt before this reply's first word (on a CPU
+        a long prompt takes a while: the header says so instead of a bare "…")."""
+        self._reading = {message_id: tokens}
+        row = self.row_of(message_id)
+        if row >= 0:
+            index = self.index(row)
+            self.dataChanged.emit(index, index)
 
     def set_text(self, message_id: int, text: str) -> None:
         row = self.row_of(message_id)
@@ -157,6 +168,9 @@ class TranscriptModel(QAbstractListModel):
             return f"{who}: {msg.content}"
         if role == MessageRole:
             return msg
+        if role == ReadingRole:
+            reading = msg.status == MessageStatus.STREAMING and not msg.content
+            return self._reading.get(msg.id, 0) if reading else 0
         if role == DayChangeRole:
             if index.row() == 0:
                 return not self.has_older()
@@ -328,7 +342,7 @@ class MessageDelegate(QStyledItemDelegate):
         bubble = self._bubble_rect(option, msg, bool(index.data(DayChangeRole)))
         font = self.header_font(option.font)
         metrics = QFontMetrics(font)
-        text = _header(msg)
+        text = _header(msg, index.data(ReadingRole) or 0)
         top = bubble.top() + self.PAD / 2
         height = self.header_height(option.font)
         x0 = bubble.left() + self.PAD
@@ -398,7 +412,7 @@ class MessageDelegate(QStyledItemDelegate):
         painter.drawText(
             QRectF(bubble.left() + self.PAD, bubble.top() + self.PAD / 2, width - 2 * self.PAD, header_height),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            _header(msg),
+            _header(msg, index.data(ReadingRole) or 0),
         )
         arrows = self.version_arrows(option, index)
         if arrows is not None:  # drawn as buttons: they switch versions when clicked
@@ -432,14 +446,16 @@ class MessageDelegate(QStyledItemDelegate):
         painter.restore()
 
 
-def _header(msg: Message) -> str:
+def _header(msg: Message, reading: int = 0) -> str:
     who = "You" if msg.role == Role.USER else (msg.model or "Assistant")
     when = local(msg.created_at)
     when = when.strftime("%H:%M") if when is not None else "?"
     parts = [who, when]
     if msg.version_count > 1:
         parts.append(f"‹ {msg.version_index}/{msg.version_count} ›")
-    if msg.status == MessageStatus.STREAMING:
+    if msg.status == MessageStatus.STREAMING and reading:
+        parts.append(f"reading the conversation, {reading:,} tokens… (Esc stops)")
+    elif msg.status == MessageStatus.STREAMING:
         parts.append("writing…")
     elif msg.status == MessageStatus.STOPPED:
         parts.append("stopped")

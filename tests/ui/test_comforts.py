@@ -282,3 +282,24 @@ def test_part_of_a_message_can_be_selected_with_the_mouse(qtbot, make_window, fa
     browser.copy()
     assert QGuiApplication.clipboard().text() == "Portugal"
     assert window.store.message(window.transcript.message_at(1).id).content.startswith("The capital")
+
+
+def test_the_reply_says_the_model_is_reading_a_long_prompt_until_its_first_word(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.ui.transcript import ReadingRole, _header
+
+    fake.delay = 0.4  # the wait before the first word: what reading a long prompt looks like
+    window = make_window()
+    fake.enqueue(["short answer"])
+    paste = " ".join(f"word{i}" for i in range(3000))
+    window.composer.setPlainText(paste)
+    with qtbot.waitSignal(window.session.reading, timeout=5000) as reading:
+        window.send()
+    reply_id, tokens = reading.args
+    assert tokens >= 3000
+    index = window.transcript.index(window.transcript.row_of(reply_id))
+    assert index.data(ReadingRole) == tokens
+    assert f"reading the conversation, {tokens:,} tokens" in _header(window.transcript.message_at(index.row()), tokens)
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        pass
+    index = window.transcript.index(window.transcript.row_of(reply_id))
+    assert index.data(ReadingRole) == 0  # the words came: no more "reading"

@@ -341,3 +341,12 @@ def _system_theme_after():  # type: ignore[no-untyped-def]
     app = QGuiApplication.instance()
     if app is not None:
         apply_theme(app, "system")
+
+
+def test_system_gives_the_platform_its_palette_back(qapp) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.ui.theme import apply_theme
+
+    original = QGuiApplication.palette().color(QPalette.ColorRole.Window).name()
+    assert apply_theme(qapp, "dark") and QGuiApplication.palette().color(QPalette.ColorRole.Window).name() == "#202124"
+    apply_theme(qapp, "system")  # the offscreen platform reports no colour scheme
+    assert QGuiApplication.palette().color(QPalette.ColorRole.Window).name() == original
