@@ -21,7 +21,7 @@ class RingHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             line = self.format(record)
-        except Exception:  # a broken log call must never break the app
+        except Exception:  # noqa: BLE001 (a broken log call must never break the app)
             line = str(record.msg)
         with self._lock_ring:
             self._lines.append(line)

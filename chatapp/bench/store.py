@@ -18,15 +18,7 @@ from chatapp.bench.report import table, write_json
 from chatapp.domain import Role
 from chatapp.store import Store
 
-WORDS = (
-    "the a to and of in is you that it for on with as was be this have are or not but at "
-    "from by they we say her she will my one all would there their what so up out if about "
-    "who get which go me when make can like time no just him know take people into year your "
-    "good some could them see other than then now look only come its over think also back "
-    "after use two how our work first well way even new want because any these give day most "
-    "lisbon berlin pasta garden violin python river doctor birthday marathon recipe guitar "
-    "holiday sister brother kitchen project meeting coffee weekend mountain ocean library"
-).split()
+WORDS = ["the", "a", "to", "and", "of", "in", "is", "you", "that", "it", "for", "on", "with", "as", "was", "be", "this", "have", "are", "or", "not", "but", "at", "from", "by", "they", "we", "say", "her", "she", "will", "my", "one", "all", "would", "there", "their", "what", "so", "up", "out", "if", "about", "who", "get", "which", "go", "me", "when", "make", "can", "like", "time", "no", "just", "him", "know", "take", "people", "into", "year", "your", "good", "some", "could", "them", "see", "other", "than", "then", "now", "look", "only", "come", "its", "over", "think", "also", "back", "after", "use", "two", "how", "our", "work", "first", "well", "way", "even", "new", "want", "because", "any", "these", "give", "day", "most", "lisbon", "berlin", "pasta", "garden", "violin", "python", "river", "doctor", "birthday", "marathon", "recipe", "guitar", "holiday", "sister", "brother", "kitchen", "project", "meeting", "coffee", "weekend", "mountain", "ocean", "library"]
 
 
 def fill(store: Store, threads: int, messages: int, long_thread: int, rng: random.Random) -> int:

@@ -634,7 +634,7 @@ def auto_title(first_user_message: str, limit: int = TITLE_MAX) -> str:
     return (cut if len(cut) > limit // 2 else line[:limit]).rstrip(",.;:") + "…"
 
 
-__all__ = ["Store", "StorageError", "auto_title", "fts_query"]
+__all__ = ["StorageError", "Store", "auto_title", "fts_query"]
 
 
 def _delete_messages(conn: sqlite3.Connection, ids_query: str, params: tuple) -> None:

@@ -16,7 +16,8 @@ import chatapp
 def run(args: list[str], home: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CHATAPP_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
     return subprocess.run(
-        [sys.executable, "-m", "chatapp", *args], env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "chatapp", *args], env=env, capture_output=True, text=True, timeout=timeout,
+        check=False,
     )
 
 

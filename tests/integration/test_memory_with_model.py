@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chatapp.domain import ChatMessage, Role
+from chatapp.domain import ChatMessage, GenerationSettings, Role
 from chatapp.engine.backend import ModelSpec
 from chatapp.engine.llama_backend import LlamaBackend
 from chatapp.memory import summaries
@@ -15,7 +15,6 @@ from chatapp.memory.summaries import SummaryParams
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
 from chatapp.workers.engine import EngineController, ReplyRequest
-from chatapp.domain import GenerationSettings
 
 pytestmark = pytest.mark.model
 

@@ -156,7 +156,7 @@ class _Odd(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.mode == "slow":
             time.sleep(3)
         body = b"this is not json" if self.mode == "garbage" else json.dumps({"data": [{"id": "m"}]}).encode()
@@ -165,7 +165,7 @@ class _Odd(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         self.rfile.read(length)
         if self.path.endswith("/chat/completions"):

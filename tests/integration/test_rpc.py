@@ -65,7 +65,7 @@ def test_layers_run_on_an_rpc_server(default_model: Path) -> None:
         env = dict(os.environ, LLAMA_CPP_LIB_PATH=str(bin_dir))
         done = subprocess.run(
             [sys.executable, "-c", CHILD, str(default_model), f"127.0.0.1:{port}", f"127.0.0.1:{_free_port()}"],
-            env=env, capture_output=True, text=True, timeout=300,
+            env=env, capture_output=True, text=True, timeout=300, check=False,
         )
         assert done.returncode == 0, done.stderr[-2000:]
         assert f"DEVICE RPC0 (127.0.0.1:{port}), 31/31 layers" in done.stdout

@@ -443,9 +443,12 @@ def test_connect_to_a_server_saves_the_endpoint_without_its_key(qtbot, make_wind
     dialog.name.setText("lab")
     dialog.url.setText("http://127.0.0.1:9/v1")
     dialog.key.setText("secret-key-value")
-    with qtbot.waitSignal(engine.loaded, timeout=10000) as blocker:  # the fake backend factory is not used for servers
-        with qtbot.waitSignal(engine.load_failed, timeout=10000) as failed:
-            dialog.accept()
+    # the fake backend factory is not used for servers
+    with (
+        qtbot.waitSignal(engine.loaded, timeout=10000) as blocker,
+        qtbot.waitSignal(engine.load_failed, timeout=10000) as failed,
+    ):
+        dialog.accept()
     assert "Nothing answers" in failed.args[0]
     assert blocker.args[0].name == "fake-model"  # the previous model came back
     saved = (tmp_path / "settings.json").read_text()

@@ -9,6 +9,7 @@ import ipaddress
 import json
 import ssl
 import threading
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +26,7 @@ class _Models(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         body = json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in MODELS]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -33,7 +34,7 @@ class _Models(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(404)
         self.send_header("Content-Length", "0")
@@ -141,7 +142,7 @@ class _MemoryKeyring:
 
         class Backend(keyring.backend.KeyringBackend):
             priority = 1  # type: ignore[assignment]
-            store: dict[tuple[str, str], str] = {}
+            store: typing.ClassVar[dict[tuple[str, str], str]] = {}
 
             def get_password(self, service: str, username: str) -> str | None:
                 return self.store.get((service, username))

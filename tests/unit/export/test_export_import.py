@@ -46,7 +46,7 @@ def test_json_round_trip_is_identical(store: Store, tmp_path: Path) -> None:
     second = export(other, new_id, "json", tmp_path / "b.json")
     assert json.loads(first.read_text()) == json.loads(second.read_text())
     got = other.path(new_id)
-    assert [m.content for m in got][0] == HOSTILE
+    assert got[0].content == HOSTILE
     assert got[1].status == MessageStatus.COMPLETE and got[1].prompt_tokens == 12
     assert other.message(got[1].id).version_count == 2
     assert MemoryTables(other).slots(new_id)[0].pinned
@@ -178,10 +178,10 @@ def test_chatgpt_export_branches_become_versions(store: Store, tmp_path: Path) -
         ('{"format": "chatapp-export", "version": 1, "threads": [', "not valid JSON"),
         ('{"format": "chatapp-export", "version": 1, "threads": {}}', "threads must be a list"),
         ('{"format": "chatapp-export", "version": 99, "threads": []}', "newer chatapp"),
-        ('{"format": "chatapp-export", "version": 1, "threads": [{"title": 5, "system_prompt": "", '
-         '"messages": [], "created_at": 1}]}', "threads[0].title must be text"),
-        ('{"format": "chatapp-export", "version": 1, "threads": [{"title": "ok", "system_prompt": "", '
-         '"created_at": 1, "messages": [{"id": 1, "parent": 7, "role": "user", "content": "x", "created_at": 1}]}]}',
+        (('{"format": "chatapp-export", "version": 1, "threads": [{"title": 5, "system_prompt": "", '
+          '"messages": [], "created_at": 1}]}'), "threads[0].title must be text"),
+        (('{"format": "chatapp-export", "version": 1, "threads": [{"title": "ok", "system_prompt": "", '
+          '"created_at": 1, "messages": [{"id": 1, "parent": 7, "role": "user", "content": "x", "created_at": 1}]}]}'),
          "parent must name an earlier message"),
         ('{"hello": "world"}', "neither a chatapp export"),
     ],

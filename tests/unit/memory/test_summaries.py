@@ -75,7 +75,7 @@ def test_summaries_of_summaries_keep_the_top_level_short(store: Store) -> None:
     assert max(r.level for r in current) >= 1
     assert len([r for r in current if r.level == 0]) <= P.fold
     top = max(current, key=lambda r: r.level)
-    assert top.first_depth == 0 and set(store.path(t, 0, 1)[0].id for _ in [0]) <= set(top.message_ids)
+    assert top.first_depth == 0 and {store.path(t, 0, 1)[0].id} <= set(top.message_ids)
 
 
 def test_a_cancelled_summary_stores_nothing(store: Store) -> None:

@@ -5,8 +5,7 @@ import pytest
 
 from chatapp.domain import Role
 from chatapp.errors import DatabaseCorrupt
-from chatapp.store import Store
-from chatapp.store import backup
+from chatapp.store import Store, backup
 
 DAY = 86400
 

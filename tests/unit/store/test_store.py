@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from chatapp.domain import GenerationSettings, MessageStatus, Role
 from chatapp.errors import DatabaseCorrupt, DatabaseTooNew, StorageError
-from chatapp.store import Store
-from chatapp.store import migrations
+from chatapp.store import Store, migrations
 from chatapp.store.store import auto_title, fts_query
 
 
@@ -108,7 +107,7 @@ def test_versions_keep_every_edit_and_regeneration(store: Store) -> None:
     assert store.versions(u1) == [u1, edited.id]
     assert [m.content for m in store.path(t.id)] == ["question, edited"]
     store.select_version(u1)
-    assert [m.content for m in store.path(t.id)][0] == "question"
+    assert store.path(t.id)[0].content == "question"
     assert store.message(u1).content == "question"  # nothing overwritten
 
 
