@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import threading
 import time
 from pathlib import Path
-
-from concurrent.futures import ThreadPoolExecutor
 
 from PySide6.QtCore import (
     QEvent,
@@ -41,9 +40,10 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
-    QMenu,
     QMainWindow,
+    QMenu,
     QMessageBox,
+    QProgressDialog,
     QPushButton,
     QSplitter,
     QStyleOptionViewItem,
@@ -52,21 +52,22 @@ from PySide6.QtWidgets import (
 )
 
 from chatapp import __version__
+from chatapp.config.settings import AppSettings
 from chatapp.domain import Message, MessageStatus, Role, SearchHit
 from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult
-from chatapp.config.settings import AppSettings
 from chatapp.errors import StorageError, UserFacingError
 from chatapp.store import Store
 from chatapp.ui.composer import Composer
 from chatapp.ui.highlight import code_blocks
+from chatapp.ui.memory_panel import MemoryPanel
 from chatapp.ui.search_results import SearchHitDelegate, hit_item
 from chatapp.ui.session import BUSY, ChatSession
 from chatapp.ui.status_bar import ERROR_MARK, StatusBar
+from chatapp.ui.theme import apply_theme
 from chatapp.ui.thread_list import ThreadDelegate, ThreadIdRole, ThreadListModel
 from chatapp.ui.transcript import MessageDelegate, TranscriptModel
-from chatapp.ui.memory_panel import MemoryPanel
-from chatapp.ui.theme import apply_theme
 from chatapp.workers.engine import EngineController
+from chatapp.workers.jobs import Job, Jobs
 from chatapp.workers.memory import MemoryController
 
 log = logging.getLogger("chatapp.ui")
@@ -90,10 +91,10 @@ def font_points(size: int) -> int:
 
 
 class MainWindow(QMainWindow):
-    """Signals: search_results(str, list[SearchHit]) from the search thread."""
+    """Signals: export_done(str, str), import_done(str, str): a message, or an error."""
 
-    search_results = Signal(str, object)
     export_done = Signal(str, str)  # message, error
+    import_done = Signal(str, str)  # message, error
     export_progress = Signal(float)
 
     UNDO_MS = 10_000  # how long Undo stays after a delete (the last delete's own time)
@@ -128,7 +129,10 @@ class MainWindow(QMainWindow):
         self._follow = True  # the transcript follows its end until the user scrolls up
         self._current_thread: int | None = None
         # one background thread for search, export and import (the GUI thread never waits on them)
-        self._search_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatapp-io")
+        self.jobs = Jobs(self)  # search, export, import: off the GUI thread, results back on it
+        self.jobs.on_bug = self.show_error
+        self._export_dialog: QProgressDialog | None = None
+        self._export_cancel: threading.Event | None = None
         self._search_store: Store | None = None
         self._loaded_ref: str | None = None  # the model the engine holds, as threads name it
         self._pending_thread: int | None = None  # gets the model being loaded, once it is
@@ -352,8 +356,8 @@ class MainWindow(QMainWindow):
         self.transcript_view.customContextMenuRequested.connect(self._message_menu)
         self.search_box.textChanged.connect(lambda _t: self._search_timer.start())
         self._search_timer.timeout.connect(self._start_search)
-        self.search_results.connect(self._show_search_results)
-        self.export_done.connect(self._on_export_done)
+        self.export_done.connect(self._on_file_job_done)
+        self.import_done.connect(self._on_file_job_done)
         self.export_progress.connect(self._on_export_progress)
         self.search_list.itemActivated.connect(self._open_hit)
         self.search_list.itemClicked.connect(self._open_hit)
@@ -860,8 +864,6 @@ class MainWindow(QMainWindow):
     def run_export(self, thread_ids: list[int], fmt: str, path: Path) -> None:
         """On a background thread with its own read connection, with progress and Cancel;
         the window stays responsive."""
-        from PySide6.QtWidgets import QProgressDialog
-
         from chatapp.export.progress import Progress
         from chatapp.export.writer import export_threads
         from chatapp.ui.pdf_export import write_pdf
@@ -876,30 +878,30 @@ class MainWindow(QMainWindow):
         self._export_dialog = dialog
         self._export_cancel = progress.cancel
 
-        def job() -> None:
+        def work(job: Job) -> str:
             reader = self.store.reader()
             try:
                 export_threads(reader, thread_ids, fmt, path, progress, pdf=write_pdf)
-                self.export_done.emit(f"Exported to {path}", "")
-            except UserFacingError as exc:
-                self.export_done.emit("", str(exc))
-            except Exception:  # a bug: said and logged, never a silent stop on this thread
-                log.exception("export to %s failed", path)
-                self.export_done.emit("", f"The export to {path} failed (a bug; see chatapp.log).")
             finally:
                 reader.close()
+            return f"Exported to {path}"
 
-        self._search_pool.submit(job)
+        self.jobs.run(
+            work,
+            lambda message: self.export_done.emit(message, ""),
+            lambda error: self.export_done.emit("", error),
+            name=f"The export to {path}",
+        )
 
     @Slot(float)
     def _on_export_progress(self, fraction: float) -> None:
-        dialog = getattr(self, "_export_dialog", None)
+        dialog = self._export_dialog
         if dialog is not None and not dialog.wasCanceled():
             dialog.setValue(int(fraction * 100))
 
     @Slot(str, str)
-    def _on_export_done(self, message: str, error: str) -> None:
-        dialog = getattr(self, "_export_dialog", None)
+    def _on_file_job_done(self, message: str, error: str) -> None:
+        dialog = self._export_dialog
         if dialog is not None:
             dialog.reset()
             self._export_dialog = None
@@ -917,32 +919,28 @@ class MainWindow(QMainWindow):
             self.run_import(Path(path))
 
     def run_import(self, path: Path) -> None:
-        from chatapp.export.importers import import_with_report
+        from chatapp.export.importers import ImportReport, import_with_report
 
         self.statusBar().showMessage(f"Importing {path.name}…")
 
-        def job() -> None:
+        def work(job: Job) -> ImportReport:
             # its own connection: a long import holds a write transaction, and the window's
             # connection (and its lock) must stay free for reading meanwhile (WAL)
-            writer = None
+            writer = Store.open(self.store.db_path)
             try:
-                writer = Store.open(self.store.db_path)
-                report = import_with_report(writer, path)
-                created = report.thread_ids
-                self.export_done.emit(report.message(path.name), "")
-                for thread_id in created:
-                    if self.memory is not None:
-                        self.memory.ingest(thread_id)  # memory is built in the background
-            except UserFacingError as exc:
-                self.export_done.emit("", str(exc))
-            except Exception:  # a bug: said and logged, never a silent stop on this thread
-                log.exception("import of %s failed", path)
-                self.export_done.emit("", f"The import of {path.name} failed (a bug; see chatapp.log).")
+                return import_with_report(writer, path)
             finally:
-                if writer is not None:
-                    writer.close()
+                writer.close()
 
-        self._search_pool.submit(job)
+        def done(report: ImportReport) -> None:
+            self.import_done.emit(report.message(path.name), "")
+            for thread_id in report.thread_ids:
+                if self.memory is not None:
+                    self.memory.ingest(thread_id)  # memory is built in the background
+
+        self.jobs.run(
+            work, done, lambda error: self.import_done.emit("", error), name=f"The import of {path.name}"
+        )
 
     # -- search ---------------------------------------------------------
 
@@ -954,19 +952,17 @@ class MainWindow(QMainWindow):
             self.search_list.clear()
             return
 
-        def run() -> None:
+        def search(job: Job) -> list[SearchHit]:
             try:
                 if self._search_store is None:
                     self._search_store = self.store.reader()
-                hits = self._search_store.search(query)
+                return self._search_store.search(query)
             except StorageError as exc:
                 log.warning("search failed: %s", exc)
-                hits = []
-            self.search_results.emit(query, hits)
+                return []
 
-        self._search_pool.submit(run)
+        self.jobs.run(search, lambda hits: self._show_search_results(query, hits), name="search")
 
-    @Slot(str, object)
     def _show_search_results(self, query: str, hits: list[SearchHit]) -> None:
         if query != self.search_box.text().strip():
             return  # an older query's answer
@@ -1549,7 +1545,7 @@ class MainWindow(QMainWindow):
         if self._current_thread is not None:
             self.settings.setValue("last_thread", self._current_thread)
         self.settings.sync()
-        self._search_pool.shutdown(wait=True)
+        self.jobs.shutdown(wait=True)
         if self._search_store is not None:
             self._search_store.close()
             self._search_store = None

@@ -67,7 +67,7 @@ def test_an_exception_in_paint_is_caught_logged_and_shown_once(
     store.add_message(t.id, Role.USER, "one")
     store.add_message(t.id, Role.ASSISTANT, "two")
 
-    def broken(_msg):  # type: ignore[no-untyped-def]
+    def broken(*_args):  # type: ignore[no-untyped-def]
         raise OverflowError("timestamp out of range for platform time_t")
 
     monkeypatch.setattr(transcript_module, "_header", broken)

@@ -235,13 +235,13 @@ def test_export_and_import_from_the_window(qtbot, make_window, fake: FakeBackend
         assert blocker.args[1] == "" and target.stat().st_size > 0
     data = json.loads((tmp_path / "out.json").read_text())
     assert [m["content"] for m in data["threads"][0]["messages"]] == ["A question", "An **answer**"]
-    with qtbot.waitSignal(window.export_done, timeout=10000) as blocker:
+    with qtbot.waitSignal(window.import_done, timeout=10000) as blocker:
         window.run_import(tmp_path / "out.json")
     assert blocker.args[0].startswith("Imported 1 thread")
     assert window.threads_model.rowCount() == 2
     bad = tmp_path / "bad.json"
     bad.write_text("{ not json")
-    with qtbot.waitSignal(window.export_done, timeout=10000) as blocker:
+    with qtbot.waitSignal(window.import_done, timeout=10000) as blocker:
         window.run_import(bad)
     assert "not valid JSON" in blocker.args[1]
     assert "not valid JSON" in window.statusBar().currentMessage()
