@@ -524,7 +524,8 @@ def child_main(conn: Any, cancel: Any, log_path: str) -> None:
     os.dup2(fd, 2)  # llama.cpp's abort messages go to stderr: keep them for the app
     os.dup2(fd, 1)
     os.close(fd)
-    handler = logging.StreamHandler(sys.stderr)
+    # its own handle on the file: a windowed app may have no sys.stderr at all
+    handler = logging.StreamHandler(open(log_path, "a", encoding="utf-8", buffering=1))  # noqa: SIM115
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("chatapp")
     root.addHandler(handler)
