@@ -50,3 +50,19 @@ def parse_offload(log_lines: list[str]) -> tuple[int | None, int | None, str | N
         if device is None and (m := _DEVICE.search(line)):
             device = f"{m.group(1)} ({m.group(2)})"
     return done, total, device
+
+
+def rpc_supported() -> bool:
+    """True when this llama.cpp build can use RPC servers (-DGGML_RPC=on)."""
+    import llama_cpp
+
+    return bool(llama_cpp.llama_supports_rpc())
+
+
+def llama_version() -> str:
+    """llama-cpp-python's version, or why it cannot be started here."""
+    try:
+        import llama_cpp
+    except (ImportError, OSError):  # e.g. a CUDA build without the NVIDIA driver
+        return "not available"
+    return str(llama_cpp.__version__)

@@ -274,10 +274,14 @@ class ProcessBackend:
     def load(self, spec: ModelSpec) -> ModelInfo:
         """Load `spec` in a fresh child. The checks that need no llama.cpp (file, header,
         memory) run here first, so a refusal keeps the current model."""
+        from chatapp.engine.gguf_file import check_model_file
+        from chatapp.engine.gguf_meta import read_header
         from chatapp.engine.llama_backend import plan_load
 
         self._interrupted = False
         old = self._child
+        if spec.endpoint is None:  # a missing or damaged file is told at once, before any child
+            read_header(check_model_file(spec.path))
         try:  # the child starts Python and imports llama.cpp while the checks run here
             child = self._start_child()
         except _Died:
@@ -285,7 +289,7 @@ class ProcessBackend:
         try:
             plan = plan_load(spec, old.footprint if old is not None else 0)
         except BaseException:
-            self._stop_child(child)
+            self._stop_child(child, kill=True)  # it holds nothing yet
             raise
         if old is not None and not self._room_for_both(plan):
             self.unload()  # stop, then start: there is no room for two
@@ -524,7 +528,8 @@ def child_main(conn: Any, cancel: Any, log_path: str) -> None:
     os.dup2(fd, 2)  # llama.cpp's abort messages go to stderr: keep them for the app
     os.dup2(fd, 1)
     os.close(fd)
-    handler = logging.StreamHandler(sys.stderr)
+    # its own handle on the file: a windowed app may have no sys.stderr at all
+    handler = logging.StreamHandler(open(log_path, "a", encoding="utf-8", buffering=1))  # noqa: SIM115
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("chatapp")
     root.addHandler(handler)

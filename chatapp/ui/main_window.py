@@ -54,12 +54,13 @@ from PySide6.QtWidgets import (
 from chatapp import __version__
 from chatapp.config.settings import AppSettings
 from chatapp.domain import Message, MessageStatus, Role, SearchHit
-from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult
+from chatapp.engine.backend import ModelSpec, ReplyResult
 from chatapp.errors import StorageError, UserFacingError
 from chatapp.store import Store
 from chatapp.ui.composer import Composer
 from chatapp.ui.highlight import code_blocks
 from chatapp.ui.memory_panel import MemoryPanel
+from chatapp.ui.model_controller import ModelController
 from chatapp.ui.search_results import SearchHitDelegate, hit_item
 from chatapp.ui.session import BUSY, ChatSession
 from chatapp.ui.status_bar import ERROR_MARK, StatusBar
@@ -111,15 +112,16 @@ class MainWindow(QMainWindow):
         settings_path: Path | None = None,
     ) -> None:
         super().__init__()
-        self.app_settings = app_settings or AppSettings()
-        self.settings_path = settings_path
         self._base_font = None
         self.store = store
         self.engine = engine
         self.memory = memory
         self.settings = settings
-        self.model_spec = model_spec
         self.session = ChatSession(store, engine, self, memory)
+        self.models = ModelController(
+            engine, self.session, store, app_settings or AppSettings(), settings_path,
+            lambda message: self.confirm_large_model(message), self,
+        )
         try:
             self._drafts: dict[int, str] = store.drafts()  # unsent text, kept across restarts
         except StorageError as exc:
@@ -134,23 +136,17 @@ class MainWindow(QMainWindow):
         self._export_dialog: QProgressDialog | None = None
         self._export_cancel: threading.Event | None = None
         self._search_store: Store | None = None
-        self._loaded_ref: str | None = None  # the model the engine holds, as threads name it
-        self._pending_thread: int | None = None  # gets the model being loaded, once it is
-        self._reload_after_reply: str | None = None  # a model whose settings changed mid-reply
-        self._next_load_notes: list[str] = []  # told with the next load's own notes
-        self.model_loading = False  # a load was asked for and has not ended yet
         self.setWindowTitle("chatapp")
         self.setAcceptDrops(True)
         self._build()
         self._build_menus()
         self._wire()
         self.threads_model.refresh()
-        requested = self.model_spec
         self._restore_state()  # may load the last thread's own model
         self.apply_appearance()
         if model_spec is None:
             self.model_label.setText("No model")
-        elif self.model_spec is requested:
+        elif self.models.spec is None:  # no thread asked for its own
             self.load_model(model_spec)
 
     # -- construction ---------------------------------------------------
@@ -371,7 +367,9 @@ class MainWindow(QMainWindow):
         s.context_used.connect(self._on_context)
         s.reply_stats.connect(self._on_stats)
         s.error.connect(self.show_error)
-        self.engine.loaded.connect(self._on_model_loaded)
+        self.models.label.connect(self._show_model_label)
+        self.models.notice.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.models.error.connect(self.show_error)
         self.engine.started.connect(self._on_reply_started)
         self.engine.summarized.connect(lambda tid, n: self._memory_changed(tid) if n else None)
         self.memory_panel.note_added.connect(self._add_note)
@@ -380,11 +378,6 @@ class MainWindow(QMainWindow):
             self.memory_panel.slot_edited.connect(self.memory.ingest)
             self.memory.unavailable.connect(self.show_error)
             self.memory.failed.connect(self.show_error)
-        self.engine.load_failed.connect(self._on_model_failed)
-        self.engine.load_crashed.connect(self._on_load_crashed)
-        self.engine.restarting.connect(self._on_restarting)
-        self.engine.too_large.connect(self._on_too_large)
-        self.engine.unloaded.connect(lambda: self.model_label.setText("No model loaded"))
 
     # -- threads --------------------------------------------------------
 
@@ -672,9 +665,6 @@ class MainWindow(QMainWindow):
         self.stop_button.setVisible(busy)
         self.send_button.setVisible(not busy)
         self._update_send_enabled()
-        if not busy and self._reload_after_reply is not None:
-            path, self._reload_after_reply = self._reload_after_reply, None
-            self.load_model(self.app_settings.spec(path))
 
     def _update_send_enabled(self) -> None:
         self.send_button.setEnabled(bool(self.composer.toPlainText().strip()) and not self.session.busy)
@@ -1162,48 +1152,47 @@ class MainWindow(QMainWindow):
             self.transcript.reload()
             self.show_message(versions[position])
 
-    # -- model ----------------------------------------------------------
+    # -- model (the policy is in ui.model_controller; the window shows and asks) --------
+
+    @property
+    def model_spec(self) -> ModelSpec | None:
+        return self.models.spec
+
+    @property
+    def model_loading(self) -> bool:
+        return self.models.loading
+
+    @property
+    def app_settings(self) -> AppSettings:
+        return self.models.app_settings
+
+    @app_settings.setter
+    def app_settings(self, value: AppSettings) -> None:
+        self.models.app_settings = value
+
+    @property
+    def settings_path(self) -> Path | None:
+        return self.models.settings_path
+
+    @settings_path.setter
+    def settings_path(self, value: Path | None) -> None:
+        self.models.settings_path = value
 
     def load_model(self, spec: ModelSpec, *, for_thread: bool = False) -> None:
         """Load a model; `for_thread`: the open thread will use it from now on (the user chose it)."""
-        self.model_spec = spec
-        self._pending_thread = self._current_thread if for_thread else None
-        self.model_label.setText(f"Loading {spec.name}…")
-        self.model_loading = True
-        if spec.endpoint is None:  # still set at the next start: this load ended the app
-            self.app_settings.loading_model = spec.path
-            self._save_app_settings()
-        self.engine.load(spec)
+        self.models.load(spec, for_thread=self._current_thread if for_thread else None)
 
-    @staticmethod
-    def model_ref(info: ModelInfo) -> str:
-        """How a thread names its model: the file's path, or server:<base URL>."""
-        return f"server:{info.path}" if info.path.startswith(("http://", "https://")) else info.path
-
-    def _spec_for_ref(self, ref: str) -> ModelSpec | None:
-        if ref.startswith("server:"):
-            from chatapp.engine.remote import Endpoint
-            from chatapp.ui.endpoint_dialog import load_key
-
-            url = ref.removeprefix("server:")
-            entry = next((e for e in self.app_settings.endpoints if e.get("base_url") == url), {"name": url})
-            endpoint = Endpoint(
-                name=entry.get("name", url), base_url=url, model=entry.get("model", ""),
-                api_key=load_key(entry.get("name", url)), timeout=float(entry.get("timeout", 60)),
-                n_ctx=int(entry.get("n_ctx", 4096)),
-            )
-            return ModelSpec(url, n_ctx=endpoint.n_ctx, endpoint=endpoint)
-        return self.app_settings.spec(ref)
+    def _load_path(self, path: str) -> None:
+        self.models.load_path(path, for_thread=self._current_thread)
 
     def _follow_thread_model(self, thread_id: int) -> None:
-        """A thread that has its own model gets it back when it is opened."""
-        thread = self.store.thread(thread_id)
-        if not thread.model or thread.model == self._loaded_ref or self.session.busy:
-            return
-        spec = self._spec_for_ref(thread.model)
-        if spec is not None:
-            self.statusBar().showMessage(f"Loading this thread's model, {spec.name}…", 5000)
-            self.load_model(spec)
+        self.models.follow_thread(thread_id)
+
+    @Slot(str, str)
+    def _show_model_label(self, text: str, tooltip: str) -> None:
+        self.model_label.setText(text)
+        if tooltip:
+            self.model_label.setToolTip(tooltip)
 
     def choose_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -1212,26 +1201,15 @@ class MainWindow(QMainWindow):
         if path:
             self._load_path(path)
 
-    def model_folders(self) -> list[Path]:
-        """<data>/models (created) and the folders added in the settings."""
-        from chatapp.config import paths
-
-        folders: list[Path] = []
-        if self.settings_path is not None:
-            own = paths.models_dir(self.settings_path.parent)
-            own.mkdir(parents=True, exist_ok=True)
-            folders.append(own)
-        folders += [Path(f).expanduser() for f in self.app_settings.model_folders]
-        return folders
-
     def open_library(self) -> None:
         from chatapp.ui.model_library import ModelLibrary
 
         info = self.session.model_info
+        ref = self.models.loaded_ref
         library = ModelLibrary(
-            self.model_folders(), self._builtin_model(), self.app_settings.last_used, self,
+            self.models.model_folders(), self.models.builtin_model(), self.app_settings.last_used, self,
             endpoints=list(self.app_settings.endpoints),
-            loaded=(self._loaded_ref, info.device) if info is not None and self._loaded_ref else None,
+            loaded=(ref, info.device) if info is not None and ref else None,
             crashed=self.app_settings.crashed_models,
         )
         library.chosen.connect(self._load_path)
@@ -1239,71 +1217,22 @@ class MainWindow(QMainWindow):
         self._library = library
         library.open()
 
-    @staticmethod
-    def _builtin_model() -> Path | None:
-        from chatapp.engine.default_model import default_model_path
-
-        try:
-            return default_model_path()
-        except UserFacingError:
-            return None
-
     def open_model_settings(self, path: str | None = None) -> None:
         """The settings of a model file (the loaded one when `path` is None)."""
-        from chatapp.config.model_settings import model_key
-        from chatapp.engine import memory_estimate
-        from chatapp.engine.gguf_meta import read_header
         from chatapp.ui.model_settings_dialog import ModelSettingsDialog
 
-        if path is None:
-            info = self.session.model_info
-            path = info.path if info is not None else (self.model_spec.path if self.model_spec else None)
-        if not path or path.startswith(("server:", "http://", "https://")):
-            self.show_error("Model settings are for model files. Load a model file first (Model > Load model file…).")
-            return
         try:
-            header = read_header(path)
-            import llama_cpp
-
-            gpu, rpc = bool(llama_cpp.llama_supports_gpu_offload()), bool(llama_cpp.llama_supports_rpc())
+            target = self.models.settings_target(path)
         except UserFacingError as exc:
             self.show_error(str(exc))
             return
-        builtin = self._builtin_model()
         dialog = ModelSettingsDialog(
-            header, self.app_settings.model(path), gpu_available=gpu, rpc_available=rpc,
-            free=memory_estimate.available_memory(),
-            builtin=builtin is not None and model_key(builtin) == model_key(path), parent=self,
+            target.header, self.app_settings.model(target.path), gpu_available=target.gpu_available,
+            rpc_available=target.rpc_available, free=target.free, builtin=target.builtin, parent=self,
         )
         self._model_settings_dialog = dialog
-        dialog.accepted.connect(lambda: self.save_model_settings(path, dialog.values()))
+        dialog.accepted.connect(lambda: self.models.save_model_settings(target.path, dialog.values()))
         dialog.open()
-
-    def save_model_settings(self, path: str, value) -> None:  # type: ignore[no-untyped-def]
-        """Keep a model's settings; the loaded model is reloaded with them (not mid-reply)."""
-        from chatapp.config.model_settings import model_key
-
-        self.app_settings.set_model(path, value)
-        self._save_app_settings()
-        info = self.session.model_info
-        if info is not None and model_key(info.path) == model_key(path):
-            self.session.sampling_defaults = value.generation()
-            if self.session.busy:
-                self.statusBar().showMessage("Saved; the model is reloaded with them after this reply.", 6000)
-                self._reload_after_reply = path
-            else:
-                self.statusBar().showMessage("Saved; reloading the model with its new settings…", 6000)
-                self.load_model(self.app_settings.spec(path))
-        else:
-            self.statusBar().showMessage("Model settings saved.", 4000)
-
-    def _save_app_settings(self) -> None:
-        if self.settings_path is None:
-            return
-        try:
-            self.app_settings.save(self.settings_path)
-        except OSError as exc:
-            self.show_error(f"The settings could not be saved: {exc}")
 
     def connect_server(self) -> None:
         """Use a model on an OpenAI-compatible server, with the same threads and memory."""
@@ -1314,25 +1243,12 @@ class MainWindow(QMainWindow):
 
         def connect() -> None:
             endpoint = dialog.endpoint()
-            if dialog.remember.isChecked():
-                entry = dialog.entry()
-                kept = [e for e in self.app_settings.endpoints if e.get("name") != entry["name"]]
-                self.app_settings.endpoints = [*kept, entry]
-                if endpoint.api_key and not save_key(endpoint.name, endpoint.api_key):
-                    self._next_load_notes.append("No system keyring here: the API key is kept for this session only.")
-                self._save_app_settings()
-            self.load_model(ModelSpec(endpoint.base_url, n_ctx=endpoint.n_ctx, endpoint=endpoint), for_thread=True)
+            entry = dialog.entry() if dialog.remember.isChecked() else None
+            saved = entry is not None and bool(endpoint.api_key) and save_key(endpoint.name, endpoint.api_key)
+            self.models.load_endpoint(endpoint, entry, saved, self._current_thread)
 
         dialog.accepted.connect(connect)
         dialog.open()
-
-    def _load_path(self, path: str) -> None:
-        if path.startswith("server:"):
-            spec = self._spec_for_ref(path)
-            if spec is not None:
-                self.load_model(spec, for_thread=True)
-            return
-        self.load_model(self.app_settings.spec(path), for_thread=True)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls()
@@ -1344,85 +1260,12 @@ class MainWindow(QMainWindow):
         if urls:
             self._load_path(urls[0].toLocalFile())
 
-    @Slot(object, str)
-    def _on_too_large(self, spec: ModelSpec, message: str) -> None:
-        """A model larger than the free memory is only loaded when the user says so."""
-        if self.confirm_large_model(message):
-            self.model_spec = dataclasses.replace(spec, check_memory=False)
-            self.engine.load(self.model_spec)  # the thread waiting for it keeps waiting
-            return
-        self._pending_thread = None
-        self.model_loading = False
-        current = self.session.model_info
-        self.model_label.setText(f"{current.name} · {current.device}" if current else "No model loaded")
-        self.statusBar().showMessage(f"Not loaded: {message.splitlines()[0]}", 15000)
-
     def confirm_large_model(self, message: str) -> bool:
         box = QMessageBox(QMessageBox.Icon.Warning, "Model larger than the free memory", message.splitlines()[0], parent=self)
         box.setInformativeText("\n".join(message.splitlines()[1:]) + "\n\nLoad it anyway?")
         box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
         box.setDefaultButton(QMessageBox.StandardButton.No)
         return box.exec() == QMessageBox.StandardButton.Yes
-
-    @Slot(str, str)
-    def _on_load_crashed(self, path: str, reason: str) -> None:
-        """Remember a file that stopped the model process, so that it is not loaded again
-        at start; with nothing else loaded, the built-in model is."""
-        self.app_settings.mark_crashed(path, reason)
-        self.app_settings.loading_model = None
-        self._save_app_settings()
-        builtin = self._builtin_model()
-        if self._loaded_ref is None and builtin is not None and builtin.resolve() != Path(path).resolve():
-            self._next_load_notes.append(f"{Path(path).name} could not be loaded; using the built-in model.")
-            self.load_model(self.app_settings.spec(builtin))
-
-    @Slot(str)
-    def _on_restarting(self, name: str) -> None:
-        self.model_loading = True
-        self.model_label.setText(f"Loading {name} again…")
-        self.statusBar().showMessage(f"The model process stopped; loading {name} again…", 10000)
-
-    @Slot(object)
-    def _on_model_loaded(self, info: ModelInfo) -> None:
-        self.model_loading = False
-        self._loaded_ref = self.model_ref(info)
-        if not info.path.startswith(("http://", "https://")):
-            self.app_settings.clear_crash(info.path)  # it loads now: no longer kept back
-        self.app_settings.loading_model = None
-        self.app_settings.touch(self._loaded_ref, time.time())
-        self._save_app_settings()
-        self.session.sampling_defaults = None if info.path.startswith(("http://", "https://")) else (
-            self.app_settings.model(info.path).generation()
-        )
-        if self._pending_thread is not None and self.model_spec is not None and (
-            info.path == self.model_spec.path or info.path == str(Path(self.model_spec.path).resolve())
-        ):
-            try:  # the thread remembers the model the user chose for it
-                self.store.update_thread(self._pending_thread, model=self._loaded_ref)
-            except (StorageError, KeyError) as exc:
-                log.warning("could not record the thread's model: %s", exc)
-        self._pending_thread = None
-        self.model_label.setText(f"{info.name} · {info.device}")
-        self.model_label.setToolTip(f"{info.path}\ncontext {info.n_ctx} tokens (trained {info.n_ctx_train})")
-        notes = [n for n in (info.fallback_reason, info.template_notice) if n]
-        if info.fallback_reason:
-            notes[0] = f"Running on the CPU: {info.fallback_reason}"
-        notes += self._next_load_notes
-        self._next_load_notes = []
-        if notes:
-            self.statusBar().showMessage("  ".join(notes), 15000)
-
-    @Slot(str)
-    def _on_model_failed(self, message: str) -> None:
-        self.model_loading = False
-        self._pending_thread = None
-        self._next_load_notes = []
-        if self.app_settings.loading_model:
-            self.app_settings.loading_model = None
-            self._save_app_settings()
-        current = self.session.model_info
-        self.model_label.setText(f"{current.name} · {current.device}" if current else "No model loaded")
-        self.show_error(message)
 
     # -- misc -----------------------------------------------------------
 
@@ -1506,12 +1349,9 @@ class MainWindow(QMainWindow):
     def about(self) -> None:
         import PySide6
 
-        try:
-            import llama_cpp
+        from chatapp.engine import device
 
-            llama_version = llama_cpp.__version__
-        except Exception:
-            llama_version = "not available"
+        llama_version = device.llama_version()
         QMessageBox.about(
             self,
             "About chatapp",
