@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-
 from concurrent.futures import ThreadPoolExecutor
 
 from PySide6.QtCore import Signal
@@ -35,7 +34,7 @@ def load_key(name: str) -> str | None:
         import keyring
 
         return keyring.get_password(KEYRING_SERVICE, name)
-    except Exception:  # no keyring package or no backend: keys live for the session only
+    except Exception:  # noqa: BLE001 (no keyring package or no backend: keys live for the session only)
         return None
 
 
@@ -45,7 +44,7 @@ def save_key(name: str, key: str) -> bool:
 
         keyring.set_password(KEYRING_SERVICE, name, key)
         return True
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (any keyring failure: keep the key for the session)
         log.info("no system keyring (%s); the API key is kept for this session only", exc)
         return False
 

@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 from PySide6.QtCore import (
     QEvent,
@@ -820,7 +821,7 @@ class MainWindow(QMainWindow):
 
     # -- export and import -------------------------------------------------
 
-    _FILTERS = {
+    _FILTERS: ClassVar[dict[str, str]] = {
         "md": "Markdown (*.md)",
         "html": "Web page (*.html)",
         "pdf": "PDF (*.pdf)",

@@ -49,7 +49,7 @@ def check_template(text: str) -> str | None:
     try:
         formatter = Jinja2ChatFormatter(template=text, eos_token="</s>", bos_token="<s>")
         result = formatter(messages=SAMPLE)
-    except Exception as exc:  # syntax errors, sandbox refusals ("... is unsafe"), type errors
+    except Exception as exc:  # noqa: BLE001 (syntax errors, sandbox refusals, type errors)
         return f"{type(exc).__name__}: {exc}"
     if "Hello" not in result.prompt:
         return "it does not write the messages' content"

@@ -15,10 +15,10 @@ from PySide6.QtCore import QObject, Signal, Slot
 from chatapp.domain import ChatMessage, GenerationSettings, Message, MessageStatus, Role
 from chatapp.engine.backend import ModelInfo, ReplyResult
 from chatapp.errors import StorageError
-from chatapp.store import Store
-from chatapp.store.store import auto_title
 from chatapp.memory.builder import BuiltContext
+from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
+from chatapp.store.store import auto_title
 from chatapp.workers.engine import EngineController, ReplyRequest, ReplyStarted
 from chatapp.workers.memory import MemoryController
 
