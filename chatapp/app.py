@@ -9,6 +9,7 @@ import logging
 import os
 import sqlite3
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -161,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         purged = 0
     if purged:
         log.info("%d threads purged from the trash", purged)
-    start_daily_backup(root)
+    daily_backup = start_daily_backup(root)
 
     settings, notices = AppSettings.load_with_notices(paths.settings_path(root))
     guard_crash_loop(settings, paths.settings_path(root))
@@ -217,6 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if vanished is None and watch.vanished:
         vanished = watch.rescue()  # again, with what was written since
     store.close()
+    # the day's backup may still be copying (a slow disk, a busy machine): a thread left in
+    # SQLite's backup while the interpreter shuts down can crash it, and two copies would race
+    daily_backup.join(timeout=120)
     backup_at_quit(root)
     instance.release()
     if vanished:
@@ -364,10 +368,9 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
         return None
 
 
-def start_daily_backup(root: Path) -> None:
-    """Back up once a day, on a background thread (the copy is consistent while the app writes)."""
-    import threading
-
+def start_daily_backup(root: Path) -> threading.Thread:
+    """Back up once a day, on a background thread (the copy is consistent while the app writes);
+    the caller joins it before the app's own quit backup."""
     from chatapp.store import backup as backups
 
     def run() -> None:
@@ -376,7 +379,9 @@ def start_daily_backup(root: Path) -> None:
         except (StorageError, OSError) as exc:
             log.warning("daily backup failed: %s", exc)
 
-    threading.Thread(target=run, name="chatapp-backup", daemon=True).start()
+    thread = threading.Thread(target=run, name="chatapp-backup", daemon=True)
+    thread.start()
+    return thread
 
 
 if __name__ == "__main__":
