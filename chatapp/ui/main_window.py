@@ -57,6 +57,7 @@ from chatapp.domain import Message, MessageStatus, Role, SearchHit
 from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult
 from chatapp.errors import StorageError, UserFacingError
 from chatapp.store import Store
+from chatapp.timestamps import local
 from chatapp.ui.composer import Composer
 from chatapp.ui.highlight import code_blocks
 from chatapp.ui.memory_panel import MemoryPanel
@@ -72,6 +73,7 @@ from chatapp.workers.memory import MemoryController
 
 log = logging.getLogger("chatapp.ui")
 DETAILS_MARK = "Last lines of llama.cpp's log:"
+TRASH_TITLE_ROLE = Qt.ItemDataRole.UserRole + 2  # the title of a thread in the trash dialog
 
 
 WELCOME = (
@@ -503,13 +505,17 @@ class MainWindow(QMainWindow):
         listing = QListWidget()
         listing.setAccessibleName("Deleted threads")
         for thread in self.store.threads(trash=True):
-            deleted = dt.datetime.fromtimestamp(thread.deleted_at or 0)
-            gone = deleted + dt.timedelta(days=TRASH_DAYS)
-            item = QListWidgetItem(thread.title or "New chat")
-            item.setToolTip(f"Deleted {deleted:%d %b %Y %H:%M}; deleted for good after {gone:%d %b %Y}")
+            deleted = local(thread.deleted_at)  # a damaged time must not take the window down
+            when = f"{deleted:%d %b %Y %H:%M}" if deleted is not None else "at an unknown date"
+            gone = (
+                f"{deleted + dt.timedelta(days=TRASH_DAYS):%d %b %Y}" if deleted is not None else "?"
+            )
+            title = thread.title or "New chat"
+            item = QListWidgetItem(f"{title}  —  deleted {when}")
+            item.setToolTip(f"Deleted {when}; deleted for good after {gone}")
             item.setData(Qt.ItemDataRole.UserRole, thread.id)
-            item.setData(Qt.ItemDataRole.UserRole + 1, f"deleted {deleted:%d %b %Y %H:%M}")
-            item.setText(f"{thread.title or 'New chat'}  —  deleted {deleted:%d %b %Y %H:%M}")
+            item.setData(Qt.ItemDataRole.UserRole + 1, f"deleted {when}")
+            item.setData(TRASH_TITLE_ROLE, title)
             listing.addItem(item)
         layout.addWidget(listing)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -530,7 +536,7 @@ class MainWindow(QMainWindow):
             item = listing.currentItem()
             if item is None:
                 return
-            title = item.text().split("  —  ")[0]
+            title = item.data(TRASH_TITLE_ROLE)
             if not self.confirm("Delete forever", f"Delete “{title}” for good? This cannot be undone."):
                 return
             try:

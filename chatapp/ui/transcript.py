@@ -214,6 +214,7 @@ class MessageDelegate(QStyledItemDelegate):
 
     # -- the selectable copy (double-click a message) ------------------------
 
+    @guarded()
     def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: _Index) -> QWidget | None:
         """A read-only, transparent text browser showing the same rendered document, laid over
         the bubble's text: the user selects part of a message with the mouse and copies it."""
@@ -244,6 +245,7 @@ class MessageDelegate(QStyledItemDelegate):
     def setModelData(self, editor: QWidget, model: Any, index: _Index) -> None:
         pass  # read-only
 
+    @guarded()
     def updateEditorGeometry(self, editor: QWidget, option: QStyleOptionViewItem, index: _Index) -> None:
         msg: Message | None = index.data(MessageRole)
         if msg is None:
@@ -376,6 +378,15 @@ class MessageDelegate(QStyledItemDelegate):
         if msg is None:
             return super().paint(painter, option, index)
         painter.save()
+        try:
+            self._paint_message(painter, option, index, msg)
+        finally:
+            painter.restore()  # also after a failure: the view's painter stays balanced
+        return None
+
+    def _paint_message(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: _Index, msg: Message
+    ) -> None:
         palette = option.palette
         rect = option.rect
         day_change = bool(index.data(DayChangeRole))
@@ -443,7 +454,6 @@ class MessageDelegate(QStyledItemDelegate):
                 Qt.AlignmentFlag.AlignLeft,
                 "⚠ " + msg.error.splitlines()[0],
             )
-        painter.restore()
 
 
 def _header(msg: Message, reading: int = 0) -> str:

@@ -1,0 +1,124 @@
+"""Defects a review found in the merged work of issues 19 and 22, each shown failing first."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from PySide6.QtWidgets import QListView, QListWidget, QStyleOptionViewItem, QWidget
+
+from chatapp.domain import Role, SearchHit
+from chatapp.store import Store
+from chatapp.ui import guard
+from chatapp.ui import thread_list as thread_list_module
+from chatapp.ui.search_results import SearchHitDelegate, hit_html, hit_item
+from chatapp.ui.thread_list import ThreadDelegate, ThreadListModel
+from chatapp.ui.transcript import MessageDelegate, TranscriptModel
+
+DAMAGED = SearchHit(1, "Trip", 1, Role.USER, 1e20, "about \x02Lisbon\x03 in May")
+
+
+def test_a_search_hit_with_a_damaged_time_is_drawn(qtbot) -> None:  # type: ignore[no-untyped-def]
+    assert "unknown date" in hit_html(DAMAGED) and "Lisbon" in hit_html(DAMAGED)
+    guard._reported.clear()
+    listing = QListWidget()
+    listing.setItemDelegate(SearchHitDelegate(listing))
+    listing.addItem(hit_item(DAMAGED))
+    qtbot.addWidget(listing)
+    listing.resize(400, 200)
+    listing.show()
+    listing.grab()
+    assert guard._reported == set()  # drawn, not merely survived
+
+
+def test_the_search_delegate_survives_a_failure(qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def broken(*_args):  # type: ignore[no-untyped-def]
+        raise OverflowError("timestamp out of range")
+
+    monkeypatch.setattr(SearchHitDelegate, "_document", broken)
+    guard._reported.clear()
+    listing = QListWidget()
+    listing.setItemDelegate(SearchHitDelegate(listing))
+    listing.addItem(hit_item(DAMAGED))
+    qtbot.addWidget(listing)
+    listing.show()
+    listing.grab()  # the painter stays balanced too (a Qt warning would fail the test)
+    assert {where for where, _ in guard._reported} == {
+        "SearchHitDelegate.sizeHint", "SearchHitDelegate.paint"
+    }
+
+
+def test_the_selectable_copy_survives_a_failure(qtbot, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    store = Store.open(tmp_path / "s.sqlite3")
+    t = store.create_thread("t")
+    store.add_message(t.id, Role.USER, "one")
+    model = TranscriptModel(store)
+    model.load_thread(t.id)
+    delegate = MessageDelegate()
+
+    def broken(*_args):  # type: ignore[no-untyped-def]
+        raise OverflowError("timestamp out of range")
+
+    monkeypatch.setattr(MessageDelegate, "_shown_document", broken)
+    guard._reported.clear()
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    option = QStyleOptionViewItem()
+    index = model.index(0)
+    assert delegate.createEditor(parent, option, index) is None
+    editor = QWidget(parent)
+    delegate.updateEditorGeometry(editor, option, index)
+    assert {where for where, _ in guard._reported} == {
+        "MessageDelegate.createEditor", "MessageDelegate.updateEditorGeometry"
+    }
+    store.close()
+
+
+def test_a_failed_heading_paint_leaves_the_painter_balanced(qtbot, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    store = Store.open(tmp_path / "s.sqlite3")
+    store.create_thread("t")
+    model = ThreadListModel(store)
+    model.refresh()
+
+    def broken(*_args):  # type: ignore[no-untyped-def]
+        raise ValueError("bad heading")
+
+    monkeypatch.setattr(thread_list_module, "QRect", broken)
+    guard._reported.clear()
+    view = QListView()
+    view.setModel(model)
+    view.setItemDelegate(ThreadDelegate())
+    qtbot.addWidget(view)
+    view.show()
+    view.grab()  # "Painter ended with N saved states" would fail the test
+    assert {where for where, _ in guard._reported} == {"ThreadDelegate.paint"}
+    store.close()
+
+
+def test_the_trash_survives_a_damaged_time_and_keeps_the_title_apart(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
+
+    window = make_window()
+    title = "Plans  —  deleted soon"  # the old split on "  —  " cut this title short
+    t = window.store.create_thread(title)
+    window.store.trash_thread(t.id)
+    conn = sqlite3.connect(window.store.db_path)
+    conn.execute("UPDATE threads SET deleted_at = 1e20")
+    conn.commit()
+    conn.close()
+    window.show_trash()
+    dialog = window._trash_dialog
+    listing = dialog.findChild(QListWidget)
+    assert listing.count() == 1 and "unknown date" in listing.item(0).text()
+    asked: list[str] = []
+
+    def ask(_parent, _title, text, *args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(text)
+        return QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(QMessageBox, "question", ask)
+    listing.setCurrentRow(0)
+    buttons = {b.text(): b for b in dialog.findChild(QDialogButtonBox).buttons()}
+    buttons["Delete forever…"].click()
+    assert f"“{title}”" in asked[0]
+    dialog.close()
