@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
         except StorageError as exc:
             log.warning("drafts could not be read: %s", exc)
             self._drafts = {}
+        self._unsaved_drafts: set[int] = set()  # drafts a failed write left only in memory
         self._focused_once = False
         self._follow = True  # the transcript follows its end until the user scrolls up
         self._current_thread: int | None = None
@@ -432,10 +433,13 @@ class MainWindow(QMainWindow):
         if thread_id is not None:
             self._follow_thread_model(thread_id)
         draft = self._drafts.get(thread_id, "") if thread_id else ""
-        if not draft and typed.strip() and was_none:
-            draft = typed  # typed before any thread was open: it goes with the thread, not away
+        if typed.strip() and was_none and typed not in draft:
+            # typed before any thread was open: it goes with the thread (after its own draft)
+            draft = f"{draft.rstrip()}\n{typed}" if draft.strip() else typed
         if draft != typed:
             self.composer.setPlainText(draft)
+        if was_none and thread_id is not None and draft.strip():
+            self._save_draft()
         self.transcript_view.scrollToBottom()
         if thread_id is not None:
             thread = self.threads_model.thread_at(current.row())
@@ -713,16 +717,29 @@ class MainWindow(QMainWindow):
             self._store_draft(self._current_thread, self.composer.toPlainText())
 
     def _store_draft(self, thread_id: int, text: str) -> None:
-        if self._drafts.get(thread_id, "") == text:
+        """Write one draft; one a failed write left in memory is tried again on every later
+        save (and at quit) until it is written, not only when its text changes."""
+        for unsaved in sorted(self._unsaved_drafts - {thread_id}):
+            self._write_draft(unsaved, self._drafts.get(unsaved, ""))
+        if self._drafts.get(thread_id, "") == text and thread_id not in self._unsaved_drafts:
             return
         if text.strip():
             self._drafts[thread_id] = text
         else:
             self._drafts.pop(thread_id, None)
+        self._write_draft(thread_id, text)
+
+    def _write_draft(self, thread_id: int, text: str) -> None:
         try:
             self.store.save_draft(thread_id, text)
-        except (StorageError, KeyError) as exc:  # kept in memory; tried again on the next change
+        except KeyError:  # the thread is gone: nothing to keep it with
+            self._unsaved_drafts.discard(thread_id)
+        except StorageError as exc:
+            self._unsaved_drafts.add(thread_id)
             log.warning("draft not saved: %s", exc)
+            self.statusBar().showMessage(f"The draft could not be saved yet: {exc}", 8000)
+        else:
+            self._unsaved_drafts.discard(thread_id)
 
     @Slot(object)
     def _on_stats(self, result: ReplyResult) -> None:
@@ -1535,6 +1552,21 @@ class MainWindow(QMainWindow):
         last = self.settings.value("last_thread", None)
         self._refresh_threads(select=int(last) if last is not None else None)
 
+    def _keep_text_typed_without_a_thread(self) -> None:
+        """At quit, text typed while no thread was open becomes a new chat's draft (and that
+        chat opens at the next start) instead of being dropped."""
+        text = self.composer.toPlainText()
+        if self._current_thread is not None or not text.strip():
+            return
+        try:
+            unused = self.store.unused_thread()
+            thread_id = unused if unused is not None else self.store.create_thread().id
+        except StorageError as exc:
+            log.warning("the unsent text could not be kept: %s", exc)
+            return
+        self._current_thread = thread_id
+        self._store_draft(thread_id, text)
+
     def showEvent(self, event: QShowEvent) -> None:
         """The composer has the focus when the window first appears: what the user types
         at once goes there (not to the New chat button or the search box)."""
@@ -1544,6 +1576,7 @@ class MainWindow(QMainWindow):
             self.composer.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._keep_text_typed_without_a_thread()
         self._save_draft()
         self.session.close()
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -122,3 +122,78 @@ def test_the_trash_survives_a_damaged_time_and_keeps_the_title_apart(qtbot, make
     buttons["Delete forever…"].click()
     assert f"“{title}”" in asked[0]
     dialog.close()
+
+
+def test_a_draft_whose_write_failed_is_written_later(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.errors import StorageError
+
+    window = make_window()
+    store = window.store
+    thread_id = store.create_thread("plans").id
+    other = store.create_thread("other").id
+    window._refresh_threads(select=thread_id)
+    real_save = store.save_draft
+    failures = [1]
+
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if failures:
+            failures.pop()
+            raise StorageError("The disk is full.")
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(store, "save_draft", flaky)
+    qtbot.keyClicks(window.composer, "unsent words")
+    window._save_draft()  # the write fails
+    assert store.draft(thread_id) == ""
+    window._refresh_threads(select=other)  # switching away tries it again
+    assert store.draft(thread_id) == "unsent words"
+    window._refresh_threads(select=thread_id)
+    assert window.composer.toPlainText() == "unsent words"
+
+
+def test_a_failed_draft_is_written_at_quit(qtbot, make_window, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.errors import StorageError
+
+    window = make_window()
+    store = window.store
+    thread_id = store.create_thread("plans").id
+    window._refresh_threads(select=thread_id)
+    real_save = store.save_draft
+    failures = [1]
+
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if failures:
+            failures.pop()
+            raise StorageError("The disk is full.")
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(store, "save_draft", flaky)
+    qtbot.keyClicks(window.composer, "unsent words")
+    window._save_draft()
+    window.close()
+    store.close()
+    assert Store.open(tmp_path / "ui.sqlite3").draft(thread_id) == "unsent words"
+
+
+def test_text_typed_without_a_thread_is_not_overwritten_by_a_stored_draft(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    assert window._current_thread is None
+    qtbot.keyClicks(window.composer, "typed first")
+    thread_id = window.store.create_thread("kept").id
+    window.store.save_draft(thread_id, "stored draft")
+    window._drafts[thread_id] = "stored draft"
+    window._refresh_threads(select=thread_id)
+    assert window._current_thread == thread_id
+    assert window.composer.toPlainText() == "stored draft\ntyped first"
+    assert window.store.draft(thread_id) == "stored draft\ntyped first"
+
+
+def test_text_typed_without_a_thread_survives_quit(qtbot, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    assert window._current_thread is None
+    qtbot.keyClicks(window.composer, "typed, then Ctrl+Q")
+    window.close()
+    window.store.close()
+    again = make_window(Store.open(tmp_path / "ui.sqlite3"))
+    assert again.composer.toPlainText() == "typed, then Ctrl+Q"
+    assert list(again.store.drafts().values()) == ["typed, then Ctrl+Q"]
