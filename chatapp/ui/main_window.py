@@ -875,6 +875,11 @@ class MainWindow(QMainWindow):
 
             # the typed extension wins (x.html is HTML under any filter), else the filter's
             fmt, target = choose_format(path, next((k for k, v in self._FILTERS.items() if v == chosen), None))
+            if target != Path(path) and target.exists() and not self.confirm(
+                "Replace file",
+                f"“{target.name}” already exists in {target.parent}. Replace it with this export?",
+            ):
+                return  # the dialog confirmed another name; this one was never asked about
             self.run_export([thread.id], fmt, target)
 
     def export_all(self) -> None:

@@ -197,3 +197,34 @@ def test_text_typed_without_a_thread_survives_quit(qtbot, make_window, tmp_path:
     again = make_window(Store.open(tmp_path / "ui.sqlite3"))
     assert again.composer.toPlainText() == "typed, then Ctrl+Q"
     assert list(again.store.drafts().values()) == ["typed, then Ctrl+Q"]
+
+
+def test_an_added_extension_asks_before_replacing_a_file(qtbot, make_window, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    window = make_window()
+    t = window.store.create_thread("exported")
+    window.store.add_message(t.id, Role.USER, "hello")
+    window._refresh_threads(select=t.id)
+    existing = tmp_path / "report.html"
+    existing.write_text("my own report")
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "report"), "Web page (*.html)")
+    )
+    asked: list[str] = []
+
+    def answer(reply):  # type: ignore[no-untyped-def]
+        def ask(_parent, _title, text, *args, **kwargs):  # type: ignore[no-untyped-def]
+            asked.append(text)
+            return reply
+        return ask
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    window.export_thread()
+    assert "report.html" in asked[-1] and "Replace" in asked[-1]
+    assert existing.read_text() == "my own report"  # said No: untouched
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    with qtbot.waitSignal(window.export_done, timeout=20000) as blocker:
+        window.export_thread()
+    assert blocker.args[1] == "" and existing.read_bytes().startswith(b"<!DOCTYPE html>")
+    assert len(asked) == 2
