@@ -398,6 +398,8 @@ class MainWindow(QMainWindow):
         self._save_draft()
         try:
             unused = self.store.unused_thread()
+            if unused is not None:
+                self.store.renew_thread(unused)
             thread_id = unused if unused is not None else self.store.create_thread().id
         except StorageError as exc:
             self.show_error(str(exc))
@@ -548,6 +550,7 @@ class MainWindow(QMainWindow):
             except (StorageError, KeyError) as exc:
                 self.show_error(str(exc))
                 return
+            self._forget_undo({int(item.data(Qt.ItemDataRole.UserRole))})
             listing.takeItem(listing.row(item))
 
         def do_empty() -> None:
@@ -562,6 +565,7 @@ class MainWindow(QMainWindow):
             except StorageError as exc:
                 self.show_error(str(exc))
                 return
+            self._forget_undo()
             listing.clear()
 
         restore.clicked.connect(do_restore)
@@ -582,10 +586,26 @@ class MainWindow(QMainWindow):
         thread_id = self._undo_button.property("thread_id")
         self._undo_timer.stop()
         self._undo_button.hide()
-        if thread_id is not None:
-            self.store.restore_thread(int(thread_id))
-            self._refresh_threads(select=int(thread_id))
-            self.statusBar().showMessage("Thread restored.", 5000)
+        if thread_id is None:
+            return
+        try:
+            restored = self.store.restore_thread(int(thread_id))
+        except StorageError as exc:
+            self.show_error(str(exc))
+            return
+        if not restored:
+            self.statusBar().showMessage("That thread was deleted for good; it cannot be restored.", 8000)
+            return
+        self._refresh_threads(select=int(thread_id))
+        self.statusBar().showMessage("Thread restored.", 5000)
+
+    def _forget_undo(self, thread_ids: set[int] | None = None) -> None:
+        """Hide the Undo of a deletion whose thread was deleted for good (None: any)."""
+        shown = self._undo_button.property("thread_id")
+        if shown is not None and (thread_ids is None or int(shown) in thread_ids):
+            self._undo_timer.stop()
+            self._undo_button.hide()
+            self._undo_button.setProperty("thread_id", None)
 
     # -- conversation ---------------------------------------------------
 

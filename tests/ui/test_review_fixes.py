@@ -228,3 +228,48 @@ def test_an_added_extension_asks_before_replacing_a_file(qtbot, make_window, tmp
         window.export_thread()
     assert blocker.args[1] == "" and existing.read_bytes().startswith(b"<!DOCTYPE html>")
     assert len(asked) == 2
+
+
+def test_undo_does_not_claim_to_restore_a_thread_deleted_for_good(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
+
+    window = make_window()
+    for title in ("stays", "doomed"):
+        window.store.create_thread(title)
+    window._refresh_threads(select=window.store.threads()[0].id)
+    doomed = window._current_thread
+    window.delete_thread()
+    assert window._undo_button.isVisible()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    window.show_trash()
+    dialog = window._trash_dialog
+    dialog.findChild(QListWidget).setCurrentRow(0)
+    buttons = {b.text(): b for b in dialog.findChild(QDialogButtonBox).buttons()}
+    buttons["Delete forever…"].click()
+    dialog.close()
+    assert not window._undo_button.isVisible()  # nothing left to undo
+    window.undo_delete()  # (a shortcut or a stale click) says nothing was restored
+    assert window.statusBar().currentMessage() != "Thread restored."
+    assert [t.title for t in window.store.threads()] == ["stays"]
+    # purged behind the window's back (Empty trash elsewhere): Undo says so
+    window.store.create_thread("second")
+    window._refresh_threads(select=window.store.threads()[0].id)
+    window.delete_thread()
+    window.store.purge_trash(days=0, now=2e9)
+    window.undo_delete()
+    assert "deleted for good" in window.statusBar().currentMessage()
+    assert doomed not in [t.id for t in window.store.threads()]
+
+
+def test_a_reused_new_chat_starts_now(qtbot, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    store = Store.open(tmp_path / "ui.sqlite3")
+    old = store.create_thread(now=time.time() - 40 * 86400)
+    window = make_window(store)
+    before = time.time()
+    window.new_thread()
+    assert window._current_thread == old.id  # reused, not another empty thread
+    thread = window.store.thread(old.id)
+    assert thread.created_at >= before and thread.updated_at >= before
+    assert window.threads_model.data(window.threads_model.index(0), thread_list_module.GroupRole) == "Today"
