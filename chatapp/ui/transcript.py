@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from chatapp.domain import Message, MessageStatus, Role
 from chatapp.store import Store
 from chatapp.timestamps import local
+from chatapp.typed_markdown import typed_markdown
 from chatapp.ui.guard import guarded
 from chatapp.ui.highlight import code_blocks, highlight_code
 
@@ -263,8 +264,10 @@ class MessageDelegate(QStyledItemDelegate):
             doc = QTextDocument()
             doc.setDefaultFont(font)
             doc.setDocumentMargin(0)
-            # the user's own messages are Markdown too (a pasted list or code block reads as one)
-            doc.setMarkdown(msg.content or "…")
+            # the user's own messages are Markdown too (a pasted list or code block reads as
+            # one), with what was typed kept: its line breaks, "<b>", "2*3*4"
+            text = typed_markdown(msg.content) if msg.role == Role.USER else msg.content
+            doc.setMarkdown(text or "…")
             if "```" in msg.content:
                 highlight_code(doc, dark)
             doc.setTextWidth(max(50, width))

@@ -273,3 +273,17 @@ def test_a_reused_new_chat_starts_now(qtbot, make_window, tmp_path: Path) -> Non
     thread = window.store.thread(old.id)
     assert thread.created_at >= before and thread.updated_at >= before
     assert window.threads_model.data(window.threads_model.index(0), thread_list_module.GroupRole) == "Today"
+
+
+def test_the_users_own_messages_show_what_was_typed(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QFont
+
+    store = Store.open(tmp_path / "s.sqlite3")
+    t = store.create_thread("t")
+    typed = ["line one\nline two", "2*3*4", "<b>hi</b> &amp;", "**bold** stays Markdown"]
+    shown_as = ["line one\nline two", "2*3*4", "<b>hi</b> &amp;", "bold stays Markdown"]
+    messages = [store.add_message(t.id, Role.USER, text) for text in typed]
+    delegate = MessageDelegate()
+    for msg, expected in zip(messages, shown_as, strict=True):
+        assert delegate._document(msg, 400, QFont()).toPlainText() == expected
+    store.close()
