@@ -52,7 +52,7 @@ from PySide6.QtWidgets import (
 )
 
 from chatapp import __version__
-from chatapp.config.settings import AppSettings
+from chatapp.config.settings import FONT_SIZES, AppSettings
 from chatapp.domain import Message, MessageStatus, Role, SearchHit
 from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult
 from chatapp.errors import StorageError, UserFacingError
@@ -89,7 +89,7 @@ WELCOME = (
 
 def font_points(size: int) -> int:
     """A font size from the settings, kept readable (0 is the system's size)."""
-    return 0 if size <= 0 else min(48, max(6, size))
+    return 0 if size <= 0 else min(FONT_SIZES[1], max(FONT_SIZES[0], size))
 
 
 class MainWindow(QMainWindow):
