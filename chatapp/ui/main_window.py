@@ -857,6 +857,21 @@ class MainWindow(QMainWindow):
         self.resize(max(self.width(), width), self.height())
         if screen is not None and self.frameGeometry().right() > screen.right():
             self.move(max(screen.left(), screen.right() - self.frameGeometry().width()), self.y())
+        if self.width() < needed:
+            self._give_the_chat_room()
+
+    SIDEBAR_NARROW = 160  # the thread list's width when the screen is too narrow for all three
+
+    def _give_the_chat_room(self) -> None:
+        """The window cannot grow enough (a small screen): the thread list and the panel
+        give up width to the conversation, down to their smallest usable widths."""
+        sizes = self.splitter.sizes()
+        if len(sizes) == 2:
+            sidebar_min = self.splitter.widget(0).minimumSizeHint().width()
+            sidebar = max(sidebar_min, min(sizes[0], self.SIDEBAR_NARROW))
+            self.splitter.setSizes([sidebar, sum(sizes) - sidebar])
+        panel_min = self.memory_panel.minimumSizeHint().width()
+        self.resizeDocks([self.memory_panel], [panel_min], Qt.Orientation.Horizontal)
 
     def _memory_changed(self, thread_id: int) -> None:
         if thread_id == self._current_thread:
