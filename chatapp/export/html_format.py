@@ -20,7 +20,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from chatapp.domain import Message, Role
+from chatapp.domain import Message, Role, speaker
 from chatapp.export.clean import visible_controls
 from chatapp.export.model import ThreadExport
 from chatapp.export.progress import NO_PROGRESS, Progress
@@ -153,7 +153,7 @@ def _when(ts: float) -> str:
 
 
 def who(m: Message) -> str:
-    return "You" if m.role == Role.USER else (m.model or "Assistant")
+    return speaker(m.role, m.model)
 
 
 _PRINT_FILL = {Role.USER: "#dbe8fb", Role.ASSISTANT: "#f1f2f4", Role.SYSTEM: "#fff7e0"}

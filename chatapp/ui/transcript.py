@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from chatapp.domain import Message, MessageStatus, Role
+from chatapp.domain import Message, MessageStatus, Role, speaker
 from chatapp.store import Store
 from chatapp.timestamps import local
 from chatapp.typed_markdown import typed_markdown
@@ -165,8 +165,7 @@ class TranscriptModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return msg.content
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            who = "You" if msg.role == Role.USER else (msg.model or "Assistant")
-            return f"{who}: {msg.content}"
+            return f"{speaker(msg.role, msg.model)}: {msg.content}"
         if role == MessageRole:
             return msg
         if role == ReadingRole:
@@ -460,7 +459,7 @@ class MessageDelegate(QStyledItemDelegate):
 
 
 def _header(msg: Message, reading: int = 0) -> str:
-    who = "You" if msg.role == Role.USER else (msg.model or "Assistant")
+    who = speaker(msg.role, msg.model)
     when = local(msg.created_at)
     when = when.strftime("%H:%M") if when is not None else "?"
     parts = [who, when]

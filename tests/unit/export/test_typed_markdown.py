@@ -1,5 +1,6 @@
 """The user's own messages show what was typed, in the window and in HTML/PDF exports alike
-(review items 11/12: Markdown joined Shift+Enter lines, ate `2*3*4`'s asterisks and `<b>`)."""
+(review items 11/12: Markdown joined Shift+Enter lines, ate `2*3*4`'s asterisks and `<b>`),
+and every view names who wrote a message alike (item 20)."""
 
 from __future__ import annotations
 
@@ -82,4 +83,35 @@ def test_the_window_and_the_export_agree(qapp, tmp_path: Path, typed: str) -> No
     assert [ln for ln in in_window.split("\n") if ln.strip()] == [
         ln for ln in exported.split("\n") if ln.strip()
     ]
+    store.close()
+
+
+def test_every_view_names_the_speaker_alike(qapp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import Qt
+
+    from chatapp.export.html_format import message_html
+    from chatapp.ui.transcript import TranscriptModel, _header
+
+    store = Store.open(tmp_path / "w.sqlite3")
+    t = store.create_thread("names")
+    cases = [
+        (Role.SYSTEM, None, "System"),
+        (Role.USER, None, "You"),
+        (Role.ASSISTANT, "SmolLM2", "SmolLM2"),
+        (Role.ASSISTANT, None, "Assistant"),
+    ]
+    for role, model, _name in cases:
+        store.add_message(t.id, role, f"from {role.value}", model=model)
+    md = writer.render(store, [t.id], "md")
+    txt = writer.render(store, [t.id], "txt")
+    transcript = TranscriptModel(store)
+    transcript.load_thread(t.id)
+    for row, (_role, _model, name) in enumerate(cases):
+        msg = transcript.message_at(row)
+        assert _header(msg).split("  ·  ")[0] == name
+        assert transcript.data(transcript.index(row), Qt.ItemDataRole.AccessibleTextRole).startswith(
+            f"{name}: "
+        )
+        assert f'<p class="who">{name} · ' in message_html(msg)
+        assert f"### {name} — " in md and f"] {name}:" in txt
     store.close()
