@@ -1204,12 +1204,11 @@ class MainWindow(QMainWindow):
                     return True
             elif kind == QEvent.Type.MouseMove:
                 pos = event.position().toPoint()
-                over = (
+                link = self.link_at(pos)  # once per move: it lays out the message's document
+                over = bool(link) or (
                     self.version_arrow_at(pos) is not None or self.code_button_at(pos) is not None
-                    or bool(self.link_at(pos))
                 )
                 watched.setCursor(Qt.CursorShape.PointingHandCursor if over else Qt.CursorShape.ArrowCursor)
-                link = self.link_at(pos)
                 watched.setToolTip(link)
         return super().eventFilter(watched, event)
 

@@ -211,6 +211,7 @@ class MessageDelegate(QStyledItemDelegate):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._docs: dict[tuple[int, int, int, str], QTextDocument] = {}
+        self._codes: dict[tuple[int, int], list[str]] = {}
 
     # -- the selectable copy (double-click a message) ------------------------
 
@@ -311,7 +312,7 @@ class MessageDelegate(QStyledItemDelegate):
         msg: Message | None = index.data(MessageRole)
         if msg is None or "```" not in msg.content:
             return []
-        codes = code_blocks(msg.content)
+        codes = self._code_blocks(msg)
         doc = self._shown_document(option, msg)
         origin = self._content_origin(option, msg, bool(index.data(DayChangeRole)))
         metrics = QFontMetrics(option.font)
@@ -327,6 +328,16 @@ class MessageDelegate(QStyledItemDelegate):
             inside = is_code
             block = block.next()
         return found
+
+    def _code_blocks(self, msg: Message) -> list[str]:
+        """The message's code blocks, parsed once per text (paint asks on every frame)."""
+        key = (msg.id, hash(msg.content))
+        codes = self._codes.get(key)
+        if codes is None:
+            if len(self._codes) > 400:
+                self._codes.clear()
+            codes = self._codes[key] = code_blocks(msg.content)
+        return codes
 
     def link_at(self, option: QStyleOptionViewItem, index: _Index, pos: QPointF) -> str:
         """The link target under `pos` (view coordinates), or ""."""

@@ -287,3 +287,37 @@ def test_the_users_own_messages_show_what_was_typed(qtbot, tmp_path: Path) -> No
     for msg, expected in zip(messages, shown_as, strict=True):
         assert delegate._document(msg, 400, QFont()).toPlainText() == expected
     store.close()
+
+
+def test_a_mouse_move_lays_out_once_and_code_blocks_are_parsed_once(qtbot, make_window, fake, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+
+    from chatapp.ui import transcript as transcript_module
+    from tests.ui.test_main_window import type_and_send
+
+    parsed: list[str] = []
+    real = transcript_module.code_blocks
+    monkeypatch.setattr(transcript_module, "code_blocks", lambda text: parsed.append(text) or real(text))
+    window = make_window()
+    fake.enqueue(["See https://example.org and:\n\n```python\nprint(1)\n```\n"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "code?")
+    window.transcript_view.grab()
+    parsed_before = len(parsed)
+    delegate = window.transcript_view.itemDelegate()
+    link_calls: list[int] = []
+    real_link_at = delegate.link_at
+    monkeypatch.setattr(delegate, "link_at", lambda *a: link_calls.append(1) or real_link_at(*a))
+    viewport = window.transcript_view.viewport()
+    rect = window.transcript_view.visualRect(window.transcript.index(1))
+    for step in range(5):
+        window.transcript_view.grab()  # paints ask for the Copy buttons each time
+        pos = QPointF(rect.left() + 40 + step, rect.top() + 30)
+        move = QMouseEvent(
+            QEvent.Type.MouseMove, pos, viewport.mapToGlobal(pos), Qt.MouseButton.NoButton,
+            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+        )
+        window.eventFilter(viewport, move)
+    assert len(link_calls) == 5  # one hit test per move (was two)
+    assert parsed_before >= 1 and len(parsed) == parsed_before  # no parse per paint or move
