@@ -14,6 +14,16 @@ class Role(str, enum.Enum):
     ASSISTANT = "assistant"
 
 
+def speaker(role: Role | str, model: str | None = None) -> str:
+    """Who wrote a message, named the same in the window, its accessible text and every
+    export: "You", "System", or the model's name ("Assistant" when it is not known)."""
+    if role == Role.USER:
+        return "You"
+    if role == Role.SYSTEM:
+        return "System"
+    return model or "Assistant"
+
+
 class MessageStatus(str, enum.Enum):
     COMPLETE = "complete"
     STREAMING = "streaming"

@@ -30,13 +30,17 @@ from chatapp.timestamps import is_time
 
 log = logging.getLogger("chatapp.config")
 
+# readable font sizes in points; 0 (the system's size) is the only other value font_size takes.
+# The settings file, the window and the settings dialog all use this one range.
+FONT_SIZES = (9, 24)
+
 # beyond the type: the values a key may take
 _CHOICES: dict[str, tuple[str, ...]] = {"gpu": tuple(GPU_POLICIES)}
 _RANGES: dict[str, tuple[int, int]] = {
     "n_ctx": (0, 10_000_000),
     "gpu_layers": (0, 100_000),
     "threads": (1, 4096),
-    "font_size": (0, 200),
+    "font_size": (0, FONT_SIZES[1]),  # and not 1 to 8: see _key_fits
     "n_threads": (0, 4096),
     "n_batch": (1, 1_000_000),
 }
@@ -97,6 +101,13 @@ class AppSettings:
             return value, []
         log.warning("settings file %s: unusable values %s", path, bad)
         kept = _keep_aside(path, copy=True)
+        if kept is not None:
+            # the file as it was is safe: the cleaned settings replace it, so the next start
+            # neither warns again nor makes another copy
+            try:
+                value.save(path)
+            except OSError as exc:
+                log.warning("settings file %s could not be cleaned: %s", path, exc)
         return value, [
             f"Some settings in {path.name} were not usable and are back to their defaults: "
             f"{'; '.join(bad)}." + (f" The file as it was is kept as {kept.name}." if kept else "")
@@ -210,6 +221,8 @@ def _key_fits(name: str, value: Any, hint: Any) -> bool:
         return value in _CHOICES[name]
     if isinstance(value, int) and not isinstance(value, bool) and name in _RANGES:
         low, high = _RANGES[name]
+        if name == "font_size" and 0 < value < FONT_SIZES[0]:
+            return False
         return low <= value <= high
     return True
 

@@ -5,8 +5,10 @@ GitHub's tables and strikethrough, as Qt's own Markdown reader does): tables,
 links, quotes, lists and code blocks come out as such, not as raw `| … |` or
 `[text](url)`. The renderer never passes HTML through: raw HTML in a message
 is escaped, images become their description (nothing is loaded), and only
-http(s) and mailto links become links. The user's own messages are plain text,
-as in the transcript. The PDF export draws this same HTML with Qt.
+http(s) and mailto links become links. The user's own messages are Markdown
+too, made to show what was typed (line breaks kept, HTML and in-word asterisks
+literal: chatapp.typed_markdown), as in the transcript. The PDF export draws
+this same HTML with Qt.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from chatapp.domain import Message, Role
+from chatapp.domain import Message, Role, speaker
 from chatapp.export.clean import visible_controls
 from chatapp.export.model import ThreadExport
 from chatapp.export.progress import NO_PROGRESS, Progress
 from chatapp.timestamps import format_local
+from chatapp.typed_markdown import typed_markdown
 
 # Above this a message is shown as preformatted text: parsing 50 MB of Markdown takes
 # minutes and gigabytes; the text is still all there.
@@ -150,7 +153,7 @@ def _when(ts: float) -> str:
 
 
 def who(m: Message) -> str:
-    return "You" if m.role == Role.USER else (m.model or "Assistant")
+    return speaker(m.role, m.model)
 
 
 _PRINT_FILL = {Role.USER: "#dbe8fb", Role.ASSISTANT: "#f1f2f4", Role.SYSTEM: "#fff7e0"}
@@ -165,7 +168,9 @@ def message_html(m: Message, content: str | None = None, *, for_print: bool = Fa
         if m.status.value == "complete"
         else f' <span class="status">({html.escape(m.status.value)})</span>'
     )
-    body = plain_to_html(content) if m.role == Role.USER else markdown_to_html(content)
+    if m.role == Role.USER and len(content) <= MARKDOWN_LIMIT:
+        content = typed_markdown(content)
+    body = markdown_to_html(content)
     header = f"{html.escape(visible_controls(who(m)))} · {html.escape(_when(m.created_at))}"
     return _bubble(m.role, f'<p class="who">{header}{status}</p>\n{body}', for_print)
 

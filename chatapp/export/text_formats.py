@@ -6,7 +6,7 @@ written raw: `cat` of an export must not drive the terminal.
 
 from __future__ import annotations
 
-from chatapp.domain import Role
+from chatapp.domain import Role, speaker
 from chatapp.export.clean import visible_controls as clean
 from chatapp.export.model import ThreadExport
 from chatapp.export.progress import NO_PROGRESS, Progress
@@ -18,11 +18,7 @@ def _when(ts: float) -> str:
 
 
 def _who(role: Role, model: str | None) -> str:
-    if role == Role.USER:
-        return "You"
-    if role == Role.SYSTEM:
-        return "System"
-    return f"Assistant ({clean(model)})" if model else "Assistant"
+    return clean(speaker(role, model))
 
 
 def render_markdown(export: ExportLike, progress: Progress = NO_PROGRESS) -> str:

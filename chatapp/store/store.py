@@ -208,9 +208,15 @@ class Store:
         with self._tx() as conn:
             conn.execute("UPDATE threads SET deleted_at = ? WHERE id = ?", (now, thread_id))
 
-    def restore_thread(self, thread_id: int) -> None:
+    def restore_thread(self, thread_id: int) -> bool:
+        """Take a thread out of the trash; False when it is not there (deleted for good
+        meanwhile), so an Undo can say so instead of claiming it restored something."""
         with self._tx() as conn:
-            conn.execute("UPDATE threads SET deleted_at = NULL WHERE id = ?", (thread_id,))
+            cur = conn.execute(
+                "UPDATE threads SET deleted_at = NULL WHERE id = ? AND deleted_at IS NOT NULL",
+                (thread_id,),
+            )
+            return cur.rowcount > 0
 
     def purge_trash(self, *, now: float | None = None, days: float = TRASH_DAYS) -> int:
         """Delete for good the threads that have been in the trash longer than `days`."""
@@ -229,6 +235,15 @@ class Store:
                 raise KeyError(f"thread {thread_id} is not in the trash")
             _delete_messages(conn, "SELECT id FROM messages WHERE thread_id = ?", (thread_id,))
             conn.execute("DELETE FROM threads WHERE id = ?", (thread_id,))
+
+    def renew_thread(self, thread_id: int, *, now: float | None = None) -> None:
+        """A reused unused thread starts now: its times are set as if it had just been
+        created (else it sorts under "Older" and an export says it started weeks ago)."""
+        now = time.time() if now is None else now
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE threads SET created_at = ?, updated_at = ? WHERE id = ?", (now, now, thread_id)
+            )
 
     def unused_thread(self) -> int | None:
         """A thread nobody has used yet (no message, draft, title, model, prompt or own

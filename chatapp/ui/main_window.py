@@ -53,11 +53,12 @@ from PySide6.QtWidgets import (
 )
 
 from chatapp import __version__
-from chatapp.config.settings import AppSettings
+from chatapp.config.settings import FONT_SIZES, AppSettings
 from chatapp.domain import Message, MessageStatus, Role, SearchHit
 from chatapp.engine.backend import ModelSpec, ReplyResult
 from chatapp.errors import StorageError, UserFacingError
 from chatapp.store import Store
+from chatapp.timestamps import local
 from chatapp.ui.composer import Composer
 from chatapp.ui.highlight import code_blocks
 from chatapp.ui.memory_panel import MemoryPanel
@@ -74,6 +75,7 @@ from chatapp.workers.memory import MemoryController
 
 log = logging.getLogger("chatapp.ui")
 DETAILS_MARK = "Last lines of llama.cpp's log:"
+TRASH_TITLE_ROLE = Qt.ItemDataRole.UserRole + 2  # the title of a thread in the trash dialog
 
 
 WELCOME = (
@@ -89,7 +91,7 @@ WELCOME = (
 
 def font_points(size: int) -> int:
     """A font size from the settings, kept readable (0 is the system's size)."""
-    return 0 if size <= 0 else min(48, max(6, size))
+    return 0 if size <= 0 else min(FONT_SIZES[1], max(FONT_SIZES[0], size))
 
 
 class MainWindow(QMainWindow):
@@ -128,6 +130,7 @@ class MainWindow(QMainWindow):
         except StorageError as exc:
             log.warning("drafts could not be read: %s", exc)
             self._drafts = {}
+        self._unsaved_drafts: set[int] = set()  # drafts a failed write left only in memory
         self._focused_once = False
         self._follow = True  # the transcript follows its end until the user scrolls up
         self._current_thread: int | None = None
@@ -389,6 +392,8 @@ class MainWindow(QMainWindow):
         self._save_draft()
         try:
             unused = self.store.unused_thread()
+            if unused is not None:
+                self.store.renew_thread(unused)
             thread_id = unused if unused is not None else self.store.create_thread().id
         except StorageError as exc:
             self.show_error(str(exc))
@@ -424,10 +429,13 @@ class MainWindow(QMainWindow):
         if thread_id is not None:
             self._follow_thread_model(thread_id)
         draft = self._drafts.get(thread_id, "") if thread_id else ""
-        if not draft and typed.strip() and was_none:
-            draft = typed  # typed before any thread was open: it goes with the thread, not away
+        if typed.strip() and was_none and typed not in draft:
+            # typed before any thread was open: it goes with the thread (after its own draft)
+            draft = f"{draft.rstrip()}\n{typed}" if draft.strip() else typed
         if draft != typed:
             self.composer.setPlainText(draft)
+        if was_none and thread_id is not None and draft.strip():
+            self._save_draft()
         self.transcript_view.scrollToBottom()
         if thread_id is not None:
             thread = self.threads_model.thread_at(current.row())
@@ -497,13 +505,17 @@ class MainWindow(QMainWindow):
         listing = QListWidget()
         listing.setAccessibleName("Deleted threads")
         for thread in self.store.threads(trash=True):
-            deleted = dt.datetime.fromtimestamp(thread.deleted_at or 0)
-            gone = deleted + dt.timedelta(days=TRASH_DAYS)
-            item = QListWidgetItem(thread.title or "New chat")
-            item.setToolTip(f"Deleted {deleted:%d %b %Y %H:%M}; deleted for good after {gone:%d %b %Y}")
+            deleted = local(thread.deleted_at)  # a damaged time must not take the window down
+            when = f"{deleted:%d %b %Y %H:%M}" if deleted is not None else "at an unknown date"
+            gone = (
+                f"{deleted + dt.timedelta(days=TRASH_DAYS):%d %b %Y}" if deleted is not None else "?"
+            )
+            title = thread.title or "New chat"
+            item = QListWidgetItem(f"{title}  —  deleted {when}")
+            item.setToolTip(f"Deleted {when}; deleted for good after {gone}")
             item.setData(Qt.ItemDataRole.UserRole, thread.id)
-            item.setData(Qt.ItemDataRole.UserRole + 1, f"deleted {deleted:%d %b %Y %H:%M}")
-            item.setText(f"{thread.title or 'New chat'}  —  deleted {deleted:%d %b %Y %H:%M}")
+            item.setData(Qt.ItemDataRole.UserRole + 1, f"deleted {when}")
+            item.setData(TRASH_TITLE_ROLE, title)
             listing.addItem(item)
         layout.addWidget(listing)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -524,7 +536,7 @@ class MainWindow(QMainWindow):
             item = listing.currentItem()
             if item is None:
                 return
-            title = item.text().split("  —  ")[0]
+            title = item.data(TRASH_TITLE_ROLE)
             if not self.confirm("Delete forever", f"Delete “{title}” for good? This cannot be undone."):
                 return
             try:
@@ -532,6 +544,7 @@ class MainWindow(QMainWindow):
             except (StorageError, KeyError) as exc:
                 self.show_error(str(exc))
                 return
+            self._forget_undo({int(item.data(Qt.ItemDataRole.UserRole))})
             listing.takeItem(listing.row(item))
 
         def do_empty() -> None:
@@ -546,6 +559,7 @@ class MainWindow(QMainWindow):
             except StorageError as exc:
                 self.show_error(str(exc))
                 return
+            self._forget_undo()
             listing.clear()
 
         restore.clicked.connect(do_restore)
@@ -566,10 +580,26 @@ class MainWindow(QMainWindow):
         thread_id = self._undo_button.property("thread_id")
         self._undo_timer.stop()
         self._undo_button.hide()
-        if thread_id is not None:
-            self.store.restore_thread(int(thread_id))
-            self._refresh_threads(select=int(thread_id))
-            self.statusBar().showMessage("Thread restored.", 5000)
+        if thread_id is None:
+            return
+        try:
+            restored = self.store.restore_thread(int(thread_id))
+        except StorageError as exc:
+            self.show_error(str(exc))
+            return
+        if not restored:
+            self.statusBar().showMessage("That thread was deleted for good; it cannot be restored.", 8000)
+            return
+        self._refresh_threads(select=int(thread_id))
+        self.statusBar().showMessage("Thread restored.", 5000)
+
+    def _forget_undo(self, thread_ids: set[int] | None = None) -> None:
+        """Hide the Undo of a deletion whose thread was deleted for good (None: any)."""
+        shown = self._undo_button.property("thread_id")
+        if shown is not None and (thread_ids is None or int(shown) in thread_ids):
+            self._undo_timer.stop()
+            self._undo_button.hide()
+            self._undo_button.setProperty("thread_id", None)
 
     # -- conversation ---------------------------------------------------
 
@@ -698,16 +728,29 @@ class MainWindow(QMainWindow):
             self._store_draft(self._current_thread, self.composer.toPlainText())
 
     def _store_draft(self, thread_id: int, text: str) -> None:
-        if self._drafts.get(thread_id, "") == text:
+        """Write one draft; one a failed write left in memory is tried again on every later
+        save (and at quit) until it is written, not only when its text changes."""
+        for unsaved in sorted(self._unsaved_drafts - {thread_id}):
+            self._write_draft(unsaved, self._drafts.get(unsaved, ""))
+        if self._drafts.get(thread_id, "") == text and thread_id not in self._unsaved_drafts:
             return
         if text.strip():
             self._drafts[thread_id] = text
         else:
             self._drafts.pop(thread_id, None)
+        self._write_draft(thread_id, text)
+
+    def _write_draft(self, thread_id: int, text: str) -> None:
         try:
             self.store.save_draft(thread_id, text)
-        except (StorageError, KeyError) as exc:  # kept in memory; tried again on the next change
+        except KeyError:  # the thread is gone: nothing to keep it with
+            self._unsaved_drafts.discard(thread_id)
+        except StorageError as exc:
+            self._unsaved_drafts.add(thread_id)
             log.warning("draft not saved: %s", exc)
+            self.statusBar().showMessage(f"The draft could not be saved yet: {exc}", 8000)
+        else:
+            self._unsaved_drafts.discard(thread_id)
 
     @Slot(object)
     def _on_stats(self, result: ReplyResult) -> None:
@@ -805,6 +848,21 @@ class MainWindow(QMainWindow):
         self.resize(max(self.width(), width), self.height())
         if screen is not None and self.frameGeometry().right() > screen.right():
             self.move(max(screen.left(), screen.right() - self.frameGeometry().width()), self.y())
+        if self.width() < needed:
+            self._give_the_chat_room()
+
+    SIDEBAR_NARROW = 160  # the thread list's width when the screen is too narrow for all three
+
+    def _give_the_chat_room(self) -> None:
+        """The window cannot grow enough (a small screen): the thread list and the panel
+        give up width to the conversation, down to their smallest usable widths."""
+        sizes = self.splitter.sizes()
+        if len(sizes) == 2:
+            sidebar_min = self.splitter.widget(0).minimumSizeHint().width()
+            sidebar = max(sidebar_min, min(sizes[0], self.SIDEBAR_NARROW))
+            self.splitter.setSizes([sidebar, sum(sizes) - sidebar])
+        panel_min = self.memory_panel.minimumSizeHint().width()
+        self.resizeDocks([self.memory_panel], [panel_min], Qt.Orientation.Horizontal)
 
     def _memory_changed(self, thread_id: int) -> None:
         if thread_id == self._current_thread:
@@ -843,6 +901,11 @@ class MainWindow(QMainWindow):
 
             # the typed extension wins (x.html is HTML under any filter), else the filter's
             fmt, target = choose_format(path, next((k for k, v in self._FILTERS.items() if v == chosen), None))
+            if target != Path(path) and target.exists() and not self.confirm(
+                "Replace file",
+                f"“{target.name}” already exists in {target.parent}. Replace it with this export?",
+            ):
+                return  # the dialog confirmed another name; this one was never asked about
             self.run_export([thread.id], fmt, target)
 
     def export_all(self) -> None:
@@ -1132,12 +1195,11 @@ class MainWindow(QMainWindow):
                     return True
             elif kind == QEvent.Type.MouseMove:
                 pos = event.position().toPoint()
-                over = (
+                link = self.link_at(pos)  # once per move: it lays out the message's document
+                over = bool(link) or (
                     self.version_arrow_at(pos) is not None or self.code_button_at(pos) is not None
-                    or bool(self.link_at(pos))
                 )
                 watched.setCursor(Qt.CursorShape.PointingHandCursor if over else Qt.CursorShape.ArrowCursor)
-                link = self.link_at(pos)
                 watched.setToolTip(link)
         return super().eventFilter(watched, event)
 
@@ -1370,6 +1432,21 @@ class MainWindow(QMainWindow):
         last = self.settings.value("last_thread", None)
         self._refresh_threads(select=int(last) if last is not None else None)
 
+    def _keep_text_typed_without_a_thread(self) -> None:
+        """At quit, text typed while no thread was open becomes a new chat's draft (and that
+        chat opens at the next start) instead of being dropped."""
+        text = self.composer.toPlainText()
+        if self._current_thread is not None or not text.strip():
+            return
+        try:
+            unused = self.store.unused_thread()
+            thread_id = unused if unused is not None else self.store.create_thread().id
+        except StorageError as exc:
+            log.warning("the unsent text could not be kept: %s", exc)
+            return
+        self._current_thread = thread_id
+        self._store_draft(thread_id, text)
+
     def showEvent(self, event: QShowEvent) -> None:
         """The composer has the focus when the window first appears: what the user types
         at once goes there (not to the New chat button or the search box)."""
@@ -1379,6 +1456,7 @@ class MainWindow(QMainWindow):
             self.composer.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._keep_text_typed_without_a_thread()
         self._save_draft()
         self.session.close()
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -7,7 +7,6 @@ snippet. The item's plain text (title, newline, snippet) stays for accessibility
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from typing import Any
 
@@ -16,6 +15,8 @@ from PySide6.QtGui import QAbstractTextDocumentLayout, QPainter, QPalette, QText
 from PySide6.QtWidgets import QListWidgetItem, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from chatapp.domain import SearchHit
+from chatapp.timestamps import format_local
+from chatapp.ui.guard import guarded
 
 HtmlRole = Qt.ItemDataRole.UserRole + 10
 _Index = QModelIndex | QPersistentModelIndex
@@ -34,7 +35,7 @@ def hit_html(hit: SearchHit, highlight: str = "#f6d860", text: str = "#000000") 
                 f"{html.escape(match)}</span>"
             )
         parts.append(html.escape(rest))
-    when = dt.datetime.fromtimestamp(hit.created_at).strftime("%d %b %Y")
+    when = format_local(hit.created_at, "%d %b %Y")
     title = html.escape(hit.thread_title or "New chat")
     return f"<b>{title}</b> <small>· {when}</small><br>{''.join(parts)}"
 
@@ -61,6 +62,7 @@ class SearchHitDelegate(QStyledItemDelegate):
         doc.setTextWidth(max(40, option.rect.width() - 2 * self.PAD))
         return doc
 
+    @guarded(lambda _self, option, _index: QSize(option.rect.width(), 40))
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
         hit = index.data(HtmlRole)
         if not isinstance(hit, SearchHit):
@@ -68,20 +70,23 @@ class SearchHitDelegate(QStyledItemDelegate):
         doc = self._document(option, hit)
         return QSize(option.rect.width(), int(doc.size().height()) + 2 * self.PAD + 2)
 
+    @guarded()
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
         hit: Any = index.data(HtmlRole)
         if not isinstance(hit, SearchHit):
             super().paint(painter, option, index)
             return
         painter.save()
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        if selected:
-            painter.fillRect(option.rect, option.palette.color(QPalette.ColorRole.Highlight))
-        doc = self._document(option, hit)
-        painter.translate(option.rect.left() + self.PAD, option.rect.top() + self.PAD)
-        ctx = QAbstractTextDocumentLayout.PaintContext()
-        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
-        ctx.palette.setColor(QPalette.ColorRole.Text, option.palette.color(role))
-        ctx.clip = QRectF(0, 0, option.rect.width(), option.rect.height())
-        doc.documentLayout().draw(painter, ctx)
-        painter.restore()
+        try:
+            selected = bool(option.state & QStyle.StateFlag.State_Selected)
+            if selected:
+                painter.fillRect(option.rect, option.palette.color(QPalette.ColorRole.Highlight))
+            doc = self._document(option, hit)
+            painter.translate(option.rect.left() + self.PAD, option.rect.top() + self.PAD)
+            ctx = QAbstractTextDocumentLayout.PaintContext()
+            role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+            ctx.palette.setColor(QPalette.ColorRole.Text, option.palette.color(role))
+            ctx.clip = QRectF(0, 0, option.rect.width(), option.rect.height())
+            doc.documentLayout().draw(painter, ctx)
+        finally:
+            painter.restore()  # a failed paint must not leave the view's painter unbalanced

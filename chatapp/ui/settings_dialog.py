@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from chatapp.config.settings import AppSettings
+from chatapp.config.settings import FONT_SIZES, AppSettings
 from chatapp.domain import GenerationSettings, Thread
 
 
@@ -49,8 +49,8 @@ class FontSizeBox(QSpinBox):
     """Readable sizes only: "system", then 9 to 24 pt. One step up from "system" gives the
     system's own size (not 1 pt), one step down from 9 pt gives "system" back."""
 
-    SYSTEM = 8  # shown as "system"; value() of the setting is 0 there
-    SIZES = (9, 24)
+    SIZES = FONT_SIZES
+    SYSTEM = FONT_SIZES[0] - 1  # shown as "system"; value() of the setting is 0 there
 
     def __init__(self, points: int, system_points: int, name: str = "Font size") -> None:
         super().__init__()

@@ -125,13 +125,15 @@ class ThreadDelegate(QStyledItemDelegate):
         heading = index.data(GroupRole)
         if not heading:
             return super().paint(painter, option, index)
-        painter.save()
-        painter.setFont(self.heading_font(option.font))
-        painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
         height = self.heading_height(option.font)
-        top = QRect(option.rect.left() + 4, option.rect.top(), option.rect.width() - 4, height)
-        painter.drawText(top, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, heading)
-        painter.restore()
+        painter.save()
+        try:
+            painter.setFont(self.heading_font(option.font))
+            painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
+            top = QRect(option.rect.left() + 4, option.rect.top(), option.rect.width() - 4, height)
+            painter.drawText(top, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, heading)
+        finally:
+            painter.restore()  # also after a failure: the view's painter stays balanced
         item = QStyleOptionViewItem(option)
         item.rect = option.rect.adjusted(0, height, 0, 0)
         super().paint(painter, item, index)

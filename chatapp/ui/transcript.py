@@ -39,9 +39,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from chatapp.domain import Message, MessageStatus, Role
+from chatapp.domain import Message, MessageStatus, Role, speaker
 from chatapp.store import Store
 from chatapp.timestamps import local
+from chatapp.typed_markdown import typed_markdown
 from chatapp.ui.guard import guarded
 from chatapp.ui.highlight import code_blocks, highlight_code
 
@@ -164,8 +165,7 @@ class TranscriptModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return msg.content
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            who = "You" if msg.role == Role.USER else (msg.model or "Assistant")
-            return f"{who}: {msg.content}"
+            return f"{speaker(msg.role, msg.model)}: {msg.content}"
         if role == MessageRole:
             return msg
         if role == ReadingRole:
@@ -211,9 +211,11 @@ class MessageDelegate(QStyledItemDelegate):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._docs: dict[tuple[int, int, int, str], QTextDocument] = {}
+        self._codes: dict[tuple[int, int], list[str]] = {}
 
     # -- the selectable copy (double-click a message) ------------------------
 
+    @guarded()
     def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: _Index) -> QWidget | None:
         """A read-only, transparent text browser showing the same rendered document, laid over
         the bubble's text: the user selects part of a message with the mouse and copies it."""
@@ -244,6 +246,7 @@ class MessageDelegate(QStyledItemDelegate):
     def setModelData(self, editor: QWidget, model: Any, index: _Index) -> None:
         pass  # read-only
 
+    @guarded()
     def updateEditorGeometry(self, editor: QWidget, option: QStyleOptionViewItem, index: _Index) -> None:
         msg: Message | None = index.data(MessageRole)
         if msg is None:
@@ -261,8 +264,10 @@ class MessageDelegate(QStyledItemDelegate):
             doc = QTextDocument()
             doc.setDefaultFont(font)
             doc.setDocumentMargin(0)
-            # the user's own messages are Markdown too (a pasted list or code block reads as one)
-            doc.setMarkdown(msg.content or "…")
+            # the user's own messages are Markdown too (a pasted list or code block reads as
+            # one), with what was typed kept: its line breaks, "<b>", "2*3*4"
+            text = typed_markdown(msg.content) if msg.role == Role.USER else msg.content
+            doc.setMarkdown(text or "…")
             if "```" in msg.content:
                 highlight_code(doc, dark)
             doc.setTextWidth(max(50, width))
@@ -307,7 +312,7 @@ class MessageDelegate(QStyledItemDelegate):
         msg: Message | None = index.data(MessageRole)
         if msg is None or "```" not in msg.content:
             return []
-        codes = code_blocks(msg.content)
+        codes = self._code_blocks(msg)
         doc = self._shown_document(option, msg)
         origin = self._content_origin(option, msg, bool(index.data(DayChangeRole)))
         metrics = QFontMetrics(option.font)
@@ -323,6 +328,16 @@ class MessageDelegate(QStyledItemDelegate):
             inside = is_code
             block = block.next()
         return found
+
+    def _code_blocks(self, msg: Message) -> list[str]:
+        """The message's code blocks, parsed once per text (paint asks on every frame)."""
+        key = (msg.id, hash(msg.content))
+        codes = self._codes.get(key)
+        if codes is None:
+            if len(self._codes) > 400:
+                self._codes.clear()
+            codes = self._codes[key] = code_blocks(msg.content)
+        return codes
 
     def link_at(self, option: QStyleOptionViewItem, index: _Index, pos: QPointF) -> str:
         """The link target under `pos` (view coordinates), or ""."""
@@ -376,6 +391,15 @@ class MessageDelegate(QStyledItemDelegate):
         if msg is None:
             return super().paint(painter, option, index)
         painter.save()
+        try:
+            self._paint_message(painter, option, index, msg)
+        finally:
+            painter.restore()  # also after a failure: the view's painter stays balanced
+        return None
+
+    def _paint_message(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: _Index, msg: Message
+    ) -> None:
         palette = option.palette
         rect = option.rect
         day_change = bool(index.data(DayChangeRole))
@@ -443,11 +467,10 @@ class MessageDelegate(QStyledItemDelegate):
                 Qt.AlignmentFlag.AlignLeft,
                 "⚠ " + msg.error.splitlines()[0],
             )
-        painter.restore()
 
 
 def _header(msg: Message, reading: int = 0) -> str:
-    who = "You" if msg.role == Role.USER else (msg.model or "Assistant")
+    who = speaker(msg.role, msg.model)
     when = local(msg.created_at)
     when = when.strftime("%H:%M") if when is not None else "?"
     parts = [who, when]

@@ -81,3 +81,38 @@ def test_good_settings_give_no_notice_and_keep_no_copy(tmp_path: Path) -> None:
     settings, notices = AppSettings.load_with_notices(path)
     assert notices == [] and settings.gpu == "cpu" and settings.n_ctx == 2048
     assert not list(tmp_path.glob("settings.json.*"))
+
+
+def test_unusable_values_are_copied_once_and_the_file_is_cleaned(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    original = json.dumps({"gpu": "banana", "theme": "dark", "n_ctx": 2048})
+    path.write_text(original)
+    settings, [notice] = AppSettings.load_with_notices(path)
+    [aside] = tmp_path.glob("settings.json.broken-*")
+    assert aside.read_text() == original and aside.name in notice and settings.gpu == "auto"
+    assert json.loads(path.read_text())["gpu"] == "auto"  # cleaned, atomically written
+    for _start in range(3):  # later starts: no notice, no new copy, the good values kept
+        again, notices = AppSettings.load_with_notices(path)
+        assert notices == [] and (again.theme, again.n_ctx) == ("dark", 2048)
+    assert list(tmp_path.glob("settings.json.*")) == [aside]
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_one_font_range_for_the_file_the_window_and_the_dialog(qapp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.config.settings import FONT_SIZES
+    from chatapp.ui.main_window import font_points
+    from chatapp.ui.settings_dialog import FontSizeBox
+
+    low, high = FONT_SIZES
+    path = tmp_path / "settings.json"
+    for size, kept in ((0, 0), (low, low), (high, high), (low - 1, 0), (1, 0), (high + 1, 0), (200, 0)):
+        path.write_text(json.dumps({"font_size": size}))
+        assert AppSettings.load_with_notices(path)[0].font_size == kept, size
+    assert [font_points(s) for s in (0, low, high)] == [0, low, high]
+    assert font_points(low - 3) == low and font_points(high + 30) == high
+    box = FontSizeBox(0, 11)
+    assert box.points() == 0 and box.maximum() == high
+    box.setValue(low)
+    assert box.points() == low
+    box.stepBy(-1)
+    assert box.points() == 0  # below the smallest readable size is "system"

@@ -122,7 +122,7 @@ def test_markdown_and_text_keep_roles_times_and_code(store: Store, tmp_path: Pat
     thread_id = sample_thread(store)
     md = export(store, thread_id, "md", tmp_path / "t.md").read_text()
     assert md.startswith("# Trip & <plans>")
-    assert "### You — 2023-11-14" in md and "### Assistant (SmolLM2)" in md
+    assert "### You — 2023-11-14" in md and "### SmolLM2 — 2023-11-14" in md
     assert "```python\nprint('<hi>')\n```" in md
     txt = export(store, thread_id, "txt", tmp_path / "t.txt").read_text()
     assert "System prompt: Be brief." in txt and HOSTILE in txt

@@ -58,3 +58,27 @@ def test_only_an_untouched_thread_counts_as_unused(store: Store) -> None:
     trashed = store.create_thread()
     store.trash_thread(trashed.id)
     assert store.unused_thread() is None
+
+
+def test_restoring_says_whether_a_thread_came_back(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.sqlite3")
+    kept, purged = store.create_thread("kept"), store.create_thread("purged")
+    store.trash_thread(kept.id)
+    store.trash_thread(purged.id)
+    store.delete_forever(purged.id)
+    assert store.restore_thread(kept.id) is True
+    assert store.restore_thread(kept.id) is False  # not in the trash any more
+    assert store.restore_thread(purged.id) is False  # gone for good: nothing restored
+    assert [t.title for t in store.threads()] == ["kept"]
+    store.close()
+
+
+def test_a_renewed_thread_starts_now(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "n.sqlite3")
+    old = store.create_thread(now=1_600_000_000)
+    store.renew_thread(old.id, now=1_700_000_000)
+    store.close()
+    again = Store.open(tmp_path / "n.sqlite3")
+    thread = again.thread(old.id)
+    assert (thread.created_at, thread.updated_at) == (1_700_000_000, 1_700_000_000)
+    again.close()
