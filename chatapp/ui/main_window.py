@@ -926,7 +926,7 @@ class MainWindow(QMainWindow):
             # connection (and its lock) must stay free for reading meanwhile (WAL)
             writer = None
             try:
-                writer = Store.open(self.store.db_path)
+                writer = Store.open(self.store.db_path, self.store.key)
                 report = import_with_report(writer, path)
                 created = report.thread_ids
                 self.export_done.emit(report.message(path.name), "")
