@@ -199,6 +199,7 @@ def connect(target: str | Path, key: str | None, **kwargs: Any) -> Any:
             "package). Reinstall chatapp."
         )
     conn = cipher.connect(str(target), **kwargs)
+    conn.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is said by chatapp, once
     conn.execute(f"PRAGMA key = \"x'{_checked(key)}'\"")
     return conn
 
