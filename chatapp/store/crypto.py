@@ -202,9 +202,6 @@ def connect(target: str | Path, key: str | None, **kwargs: Any) -> Any:
     conn = cipher.connect(str(target), **kwargs)
     conn.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is said by chatapp, once
     conn.execute(f"PRAGMA key = \"x'{_checked(key)}'\"")
-    # every page read from disk is decrypted and checked: a larger page cache keeps searches
-    # near plain speed (SQLite's default is 2 MiB; this is a ceiling, used only as pages are read)
-    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     return conn
 
 

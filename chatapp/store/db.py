@@ -106,6 +106,8 @@ def _configure(conn: sqlite3.Connection) -> None:
 def connect_reader(path: Path, key: str | None = None) -> sqlite3.Connection:
     """A read connection for a worker thread (WAL lets it run beside the writer)."""
     conn = crypto.connect(path, key, check_same_thread=False, isolation_level=None)
+    if key is not None:
+        _check_key(conn, path)
     _configure(conn)
     conn.execute("PRAGMA query_only = ON")
     return conn
@@ -152,6 +154,9 @@ def _check_key(conn: sqlite3.Connection, path: Path) -> None:
     foreign file) reads as 'not a database', before anything is written."""
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        # every page read from disk is decrypted and checked: a larger page cache keeps
+        # searches near plain speed (a ceiling, filled only as pages are read)
+        conn.execute(f"PRAGMA cache_size = -{crypto.CACHE_KIB}")
     except ERRORS as exc:
         conn.close()
         if "not a database" in str(exc) or _primary_name(exc) == "SQLITE_NOTADB":
