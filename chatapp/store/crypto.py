@@ -209,3 +209,29 @@ def _checked(key: str) -> str:
     if len(key) != 64 or any(c not in "0123456789abcdefABCDEF" for c in key):
         raise StorageError("The database key kept for chatapp is malformed (not 64 hex digits).")
     return key
+
+
+def describe(db_path: Path, key: str | None) -> str:
+    """A sentence or three for Settings ▸ Privacy: how the conversations are kept on disk."""
+    if key is None:
+        return (
+            f"Your conversations, memory and backups are stored unencrypted in {db_path.parent}: "
+            "any program running as you, a synced backup folder or a lost laptop can read them. "
+            "To encrypt them and their backups, quit chatapp and run `chatapp encrypt` (the "
+            "encrypted copy is checked before it takes the database's place; nothing is lost)."
+        )
+    found = find_key(db_path)
+    exported = " Exported files are not encrypted."
+    if found is not None and found[1] == "keyring":
+        return (
+            "Your conversations, memory and backups are encrypted (SQLCipher, AES-256) with a "
+            "random key kept in the system keyring." + exported
+        )
+    where = found[1] if found is not None else str(key_file(db_path))
+    return (
+        "Your conversations, memory and backups are encrypted (SQLCipher, AES-256) with a random "
+        f"key kept in {where}, readable only by you: no system keyring works here. That is "
+        "weaker than a keyring, since any program running as you can read the key; keep that "
+        "file out of synced or shared folders. A copy of the data folder alone cannot be "
+        "read." + exported
+    )

@@ -85,3 +85,14 @@ def test_a_missing_key_offers_the_backup_and_keeps_the_file_aside(  # type: igno
     s = Store.open(db, key)
     assert [m.content for m in s.path(1)] == ["kept safe"]
     s.close()
+
+
+def test_settings_show_the_privacy_of_the_open_database(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.config.settings import AppSettings
+    from chatapp.ui.settings_dialog import SettingsDialog
+
+    db, key = encrypted(tmp_path / "home", with_backup=False)
+    dialog = SettingsDialog(None, AppSettings(), privacy=crypto.describe(db, key))
+    qtbot.addWidget(dialog)
+    assert "encrypted (SQLCipher" in dialog.privacy.text() and "weaker" in dialog.privacy.text()
+    assert not hasattr(SettingsDialog(None, AppSettings()), "privacy")  # no text, no group

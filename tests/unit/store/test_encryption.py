@@ -323,3 +323,17 @@ def test_a_conversion_killed_at_any_step_leaves_a_complete_database(tmp_path: Pa
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert crypto.state(db) == ("encrypted" if step == "swapped" else "plain")
     assert contents(db, crypto.key_for(db)) == before
+
+
+def test_privacy_settings_say_how_the_conversations_are_kept(os_keyring, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    plain = tmp_path / "plain" / "chatapp.sqlite3"
+    plain.parent.mkdir()
+    filled(plain, None)
+    assert "unencrypted" in crypto.describe(plain, None) and "chatapp encrypt" in crypto.describe(plain, None)
+    ringed = tmp_path / "chatapp.sqlite3"
+    text = crypto.describe(ringed, crypto.key_for(ringed))
+    assert "system keyring" in text and "weaker" not in text and "not encrypted" in text
+    monkeypatch.setenv(crypto.ENV_KEYRING, "0")
+    filed = tmp_path / "other" / "chatapp.sqlite3"
+    text = crypto.describe(filed, crypto.key_for(filed))
+    assert "weaker" in text and str(crypto.key_file(filed)) in text
