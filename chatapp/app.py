@@ -324,7 +324,7 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
     """Open the database; if damaged, offer the latest backup (never overwriting the damaged file)."""
     from PySide6.QtWidgets import QMessageBox
 
-    from chatapp.store import Store, crypto
+    from chatapp.store import Store, convert, crypto
     from chatapp.store import backup as backups
 
     db_path = paths.database_path(root)
@@ -345,7 +345,9 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
         elif box.clickedButton() is not empty:
             return None
     try:
-        return Store.open(db_path, crypto.key_for(db_path))
+        store = Store.open(db_path, crypto.key_for(db_path))
+        convert.cleanup(db_path)  # what a killed conversion left beside a database that opens
+        return store
     except crypto.WrongKey as exc:  # the file is likely intact: said, never replaced
         QMessageBox.critical(None, "chatapp", exc.message)
         return None

@@ -323,6 +323,12 @@ def test_a_conversion_killed_at_any_step_leaves_a_complete_database(tmp_path: Pa
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert crypto.state(db) == ("encrypted" if step == "swapped" else "plain")
     assert contents(db, crypto.key_for(db)) == before
+    left = {p.name for p in tmp_path.iterdir() if p.name.startswith("chatapp.sqlite3.")}
+    assert left  # a copy, or the old file's second name
+    from chatapp import app  # the next start opens it and removes what the conversion left
+
+    app.open_store_interactively(tmp_path).close()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("chatapp.sqlite3.")]
 
 
 def test_privacy_settings_say_how_the_conversations_are_kept(os_keyring, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
