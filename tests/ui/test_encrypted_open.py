@@ -95,4 +95,6 @@ def test_settings_show_the_privacy_of_the_open_database(qtbot, tmp_path: Path) -
     dialog = SettingsDialog(None, AppSettings(), privacy=crypto.describe(db, key))
     qtbot.addWidget(dialog)
     assert "encrypted (SQLCipher" in dialog.privacy.text() and "weaker" in dialog.privacy.text()
-    assert not hasattr(SettingsDialog(None, AppSettings()), "privacy")  # no text, no group
+    plain = SettingsDialog(None, AppSettings())
+    qtbot.addWidget(plain)
+    assert not hasattr(plain, "privacy")  # no text, no group
