@@ -7,7 +7,6 @@ import contextlib
 import faulthandler
 import logging
 import os
-import sqlite3
 import sys
 import threading
 import traceback
@@ -150,19 +149,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if store is None:
         return 1
     from chatapp.store import backup as backups
+    from chatapp.store.crypto import ERRORS
 
-    watch = backups.DatabaseWatch(store.db_path, store._conn, store._lock)
+    watch = backups.DatabaseWatch(store.db_path, store._conn, store._lock, key=store.key)
     recovered = store.recover_interrupted()
     if recovered:
         log.info("%d interrupted replies marked stopped", recovered)
     try:
         purged = store.purge_trash()
-    except (StorageError, sqlite3.Error) as exc:  # old trash can wait: the app must still start
+    except (StorageError, *ERRORS) as exc:  # old trash can wait: the app must still start
         log.warning("the trash could not be emptied now: %s", exc)
         purged = 0
     if purged:
         log.info("%d threads purged from the trash", purged)
-    daily_backup = start_daily_backup(root)
+    daily_backup = start_daily_backup(root, store.key)
 
     settings, notices = AppSettings.load_with_notices(paths.settings_path(root))
     guard_crash_loop(settings, paths.settings_path(root))
@@ -221,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the day's backup may still be copying (a slow disk, a busy machine): a thread left in
     # SQLite's backup while the interpreter shuts down can crash it, and two copies would race
     daily_backup.join(timeout=120)
-    backup_at_quit(root)
+    backup_at_quit(root, store.key)
     instance.release()
     if vanished:
         print(f"chatapp: {vanished}", file=sys.stderr)
@@ -248,12 +248,15 @@ def _check_database(watch, window) -> None:  # type: ignore[no-untyped-def]
         window.show_error(message)
 
 
-def backup_at_quit(root: Path) -> None:
-    """A backup of what this session changed (the daily one may be a day behind)."""
+def backup_at_quit(root: Path, key: str | None = None) -> None:
+    """A backup of what this session changed (the daily one may be a day behind); an
+    encrypted database's backups are encrypted with its key."""
     from chatapp.store import backup as backups
 
     try:
-        made = backups.backup_if_changed(paths.database_path(root), paths.backups_dir(root))
+        made = backups.backup_if_changed(
+            paths.database_path(root), paths.backups_dir(root), key=key
+        )
     except (StorageError, OSError) as exc:
         log.warning("the backup at quit failed: %s", exc)
         return
@@ -325,7 +328,7 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
     """Open the database; if damaged, offer the latest backup (never overwriting the damaged file)."""
     from PySide6.QtWidgets import QMessageBox
 
-    from chatapp.store import Store
+    from chatapp.store import Store, convert, crypto
     from chatapp.store import backup as backups
 
     db_path = paths.database_path(root)
@@ -346,7 +349,12 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
         elif box.clickedButton() is not empty:
             return None
     try:
-        return Store.open(db_path)
+        store = Store.open(db_path, crypto.key_for(db_path))
+        convert.cleanup(db_path)  # what a killed conversion left beside a database that opens
+        return store
+    except crypto.WrongKey as exc:  # the file is likely intact: said, never replaced
+        QMessageBox.critical(None, "chatapp", exc.message)
+        return None
     except DatabaseCorrupt as exc:
         found = backups.backups(paths.backups_dir(root))
         if not found:
@@ -362,20 +370,24 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
             return None
         aside = backups.restore(db_path, found[0])
         log.warning("damaged database kept as %s", aside)
-        return Store.open(db_path)
+        try:
+            return Store.open(db_path, crypto.key_for(db_path))
+        except StorageError as again:
+            QMessageBox.critical(None, "chatapp", str(again))
+            return None
     except StorageError as exc:
         QMessageBox.critical(None, "chatapp", str(exc))
         return None
 
 
-def start_daily_backup(root: Path) -> threading.Thread:
+def start_daily_backup(root: Path, key: str | None = None) -> threading.Thread:
     """Back up once a day, on a background thread (the copy is consistent while the app writes);
     the caller joins it before the app's own quit backup."""
     from chatapp.store import backup as backups
 
     def run() -> None:
         try:
-            backups.daily_backup(paths.database_path(root), paths.backups_dir(root))
+            backups.daily_backup(paths.database_path(root), paths.backups_dir(root), key=key)
         except (StorageError, OSError) as exc:
             log.warning("daily backup failed: %s", exc)
 

@@ -3,6 +3,10 @@
     chatapp export --thread ID | --all  --format md|json|html|pdf|txt  -o PATH
     chatapp import PATH
     chatapp list
+    chatapp encrypt | decrypt
+
+`encrypt` and `decrypt` convert the database and its backups (chatapp must be closed): the
+other copy is written and checked before it takes the database's place.
 
 `list` and `export` only read: they open the database read-only when they can,
 so a read-only file or folder, a full disk or a file-size limit does not keep
@@ -23,7 +27,7 @@ from chatapp.errors import DatabaseCorrupt, DatabaseTooNew, StorageError, UserFa
 from chatapp.export import FORMATS
 from chatapp.timestamps import format_local
 
-COMMANDS = ("export", "import", "list")
+COMMANDS = ("export", "import", "list", "encrypt", "decrypt")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -49,9 +53,15 @@ def main(argv: Sequence[str]) -> int:
     imp.add_argument("--data-dir", metavar="DIR")
     lst = sub.add_parser("list", help="the threads, with the ids export --thread takes")
     lst.add_argument("--data-dir", metavar="DIR")
+    for name, text in (
+        ("encrypt", "encrypt the database and its backups (key in the keyring or a key file)"),
+        ("decrypt", "write the database and its backups back as plain SQLite"),
+    ):
+        conv = sub.add_parser(name, help=text)
+        conv.add_argument("--data-dir", metavar="DIR")
     args = parser.parse_args(list(argv))
 
-    from chatapp.store import backup
+    from chatapp.store import backup, crypto
 
     try:
         root = paths.data_dir(args.data_dir)
@@ -64,7 +74,10 @@ def main(argv: Sequence[str]) -> int:
                 file=sys.stderr,
             )
             return 1
-        store = _open_for_reading(db) if args.command in ("list", "export") else _open(db)
+        if args.command in ("encrypt", "decrypt"):
+            return _convert(args.command, db, paths.backups_dir(root))
+        key = crypto.key_for(db)
+        store = _open_for_reading(db, key) if args.command in ("list", "export") else _open(db, key)
     except UserFacingError as exc:
         print(f"chatapp: {exc}", file=sys.stderr)
         return 1
@@ -86,30 +99,53 @@ def main(argv: Sequence[str]) -> int:
         store.close()
 
 
-def _open(db: Path):  # type: ignore[no-untyped-def]
+def _convert(command: str, db: Path, backups: Path) -> int:
+    from chatapp.store import convert, crypto
+
+    if crypto.state(db) == "missing":
+        print(f"chatapp: there is no database at {db}; nothing was done.", file=sys.stderr)
+        return 1
+    if command == "encrypt":
+        where = convert.encrypt(db, backups)
+        print(f"encrypted {db} and its backups; the key is kept in {where}")
+        if where != "keyring":
+            print(
+                "  no keyring works here, so the key is in a file only you can read: weaker than "
+                "a keyring (anyone who can read your files can read the key)."
+            )
+    else:
+        convert.decrypt(db, backups)
+        print(f"decrypted {db} and its backups: they are plain SQLite files again")
+    return 0
+
+
+def _open(db: Path, key: str | None = None):  # type: ignore[no-untyped-def]
     from chatapp.store import Store
 
-    return Store.open(db)
+    return Store.open(db, key)
 
 
-def _open_for_reading(db: Path):  # type: ignore[no-untyped-def]
+def _open_for_reading(db: Path, key: str | None = None):  # type: ignore[no-untyped-def]
     """Read-only when the database is current; else opened (and upgraded) as usual, falling
     back to read-only when it cannot be written."""
     from chatapp.store import Store, migrations
+    from chatapp.store.crypto import KeyMissing, WrongKey
     from chatapp.store.db import open_read_only
 
     if not db.is_file() or db.stat().st_size == 0:
-        return Store.open(db)
+        return Store.open(db, key)
     try:
-        return Store(db, open_read_only(db, oldest=migrations.LATEST))
+        return Store(db, open_read_only(db, oldest=migrations.LATEST, key=key), key)
+    except (KeyMissing, WrongKey):
+        raise
     except StorageError:
         pass
     try:
-        return Store.open(db)
-    except (DatabaseCorrupt, DatabaseTooNew):
+        return Store.open(db, key)
+    except (DatabaseCorrupt, DatabaseTooNew, KeyMissing, WrongKey):
         raise
     except StorageError as exc:
-        store = Store(db, open_read_only(db))
+        store = Store(db, open_read_only(db, key=key), key)
         print(
             f"chatapp: the database cannot be written ({exc.message}); it was opened read-only.",
             file=sys.stderr,

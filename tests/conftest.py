@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("CHATAPP_KEYRING", "0")  # database keys go to key files, never a real keyring
 
 from pathlib import Path
 
@@ -18,6 +19,7 @@ def chatapp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "chatapp-home"
     home.mkdir()
     monkeypatch.setenv("CHATAPP_HOME", str(home))
+    monkeypatch.setenv("CHATAPP_CONFIG_HOME", str(tmp_path / "chatapp-config"))
     return home
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from chatapp.bench.report import table, write_json
 from chatapp.domain import Role
-from chatapp.store import Store
+from chatapp.store import Store, crypto
 
 WORDS = ["the", "a", "to", "and", "of", "in", "is", "you", "that", "it", "for", "on", "with", "as", "was", "be", "this", "have", "are", "or", "not", "but", "at", "from", "by", "they", "we", "say", "her", "she", "will", "my", "one", "all", "would", "there", "their", "what", "so", "up", "out", "if", "about", "who", "get", "which", "go", "me", "when", "make", "can", "like", "time", "no", "just", "him", "know", "take", "people", "into", "year", "your", "good", "some", "could", "them", "see", "other", "than", "then", "now", "look", "only", "come", "its", "over", "think", "also", "back", "after", "use", "two", "how", "our", "work", "first", "well", "way", "even", "new", "want", "because", "any", "these", "give", "day", "most", "lisbon", "berlin", "pasta", "garden", "violin", "python", "river", "doctor", "birthday", "marathon", "recipe", "guitar", "holiday", "sister", "brother", "kitchen", "project", "meeting", "coffee", "weekend", "mountain", "ocean", "library"]
 
@@ -54,18 +54,12 @@ def fill(store: Store, threads: int, messages: int, long_thread: int, rng: rando
     return 1
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chatapp.bench store")
-    parser.add_argument("--json", metavar="PATH")
-    parser.add_argument("--threads", type=int, default=1000)
-    parser.add_argument("--messages", type=int, default=1_000_000)
-    parser.add_argument("--long", type=int, default=100_000, help="messages in the long thread")
-    parser.add_argument("--queries", type=int, default=50)
-    args = parser.parse_args(argv)
-    rng = random.Random(7)
+def measure(args: argparse.Namespace, key: str | None) -> dict[str, float]:
+    """Build the database (encrypted when `key` is given) and time what the GUI does."""
+    rng = random.Random(7)  # the same messages and queries in both modes
     with tempfile.TemporaryDirectory(prefix="chatapp-bench-") as tmp:
         path = Path(tmp) / "bench.sqlite3"
-        store = Store.open(path)
+        store = Store.open(path, key)
         t0 = time.perf_counter()
         long_id = fill(store, args.threads, args.messages, args.long, rng)
         build_s = time.perf_counter() - t0
@@ -75,13 +69,14 @@ def main(argv: list[str]) -> int:
         open_ms = []
         for _ in range(5):
             t0 = time.perf_counter()
-            store = Store.open(path)
+            store = Store.open(path, key)
             store.thread(long_id)
             page = store.last_messages(long_id, 50)
             open_ms.append((time.perf_counter() - t0) * 1000)
             store.close()
-        assert len(page) == 50
-        store = Store.open(path)
+        if len(page) != 50:
+            raise RuntimeError(f"the long thread's last page has {len(page)} messages, not 50")
+        store = Store.open(path, key)
         page_ms = []
         for _ in range(20):
             t0 = time.perf_counter()
@@ -108,7 +103,7 @@ def main(argv: list[str]) -> int:
         total = store._conn.execute("SELECT count(*) FROM messages").fetchone()[0]
         store.close()
 
-    figures = {
+    return {
         "threads": args.threads,
         "messages": total,
         "long_thread_messages": args.long,
@@ -121,19 +116,62 @@ def main(argv: list[str]) -> int:
         "append_messages_per_s": append_rate,
         "bytes_per_message": size / total,
     }
+
+
+# figure, label, target, whether more is better (the ratio is encrypted speed / plain speed)
+ROWS = [
+    ("open_long_thread_last50_ms_median", "open + last 50 of the long thread (ms, median)", "< 50", False),
+    ("last50_page_ms_median", "last 50 again, warm (ms, median)", "", False),
+    ("search_two_words_ms_median", "FTS two-word query (ms, median)", "< 100", False),
+    ("search_two_words_ms_p95", "FTS two-word query (ms, p95)", "", False),
+    ("append_messages_per_s", "messages appended per second", "", True),
+    ("bytes_per_message", "database bytes per message", "", False),
+]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chatapp.bench store")
+    parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--threads", type=int, default=1000)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--long", type=int, default=100_000, help="messages in the long thread")
+    parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument(
+        "--mode",
+        choices=("both", "plain", "encrypted"),
+        default="both",
+        help="plain SQLite, SQLCipher (a random raw key, as chatapp uses), or both in one run "
+        "with the ratio (default)",
+    )
+    parser.add_argument("--encrypted", action="store_const", const="encrypted", dest="mode")
+    args = parser.parse_args(argv)
+    modes = ["plain", "encrypted"] if args.mode == "both" else [args.mode]
+    results = {mode: measure(args, crypto.new_key() if mode == "encrypted" else None) for mode in modes}
+    first = results[modes[0]]
+    headers = ["figure", *modes]
+    if len(modes) == 2:
+        headers.append("encrypted speed / plain")
+    headers.append("target")
+    rows = []
+    ratios: dict[str, float] = {}
+    for name, label, target, more_is_better in ROWS:
+        row: list[object] = [label, *(results[m][name] for m in modes)]
+        if len(modes) == 2:
+            plain, enc = results["plain"][name], results["encrypted"][name]
+            ratio = (enc / plain if more_is_better else plain / enc) if plain and enc else 0.0
+            ratios[name] = ratio
+            row.append(ratio if name != "bytes_per_message" else "")
+            target = f"{target} (ratio >= 0.8)" if name != "bytes_per_message" else target
+        row.append(target)
+        rows.append(row)
+    total, build = first["messages"], sum(r["build_s"] for r in results.values())
     print(
         table(
-            f"store: {total:,} messages in {args.threads:,} threads (built in {build_s:.0f} s)",
-            ["figure", "value", "target"],
-            [
-                [f"open + last 50 of a {args.long:,}-message thread (ms, median)", figures["open_long_thread_last50_ms_median"], "< 50"],
-                ["last 50 again, warm (ms, median)", figures["last50_page_ms_median"], ""],
-                ["FTS two-word query (ms, median)", figures["search_two_words_ms_median"], "< 100"],
-                ["FTS two-word query (ms, p95)", figures["search_two_words_ms_p95"], ""],
-                ["messages appended per second", figures["append_messages_per_s"], ""],
-                ["database bytes per message", figures["bytes_per_message"], ""],
-            ],
+            f"store: {total:,} messages in {args.threads:,} threads, {args.long:,} in the long "
+            f"one (built in {build:.0f} s)",
+            headers,
+            rows,
         )
     )
-    write_json(args.json, figures)
+    write_json(args.json, {**first, "modes": results, "encrypted_over_plain": ratios})
     return 0

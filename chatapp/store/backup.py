@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from chatapp.store import crypto
+from chatapp.store.crypto import ERRORS
 from chatapp.store.db import raise_translated
 
 log = logging.getLogger("chatapp.store")
@@ -43,16 +45,19 @@ def backups(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.name, reverse=True)
 
 
-def backup_now(db_path: Path, folder: Path, *, now: float | None = None) -> Path:
-    """Write a consistent copy of the database (readers and the writer may go on meanwhile)."""
+def backup_now(
+    db_path: Path, folder: Path, *, now: float | None = None, key: str | None = None
+) -> Path:
+    """Write a consistent copy of the database (readers and the writer may go on meanwhile);
+    an encrypted database's copy is encrypted with the same key."""
     now = time.time() if now is None else now
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{_PREFIX}{_stamp(now)}{_SUFFIX}"
     partial = target.with_name(target.name + ".partial")
     try:
-        src = sqlite3.connect(f"{Path(db_path).absolute().as_uri()}?mode=ro", uri=True)
+        src = crypto.connect(f"{Path(db_path).absolute().as_uri()}?mode=ro", key, uri=True)
         try:
-            dst = sqlite3.connect(partial)
+            dst = crypto.connect(partial, key)
             try:
                 src.backup(dst, pages=1024)
             finally:
@@ -60,7 +65,7 @@ def backup_now(db_path: Path, folder: Path, *, now: float | None = None) -> Path
         finally:
             src.close()
         os.replace(partial, target)
-    except sqlite3.Error as exc:
+    except ERRORS as exc:
         partial.unlink(missing_ok=True)
         raise_translated(exc, db_path)
     except OSError:
@@ -70,29 +75,34 @@ def backup_now(db_path: Path, folder: Path, *, now: float | None = None) -> Path
     return target
 
 
-def has_threads(db_path: Path) -> bool:
+def has_threads(db_path: Path, key: str | None = None) -> bool:
     """Whether the database holds anything worth a backup (a thread, trashed ones too)."""
     try:
-        conn = sqlite3.connect(f"{Path(db_path).absolute().as_uri()}?mode=ro", uri=True)
+        conn = crypto.connect(f"{Path(db_path).absolute().as_uri()}?mode=ro", key, uri=True)
         try:
             return conn.execute("SELECT EXISTS (SELECT 1 FROM threads)").fetchone()[0] == 1
         finally:
             conn.close()
-    except sqlite3.Error:
+    except ERRORS:
         return False
 
 
 def daily_backup(
-    db_path: Path, folder: Path, *, now: float | None = None, keep: int = KEEP
+    db_path: Path,
+    folder: Path,
+    *,
+    now: float | None = None,
+    keep: int = KEEP,
+    key: str | None = None,
 ) -> Path | None:
     """Back up if the newest backup is a day old or more and there is something to keep."""
     now = time.time() if now is None else now
     existing = backups(folder)
     if existing and now - existing[0].stat().st_mtime < DAY:
         return None
-    if not has_threads(db_path):
+    if not has_threads(db_path, key):
         return None
-    made = backup_now(db_path, folder, now=now)
+    made = backup_now(db_path, folder, now=now, key=key)
     os.utime(made, (now, now))
     prune(folder, keep_days=keep)
     return made
@@ -110,15 +120,17 @@ def changed_since_backup(db_path: Path, folder: Path) -> bool:
     return bool(written) and max(written) > newest
 
 
-def backup_if_changed(db_path: Path, folder: Path, *, now: float | None = None) -> Path | None:
+def backup_if_changed(
+    db_path: Path, folder: Path, *, now: float | None = None, key: str | None = None
+) -> Path | None:
     """At quit: a backup of what changed in this session (nothing when nothing did)."""
-    if not has_threads(db_path) or not changed_since_backup(db_path, folder):
+    if not has_threads(db_path, key) or not changed_since_backup(db_path, folder):
         return None
     now = time.time() if now is None else now
     existing = backups(folder)
     if existing and existing[0].name == f"{_PREFIX}{_stamp(now)}{_SUFFIX}":
         now += 1  # two backups in one second keep both names
-    made = backup_now(db_path, folder, now=now)
+    made = backup_now(db_path, folder, now=now, key=key)
     prune(folder)
     return made
 
@@ -174,8 +186,11 @@ class DatabaseWatch:
     took the name), so nothing is lost.
     """
 
-    def __init__(self, db_path: Path, conn: sqlite3.Connection, lock: Any = None) -> None:
+    def __init__(
+        self, db_path: Path, conn: sqlite3.Connection, lock: Any = None, key: str | None = None
+    ) -> None:
         self.db_path = Path(db_path)
+        self._key = key
         self._conn = conn
         self._lock = lock or threading.RLock()
         self._identity = self._current()
@@ -205,13 +220,13 @@ class DatabaseWatch:
         partial = target.with_name(target.name + ".partial")
         try:
             with self._lock:
-                dst = sqlite3.connect(partial)
+                dst = crypto.connect(partial, self._key)
                 try:
                     self._conn.backup(dst)
                 finally:
                     dst.close()
             os.replace(partial, target)
-        except (sqlite3.Error, OSError) as exc:
+        except (*ERRORS, OSError) as exc:
             partial.unlink(missing_ok=True)
             return (
                 f"The database file {self.db_path} was deleted or replaced while chatapp was "

@@ -8,7 +8,8 @@ import sqlite3
 from pathlib import Path
 
 from chatapp.errors import DatabaseCorrupt, DatabaseTooNew, StorageError
-from chatapp.store import migrations
+from chatapp.store import crypto, migrations
+from chatapp.store.crypto import ERRORS
 
 log = logging.getLogger("chatapp.store")
 
@@ -22,14 +23,14 @@ _CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 _IO = {"SQLITE_IOERR"}
 
 
-def _primary_name(exc: sqlite3.Error) -> str:
+def _primary_name(exc: BaseException) -> str:
     name = getattr(exc, "sqlite_errorname", "") or ""
     # extended names look like SQLITE_IOERR_WRITE; keep the primary part
     parts = name.split("_")
     return "_".join(parts[:2]) if len(parts) > 2 else name
 
 
-def translate(exc: sqlite3.Error, path: Path | str) -> StorageError | None:
+def translate(exc: BaseException, path: Path | str) -> StorageError | None:
     """Map an sqlite error to a user-facing StorageError, or None when it is a bug."""
     name = _primary_name(exc)
     text = str(exc)
@@ -89,7 +90,7 @@ def _size_limited(path: Path | str) -> bool:
     return bool(sizes) and max(sizes) + 1024 * 1024 >= limit
 
 
-def raise_translated(exc: sqlite3.Error, path: Path | str) -> None:
+def raise_translated(exc: BaseException, path: Path | str) -> None:
     known = translate(exc, path)
     if known is not None:
         raise known from exc
@@ -102,27 +103,32 @@ def _configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA synchronous = NORMAL")
 
 
-def connect_reader(path: Path) -> sqlite3.Connection:
+def connect_reader(path: Path, key: str | None = None) -> sqlite3.Connection:
     """A read connection for a worker thread (WAL lets it run beside the writer)."""
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn = crypto.connect(path, key, check_same_thread=False, isolation_level=None)
+    if key is not None:
+        _check_key(conn, path)
     _configure(conn)
     conn.execute("PRAGMA query_only = ON")
     return conn
 
 
-def open_database(path: Path) -> sqlite3.Connection:
+def open_database(path: Path, key: str | None = None) -> sqlite3.Connection:
     """Open (creating or migrating) the database; refuse a newer or damaged one untouched.
 
     The version and header are read before anything is written, so a database
-    from a newer chatapp or a damaged file is never modified.
+    from a newer chatapp or a damaged file is never modified. With `key`, the database is
+    SQLCipher's (a new one is created encrypted); a key that does not open it is WrongKey.
     """
     path = Path(path)
     try:
-        if path.exists():
+        if path.exists() and key is None:
             _check_header(path)
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    except sqlite3.Error as exc:
+        conn = crypto.connect(path, key, check_same_thread=False, isolation_level=None)
+    except ERRORS as exc:
         raise_translated(exc, path)
+    if key is not None:
+        _check_key(conn, path)
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > migrations.LATEST:
@@ -137,13 +143,28 @@ def open_database(path: Path) -> sqlite3.Connection:
         if mode.lower() != "wal":
             log.warning("journal_mode is %s, not WAL", mode)
         migrations.migrate(conn)
-    except sqlite3.Error as exc:
+    except ERRORS as exc:
         conn.close()
         raise_translated(exc, path)
     return conn
 
 
-def open_read_only(path: Path, *, oldest: int = 4) -> sqlite3.Connection:
+def _check_key(conn: sqlite3.Connection, path: Path) -> None:
+    """The first read decides whether the key opens the file: a wrong key (or a damaged or
+    foreign file) reads as 'not a database', before anything is written."""
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        # every page read from disk is decrypted and checked: a larger page cache keeps
+        # searches near plain speed (a ceiling, filled only as pages are read)
+        conn.execute(f"PRAGMA cache_size = -{crypto.CACHE_KIB}")
+    except ERRORS as exc:
+        conn.close()
+        if "not a database" in str(exc) or _primary_name(exc) == "SQLITE_NOTADB":
+            raise crypto.WrongKey(crypto.wrong_key_message(path), detail=str(exc)) from exc
+        raise_translated(exc, path)
+
+
+def open_read_only(path: Path, *, oldest: int = 4, key: str | None = None) -> sqlite3.Connection:
     """Open the database only to read it (`list`, `export`): a read-only file or folder, a
     full disk or a file-size limit must not keep a person from rescuing their threads.
 
@@ -153,22 +174,25 @@ def open_read_only(path: Path, *, oldest: int = 4) -> sqlite3.Connection:
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         raise StorageError(f"There is no database at {path}.")
-    _check_header(path)
+    if key is None:
+        _check_header(path)
     uri = path.absolute().as_uri()
-    last: sqlite3.Error | None = None
+    last: BaseException | None = None
     for mode in ("mode=ro", "immutable=1"):
         try:
-            conn = sqlite3.connect(
-                f"{uri}?{mode}", uri=True, check_same_thread=False, isolation_level=None
+            conn = crypto.connect(
+                f"{uri}?{mode}", key, uri=True, check_same_thread=False, isolation_level=None
             )
-        except sqlite3.Error as exc:
+        except ERRORS as exc:
             last = exc
             continue
+        if key is not None:
+            _check_key(conn, path)
         try:
             conn.execute("PRAGMA query_only = ON")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             conn.execute("SELECT count(*) FROM threads").fetchone()
-        except sqlite3.Error as exc:
+        except ERRORS as exc:
             conn.close()
             last = exc
             continue

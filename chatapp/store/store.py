@@ -28,6 +28,7 @@ from chatapp.domain import (
     Thread,
 )
 from chatapp.errors import StorageError
+from chatapp.store.crypto import ERRORS
 from chatapp.store.db import connect_reader, open_database, raise_translated
 
 log = logging.getLogger("chatapp.store")
@@ -53,20 +54,26 @@ class Store:
     threads that only read (search, export) take their own with `reader()`.
     """
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, key: str | None = None) -> None:
         self.db_path = Path(path)
         self._conn = conn
         self._lock = threading.RLock()
+        self.key = key  # None: a plain database; readers and backups need it too
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        return cls(path, open_database(Path(path)))
+    def open(cls, path: Path, key: str | None = None) -> Store:
+        """Open `path`; with `key`, an encrypted (SQLCipher) database, created so if new."""
+        return cls(path, open_database(Path(path), key), key)
+
+    @property
+    def encrypted(self) -> bool:
+        return self.key is not None
 
     def reader(self) -> Store:
         """A read-only Store on its own connection, for another thread."""
         try:
-            return Store(self.db_path, connect_reader(self.db_path))
-        except sqlite3.Error as exc:
+            return Store(self.db_path, connect_reader(self.db_path, self.key), self.key)
+        except ERRORS as exc:
             raise_translated(exc, self.db_path)
             raise  # unreachable
 
@@ -88,11 +95,11 @@ class Store:
                     self._conn.execute("ROLLBACK")
                     raise
                 self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except ERRORS as exc:
                 if self._conn.in_transaction:
                     try:
                         self._conn.execute("ROLLBACK")
-                    except sqlite3.Error:
+                    except ERRORS:
                         pass
                 raise_translated(exc, self.db_path)
 
@@ -100,7 +107,7 @@ class Store:
         with self._lock:
             try:
                 return self._conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
+            except ERRORS as exc:
                 raise_translated(exc, self.db_path)
                 raise  # unreachable
 

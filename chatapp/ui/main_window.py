@@ -776,7 +776,10 @@ class MainWindow(QMainWindow):
         thread = self.store.thread(self._current_thread) if self._current_thread is not None else None
         if thread is not None:  # what replies use now: the model's defaults until changed
             thread = dataclasses.replace(thread, settings=self.session.effective_sampling(thread.settings))
-        dialog = SettingsDialog(thread, self.app_settings, self)
+        from chatapp.store.crypto import describe
+
+        privacy = describe(self.store.db_path, self.store.key)
+        dialog = SettingsDialog(thread, self.app_settings, self, privacy=privacy)
         self._settings_dialog = dialog
         dialog.accepted.connect(lambda: self.apply_settings(dialog))
         dialog.open()
@@ -894,7 +897,7 @@ class MainWindow(QMainWindow):
         thread = self.store.thread(self._current_thread)
         name = re.sub(r"[^\w\- ]+", "", thread.title or "chat").strip()[:60] or "chat"
         path, chosen = QFileDialog.getSaveFileName(
-            self, "Export thread", str(Path.home() / f"{name}.md"), ";;".join(self._FILTERS.values())
+            self, "Export thread (the exported file is not encrypted)", str(Path.home() / f"{name}.md"), ";;".join(self._FILTERS.values())
         )
         if path:
             from chatapp.export.writer import choose_format
@@ -910,7 +913,7 @@ class MainWindow(QMainWindow):
 
     def export_all(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export all threads", str(Path.home() / "chatapp-threads.json"), self._FILTERS["json"]
+            self, "Export all threads (the exported file is not encrypted)", str(Path.home() / "chatapp-threads.json"), self._FILTERS["json"]
         )
         if path:
             self.run_export([t.id for t in self.store.threads()], "json", Path(path))
@@ -980,7 +983,7 @@ class MainWindow(QMainWindow):
         def work(job: Job) -> ImportReport:
             # its own connection: a long import holds a write transaction, and the window's
             # connection (and its lock) must stay free for reading meanwhile (WAL)
-            writer = Store.open(self.store.db_path)
+            writer = Store.open(self.store.db_path, self.store.key)
             try:
                 return import_with_report(writer, path)
             finally:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListWidget,
     QPlainTextEdit,
@@ -125,7 +126,14 @@ class SamplingFields:
 class SettingsDialog(QDialog):
     """Edits a copy; `thread_values()` and `app_values()` give the result after accept()."""
 
-    def __init__(self, thread: Thread | None, app: AppSettings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        thread: Thread | None,
+        app: AppSettings,
+        parent: QWidget | None = None,
+        *,
+        privacy: str | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         layout = QVBoxLayout(self)
@@ -192,6 +200,13 @@ class SettingsDialog(QDialog):
         folders.addLayout(folder_buttons)
         form.addRow("More models folders", folders)
         layout.addWidget(group)
+        if privacy:  # how the conversations are kept on disk (issue 21)
+            box = QGroupBox("Privacy")
+            self.privacy = QLabel(privacy)
+            self.privacy.setWordWrap(True)
+            self.privacy.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            QVBoxLayout(box).addWidget(self.privacy)
+            layout.addWidget(box)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

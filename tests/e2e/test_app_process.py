@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,13 @@ from pathlib import Path
 import pytest
 
 import chatapp
+
+
+def keyed(db: Path):  # type: ignore[no-untyped-def]
+    """A connection to a database the app made: a new data folder's is encrypted."""
+    from chatapp.store import crypto
+
+    return crypto.connect(db, crypto.key_for(db, create=False))
 
 
 def run(args: list[str], home: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -34,7 +40,7 @@ def test_send_one_message_with_the_default_model(tmp_path: Path) -> None:
     assert result.stdout.startswith("reply: ")
     # the exchange went through the memory too (the embedding model loaded, both messages indexed)
     assert "memory: the exchange is indexed (2 messages with embeddings)" in result.stdout
-    db = sqlite3.connect(tmp_path / "chatapp.sqlite3")
+    db = keyed(tmp_path / "chatapp.sqlite3")
     rows = db.execute("SELECT role, status, model FROM messages ORDER BY id").fetchall()
     db.close()
     assert [(r[0], r[1]) for r in rows] == [("user", "complete"), ("assistant", "complete")]
@@ -87,7 +93,7 @@ def test_the_app_starts_when_the_trash_cannot_be_emptied(tmp_path: Path) -> None
     """Old trash is emptied at start-up; if that fails, the app still starts and says why in its log."""
     missing = str(tmp_path / "missing.gguf")
     assert run(["--model", missing, "--quit-after", "500"], tmp_path).returncode == 0
-    db = sqlite3.connect(tmp_path / "chatapp.sqlite3")
+    db = keyed(tmp_path / "chatapp.sqlite3")
     db.execute("INSERT INTO threads (title, created_at, updated_at, deleted_at) VALUES ('old', 0, 0, 1)")
     db.execute(  # stands in for any failure of the delete (it was "too many levels of trigger recursion")
         "CREATE TRIGGER refuse BEFORE DELETE ON threads BEGIN SELECT RAISE(ABORT, 'refused for the test'); END"
@@ -98,6 +104,6 @@ def test_the_app_starts_when_the_trash_cannot_be_emptied(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     log = (tmp_path / "chatapp.log").read_text()
     assert "the trash could not be emptied now" in log and "refused for the test" in log
-    db = sqlite3.connect(tmp_path / "chatapp.sqlite3")
+    db = keyed(tmp_path / "chatapp.sqlite3")
     assert db.execute("SELECT title FROM threads WHERE deleted_at IS NOT NULL").fetchall() == [("old",)]
     db.close()

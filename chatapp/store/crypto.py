@@ -1,0 +1,237 @@
+"""Encryption at rest: the database key, where it is kept, and keyed connections.
+
+A new data folder's database is encrypted with SQLCipher under a random 256-bit key (a raw
+key, so opening costs no key derivation). The key lives in the OS keyring; where no keyring
+backend works (CI, a headless `--send`, a minimal desktop) it goes to a file readable only by
+the user in the config folder, apart from the data folder, so a copied data folder or its
+backups alone cannot be read. An existing plain database stays plain until converted.
+
+Plain databases use the standard library's sqlite3, encrypted ones sqlcipher3: their
+exception classes differ, so callers catch `ERRORS`, never one module's `Error`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from chatapp.errors import DatabaseCorrupt, StorageError
+
+log = logging.getLogger("chatapp.store")
+
+try:  # a maintained wheel with SQLCipher 4 and FTS5
+    from sqlcipher3 import dbapi2 as cipher
+except ImportError:  # pragma: no cover - sqlcipher3 is a dependency; kept for odd installs
+    cipher = None  # type: ignore[assignment]
+
+ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error,) + ((cipher.Error,) if cipher else ())
+ENV_CONFIG = "CHATAPP_CONFIG_HOME"
+ENV_KEYRING = "CHATAPP_KEYRING"  # "0": never use the OS keyring (tests, CI)
+SERVICE = "chatapp"
+MAGIC = b"SQLite format 3\x00"
+CACHE_KIB = 64 * 1024
+
+
+class KeyMissing(DatabaseCorrupt):
+    """An encrypted database whose key this computer does not have, or a damaged file (the
+    two look alike: SQLCipher's file is random bytes). Like a damaged database it is never
+    written over; restoring a backup moves it aside first."""
+
+
+class WrongKey(StorageError):
+    """The key found does not open the database."""
+
+
+def available() -> bool:
+    return cipher is not None
+
+
+def config_dir() -> Path:
+    """chatapp's config folder (CHATAPP_CONFIG_HOME beats platformdirs), apart from its data."""
+    override = os.environ.get(ENV_CONFIG)
+    path = Path(override) if override else Path(platformdirs.user_config_dir("chatapp", appauthor=False))
+    return path.expanduser().resolve()
+
+
+def state(db_path: Path) -> str:
+    """'missing' (absent or empty), 'plain' (SQLite's header) or 'encrypted' (anything else:
+    SQLCipher's first bytes are a random salt)."""
+    try:
+        with open(db_path, "rb") as fh:
+            head = fh.read(16)
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        raise StorageError(f"chatapp cannot read its database {db_path}.", detail=str(exc)) from exc
+    if not head:
+        return "missing"
+    return "plain" if head == MAGIC else "encrypted"
+
+
+def _account(db_path: Path) -> str:
+    return f"database:{Path(db_path).resolve()}"
+
+
+def key_file(db_path: Path) -> Path:
+    """Where the key goes without a keyring: named after the database's absolute path."""
+    digest = hashlib.sha256(_account(db_path).encode()).hexdigest()[:24]
+    return config_dir() / "keys" / f"{digest}.key"
+
+
+def _keyring() -> Any | None:
+    """The OS keyring when a real backend works here, else None."""
+    if os.environ.get(ENV_KEYRING, "1") == "0":
+        return None
+    try:
+        import keyring
+
+        backend = keyring.get_keyring()
+    except Exception as exc:  # noqa: BLE001 - any keyring failure means "no keyring"
+        log.info("no keyring: %s", exc)
+        return None
+    module = type(backend).__module__
+    if module.startswith(("keyring.backends.fail", "keyring.backends.null")) or getattr(
+        backend, "priority", 1
+    ) <= 0:
+        return None
+    return keyring
+
+
+def find_key(db_path: Path) -> tuple[str, str] | None:
+    """(hex key, where it was found: 'keyring' or the key file's path), or None."""
+    ring = _keyring()
+    if ring is not None:
+        try:
+            found = ring.get_password(SERVICE, _account(db_path))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("the keyring could not be read: %s", exc)
+            found = None
+        if found:
+            return found.strip(), "keyring"
+    path = key_file(db_path)
+    try:
+        text = path.read_text(encoding="ascii").split()[0]
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+    return text, str(path)
+
+
+def store_key(db_path: Path, key: str) -> str:
+    """Keep `key` for this database: the keyring, else a 0600 file; returns where."""
+    ring = _keyring()
+    if ring is not None:
+        try:
+            ring.set_password(SERVICE, _account(db_path), key)
+            if ring.get_password(SERVICE, _account(db_path)) == key:
+                return "keyring"
+        except Exception as exc:  # noqa: BLE001
+            log.warning("the keyring refused the key, using a key file: %s", exc)
+    path = key_file(db_path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(f"{key}\n{Path(db_path).resolve()}\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return str(path)
+
+
+def new_key() -> str:
+    return secrets.token_hex(32)
+
+
+def key_for(db_path: Path, *, create: bool = True) -> str | None:
+    """The key to open `db_path` with: None for a plain database; the stored key for an
+    encrypted one (KeyMissing when there is none); for a new database, a new key (kept
+    first, so no database is ever written under a key that was not kept)."""
+    found = state(db_path)
+    if found == "plain":
+        return None
+    if found == "encrypted":
+        known = find_key(db_path)
+        if known is None:
+            raise KeyMissing(missing_message(db_path), path=str(db_path))
+        return known[0]
+    if not available() or not create:
+        return None
+    known = find_key(db_path)  # a deleted database's key stays: its backups need it
+    if known is not None:
+        return known[0]
+    key = new_key()
+    where = store_key(db_path, key)
+    log.info("new database key kept in %s", where)
+    return key
+
+
+def missing_message(db_path: Path) -> str:
+    return (
+        f"The database {db_path} is encrypted (or damaged), and this computer has no key for it: "
+        f"neither the keyring nor {key_file(db_path)} holds one. It has not been changed, and "
+        "chatapp will not start a new database over it. If it comes from another computer or "
+        "another folder, bring its key file along (or start chatapp there and decrypt it with "
+        "`chatapp decrypt`); or restore a backup made with a key this computer has."
+    )
+
+
+def wrong_key_message(db_path: Path) -> str:
+    return (
+        f"The database {db_path} cannot be opened with the key kept for it (the key was changed, "
+        "or the file was replaced or damaged). It has not been changed; nothing was written."
+    )
+
+
+def connect(target: str | Path, key: str | None, **kwargs: Any) -> Any:
+    """A connection to a plain database (key None) or an encrypted one; the key is set before
+    anything else reads the file. `target` may be a URI when uri=True is passed."""
+    if key is None:
+        return sqlite3.connect(target, **kwargs)
+    if cipher is None:
+        raise StorageError(
+            "This database is encrypted, but this chatapp lacks SQLCipher (the sqlcipher3 "
+            "package). Reinstall chatapp."
+        )
+    conn = cipher.connect(str(target), **kwargs)
+    conn.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is said by chatapp, once
+    conn.execute(f"PRAGMA key = \"x'{_checked(key)}'\"")
+    return conn
+
+
+def _checked(key: str) -> str:
+    if len(key) != 64 or any(c not in "0123456789abcdefABCDEF" for c in key):
+        raise StorageError("The database key kept for chatapp is malformed (not 64 hex digits).")
+    return key
+
+
+def describe(db_path: Path, key: str | None) -> str:
+    """A sentence or three for Settings ▸ Privacy: how the conversations are kept on disk."""
+    if key is None:
+        return (
+            f"Your conversations, memory and backups are stored unencrypted in {db_path.parent}: "
+            "any program running as you, a synced backup folder or a lost laptop can read them. "
+            "To encrypt them and their backups, quit chatapp and run `chatapp encrypt` (the "
+            "encrypted copy is checked before it takes the database's place; nothing is lost)."
+        )
+    found = find_key(db_path)
+    exported = " Exported files are not encrypted."
+    if found is not None and found[1] == "keyring":
+        return (
+            "Your conversations, memory and backups are encrypted (SQLCipher, AES-256) with a "
+            "random key kept in the system keyring." + exported
+        )
+    where = found[1] if found is not None else str(key_file(db_path))
+    return (
+        "Your conversations, memory and backups are encrypted (SQLCipher, AES-256) with a random "
+        f"key kept in {where}, readable only by you: no system keyring works here. That is "
+        "weaker than a keyring, since any program running as you can read the key; keep that "
+        "file out of synced or shared folders. A copy of the data folder alone cannot be "
+        "read." + exported
+    )
