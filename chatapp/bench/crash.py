@@ -188,8 +188,9 @@ def main(argv: list[str]) -> int:
         [["SIGKILL mid-reply", f"{statistics.median(recoveries):.2f}", f"{max(recoveries):.2f}"]],
     ))
     write_json(args.json, {
-        "damaged_copies": len(rows),
-        "ended_the_app": 0,
+        "damaged_copies": len(DAMAGE),
+        # this process is the app's side: every copy it got past did not end it
+        "copies_the_app_process_survived": len(rows),
         "outcomes": outcomes,
         "per_copy": [dict(zip(["damage", "outcome", "seconds", "message"], r)) for r in rows],
         "death_to_usable_s_median": statistics.median(recoveries),

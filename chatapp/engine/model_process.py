@@ -43,8 +43,8 @@ from chatapp.errors import GenerationError, ModelLoadError, UserFacingError
 log = logging.getLogger("chatapp.engine")
 
 STOP_GRACE = 5.0  # seconds a child may take to honour a stop before it is ended
-POLL = 0.05  # how often a waiting engine thread looks at a cancel event (cancel_now is at once)
-SEND_EVERY = 0.015  # the child sends text at most this often (the first piece at once)
+POLL = 0.1  # how often a waiting engine thread looks at a cancel event (cancel_now is at once)
+SEND_EVERY = 0.04  # the child sends text at most this often (the first piece at once)
 LOG_TAIL = 12  # llama.cpp log lines shown with a crash
 QUIT_WAIT = 3.0  # seconds a child gets to close its model before it is killed
 
