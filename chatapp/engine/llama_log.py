@@ -47,7 +47,7 @@ def install() -> None:
                 _counter += 1
                 _lines.append((_counter, py_level, line))
             log.log(py_level if py_level >= logging.WARNING else logging.DEBUG, "%s", line)
-        except Exception:  # never raise into C
+        except Exception:  # noqa: BLE001, S110 (a callback from C must never raise into it)
             pass
 
     _callback = _on_log

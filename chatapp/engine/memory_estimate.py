@@ -58,8 +58,7 @@ def shape(info: GGUFInfo) -> tuple[int, int, int, int, int]:
     heads = _int(meta, f"{arch}.attention.head_count", 32) or 32
     # a per-layer array is stored as its length only: the plain head count is the safe side
     heads_kv = _int(meta, f"{arch}.attention.head_count_kv", heads) or heads
-    if heads_kv > heads:
-        heads_kv = heads
+    heads_kv = min(heads_kv, heads)
     k_len = _int(meta, f"{arch}.attention.key_length", n_embd // heads)
     v_len = _int(meta, f"{arch}.attention.value_length", n_embd // heads)
     kv_per_token = layers * heads_kv * (k_len + v_len) * 2  # f16
@@ -85,7 +84,7 @@ def available_memory() -> int | None:
         import psutil
 
         return int(psutil.virtual_memory().available)
-    except Exception:  # psutil missing or unsupported here: no check rather than a wrong one
+    except Exception:  # noqa: BLE001 (psutil missing or unsupported: no check, not a wrong one)
         return None
 
 

@@ -42,7 +42,7 @@ class Endpoint:
     def root(self) -> str:
         """The server's root (llama.cpp's extras live beside /v1)."""
         parts = urlsplit(self.base_url.rstrip("/"))
-        path = parts.path[:-3] if parts.path.endswith("/v1") else parts.path
+        path = parts.path.removesuffix("/v1")
         return f"{parts.scheme}://{parts.netloc}{path}"
 
 
@@ -67,7 +67,7 @@ class RemoteBackend:
             headers["Authorization"] = f"Bearer {self.endpoint.api_key}"
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
-        return urllib.request.urlopen(request, timeout=timeout or self.endpoint.timeout)  # noqa: S310 (user's URL)
+        return urllib.request.urlopen(request, timeout=timeout or self.endpoint.timeout)
 
     def _explain(self, exc: BaseException, what: str) -> str:
         ep = self.endpoint
