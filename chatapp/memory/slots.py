@@ -157,7 +157,7 @@ class SlotBank:
             if refresh is not None and not same_value(self.slots[refresh].text, text):
                 refresh = None  # alike in wording, another value ("I live in Berlin" / "in Lisbon")
             replace = next((i for i in order if reset[i] >= 0.5), None) if refresh is None else None
-            if replace is not None and same_value(self.slots[replace].text, text):
+            if replace is not None and not change and same_value(self.slots[replace].text, text):
                 refresh, replace = replace, None  # the same value said again in other words
             # a pinned fact is the user's word: a change to it takes a new slot
             if replace is not None and self.slots[replace].pinned:
@@ -199,9 +199,9 @@ class SlotBank:
             return stated_change
         similarity = float(profile[self.attributes.index(attribute)])
         if similarity < MIN_SIMILARITY:
-            return 0.0  # not a statement of the attribute ("Sometimes I miss Ghent")
+            return stated_change  # not a statement of the attribute ("Sometimes I miss Ghent")
         lead = similarity - float(profile[:-1].max())  # ≤ 0
-        return 1.0 / (1.0 + math.exp(-(lead + p.attribute_margin) / p.attribute_width))
+        return max(stated_change, 1.0 / (1.0 + math.exp(-(lead + p.attribute_margin) / p.attribute_width)))
 
     def _take_new(
         self, text: str, owner: str, x: np.ndarray, sources: list[int], now: float, attribute: str | None = None
