@@ -269,18 +269,23 @@ def _fit_judge(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 400)
         w -= rate * (x.T @ g + l2 * w)
         b -= rate * float(g.sum())
     return w, b
-_models: dict[int, AttributeModel] = {}
+_models: dict[bytes, AttributeModel] = {}
 _lock = threading.Lock()
 
 
 def model_for(encode: Callable[[list[str]], np.ndarray]) -> AttributeModel:
-    """One AttributeModel per encoder (the examples are embedded once)."""
-    key = id(getattr(encode, "__self__", encode))
+    """One AttributeModel per embedding model, told apart by what it makes of one probe
+    sentence: callers wrap the same embedder in new functions (the engine thread does per
+    exchange), and the examples are embedded once, not per wrapper."""
+    probe = np.asarray(encode(["I live in a small town and work as a teacher."]), dtype=np.float32)
+    key = np.round(probe, 4).tobytes()
     with _lock:
         found = _models.get(key)
-        if found is None:
-            found = _models[key] = AttributeModel(encode)
-        return found
+    if found is None:
+        found = AttributeModel(encode)
+        with _lock:
+            found = _models.setdefault(key, found)
+    return found
 
 
 def single_valued(name: str | None) -> bool:

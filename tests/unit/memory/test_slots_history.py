@@ -185,3 +185,9 @@ def test_history_is_stored_in_order_and_goes_with_its_slot(store: Store) -> None
     assert [h.text for h in tables.slots(t.id)[0].history] == ["I live in Antwerp."]
     tables.delete_slot(back.id)
     assert store._one("SELECT COUNT(*) FROM memory_slot_history")[0] == 0
+
+
+def test_one_attribute_model_serves_every_wrapper_of_an_embedder(embedder) -> None:  # type: ignore[no-untyped-def]
+    """The engine thread wraps the embedder in a new function for every exchange; the
+    examples must not be embedded again each time."""
+    assert model_for(embedder.encode) is model_for(lambda texts: embedder.encode(texts))
