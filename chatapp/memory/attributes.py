@@ -297,7 +297,7 @@ def single_valued(name: str | None) -> bool:
 CHANGE = re.compile(
     r"\b(now|these days|nowadays|any ?more|no longer|not \w+ any ?more|used to|moved|moving|relocated|"
     r"quit|quitting|left|leaving|switched|changed|swapped|replaced|instead|gave up|given up|stopped|"
-    r"sold|rehomed|passed away|died|lost|divorced|broke up|split up|retired|new|since|started|became|"
+    r"sold|rehomed|passed away|died|lost|divorced|broke up|split up|retired|new|started|became|"
     r"official|officially|took up|taken up|recently|enrolled|traded|dropped)\b",
     re.IGNORECASE,
 )
