@@ -170,6 +170,7 @@ TEMPERATURE = 0.05  # of the softmax over attributes: a 0.1 lead in similarity i
 # benchmark's train wordings and its small talk, 0.4 kept 83% of the facts and 10% of the
 # small talk, 0.5 78% and 8%
 FACT_THRESHOLD = 0.4
+SURE_FACT = 0.8
 MIN_SIMILARITY = 0.40  # to its attribute's examples, for a statement to be about that attribute
 
 
@@ -233,7 +234,9 @@ class AttributeModel:
             known = row[c] >= MIN_SIMILARITY
             # the judge and the nearest examples must agree: either alone let a third more
             # small talk through ("I'm so sleepy after that huge lunch")
-            fact = fact if row[c] > row[-1] else min(float(fact), 0.0)
+            # unless the judge is sure ("I love hiking in the mountains" is nearest to a hike
+            # last weekend)
+            fact = fact if row[c] > row[-1] or fact >= SURE_FACT else 0.0
             out.append(Reading(ATTRIBUTES[c].name if known else None, float(p[c]), float(row[c]), float(fact)))
         return out
 
