@@ -170,6 +170,7 @@ TEMPERATURE = 0.05  # of the softmax over attributes: a 0.1 lead in similarity i
 # benchmark's train wordings and its small talk, 0.4 kept 83% of the facts and 10% of the
 # small talk, 0.5 78% and 8%
 FACT_THRESHOLD = 0.4
+SURE_FACT = 0.8
 MIN_SIMILARITY = 0.40  # to its attribute's examples, for a statement to be about that attribute
 
 
@@ -233,7 +234,9 @@ class AttributeModel:
             known = row[c] >= MIN_SIMILARITY
             # the judge and the nearest examples must agree: either alone let a third more
             # small talk through ("I'm so sleepy after that huge lunch")
-            fact = fact if row[c] > row[-1] else min(float(fact), 0.0)
+            # unless the judge is sure ("I love hiking in the mountains" is nearest to a hike
+            # last weekend)
+            fact = fact if row[c] > row[-1] or fact >= SURE_FACT else 0.0
             out.append(Reading(ATTRIBUTES[c].name if known else None, float(p[c]), float(row[c]), float(fact)))
         return out
 
@@ -269,18 +272,23 @@ def _fit_judge(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 400)
         w -= rate * (x.T @ g + l2 * w)
         b -= rate * float(g.sum())
     return w, b
-_models: dict[int, AttributeModel] = {}
+_models: dict[bytes, AttributeModel] = {}
 _lock = threading.Lock()
 
 
 def model_for(encode: Callable[[list[str]], np.ndarray]) -> AttributeModel:
-    """One AttributeModel per encoder (the examples are embedded once)."""
-    key = id(getattr(encode, "__self__", encode))
+    """One AttributeModel per embedding model, told apart by what it makes of one probe
+    sentence: callers wrap the same embedder in new functions (the engine thread does per
+    exchange), and the examples are embedded once, not per wrapper."""
+    probe = np.asarray(encode(["I live in a small town and work as a teacher."]), dtype=np.float32)
+    key = np.round(probe, 4).tobytes()
     with _lock:
         found = _models.get(key)
-        if found is None:
-            found = _models[key] = AttributeModel(encode)
-        return found
+    if found is None:
+        found = AttributeModel(encode)
+        with _lock:
+            found = _models.setdefault(key, found)
+    return found
 
 
 def single_valued(name: str | None) -> bool:
@@ -292,7 +300,8 @@ def single_valued(name: str | None) -> bool:
 CHANGE = re.compile(
     r"\b(now|these days|nowadays|any ?more|no longer|not \w+ any ?more|used to|moved|moving|relocated|"
     r"quit|quitting|left|leaving|switched|changed|swapped|replaced|instead|gave up|given up|stopped|"
-    r"sold|rehomed|passed away|died|lost|divorced|broke up|split up|retired|new|since)\b",
+    r"sold|rehomed|passed away|died|lost|divorced|broke up|split up|retired|new|started|became|"
+    r"official|officially|took up|taken up|recently|enrolled|traded|dropped)\b",
     re.IGNORECASE,
 )
 

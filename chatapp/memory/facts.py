@@ -65,7 +65,7 @@ def sentences(text: str) -> list[str]:
         for clause in _CLAUSE.split(sentence or ""):
             clause = clause.strip()
             joined = re.search(re.escape(clauses[-1]) + r"(\s+(?:and|but)\s+)" + re.escape(clause), sentence) if (
-                clauses and clause and len(clauses[-1].split()) < 3
+                clauses and clause and len(clauses[-1].split()) < 4
             ) else None
             if joined:  # "Osvaldo and I just moved in" is one statement, not a name and a clause
                 clauses[-1] = clauses[-1] + joined.group(1) + clause
@@ -82,7 +82,7 @@ def owner_of(sentence: str) -> str:
         return rel.group(1).lower()
     if re.match(r"\s*(i|i'm|i've|i'd|i'll|my|we|we're|our)\b", sentence, re.IGNORECASE):
         return "user"
-    if re.match(r"\s*[A-Z][a-z]+ and (?:I|me)\b", sentence):
+    if re.search(r"\b[A-Z][a-z]+ and (?:I|me)\b", sentence):
         return "user"  # "Noor and I have been a couple": about the user too
     name = _NAME_SUBJECT.match(sentence)
     if name and name.group(1) not in _STOP_NAMES:

@@ -9,7 +9,9 @@ chatapp.memory.attributes), and s_a(x) is x's best similarity to attribute a's e
     z_i = σ((r_i − θ_dup) / w)           update gate: is x the same fact as slot i?
     ρ_i                                  reset gate: does x state slot i's fact anew?
         = σ((s_{A_i}(x) − max_a s_a(x) + δ) / w_a)   when A_i holds one value (one home, one
-                                          job, one partner, one diet): x is about A_i
+                                          job, one partner, one diet): x is about A_i, and
+                                          says something changed or states A_i plainly
+                                          (s_{A_i}(x) ≥ 0.55, or r_i ≥ 0.5)
         = σ((r_i − θ_topic) / w) · c     otherwise (hobbies, pets, family): x is on i's
                                           subject and says something changed (c = 1 for
                                           "no longer", "gave up", "now", "instead", …)
@@ -80,6 +82,10 @@ class GateParams:
     attribute_margin: float = 0.05
     attribute_width: float = 0.01
     history_length: int = 5  # older values kept per slot
+    # a statement this like its attribute's examples replaces a single-valued slot without
+    # saying that something changed ("I live in Lisbon" after "I live in Berlin": 0.56+)
+    plain_statement: float = 0.55
+    same_frame: float = 0.5  # or is worded like the slot's statement ("I live in Tallinn" / "… in Antwerp")
 
 
 @dataclass(frozen=True)
@@ -150,15 +156,20 @@ class SlotBank:
             mine = set(same)
             change = says_change(text)
             reset = torch.zeros_like(r)
+            about = torch.zeros_like(r)
             for i in same:
-                reset[i] = self._reset(self.slots[i], profile, float(topic[i]), change)
+                reset[i], about[i] = self._reset(self.slots[i], profile, float(topic[i]), change, float(r[i]))
             order = [i for i in torch.argsort(attention, descending=True).tolist() if i in mine]
             refresh = next((i for i in order if update[i] >= 0.5), None)
             if refresh is not None and not same_value(self.slots[refresh].text, text):
                 refresh = None  # alike in wording, another value ("I live in Berlin" / "in Lisbon")
             replace = next((i for i in order if reset[i] >= 0.5), None) if refresh is None else None
-            if replace is not None and same_value(self.slots[replace].text, text):
-                refresh, replace = replace, None  # the same value said again in other words
+            if refresh is None and not change:  # the same value said again in other words
+                refresh = next(
+                    (i for i in order if (reset[i] >= 0.5 or about[i] >= 0.5) and same_value(self.slots[i].text, text)),
+                    None,
+                )
+                replace = None if refresh is not None else replace
             # a pinned fact is the user's word: a change to it takes a new slot
             if replace is not None and self.slots[replace].pinned:
                 replace = None
@@ -172,6 +183,7 @@ class SlotBank:
                 if slot.attribute is None:
                     slot.attribute = attribute
                 if refresh is not None:
+                    z = max(z, 0.5)  # a restatement in other words: the key stays at least half the old
                     slot.key = _unit(z * h + (1 - z) * xt).numpy()
                     slot.sources = sorted(set(slot.sources) | set(sources))
                     return WriteResult("refresh", slot, None, rho, z)
@@ -185,23 +197,30 @@ class SlotBank:
                 return WriteResult("replace", slot, None, rho, z)
         return self._take_new(text, owner, xt.numpy(), sources, now, attribute)
 
-    def _reset(self, slot: SlotRow, profile: np.ndarray | None, topic: float, change: bool) -> float:
+    def _reset(
+        self, slot: SlotRow, profile: np.ndarray | None, topic: float, change: bool, r: float = 0.0
+    ) -> tuple[float, float]:
         """ρ for one slot of the same owner: how surely the candidate states the slot's
-        attribute anew. A single-valued attribute (one home, one job) is replaced by any
+        attribute anew; and how surely it is about the slot's (single-valued) attribute at
+        all, which lets a restatement in other words refresh it. A single-valued attribute (one home, one job) is replaced by any
         statement of it; one that holds several (hobbies, pets) only by a statement that
         says something changed and is on the slot's subject."""
         p = self.params
         stated_change = topic if change else 0.0
         if profile is None or self.attributes is None:
-            return stated_change  # no attribute model: only a stated change replaces
+            return stated_change, 0.0  # no attribute model: only a stated change replaces
         attribute = slot.attribute or self.attributes.attribute_of(self.attributes.profile(slot.key))
         if attribute is None or not single_valued(attribute):
-            return stated_change
+            return stated_change, 0.0
         similarity = float(profile[self.attributes.index(attribute)])
         if similarity < MIN_SIMILARITY:
-            return 0.0  # not a statement of the attribute ("Sometimes I miss Ghent")
+            return stated_change, 0.0  # not a statement of the attribute ("Sometimes I miss Ghent")
         lead = similarity - float(profile[:-1].max())  # ≤ 0
-        return 1.0 / (1.0 + math.exp(-(lead + p.attribute_margin) / p.attribute_width))
+        about = 1.0 / (1.0 + math.exp(-(lead + p.attribute_margin) / p.attribute_width))
+        # small talk near an attribute ("I'm trying to drink more water" is 0.52 like a diet)
+        # must not overwrite it: a new value says it changed, or states the attribute plainly
+        sure = change or similarity >= p.plain_statement or r >= p.same_frame
+        return max(stated_change, about if sure else 0.0), about
 
     def _take_new(
         self, text: str, owner: str, x: np.ndarray, sources: list[int], now: float, attribute: str | None = None
