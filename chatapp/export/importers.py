@@ -381,7 +381,32 @@ def _check_slot(s: Any, where: str, text: _Text) -> dict[str, Any]:
         f"{where}.used_at",
         f"must be {RANGE_TEXT} or null",
     )
+    _need(
+        s.get("attribute") is None or isinstance(s["attribute"], str),
+        f"{where}.attribute",
+        "must be text or null",
+    )
+    _need(s.get("since") is None or is_time(s["since"]), f"{where}.since", f"must be {RANGE_TEXT} or null")
+    history = s.get("history", [])
+    _need(isinstance(history, list), f"{where}.history", "must be a list")
+    for n, h in enumerate(history):
+        at = f"{where}.history[{n}]"
+        _need(isinstance(h, dict), at, "must be an object")
+        _need(isinstance(h.get("text"), str), f"{at}.text", "must be text")
+        for name in ("since", "until"):
+            _need(is_time(h.get(name)), f"{at}.{name}", f"must be {RANGE_TEXT}")
     return {
+        "attribute": text(s["attribute"]) if s.get("attribute") is not None else None,
+        "since": float(s["since"]) if s.get("since") is not None else None,
+        "history": [
+            {
+                "text": text(h["text"]),
+                "sources": _id_list(h.get("sources", []), f"{where}.history[{n}].sources"),
+                "since": float(h["since"]),
+                "until": float(h["until"]),
+            }
+            for n, h in enumerate(history)
+        ],
         "text": text(s["text"]),
         "owner": text(s.get("owner", "user")),
         "key": s.get("key"),
@@ -686,9 +711,10 @@ def write_threads(store: Store, threads: list[dict[str, Any]]) -> list[int]:
                 )
             for s in t["slots"]:
                 key = _slot_key(s.get("key"))
-                conn.execute(
+                slot = conn.execute(
                     "INSERT INTO memory_slots (thread_id, text, owner, key, salience, pinned, sources,"
-                    " created_at, updated_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " created_at, updated_at, used_at, attribute, since)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         thread_id,
                         s["text"],
@@ -700,7 +726,23 @@ def write_threads(store: Store, threads: list[dict[str, Any]]) -> list[int]:
                         s["created_at"],
                         s["updated_at"],
                         s["used_at"],
+                        s["attribute"],
+                        s["since"],
                     ),
+                )
+                conn.executemany(
+                    "INSERT INTO memory_slot_history (slot_id, text, sources, since, until)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (
+                            slot.lastrowid,
+                            h["text"],
+                            json.dumps([ids[i] for i in h["sources"] if i in ids]),
+                            h["since"],
+                            h["until"],
+                        )
+                        for h in s["history"]
+                    ],
                 )
     return created
 

@@ -77,6 +77,17 @@ def read_thread(store: Store, thread_id: int) -> ThreadExport:
             "created_at": s.created_at,
             "updated_at": s.updated_at,
             "used_at": s.used_at,
+            "attribute": s.attribute,
+            "since": s.since,
+            "history": [
+                {
+                    "text": h.text,
+                    "sources": [local[i] for i in h.sources if i in local],
+                    "since": h.since,
+                    "until": h.until,
+                }
+                for h in s.history
+            ],
         }
         for s in tables.slots(thread_id)
     ]

@@ -14,7 +14,7 @@ from chatapp.domain import GenerationSettings, MessageStatus, Role
 from chatapp.export import writer
 from chatapp.export.importers import MAX_BYTES, ImportFailed, import_file
 from chatapp.store import Store
-from chatapp.store.memory_tables import MemoryTables, SlotRow
+from chatapp.store.memory_tables import MemoryTables, SlotHistory, SlotRow
 
 HOSTILE = '<script>alert("x")</script> and <img src=x onerror="alert(1)"> **bold** `code`'
 
@@ -27,7 +27,8 @@ def sample_thread(store: Store) -> int:
     store.add_message(t.id, Role.ASSISTANT, "second version", parent_id=u.id, status=MessageStatus.STOPPED, created_at=1_700_000_060)
     store.select_version(a1.id)
     tables = MemoryTables(store)
-    tables.save_slot(SlotRow(None, t.id, "I live in Lisbon.", "user", __import__("numpy").ones(4, dtype="float32"), 1.5, True, [u.id], 1.0, 2.0, None))
+    tables.save_slot(SlotRow(None, t.id, "I live in Lisbon.", "user", __import__("numpy").ones(4, dtype="float32"), 1.5, True, [u.id], 1.0, 2.0, None,
+                             attribute="home", since=2.0, history=[SlotHistory("I live in Porto.", [u.id], 1.0, 2.0)]))
     tables.add_summary(t.id, 0, 0, 1, [u.id, a1.id], "They planned a trip.", "SmolLM2")
     return t.id
 
@@ -49,7 +50,9 @@ def test_json_round_trip_is_identical(store: Store, tmp_path: Path) -> None:
     assert got[0].content == HOSTILE
     assert got[1].status == MessageStatus.COMPLETE and got[1].prompt_tokens == 12
     assert other.message(got[1].id).version_count == 2
-    assert MemoryTables(other).slots(new_id)[0].pinned
+    (slot,) = MemoryTables(other).slots(new_id)
+    assert slot.pinned and slot.attribute == "home" and slot.since == 2.0
+    assert [(h.text, h.sources, h.since, h.until) for h in slot.history] == [("I live in Porto.", [got[0].id], 1.0, 2.0)]
     assert MemoryTables(other).summaries(new_id)[0].message_ids == [got[0].id, got[1].id]
     other.close()
 
