@@ -118,7 +118,9 @@ def lexical_query(text: str) -> str:
 
 
 class EmbeddingCache:
-    """A thread's message vectors, read again only when their number changed."""
+    """A thread's message vectors, checked against the store when their number changed;
+    then only the vectors it lacks are read (a year's thread holds megabytes of them, and
+    each exchange adds two)."""
 
     def __init__(self, tables: MemoryTables) -> None:
         self.tables = tables
@@ -128,8 +130,15 @@ class EmbeddingCache:
         """(ids, depths, matrix) of the thread's shown messages."""
         cached = self._cache.get(thread_id)
         if cached is None or len(cached[0]) != self.tables.embedding_count(thread_id):
-            ids, depths, matrix = self.tables.embeddings(thread_id)
-            cached = (ids, np.asarray(depths, dtype=np.int64), matrix)
+            known = dict(zip(cached[0], cached[2])) if cached is not None else {}
+            ids, depths = self.tables.embedded(thread_id)
+            known.update(self.tables.vectors([mid for mid in ids if mid not in known]))
+            shown = [(mid, depth) for mid, depth in zip(ids, depths) if mid in known]
+            matrix = (
+                np.vstack([known[mid] for mid, _d in shown]).astype(np.float32, copy=False)
+                if shown else np.zeros((0, 0), dtype=np.float32)
+            )
+            cached = ([mid for mid, _d in shown], np.asarray([d for _m, d in shown], dtype=np.int64), matrix)
             self._cache[thread_id] = cached
         return cached
 
