@@ -6,7 +6,8 @@ cosine similarity of the message embeddings, and the same similarity with 0.8 of
 the next message's added (a short reply often carries the meaning of the
 turn it answers). The turn after each lexical hit shares in that hit's rank:
 the words of a question are in the question, its answer is the next message
-("What are your plans for the summer?" → "Researching adoption agencies").
+("What are your plans for the summer?" → "Researching adoption agencies"). A reply with the
+words itself counts once, at the better of the two ranks (see _lift_answers).
 Then every hit gains a share (DAY_SHARE) of the mean of its day's three best
 fused scores: a topic tends to come up on a day and be talked over, and excerpts
 of one day share their date line in the prompt.
@@ -218,7 +219,13 @@ def _lift_days(store: Store, fused: dict[int, float]) -> None:
 def _lift_answers(
     store: Store, thread_id: int, rows: list, before_depth: int, fused: dict[int, float], depths: dict[int, int]
 ) -> None:
-    """The message after each lexical hit (the reply to it) shares in the hit's rank."""
+    """The message after each lexical hit (the reply to it) shares in the hit's rank; a reply
+    that is a lexical hit itself ranks once, at the better of its own rank and its question's.
+    Counted twice, replies that repeat the question's words (an assistant's long answer to
+    "Can you suggest wedding venues?") crowded what the user said out of user–assistant
+    histories: LongMemEval dev evidence recall 60.4% → 78.9% at 2,048 tokens (LoCoMo dev
+    90.8% → 90.6%; counting such replies by their own rank alone, 89.8%)."""
+    own = {depth: rank for rank, (_mid, depth) in enumerate(rows)}
     wanted = {depth + 1: rank for rank, (_mid, depth) in enumerate(rows) if depth + 1 < before_depth}
     if not wanted:
         return
@@ -227,5 +234,8 @@ def _lift_answers(
         f"SELECT id, depth FROM messages WHERE thread_id = ? AND active = 1 AND depth IN ({marks})",
         (thread_id, *wanted),
     ):
-        fused[mid] = fused.get(mid, 0.0) + ANSWER_SHARE / (RRF_K + wanted[depth])
+        share = ANSWER_SHARE / (RRF_K + wanted[depth])
+        if depth in own:  # a lexical hit itself: counted once, at the better of the two ranks
+            share = max(0.0, share - 1.0 / (RRF_K + own[depth]))
+        fused[mid] = fused.get(mid, 0.0) + share
         depths[mid] = depth

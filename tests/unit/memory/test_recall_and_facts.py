@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from chatapp.domain import Role
 from chatapp.memory.facts import candidates, owner_of
@@ -165,3 +166,27 @@ def test_the_embedding_cache_reads_only_the_vectors_it_lacks(store: Store, embed
     assert len(read) == 1 and len(read[0]) == 3  # the three new ones, not the thread again
     assert cache.get(t.id)[0] == ids and len(read) == 1  # nothing changed: nothing read
 
+
+def test_a_reply_with_the_words_itself_is_not_lifted_by_the_question_too(store: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A long answer that repeats the question's words is counted once; counted twice, such
+    replies crowded the user's own statements out of user–assistant histories."""
+    import chatapp.memory.recall as recall_module
+
+    t = store.create_thread()
+    lines = [f"chat about nothing in particular number {i}" for i in range(30)]
+    lines[10] = "Can you suggest wedding venues near the lake?"
+    lines[11] = "Wedding venues near a lake: a boathouse, a garden, a lakeside hall for the wedding."
+    lines[20] = "What is your plan for the wedding venues?"
+    lines[21] = "Still looking, nothing booked."  # the answer without the words
+    ids = [store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, line).id for i, line in enumerate(lines)]
+
+    def scores() -> dict[int, float]:
+        return {h.message_id: h.score for h in recall(store, t.id, "Which wedding venues did we talk about?", None, 30, None)}
+
+    monkeypatch.setattr(recall_module, "DAY_SHARE", 0.0)  # one day: its share would mix the two
+    lifted = scores()
+    monkeypatch.setattr(recall_module, "ANSWER_SHARE", 0.0)
+    plain = scores()
+    # a hit itself: once, at the better of its own rank and its question's (not the sum)
+    assert lifted[ids[11]] == pytest.approx(max(plain[ids[11]], plain[ids[10]]))
+    assert ids[21] not in plain and lifted[ids[21]] == pytest.approx(plain[ids[20]])  # no words: the question's
