@@ -100,6 +100,30 @@ class MemoryTables:
             return [], [], np.zeros((0, 0), dtype=np.float32)
         return [r[0] for r in rows], [r[1] for r in rows], np.vstack([_vec(r[2]) for r in rows])
 
+    def embedded(self, thread_id: int) -> tuple[list[int], list[int]]:
+        """Ids and depths of the shown messages of a thread that have a whole embedding, in
+        depth order, without the vectors (a thread's vectors are megabytes; see vectors)."""
+        rows = self.store._query(
+            "SELECT e.message_id, m.depth FROM embeddings e JOIN messages m ON m.id = e.message_id"
+            " WHERE m.thread_id = ? AND m.active = 1 AND length(e.vector) = ? ORDER BY m.depth",
+            (thread_id, self._vector_bytes()),
+        )
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    def vectors(self, message_ids: list[int]) -> dict[int, np.ndarray]:
+        """The whole embeddings of these messages (those without one are left out)."""
+        out: dict[int, np.ndarray] = {}
+        size = self._vector_bytes()
+        for start in range(0, len(message_ids), 500):
+            chunk = message_ids[start : start + 500]
+            for mid, blob in self.store._query(
+                f"SELECT message_id, vector FROM embeddings WHERE message_id IN ({','.join('?' * len(chunk))})",
+                tuple(chunk),
+            ):
+                if len(blob) == size:
+                    out[mid] = _vec(blob)
+        return out
+
     def _vector_bytes(self) -> int:
         """The size of a stored vector (all-MiniLM-L6-v2: 384 float32)."""
         from chatapp.memory.embedder import DIM

@@ -1,3 +1,6 @@
+import numpy as np
+import pytest
+
 from chatapp.domain import Role
 from chatapp.memory.facts import candidates, owner_of
 from chatapp.memory.recall import (
@@ -132,3 +135,58 @@ def test_a_hit_on_the_day_the_topic_came_up_ranks_above_a_lone_one(store: Store)
     order = [h.message_id for h in hits]
     assert set(order[:2]) == {ids[10], ids[11]}  # the best match and the reply to it
     assert order.index(ids[12]) < order.index(ids[15])
+
+
+def test_the_embedding_cache_reads_only_the_vectors_it_lacks(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    """A year's thread holds megabytes of vectors and each exchange adds two: the cache reads
+    the new ones, and what it holds is what the store holds."""
+    t = store.create_thread()
+    first = store.add_message(t.id, Role.USER, "I adopted a puppy called Biscuit.")
+    for i in range(9):
+        store.add_message(t.id, Role.USER if i % 2 else Role.ASSISTANT, f"filler line {i}")
+    service = MemoryService(store, embedder.encode, embedder.name)
+    service.ingest(t.id)
+    tables = MemoryTables(store)
+    cache = EmbeddingCache(tables)
+    ids, _depths, matrix = cache.get(t.id)
+    assert ids == tables.embeddings(t.id)[0] and matrix.shape == (10, 384)
+
+    read: list[list[int]] = []
+    vectors = tables.vectors
+    tables.vectors = lambda wanted: read.append(list(wanted)) or vectors(wanted)  # type: ignore[method-assign]
+    # a new version of the first message hides everything after it; then two more messages
+    store.add_message(t.id, Role.USER, "I adopted a kitten called Pip.", parent_id=None)
+    added = [store.add_message(t.id, Role.ASSISTANT, "A kitten! Lovely."),
+             store.add_message(t.id, Role.USER, "She sleeps on the sofa.")]
+    service.ingest(t.id)
+    ids, depths, matrix = cache.get(t.id)
+    want_ids, want_depths, want_matrix = tables.embeddings(t.id)
+    assert ids == want_ids and list(depths) == want_depths and np.allclose(matrix, want_matrix)
+    assert len(ids) == 3 and added[1].id in ids and first.id not in ids
+    assert len(read) == 1 and len(read[0]) == 3  # the three new ones, not the thread again
+    assert cache.get(t.id)[0] == ids and len(read) == 1  # nothing changed: nothing read
+
+
+def test_a_reply_with_the_words_itself_is_not_lifted_by_the_question_too(store: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A long answer that repeats the question's words is counted once; counted twice, such
+    replies crowded the user's own statements out of user–assistant histories."""
+    import chatapp.memory.recall as recall_module
+
+    t = store.create_thread()
+    lines = [f"chat about nothing in particular number {i}" for i in range(30)]
+    lines[10] = "Can you suggest wedding venues near the lake?"
+    lines[11] = "Wedding venues near a lake: a boathouse, a garden, a lakeside hall for the wedding."
+    lines[20] = "What is your plan for the wedding venues?"
+    lines[21] = "Still looking, nothing booked."  # the answer without the words
+    ids = [store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, line).id for i, line in enumerate(lines)]
+
+    def scores() -> dict[int, float]:
+        return {h.message_id: h.score for h in recall(store, t.id, "Which wedding venues did we talk about?", None, 30, None)}
+
+    monkeypatch.setattr(recall_module, "DAY_SHARE", 0.0)  # one day: its share would mix the two
+    lifted = scores()
+    monkeypatch.setattr(recall_module, "ANSWER_SHARE", 0.0)
+    plain = scores()
+    # a hit itself: once, at the better of its own rank and its question's (not the sum)
+    assert lifted[ids[11]] == pytest.approx(max(plain[ids[11]], plain[ids[10]]))
+    assert plain.get(ids[21], 0.0) == 0.0 and lifted[ids[21]] == pytest.approx(plain[ids[20]])  # the question's
