@@ -42,10 +42,7 @@ _BULLET = re.compile(r"^\s*(?:[-*•·]+|\d{1,2}[.)])\s*")
 _WORD = re.compile(r"[a-z0-9]+")
 _NOTHING = re.compile(r"^(none|no (lasting )?facts|there are no|the message (does not|doesn't))", re.IGNORECASE)
 _FACT = re.compile(r"^(?:i|i'm|i've|i'd|i'll|my|we|we're|we've|our)\s+\w", re.IGNORECASE)
-_COMMON = set(
-    """i im me my mine we our us a an and or of to in on at for with from by is are was were be been has have had
-    their they them this that these those it its as about who whom which what when where also not""".split()
-)
+_COMMON = {"i", "im", "me", "my", "mine", "we", "our", "us", "a", "an", "and", "or", "of", "to", "in", "on", "at", "for", "with", "from", "by", "is", "are", "was", "were", "be", "been", "has", "have", "had", "their", "they", "them", "this", "that", "these", "those", "it", "its", "as", "about", "who", "whom", "which", "what", "when", "where", "also", "not"}
 
 
 def worth_asking(n_params: int, min_params: int | None = None) -> bool:
@@ -113,7 +110,7 @@ def read_new_messages(
             break
         try:
             reply = generate(prompt(text), SETTINGS, cancel)
-        except Exception as exc:  # llama.cpp raises many kinds
+        except Exception as exc:  # noqa: BLE001 (llama.cpp raises many kinds)
             # marked read (the rules still read it), so a message the model cannot take is not
             # tried again after every exchange
             log.warning("the model could not read message %d for facts: %s", message_id, exc)

@@ -54,15 +54,7 @@ COMMON_SHARE = 0.3  # a word in more of the thread's recent messages than this t
 COMMON_MIN_MESSAGES = 40  # fewer recent messages say too little about which words are common
 FOCUS_WEIGHT = 2.0  # the new message without its common words, against the whole message (1)
 
-_STOP = set(
-    """a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just
-    me more most my myself no nor not now of off on once only or other our ours out over own same she
-    should so some such than that the their theirs them then there these they this those through to
-    too under until up very was we were what when where which while who whom why will with would you
-    your yours yourself did does ever also really much many get got like one""".split()
-)
+_STOP = {"a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "ever", "also", "really", "much", "many", "get", "got", "like", "one"}
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
