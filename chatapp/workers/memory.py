@@ -33,8 +33,8 @@ class MemoryWorker(QObject):
         self._waiting: list[tuple[int, str, bool]] = []  # notes written while the model loads
 
     def warm_up(self) -> None:
-        """Runs on a daemon thread of its own: importing torch takes seconds, and quitting
-        the app must not wait for it."""
+        """Runs on a thread of its own: importing torch takes seconds, and the memory thread
+        must stay free for notes meanwhile."""
         try:
             from chatapp.memory.embedder import shared_embedder
             from chatapp.memory.service import MemoryService
@@ -140,9 +140,11 @@ class MemoryController(QObject):
         self._worker.ingested.connect(self.ingested)
         self._worker.failed.connect(self.failed)
         self._thread.start()
+        self._warm_up: threading.Thread | None = None
 
     def start(self) -> None:
-        threading.Thread(target=self._worker.warm_up, name="chatapp-embedder-load", daemon=True).start()
+        self._warm_up = threading.Thread(target=self._worker.warm_up, name="chatapp-embedder-load", daemon=True)
+        self._warm_up.start()
 
     def ingest(self, thread_id: int) -> None:
         self._ingest.emit(thread_id)
@@ -151,5 +153,10 @@ class MemoryController(QObject):
         self._note.emit(thread_id, text, pinned)
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Stop the memory thread. A quit right after start waits for the embedding model to
+        finish loading: a thread still inside torch's start-up while the interpreter shuts
+        down ends the process with std::terminate or a segfault (seen on a busy machine)."""
+        if self._warm_up is not None:
+            self._warm_up.join(timeout=120)
         self._thread.quit()
         return self._thread.wait(timeout_ms)
