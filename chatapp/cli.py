@@ -128,14 +128,14 @@ def _open(db: Path, key: str | None = None):  # type: ignore[no-untyped-def]
 def _open_for_reading(db: Path, key: str | None = None):  # type: ignore[no-untyped-def]
     """Read-only when the database is current; else opened (and upgraded) as usual, falling
     back to read-only when it cannot be written."""
-    from chatapp.store import Store, migrations
+    from chatapp.store import Store
     from chatapp.store.crypto import KeyMissing, WrongKey
     from chatapp.store.db import open_read_only
 
     if not db.is_file() or db.stat().st_size == 0:
         return Store.open(db, key)
     try:
-        return Store(db, open_read_only(db, oldest=migrations.LATEST, key=key), key)
+        return Store(db, open_read_only(db, key=key), key)
     except (KeyMissing, WrongKey):
         raise
     except StorageError:

@@ -164,13 +164,15 @@ def _check_key(conn: sqlite3.Connection, path: Path) -> None:
         raise_translated(exc, path)
 
 
-def open_read_only(path: Path, *, oldest: int = 4, key: str | None = None) -> sqlite3.Connection:
+def open_read_only(path: Path, *, key: str | None = None) -> sqlite3.Connection:
     """Open the database only to read it (`list`, `export`): a read-only file or folder, a
     full disk or a file-size limit must not keep a person from rescuing their threads.
 
     Tries SQLite's read-only mode, then `immutable` (which needs no -shm file, so it works
-    in a read-only folder). Nothing is written; a schema older than `oldest` is refused
-    because reading it needs a migration."""
+    in a read-only folder). Nothing is written; an older schema is refused because reading
+    it needs a migration (the code reads today's columns), and so is `immutable` beside a
+    write-ahead log with changes in it: that mode ignores the log, and an export would miss
+    the newest messages without a word."""
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         raise StorageError(f"There is no database at {path}.")
@@ -179,6 +181,13 @@ def open_read_only(path: Path, *, oldest: int = 4, key: str | None = None) -> sq
     uri = path.absolute().as_uri()
     last: BaseException | None = None
     for mode in ("mode=ro", "immutable=1"):
+        wal = path.with_name(path.name + "-wal")
+        if mode == "immutable=1" and wal.is_file() and wal.stat().st_size > 0:
+            raise StorageError(
+                f"The database {path} has recent changes in {wal.name} that cannot be read while "
+                f"it cannot be opened for writing ({last}). Copy the folder somewhere writable "
+                "and try again from there."
+            )
         try:
             conn = crypto.connect(
                 f"{uri}?{mode}", key, uri=True, check_same_thread=False, isolation_level=None
@@ -202,7 +211,7 @@ def open_read_only(path: Path, *, oldest: int = 4, key: str | None = None) -> sq
                 f"The database {path} was written by a newer version of chatapp (schema {version}, "
                 f"this version knows up to {migrations.LATEST}). Please update chatapp."
             )
-        if version < oldest:
+        if version < migrations.LATEST:
             conn.close()
             raise StorageError(
                 f"The database {path} is from an older chatapp and must be upgraded, which cannot "

@@ -163,6 +163,52 @@ def test_a_read_only_database_can_still_be_read(tmp_path: Path) -> None:
         open_read_only(folder / "missing.sqlite3")
 
 
+def test_an_older_schema_is_refused_read_only_with_a_sentence(tmp_path: Path) -> None:
+    """Reading an older schema needs today's columns (a slot's history): refused with words,
+    not a traceback halfway through an export."""
+    from chatapp.store import migrations
+
+    db = tmp_path / "old.sqlite3"
+    Store.open(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {migrations.LATEST - 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StorageError, match="older chatapp and must be upgraded"):
+        open_read_only(db)
+
+
+def test_a_write_ahead_log_with_changes_is_not_skipped_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where only `immutable` opens the file (a read-only folder without -shm), the log's
+    changes would be invisible: say so instead of exporting old data."""
+    from chatapp.store import db as db_module
+
+    db = tmp_path / "chatapp.sqlite3"
+    s = Store.open(db)
+    s.add_message(s.create_thread("t").id, Role.USER, "checkpointed")
+    s._conn.execute("PRAGMA wal_autocheckpoint = 0")
+    s._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    s.add_message(s.create_thread("newest").id, Role.USER, "only in the log")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("chatapp.sqlite3", "chatapp.sqlite3-wal"):
+        (copy / name).write_bytes((tmp_path / name).read_bytes())
+    s.close()
+    assert (copy / "chatapp.sqlite3-wal").stat().st_size > 0
+    real_connect = db_module.crypto.connect
+
+    def read_only_folder(target, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if "mode=ro" in str(target):  # what a read-only folder without -shm does (root ignores chmod)
+            raise sqlite3.OperationalError("unable to open database file")
+        return real_connect(target, *args, **kwargs)
+
+    monkeypatch.setattr(db_module.crypto, "connect", read_only_folder)
+    with pytest.raises(StorageError, match="recent changes in chatapp.sqlite3-wal"):
+        open_read_only(copy / "chatapp.sqlite3")
+
+
 def test_a_write_under_a_file_size_limit_says_the_disk_is_full(tmp_path: Path) -> None:
     code = (
         "import resource\n"
