@@ -337,7 +337,8 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
         found = backups.backups(paths.backups_dir(root))
         box = QMessageBox(QMessageBox.Icon.Warning, "chatapp", lost)
         box.setInformativeText(
-            "Restore the latest backup? Start empty keeps the backups; nothing is deleted."
+            "Restore the latest backup? Start empty keeps the backups in a folder of their "
+            "own (backups/before-<date>); nothing is deleted."
         )
         restore = box.addButton("Restore the latest backup", QMessageBox.ButtonRole.AcceptRole)
         empty = box.addButton("Start empty", QMessageBox.ButtonRole.DestructiveRole)
@@ -346,7 +347,10 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
         if box.clickedButton() is restore:
             aside = backups.restore(db_path, found[0])
             log.warning("restored the latest backup %s; what was there is kept as %s", found[0], aside)
-        elif box.clickedButton() is not empty:
+        elif box.clickedButton() is empty:
+            kept = backups.set_aside(paths.backups_dir(root))
+            log.warning("starting empty; the backups of the lost database are kept in %s", kept)
+        else:
             return None
     try:
         store = Store.open(db_path, crypto.key_for(db_path))

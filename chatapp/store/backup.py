@@ -153,6 +153,20 @@ def prune(folder: Path, *, keep_recent: int = KEEP_RECENT, keep_days: int = KEEP
     return removed
 
 
+def set_aside(folder: Path, *, now: float | None = None) -> Path | None:
+    """Move every backup into `folder/before-<date>/`, where `prune` never looks: after a
+    person chose to start empty beside a lost database, the backups of that database must
+    not be pruned away by the new one's quits. Returns the folder, or None with no backups."""
+    found = backups(folder)
+    if not found:
+        return None
+    aside = folder / f"before-{_stamp(time.time() if now is None else now)}"
+    aside.mkdir(exist_ok=True)
+    for path in found:
+        os.replace(path, aside / path.name)
+    return aside
+
+
 def _stamp(now: float) -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
 

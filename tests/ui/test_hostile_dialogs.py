@@ -59,7 +59,13 @@ def test_a_lost_database_beside_backups_is_asked_about(
     titles = [t.title for t in store.threads()]
     store.close()
     assert titles == (["precious"] if choice == 0 else [])
-    assert backup.backups(root / "backups")  # kept whatever was chosen
+    if choice == 0:
+        assert backup.backups(root / "backups")
+    else:  # kept apart, where the new database's backups never prune them
+        (aside,) = (root / "backups").glob("before-*")
+        assert backup.backups(aside) and not backup.backups(root / "backups")
+        backup.prune(root / "backups", keep_recent=0, keep_days=0)
+        assert backup.backups(aside)
 
 
 @pytest.mark.parametrize(
