@@ -43,6 +43,13 @@ class Progress:
             start, end = self._span
             self._report(start + (end - start) * done / total)
 
+    def done(self) -> None:
+        """The file is written: a Cancel that comes now is too late to honour, and saying
+        "cancelled, no file was written" beside the written file would be false."""
+        self._span = (1.0, 1.0)
+        if self._report:
+            self._report(1.0)
+
     def check(self) -> None:
         if self.cancel.is_set():
             raise ExportCancelled("The export was cancelled; no file was written.")

@@ -138,4 +138,4 @@ def export_threads(
     text = render(store, thread_ids, fmt, progress)
     progress.phase(0.9, 1.0)
     write(Path(path), text)
-    progress.phase(1.0, 1.0)
+    progress.done()

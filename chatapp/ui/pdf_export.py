@@ -112,4 +112,4 @@ def write_pdf(store: Store, thread_id: int, path: Path, progress: Progress = NO_
     if data.isEmpty():
         raise ExportFailed(f"{path} could not be written.")
     write_bytes(path, bytes(data.data()))
-    progress.phase(1.0, 1.0)
+    progress.done()

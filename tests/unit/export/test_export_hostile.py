@@ -309,3 +309,19 @@ def test_bare_urls_become_links_as_in_the_transcript(store: Store, tmp_path: Pat
     hrefs = [a["href"] for a in page.within("a")]
     assert hrefs == ["https://example.org/a?b=1", "http://www.example.com"]
     assert "https://in.code" in "".join(page.text)
+
+
+def test_a_cancel_that_comes_after_the_file_is_written_is_not_reported(store: Store, tmp_path: Path) -> None:
+    """Cancel pressed while the file is being written is too late: the export says it is done
+    (it once said "cancelled; no file was written" beside the written file)."""
+    t = store.create_thread("t")
+    store.add_message(t.id, Role.USER, "hello")
+    cancel = threading.Event()
+
+    def report(fraction: float) -> None:
+        if fraction >= 0.9:  # the writing phase has begun
+            cancel.set()
+
+    path = tmp_path / "late.md"
+    writer.export_threads(store, [t.id], "md", path, Progress(report, cancel))
+    assert cancel.is_set() and path.read_text(encoding="utf-8").count("hello") == 1
