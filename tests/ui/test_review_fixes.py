@@ -125,23 +125,13 @@ def test_the_trash_survives_a_damaged_time_and_keeps_the_title_apart(qtbot, make
 
 
 def test_a_draft_whose_write_failed_is_written_later(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from chatapp.errors import StorageError
 
     window = make_window()
     store = window.store
     thread_id = store.create_thread("plans").id
     other = store.create_thread("other").id
     window._refresh_threads(select=thread_id)
-    real_save = store.save_draft
-    failures = [1]
-
-    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
-        if failures:
-            failures.pop()
-            raise StorageError("The disk is full.")
-        return real_save(*args, **kwargs)
-
-    monkeypatch.setattr(store, "save_draft", flaky)
+    fail_the_first_draft_write(monkeypatch, store)
     qtbot.keyClicks(window.composer, "unsent words")
     window._save_draft()  # the write fails
     assert store.draft(thread_id) == ""
@@ -151,13 +141,10 @@ def test_a_draft_whose_write_failed_is_written_later(qtbot, make_window, monkeyp
     assert window.composer.toPlainText() == "unsent words"
 
 
-def test_a_failed_draft_is_written_at_quit(qtbot, make_window, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def fail_the_first_draft_write(monkeypatch, store) -> None:  # type: ignore[no-untyped-def]
+    """The next draft write fails as a full disk would; the ones after it work."""
     from chatapp.errors import StorageError
 
-    window = make_window()
-    store = window.store
-    thread_id = store.create_thread("plans").id
-    window._refresh_threads(select=thread_id)
     real_save = store.save_draft
     failures = [1]
 
@@ -168,6 +155,15 @@ def test_a_failed_draft_is_written_at_quit(qtbot, make_window, monkeypatch, tmp_
         return real_save(*args, **kwargs)
 
     monkeypatch.setattr(store, "save_draft", flaky)
+
+
+def test_a_failed_draft_is_written_at_quit(qtbot, make_window, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+
+    window = make_window()
+    store = window.store
+    thread_id = store.create_thread("plans").id
+    window._refresh_threads(select=thread_id)
+    fail_the_first_draft_write(monkeypatch, store)
     qtbot.keyClicks(window.composer, "unsent words")
     window._save_draft()
     window.close()
