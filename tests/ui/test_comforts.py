@@ -32,8 +32,8 @@ def test_the_delete_key_deletes_the_selected_thread_with_undo(qtbot, make_window
     assert window.composer.toPlainText() == "b" and _titles(window) == ["drop", "keep"]
     window.thread_view.setFocus()
     qtbot.keyClick(window.thread_view, Qt.Key.Key_Delete)
-    assert _titles(window) == ["keep"] and window._undo_button.isVisible()
-    qtbot.mouseClick(window._undo_button, Qt.MouseButton.LeftButton)
+    assert _titles(window) == ["keep"] and window.undo.button.isVisible()
+    qtbot.mouseClick(window.undo.button, Qt.MouseButton.LeftButton)
     assert _titles(window) == ["drop", "keep"]
 
 
@@ -165,7 +165,7 @@ def test_code_blocks_have_a_copy_button_and_links_open_after_asking(qtbot, make_
     viewport = window.transcript_view.viewport()
     index = window.transcript.index(1)
     delegate = window.transcript_view.itemDelegate()
-    buttons = delegate.code_buttons(window._message_option(index), index)
+    buttons = delegate.code_buttons(window.messages.option(index), index)
     assert [code for _area, code in buttons] == ["pip install chatapp"]
     QGuiApplication.clipboard().setText("")
     qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=buttons[0][0].center().toPoint())

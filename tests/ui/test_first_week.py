@@ -42,7 +42,7 @@ def test_drafts_survive_quit_and_restart(qtbot, make_window, fake: FakeBackend, 
 
 def test_a_draft_is_saved_while_typing_without_a_quit(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
-    window._draft_timer.setInterval(50)
+    window.drafts.timer.setInterval(50)
     window.new_thread()
     qtbot.keyClicks(window.composer, "crash-proof")
     qtbot.waitUntil(lambda: window.store.draft(window._current_thread) == "crash-proof", timeout=3000)
@@ -207,12 +207,12 @@ def test_two_deletes_keep_the_second_undo_for_its_whole_time(qtbot, make_window)
     second = window._current_thread
     window.delete_thread()
     qtbot.wait(350)  # past the first delete's 600 ms
-    assert window._undo_button.isVisible()
-    qtbot.mouseClick(window._undo_button, Qt.MouseButton.LeftButton)
+    assert window.undo.button.isVisible()
+    qtbot.mouseClick(window.undo.button, Qt.MouseButton.LeftButton)
     assert window._current_thread == second
-    qtbot.waitUntil(lambda: not window._undo_button.isVisible(), timeout=2000)
+    qtbot.waitUntil(lambda: not window.undo.button.isVisible(), timeout=2000)
     window.delete_thread()
-    qtbot.waitUntil(lambda: not window._undo_button.isVisible(), timeout=2000)
+    qtbot.waitUntil(lambda: not window.undo.button.isVisible(), timeout=2000)
 
 
 def _long_thread(store: Store, title: str, n: int = 30) -> int:

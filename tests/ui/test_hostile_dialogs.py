@@ -94,7 +94,7 @@ def test_the_typed_extension_decides_the_export_format(
     monkeypatch.setattr(
         QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / typed), chosen_filter)
     )
-    with qtbot.waitSignal(window.export_done, timeout=20000) as blocker:
+    with qtbot.waitSignal(window.files.export_done, timeout=20000) as blocker:
         window.export_thread()
     assert blocker.args[1] == ""
     assert (tmp_path / written).read_bytes().startswith(starts)

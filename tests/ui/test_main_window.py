@@ -191,7 +191,7 @@ def test_search_finds_a_message_in_another_thread_and_jumps_to_it(qtbot, make_wi
 
     assert item.text() == "Travel plans\nI am moving to Lisbon in May"
     assert ">Lisbon</span> in May" in hit_html(item.data(HtmlRole))  # the hit is highlighted
-    window._open_hit(item)
+    window.search.open_hit(item)
     assert window._current_thread == target.id
     current = window.transcript_view.currentIndex()
     assert window.transcript.message_at(current.row()).id == ids[3]  # older page loaded on demand
@@ -230,18 +230,18 @@ def test_export_and_import_from_the_window(qtbot, make_window, fake: FakeBackend
     thread_id = window._current_thread
     for fmt in ("md", "html", "json", "txt", "pdf"):
         target = tmp_path / f"out.{fmt}"
-        with qtbot.waitSignal(window.export_done, timeout=10000) as blocker:
+        with qtbot.waitSignal(window.files.export_done, timeout=10000) as blocker:
             window.run_export([thread_id], fmt, target)
         assert blocker.args[1] == "" and target.stat().st_size > 0
     data = json.loads((tmp_path / "out.json").read_text())
     assert [m["content"] for m in data["threads"][0]["messages"]] == ["A question", "An **answer**"]
-    with qtbot.waitSignal(window.import_done, timeout=10000) as blocker:
+    with qtbot.waitSignal(window.files.import_done, timeout=10000) as blocker:
         window.run_import(tmp_path / "out.json")
     assert blocker.args[0].startswith("Imported 1 thread")
     assert window.threads_model.rowCount() == 2
     bad = tmp_path / "bad.json"
     bad.write_text("{ not json")
-    with qtbot.waitSignal(window.import_done, timeout=10000) as blocker:
+    with qtbot.waitSignal(window.files.import_done, timeout=10000) as blocker:
         window.run_import(bad)
     assert "not valid JSON" in blocker.args[1]
     assert "not valid JSON" in window.statusBar().currentMessage()
@@ -259,8 +259,8 @@ def test_delete_thread_with_undo_and_pin(qtbot, make_window) -> None:  # type: i
     window._refresh_threads(select=second)
     window.delete_action.trigger()
     assert [window.threads_model.thread_at(r).id for r in range(window.threads_model.rowCount())] == [first]
-    assert window._undo_button.isVisible()
-    qtbot.mouseClick(window._undo_button, Qt.MouseButton.LeftButton)
+    assert window.undo.button.isVisible()
+    qtbot.mouseClick(window.undo.button, Qt.MouseButton.LeftButton)
     assert window._current_thread == second
     assert window.threads_model.rowCount() == 2
 
@@ -358,17 +358,17 @@ def test_a_long_export_shows_progress_and_can_be_cancelled(qtbot, make_window, t
         # slowly the GUI thread runs: polling from here raced a busy machine's whole export
         fractions.append(fraction)
         if cancel_at and fraction > cancel_at[0]:
-            window._export_cancel.set()  # what the dialog's Cancel button does
+            window.files.export_cancel.set()  # what the dialog's Cancel button does
 
-    window.export_progress.connect(report, Qt.ConnectionType.DirectConnection)
+    window.files.export_progress.connect(report, Qt.ConnectionType.DirectConnection)
     target = tmp_path / "long.md"
-    with qtbot.waitSignal(window.export_done, timeout=60000) as blocker:
+    with qtbot.waitSignal(window.files.export_done, timeout=60000) as blocker:
         window.run_export([1], "md", target)
     assert "cancelled" in blocker.args[1]
     assert not target.exists() and not list(tmp_path.glob(".long.md*"))
     fractions.clear()
     cancel_at.clear()
-    with qtbot.waitSignal(window.export_done, timeout=60000) as blocker:
+    with qtbot.waitSignal(window.files.export_done, timeout=60000) as blocker:
         window.run_export([1], "md", target)
     assert blocker.args[1] == "" and target.stat().st_size > 1_000_000
     assert fractions == sorted(fractions) and fractions[-1] == 1.0

@@ -133,7 +133,7 @@ def test_a_draft_whose_write_failed_is_written_later(qtbot, make_window, monkeyp
     window._refresh_threads(select=thread_id)
     fail_the_first_draft_write(monkeypatch, store)
     qtbot.keyClicks(window.composer, "unsent words")
-    window._save_draft()  # the write fails
+    window.drafts.save()  # the write fails
     assert store.draft(thread_id) == ""
     window._refresh_threads(select=other)  # switching away tries it again
     assert store.draft(thread_id) == "unsent words"
@@ -165,7 +165,7 @@ def test_a_failed_draft_is_written_at_quit(qtbot, make_window, monkeypatch, tmp_
     window._refresh_threads(select=thread_id)
     fail_the_first_draft_write(monkeypatch, store)
     qtbot.keyClicks(window.composer, "unsent words")
-    window._save_draft()
+    window.drafts.save()
     window.close()
     store.close()
     assert Store.open(tmp_path / "ui.sqlite3").draft(thread_id) == "unsent words"
@@ -177,7 +177,7 @@ def test_text_typed_without_a_thread_is_not_overwritten_by_a_stored_draft(qtbot,
     qtbot.keyClicks(window.composer, "typed first")
     thread_id = window.store.create_thread("kept").id
     window.store.save_draft(thread_id, "stored draft")
-    window._drafts[thread_id] = "stored draft"
+    window.drafts.texts[thread_id] = "stored draft"
     window._refresh_threads(select=thread_id)
     assert window._current_thread == thread_id
     assert window.composer.toPlainText() == "stored draft\ntyped first"
@@ -220,7 +220,7 @@ def test_an_added_extension_asks_before_replacing_a_file(qtbot, make_window, tmp
     assert "report.html" in asked[-1] and "Replace" in asked[-1]
     assert existing.read_text() == "my own report"  # said No: untouched
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
-    with qtbot.waitSignal(window.export_done, timeout=20000) as blocker:
+    with qtbot.waitSignal(window.files.export_done, timeout=20000) as blocker:
         window.export_thread()
     assert blocker.args[1] == "" and existing.read_bytes().startswith(b"<!DOCTYPE html>")
     assert len(asked) == 2
@@ -235,7 +235,7 @@ def test_undo_does_not_claim_to_restore_a_thread_deleted_for_good(qtbot, make_wi
     window._refresh_threads(select=window.store.threads()[0].id)
     doomed = window._current_thread
     window.delete_thread()
-    assert window._undo_button.isVisible()
+    assert window.undo.button.isVisible()
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     window.show_trash()
     dialog = window._trash_dialog
@@ -243,7 +243,7 @@ def test_undo_does_not_claim_to_restore_a_thread_deleted_for_good(qtbot, make_wi
     buttons = {b.text(): b for b in dialog.findChild(QDialogButtonBox).buttons()}
     buttons["Delete forever…"].click()
     dialog.close()
-    assert not window._undo_button.isVisible()  # nothing left to undo
+    assert not window.undo.button.isVisible()  # nothing left to undo
     window.undo_delete()  # (a shortcut or a stale click) says nothing was restored
     assert window.statusBar().currentMessage() != "Thread restored."
     assert [t.title for t in window.store.threads()] == ["stays"]
@@ -314,6 +314,6 @@ def test_a_mouse_move_lays_out_once_and_code_blocks_are_parsed_once(qtbot, make_
             QEvent.Type.MouseMove, pos, viewport.mapToGlobal(pos), Qt.MouseButton.NoButton,
             Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
         )
-        window.eventFilter(viewport, move)
+        window.messages.eventFilter(viewport, move)
     assert len(link_calls) == 5  # one hit test per move (was two)
     assert parsed_before >= 1 and len(parsed) == parsed_before  # no parse per paint or move

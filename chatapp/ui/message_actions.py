@@ -1,0 +1,213 @@
+"""What a person can do to a message in the conversation: its context menu (copy, edit and
+resend, regenerate, delete, versions) and the buttons drawn in it (‹ › versions, a code
+block's Copy, links), found by hit tests against the delegate's layout."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox, QStyleOptionViewItem
+
+from chatapp.domain import Message, Role
+from chatapp.errors import StorageError
+from chatapp.ui.highlight import code_blocks
+from chatapp.ui.session import BUSY
+from chatapp.ui.transcript import MessageDelegate
+
+if TYPE_CHECKING:
+    from chatapp.ui.main_window import MainWindow
+
+
+class MessageActions(QObject):
+    """Filters the transcript's viewport: a click on ‹ › switches the version, on a code
+    block's Copy copies it, on a link opens it (after asking)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+        self.view = window.transcript_view
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self.menu)
+        self._viewport = self.view.viewport()  # kept: compared while the view is torn down
+        self._viewport.setMouseTracking(True)
+        self._viewport.installEventFilter(self)
+
+    def menu(self, pos: QPoint) -> None:
+        window = self._window
+        index = self.view.indexAt(pos)
+        if not index.isValid():  # the Menu key: the selected message
+            index = self.view.currentIndex()
+            pos = self.view.visualRect(index).center()
+        message = window.transcript.message_at(index.row()) if index.isValid() else None
+        if message is None:
+            return
+        menu = QMenu(window)
+        menu.addAction("Copy", lambda: self.copy(message.content))
+        for n, code in enumerate(code_blocks(message.content)[:5]):
+            label = "Copy code" if n == 0 else f"Copy code block {n + 1}"
+            menu.addAction(label, lambda c=code: self.copy(c))
+        if message.role == Role.USER:
+            menu.addAction("Edit and resend…", lambda: self.edit(message))
+        elif message.role == Role.ASSISTANT:
+            menu.addAction("Regenerate", lambda: self.regenerate(message))
+        menu.addAction("Delete…", lambda: self.delete(message))
+        if message.version_count > 1:
+            prev = menu.addAction("‹ Previous version", lambda: self.switch_version(message, -1))
+            prev.setEnabled(message.version_index > 1)
+            nxt = menu.addAction("Next version ›", lambda: self.switch_version(message, +1))
+            nxt.setEnabled(message.version_index < message.version_count)
+        menu.exec(self.view.viewport().mapToGlobal(pos))
+
+    def regenerate(self, message: Message) -> bool:
+        """A new version of a reply. One in the middle of the thread says first that the
+        messages after it stay with the current version (reachable with ‹ ›)."""
+        transcript = self._window.transcript
+        row = transcript.row_of(message.id)
+        later = transcript.rowCount() - 1 - row if row >= 0 else 0
+        if later > 0 and not self._window.confirm(
+            "Regenerate reply",
+            f"The {later} message(s) after this reply stay with its current version; the new "
+            "reply starts a new branch. Switch back with ‹ › on the reply.\n\nRegenerate it?",
+        ):
+            return False
+        return self._window.session.regenerate(message.id)
+
+    def delete(self, message: Message) -> None:
+        """Delete a message and what follows it on its branch (asks first; other versions stay)."""
+        window = self._window
+        if window.session.busy:
+            window.show_error(BUSY)
+            return
+        answer = QMessageBox.question(
+            window, "Delete message",
+            "Delete this message and the messages after it on this branch?",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            window.store.delete_message(message.id)
+        except StorageError as exc:
+            window.show_error(str(exc))
+            return
+        window.transcript.reload()
+        window.memory_panel.refresh()
+
+    def copy(self, text: str) -> None:
+        QGuiApplication.clipboard().setText(text)
+        self._window.notice("Copied.", 2000)
+
+    def edit(self, message: Message) -> None:
+        text, ok = QInputDialog.getMultiLineText(
+            self._window, "Edit message", "Message:", message.content
+        )
+        if ok and text.strip() and text != message.content:
+            self._window.session.edit_and_resend(message.id, text)
+
+    def switch_version(self, message: Message, step: int) -> None:
+        """Show another version of a message (‹ 2/3 ›); what follows it switches with it."""
+        window = self._window
+        if window.session.busy:
+            window.show_error(BUSY)
+            return
+        versions = window.store.versions(message.id)
+        position = versions.index(message.id) + step
+        if 0 <= position < len(versions):
+            window.store.select_version(versions[position])
+            window.transcript.reload()
+            window.show_message(versions[position])
+
+    def open_link(self, url: str) -> bool:
+        """A link opens in the browser after the user has seen where it goes."""
+        target = QUrl(url)
+        if target.scheme() not in ("http", "https", "mailto"):
+            self._window.notice(f"Not opened: {url} (only web and mail links open)", 8000)
+            return False
+        if not self._window.confirm(
+            "Open link", f"Open this address in your browser?\n\n{target.toDisplayString()}"
+        ):
+            return False
+        return QDesktopServices.openUrl(target)
+
+    # -- hit tests against what the delegate painted -------------------------
+
+    def option(self, index: QModelIndex) -> QStyleOptionViewItem:
+        """The option the delegate painted `index` with."""
+        option = QStyleOptionViewItem()
+        option.rect = self.view.visualRect(index)
+        option.font = self.view.font()
+        option.palette = self.view.palette()
+        return option
+
+    def _delegate_at(self, pos: QPoint) -> tuple[QModelIndex, MessageDelegate] | None:
+        index = self.view.indexAt(pos)
+        delegate = self.view.itemDelegate()
+        if not index.isValid() or not isinstance(delegate, MessageDelegate):
+            return None
+        return index, delegate
+
+    def code_button_at(self, pos: QPoint) -> str | None:
+        """The code a message's "Copy" button under `pos` copies, if one is there."""
+        found = self._delegate_at(pos)
+        if found is None:
+            return None
+        index, delegate = found
+        for area, code in delegate.code_buttons(self.option(index), index):
+            if area.contains(QPointF(pos)):
+                return code
+        return None
+
+    def link_at(self, pos: QPoint) -> str:
+        found = self._delegate_at(pos)
+        if found is None:
+            return ""
+        index, delegate = found
+        return delegate.link_at(self.option(index), index, QPointF(pos))
+
+    def version_arrow_at(self, pos: QPoint) -> tuple[Message, int] | None:
+        """The message and step (-1 ‹, +1 ›) of a usable version arrow under `pos`."""
+        index = self.view.indexAt(pos)
+        message = self._window.transcript.message_at(index.row()) if index.isValid() else None
+        if message is None or message.version_count <= 1:
+            return None
+        delegate = self.view.itemDelegate()
+        if not isinstance(delegate, MessageDelegate):
+            return None
+        arrows = delegate.version_arrows(self.option(index), index)
+        if arrows is None:
+            return None
+        if arrows[0].contains(QPointF(pos)) and message.version_index > 1:
+            return message, -1
+        if arrows[1].contains(QPointF(pos)) and message.version_index < message.version_count:
+            return message, +1
+        return None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is not self._viewport:
+            return super().eventFilter(watched, event)
+        kind = event.type()
+        if kind == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton:
+            pos = event.position().toPoint()
+            hit = self.version_arrow_at(pos)
+            if hit is not None:
+                self.switch_version(*hit)
+                return True
+            code = self.code_button_at(pos)
+            if code is not None:
+                self.copy(code)
+                return True
+            link = self.link_at(pos)
+            if link:
+                self.open_link(link)
+                return True
+        elif kind == QEvent.Type.MouseMove:
+            pos = event.position().toPoint()
+            link = self.link_at(pos)  # once per move: it lays out the message's document
+            over = bool(link) or (
+                self.version_arrow_at(pos) is not None or self.code_button_at(pos) is not None
+            )
+            cursor = Qt.CursorShape.PointingHandCursor if over else Qt.CursorShape.ArrowCursor
+            watched.setCursor(cursor)
+            watched.setToolTip(link)
+        return super().eventFilter(watched, event)
