@@ -12,17 +12,14 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, QPoint, QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QItemSelectionModel, QPoint, QSettings, Qt, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QListView,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -33,22 +30,25 @@ from PySide6.QtWidgets import (
 from chatapp.config.settings import AppSettings
 from chatapp.domain import Message, MessageStatus, Role
 from chatapp.engine.backend import ModelSpec, ReplyResult
-from chatapp.errors import StorageError, UserFacingError
+from chatapp.errors import StorageError
 from chatapp.store import Store
 from chatapp.ui import appearance, menus
 from chatapp.ui.appearance import Appearance, font_points
 from chatapp.ui.composer import Composer
 from chatapp.ui.drafts import Drafts
 from chatapp.ui.file_actions import FileActions
+from chatapp.ui.follow import FollowEnd
 from chatapp.ui.memory_panel import MemoryPanel
 from chatapp.ui.message_actions import MessageActions
 from chatapp.ui.model_controller import ModelController
+from chatapp.ui.model_dialogs import ModelDialogs
 from chatapp.ui.search_panel import SearchPanel
 from chatapp.ui.session import ChatSession
 from chatapp.ui.status_bar import ERROR_MARK, StatusBar
+from chatapp.ui.thread_actions import ThreadActions
 from chatapp.ui.thread_list import ThreadDelegate, ThreadIdRole, ThreadListModel
 from chatapp.ui.transcript import MessageDelegate, TranscriptModel
-from chatapp.ui.trash import TrashDialog, UndoDelete
+from chatapp.ui.trash import UndoDelete
 from chatapp.ui.welcome import Welcome
 from chatapp.workers.engine import EngineController
 from chatapp.workers.jobs import Jobs
@@ -88,7 +88,6 @@ class MainWindow(QMainWindow):
             lambda message: self.confirm_large_model(message), self,
         )
         self._focused_once = False
-        self._follow = True  # the transcript follows its end until the user scrolls up
         self._current_thread: int | None = None
         self.jobs = Jobs(self)  # search, export, import: off the GUI thread, results back on it
         self.jobs.on_bug = self.show_error
@@ -102,6 +101,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self._build()
         self.messages = MessageActions(self)
+        self.threads = ThreadActions(self)
+        self.model_dialogs = ModelDialogs(self)
         self.appearance = Appearance(
             lambda: self.app_settings, [self.transcript_view, self.thread_view], self
         )
@@ -152,6 +153,7 @@ class MainWindow(QMainWindow):
         view.setWordWrap(True)
         view.setSpacing(0)
         self.welcome = Welcome(view, self.transcript)
+        self.follow = FollowEnd(view, self.transcript)
 
         self.composer = Composer()
         self.send_button = QPushButton("Send")
@@ -197,19 +199,11 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         self.thread_view.selectionModel().currentChanged.connect(self._thread_selected)
-        self.thread_view.doubleClicked.connect(lambda _i: self.rename_thread())
-        self.thread_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.thread_view.customContextMenuRequested.connect(self._thread_menu)
-        self.thread_view.installEventFilter(self)  # Delete deletes the selected thread
         self.composer.textChanged.connect(self._update_send_enabled)
         self.composer.textChanged.connect(self.drafts.timer.start)
         self.composer.submitted.connect(self.send)
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(self.session.stop)
-        bar = self.transcript_view.verticalScrollBar()
-        bar.valueChanged.connect(self._maybe_load_older)
-        bar.valueChanged.connect(self._note_scroll)
-        bar.rangeChanged.connect(self._keep_following)
         self.search.hit_opened.connect(self._open_hit)
         self.drafts.notice.connect(self.notice)
         self.undo.notice.connect(self.notice)
@@ -242,16 +236,6 @@ class MainWindow(QMainWindow):
     def current_thread(self) -> int | None:
         """The open thread (None: none is open)."""
         return self._current_thread
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """In the thread list, Delete deletes the selected thread (with Undo)."""
-        if (
-            watched is getattr(self, "thread_view", None) and event.type() == QEvent.Type.KeyPress
-            and event.key() == Qt.Key.Key_Delete and not event.modifiers()
-        ):
-            self.delete_thread()
-            return True
-        return super().eventFilter(watched, event)
 
     # -- threads --------------------------------------------------------
 
@@ -295,7 +279,7 @@ class MainWindow(QMainWindow):
         if not was_none:
             self.drafts.save()
         self._current_thread = thread_id
-        self._follow = True  # a thread opens at its end
+        self.follow.resume()  # a thread opens at its end
         self.transcript.load_thread(thread_id)
         self.memory_panel.show_thread(thread_id)
         self._show_thread_context(thread_id)
@@ -315,32 +299,10 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(f"{thread.title or 'New chat'} — chatapp" if thread else "chatapp")
 
     def rename_thread(self) -> None:
-        if self._current_thread is None:
-            return
-        thread = self.store.thread(self._current_thread)
-        title, ok = QInputDialog.getText(self, "Rename thread", "Title:", text=thread.title)
-        if ok and title.strip():
-            self.store.rename_thread(thread.id, title)
-            self._refresh_threads()
-
-    def _thread_menu(self, pos: QPoint) -> None:
-        index = self.thread_view.indexAt(pos)
-        thread = self.threads_model.thread_at(index.row()) if index.isValid() else None
-        if thread is None:
-            return
-        self.thread_view.setCurrentIndex(index)
-        menu = QMenu(self)
-        menu.addAction("Rename…", self.rename_thread)
-        pin = "Unpin" if thread.pinned else "Pin to top"
-        menu.addAction(pin, lambda: self.pin_thread(thread.id, not thread.pinned))
-        menu.addAction("Export…", self.export_thread)
-        menu.addSeparator()
-        menu.addAction("Delete", self.delete_thread)
-        menu.exec(self.thread_view.viewport().mapToGlobal(pos))
+        self.threads.rename()
 
     def pin_thread(self, thread_id: int, pinned: bool) -> None:
-        self.store.pin_thread(thread_id, pinned)
-        self._refresh_threads()
+        self.threads.pin(thread_id, pinned)
 
     def delete_thread(self) -> None:
         """To the trash, with Undo in the status bar (and restorable for 30 days)."""
@@ -366,13 +328,7 @@ class MainWindow(QMainWindow):
         self.undo.undo()
 
     def show_trash(self) -> None:
-        """Deleted threads: restore them, or delete them for good (asked first)."""
-        dialog = TrashDialog(self.store, self.confirm, self)
-        dialog.restored.connect(self._refresh_threads)
-        dialog.forgotten.connect(self.undo.forget)
-        dialog.error.connect(self.show_error)
-        self._trash_dialog = dialog
-        dialog.open()
+        self.threads.show_trash()
 
     def confirm(self, title: str, text: str) -> bool:
         """Yes/No for what cannot be undone (No is the default)."""
@@ -429,39 +385,17 @@ class MainWindow(QMainWindow):
     def open_link(self, url: str) -> bool:
         return self.messages.open_link(url)
 
-    def _at_bottom(self) -> bool:
-        bar = self.transcript_view.verticalScrollBar()
-        return bar.value() >= bar.maximum() - 4
-
-    @Slot(int)
-    def _note_scroll(self, _value: int) -> None:
-        """Scrolling up stops following the stream; scrolling back to the end resumes it."""
-        self._follow = self._at_bottom()
-
-    @Slot()
-    def _scroll_to_end_if_following(self) -> None:
-        if self._follow:
-            self.transcript_view.scrollToBottom()
-
-    @Slot(int, int)
-    def _keep_following(self, _low: int, high: int) -> None:
-        """The rows grew (streamed text, a thread laid out after opening): stay at the end."""
-        if self._follow:
-            self.transcript_view.verticalScrollBar().setValue(high)
-
     @Slot(object)
     def _on_message_added(self, message: Message) -> None:
         if message.thread_id == self._current_thread and message.role == Role.USER:
-            self._follow = True  # the user's own message brings the view back to the end
+            self.follow.resume()  # the user's own message brings the view back to the end
         self.transcript.append(message)
-        if self._follow:
-            self.transcript_view.scrollToBottom()
+        self.follow.now()
 
     @Slot(int, str)
     def _on_reply_text(self, message_id: int, text: str) -> None:
         self.transcript.set_text(message_id, text)
-        if self._follow:  # checked again when it runs: the user may scroll up meanwhile
-            QTimer.singleShot(0, self._scroll_to_end_if_following)
+        self.follow.soon()
 
     @Slot(object)
     def _on_reply_done(self, message: Message) -> None:
@@ -470,8 +404,7 @@ class MainWindow(QMainWindow):
             if message.status == MessageStatus.COMPLETE:
                 self._statusbar().clear_error()
             self._show_thread_context(self._current_thread)
-        if self._follow:  # checked again when it runs: the user may scroll up meanwhile
-            QTimer.singleShot(0, self._scroll_to_end_if_following)
+        self.follow.soon()
 
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:
@@ -509,13 +442,6 @@ class MainWindow(QMainWindow):
                 f"{result.completion_tokens} tokens in {result.seconds:.1f} s, "
                 f"first after {result.time_to_first_token:.2f} s"
             )
-
-    def _maybe_load_older(self, value: int) -> None:
-        if value == 0 and self.transcript.has_older():
-            bar = self.transcript_view.verticalScrollBar()
-            before = bar.maximum()
-            if self.transcript.load_older():
-                QTimer.singleShot(0, lambda: bar.setValue(bar.maximum() - before))
 
     def _open_hit(self, thread_id: int, message_id: int) -> None:
         self._refresh_threads(select=thread_id)
@@ -634,8 +560,11 @@ class MainWindow(QMainWindow):
         """Load a model; `for_thread`: the open thread uses it from now on (the user chose it)."""
         self.models.load(spec, for_thread=self._current_thread if for_thread else None)
 
-    def _load_path(self, path: str) -> None:
+    def load_path(self, path: str) -> None:
+        """Load a model file or `server:` reference for the open thread (the user chose it)."""
         self.models.load_path(path, for_thread=self._current_thread)
+
+    _load_path = load_path
 
     @Slot(str, str)
     def _show_model_label(self, text: str, tooltip: str) -> None:
@@ -644,67 +573,16 @@ class MainWindow(QMainWindow):
             self.model_label.setToolTip(tooltip)
 
     def choose_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Load model", str(Path.home()), "GGUF models (*.gguf);;All files (*)"
-        )
-        if path:
-            self._load_path(path)
+        self.model_dialogs.choose_file()
 
     def open_library(self) -> None:
-        from chatapp.ui.model_library import ModelLibrary
-
-        info = self.session.model_info
-        ref = self.models.loaded_ref
-        library = ModelLibrary(
-            self.models.model_folders(), self.models.builtin_model(),
-            self.app_settings.last_used, self,
-            endpoints=list(self.app_settings.endpoints),
-            loaded=(ref, info.device) if info is not None and ref else None,
-            crashed=self.app_settings.crashed_models,
-        )
-        library.chosen.connect(self._load_path)
-        library.configure.connect(self.open_model_settings)
-        self._library = library
-        library.open()
+        self.model_dialogs.open_library()
 
     def open_model_settings(self, path: str | None = None) -> None:
-        """The settings of a model file (the loaded one when `path` is None)."""
-        from chatapp.ui.model_settings_dialog import ModelSettingsDialog
-
-        try:
-            target = self.models.settings_target(path)
-        except UserFacingError as exc:
-            self.show_error(str(exc))
-            return
-        dialog = ModelSettingsDialog(
-            target.header, self.app_settings.model(target.path), gpu_available=target.gpu_available,
-            rpc_available=target.rpc_available, free=target.free, builtin=target.builtin,
-            parent=self,
-        )
-        self._model_settings_dialog = dialog
-        dialog.accepted.connect(
-            lambda: self.models.save_model_settings(target.path, dialog.values())
-        )
-        dialog.open()
+        self.model_dialogs.open_model_settings(path)
 
     def connect_server(self) -> None:
-        """Use a model on an OpenAI-compatible server, with the same threads and memory."""
-        from chatapp.ui.endpoint_dialog import EndpointDialog, save_key
-
-        dialog = EndpointDialog(list(self.app_settings.endpoints), self)
-        self._endpoint_dialog = dialog
-
-        def connect() -> None:
-            endpoint = dialog.endpoint()
-            entry = dialog.entry() if dialog.remember.isChecked() else None
-            saved = (
-                entry is not None and bool(endpoint.api_key)
-                and save_key(endpoint.name, endpoint.api_key)
-            )
-            self.models.load_endpoint(endpoint, entry, saved, self._current_thread)
-
-        dialog.accepted.connect(connect)
-        dialog.open()
+        self.model_dialogs.connect_server()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls()
@@ -714,7 +592,7 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event: QDropEvent) -> None:
         urls = event.mimeData().urls()
         if urls:
-            self._load_path(urls[0].toLocalFile())
+            self.load_path(urls[0].toLocalFile())
 
     def confirm_large_model(self, message: str) -> bool:
         box = QMessageBox(

@@ -102,9 +102,9 @@ class TrashDialog(QDialog):
         for thread in store.threads(trash=True):
             deleted = local(thread.deleted_at)  # a damaged time must not take the window down
             when = f"{deleted:%d %b %Y %H:%M}" if deleted is not None else "at an unknown date"
-            gone = (
-                f"{deleted + dt.timedelta(days=TRASH_DAYS):%d %b %Y}" if deleted is not None else "?"
-            )
+            gone = "?"
+            if deleted is not None:
+                gone = f"{deleted + dt.timedelta(days=TRASH_DAYS):%d %b %Y}"
             title = thread.title or "New chat"
             item = QListWidgetItem(f"{title}  —  deleted {when}")
             item.setToolTip(f"Deleted {when}; deleted for good after {gone}")

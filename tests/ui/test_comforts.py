@@ -46,7 +46,7 @@ def test_the_trash_shows_dates_and_deletes_for_good_after_asking(qtbot, make_win
         window.store.add_message(t.id, Role.USER, f"about {title}")
         window.store.trash_thread(t.id, now=1_700_000_000)  # 14 Nov 2023
     window.show_trash()
-    dialog = window._trash_dialog
+    dialog = window.threads.trash_dialog
     listing = dialog.findChild(QListWidget)
     assert listing.count() == 3 and all("deleted 14 Nov 2023" in listing.item(i).text() for i in range(3))
     buttons = {b.text(): b for b in dialog.findChild(QDialogButtonBox).buttons()}

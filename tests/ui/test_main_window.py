@@ -273,7 +273,7 @@ def test_trash_dialog_restores_a_deleted_thread(qtbot, make_window) -> None:  # 
     window.delete_thread()
     assert window.threads_model.rowCount() == 0
     window.show_trash()
-    dialog = window._trash_dialog
+    dialog = window.threads.trash_dialog
     from PySide6.QtWidgets import QDialogButtonBox, QListWidget
 
     listing = dialog.findChild(QListWidget)
@@ -447,7 +447,7 @@ def test_connect_to_a_server_saves_the_endpoint_without_its_key(qtbot, make_wind
     window = make_window()
     window.settings_path = tmp_path / "settings.json"
     window.connect_server()
-    dialog = window._endpoint_dialog
+    dialog = window.model_dialogs.endpoint_dialog
     dialog.name.setText("lab")
     dialog.url.setText("http://127.0.0.1:9/v1")
     dialog.key.setText("secret-key-value")

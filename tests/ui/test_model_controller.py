@@ -35,7 +35,7 @@ def test_a_crashed_file_is_remembered_marked_and_replaced_by_the_builtin(  # typ
     assert not window.model_loading
 
     window.open_library()
-    library = window._library
+    library = window.model_dialogs.library
     with qtbot.waitSignal(library.scanned, timeout=10000):
         pass
     model = library.model

@@ -29,7 +29,7 @@ def _window_with_real_file(qtbot, make_window, engine, tmp_path: Path, model: Pa
 def test_model_settings_are_saved_reset_and_reload_the_model(qtbot, make_window, engine, fake: FakeBackend, tmp_path: Path, default_model: Path) -> None:  # type: ignore[no-untyped-def]
     window = _window_with_real_file(qtbot, make_window, engine, tmp_path, default_model)
     window.open_model_settings()
-    dialog = window._model_settings_dialog
+    dialog = window.model_dialogs.settings_dialog
     assert "(built-in)" in dialog.findChildren(type(dialog.error))[0].text()
     assert dialog.n_ctx.specialValueText().startswith("automatic (") and dialog.n_ctx.value() == 0
     assert "Needs about" in dialog.memory.text() and "free now" in dialog.memory.text()
@@ -50,7 +50,7 @@ def test_model_settings_are_saved_reset_and_reload_the_model(qtbot, make_window,
     assert (saved.n_ctx, saved.offload, saved.chat_template) == (2048, "cpu", "chatml")
 
     window.open_model_settings(str(default_model))  # opened again: shows what was saved
-    dialog = window._model_settings_dialog
+    dialog = window.model_dialogs.settings_dialog
     assert dialog.n_ctx.value() == 2048 and dialog.template.currentText() == "chatml"
     dialog.reset_button.click()
     assert dialog.n_ctx.value() == 0 and dialog.offload.currentData() == ""
@@ -63,7 +63,7 @@ def test_model_settings_are_saved_reset_and_reload_the_model(qtbot, make_window,
 def test_a_bad_template_or_rpc_address_is_explained_and_not_saved(qtbot, make_window, engine, tmp_path: Path, default_model: Path) -> None:  # type: ignore[no-untyped-def]
     window = _window_with_real_file(qtbot, make_window, engine, tmp_path, default_model)
     window.open_model_settings()
-    dialog = window._model_settings_dialog
+    dialog = window.model_dialogs.settings_dialog
     dialog.template.setCurrentText(CUSTOM_TEMPLATE)
     assert dialog.template_text.isVisible()
     dialog.template_text.setPlainText("{{ ''.__class__.__mro__[1].__subclasses__() }}{{ messages[0].content }}")
@@ -99,7 +99,7 @@ def test_a_model_too_large_for_memory_is_loaded_only_when_the_user_agrees(qtbot,
 def test_threads_use_the_models_default_sampling_until_they_change_their_own(qtbot, make_window, engine, fake: FakeBackend, tmp_path: Path, default_model: Path) -> None:  # type: ignore[no-untyped-def]
     window = _window_with_real_file(qtbot, make_window, engine, tmp_path, default_model)
     window.open_model_settings()
-    dialog = window._model_settings_dialog
+    dialog = window.model_dialogs.settings_dialog
     dialog.sampling.setChecked(True)
     dialog.temperature.setValue(0.15)
     dialog.top_k.setValue(12)
@@ -136,7 +136,7 @@ def test_library_has_extra_folders_last_used_and_a_settings_button(qtbot, make_w
     settings.accept()
     assert AppSettings.load(tmp_path / "settings.json").model_folders == [str(extra)]
     window.open_library()
-    library = window._library
+    library = window.model_dialogs.library
     with qtbot.waitSignal(library.scanned, timeout=10000):
         pass
     model = library.model
@@ -147,7 +147,7 @@ def test_library_has_extra_folders_last_used_and_a_settings_button(qtbot, make_w
     assert not any("loaded" in name for name in rows if not name.startswith("copy.gguf"))
     library.table.setCurrentIndex(model.index(row, 0))
     library.settings_button.click()
-    assert window._model_settings_dialog.info.path == str(extra / "copy.gguf")
+    assert window.model_dialogs.settings_dialog.info.path == str(extra / "copy.gguf")
 
 
 def test_a_file_that_vanished_after_listing_is_reported_and_the_model_stays(qtbot, make_window, engine, fake: FakeBackend, tmp_path: Path, default_model: Path) -> None:  # type: ignore[no-untyped-def]
@@ -158,7 +158,7 @@ def test_a_file_that_vanished_after_listing_is_reported_and_the_model_stays(qtbo
     window.app_settings.model_folders = [str(folder)]
     fake.check_files = True
     window.open_library()
-    library = window._library
+    library = window.model_dialogs.library
     with qtbot.waitSignal(library.scanned, timeout=10000):
         pass
     model = library.model

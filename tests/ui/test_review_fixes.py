@@ -107,7 +107,7 @@ def test_the_trash_survives_a_damaged_time_and_keeps_the_title_apart(qtbot, make
     conn.commit()
     conn.close()
     window.show_trash()
-    dialog = window._trash_dialog
+    dialog = window.threads.trash_dialog
     listing = dialog.findChild(QListWidget)
     assert listing.count() == 1 and "unknown date" in listing.item(0).text()
     asked: list[str] = []
@@ -238,7 +238,7 @@ def test_undo_does_not_claim_to_restore_a_thread_deleted_for_good(qtbot, make_wi
     assert window.undo.button.isVisible()
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     window.show_trash()
-    dialog = window._trash_dialog
+    dialog = window.threads.trash_dialog
     dialog.findChild(QListWidget).setCurrentRow(0)
     buttons = {b.text(): b for b in dialog.findChild(QDialogButtonBox).buttons()}
     buttons["Delete forever…"].click()

@@ -171,7 +171,7 @@ def _connect_with_key(qtbot, window, engine, url: str, settings_path: Path):  # 
     """Model > Connect to a server…, endpoint "lab" with a key, remembered; the loaded ModelInfo."""
     window.settings_path = settings_path
     window.connect_server()
-    dialog = window._endpoint_dialog
+    dialog = window.model_dialogs.endpoint_dialog
     dialog.name.setText("lab")
     dialog.url.setText(url)
     dialog.key.setText("sk-secret-value")
