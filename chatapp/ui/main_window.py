@@ -13,10 +13,9 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, QSettings, Qt, Slot
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
     QLabel,
     QListView,
     QMainWindow,
@@ -34,7 +33,7 @@ from chatapp.errors import StorageError
 from chatapp.store import Store
 from chatapp.ui import appearance, menus
 from chatapp.ui.appearance import Appearance, font_points
-from chatapp.ui.composer import Composer
+from chatapp.ui.composer import ComposerRow
 from chatapp.ui.drafts import Drafts
 from chatapp.ui.file_actions import FileActions
 from chatapp.ui.follow import FollowEnd
@@ -155,26 +154,15 @@ class MainWindow(QMainWindow):
         self.welcome = Welcome(view, self.transcript)
         self.follow = FollowEnd(view, self.transcript)
 
-        self.composer = Composer()
-        self.send_button = QPushButton("Send")
-        self.send_button.setAccessibleName("Send")
-        self.send_button.setEnabled(False)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setAccessibleName("Stop")
-        self.stop_button.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        self.stop_button.hide()
-        buttons = QVBoxLayout()
-        buttons.addWidget(self.send_button)
-        buttons.addWidget(self.stop_button)
-        buttons.addStretch()
-        composer_row = QHBoxLayout()
-        composer_row.addWidget(self.composer, 1)
-        composer_row.addLayout(buttons)
+        self.composer_row = ComposerRow()
+        self.composer = self.composer_row.composer
+        self.send_button = self.composer_row.send_button
+        self.stop_button = self.composer_row.stop_button
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 6, 6, 6)
         right_layout.addWidget(view, 1)
-        right_layout.addLayout(composer_row)
+        right_layout.addWidget(self.composer_row)
 
         self.splitter = QSplitter()
         self.splitter.addWidget(left)
@@ -199,11 +187,9 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         self.thread_view.selectionModel().currentChanged.connect(self._thread_selected)
-        self.composer.textChanged.connect(self._update_send_enabled)
         self.composer.textChanged.connect(self.drafts.timer.start)
-        self.composer.submitted.connect(self.send)
-        self.send_button.clicked.connect(self.send)
-        self.stop_button.clicked.connect(self.session.stop)
+        self.composer_row.send.connect(self.send)
+        self.composer_row.stop.connect(self.session.stop)
         self.search.hit_opened.connect(self._open_hit)
         self.drafts.notice.connect(self.notice)
         self.undo.notice.connect(self.notice)
@@ -409,13 +395,7 @@ class MainWindow(QMainWindow):
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:
         self.threads_model.set_writing(self.session.reply_thread if busy else None)
-        self.stop_button.setVisible(busy)
-        self.send_button.setVisible(not busy)
-        self._update_send_enabled()
-
-    def _update_send_enabled(self) -> None:
-        has_text = bool(self.composer.toPlainText().strip())
-        self.send_button.setEnabled(has_text and not self.session.busy)
+        self.composer_row.set_busy(busy)
 
     @Slot(int, int)
     def _on_context(self, used: int, size: int) -> None:
