@@ -638,113 +638,19 @@ def _conversation(conv: dict[str, Any], tally: _Tally) -> dict[str, Any]:
 
 
 def write_threads(store: Store, threads: list[dict[str, Any]]) -> list[int]:
-    """All threads in one transaction: either every one is imported or none.
+    """All threads in one transaction (the store's): either every one is imported or none.
 
-    `threads` are the checked dicts made above (every key present, every value checked)."""
-    created: list[int] = []
-    with store._tx() as conn:
-        for t in threads:
-            cur = conn.execute(
-                "INSERT INTO threads (title, title_auto, system_prompt, model, settings, pinned,"
-                " created_at, updated_at, memory_enabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    t["title"],
-                    int(t["title_auto"]),
-                    t["system_prompt"],
-                    t["model"],
-                    json.dumps(t["settings"]),
-                    int(t["pinned"]),
-                    t["created_at"],
-                    t["updated_at"],
-                    int(t["memory_enabled"]),
-                ),
-            )
-            thread_id = cur.lastrowid
-            created.append(thread_id)
-            ids: dict[int, int] = {}
-            depth: dict[int, int] = {}
-            shown = _shown_path(t["messages"])
-            for m in t["messages"]:
-                parent = ids.get(m["parent"]) if m.get("parent") is not None else None
-                d = depth[m["parent"]] + 1 if m.get("parent") is not None else 0
-                cur = conn.execute(
-                    "INSERT INTO messages (thread_id, parent_id, depth, role, content, created_at, status,"
-                    " model, prompt_tokens, completion_tokens, settings, error, active, selected_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        thread_id,
-                        parent,
-                        d,
-                        m["role"],
-                        m["content"],
-                        m["created_at"],
-                        "stopped"
-                        if m.get("status") == "streaming"
-                        else m.get("status", "complete"),
-                        m.get("model"),
-                        m.get("prompt_tokens"),
-                        m.get("completion_tokens"),
-                        json.dumps(m["settings"]) if m.get("settings") is not None else None,
-                        m.get("error"),
-                        int(m["id"] in shown),
-                        m["selected_at"],
-                    ),
-                )
-                ids[m["id"]] = cur.lastrowid
-                depth[m["id"]] = d
-            for s in t["summaries"]:
-                conn.execute(
-                    "INSERT INTO summaries (thread_id, level, first_depth, last_depth, message_ids, text,"
-                    " model, created_at, stale, superseded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        thread_id,
-                        s["level"],
-                        s["first_depth"],
-                        s["last_depth"],
-                        json.dumps([ids[i] for i in s["messages"] if i in ids]),
-                        s["text"],
-                        s["model"],
-                        s["created_at"],
-                        int(s["stale"]),
-                        int(s["superseded"]),
-                    ),
-                )
-            for s in t["slots"]:
-                key = _slot_key(s.get("key"))
-                slot = conn.execute(
-                    "INSERT INTO memory_slots (thread_id, text, owner, key, salience, pinned, sources,"
-                    " created_at, updated_at, used_at, attribute, since)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        thread_id,
-                        s["text"],
-                        s["owner"],
-                        key.tobytes(),
-                        s["salience"],
-                        int(s["pinned"]),
-                        json.dumps([ids[i] for i in s["sources"] if i in ids]),
-                        s["created_at"],
-                        s["updated_at"],
-                        s["used_at"],
-                        s["attribute"],
-                        s["since"],
-                    ),
-                )
-                conn.executemany(
-                    "INSERT INTO memory_slot_history (slot_id, text, sources, since, until)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (
-                            slot.lastrowid,
-                            h["text"],
-                            json.dumps([ids[i] for i in h["sources"] if i in ids]),
-                            h["since"],
-                            h["until"],
-                        )
-                        for h in s["history"]
-                    ],
-                )
-    return created
+    `threads` are the checked dicts made above (every key present, every value checked);
+    here each message learns whether it is on the shown path and each slot gets its key."""
+    prepared = []
+    for t in threads:
+        shown = _shown_path(t["messages"])
+        prepared.append({
+            **t,
+            "messages": [{**m, "active": m["id"] in shown} for m in t["messages"]],
+            "slots": [{**s, "key": _slot_key(s.get("key")).tobytes()} for s in t["slots"]],
+        })
+    return store.import_threads(prepared)
 
 
 def _slot_key(encoded: Any) -> np.ndarray:

@@ -26,28 +26,23 @@ class ThreadExport:
 
 def read_thread(store: Store, thread_id: int) -> ThreadExport:
     thread = store.thread(thread_id)
-    rows = store._query(
-        "SELECT id, parent_id, role, content, created_at, status, model, prompt_tokens,"
-        " completion_tokens, settings, error, active, selected_at FROM messages"
-        " WHERE thread_id = ? ORDER BY id",
-        (thread_id,),
-    )
-    local = {row[0]: n + 1 for n, row in enumerate(rows)}
+    rows = store.export_messages(thread_id)
+    local = {row["id"]: n + 1 for n, row in enumerate(rows)}
     messages = [
         {
-            "id": local[r[0]],
-            "parent": local.get(r[1]) if r[1] is not None else None,
-            "role": r[2],
-            "content": r[3],
-            "created_at": r[4],
-            "status": r[5],
-            "model": r[6],
-            "prompt_tokens": r[7],
-            "completion_tokens": r[8],
-            "settings": json.loads(r[9]) if r[9] else None,
-            "error": r[10],
-            "shown": bool(r[11]),
-            "selected_at": r[12],
+            "id": local[r["id"]],
+            "parent": local.get(r["parent_id"]) if r["parent_id"] is not None else None,
+            "role": r["role"],
+            "content": r["content"],
+            "created_at": r["created_at"],
+            "status": r["status"],
+            "model": r["model"],
+            "prompt_tokens": r["prompt_tokens"],
+            "completion_tokens": r["completion_tokens"],
+            "settings": json.loads(r["settings"]) if r["settings"] else None,
+            "error": r["error"],
+            "shown": bool(r["active"]),
+            "selected_at": r["selected_at"],
         }
         for r in rows
     ]

@@ -14,10 +14,10 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatapp.domain import (
     GenerationSettings,
@@ -31,6 +31,9 @@ from chatapp.errors import StorageError
 from chatapp.store.crypto import ERRORS
 from chatapp.store.db import connect_reader, open_database, raise_translated
 
+if TYPE_CHECKING:
+    from chatapp.store.backup import DatabaseWatch
+
 log = logging.getLogger("chatapp.store")
 
 TRASH_DAYS = 30
@@ -41,10 +44,13 @@ _THREAD_COLS = (
     "id, title, title_auto, system_prompt, model, settings, pinned, created_at, updated_at, "
     "deleted_at"
 )
-_MSG_COLS = (
-    "m.id, m.thread_id, m.parent_id, m.depth, m.role, m.content, m.created_at, m.status, "
-    "m.model, m.prompt_tokens, m.completion_tokens, m.settings, m.error"
+# the one column list of a message: `_message` reads rows in this order
+MESSAGE_FIELDS = (
+    "id", "thread_id", "parent_id", "depth", "role", "content", "created_at", "status",
+    "model", "prompt_tokens", "completion_tokens", "settings", "error",
 )
+_MSG_COLS = ", ".join(f"m.{name}" for name in MESSAGE_FIELDS)
+_CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
 
 
 class Store:
@@ -80,6 +86,13 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def watch(self) -> DatabaseWatch:
+        """A watch for the database file being deleted or replaced under the open connection
+        (its rescue writes back through this connection, under this store's lock)."""
+        from chatapp.store.backup import DatabaseWatch
+
+        return DatabaseWatch(self.db_path, self._conn, self._lock, key=self.key)
 
     # -- plumbing -------------------------------------------------------
 
@@ -422,6 +435,84 @@ class Store:
         )
         return self._with_versions(rows[::-1])
 
+    def messages_by_ids(self, ids: Sequence[int]) -> dict[int, Message]:
+        """Messages by id, whichever path they are on (version numbers not filled in)."""
+        out: dict[int, Message] = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(
+                f"SELECT {_MSG_COLS} FROM messages m WHERE m.id IN ({marks})", tuple(chunk)
+            ):
+                out[row[0]] = _message(row, 1, 1)
+        return out
+
+    def message_roles(self, ids: Sequence[int]) -> dict[int, str]:
+        """The role of each message, as stored ("user", "assistant", …)."""
+        return dict(self._by_ids("SELECT id, role FROM messages WHERE id IN ({})", ids))
+
+    def message_times(self, ids: Sequence[int]) -> dict[int, float]:
+        """When each message was written (UTC seconds)."""
+        return dict(self._by_ids("SELECT id, created_at FROM messages WHERE id IN ({})", ids))
+
+    def count_on_path(self, thread_id: int, ids: Collection[int], before_depth: int) -> int:
+        """How many of `ids` are on the thread's shown path above `before_depth`."""
+        if not ids:
+            return 0
+        marks = ",".join("?" * len(ids))
+        row = self._one(
+            "SELECT COUNT(*) FROM messages WHERE thread_id = ? AND active = 1 AND depth < ?"
+            f" AND id IN ({marks})",
+            (thread_id, before_depth, *ids),
+        )
+        return row[0] if row is not None else 0
+
+    def on_path_at_depths(self, thread_id: int, depths: Collection[int]) -> list[tuple[int, int]]:
+        """(id, depth) of the shown path's messages at the given depths."""
+        if not depths:
+            return []
+        marks = ",".join("?" * len(depths))
+        return self._query(
+            "SELECT id, depth FROM messages WHERE thread_id = ? AND active = 1"
+            f" AND depth IN ({marks})",
+            (thread_id, *depths),
+        )
+
+    def fts_hits(
+        self, thread_id: int, match: str, *, before_depth: int | None = None,
+        shown_only: bool = True, limit: int = 50,
+    ) -> list[tuple[int, int, str]]:
+        """(id, depth, content) of the thread's messages matching the FTS5 expression `match`,
+        best first (bm25); `before_depth`: only above it; `shown_only`: only the shown path."""
+        where = " AND m.active = 1" if shown_only else ""
+        params: list[Any] = [match, thread_id]
+        if before_depth is not None:
+            where += " AND m.depth < ?"
+            params.append(before_depth)
+        return self._query(
+            "SELECT m.id, m.depth, m.content FROM messages_fts"
+            " JOIN messages m ON m.id = messages_fts.rowid"
+            f" WHERE messages_fts MATCH ? AND m.thread_id = ?{where}"
+            " ORDER BY bm25(messages_fts) LIMIT ?",
+            (*params, limit),
+        )
+
+    def export_messages(self, thread_id: int) -> list[dict[str, Any]]:
+        """Every message of a thread (all versions), in id order, as stored: the fields of
+        MESSAGE_FIELDS plus `active` (on the shown path) and `selected_at`. Raw values: an
+        export writes out what is there, even a value the app would refuse to show."""
+        fields = (*MESSAGE_FIELDS, "active", "selected_at")
+        rows = self._query(
+            f"SELECT {', '.join(fields)} FROM messages WHERE thread_id = ? ORDER BY id",
+            (thread_id,),
+        )
+        return [dict(zip(fields, row, strict=True)) for row in rows]
+
+    def _by_ids(self, sql: str, ids: Sequence[int]) -> list[tuple]:
+        rows: list[tuple] = []
+        for chunk in _chunks(ids):
+            rows += self._query(sql.format(",".join("?" * len(chunk))), tuple(chunk))
+        return rows
+
     def versions(self, message_id: int) -> list[int]:
         """Ids of a message and its siblings (its versions), oldest first."""
         row = self._one("SELECT thread_id, parent_id FROM messages WHERE id = ?", (message_id,))
@@ -542,6 +633,120 @@ class Store:
             for r in rows
         ]
 
+    # -- import ---------------------------------------------------------
+
+    def import_threads(self, threads: list[dict[str, Any]]) -> list[int]:
+        """Imported threads, all in one transaction: either every one is written or none.
+
+        `threads` are the importer's checked dicts (chatapp.export.importers: every key
+        present, every value checked); each message carries `active` (on the shown path) and
+        each slot its `key` as float32 bytes. Local ids link parents, summaries and sources."""
+        created: list[int] = []
+        with self._tx() as conn:
+            for t in threads:
+                cur = conn.execute(
+                    "INSERT INTO threads (title, title_auto, system_prompt, model, settings,"
+                    " pinned, created_at, updated_at, memory_enabled)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        t["title"],
+                        int(t["title_auto"]),
+                        t["system_prompt"],
+                        t["model"],
+                        json.dumps(t["settings"]),
+                        int(t["pinned"]),
+                        t["created_at"],
+                        t["updated_at"],
+                        int(t["memory_enabled"]),
+                    ),
+                )
+                thread_id = cur.lastrowid
+                created.append(thread_id)
+                ids: dict[int, int] = {}
+                depth: dict[int, int] = {}
+                for m in t["messages"]:
+                    parent = ids.get(m["parent"]) if m.get("parent") is not None else None
+                    d = depth[m["parent"]] + 1 if m.get("parent") is not None else 0
+                    cur = conn.execute(
+                        "INSERT INTO messages (thread_id, parent_id, depth, role, content,"
+                        " created_at, status, model, prompt_tokens, completion_tokens, settings,"
+                        " error, active, selected_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            thread_id,
+                            parent,
+                            d,
+                            m["role"],
+                            m["content"],
+                            m["created_at"],
+                            "stopped"
+                            if m.get("status") == "streaming"
+                            else m.get("status", "complete"),
+                            m.get("model"),
+                            m.get("prompt_tokens"),
+                            m.get("completion_tokens"),
+                            json.dumps(m["settings"]) if m.get("settings") is not None else None,
+                            m.get("error"),
+                            int(m["active"]),
+                            m["selected_at"],
+                        ),
+                    )
+                    ids[m["id"]] = cur.lastrowid
+                    depth[m["id"]] = d
+                for s in t["summaries"]:
+                    conn.execute(
+                        "INSERT INTO summaries (thread_id, level, first_depth, last_depth,"
+                        " message_ids, text, model, created_at, stale, superseded)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            thread_id,
+                            s["level"],
+                            s["first_depth"],
+                            s["last_depth"],
+                            json.dumps([ids[i] for i in s["messages"] if i in ids]),
+                            s["text"],
+                            s["model"],
+                            s["created_at"],
+                            int(s["stale"]),
+                            int(s["superseded"]),
+                        ),
+                    )
+                for s in t["slots"]:
+                    slot = conn.execute(
+                        "INSERT INTO memory_slots (thread_id, text, owner, key, salience, pinned,"
+                        " sources, created_at, updated_at, used_at, attribute, since)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            thread_id,
+                            s["text"],
+                            s["owner"],
+                            s["key"],
+                            s["salience"],
+                            int(s["pinned"]),
+                            json.dumps([ids[i] for i in s["sources"] if i in ids]),
+                            s["created_at"],
+                            s["updated_at"],
+                            s["used_at"],
+                            s["attribute"],
+                            s["since"],
+                        ),
+                    )
+                    conn.executemany(
+                        "INSERT INTO memory_slot_history (slot_id, text, sources, since, until)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        [
+                            (
+                                slot.lastrowid,
+                                h["text"],
+                                json.dumps([ids[i] for i in h["sources"] if i in ids]),
+                                h["since"],
+                                h["until"],
+                            )
+                            for h in s["history"]
+                        ],
+                    )
+        return created
+
     # -- helpers --------------------------------------------------------
 
     def _with_versions(self, rows: list[tuple]) -> list[Message]:
@@ -572,6 +777,12 @@ class Store:
             index = siblings.index(r[0]) + 1 if r[0] in siblings else 1
             result.append(_message(r, index, max(1, len(siblings))))
         return result
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    ids = list(ids)
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
 
 
 def _thread(row: tuple, count: int = 0) -> Thread:
