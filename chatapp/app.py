@@ -8,16 +8,19 @@ import faulthandler
 import logging
 import os
 import sys
-import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chatapp import __version__, logs
 from chatapp.config import paths
 from chatapp.config.settings import AppSettings
 from chatapp.engine.backend import GPU_POLICIES, ModelSpec
 from chatapp.errors import DatabaseCorrupt, ModelLoadError, StorageError, UserFacingError
+
+if TYPE_CHECKING:
+    from chatapp.workers.jobs import Job, Jobs
 
 log = logging.getLogger("chatapp.app")
 
@@ -128,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chatapp.ui.main_window import MainWindow
     from chatapp.ui.single_instance import SingleInstance
     from chatapp.workers.engine import EngineController
+    from chatapp.workers.jobs import Jobs
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("chatapp")
@@ -148,10 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = open_store_interactively(root)
     if store is None:
         return 1
-    from chatapp.store import backup as backups
     from chatapp.store.crypto import ERRORS
 
-    watch = backups.DatabaseWatch(store.db_path, store._conn, store._lock, key=store.key)
+    watch = store.watch()
     recovered = store.recover_interrupted()
     if recovered:
         log.info("%d interrupted replies marked stopped", recovered)
@@ -162,7 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         purged = 0
     if purged:
         log.info("%d threads purged from the trash", purged)
-    daily_backup = start_daily_backup(root, store.key)
+    # one pool for the app's background jobs: the day's backup, the embedding model's load,
+    # then the window's search, export, import, model scan and server listing
+    jobs = Jobs(workers=4)
+    start_daily_backup(jobs, root, store.key)
 
     settings, notices = AppSettings.load_with_notices(paths.settings_path(root))
     guard_crash_loop(settings, paths.settings_path(root))
@@ -177,10 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chatapp.workers.memory import MemoryController
 
     memory = MemoryController(store)
-    memory.start()  # loads the embedding model on its own thread
+    memory.start(jobs)  # loads the embedding model as a background job
     engine = EngineController(ProcessBackend, store=store, embed=memory.holder.embed)
     window = MainWindow(
-        store, engine, spec, ui_settings, memory, settings, paths.settings_path(root)
+        store, engine, spec, ui_settings, memory, settings, paths.settings_path(root), jobs=jobs
     )
     instance.raise_requested.connect(window.raise_)
     instance.raise_requested.connect(window.activateWindow)
@@ -207,6 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         QTimer.singleShot(args.quit_after, window.close)
 
     result = app.exec()
+    # every job ends before what it uses does: a thread left inside torch's start-up or
+    # SQLite's backup while the interpreter shuts down can crash it (the window's close
+    # waited already; this covers a quit that did not go through it)
+    jobs.shutdown(wait=True)
     engine.shutdown()
     if settings.loading_model:  # quitting during a load is not a crash
         settings.loading_model = None
@@ -218,10 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if vanished is None and watch.vanished:
         vanished = watch.rescue()  # again, with what was written since
     store.close()
-    # the day's backup may still be copying (a slow disk, a busy machine): a thread left in
-    # SQLite's backup while the interpreter shuts down can crash it, and two copies would race
-    daily_backup.join(timeout=120)
-    backup_at_quit(root, store.key)
+    backup_at_quit(root, store.key)  # the day's backup has ended: two copies would race
     instance.release()
     if vanished:
         print(f"chatapp: {vanished}", file=sys.stderr)
@@ -384,20 +391,18 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
         return None
 
 
-def start_daily_backup(root: Path, key: str | None = None) -> threading.Thread:
-    """Back up once a day, on a background thread (the copy is consistent while the app writes);
-    the caller joins it before the app's own quit backup."""
+def start_daily_backup(jobs: Jobs, root: Path, key: str | None = None) -> Job:
+    """Back up once a day as a background job (the copy is consistent while the app writes);
+    the quit waits for it (`jobs.shutdown`) before the app's own quit backup."""
     from chatapp.store import backup as backups
 
-    def run() -> None:
+    def run(_job: Job) -> None:
         try:
             backups.daily_backup(paths.database_path(root), paths.backups_dir(root), key=key)
-        except (StorageError, OSError) as exc:
+        except (StorageError, OSError) as exc:  # logged here: the loop may be gone by then
             log.warning("daily backup failed: %s", exc)
 
-    thread = threading.Thread(target=run, name="chatapp-backup", daemon=True)
-    thread.start()
-    return thread
+    return jobs.run(run, name="The daily backup")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from chatapp.engine.remote import Endpoint
-from chatapp.errors import UserFacingError
+from chatapp.workers.jobs import Job, Jobs
 
 log = logging.getLogger("chatapp.ui")
 KEYRING_SERVICE = "chatapp"
@@ -53,9 +52,11 @@ class EndpointDialog(QDialog):
     """Signals: models_listed(list[str], str error) after "List the server's models"."""
 
     models_listed = Signal(object, str)
-    _listed = Signal(object, str)
 
-    def __init__(self, saved: list[dict], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, saved: list[dict], parent: QWidget | None = None, jobs: Jobs | None = None
+    ) -> None:
+        """`jobs`: the app's background jobs (a dialog made alone gets its own)."""
         super().__init__(parent)
         self.setWindowTitle("Connect to a server")
         self.saved = saved
@@ -96,8 +97,9 @@ class EndpointDialog(QDialog):
             widget.setAccessibleName(label or "Remember")
             form.addRow(label, model_row if widget is self.model else widget)
         form.addRow("", self.status)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatapp-endpoint")
-        self._listed.connect(self._show_models)
+        self._own_jobs = jobs is None
+        self._jobs = jobs if jobs is not None else Jobs(self)
+        self._listing: Job | None = None
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Connect")
         buttons.accepted.connect(self.accept)
@@ -134,13 +136,12 @@ class EndpointDialog(QDialog):
         self.list_button.setEnabled(False)
         self.status.setText(f"Asking {endpoint.base_url} for its models…")
 
-        def job() -> None:
-            try:
-                self._listed.emit(RemoteBackend().models(endpoint), "")
-            except UserFacingError as exc:
-                self._listed.emit([], str(exc))
-
-        self._pool.submit(job)
+        self._listing = self._jobs.run(
+            lambda _job: RemoteBackend().models(endpoint),
+            lambda models: self._show_models(models, ""),
+            lambda error: self._show_models([], error),
+            name="The list of the server's models",
+        )
 
     def _show_models(self, models: list[str], error: str) -> None:
         self.list_button.setEnabled(True)
@@ -155,7 +156,10 @@ class EndpointDialog(QDialog):
         self.models_listed.emit(models, error)
 
     def done(self, result: int) -> None:
-        self._pool.shutdown(wait=False)
+        if self._listing is not None:
+            self._listing.cancel()  # the dialog is going: the list has nowhere to go
+        if self._own_jobs:
+            self._jobs.shutdown(wait=False)
         super().done(result)
 
     def entry(self) -> dict:

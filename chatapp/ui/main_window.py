@@ -75,7 +75,10 @@ class MainWindow(QMainWindow):
         memory: MemoryController | None = None,
         app_settings: AppSettings | None = None,
         settings_path: Path | None = None,
+        jobs: Jobs | None = None,
     ) -> None:
+        """`jobs`: the app's background jobs (a window made alone, as in tests, gets its own);
+        the window's close waits for them."""
         super().__init__()
         self.store = store
         self.engine = engine
@@ -88,7 +91,7 @@ class MainWindow(QMainWindow):
         )
         self._focused_once = False
         self._current_thread: int | None = None
-        self.jobs = Jobs(self)  # search, export, import: off the GUI thread, results back on it
+        self.jobs = jobs if jobs is not None else Jobs(self)
         self.jobs.on_bug = self.show_error
         self.drafts = Drafts(
             store, lambda: (self._current_thread, self.composer.toPlainText()), self

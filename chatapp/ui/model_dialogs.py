@@ -47,7 +47,7 @@ class ModelDialogs(QObject):
             models.model_folders(), models.builtin_model(), settings.last_used, window,
             endpoints=list(settings.endpoints),
             loaded=(ref, info.device) if info is not None and ref else None,
-            crashed=settings.crashed_models,
+            crashed=settings.crashed_models, jobs=window.jobs,
         )
         library.chosen.connect(window.load_path)
         library.configure.connect(self.open_model_settings)
@@ -78,7 +78,7 @@ class ModelDialogs(QObject):
         from chatapp.ui.endpoint_dialog import EndpointDialog, save_key
 
         window = self._window
-        dialog = EndpointDialog(list(window.models.app_settings.endpoints), window)
+        dialog = EndpointDialog(list(window.models.app_settings.endpoints), window, window.jobs)
         self.endpoint_dialog = dialog
 
         def connect() -> None:

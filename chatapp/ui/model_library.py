@@ -3,7 +3,6 @@ what each one is, read from its header on a background thread."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from chatapp.engine.gguf_meta import GGUFInfo, read_header, scan
 from chatapp.errors import ModelLoadError
 from chatapp.timestamps import format_local
 from chatapp.ui.guard import guarded
+from chatapp.workers.jobs import Job, Jobs
 
 COLUMNS = ["Name", "Architecture", "Parameters", "Quantization", "Size", "Trained context", "Chat template", "Last used"]
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -139,7 +139,6 @@ class ModelLibrary(QDialog):
     chosen = Signal(str)
     configure = Signal(str)
     scanned = Signal()
-    _results = Signal(object, object)
 
     def __init__(
         self,
@@ -150,7 +149,9 @@ class ModelLibrary(QDialog):
         endpoints: list[dict] | None = None,
         loaded: tuple[str, str] | None = None,
         crashed: dict[str, str] | None = None,
+        jobs: Jobs | None = None,
     ) -> None:
+        """`jobs`: the app's background jobs (a dialog made alone gets its own)."""
         super().__init__(parent)
         self.setWindowTitle("Model library")
         self.resize(900, 420)
@@ -181,8 +182,9 @@ class ModelLibrary(QDialog):
         self.settings_button.clicked.connect(self._configure)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatapp-models")
-        self._results.connect(self._show)
+        self._own_jobs = jobs is None
+        self._jobs = jobs if jobs is not None else Jobs(self)
+        self._scan: Job | None = None
         self.watcher = QFileSystemWatcher([str(f) for f in folders if f.is_dir()], self)
         self._rescan_timer = QTimer(self, singleShot=True, interval=500)
         self.watcher.directoryChanged.connect(lambda _p: self._rescan_timer.start())
@@ -190,17 +192,19 @@ class ModelLibrary(QDialog):
         self.refresh()
 
     def refresh(self) -> None:
-        """Read the headers on a background thread; the dialog stays responsive."""
-        def job() -> None:
+        """Read the headers as a background job; the dialog stays responsive."""
+        def job(_job: Job) -> tuple[list[GGUFInfo], list[tuple[Path, str]]]:
             found, failed = scan(self.folders)
             if self.builtin is not None:
                 try:
                     found.insert(0, read_header(self.builtin))
                 except ModelLoadError as exc:
                     failed.append((self.builtin, exc.message))
-            self._results.emit(found, failed)
+            return found, failed
 
-        self._pool.submit(job)
+        if self._scan is not None:
+            self._scan.cancel()  # an older listing's answer is not wanted
+        self._scan = self._jobs.run(job, lambda result: self._show(*result), name="model scan")
 
     def _show(self, found: list[GGUFInfo], failed: list[tuple[Path, str]]) -> None:
         builtin = str(self.builtin.resolve()) if self.builtin else None
@@ -234,5 +238,8 @@ class ModelLibrary(QDialog):
             self.configure.emit(path)
 
     def done(self, result: int) -> None:
-        self._pool.shutdown(wait=False)
+        if self._scan is not None:
+            self._scan.cancel()  # the dialog is going: its listing has nowhere to go
+        if self._own_jobs:
+            self._jobs.shutdown(wait=False)
         super().done(result)

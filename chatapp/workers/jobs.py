@@ -37,6 +37,9 @@ class Job:
         self._cancel = threading.Event()
         self._report = report
         self.done = threading.Event()  # set once the job's callbacks have run (or it was dropped)
+        # set on the job's own thread once its function has returned or raised: a quit waits on
+        # it when no event loop is left to run the callbacks
+        self.finished = threading.Event()
 
     @property
     def cancelled(self) -> bool:
@@ -92,6 +95,7 @@ class Jobs(QObject):
         job = Job(name or getattr(fn, "__name__", "job"), self._progress_reporter(on_progress))
         if self._closed:
             job.cancel()
+            job.finished.set()
             job.done.set()
             return job
 
@@ -110,7 +114,9 @@ class Jobs(QObject):
                 return
             self._finish(job, lambda: on_done(result) if on_done else None)
 
-        self._pool.submit(work)
+        future = self._pool.submit(work)
+        # on the job's thread when it has run, or at once when a shutdown dropped it unstarted
+        future.add_done_callback(lambda _future: job.finished.set())
         return job
 
     def shutdown(self, wait: bool = True) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from chatapp.store import Store
+from chatapp.workers.jobs import Job, Jobs
 
 log = logging.getLogger("chatapp.workers")
 
@@ -33,7 +34,7 @@ class MemoryWorker(QObject):
         self._waiting: list[tuple[int, str, bool]] = []  # notes written while the model loads
 
     def warm_up(self) -> None:
-        """Runs on a thread of its own: importing torch takes seconds, and the memory thread
+        """Runs as a background job: importing torch takes seconds, and the memory thread
         must stay free for notes meanwhile."""
         try:
             from chatapp.memory.embedder import shared_embedder
@@ -140,11 +141,11 @@ class MemoryController(QObject):
         self._worker.ingested.connect(self.ingested)
         self._worker.failed.connect(self.failed)
         self._thread.start()
-        self._warm_up: threading.Thread | None = None
+        self._warm_up: Job | None = None
 
-    def start(self) -> None:
-        self._warm_up = threading.Thread(target=self._worker.warm_up, name="chatapp-embedder-load", daemon=True)
-        self._warm_up.start()
+    def start(self, jobs: Jobs) -> None:
+        """Load the embedding model as one of the app's background jobs."""
+        self._warm_up = jobs.run(lambda _job: self._worker.warm_up(), name="The embedding model")
 
     def ingest(self, thread_id: int) -> None:
         self._ingest.emit(thread_id)
@@ -157,6 +158,6 @@ class MemoryController(QObject):
         finish loading: a thread still inside torch's start-up while the interpreter shuts
         down ends the process with std::terminate or a segfault (seen on a busy machine)."""
         if self._warm_up is not None:
-            self._warm_up.join(timeout=120)
+            self._warm_up.finished.wait(timeout=120)
         self._thread.quit()
         return self._thread.wait(timeout_ms)

@@ -128,3 +128,51 @@ def test_shutdown_lets_the_running_job_finish_and_drops_queued_ones(qtbot: QtBot
     assert finished == ["written"]
     after = jobs.run(lambda job: finished.append("after quit"))
     assert after.cancelled
+
+
+def test_finished_is_known_without_an_event_loop(qtbot: QtBot) -> None:
+    """At quit no event loop runs the callbacks: `finished` is set on the job's own thread,
+    and a job a shutdown dropped unstarted counts as finished (nothing waits on it forever)."""
+    jobs = Jobs(workers=1)
+    release = threading.Event()
+    running = jobs.run(lambda job: release.wait(5))
+    queued = jobs.run(lambda job: None)
+    assert not running.finished.is_set()
+    release.set()
+    assert running.finished.wait(5) and not running.done.is_set()  # no loop ran yet
+    jobs.shutdown(wait=True)
+    assert queued.finished.is_set()
+
+
+def test_quit_waits_for_the_embedding_models_load(qtbot: QtBot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The embedding model loads as a job; a quit right after start waits for it (a thread
+    left inside torch's start-up at interpreter shutdown crashed the process)."""
+    from chatapp.store import Store
+    from chatapp.workers.memory import MemoryController
+
+    store = Store.open(tmp_path / "m.sqlite3")
+    jobs = Jobs(workers=2)
+    memory = MemoryController(store)
+    memory.start(jobs)
+    assert memory.shutdown()  # at once, as a quit right after start does
+    assert memory._warm_up is not None and memory._warm_up.finished.is_set()
+    assert memory.holder.loaded  # the real model finished loading before the thread ended
+    jobs.shutdown(wait=True)
+    assert not [t for t in threading.enumerate() if t.name.startswith("chatapp-job")]
+    store.close()
+
+
+def test_the_daily_backup_is_a_job_that_a_quit_waits_for(qtbot: QtBot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.app import start_daily_backup
+    from chatapp.config import paths
+    from chatapp.domain import Role
+    from chatapp.store import Store
+
+    store = Store.open(paths.database_path(tmp_path))
+    store.add_message(store.create_thread("kept").id, Role.USER, "hi")
+    jobs = Jobs(workers=1)
+    job = start_daily_backup(jobs, tmp_path, store.key)
+    jobs.shutdown(wait=True)  # what the quit does before its own backup
+    assert job.finished.is_set()
+    assert list(paths.backups_dir(tmp_path).glob("*")), "the day's backup was written"
+    store.close()
