@@ -94,7 +94,7 @@ class MainWindow(QMainWindow):
         self.jobs = jobs if jobs is not None else Jobs(self)
         self.jobs.on_bug = self.show_error
         self.drafts = Drafts(
-            store, lambda: (self._current_thread, self.composer.toPlainText()), self
+            store, lambda: (self._current_thread, self.composer.toPlainText()), self.jobs, self
         )
         self.files = FileActions(self)
         self.undo = UndoDelete(store, self)
@@ -235,6 +235,8 @@ class MainWindow(QMainWindow):
         self.drafts.save()
         try:
             unused = self.store.unused_thread()
+            if unused is not None and self.drafts.has_draft(unused):
+                unused = None  # its draft is still on its way to the store
             if unused is not None:
                 self.store.renew_thread(unused)
             thread_id = unused if unused is not None else self.store.create_thread().id
@@ -653,5 +655,6 @@ class MainWindow(QMainWindow):
             self.settings.setValue("last_thread", self._current_thread)
         self.settings.sync()
         self.jobs.shutdown(wait=True)
+        self.drafts.flush()  # what the jobs could not write before the quit
         self.search.close()
         super().closeEvent(event)

@@ -48,7 +48,7 @@ def test_a_draft_is_saved_while_typing_without_a_quit(qtbot, make_window) -> Non
     qtbot.waitUntil(lambda: window.store.draft(window._current_thread) == "crash-proof", timeout=3000)
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
         type_and_send(qtbot, window, "")  # Enter sends it
-    assert window.store.draft(window._current_thread) == ""
+    qtbot.waitUntil(lambda: window.store.draft(window._current_thread) == "", timeout=3000)
     assert shown(window)[0] == ("user", "crash-proof")
 
 

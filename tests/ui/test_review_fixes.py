@@ -133,10 +133,11 @@ def test_a_draft_whose_write_failed_is_written_later(qtbot, make_window, monkeyp
     window._refresh_threads(select=thread_id)
     fail_the_first_draft_write(monkeypatch, store)
     qtbot.keyClicks(window.composer, "unsent words")
-    window.drafts.save()  # the write fails
+    window.drafts.save()  # the write fails (as a background job: the window does not wait)
+    qtbot.waitUntil(lambda: "could not be saved yet" in window.statusBar().currentMessage())
     assert store.draft(thread_id) == ""
     window._refresh_threads(select=other)  # switching away tries it again
-    assert store.draft(thread_id) == "unsent words"
+    qtbot.waitUntil(lambda: store.draft(thread_id) == "unsent words", timeout=3000)
     window._refresh_threads(select=thread_id)
     assert window.composer.toPlainText() == "unsent words"
 
@@ -181,7 +182,7 @@ def test_text_typed_without_a_thread_is_not_overwritten_by_a_stored_draft(qtbot,
     window._refresh_threads(select=thread_id)
     assert window._current_thread == thread_id
     assert window.composer.toPlainText() == "stored draft\ntyped first"
-    assert window.store.draft(thread_id) == "stored draft\ntyped first"
+    qtbot.waitUntil(lambda: window.store.draft(thread_id) == "stored draft\ntyped first")
 
 
 def test_text_typed_without_a_thread_survives_quit(qtbot, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
