@@ -144,13 +144,16 @@ def pack_linux() -> Path:
 
     name = f"chatapp-{__version__}-linux-{platform.machine()}"
     out = DIST / f"{name}.tar.gz"
-    icons = ROOT / "chatapp" / "resources" / "icons"
+    icons = ROOT / "resources" / "icons"
     linux = ROOT / "packaging" / "linux"
+    desktop = ROOT / "resources" / "linux"
     with tarfile.open(out, "w:gz", compresslevel=3) as tar:
         tar.add(bundle_dir(), arcname=f"{name}/chatapp")
         tar.add(linux / "install.sh", arcname=f"{name}/install.sh")
-        tar.add(linux / f"{APP_ID}.desktop", arcname=f"{name}/share/{APP_ID}.desktop")
-        tar.add(linux / f"{APP_ID}.metainfo.xml", arcname=f"{name}/share/{APP_ID}.metainfo.xml")
+        tar.add(desktop / f"{APP_ID}.desktop", arcname=f"{name}/share/{APP_ID}.desktop")
+        tar.add(
+            desktop / f"{APP_ID}.metainfo.xml", arcname=f"{name}/share/{APP_ID}.metainfo.xml"
+        )
         for icon in sorted(icons.iterdir()):
             tar.add(icon, arcname=f"{name}/share/icons/{icon.name}")
     return out

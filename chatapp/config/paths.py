@@ -15,9 +15,13 @@ APP_ID = "io.github.chatapp.chatapp"  # the desktop entry's and AppStream's id
 
 
 def resource(*parts: str) -> Path:
-    """A file shipped inside the chatapp package (icons): found the same way in a source
-    checkout, a pip install and a PyInstaller bundle. Nothing is ever written there."""
-    return Path(str(importlib.resources.files("chatapp").joinpath("resources", *parts)))
+    """A file of the top-level resources/ folder (icons, desktop files). A pip install and
+    the PyInstaller bundle carry it as chatapp/resources; a source checkout and the editable
+    install read it beside the package. Nothing is ever written there."""
+    installed = Path(str(importlib.resources.files("chatapp").joinpath("resources")))
+    if not installed.is_dir():
+        installed = Path(__file__).resolve().parents[2] / "resources"
+    return installed.joinpath(*parts)
 
 
 def data_dir(override: str | os.PathLike[str] | None = None) -> Path:

@@ -15,7 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGING = ROOT / "packaging"
 APP_ID = "io.github.chatapp.chatapp"
-ICONS = ROOT / "chatapp" / "resources" / "icons"
+ICONS = ROOT / "resources" / "icons"
+DESKTOP = ROOT / "resources" / "linux"  # the desktop entry and AppStream sources
 
 
 def _run_spec() -> dict[str, object]:
@@ -57,7 +58,7 @@ def test_the_spec_bundles_the_models_llama_cpp_and_the_icons() -> None:
 @pytest.mark.skipif(not shutil.which("desktop-file-validate"), reason="desktop-file-utils is not installed")
 def test_the_desktop_entry_validates() -> None:
     done = subprocess.run(
-        ["desktop-file-validate", str(PACKAGING / "linux" / f"{APP_ID}.desktop")], capture_output=True, text=True,
+        ["desktop-file-validate", str(DESKTOP / f"{APP_ID}.desktop")], capture_output=True, text=True,
         check=False,
     )
     assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
@@ -66,7 +67,7 @@ def test_the_desktop_entry_validates() -> None:
 @pytest.mark.skipif(not shutil.which("appstreamcli"), reason="appstream is not installed")
 def test_the_metainfo_validates() -> None:
     done = subprocess.run(
-        ["appstreamcli", "validate", "--no-net", str(PACKAGING / "linux" / f"{APP_ID}.metainfo.xml")],
+        ["appstreamcli", "validate", "--no-net", str(DESKTOP / f"{APP_ID}.metainfo.xml")],
         capture_output=True, text=True, check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -101,7 +102,7 @@ def test_install_sh_installs_and_removes_a_bundle_for_one_user(tmp_path: Path) -
     share = unpacked / "share"
     (share / "icons").mkdir(parents=True)
     for name in (f"{APP_ID}.desktop", f"{APP_ID}.metainfo.xml"):
-        shutil.copy(PACKAGING / "linux" / name, share / name)
+        shutil.copy(DESKTOP / name, share / name)
     for icon in ICONS.iterdir():
         shutil.copy(icon, share / "icons" / icon.name)
     prefix = tmp_path / "home with space" / ".local"
