@@ -480,16 +480,16 @@ class Store:
     def fts_hits(
         self, thread_id: int, match: str, *, before_depth: int | None = None,
         shown_only: bool = True, limit: int = 50,
-    ) -> list[tuple[int, int, str]]:
-        """(id, depth, content) of the thread's messages matching the FTS5 expression `match`,
-        best first (bm25); `before_depth`: only above it; `shown_only`: only the shown path."""
+    ) -> list[tuple[int, int]]:
+        """(id, depth) of the thread's messages matching the FTS5 expression `match`, best
+        first (bm25); `before_depth`: only above it; `shown_only`: only the shown path."""
         where = " AND m.active = 1" if shown_only else ""
         params: list[Any] = [match, thread_id]
         if before_depth is not None:
             where += " AND m.depth < ?"
             params.append(before_depth)
         return self._query(
-            "SELECT m.id, m.depth, m.content FROM messages_fts"
+            "SELECT m.id, m.depth FROM messages_fts"
             " JOIN messages m ON m.id = messages_fts.rowid"
             f" WHERE messages_fts MATCH ? AND m.thread_id = ?{where}"
             " ORDER BY bm25(messages_fts) LIMIT ?",
