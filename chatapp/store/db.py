@@ -239,7 +239,3 @@ def _check_header(path: Path) -> None:
             "It has not been changed; you can restore the latest backup.",
             path=str(path),
         )
-
-
-def integrity_ok(conn: sqlite3.Connection) -> bool:
-    return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"

@@ -15,7 +15,6 @@ from PySide6.QtCore import QObject, Signal, Slot
 from chatapp.domain import ChatMessage, GenerationSettings, Message, MessageStatus, Role
 from chatapp.engine.backend import ModelInfo, ReplyResult
 from chatapp.errors import StorageError
-from chatapp.memory.builder import BuiltContext
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
 from chatapp.store.store import auto_title
@@ -64,7 +63,6 @@ class ChatSession(QObject):
         self.engine = engine
         self.memory = memory
         self.tables = MemoryTables(store)
-        self.last_context: BuiltContext | None = None
         self.model_info: ModelInfo | None = None
         # the loaded model's own default sampling, for threads whose sampling was never changed
         self.sampling_defaults: GenerationSettings | None = None
@@ -201,7 +199,6 @@ class ChatSession(QObject):
     @Slot(object)
     def _on_started(self, started: ReplyStarted) -> None:
         if started.request_id == self._request_id:
-            self.last_context = started.context
             self.context_used.emit(started.prompt_tokens, started.n_ctx)
             if self._reply_id is not None:
                 self.reading.emit(self._reply_id, started.prompt_tokens)

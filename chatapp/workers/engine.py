@@ -82,7 +82,6 @@ class ReplyStarted:
     request_id: int
     prompt_tokens: int
     n_ctx: int
-    dropped_messages: int
     context: BuiltContext | None = None
 
 
@@ -211,7 +210,7 @@ class EngineWorker(QObject):
             else:
                 fitted = fit_recent(request.system, request.history, backend.count_tokens, budget)
                 messages = fitted.messages
-                started = ReplyStarted(request.id, fitted.prompt_tokens, info.n_ctx, fitted.dropped)
+                started = ReplyStarted(request.id, fitted.prompt_tokens, info.n_ctx)
             self.started.emit(started)
             result = backend.generate(messages, request.settings, request.cancel, on_text)
         except _Cancelled:
@@ -293,9 +292,7 @@ class EngineWorker(QObject):
             from chatapp.memory.slots import reinforce_read
 
             reinforce_read(self._builder.tables, used, _time.time(), self._builder.gates)
-        return built.messages, ReplyStarted(
-            request.id, tokens, info.n_ctx, built.left_out.get("recent", 0), built
-        )
+        return built.messages, ReplyStarted(request.id, tokens, info.n_ctx, built)
 
     def _embed_or_none(self, text: str) -> np.ndarray | None:
         return self._embed(text) if self._embed is not None else None
@@ -450,10 +447,6 @@ class EngineController(QObject):
     def builds_context(self) -> bool:
         """True when the engine thread builds each context from the store (memory on)."""
         return self._worker._store is not None
-
-    @property
-    def current_request(self) -> ReplyRequest | None:
-        return self._current
 
     def load(self, spec: ModelSpec) -> None:
         self._load.emit(spec)
