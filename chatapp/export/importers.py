@@ -656,7 +656,7 @@ def write_threads(store: Store, threads: list[dict[str, Any]]) -> list[int]:
 def _slot_key(encoded: Any) -> np.ndarray:
     """A slot's key from the file; a missing or damaged one is stored as none (zeros), and
     the memory thread makes it again from the slot's text (a note the user wrote is kept)."""
-    from chatapp.memory.embedder import DIM
+    from chatapp.store.memory_tables import VECTOR_DIM as DIM
 
     key = None
     if isinstance(encoded, str):

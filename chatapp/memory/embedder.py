@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from chatapp.store.memory_tables import VECTOR_DIM
+
 log = logging.getLogger("chatapp.memory")
 
 MODEL_NAME = "all-MiniLM-L6-v2"
-DIM = 384
+DIM = VECTOR_DIM  # the store keeps vectors of this size
 FEW = 4  # texts encoded on one thread (see Embedder.encode)
 
 

@@ -10,6 +10,11 @@ import numpy as np
 
 from chatapp.store.store import Store
 
+# the stored vector's size (all-MiniLM-L6-v2: 384 float32): a fact of the storage format,
+# given to the embedder (memory.embedder.DIM) rather than read from it, so the store
+# imports nothing above it
+VECTOR_DIM = 384
+
 
 @dataclass(frozen=True)
 class SlotHistory:
@@ -125,10 +130,8 @@ class MemoryTables:
         return out
 
     def _vector_bytes(self) -> int:
-        """The size of a stored vector (all-MiniLM-L6-v2: 384 float32)."""
-        from chatapp.memory.embedder import DIM
-
-        return DIM * 4
+        """The size of a stored vector in bytes."""
+        return VECTOR_DIM * 4
 
     def embedding_count(self, thread_id: int) -> int:
         return self.store._one(
