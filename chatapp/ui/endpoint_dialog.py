@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -79,6 +79,7 @@ class EndpointDialog(QDialog):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setAccessibleName("Server status")
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.key = QLineEdit()
         self.key.setEchoMode(QLineEdit.EchoMode.Password)
         self.key.setPlaceholderText("optional")
@@ -134,7 +135,7 @@ class EndpointDialog(QDialog):
 
         endpoint = self.endpoint()
         self.list_button.setEnabled(False)
-        self.status.setText(f"Asking {endpoint.base_url} for its models…")
+        self._set_status(f"Asking {endpoint.base_url} for its models…")
 
         self._listing = self._jobs.run(
             lambda _job: RemoteBackend().models(endpoint),
@@ -146,14 +147,25 @@ class EndpointDialog(QDialog):
     def _show_models(self, models: list[str], error: str) -> None:
         self.list_button.setEnabled(True)
         if error:
-            self.status.setText(error)
+            self._set_status(error)
         else:
             typed = self.model.currentText()
             self.model.clear()
             self.model.addItems(models)
             self.model.setEditText(typed if typed in models else models[0])
-            self.status.setText(f"{len(models)} model(s) on this server.")
+            self._set_status(f"{len(models)} model(s) on this server.")
         self.models_listed.emit(models, error)
+
+    def _set_status(self, text: str) -> None:
+        """Show the line and grow the dialog until it fits: a top-level dialog keeps its size
+        when a wrapped label gains lines, so a long server error was cut top and bottom."""
+        self.status.setText(text)
+        layout = self.layout()
+        layout.invalidate()
+        layout.activate()
+        needed = layout.totalHeightForWidth(self.width())
+        if needed > self.height():
+            self.resize(self.width(), needed)
 
     def done(self, result: int) -> None:
         if self._listing is not None:
