@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chatapp.engine.gguf_file import not_gguf_error
 from chatapp.errors import ModelLoadError
 
 # value types
@@ -135,8 +136,9 @@ def read_header(path: str | Path) -> GGUFInfo:
         first, parts = split
     try:
         with open(first, "rb") as fh:
-            if fh.read(4) != b"GGUF":
-                raise ModelLoadError(f"{path.name} is not a GGUF model file.")
+            magic = fh.read(4)
+            if magic != b"GGUF":
+                raise not_gguf_error(first, magic)
             buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         try:
             version = struct.unpack_from("<I", buf, 4)[0]

@@ -33,3 +33,32 @@ def test_endpoint_error_is_shown_whole(qtbot, qapp, points: int | None) -> None:
     assert label.geometry().bottom() < dialog.height()
     lines = label.heightForWidth(label.width()) // label.fontMetrics().lineSpacing()
     assert lines >= 2  # the test is about a wrapped, multi-line error
+
+
+def test_a_gguf_name_with_other_content_is_told_the_content_is_wrong(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.engine.gguf_file import check_model_file
+    from chatapp.engine.gguf_meta import read_header
+    from chatapp.errors import ModelLoadError
+
+    page = tmp_path / "model.Q4_K_M.gguf"
+    page.write_text("<!DOCTYPE html><html><body>Rate limited</body></html>")
+    empty = tmp_path / "empty.gguf"
+    empty.write_bytes(b"")
+    renamed = tmp_path / "weights.GGUF"
+    renamed.write_bytes(b"PK\x03\x04" + bytes(64))  # a zip renamed
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    for check in (check_model_file, read_header):
+        for path, why in ((page, "web page"), (empty, "empty"), (renamed, "another format")):
+            with pytest.raises(ModelLoadError) as caught:
+                check(path)
+            said = str(caught.value)
+            assert f"{path.name} ends in .gguf, but its content is not a GGUF model." in said
+            assert "files ending in .gguf" not in said
+            assert why in said
+        with pytest.raises(ModelLoadError) as caught:
+            check(text)
+        assert str(caught.value) == (
+            "notes.txt is not a GGUF model file.\n"
+            "chatapp runs models in the GGUF format (files ending in .gguf)."
+        )

@@ -429,7 +429,7 @@ def test_model_library_lists_builtin_and_folder_models(qtbot, qtmodeltester, tmp
     assert names == [f"{default_model.name} (built-in)", "mine.Q4_1.gguf", "big @ lab"]
     assert model.data(model.index(2, 1)) == "server" and model.data(model.index(2, 0), PathRole) == "server:http://127.0.0.1:9/v1"
     assert model.data(model.index(1, 2)) == "134.5M" and model.data(model.index(1, 6)) == "yes"
-    assert "broken.gguf (broken.gguf is not a GGUF model file.)" in library.info.text()
+    assert "broken.gguf (broken.gguf ends in .gguf, but its content is not a GGUF model.)" in library.info.text()
     qtmodeltester.check(model)
     with qtbot.waitSignal(library.scanned, timeout=10000):
         shutil.copy(default_model, folder / "new-arrival.gguf")  # the folder is watched
