@@ -71,6 +71,17 @@ def model_spec(args: argparse.Namespace, settings: AppSettings) -> tuple[ModelSp
     return spec, note
 
 
+def use_offscreen_for_send(args: argparse.Namespace, environ: dict[str, str]) -> bool:
+    """--send on a machine without a display (a server, CI, ssh) draws its window offscreen:
+    Qt's default platform there aborts the process ("could not load the Qt platform plugin
+    xcb") before a word is sent. An explicit QT_QPA_PLATFORM, or a display, is left alone."""
+    if args.send is None or "QT_QPA_PLATFORM" in environ:
+        return False
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return False  # Windows and macOS always have their own platform plugin
+    return not (environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+
+
 def guard_crash_loop(settings: AppSettings, settings_file: Path) -> None:
     """A load still marked as running means the last run ended during it (the app's own
     process died, or the machine): that file is remembered as one that crashed."""
@@ -124,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     logs.setup(log_file=str(root / "chatapp.log"))
     install_crash_handler(root)
+    if use_offscreen_for_send(args, dict(os.environ)):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        log.info("no display: --send runs with Qt's offscreen platform")
 
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
