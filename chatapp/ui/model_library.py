@@ -174,6 +174,7 @@ class ModelLibrary(QDialog):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda _i: self._choose())
+        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._name_buttons())
         layout.addWidget(self.table)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.load_button = buttons.addButton("Load", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -182,6 +183,7 @@ class ModelLibrary(QDialog):
         self.settings_button.clicked.connect(self._configure)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self._name_buttons()
         self._own_jobs = jobs is None
         self._jobs = jobs if jobs is not None else Jobs(self)
         self._scan: Job | None = None
@@ -223,6 +225,7 @@ class ModelLibrary(QDialog):
         if failed:
             text += "\nNot readable: " + "; ".join(f"{p.name} ({why})" for p, why in failed[:5])
         self.info.setText(text)
+        self._name_buttons()
         self.scanned.emit()
 
     def _choose(self) -> None:
@@ -231,9 +234,26 @@ class ModelLibrary(QDialog):
             self.chosen.emit(self.model.data(index, PathRole))
             self.accept()
 
-    def _configure(self) -> None:
+    def _settings_path(self) -> str | None:
+        """The selected model's file; without a selection the loaded model's (also one loaded
+        from outside the models folders), so Settings… works on what is running."""
         index = self.table.currentIndex()
-        path = self.model.data(index, PathRole) if index.isValid() else None
+        if index.isValid():
+            return self.model.data(index, PathRole)
+        return self.model.loaded[0] if self.model.loaded is not None else None
+
+    def _name_buttons(self) -> None:
+        path = self._settings_path()
+        server = path is not None and path.startswith("server:")
+        self.settings_button.setEnabled(path is not None and not server)
+        self.settings_button.setToolTip(
+            "A server's model is set up in Model ▸ Connect to a server." if server
+            else "" if path is not None else "Select a model, or load one, to change its settings."
+        )
+        self.load_button.setEnabled(self.table.currentIndex().isValid())
+
+    def _configure(self) -> None:
+        path = self._settings_path()
         if path and not path.startswith("server:"):
             self.configure.emit(path)
 

@@ -62,3 +62,57 @@ def test_a_gguf_name_with_other_content_is_told_the_content_is_wrong(tmp_path) -
             "notes.txt is not a GGUF model file.\n"
             "chatapp runs models in the GGUF format (files ending in .gguf)."
         )
+
+
+def test_library_settings_work_on_the_loaded_model_without_a_selection(
+    qtbot, engine, tmp_path, default_model
+) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QSettings
+
+    from chatapp.engine.backend import ModelSpec
+    from chatapp.store import Store
+    from chatapp.ui.main_window import MainWindow
+
+    store = Store.open(tmp_path / "s.sqlite3")
+    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+    settings.setValue("quiet_errors", True)
+    with qtbot.waitSignal(engine.loaded, timeout=5000):
+        window = MainWindow(
+            store, engine, ModelSpec(str(default_model)), settings,
+            settings_path=tmp_path / "settings.json",
+        )
+    qtbot.addWidget(window)
+    window.open_library()
+    library = window._library
+    with qtbot.waitSignal(library.scanned, timeout=10000):
+        pass
+    assert not library.table.currentIndex().isValid()
+    assert library.settings_button.isEnabled() and not library.load_button.isEnabled()
+    configured: list[str] = []
+    library.configure.connect(configured.append)
+    library.settings_button.click()
+    assert configured == [str(default_model.resolve())]
+    dialog = window._model_settings_dialog
+    assert dialog.isVisible()
+    assert dialog.windowTitle() == f"Model settings: {default_model.name}"
+    dialog.reject()
+    library.reject()
+    window.close()
+    store.close()
+
+
+def test_library_settings_say_why_they_are_off(qtbot, tmp_path, default_model) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.ui.model_library import ModelLibrary
+
+    server = {"name": "lab", "base_url": "http://127.0.0.1:9/v1", "model": "big"}
+    library = ModelLibrary([tmp_path], default_model, {}, None, endpoints=[server])
+    qtbot.addWidget(library)
+    with qtbot.waitSignal(library.scanned, timeout=10000):
+        pass
+    assert not library.settings_button.isEnabled()  # nothing loaded, nothing selected
+    assert "Select a model, or load one" in library.settings_button.toolTip()
+    library.table.setCurrentIndex(library.model.index(1, 0))  # the server
+    assert not library.settings_button.isEnabled()
+    assert "Connect to a server" in library.settings_button.toolTip()
+    library.table.setCurrentIndex(library.model.index(0, 0))  # the built-in file
+    assert library.settings_button.isEnabled() and library.load_button.isEnabled()
