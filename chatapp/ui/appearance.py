@@ -90,3 +90,4 @@ def _give_the_chat_room(window: QMainWindow, panel: QDockWidget, splitter: QSpli
         splitter.setSizes([sidebar, sum(sizes) - sidebar])
     panel_min = panel.minimumSizeHint().width()
     window.resizeDocks([panel], [panel_min], Qt.Orientation.Horizontal)
+    window.layout().activate()  # now: the panel below its preferred width, not at the next pass

@@ -173,7 +173,8 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([220, 680])
         self.setCentralWidget(self.splitter)
-        self.memory_panel = MemoryPanel(self.store, self)
+        self.memory_panel = MemoryPanel(self.store, self, writer=self.memory)
+        self.memory_panel.failed.connect(self.show_error)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.memory_panel)
         self.memory_panel.hide()
 

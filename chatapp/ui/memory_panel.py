@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QDockWidget,
+    QGridLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QListView,
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from chatapp.errors import StorageError
 from chatapp.memory.builder import BuiltContext
 from chatapp.memory.facts import owner_of
 from chatapp.store import Store
-from chatapp.store.memory_tables import MemoryTables
+from chatapp.store.memory_tables import MemoryTables, SlotRow
 from chatapp.timestamps import format_local, local
 
 _KIND_NAMES = {
@@ -43,34 +54,122 @@ def _day(timestamp: float) -> str:
     return f"{when.day} {when:%B %Y}" if when is not None else "an unknown day"
 
 
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class HeadedItemDelegate(QStyledItemDelegate):
+    """Draws an item's first line as a heading (bold, a little larger) above its text: a
+    summary's range and each part of the prompt read as sections, not one run of text."""
+
+    PAD = 4
+
+    def _fonts(self, option: QStyleOptionViewItem) -> tuple[QFont, QFont]:
+        body = QFont(option.font)
+        head = QFont(body)
+        head.setBold(True)
+        if body.pointSizeF() > 0:
+            head.setPointSizeF(body.pointSizeF() * 1.1)
+        return head, body
+
+    def _width(self, option: QStyleOptionViewItem) -> int:
+        view = option.widget
+        width = view.viewport().width() if isinstance(view, QListView) else option.rect.width()
+        return max(40, width - 2 * self.PAD)
+
+    def _rects(self, option: QStyleOptionViewItem, text: str, width: int) -> tuple[QRect, QRect]:
+        head, _, body = text.partition("\n")
+        head_font, body_font = self._fonts(option)
+        flags = int(Qt.TextFlag.TextWordWrap)
+        head_rect = QFontMetrics(head_font).boundingRect(QRect(0, 0, width, 100_000), flags, head)
+        body_rect = (
+            QFontMetrics(body_font).boundingRect(QRect(0, 0, width, 100_000), flags, body)
+            if body else QRect(0, 0, 0, 0)
+        )
+        return head_rect, body_rect
+
+    @staticmethod
+    def _text(index: _Index) -> str:
+        """The item's own text: the style option's has its line breaks replaced."""
+        return str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        head, body = self._rects(opt, self._text(index), self._width(opt))
+        gap = self.PAD if body.height() else 0
+        return QSize(self._width(opt), head.height() + gap + body.height() + 2 * self.PAD)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        text, opt.text = self._text(index), ""
+        style = opt.widget.style() if opt.widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        head, _, body = text.partition("\n")
+        head_font, body_font = self._fonts(opt)
+        width = opt.rect.width() - 2 * self.PAD
+        head_rect, body_rect = self._rects(opt, text, width)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        painter.save()
+        painter.setPen(opt.palette.color(role))
+        flags = int(Qt.TextFlag.TextWordWrap)
+        left, top = opt.rect.left() + self.PAD, opt.rect.top() + self.PAD
+        painter.setFont(head_font)
+        painter.drawText(QRect(left, top, width, head_rect.height()), flags, head)
+        if body:
+            painter.setFont(body_font)
+            top += head_rect.height() + self.PAD
+            painter.drawText(QRect(left, top, width, body_rect.height()), flags, body)
+        painter.restore()
+
+
 class MemoryPanel(QDockWidget):
     """Signals: note_added(int thread id, str text) — a fact the user typed in;
-    slot_edited(int thread id) — a slot's text changed (its key is made again)."""
+    slot_edited(int thread id) — a slot's text changed (its key is made again);
+    failed(str) — a change could not be saved (written on this thread, without a writer).
+
+    `writer` (the memory controller) saves the panel's changes on the memory thread, in the
+    order they were made; without one (no memory in this session, tests) they are saved here.
+    """
 
     note_added = Signal(int, str)
     slot_edited = Signal(int)
+    failed = Signal(str)
 
-    def __init__(self, store: Store, parent: QWidget | None = None) -> None:
+    UNDO_MS = 10_000  # how long Undo stays after the last Forget
+
+    def __init__(self, store: Store, parent: QWidget | None = None, writer: Any = None) -> None:
         super().__init__("Memory", parent)
         self.setObjectName("memory-panel")
         self.tables = MemoryTables(store)
         self.thread_id: int | None = None
+        self._writer = writer
+        if writer is not None:
+            writer.written.connect(self._written)
+        self._forgotten: list[SlotRow] = []  # what Undo brings back
         body = QWidget()
         layout = QVBoxLayout(body)
-        self.enabled_box = QCheckBox("Remember this thread (slots, summaries, recall)")
+        # short labels: a check box does not wrap, and long ones kept the panel 378 px wide
+        self.enabled_box = QCheckBox("Remember this thread")
         self.enabled_box.setAccessibleName("Memory on for this thread")
+        self.enabled_box.setToolTip(
+            "Keep facts (slots), summaries and recall of older messages for this thread."
+        )
         self.enabled_box.toggled.connect(self._toggle_memory)
         layout.addWidget(self.enabled_box)
-        self.global_box = QCheckBox("Also remember facts about me across all threads")
+        self.global_box = QCheckBox("Share facts about me")
         self.global_box.setAccessibleName("Memory about me shared by all threads")
         self.global_box.setToolTip(
-            "Facts you state about yourself are also kept in a few slots that every thread sees "
-            "(listed under \"About you, in every thread\"). Off by default; turning it off stops "
-            "writing and using them."
+            "Also remember facts about me across all threads: facts you state about yourself "
+            "are also kept in a few slots that every thread sees (listed under \"About you, in "
+            "every thread\"). Off by default; turning it off stops writing and using them."
         )
         self.global_box.toggled.connect(self._toggle_global)
         layout.addWidget(self.global_box)
         self.tabs = QTabWidget()
+        self.tabs.setUsesScrollButtons(True)
+        self.tabs.setElideMode(Qt.TextElideMode.ElideNone)
         layout.addWidget(self.tabs)
 
         slots_page = QWidget()
@@ -79,14 +178,29 @@ class MemoryPanel(QDockWidget):
         self.slot_list.setAccessibleName("Memory slots")
         self.slot_list.setWordWrap(True)
         slots_layout.addWidget(self.slot_list)
-        row = QHBoxLayout()
+        row = QGridLayout()  # two by two: four buttons in a row set the panel's width
         self.add_button = QPushButton("Add…")
         self.edit_button = QPushButton("Edit…")
         self.pin_button = QPushButton("Pin")
         self.forget_button = QPushButton("Forget")
-        for button in (self.add_button, self.edit_button, self.pin_button, self.forget_button):
-            row.addWidget(button)
+        buttons = (self.add_button, self.edit_button, self.pin_button, self.forget_button)
+        for i, button in enumerate(buttons):
+            row.addWidget(button, i // 2, i % 2)
         slots_layout.addLayout(row)
+        self.undo_row = QWidget()
+        undo_layout = QHBoxLayout(self.undo_row)
+        undo_layout.setContentsMargins(0, 0, 0, 0)
+        self.undo_label = QLabel()
+        self.undo_label.setWordWrap(True)
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setAccessibleName("Undo forget")
+        self.undo_button.clicked.connect(self.undo_forget)
+        undo_layout.addWidget(self.undo_label, 1)
+        undo_layout.addWidget(self.undo_button)
+        self.undo_row.hide()
+        slots_layout.addWidget(self.undo_row)
+        self._undo_timer = QTimer(self, singleShot=True)  # one timer: each Forget restarts it
+        self._undo_timer.timeout.connect(self._drop_undo)
         self.add_button.clicked.connect(self.add_slot)
         self.edit_button.clicked.connect(self.edit_slot)
         self.pin_button.clicked.connect(self.toggle_pin)
@@ -97,6 +211,8 @@ class MemoryPanel(QDockWidget):
         self.summary_list = QListWidget()
         self.summary_list.setAccessibleName("Summaries")
         self.summary_list.setWordWrap(True)
+        self.summary_list.setItemDelegate(HeadedItemDelegate(self.summary_list))
+        self.summary_list.setResizeMode(QListView.ResizeMode.Adjust)
         self.tabs.addTab(self.summary_list, "Summaries")
 
         context_page = QWidget()
@@ -106,9 +222,12 @@ class MemoryPanel(QDockWidget):
         self.context_list = QListWidget()
         self.context_list.setAccessibleName("What the model saw")
         self.context_list.setWordWrap(True)
+        self.context_list.setItemDelegate(HeadedItemDelegate(self.context_list))
+        self.context_list.setResizeMode(QListView.ResizeMode.Adjust)
         context_layout.addWidget(self.context_label)
         context_layout.addWidget(self.context_list)
-        self.tabs.addTab(context_page, "What the model saw")
+        self.tabs.addTab(context_page, "Last prompt")
+        self.tabs.setTabToolTip(2, "What the model saw for its last reply, part by part")
         self.setWidget(body)
 
     # -- showing ----------------------------------------------------------
@@ -224,6 +343,7 @@ class MemoryPanel(QDockWidget):
             return
         text, ok = QInputDialog.getText(self, "Edit memory", "Fact:", text=slot.text)
         if ok and text.strip():
+            before = slot.text
             slot.text = text.strip()
             slot.owner = owner_of(slot.text)
             slot.pinned = True  # the user's own words are kept
@@ -231,22 +351,65 @@ class MemoryPanel(QDockWidget):
             # the old key would still say what the slot used to: the memory thread makes the
             # new one (until then the slot is pinned, so shown first whatever the message)
             slot.key = np.zeros_like(slot.key)
-            self.tables.save_slot(slot)
-            self.refresh()
+            self._write(f"The edit of \u201c{before}\u201d", lambda: self.tables.save_slot(slot))
             if self.thread_id is not None:
-                self.slot_edited.emit(self.thread_id)
+                self.slot_edited.emit(self.thread_id)  # after the write: the same thread, in order
 
     def toggle_pin(self) -> None:
         slot = self._selected_slot()
         if slot is not None:
             slot.pinned = not slot.pinned
-            self.tables.save_slot(slot)
-            self.refresh()
+            what = "Pinning" if slot.pinned else "Unpinning"
+            self._write(f"{what} \u201c{slot.text}\u201d", lambda: self.tables.save_slot(slot))
 
     def forget_slot(self) -> None:
+        """Forget the selected fact, with Undo beside the list for a while (all the facts
+        forgotten while it shows come back together)."""
         slot = self._selected_slot()
-        if slot is not None and slot.id is not None:
-            self.tables.delete_slot(slot.id)
+        if slot is None or slot.id is None:
+            return
+        slot_id = slot.id
+        self._forgotten.append(slot)
+        self.slot_list.takeItem(self.slot_list.currentRow())  # gone at once, saved behind
+        self._write(f"Forgetting \u201c{slot.text}\u201d", lambda: self.tables.delete_slot(slot_id))
+        count = len(self._forgotten)
+        self.undo_label.setText(
+            f"Forgotten: \u201c{slot.text}\u201d" if count == 1 else f"Forgotten: {count} facts"
+        )
+        self.undo_row.show()
+        self._undo_timer.start(self.UNDO_MS)
+
+    def undo_forget(self) -> None:
+        slots, self._forgotten = self._forgotten, []
+        self._drop_undo()
+        for slot in slots:  # a new row with all it held: text, key, sources, history, pin
+            restored = dataclasses.replace(slot, id=None)
+            self._write(
+                f"Bringing back \u201c{slot.text}\u201d",
+                lambda r=restored: self.tables.save_slot(r),
+                slot.thread_id,
+            )
+
+    def _drop_undo(self) -> None:
+        self._undo_timer.stop()
+        self.undo_row.hide()
+        self._forgotten = []
+
+    def _write(self, what: str, job: Callable[[], object], thread_id: int | None = None) -> None:
+        """Save a change: on the memory thread when there is one (the GUI thread never waits
+        on the database there), else here; the panel is shown again once it is saved."""
+        thread_id = self.thread_id if thread_id is None else thread_id
+        if self._writer is not None:
+            self._writer.write(thread_id if thread_id is not None else -1, what, job)
+            return
+        try:
+            job()
+        except StorageError as exc:
+            self.failed.emit(f"{what} failed: {exc}")
+        self.refresh()
+
+    def _written(self, thread_id: int) -> None:
+        if thread_id == self.thread_id or thread_id == -1:
             self.refresh()
 
     def _name_pin_button(self) -> None:
@@ -254,9 +417,13 @@ class MemoryPanel(QDockWidget):
         self.pin_button.setText("Unpin" if slot is not None and slot.pinned else "Pin")
 
     def _toggle_global(self, on: bool) -> None:
-        self.tables.set_global_memory(on)
-        self.refresh()
+        what = "Sharing facts about you" if on else "Turning shared facts off"
+        self._write(what, lambda: self.tables.set_global_memory(on))
 
     def _toggle_memory(self, on: bool) -> None:
-        if self.thread_id is not None:
-            self.tables.set_memory_enabled(self.thread_id, on)
+        thread_id = self.thread_id
+        if thread_id is not None:
+            what = "Turning memory on" if on else "Turning memory off"
+            self._write(
+                f"{what} for this thread", lambda: self.tables.set_memory_enabled(thread_id, on)
+            )

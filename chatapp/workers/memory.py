@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -17,12 +18,14 @@ log = logging.getLogger("chatapp.workers")
 
 class MemoryWorker(QObject):
     """Signals: ready(), unavailable(str), ingested(int thread id, object report),
-    failed(str): something the user asked for could not be done (the message says what)."""
+    failed(str): something the user asked for could not be done (the message says what),
+    written(int thread id): a change asked for with MemoryController.write is saved."""
 
     ready = Signal()
     unavailable = Signal(str)
     ingested = Signal(int, object)
     failed = Signal(str)
+    written = Signal(int)
 
     def __init__(self, store: Store, holder: EmbedderHolder) -> None:
         super().__init__()
@@ -32,6 +35,8 @@ class MemoryWorker(QObject):
         self._failed = False
         self._lock = threading.Lock()
         self._waiting: list[tuple[int, str, bool]] = []  # notes written while the model loads
+        self._writes: list[tuple[int, str, Callable[[], object]]] = []  # in the order asked
+        self._write_lock = threading.Lock()  # one writer at a time, also when quitting
 
     def warm_up(self) -> None:
         """Runs as a background job: importing torch takes seconds, and the memory thread
@@ -76,6 +81,27 @@ class MemoryWorker(QObject):
             waiting = self._service is None and not self._failed
         if not waiting:
             self._flush_notes()
+
+    def queue_write(self, thread_id: int, what: str, job: Callable[[], object]) -> None:
+        with self._lock:
+            self._writes.append((thread_id, what, job))
+
+    @Slot()
+    def run_writes(self) -> None:
+        """Save the queued changes in order. Runs on the memory thread, and once more on the
+        quitting thread after it stopped: a change asked for just before quitting is kept."""
+        with self._write_lock:
+            while True:
+                with self._lock:
+                    if not self._writes:
+                        return
+                    thread_id, what, job = self._writes.pop(0)
+                try:
+                    job()
+                except Exception as exc:  # a full disk, a locked database: said, and the rest go on
+                    log.exception("%s failed", what)
+                    self.failed.emit(f"{what} failed: {exc}")
+                self.written.emit(thread_id)
 
     def _flush_notes(self) -> None:
         with self._lock:
@@ -124,8 +150,10 @@ class MemoryController(QObject):
     unavailable = Signal(str)
     ingested = Signal(int, object)
     failed = Signal(str)
+    written = Signal(int)
     _ingest = Signal(int)
     _note = Signal(int, str, bool)
+    _write = Signal()
 
     def __init__(self, store: Store, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -136,6 +164,8 @@ class MemoryController(QObject):
         self._worker.moveToThread(self._thread)
         self._ingest.connect(self._worker.ingest)
         self._note.connect(self._worker.add_note)
+        self._write.connect(self._worker.run_writes)
+        self._worker.written.connect(self.written)
         self._worker.ready.connect(self.ready)
         self._worker.unavailable.connect(self.unavailable)
         self._worker.ingested.connect(self.ingested)
@@ -153,6 +183,12 @@ class MemoryController(QObject):
     def add_note(self, thread_id: int, text: str, pinned: bool = True) -> None:
         self._note.emit(thread_id, text, pinned)
 
+    def write(self, thread_id: int, what: str, job: Callable[[], object]) -> None:
+        """Run `job` (a change to the memory tables) on the memory thread, after what was asked
+        before it; `written(thread_id)` follows, or `failed` with `what` ("Forgetting …")."""
+        self._worker.queue_write(thread_id, what, job)
+        self._write.emit()
+
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Stop the memory thread. A quit right after start waits for the embedding model to
         finish loading: a thread still inside torch's start-up while the interpreter shuts
@@ -160,4 +196,6 @@ class MemoryController(QObject):
         if self._warm_up is not None:
             self._warm_up.finished.wait(timeout=120)
         self._thread.quit()
-        return self._thread.wait(timeout_ms)
+        stopped = self._thread.wait(timeout_ms)
+        self._worker.run_writes()  # what the stopped thread left queued
+        return stopped
