@@ -83,7 +83,7 @@ def test_library_settings_work_on_the_loaded_model_without_a_selection(
         )
     qtbot.addWidget(window)
     window.open_library()
-    library = window._library
+    library = window.model_dialogs.library
     with qtbot.waitSignal(library.scanned, timeout=10000):
         pass
     assert not library.table.currentIndex().isValid()
@@ -92,7 +92,7 @@ def test_library_settings_work_on_the_loaded_model_without_a_selection(
     library.configure.connect(configured.append)
     library.settings_button.click()
     assert configured == [str(default_model.resolve())]
-    dialog = window._model_settings_dialog
+    dialog = window.model_dialogs.settings_dialog
     assert dialog.isVisible()
     assert dialog.windowTitle() == f"Model settings: {default_model.name}"
     dialog.reject()
