@@ -41,6 +41,7 @@ from chatapp.ui.memory_panel import MemoryPanel
 from chatapp.ui.message_actions import MessageActions
 from chatapp.ui.model_controller import ModelController
 from chatapp.ui.model_dialogs import ModelDialogs
+from chatapp.ui.model_picker import ModelPicker
 from chatapp.ui.search_panel import SearchPanel
 from chatapp.ui.session import ChatSession
 from chatapp.ui.status_bar import ERROR_MARK, StatusBar
@@ -165,6 +166,8 @@ class MainWindow(QMainWindow):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 6, 6, 6)
         right_layout.addWidget(view, 1)
+        self.model_picker = ModelPicker(self.models, self.store, self.jobs, right)
+        right_layout.addWidget(self.model_picker)
         right_layout.addWidget(self.composer_row)
 
         self.splitter = QSplitter()
@@ -210,6 +213,9 @@ class MainWindow(QMainWindow):
         s.reply_stats.connect(self._on_stats)
         s.error.connect(self.show_error)
         self.models.label.connect(self._show_model_label)
+        self.models.label.connect(lambda *_: self.model_picker.relist())
+        self.model_picker.chosen.connect(self.load_path)
+        self.model_picker.library_requested.connect(self.open_library)
         self.models.notice.connect(self.notice)
         self.models.error.connect(self.show_error)
         self.engine.started.connect(self._on_reply_started)
@@ -275,6 +281,7 @@ class MainWindow(QMainWindow):
         self.transcript.load_thread(thread_id)
         self.memory_panel.show_thread(thread_id)
         self._show_thread_context(thread_id)
+        self.model_picker.show_thread(thread_id)
         if thread_id is not None:
             self.models.follow_thread(thread_id)
         draft = self.drafts.text(thread_id)
@@ -402,6 +409,7 @@ class MainWindow(QMainWindow):
     def _on_busy(self, busy: bool) -> None:
         self.threads_model.set_writing(self.session.reply_thread if busy else None)
         self.composer_row.set_busy(busy)
+        self.model_picker.setEnabled(not busy)  # a model is switched between replies
 
     @Slot(int, int)
     def _on_context(self, used: int, size: int) -> None:
@@ -655,6 +663,7 @@ class MainWindow(QMainWindow):
         if self._current_thread is not None:
             self.settings.setValue("last_thread", self._current_thread)
         self.settings.sync()
+        self.model_picker.stop()
         self.jobs.shutdown(wait=True)
         self.drafts.flush()  # what the jobs could not write before the quit
         self.search.close()

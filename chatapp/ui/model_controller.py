@@ -129,6 +129,15 @@ class ModelController(QObject):
             return ModelSpec(url, n_ctx=endpoint.n_ctx, endpoint=endpoint)
         return self.app_settings.spec(ref)
 
+    def loading_for(self, thread_id: int | None) -> str | None:
+        """The model being loaded because the user chose it for this thread (as threads name
+        it), while the load runs: the picker shows the choice, not the thread's old model."""
+        if not self.loading or self.spec is None or thread_id is None:
+            return None
+        if self._pending_thread != thread_id:
+            return None
+        return f"server:{self.spec.path}" if self.spec.endpoint is not None else self.spec.path
+
     def follow_thread(self, thread_id: int) -> None:
         """A thread that has its own model gets it back when it is opened."""
         thread = self.store.thread(thread_id)
