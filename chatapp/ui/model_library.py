@@ -174,7 +174,7 @@ class ModelLibrary(QDialog):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda _i: self._choose())
-        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._name_buttons())
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._name_buttons())
         layout.addWidget(self.table)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.load_button = buttons.addButton("Load", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -228,8 +228,14 @@ class ModelLibrary(QDialog):
         self._name_buttons()
         self.scanned.emit()
 
+    def _selected(self) -> QModelIndex:
+        """The row the user selected. Not the current index: the table makes its first row
+        current when it gets the focus, which is no choice (Settings… then went to it)."""
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0] if rows else QModelIndex()
+
     def _choose(self) -> None:
-        index = self.table.currentIndex()
+        index = self._selected()
         if index.isValid():
             self.chosen.emit(self.model.data(index, PathRole))
             self.accept()
@@ -237,7 +243,7 @@ class ModelLibrary(QDialog):
     def _settings_path(self) -> str | None:
         """The selected model's file; without a selection the loaded model's (also one loaded
         from outside the models folders), so Settings… works on what is running."""
-        index = self.table.currentIndex()
+        index = self._selected()
         if index.isValid():
             return self.model.data(index, PathRole)
         return self.model.loaded[0] if self.model.loaded is not None else None
@@ -250,7 +256,7 @@ class ModelLibrary(QDialog):
             "A server's model is set up in Model ▸ Connect to a server." if server
             else "" if path is not None else "Select a model, or load one, to change its settings."
         )
-        self.load_button.setEnabled(self.table.currentIndex().isValid())
+        self.load_button.setEnabled(self._selected().isValid())
 
     def _configure(self) -> None:
         path = self._settings_path()

@@ -67,18 +67,23 @@ def test_a_gguf_name_with_other_content_is_told_the_content_is_wrong(tmp_path) -
 def test_library_settings_work_on_the_loaded_model_without_a_selection(
     qtbot, engine, tmp_path, default_model
 ) -> None:  # type: ignore[no-untyped-def]
-    from PySide6.QtCore import QSettings
+    import shutil
+
+    from PySide6.QtCore import QItemSelectionModel, QSettings
 
     from chatapp.engine.backend import ModelSpec
     from chatapp.store import Store
     from chatapp.ui.main_window import MainWindow
 
+    (tmp_path / "models").mkdir()
+    mine = tmp_path / "models" / "mine.gguf"
+    shutil.copy(default_model, mine)  # loaded: not the library's first row (the built-in)
     store = Store.open(tmp_path / "s.sqlite3")
     settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
     settings.setValue("quiet_errors", True)
     with qtbot.waitSignal(engine.loaded, timeout=5000):
         window = MainWindow(
-            store, engine, ModelSpec(str(default_model)), settings,
+            store, engine, ModelSpec(str(mine)), settings,
             settings_path=tmp_path / "settings.json",
         )
     qtbot.addWidget(window)
@@ -86,15 +91,19 @@ def test_library_settings_work_on_the_loaded_model_without_a_selection(
     library = window.model_dialogs.library
     with qtbot.waitSignal(library.scanned, timeout=10000):
         pass
-    assert not library.table.currentIndex().isValid()
+    # the table makes its first row current when it gets the focus: no choice of the user's
+    library.table.selectionModel().setCurrentIndex(
+        library.model.index(0, 0), QItemSelectionModel.SelectionFlag.NoUpdate
+    )
+    assert not library.table.selectionModel().hasSelection()
     assert library.settings_button.isEnabled() and not library.load_button.isEnabled()
     configured: list[str] = []
     library.configure.connect(configured.append)
     library.settings_button.click()
-    assert configured == [str(default_model.resolve())]
+    assert configured == [str(mine.resolve())]
     dialog = window.model_dialogs.settings_dialog
     assert dialog.isVisible()
-    assert dialog.windowTitle() == f"Model settings: {default_model.name}"
+    assert dialog.windowTitle() == "Model settings: mine.gguf"
     dialog.reject()
     library.reject()
     window.close()
