@@ -57,6 +57,17 @@ def _day(timestamp: float) -> str:
 _Index = QModelIndex | QPersistentModelIndex
 
 
+def _slot_text(slot: SlotRow) -> str:
+    # words, not an emoji: not every Linux desktop has a font with 📌
+    text = f"{slot.text}  (pinned)" if slot.pinned else slot.text
+    if slot.history:  # what it held before, newest first, with when it stopped holding
+        text += f"\n    since {_day(slot.current_since)}" + "".join(
+            f"\n    earlier: {h.text}  ({_day(h.since)} – {_day(h.until)})"
+            for h in reversed(slot.history)
+        )
+    return text
+
+
 class HeadedItemDelegate(QStyledItemDelegate):
     """Draws an item's first line as a heading (bold, a little larger) above its text: a
     summary's range and each part of the prompt read as sections, not one run of text."""
@@ -261,13 +272,7 @@ class MemoryPanel(QDockWidget):
                 heading.setFont(font)
                 self.slot_list.addItem(heading)
                 shared_heading = True
-            # words, not an emoji: not every Linux desktop has a font with 📌
-            text = f"{slot.text}  (pinned)" if slot.pinned else slot.text
-            if slot.history:  # what it held before, newest first, with when it stopped holding
-                text += f"\n    since {_day(slot.current_since)}" + "".join(
-                    f"\n    earlier: {h.text}  ({_day(h.since)} – {_day(h.until)})" for h in reversed(slot.history)
-                )
-            item = QListWidgetItem(text)
+            item = QListWidgetItem(_slot_text(slot))
             item.setToolTip(
                 ("shared by all threads · " if slot.thread_id is None else "")
                 + f"about: {slot.owner}"
@@ -351,6 +356,7 @@ class MemoryPanel(QDockWidget):
             # the old key would still say what the slot used to: the memory thread makes the
             # new one (until then the slot is pinned, so shown first whatever the message)
             slot.key = np.zeros_like(slot.key)
+            self._show_now(slot)
             self._write(f"The edit of \u201c{before}\u201d", lambda: self.tables.save_slot(slot))
             if self.thread_id is not None:
                 self.slot_edited.emit(self.thread_id)  # after the write: the same thread, in order
@@ -360,6 +366,7 @@ class MemoryPanel(QDockWidget):
         if slot is not None:
             slot.pinned = not slot.pinned
             what = "Pinning" if slot.pinned else "Unpinning"
+            self._show_now(slot)
             self._write(f"{what} \u201c{slot.text}\u201d", lambda: self.tables.save_slot(slot))
 
     def forget_slot(self) -> None:
@@ -389,6 +396,13 @@ class MemoryPanel(QDockWidget):
                 lambda r=restored: self.tables.save_slot(r),
                 slot.thread_id,
             )
+
+    def _show_now(self, slot: SlotRow) -> None:
+        """The change is on screen at once; the memory thread may first finish an update."""
+        item = self.slot_list.currentItem()
+        if item is not None and item.data(Qt.ItemDataRole.UserRole) == slot.id:
+            item.setText(_slot_text(slot))
+            self.pin_button.setText("Unpin" if slot.pinned else "Pin")
 
     def _drop_undo(self) -> None:
         self._undo_timer.stop()

@@ -48,9 +48,7 @@ def model_files(folders: list[Path]) -> list[Path]:
 
 def _file_choice(path: Path, builtin: Path | None) -> Choice:
     is_builtin = builtin is not None and model_key(path) == model_key(builtin)
-    return Choice(
-        str(path), f"{path.name} (built-in)" if is_builtin else path.name, str(path)
-    )
+    return Choice(str(path), f"{path.name} (built-in)" if is_builtin else path.name, str(path))
 
 
 class ModelPicker(QWidget):

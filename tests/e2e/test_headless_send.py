@@ -15,15 +15,25 @@ from chatapp.app import use_offscreen_for_send
 
 
 def run_without_display(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
     env["CHATAPP_HOME"] = str(home)
     return subprocess.run(
-        [sys.executable, "-m", "chatapp", *args], env=env, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "chatapp", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
         check=False,
     )
 
 
-def test_offscreen_only_for_send_without_a_display(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_offscreen_only_for_send_without_a_display(
+    monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(sys, "platform", "linux")
     send = argparse.Namespace(send="hi")
     assert use_offscreen_for_send(send, {})
@@ -36,7 +46,9 @@ def test_offscreen_only_for_send_without_a_display(monkeypatch) -> None:  # type
 
 
 def test_send_without_a_display_says_what_went_wrong_instead_of_aborting(tmp_path: Path) -> None:
-    result = run_without_display(["--send", "hello", "--model", str(tmp_path / "missing.gguf")], tmp_path)
+    result = run_without_display(
+        ["--send", "hello", "--model", str(tmp_path / "missing.gguf")], tmp_path
+    )
     assert "xcb" not in result.stderr
     assert result.returncode == 2, result.stderr  # no reply: the model file is missing
     assert "missing.gguf does not exist." in result.stderr
@@ -44,7 +56,9 @@ def test_send_without_a_display_says_what_went_wrong_instead_of_aborting(tmp_pat
 
 @pytest.mark.model
 def test_send_without_a_display_replies_with_the_default_model(tmp_path: Path) -> None:
-    result = run_without_display(["--send", "What is the capital of France?", "--threads", "2"], tmp_path)
+    result = run_without_display(
+        ["--send", "What is the capital of France?", "--threads", "2"], tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("reply: ")
     assert "memory: the exchange is indexed (2 messages with embeddings)" in result.stdout

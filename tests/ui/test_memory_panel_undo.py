@@ -26,12 +26,23 @@ def facts(tmp_path: Path):  # type: ignore[no-untyped-def]
     tables = MemoryTables(store)
     thread = store.create_thread("facts")
     home = SlotRow(
-        None, thread.id, "These days I live in Porto.", "user", _key(1), pinned=True, sources=[],
-        created_at=100.0, updated_at=200.0, attribute="home", since=200.0,
+        None,
+        thread.id,
+        "These days I live in Porto.",
+        "user",
+        _key(1),
+        pinned=True,
+        sources=[],
+        created_at=100.0,
+        updated_at=200.0,
+        attribute="home",
+        since=200.0,
         history=[SlotHistory("I live in Lisbon.", [], 100.0, 200.0)],
     )
     tables.save_slot(home)
-    tables.save_slot(SlotRow(None, thread.id, "My cat is Biscuit.", "user", _key(2), created_at=1.0))
+    tables.save_slot(
+        SlotRow(None, thread.id, "My cat is Biscuit.", "user", _key(2), created_at=1.0)
+    )
     tables.save_slot(SlotRow(None, thread.id, "I grow tomatoes.", "user", _key(3), created_at=1.0))
     yield store, tables, thread.id
     store.close()
@@ -42,17 +53,29 @@ def _texts(panel: MemoryPanel) -> list[str]:
 
 
 def _select(panel: MemoryPanel, text: str) -> None:
-    panel.slot_list.setCurrentRow(next(i for i, t in enumerate(_texts(panel)) if t.startswith(text)))
+    panel.slot_list.setCurrentRow(
+        next(i for i, t in enumerate(_texts(panel)) if t.startswith(text))
+    )
 
 
 def _comparable(slot: SlotRow) -> tuple:
     return (
-        slot.text, slot.owner, slot.pinned, slot.sources, slot.created_at, slot.updated_at,
-        slot.attribute, slot.since, slot.history, slot.key.tobytes(),
+        slot.text,
+        slot.owner,
+        slot.pinned,
+        slot.sources,
+        slot.created_at,
+        slot.updated_at,
+        slot.attribute,
+        slot.since,
+        slot.history,
+        slot.key.tobytes(),
     )
 
 
-def test_forget_can_be_undone_with_all_the_fact_held(qtbot, facts) -> None:  # type: ignore[no-untyped-def]
+def test_forget_can_be_undone_with_all_the_fact_held(
+    qtbot, facts
+) -> None:  # type: ignore[no-untyped-def]
     store, tables, thread_id = facts
     before = sorted(_comparable(s) for s in tables.slots(thread_id))
     panel = MemoryPanel(store)
@@ -71,7 +94,9 @@ def test_forget_can_be_undone_with_all_the_fact_held(qtbot, facts) -> None:  # t
     assert [s.text for s in tables.slots(thread_id)] == ["I grow tomatoes."]
     panel.undo_button.click()
     assert not panel.undo_row.isVisible()
-    assert sorted(_comparable(s) for s in tables.slots(thread_id)) == before  # text, pin, history, key
+    assert (
+        sorted(_comparable(s) for s in tables.slots(thread_id)) == before
+    )  # text, pin, history, key
     assert "These days I live in Porto.  (pinned)" in "\n".join(_texts(panel))
     assert "My cat is Biscuit." in _texts(panel)
 
@@ -95,7 +120,9 @@ def test_one_timer_for_the_shown_undo(qtbot, facts) -> None:  # type: ignore[no-
     assert [s.text for s in tables.slots(thread_id)] == ["These days I live in Porto."]
 
 
-def test_the_panel_writes_on_the_memory_thread(qtbot, facts, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_panel_writes_on_the_memory_thread(
+    qtbot, facts, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from chatapp.workers.memory import MemoryController
 
     store, tables, thread_id = facts
@@ -131,7 +158,9 @@ def test_the_panel_writes_on_the_memory_thread(qtbot, facts, monkeypatch) -> Non
     assert memory.shutdown(5000)
 
 
-def test_a_change_made_just_before_quitting_is_kept(qtbot, facts) -> None:  # type: ignore[no-untyped-def]
+def test_a_change_made_just_before_quitting_is_kept(
+    qtbot, facts
+) -> None:  # type: ignore[no-untyped-def]
     from chatapp.workers.memory import MemoryController
 
     store, tables, thread_id = facts
@@ -148,7 +177,9 @@ def test_a_change_made_just_before_quitting_is_kept(qtbot, facts) -> None:  # ty
     assert "My cat is Biscuit." not in [s.text for s in tables.slots(thread_id)]
 
 
-def test_a_write_that_fails_is_said(qtbot, facts, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_write_that_fails_is_said(
+    qtbot, facts, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from chatapp.errors import StorageError
     from chatapp.workers.memory import MemoryController
 
@@ -174,7 +205,9 @@ def test_a_write_that_fails_is_said(qtbot, facts, monkeypatch) -> None:  # type:
 
 
 @pytest.mark.parametrize("points", [None, 14])
-def test_the_panel_leaves_the_chat_a_readable_width(qtbot, qapp, make_window, points) -> None:  # type: ignore[no-untyped-def]
+def test_the_panel_leaves_the_chat_a_readable_width(
+    qtbot, qapp, make_window, points
+) -> None:  # type: ignore[no-untyped-def]
     if points:
         font = qapp.font()
         font.setPointSize(points)
@@ -184,21 +217,30 @@ def test_the_panel_leaves_the_chat_a_readable_width(qtbot, qapp, make_window, po
     qtbot.waitUntil(lambda: window.memory_panel.isVisible(), timeout=2000)
     qapp.processEvents()
     readable = 45 * window.transcript_view.fontMetrics().averageCharWidth()
-    assert window.memory_panel.minimumSizeHint().width() <= 40 * window.fontMetrics().averageCharWidth()
+    assert (
+        window.memory_panel.minimumSizeHint().width()
+        <= 40 * window.fontMetrics().averageCharWidth()
+    )
     assert window.transcript_view.width() >= readable, (
-        window.transcript_view.width(), window.memory_panel.width(), window.width()
+        window.transcript_view.width(),
+        window.memory_panel.width(),
+        window.width(),
     )
     assert window.memory_panel.enabled_box.text() == "Remember this thread"
 
 
-def test_summary_headings_and_their_text_are_shown_whole(qtbot, facts) -> None:  # type: ignore[no-untyped-def]
+def test_summary_headings_and_their_text_are_shown_whole(
+    qtbot, facts
+) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtGui import QFont, QFontMetrics
 
     from chatapp.domain import Role
 
     store, tables, thread_id = facts
     ids = [store.add_message(thread_id, Role.USER, f"message {i}").id for i in range(4)]
-    text = "The user lives in Porto, has a cat called Biscuit and grows tomatoes on the balcony. " * 3
+    text = (
+        "The user lives in Porto, has a cat called Biscuit and grows tomatoes on the balcony. " * 3
+    )
     tables.add_summary(thread_id, 0, 0, 3, ids, text.strip(), "SmolLM2")
     panel = MemoryPanel(store)
     qtbot.addWidget(panel)
@@ -212,6 +254,41 @@ def test_summary_headings_and_their_text_are_shown_whole(qtbot, facts) -> None: 
     width = view.viewport().width() - 8
     bold = QFont(view.font())
     bold.setBold(True)
-    body_lines = QFontMetrics(view.font()).boundingRect(0, 0, width, 10_000, Qt.TextFlag.TextWordWrap, text.strip())
+    body_lines = QFontMetrics(view.font()).boundingRect(
+        0, 0, width, 10_000, Qt.TextFlag.TextWordWrap, text.strip()
+    )
     assert body_lines.height() > 3 * QFontMetrics(view.font()).lineSpacing()  # it wraps
     assert rect.height() >= body_lines.height() + QFontMetrics(bold).lineSpacing()  # nothing cut
+
+
+def test_a_pin_and_an_edit_show_at_once_while_the_memory_thread_is_busy(
+    qtbot, facts, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QInputDialog
+
+    from chatapp.workers.memory import MemoryController
+
+    store, tables, thread_id = facts
+    memory = MemoryController(store)
+    panel = MemoryPanel(store, writer=memory)
+    qtbot.addWidget(panel)
+    panel.show_thread(thread_id)
+    gate = threading.Event()
+    memory.write(thread_id, "A long update", lambda: gate.wait(10))  # the thread is busy
+    _select(panel, "My cat is Biscuit.")
+    panel.pin_button.click()
+    assert panel.slot_list.currentItem().text() == "My cat is Biscuit.  (pinned)"
+    assert panel.pin_button.text() == "Unpin"
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("My cat is Pumpkin.", True))
+    panel.edit_button.click()
+    assert panel.slot_list.currentItem().text() == "My cat is Pumpkin.  (pinned)"
+    assert "My cat is Biscuit." in [s.text for s in tables.slots(thread_id)]  # not written yet
+    gate.set()
+    qtbot.waitUntil(
+        lambda: (
+            ("My cat is Pumpkin.", True) in [(s.text, s.pinned) for s in tables.slots(thread_id)]
+        ),
+        timeout=5000,
+    )
+    qtbot.waitUntil(lambda: "My cat is Pumpkin.  (pinned)" in _texts(panel), timeout=2000)
+    assert memory.shutdown(5000)

@@ -25,7 +25,11 @@ def _make(qtbot, engine, tmp_path: Path, first: Path):  # type: ignore[no-untype
     app_settings = AppSettings(endpoints=[lab])
     with qtbot.waitSignal(engine.loaded, timeout=5000):
         window = MainWindow(
-            store, engine, ModelSpec(str(first)), settings, app_settings=app_settings,
+            store,
+            engine,
+            ModelSpec(str(first)),
+            settings,
+            app_settings=app_settings,
             settings_path=tmp_path / "settings.json",
         )
     qtbot.addWidget(window)
@@ -63,8 +67,13 @@ def test_each_thread_shows_and_keeps_the_model_picked_for_it(
     window, store = _make(qtbot, engine, tmp_path, alpha)
     qtbot.waitUntil(lambda: _shown(window) == "alpha.Q4_K_M.gguf", timeout=5000)
     assert _labels(window) == [
-        f"{default_model.name} (built-in)", "alpha.Q4_K_M.gguf", "beta.Q8_0.gguf",
-        "big-00001-of-00002.gguf", "big @ lab", "", "Model library…",
+        f"{default_model.name} (built-in)",
+        "alpha.Q4_K_M.gguf",
+        "beta.Q8_0.gguf",
+        "big-00001-of-00002.gguf",
+        "big @ lab",
+        "",
+        "Model library…",
     ]  # a split model once; the saved server; the library at the end
     window.new_thread()
     first = window.current_thread
