@@ -16,7 +16,6 @@ from PySide6.QtCore import QItemSelectionModel, QPoint, QSettings, Qt, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QLabel,
     QListView,
     QMainWindow,
     QMessageBox,
@@ -28,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from chatapp.config.settings import AppSettings
 from chatapp.domain import Message, MessageStatus, Role
-from chatapp.engine.backend import ModelSpec, ReplyResult
+from chatapp.engine.backend import ModelSpec
 from chatapp.errors import StorageError
 from chatapp.store import Store
 from chatapp.ui import appearance, menus
@@ -42,6 +41,7 @@ from chatapp.ui.message_actions import MessageActions
 from chatapp.ui.model_controller import ModelController
 from chatapp.ui.model_dialogs import ModelDialogs
 from chatapp.ui.model_picker import ModelPicker
+from chatapp.ui.reply_status import ReplyStatus
 from chatapp.ui.search_panel import SearchPanel
 from chatapp.ui.session import ChatSession
 from chatapp.ui.status_bar import ERROR_MARK, StatusBar
@@ -181,10 +181,12 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.memory_panel)
         self.memory_panel.hide()
 
-        self.model_label = QLabel("Loading model…")
-        self.model_label.setAccessibleName("Model status")
-        self.speed_label = QLabel("")
-        self.context_label = QLabel("")
+        self.reply_status = ReplyStatus(
+            self.session, self.transcript, lambda: self._current_thread, self
+        )
+        self.model_label = self.reply_status.model_label
+        self.speed_label = self.reply_status.speed_label
+        self.context_label = self.reply_status.context_label
         status = StatusBar(self)
         self.setStatusBar(status)
         # permanent widgets: a normal widget would hide under the message
@@ -209,10 +211,8 @@ class MainWindow(QMainWindow):
         s.reply_done.connect(self._on_reply_done)
         s.busy_changed.connect(self._on_busy)
         s.threads_changed.connect(self._refresh_threads)
-        s.context_used.connect(self._on_context)
-        s.reply_stats.connect(self._on_stats)
         s.error.connect(self.show_error)
-        self.models.label.connect(self._show_model_label)
+        self.models.label.connect(self.reply_status.show_model)
         self.models.label.connect(lambda *_: self.model_picker.relist())
         self.model_picker.chosen.connect(self.load_path)
         self.model_picker.library_requested.connect(self.open_library)
@@ -280,7 +280,7 @@ class MainWindow(QMainWindow):
         self.follow.resume()  # a thread opens at its end
         self.transcript.load_thread(thread_id)
         self.memory_panel.show_thread(thread_id)
-        self._show_thread_context(thread_id)
+        self.reply_status.show_thread_context(thread_id)
         self.model_picker.show_thread(thread_id)
         if thread_id is not None:
             self.models.follow_thread(thread_id)
@@ -402,7 +402,7 @@ class MainWindow(QMainWindow):
         if message.thread_id == self._current_thread:
             if message.status == MessageStatus.COMPLETE:
                 self._statusbar().clear_error()
-            self._show_thread_context(self._current_thread)
+            self.reply_status.show_thread_context(self._current_thread)
         self.follow.soon()
 
     @Slot(bool)
@@ -411,31 +411,8 @@ class MainWindow(QMainWindow):
         self.composer_row.set_busy(busy)
         self.model_picker.setEnabled(not busy)  # a model is switched between replies
 
-    @Slot(int, int)
-    def _on_context(self, used: int, size: int) -> None:
-        if self.session.reply_thread == self._current_thread:  # the counter is the shown thread's
-            self.context_label.setText(f"Context {used}/{size}")
-
-    def _show_thread_context(self, thread_id: int | None) -> None:
-        """The shown thread's own context use: its last reply's prompt, or nothing yet."""
-        info = self.session.model_info
-        last = self.transcript.message_at(self.transcript.rowCount() - 1) if thread_id else None
-        if info is not None and last is not None and last.prompt_tokens:
-            self.context_label.setText(f"Context {last.prompt_tokens}/{info.n_ctx}")
-        else:
-            self.context_label.setText("")
-
     def _statusbar(self) -> StatusBar:
         return self.statusBar()  # type: ignore[return-value]
-
-    @Slot(object)
-    def _on_stats(self, result: ReplyResult) -> None:
-        if result.completion_tokens:
-            self.speed_label.setText(f"{result.tokens_per_second:.1f} tokens/s")
-            self.speed_label.setToolTip(
-                f"{result.completion_tokens} tokens in {result.seconds:.1f} s, "
-                f"first after {result.time_to_first_token:.2f} s"
-            )
 
     def _open_hit(self, thread_id: int, message_id: int) -> None:
         self._refresh_threads(select=thread_id)
@@ -559,12 +536,6 @@ class MainWindow(QMainWindow):
         self.models.load_path(path, for_thread=self._current_thread)
 
     _load_path = load_path
-
-    @Slot(str, str)
-    def _show_model_label(self, text: str, tooltip: str) -> None:
-        self.model_label.setText(text)
-        if tooltip:
-            self.model_label.setToolTip(tooltip)
 
     def choose_model(self) -> None:
         self.model_dialogs.choose_file()
