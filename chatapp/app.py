@@ -151,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chatapp.store import backup as backups
     from chatapp.store.crypto import ERRORS
 
-    watch = backups.DatabaseWatch(store.db_path, store._conn, store._lock, key=store.key)
+    watch = backups.DatabaseWatch(store)
     recovered = store.recover_interrupted()
     if recovered:
         log.info("%d interrupted replies marked stopped", recovered)
@@ -243,9 +243,16 @@ def check_writable(root: Path) -> None:
 
 
 def _check_database(watch, window) -> None:  # type: ignore[no-untyped-def]
-    message = watch.check()
-    if message:
-        window.show_error(message)
+    """A stat on the GUI thread; the rescue copies the whole database under the store's lock,
+    so it runs as a job and the window is told when it is done."""
+    if not watch.changed():
+        return
+
+    def told(message: str | None) -> None:
+        if message:
+            window.show_error(message)
+
+    window.jobs.run(lambda _job: watch.check(), told, name="Writing the database back")
 
 
 def backup_at_quit(root: Path, key: str | None = None) -> None:

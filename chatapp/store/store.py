@@ -81,6 +81,13 @@ class Store:
         with self._lock:
             self._conn.close()
 
+    def reopen(self) -> None:
+        """Close the connection and open the file at `db_path` again (after the file was
+        written back under its name: the old connection would write to the deleted one)."""
+        with self._lock:
+            self._conn.close()
+            self._conn = open_database(self.db_path, self.key)
+
     # -- plumbing -------------------------------------------------------
 
     @contextmanager

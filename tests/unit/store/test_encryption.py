@@ -222,7 +222,7 @@ def test_an_encrypted_database_deleted_under_the_app_is_written_back_encrypted(t
     key = crypto.key_for(db)
     filled(db, key)
     s = Store.open(db, key)
-    watch = backup.DatabaseWatch(db, s._conn, s._lock, key=key)
+    watch = backup.DatabaseWatch(s)
     db.unlink()
     assert "nothing was lost" in (watch.check() or "")
     s.close()
