@@ -75,13 +75,55 @@ def state(db_path: Path) -> str:
     return "plain" if head == MAGIC else "encrypted"
 
 
-def _account(db_path: Path) -> str:
+def id_file(db_path: Path) -> Path:
+    """Beside the database: the random id its key is kept under. It moves with the data
+    folder, so a moved or renamed folder still finds its key (the id is no secret)."""
+    db_path = Path(db_path)
+    return db_path.with_name(db_path.stem + ".key-id")
+
+
+def database_id(db_path: Path, *, create: bool = False) -> str | None:
+    """The database's id (made and written durably first when `create`), or None."""
+    path = id_file(db_path)
+    try:
+        found = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        found = ""
+    if len(found) == 32 and all(c in "0123456789abcdef" for c in found):
+        return found
+    if not create:
+        return None
+    made = secrets.token_hex(16)
+    tmp = path.with_name(path.name + ".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(tmp, "w", encoding="ascii") as fh:
+        fh.write(made + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return made
+
+
+def _account(db_path: Path, ident: str | None = None) -> str:
+    ident = ident or database_id(db_path)
+    return f"database-id:{ident}" if ident else _path_account(db_path)
+
+
+def _path_account(db_path: Path) -> str:
+    """How keys were first kept: by the database's absolute path (lost when it moved)."""
     return f"database:{Path(db_path).resolve()}"
 
 
-def key_file(db_path: Path) -> Path:
-    """Where the key goes without a keyring: named after the database's absolute path."""
-    digest = hashlib.sha256(_account(db_path).encode()).hexdigest()[:24]
+def key_file(db_path: Path, ident: str | None = None) -> Path:
+    """Where the key goes without a keyring: named after the database's id."""
+    ident = ident or database_id(db_path)
+    if ident is None:
+        return _path_key_file(db_path)
+    return config_dir() / "keys" / f"{ident}.key"
+
+
+def _path_key_file(db_path: Path) -> Path:
+    digest = hashlib.sha256(_path_account(db_path).encode()).hexdigest()[:24]
     return config_dir() / "keys" / f"{digest}.key"
 
 
@@ -104,18 +146,16 @@ def _keyring() -> Any | None:
     return keyring
 
 
-def find_key(db_path: Path) -> tuple[str, str] | None:
-    """(hex key, where it was found: 'keyring' or the key file's path), or None."""
+def _lookup(account: str, path: Path) -> tuple[str, str] | None:
     ring = _keyring()
     if ring is not None:
         try:
-            found = ring.get_password(SERVICE, _account(db_path))
+            found = ring.get_password(SERVICE, account)
         except Exception as exc:  # noqa: BLE001
             log.warning("the keyring could not be read: %s", exc)
             found = None
         if found:
             return found.strip(), "keyring"
-    path = key_file(db_path)
     try:
         text = path.read_text(encoding="ascii").split()[0]
     except (OSError, IndexError, UnicodeDecodeError):
@@ -123,17 +163,41 @@ def find_key(db_path: Path) -> tuple[str, str] | None:
     return text, str(path)
 
 
+def find_key(db_path: Path) -> tuple[str, str] | None:
+    """(hex key, where it was found: 'keyring' or the key file's path), or None.
+
+    A key kept under the database's old absolute path is kept again under its id (the old
+    entry stays: a backup elsewhere may still look there)."""
+    ident = database_id(db_path)
+    if ident is not None:
+        found = _lookup(_account(db_path, ident), key_file(db_path, ident))
+        if found is not None:
+            return found
+    old = _lookup(_path_account(db_path), _path_key_file(db_path))
+    if old is None:
+        return None
+    try:
+        where = store_key(db_path, old[0])
+    except OSError as exc:  # a read-only folder: the old entry still works where it is
+        log.warning("the key could not be kept under the database's id: %s", exc)
+        return old
+    log.info("database key moved from its path entry to its id (%s)", where)
+    return old[0], where
+
+
 def store_key(db_path: Path, key: str) -> str:
     """Keep `key` for this database: the keyring, else a 0600 file; returns where."""
+    ident = database_id(db_path, create=True)
+    account = _account(db_path, ident)
     ring = _keyring()
     if ring is not None:
         try:
-            ring.set_password(SERVICE, _account(db_path), key)
-            if ring.get_password(SERVICE, _account(db_path)) == key:
+            ring.set_password(SERVICE, account, key)
+            if ring.get_password(SERVICE, account) == key:
                 return "keyring"
         except Exception as exc:  # noqa: BLE001
             log.warning("the keyring refused the key, using a key file: %s", exc)
-    path = key_file(db_path)
+    path = key_file(db_path, ident)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -175,9 +239,10 @@ def key_for(db_path: Path, *, create: bool = True) -> str | None:
 def missing_message(db_path: Path) -> str:
     return (
         f"The database {db_path} is encrypted (or damaged), and this computer has no key for it: "
-        f"neither the keyring nor {key_file(db_path)} holds one. It has not been changed, and "
-        "chatapp will not start a new database over it. If it comes from another computer or "
-        "another folder, bring its key file along (or start chatapp there and decrypt it with "
+        f"neither the keyring nor {key_file(db_path)} holds one (keys are found by the id in "
+        f"{id_file(db_path).name}, beside the database). It has not been changed, and "
+        "chatapp will not start a new database over it. If it comes from another computer, "
+        "bring its key file along (or start chatapp there and decrypt it with "
         "`chatapp decrypt`); or restore a backup made with a key this computer has."
     )
 
