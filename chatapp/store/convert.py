@@ -32,35 +32,106 @@ def _step(name: str) -> None:
     log.debug("conversion step: %s", name)
 
 
-def encrypt(db_path: Path, backups: Path | None = None) -> str:
-    """Encrypt a plain database (and its backups); returns where the key is kept."""
+Progress = Callable[[int, int], None]
+
+
+def encrypt(
+    db_path: Path,
+    backups: Path | None = None,
+    *,
+    passphrase: str | None = None,
+    progress: Progress | None = None,
+) -> str:
+    """Encrypt a plain database (and its backups) under a random key kept in the keyring or a
+    key file, or under `passphrase`; returns where the key is kept ('passphrase' for one)."""
     db_path = Path(db_path)
     if crypto.state(db_path) != "plain":
         raise StorageError(f"{db_path} is not a plain chatapp database: nothing was done.")
-    known = crypto.find_key(db_path)
-    if known is None:
-        key = crypto.new_key()
-        where = crypto.store_key(db_path, key)  # kept before a byte is written under it
+    if passphrase is not None:
+        key, where = crypto.key_from_passphrase(db_path, passphrase), crypto.PASSPHRASE
     else:
-        key, where = known
-    _convert(db_path, None, key)
-    for old in _backups(backups):
-        if crypto.state(old) == "plain":
-            _convert(old, None, key)
+        known = crypto.find_key(db_path)
+        if known is None:
+            key = crypto.new_key()
+            where = crypto.store_key(db_path, key)  # kept before a byte is written under it
+        else:
+            key, where = known
+    _convert_all(db_path, backups, None, key, "plain", progress, passphrase is not None)
     return where
 
 
-def decrypt(db_path: Path, backups: Path | None = None) -> None:
-    """Write an encrypted database (and its backups) back as plain SQLite. The key stays
-    kept: a backup made elsewhere with it can still be read."""
+def decrypt(
+    db_path: Path,
+    backups: Path | None = None,
+    *,
+    key: str | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Write an encrypted database (and its backups) back as plain SQLite. A kept key stays
+    kept: a backup made elsewhere with it can still be read. `key` opens a database keyed by
+    a passphrase (derived by the caller)."""
     db_path = Path(db_path)
     if crypto.state(db_path) != "encrypted":
         raise StorageError(f"{db_path} is not an encrypted chatapp database: nothing was done.")
-    key = crypto.key_for(db_path)
-    _convert(db_path, key, None)
-    for old in _backups(backups):
-        if crypto.state(old) == "encrypted":
-            _convert(old, key, None)
+    key = key or crypto.key_for(db_path)
+    _convert_all(db_path, backups, key, None, "encrypted", progress, False)
+
+
+def change_key(
+    db_path: Path,
+    backups: Path | None,
+    old_key: str,
+    *,
+    passphrase: str | None,
+    progress: Progress | None = None,
+) -> str:
+    """Re-encrypt an encrypted database (and its backups) under a passphrase, or, with
+    `passphrase` None, under a random key kept in the keyring or a key file. Returns where
+    the key is kept ('passphrase' for one)."""
+    db_path = Path(db_path)
+    if crypto.state(db_path) != "encrypted":
+        raise StorageError(f"{db_path} is not an encrypted chatapp database: nothing was done.")
+    if passphrase is not None:
+        if not passphrase:
+            raise StorageError("The passphrase is empty; nothing was changed.")
+        new, where = crypto.derive_key(passphrase, crypto.new_salt()), crypto.PASSPHRASE
+    else:  # the key kept from before a passphrase, if any, else a new one
+        known = crypto.find_key(db_path)
+        if known is not None and known[0] != old_key:
+            new, where = known
+        else:
+            new = crypto.new_key()
+            where = crypto.store_key(db_path, new)  # kept before a byte is written under it
+    _convert_all(db_path, backups, old_key, new, "encrypted", progress, passphrase is not None)
+    return where
+
+
+def _convert_all(
+    db_path: Path,
+    backups: Path | None,
+    old_key: str | None,
+    new_key: str | None,
+    was: str,
+    progress: Progress | None,
+    passphrase: bool,
+) -> None:
+    """The database first, then (its mark said at once) each backup still in its old form."""
+    olds = [p for p in _backups(backups) if crypto.state(p) == was]
+    total = 1 + len(olds)
+    if progress:
+        progress(0, total)
+    _convert(db_path, old_key, new_key)
+    if new_key is not None or crypto.uses_passphrase(db_path):
+        crypto.set_passphrase_mark(db_path, passphrase)
+    for n, old in enumerate(olds, start=1):
+        if progress:
+            progress(n, total)
+        try:
+            _convert(old, old_key, new_key)
+        except StorageError as exc:  # one made under another key: left as it is, and said
+            log.warning("the backup %s was left as it was: %s", old, exc)
+    if progress:
+        progress(total, total)
 
 
 def _backups(folder: Path | None) -> list[Path]:

@@ -34,7 +34,10 @@ except ImportError:  # pragma: no cover - sqlcipher3 is a dependency; kept for o
 ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error,) + ((cipher.Error,) if cipher else ())
 ENV_CONFIG = "CHATAPP_CONFIG_HOME"
 ENV_KEYRING = "CHATAPP_KEYRING"  # "0": never use the OS keyring (tests, CI)
+ENV_PASSPHRASE = "CHATAPP_PASSPHRASE"
 SERVICE = "chatapp"
+PASSPHRASE = "passphrase"  # in the id file: the key is derived from a passphrase
+KDF_ITER = 256_000  # SQLCipher 4's default
 MAGIC = b"SQLite format 3\x00"
 CACHE_KIB = 64 * 1024
 
@@ -47,6 +50,11 @@ class KeyMissing(DatabaseCorrupt):
 
 class WrongKey(StorageError):
     """The key found does not open the database."""
+
+
+class PassphraseNeeded(StorageError):
+    """The database is keyed by a passphrase: ask for it (a dialog, a tty prompt or
+    CHATAPP_PASSPHRASE), then open with `key_from_passphrase`."""
 
 
 def available() -> bool:
@@ -82,26 +90,86 @@ def id_file(db_path: Path) -> Path:
     return db_path.with_name(db_path.stem + ".key-id")
 
 
+def _id_lines(db_path: Path) -> list[str]:
+    try:
+        return id_file(db_path).read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
 def database_id(db_path: Path, *, create: bool = False) -> str | None:
     """The database's id (made and written durably first when `create`), or None."""
-    path = id_file(db_path)
-    try:
-        found = path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        found = ""
+    lines = _id_lines(db_path)
+    found = lines[0] if lines else ""
     if len(found) == 32 and all(c in "0123456789abcdef" for c in found):
         return found
     if not create:
         return None
     made = secrets.token_hex(16)
+    _write_id(db_path, [made])
+    return made
+
+
+def _write_id(db_path: Path, words: list[str]) -> None:
+    path = id_file(db_path)
     tmp = path.with_name(path.name + ".tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(tmp, "w", encoding="ascii") as fh:
-        fh.write(made + "\n")
+        fh.write("\n".join(words) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    return made
+
+
+def uses_passphrase(db_path: Path) -> bool:
+    """Whether the database's key is derived from a passphrase asked at start (said in the
+    id file: no secret, and it travels with the folder)."""
+    return PASSPHRASE in _id_lines(db_path)[1:]
+
+
+def set_passphrase_mark(db_path: Path, on: bool) -> None:
+    """Say (or stop saying) that the database is keyed by a passphrase. Written only after
+    the files were converted: the kept random key stays until then, so a conversion
+    killed half-way still leaves a key or a passphrase that opens the database."""
+    ident = database_id(db_path, create=True)
+    assert ident is not None
+    _write_id(db_path, [ident, PASSPHRASE] if on else [ident])
+
+
+# -- passphrases ---------------------------------------------------------------------------
+
+
+def derive_key(passphrase: str, salt: bytes) -> str:
+    """SQLCipher 4's own key derivation (PBKDF2-HMAC-SHA512, 256,000 iterations, the file's
+    salt), done once per start: the raw key plus salt it returns opens the database, its
+    readers and its backups without deriving again, and those files open with the passphrase
+    alone under SQLCipher's default settings."""
+    raw = hashlib.pbkdf2_hmac("sha512", passphrase.encode("utf-8"), salt, KDF_ITER, 32)
+    return raw.hex() + salt.hex()
+
+
+def new_salt() -> bytes:
+    return secrets.token_bytes(16)
+
+
+def salt_of(db_path: Path) -> bytes:
+    """An encrypted database's salt (its first 16 bytes); a new random one when there is no
+    database yet."""
+    if state(db_path) != "encrypted":
+        return new_salt()
+    with open(db_path, "rb") as fh:
+        return fh.read(16)
+
+
+def key_from_passphrase(db_path: Path, passphrase: str) -> str:
+    if not passphrase:
+        raise StorageError("The passphrase is empty; nothing was opened or changed.")
+    return derive_key(passphrase, salt_of(db_path))
+
+
+def passphrase_from_env() -> str | None:
+    """CHATAPP_PASSPHRASE, for starts with no one at the keyboard (`--send`, scripts)."""
+    return os.environ.get(ENV_PASSPHRASE) or None
 
 
 def _account(db_path: Path, ident: str | None = None) -> str:
@@ -220,6 +288,8 @@ def key_for(db_path: Path, *, create: bool = True) -> str | None:
     found = state(db_path)
     if found == "plain":
         return None
+    if uses_passphrase(db_path) and (found == "encrypted" or create):
+        raise PassphraseNeeded(f"The database {db_path} is protected by a passphrase.")
     if found == "encrypted":
         known = find_key(db_path)
         if known is None:
@@ -271,7 +341,8 @@ def connect(target: str | Path, key: str | None, **kwargs: Any) -> Any:
 
 
 def _checked(key: str) -> str:
-    if len(key) != 64 or any(c not in "0123456789abcdefABCDEF" for c in key):
+    """64 hex digits (a raw key), or 96 (a key derived from a passphrase, then its salt)."""
+    if len(key) not in (64, 96) or any(c not in "0123456789abcdefABCDEF" for c in key):
         raise StorageError("The database key kept for chatapp is malformed (not 64 hex digits).")
     return key
 
