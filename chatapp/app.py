@@ -360,34 +360,98 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
         else:
             return None
     try:
-        store = Store.open(db_path, crypto.key_for(db_path))
+        store = Store.open(db_path, start_key(db_path))
         convert.cleanup(db_path)  # what a killed conversion left beside a database that opens
         return store
-    except crypto.WrongKey as exc:  # the file is likely intact: said, never replaced
-        QMessageBox.critical(None, "chatapp", exc.message)
+    except PassphraseCancelled:  # nothing was opened or changed
+        return None
+    except (crypto.WrongKey, crypto.KeyMissing) as exc:
+        # a passphrase's database whose mark was lost (or a conversion stopped half-way)
+        key = passphrase_from_env(db_path)
+        if key is not None:
+            crypto.set_passphrase_mark(db_path, True)
+            return Store.open(db_path, key)
+        if isinstance(exc, crypto.KeyMissing):
+            return _damaged(root, db_path, exc)
+        QMessageBox.critical(None, "chatapp", exc.message)  # likely intact: said, never replaced
         return None
     except DatabaseCorrupt as exc:
-        found = backups.backups(paths.backups_dir(root))
-        if not found:
-            QMessageBox.critical(None, "chatapp", f"{exc.message}\n\nNo backup was found in {paths.backups_dir(root)}.")
-            return None
-        answer = QMessageBox.question(
-            None,
-            "chatapp",
-            f"{exc.message}\n\nRestore the latest backup ({found[0].name})? "
-            "The damaged file is kept beside it.",
-        )
-        if answer != QMessageBox.StandardButton.Yes:
-            return None
-        aside = backups.restore(db_path, found[0])
-        log.warning("damaged database kept as %s", aside)
-        try:
-            return Store.open(db_path, crypto.key_for(db_path))
-        except StorageError as again:
-            QMessageBox.critical(None, "chatapp", str(again))
-            return None
+        return _damaged(root, db_path, exc)
     except StorageError as exc:
         QMessageBox.critical(None, "chatapp", str(exc))
+        return None
+
+
+class PassphraseCancelled(Exception):
+    """The person cancelled the passphrase dialog at start: chatapp quits, touching nothing."""
+
+
+def start_key(db_path: Path) -> str | None:
+    """The key to open the database with at start. For one keyed by a passphrase:
+    CHATAPP_PASSPHRASE when it is right, else the passphrase dialog before the window opens
+    (it says a wrong one and asks again; Cancel raises PassphraseCancelled)."""
+    from chatapp.store import crypto
+
+    try:
+        return crypto.key_for(db_path)
+    except crypto.PassphraseNeeded:
+        pass
+    key = passphrase_from_env(db_path)
+    if key is not None:
+        return key
+    note = (
+        f"The passphrase in {crypto.ENV_PASSPHRASE} does not open it."
+        if crypto.passphrase_from_env()
+        else ""
+    )
+    from chatapp.ui.passphrase_dialog import ask_passphrase
+
+    key = ask_passphrase(db_path, note)
+    if key is None:
+        raise PassphraseCancelled
+    return key
+
+
+def passphrase_from_env(db_path: Path) -> str | None:
+    """The key from CHATAPP_PASSPHRASE when it is set and opens the database, else None."""
+    from chatapp.store import crypto
+    from chatapp.store.db import key_opens
+
+    given = crypto.passphrase_from_env()
+    if not given or crypto.state(db_path) == "plain":
+        return None
+    key = crypto.key_from_passphrase(db_path, given)
+    return key if key_opens(db_path, key) else None
+
+
+def _damaged(root: Path, db_path: Path, exc: DatabaseCorrupt):  # type: ignore[no-untyped-def]
+    """A damaged database (or one without its key): offer the latest backup, never write
+    over the file."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from chatapp.store import Store
+    from chatapp.store import backup as backups
+
+    found = backups.backups(paths.backups_dir(root))
+    if not found:
+        QMessageBox.critical(None, "chatapp", f"{exc.message}\n\nNo backup was found in {paths.backups_dir(root)}.")
+        return None
+    answer = QMessageBox.question(
+        None,
+        "chatapp",
+        f"{exc.message}\n\nRestore the latest backup ({found[0].name})? "
+        "The damaged file is kept beside it.",
+    )
+    if answer != QMessageBox.StandardButton.Yes:
+        return None
+    aside = backups.restore(db_path, found[0])
+    log.warning("damaged database kept as %s", aside)
+    try:
+        return Store.open(db_path, start_key(db_path))
+    except PassphraseCancelled:
+        return None
+    except StorageError as again:
+        QMessageBox.critical(None, "chatapp", str(again))
         return None
 
 

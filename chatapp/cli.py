@@ -137,6 +137,7 @@ def key_for_command(db: Path) -> str | None:
     import getpass
 
     from chatapp.store import crypto
+    from chatapp.store.db import key_opens
 
     try:
         return crypto.key_for(db)
@@ -145,7 +146,7 @@ def key_for_command(db: Path) -> str | None:
     given = crypto.passphrase_from_env()
     if given is not None:
         key = crypto.key_from_passphrase(db, given)
-        if not _opens(db, key):
+        if not key_opens(db, key):
             raise StorageError(
                 f"Wrong passphrase in {crypto.ENV_PASSPHRASE} for {db}; nothing was read or changed."
             )
@@ -162,7 +163,7 @@ def key_for_command(db: Path) -> str | None:
             break
         if typed:
             key = crypto.key_from_passphrase(db, typed)
-            if _opens(db, key):
+            if key_opens(db, key):
                 return key
         print("chatapp: wrong passphrase; try again.", file=sys.stderr)
     raise StorageError("No right passphrase was given; nothing was read or changed.")
@@ -190,19 +191,6 @@ def new_passphrase() -> str:
     if not first or first != again:
         raise StorageError("The two passphrases differ (or are empty); nothing was changed.")
     return first
-
-
-def _opens(db: Path, key: str) -> bool:
-    from chatapp.store import crypto
-    from chatapp.store.db import connect_reader
-
-    if crypto.state(db) != "encrypted":
-        return True  # nothing to check against yet
-    try:
-        connect_reader(db, key).close()
-    except crypto.WrongKey:
-        return False
-    return True
 
 
 def _open(db: Path, key: str | None = None):  # type: ignore[no-untyped-def]

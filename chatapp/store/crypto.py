@@ -313,14 +313,16 @@ def missing_message(db_path: Path) -> str:
         f"{id_file(db_path).name}, beside the database). It has not been changed, and "
         "chatapp will not start a new database over it. If it comes from another computer, "
         "bring its key file along (or start chatapp there and decrypt it with "
-        "`chatapp decrypt`); or restore a backup made with a key this computer has."
+        "`chatapp decrypt`). If you protected it with a passphrase, start chatapp with "
+        f"{ENV_PASSPHRASE} set to it. Or restore a backup made with a key this computer has."
     )
 
 
 def wrong_key_message(db_path: Path) -> str:
     return (
         f"The database {db_path} cannot be opened with the key kept for it (the key was changed, "
-        "or the file was replaced or damaged). It has not been changed; nothing was written."
+        "or the file was replaced or damaged). It has not been changed; nothing was written. "
+        f"If you protected it with a passphrase, start chatapp with {ENV_PASSPHRASE} set to it."
     )
 
 

@@ -113,6 +113,19 @@ def connect_reader(path: Path, key: str | None = None) -> sqlite3.Connection:
     return conn
 
 
+def key_opens(path: Path, key: str) -> bool:
+    """Whether `key` opens the encrypted database at `path`, read-only (a passphrase typed at
+    start is checked so before anything is opened for writing). An absent or plain file has
+    nothing to check against: True."""
+    if crypto.state(path) != "encrypted":
+        return True
+    try:
+        connect_reader(path, key).close()
+    except crypto.WrongKey:
+        return False
+    return True
+
+
 def open_database(path: Path, key: str | None = None) -> sqlite3.Connection:
     """Open (creating or migrating) the database; refuse a newer or damaged one untouched.
 
