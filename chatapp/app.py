@@ -148,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = open_store_interactively(root)
     if store is None:
         return 1
+    store = convert_if_requested(root, store)  # Settings ▸ Privacy asked, then restarted
     from chatapp.store import backup as backups
     from chatapp.store.crypto import ERRORS
 
@@ -223,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     daily_backup.join(timeout=120)
     backup_at_quit(root, store.key)
     instance.release()
+    if getattr(window, "restart_requested", False) and not vanished:
+        restart()
     if vanished:
         print(f"chatapp: {vanished}", file=sys.stderr)
         return 5
@@ -453,6 +456,88 @@ def _damaged(root: Path, db_path: Path, exc: DatabaseCorrupt):  # type: ignore[n
     except StorageError as again:
         QMessageBox.critical(None, "chatapp", str(again))
         return None
+
+
+def convert_if_requested(root: Path, store):  # type: ignore[no-untyped-def]
+    """Run the conversion Settings ▸ Privacy asked for, before anything else uses the
+    database: a new passphrase is asked first (Cancel: nothing changes), then the checked
+    conversion runs on a thread behind a progress dialog. Returns the Store to use, reopened
+    under its new key, or the old one unchanged when it could not be done (said)."""
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtWidgets import QMessageBox, QProgressDialog
+
+    from chatapp.store import Store, convert
+
+    db_path = store.db_path
+    target = convert.take_request(db_path)
+    if target is None:
+        return store
+    passphrase = None
+    if target == "passphrase":
+        from chatapp.ui.passphrase_dialog import PassphraseDialog
+
+        dialog = PassphraseDialog(db_path, new=True)
+        dialog.exec()
+        if dialog.passphrase is None:
+            log.info("no passphrase chosen: the database was left as it was")
+            return store
+        passphrase = dialog.passphrase
+    key = store.key
+    store.close()
+    progress = QProgressDialog("Converting your conversations and their backups…", "", 0, 0)
+    progress.setCancelButton(None)  # a conversion stops only at its safe points
+    progress.setWindowModality(Qt.WindowModality.ApplicationModal)
+    progress.setMinimumDuration(0)
+    progress.show()
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["key"] = convert.run(
+                db_path,
+                paths.backups_dir(root),
+                target,
+                key,
+                passphrase=passphrase,
+                progress=lambda done, total: outcome.update(done=done, total=total),
+            )
+        except (StorageError, OSError) as exc:
+            outcome["error"] = str(exc)
+
+    worker = threading.Thread(target=work, name="chatapp-convert")
+    worker.start()
+    loop = QEventLoop()
+    timer = QTimer()
+
+    def poll() -> None:
+        if "total" in outcome:
+            progress.setMaximum(int(outcome["total"]))  # type: ignore[call-overload]
+            progress.setValue(int(outcome["done"]))  # type: ignore[call-overload]
+        if not worker.is_alive():
+            loop.quit()
+
+    timer.timeout.connect(poll)
+    timer.start(50)
+    loop.exec()
+    timer.stop()
+    worker.join()
+    progress.close()
+    if "error" in outcome:
+        QMessageBox.warning(None, "chatapp", f"{outcome['error']}\n\nchatapp goes on as before.")
+        return Store.open(db_path, key)
+    log.info("the database was converted (%s)", target)
+    return Store.open(db_path, outcome["key"])  # type: ignore[arg-type]
+
+
+def restart() -> None:
+    """Start chatapp again the way it was started (Settings ▸ Privacy's conversion runs at
+    start, with the database closed)."""
+    if getattr(sys, "frozen", False):
+        argv = [sys.executable, *sys.argv[1:]]
+    else:
+        argv = [sys.executable, *sys.orig_argv[1:]]
+    logging.shutdown()
+    os.execv(sys.executable, argv)
 
 
 def start_daily_backup(root: Path, key: str | None = None) -> threading.Thread:

@@ -25,6 +25,9 @@ log = logging.getLogger("chatapp.store")
 
 PARTIAL = ".converting"
 OLD = ".before-conversion"
+TARGETS = ("encrypted", "passphrase", "key", "plain")
+# encrypted: a random key kept in the keyring or a key file; passphrase: a key derived from
+# a passphrase asked at start; key: from a passphrase back to a kept random key; plain: none
 
 
 def _step(name: str) -> None:
@@ -132,6 +135,64 @@ def _convert_all(
             log.warning("the backup %s was left as it was: %s", old, exc)
     if progress:
         progress(total, total)
+
+
+def request_file(db_path: Path) -> Path:
+    db_path = Path(db_path)
+    return db_path.with_name(db_path.stem + ".convert-request")
+
+
+def request(db_path: Path, target: str) -> None:
+    """Ask for a conversion at the next start (Settings ▸ Privacy, then chatapp restarts):
+    it needs every connection to the database closed."""
+    if target not in TARGETS:
+        raise ValueError(target)
+    path = request_file(db_path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(target + "\n", encoding="ascii")
+    os.replace(tmp, path)
+
+
+def take_request(db_path: Path) -> str | None:
+    """The conversion asked for, removed as it is read (a conversion killed half-way is not
+    run again and again: the database it leaves opens either way)."""
+    path = request_file(db_path)
+    try:
+        target = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    path.unlink(missing_ok=True)
+    return target if target in TARGETS else None
+
+
+def run(
+    db_path: Path,
+    backups: Path | None,
+    target: str,
+    key: str | None,
+    *,
+    passphrase: str | None = None,
+    progress: Progress | None = None,
+) -> str | None:
+    """Convert to `target` from what the database is now (opened with `key`); returns the key
+    that opens it afterwards (None: plain)."""
+    db_path = Path(db_path)
+    if target == "plain":
+        decrypt(db_path, backups, key=key, progress=progress)
+        return None
+    if target == "passphrase":
+        if not passphrase:
+            raise StorageError("No passphrase was given; nothing was changed.")
+        if key is None:
+            encrypt(db_path, backups, passphrase=passphrase, progress=progress)
+        else:
+            change_key(db_path, backups, key, passphrase=passphrase, progress=progress)
+        return crypto.key_from_passphrase(db_path, passphrase)
+    if key is None:
+        encrypt(db_path, backups, progress=progress)
+    else:
+        change_key(db_path, backups, key, passphrase=None, progress=progress)
+    return crypto.key_for(db_path)
 
 
 def _backups(folder: Path | None) -> list[Path]:

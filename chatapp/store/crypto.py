@@ -349,17 +349,61 @@ def _checked(key: str) -> str:
     return key
 
 
+def conversions(db_path: Path, key: str | None) -> list[tuple[str, str, str]]:
+    """What Settings ▸ Privacy offers: (button, target for convert.run, what will happen)."""
+    after = (
+        " chatapp closes, writes the converted copy of your conversations and backups, checks "
+        "it (integrity, row counts, a search) before it takes the old file's place, and starts "
+        "again. Nothing is lost; stopped half-way, the old or the new file is complete."
+    )
+    encrypt = (
+        "Encrypt my conversations…",
+        "encrypted",
+        "Encrypt your conversations, memory and backups with a random key kept in the system "
+        "keyring (or a file only you can read where no keyring works)." + after,
+    )
+    passphrase = (
+        "Use a passphrase…" if key is not None else "Encrypt with a passphrase…",
+        "passphrase",
+        "Encrypt your conversations, memory and backups with a passphrase that chatapp asks "
+        "for at each start and keeps nowhere (forgotten, they cannot be read). You type it "
+        "after the restart." + after,
+    )
+    decrypt = (
+        "Decrypt my conversations…",
+        "plain",
+        "Store your conversations, memory and backups unencrypted again: any program running "
+        "as you can then read them." + after,
+    )
+    kept = (
+        "Keep a key instead of the passphrase…",
+        "key",
+        "Stop asking for the passphrase: a random key kept in the system keyring (or a file "
+        "only you can read) encrypts your conversations instead." + after,
+    )
+    if key is None:
+        return [encrypt, passphrase]
+    if uses_passphrase(db_path):
+        return [kept, decrypt]
+    return [passphrase, decrypt]
+
+
 def describe(db_path: Path, key: str | None) -> str:
     """A sentence or three for Settings ▸ Privacy: how the conversations are kept on disk."""
     if key is None:
         return (
             f"Your conversations, memory and backups are stored unencrypted in {db_path.parent}: "
             "any program running as you, a synced backup folder or a lost laptop can read them. "
-            "To encrypt them and their backups, quit chatapp and run `chatapp encrypt` (the "
-            "encrypted copy is checked before it takes the database's place; nothing is lost)."
+            "Encrypt them below (or quit chatapp and run `chatapp encrypt`): the encrypted copy "
+            "is checked before it takes the database's place; nothing is lost."
+        )
+    exported = " Exported files are not encrypted."
+    if uses_passphrase(db_path):
+        return (
+            "Your conversations, memory and backups are encrypted (SQLCipher, AES-256) with a "
+            "key derived from your passphrase, asked at each start and kept nowhere." + exported
         )
     found = find_key(db_path)
-    exported = " Exported files are not encrypted."
     if found is not None and found[1] == "keyring":
         return (
             "Your conversations, memory and backups are encrypted (SQLCipher, AES-256) with a "
@@ -370,6 +414,6 @@ def describe(db_path: Path, key: str | None) -> str:
         "Your conversations, memory and backups are encrypted (SQLCipher, AES-256) with a random "
         f"key kept in {where}, readable only by you: no system keyring works here. That is "
         "weaker than a keyring, since any program running as you can read the key; keep that "
-        "file out of synced or shared folders. A copy of the data folder alone cannot be "
-        "read." + exported
+        "file out of synced or shared folders, or use a passphrase instead (below). A copy of "
+        "the data folder alone cannot be read." + exported
     )

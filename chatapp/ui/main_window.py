@@ -776,13 +776,26 @@ class MainWindow(QMainWindow):
         thread = self.store.thread(self._current_thread) if self._current_thread is not None else None
         if thread is not None:  # what replies use now: the model's defaults until changed
             thread = dataclasses.replace(thread, settings=self.session.effective_sampling(thread.settings))
-        from chatapp.store.crypto import describe
+        from chatapp.store.crypto import conversions, describe
 
         privacy = describe(self.store.db_path, self.store.key)
-        dialog = SettingsDialog(thread, self.app_settings, self, privacy=privacy)
+        dialog = SettingsDialog(
+            thread, self.app_settings, self, privacy=privacy,
+            conversions=conversions(self.store.db_path, self.store.key),
+        )
+        dialog.conversion_requested.connect(self.restart_to_convert)
         self._settings_dialog = dialog
         dialog.accepted.connect(lambda: self.apply_settings(dialog))
         dialog.open()
+
+    def restart_to_convert(self, target: str) -> None:
+        """Settings ▸ Privacy: the conversion runs at the next start (it needs the database
+        closed); chatapp restarts into it (`app.main`)."""
+        from chatapp.store import convert
+
+        convert.request(self.store.db_path, target)
+        self.restart_requested = True
+        self.close()
 
     def apply_settings(self, dialog) -> None:  # type: ignore[no-untyped-def]
         values = dialog.thread_values()
