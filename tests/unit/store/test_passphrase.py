@@ -68,6 +68,9 @@ def test_a_database_converted_to_a_passphrase_asks_for_it(tmp_path: Path) -> Non
     assert contents(old, derived) == before  # the backup too, under the same passphrase
     made = backup.backup_now(db, folder, key=derived, now=2e9)
     assert contents(made, crypto.key_from_passphrase(made, WORDS)) == before
+    said = crypto.describe(db, derived)
+    assert "passphrase" in said and "kept nowhere" in said
+    assert [target for _, target, _ in crypto.conversions(db, derived)] == ["key", "plain"]
 
 
 def test_a_wrong_passphrase_is_said_and_changes_nothing(tmp_path: Path) -> None:
