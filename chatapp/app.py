@@ -394,12 +394,13 @@ def start_key(db_path: Path) -> str | None:
     CHATAPP_PASSPHRASE when it is right, else the passphrase dialog before the window opens
     (it says a wrong one and asks again; Cancel raises PassphraseCancelled)."""
     from chatapp.store import crypto
+    from chatapp.store.db import kept_key_that_opens
 
     try:
         return crypto.key_for(db_path)
     except crypto.PassphraseNeeded:
         pass
-    key = passphrase_from_env(db_path)
+    key = passphrase_from_env(db_path) or kept_key_that_opens(db_path)
     if key is not None:
         return key
     note = (

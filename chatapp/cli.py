@@ -137,12 +137,15 @@ def key_for_command(db: Path) -> str | None:
     import getpass
 
     from chatapp.store import crypto
-    from chatapp.store.db import key_opens
+    from chatapp.store.db import kept_key_that_opens, key_opens
 
     try:
         return crypto.key_for(db)
     except crypto.PassphraseNeeded as exc:
         needed = exc
+    kept = kept_key_that_opens(db)
+    if kept is not None:
+        return kept
     given = crypto.passphrase_from_env()
     if given is not None:
         key = crypto.key_from_passphrase(db, given)

@@ -4,7 +4,10 @@ A new data folder's database is encrypted with SQLCipher under a random 256-bit 
 key, so opening costs no key derivation). The key lives in the OS keyring; where no keyring
 backend works (CI, a headless `--send`, a minimal desktop) it goes to a file readable only by
 the user in the config folder, apart from the data folder, so a copied data folder or its
-backups alone cannot be read. An existing plain database stays plain until converted.
+backups alone cannot be read. Keys are kept under a random id written beside the database
+(`chatapp.key-id`), so a moved data folder still finds its key. Instead of a kept key, the
+key may be derived from a passphrase asked at start (SQLCipher's own KDF, once per start).
+An existing plain database stays plain until converted.
 
 Plain databases use the standard library's sqlite3, encrypted ones sqlcipher3: their
 exception classes differ, so callers catch `ERRORS`, never one module's `Error`.
@@ -128,9 +131,10 @@ def uses_passphrase(db_path: Path) -> bool:
 
 
 def set_passphrase_mark(db_path: Path, on: bool) -> None:
-    """Say (or stop saying) that the database is keyed by a passphrase. Written only after
-    the files were converted: the kept random key stays until then, so a conversion
-    killed half-way still leaves a key or a passphrase that opens the database."""
+    """Say (or stop saying) that the database is keyed by a passphrase. Written right after
+    the database itself was converted; a kept random key is never removed, so a conversion
+    stopped before the mark still leaves a key or a passphrase that opens it (chatapp tries
+    the kept key, and a missing or wrong key's message says how to give the passphrase)."""
     ident = database_id(db_path, create=True)
     assert ident is not None
     _write_id(db_path, [ident, PASSPHRASE] if on else [ident])

@@ -126,6 +126,17 @@ def key_opens(path: Path, key: str) -> bool:
     return True
 
 
+def kept_key_that_opens(path: Path) -> str | None:
+    """For a database marked as keyed by a passphrase: a kept key that opens it anyway (a
+    switch back from the passphrase stopped between the swap and the new mark), with the
+    mark taken away; else None, and the passphrase is asked."""
+    known = crypto.find_key(path)
+    if known is None or crypto.state(path) != "encrypted" or not key_opens(path, known[0]):
+        return None
+    crypto.set_passphrase_mark(path, False)
+    return known[0]
+
+
 def open_database(path: Path, key: str | None = None) -> sqlite3.Connection:
     """Open (creating or migrating) the database; refuse a newer or damaged one untouched.
 

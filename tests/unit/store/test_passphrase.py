@@ -133,3 +133,22 @@ def test_the_command_line_asks_at_a_terminal_until_it_is_right(
     assert cli.main(["list", "--data-dir", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert "wrong passphrase" in captured.err.lower() and "thread 2" in captured.out
+
+
+def test_a_switch_back_to_a_kept_key_stopped_before_the_mark_still_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a passphrase back to a kept key, stopped after the swap but before the mark was
+    taken away: the mark says 'passphrase', yet the kept key opens it, and is used."""
+    db = tmp_path / "chatapp.sqlite3"
+    before = filled(db, None)
+    convert.encrypt(db, passphrase=WORDS)
+    with monkeypatch.context() as patched:
+        patched.setattr(crypto, "set_passphrase_mark", lambda *_a: None)  # stopped there
+        convert.change_key(db, None, crypto.key_from_passphrase(db, WORDS), passphrase=None)
+    assert crypto.uses_passphrase(db)
+    monkeypatch.delenv(crypto.ENV_PASSPHRASE, raising=False)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    key = cli.key_for_command(db)
+    assert key is not None and contents(db, key) == before
+    assert not crypto.uses_passphrase(db)
