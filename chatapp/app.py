@@ -372,8 +372,14 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
         # a passphrase's database whose mark was lost (or a conversion stopped half-way)
         key = passphrase_from_env(db_path)
         if key is not None:
+            try:
+                store = Store.open(db_path, key)
+            except StorageError as again:
+                QMessageBox.critical(None, "chatapp", str(again))
+                return None
             crypto.set_passphrase_mark(db_path, True)
-            return Store.open(db_path, key)
+            convert.cleanup(db_path)
+            return store
         if isinstance(exc, crypto.KeyMissing):
             return _damaged(root, db_path, exc)
         QMessageBox.critical(None, "chatapp", exc.message)  # likely intact: said, never replaced
