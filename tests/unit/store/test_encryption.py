@@ -412,3 +412,19 @@ def test_a_key_file_named_after_the_old_path_is_migrated(tmp_path: Path) -> None
     assert old.exists()  # the old entry is left where it was
     os.rename(db.parent, tmp_path / "b")
     assert crypto.key_for(tmp_path / "b" / "chatapp.sqlite3") == key
+
+
+def test_a_deleted_keyring_entry_is_said_with_the_ways_back(os_keyring, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The keyring entry itself deleted: said (with the passphrase and backup paths), the
+    file unchanged, and no new key or database made."""
+    db = tmp_path / "chatapp.sqlite3"
+    key = crypto.key_for(db)
+    filled(db, key)
+    os_keyring.items.clear()
+    before = db.read_bytes()
+    with pytest.raises(crypto.KeyMissing) as caught:
+        crypto.key_for(db)
+    said = caught.value.message
+    assert "will not start a new database" in said and crypto.ENV_PASSPHRASE in said
+    assert "restore a backup" in said
+    assert db.read_bytes() == before and os_keyring.items == {}
