@@ -444,7 +444,9 @@ def _damaged(root: Path, db_path: Path, exc: DatabaseCorrupt):  # type: ignore[n
 
     found = backups.backups(paths.backups_dir(root))
     if not found:
-        QMessageBox.critical(None, "chatapp", f"{exc.message}\n\nNo backup was found in {paths.backups_dir(root)}.")
+        QMessageBox.critical(
+            None, "chatapp", f"{exc.message}\n\nNo backup was found in {paths.backups_dir(root)}."
+        )
         return None
     answer = QMessageBox.question(
         None,

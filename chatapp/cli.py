@@ -151,7 +151,8 @@ def key_for_command(db: Path) -> str | None:
         key = crypto.key_from_passphrase(db, given)
         if not key_opens(db, key):
             raise StorageError(
-                f"Wrong passphrase in {crypto.ENV_PASSPHRASE} for {db}; nothing was read or changed."
+                f"Wrong passphrase in {crypto.ENV_PASSPHRASE} for {db}; nothing was read or "
+                "changed."
             )
         return key
     if not sys.stdin.isatty():

@@ -96,7 +96,10 @@ def round_of(path: Path, key: str | None, args: argparse.Namespace, seed: int) -
     bulk.checkpoint(store)
     size, total = path.stat().st_size, bulk.message_count(store)
     store.close()
-    figures = {"appends_per_s": args.appends / wall * 1000, "appends_per_cpu_s": args.appends / cpu * 1000}
+    figures = {
+        "appends_per_s": args.appends / wall * 1000,
+        "appends_per_cpu_s": args.appends / cpu * 1000,
+    }
     for name, values in out.items():
         for kind, index in (("wall", 0), ("cpu", 1)):
             series = sorted(v[index] for v in values)

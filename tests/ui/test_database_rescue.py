@@ -6,14 +6,17 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
+
+from pytestqt.qtbot import QtBot
 
 from chatapp import app
 from chatapp.domain import Role
 from chatapp.store import Store, backup
 
 
-def test_the_rescue_runs_as_a_job_and_the_window_is_told(  # type: ignore[no-untyped-def]
-    qtbot, make_window, tmp_path: Path
+def test_the_rescue_runs_as_a_job_and_the_window_is_told(
+    qtbot: QtBot, make_window: Any, tmp_path: Path
 ) -> None:
     db = tmp_path / "ui.sqlite3"
     store = Store.open(db)
@@ -33,7 +36,9 @@ def test_the_rescue_runs_as_a_job_and_the_window_is_told(  # type: ignore[no-unt
     assert not ran_on  # nothing changed: nothing started
     db.unlink()
     app._check_database(watch, window)
-    qtbot.waitUntil(lambda: "nothing was lost" in window.statusBar().currentMessage(), timeout=10000)
+    qtbot.waitUntil(
+        lambda: "nothing was lost" in window.statusBar().currentMessage(), timeout=10000
+    )
     assert ran_on and ran_on[0] is not threading.main_thread()
     store.add_message(thread.id, Role.ASSISTANT, "written after the rescue")
     conn = sqlite3.connect(db)  # the window's store writes to the file under the name again

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
+from pytestqt.qtbot import QtBot
 
 from chatapp import app
 from chatapp.domain import Role
@@ -51,7 +52,9 @@ def answer(steps: list[tuple[str, str]], seen: list[str]) -> None:
     QTimer.singleShot(20, act)
 
 
-def test_a_wrong_passphrase_is_said_and_asked_again(qtbot, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_wrong_passphrase_is_said_and_asked_again(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "home"
     db = protected(root)
     monkeypatch.delenv(crypto.ENV_PASSPHRASE, raising=False)
@@ -60,14 +63,18 @@ def test_a_wrong_passphrase_is_said_and_asked_again(qtbot, tmp_path: Path, monke
     answer([("type", "a long walk to Lisbon"), ("type", WORDS)], seen)
     store = app.open_store_interactively(root)
     assert store is not None
-    assert any("Wrong passphrase" in text and "nothing was opened or changed" in text for text in seen)
+    assert any(
+        "Wrong passphrase" in text and "nothing was opened or changed" in text for text in seen
+    )
     assert [t.title for t in store.threads()] == ["secret"]
     store.close()
     assert crypto.state(db) == "encrypted"
     assert db.read_bytes()[:16] == before[:16]  # the same file (its salt), opened, not remade
 
 
-def test_cancel_at_the_prompt_quits_and_touches_nothing(qtbot, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_at_the_prompt_quits_and_touches_nothing(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "home"
     db = protected(root)
     monkeypatch.delenv(crypto.ENV_PASSPHRASE, raising=False)
@@ -81,7 +88,9 @@ def test_cancel_at_the_prompt_quits_and_touches_nothing(qtbot, tmp_path: Path, m
     assert sorted((p.name, p.stat().st_mtime_ns) for p in root.rglob("*")) == listing
 
 
-def test_the_environment_passphrase_opens_without_a_dialog(qtbot, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_environment_passphrase_opens_without_a_dialog(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "home"
     protected(root)
     monkeypatch.setenv(crypto.ENV_PASSPHRASE, WORDS)
@@ -90,8 +99,8 @@ def test_the_environment_passphrase_opens_without_a_dialog(qtbot, tmp_path: Path
     store.close()
 
 
-def test_a_lost_mark_with_the_passphrase_in_the_environment_still_opens(  # type: ignore[no-untyped-def]
-    qtbot, tmp_path: Path, monkeypatch
+def test_a_lost_mark_with_the_passphrase_in_the_environment_still_opens(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The id file that says 'passphrase' deleted: the key is missing; the message says how
     to give the passphrase, and given, it opens (and the mark is written again)."""
@@ -111,7 +120,9 @@ def test_a_lost_mark_with_the_passphrase_in_the_environment_still_opens(  # type
 
 
 @pytest.mark.parametrize("second", ["different", ""])
-def test_a_new_passphrase_must_be_typed_twice_alike(qtbot, tmp_path: Path, second: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_passphrase_must_be_typed_twice_alike(
+    qtbot: QtBot, tmp_path: Path, second: str
+) -> None:
     dialog = PassphraseDialog(tmp_path / "chatapp.sqlite3", new=True)
     qtbot.addWidget(dialog)
     dialog.field.setText(WORDS)

@@ -8,10 +8,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
+from pytestqt.qtbot import QtBot
 
 from chatapp import app
 from chatapp.domain import Role
@@ -43,12 +45,17 @@ def contents(db: Path, key: str | None) -> list[str]:
         s.close()
 
 
-def test_the_privacy_buttons_say_what_happens_and_ask_first(qtbot, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_privacy_buttons_say_what_happens_and_ask_first(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from chatapp.config.settings import AppSettings
 
     db, _ = filled(tmp_path)
     dialog = SettingsDialog(
-        None, AppSettings(), privacy=crypto.describe(db, None), conversions=crypto.conversions(db, None)
+        None,
+        AppSettings(),
+        privacy=crypto.describe(db, None),
+        conversions=crypto.conversions(db, None),
     )
     qtbot.addWidget(dialog)
     assert set(dialog.conversion_buttons) == {"encrypted", "passphrase"}
@@ -65,7 +72,9 @@ def test_the_privacy_buttons_say_what_happens_and_ask_first(qtbot, tmp_path: Pat
     assert got == ["encrypted"]
 
 
-def test_the_window_asks_for_the_conversion_and_closes_to_restart(make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_window_asks_for_the_conversion_and_closes_to_restart(
+    make_window: Any, tmp_path: Path
+) -> None:
     db, _ = filled(tmp_path)
     store = Store.open(db)
     window = make_window(store, load=False)
@@ -75,7 +84,9 @@ def test_the_window_asks_for_the_conversion_and_closes_to_restart(make_window, t
     store.close()
 
 
-def test_at_start_the_requested_encryption_converts_the_database_and_backups(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_at_start_the_requested_encryption_converts_the_database_and_backups(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
     db, before = filled(tmp_path)
     old = backup.backups(tmp_path / "backups")
     convert.request(db, "encrypted")
@@ -112,8 +123,8 @@ def type_new_passphrase(words: str | None) -> None:
     QTimer.singleShot(20, act)
 
 
-def test_a_passphrase_chosen_at_the_restart_protects_database_and_backups(  # type: ignore[no-untyped-def]
-    qtbot, tmp_path: Path, monkeypatch
+def test_a_passphrase_chosen_at_the_restart_protects_database_and_backups(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db, before = filled(tmp_path)
     key = None
@@ -131,7 +142,7 @@ def test_a_passphrase_chosen_at_the_restart_protects_database_and_backups(  # ty
     again.close()
 
 
-def test_cancelling_the_new_passphrase_changes_nothing(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cancelling_the_new_passphrase_changes_nothing(qtbot: QtBot, tmp_path: Path) -> None:
     db, before = filled(tmp_path)
     raw = db.read_bytes()
     convert.request(db, "passphrase")
@@ -143,8 +154,8 @@ def test_cancelling_the_new_passphrase_changes_nothing(qtbot, tmp_path: Path) ->
     assert contents(db, None) == before
 
 
-def test_a_conversion_that_cannot_be_done_is_said_and_the_old_store_goes_on(  # type: ignore[no-untyped-def]
-    qtbot, tmp_path: Path, monkeypatch
+def test_a_conversion_that_cannot_be_done_is_said_and_the_old_store_goes_on(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db, before = filled(tmp_path)
     convert.request(db, "plain")  # already plain: refused before a byte is written
@@ -157,7 +168,9 @@ def test_a_conversion_that_cannot_be_done_is_said_and_the_old_store_goes_on(  # 
     assert contents(db, None) == before
 
 
-def test_restart_runs_chatapp_again_with_the_same_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_restart_runs_chatapp_again_with_the_same_arguments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     started: list[list[str]] = []
     monkeypatch.setattr(sys, "orig_argv", [sys.executable, "-m", "chatapp", "--data-dir", "D"])
     monkeypatch.setattr(os, "execv", lambda exe, argv: started.append([exe, *argv]))
@@ -171,7 +184,15 @@ def test_a_start_with_a_request_converts_before_the_window_opens(tmp_path: Path)
     convert.request(db, "encrypted")
     env = {**os.environ, "CHATAPP_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(
-        [sys.executable, "-m", "chatapp", "--model", str(tmp_path / "none.gguf"), "--quit-after", "1500"],
+        [
+            sys.executable,
+            "-m",
+            "chatapp",
+            "--model",
+            str(tmp_path / "none.gguf"),
+            "--quit-after",
+            "1500",
+        ],
         env=env,
         capture_output=True,
         text=True,

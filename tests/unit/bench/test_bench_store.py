@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from chatapp.bench import store as bench
 
 
-def test_both_modes_measure_the_same_messages(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_both_modes_measure_the_same_messages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "store.json"
     args = ["--threads", "5", "--messages", "600", "--long", "200", "--rounds", "2"]
     assert bench.main([*args, "--queries", "3", "--appends", "5", "--json", str(out)]) == 0

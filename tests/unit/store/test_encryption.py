@@ -370,7 +370,9 @@ def test_a_moved_data_folder_finds_its_key_and_its_threads(tmp_path: Path) -> No
     assert len(contents(old, key)) == 6
 
 
-def test_a_moved_folder_finds_its_key_in_the_keyring_too(os_keyring, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_moved_folder_finds_its_key_in_the_keyring_too(
+    os_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
     db = tmp_path / "a" / "chatapp.sqlite3"
     db.parent.mkdir()
     key = crypto.key_for(db)
@@ -380,7 +382,7 @@ def test_a_moved_folder_finds_its_key_in_the_keyring_too(os_keyring, tmp_path: P
 
 
 def test_a_key_kept_under_the_old_path_is_found_and_kept_under_the_id(
-    os_keyring, tmp_path: Path  # type: ignore[no-untyped-def]
+    os_keyring: MemoryKeyring, tmp_path: Path
 ) -> None:
     """Keys of earlier versions were kept by absolute path: found there once, then kept by id,
     so the folder can move afterwards."""
@@ -414,7 +416,9 @@ def test_a_key_file_named_after_the_old_path_is_migrated(tmp_path: Path) -> None
     assert crypto.key_for(tmp_path / "b" / "chatapp.sqlite3") == key
 
 
-def test_a_deleted_keyring_entry_is_said_with_the_ways_back(os_keyring, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_deleted_keyring_entry_is_said_with_the_ways_back(
+    os_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
     """The keyring entry itself deleted: said (with the passphrase and backup paths), the
     file unchanged, and no new key or database made."""
     db = tmp_path / "chatapp.sqlite3"

@@ -101,8 +101,8 @@ def test_back_from_a_passphrase_to_a_kept_key_and_to_plain(tmp_path: Path) -> No
 
 
 def test_the_command_line_reads_the_passphrase_from_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "chatapp.sqlite3"
     filled(db, None)
     convert.encrypt(db, passphrase=WORDS)
@@ -121,8 +121,8 @@ def test_the_command_line_reads_the_passphrase_from_the_environment(
 
 
 def test_the_command_line_asks_at_a_terminal_until_it_is_right(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "chatapp.sqlite3"
     filled(db, None)
     convert.encrypt(db, passphrase=WORDS)
