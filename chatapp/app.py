@@ -253,7 +253,7 @@ def _check_database(watch, window) -> None:  # type: ignore[no-untyped-def]
 
     def told(message: str | None) -> None:
         if message:
-            window.show_error(message)
+            window.database_written_back(message)
 
     window.jobs.run(lambda _job: watch.check(), told, name="Writing the database back")
 

@@ -788,6 +788,13 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(lambda: self.apply_settings(dialog))
         dialog.open()
 
+    def database_written_back(self, message: str) -> None:
+        """The database file was deleted and written back (`DatabaseWatch`): said, and the
+        search reader opened before it, which reads the deleted file, is let go (the next
+        search opens one on the file under the name)."""
+        self._search_store = None
+        self.show_error(message)
+
     def restart_to_convert(self, target: str) -> None:
         """Settings ▸ Privacy: the conversion runs at the next start (it needs the database
         closed); chatapp restarts into it (`app.main`)."""

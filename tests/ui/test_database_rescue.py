@@ -32,6 +32,7 @@ def test_the_rescue_runs_as_a_job_and_the_window_is_told(
         return rescue()
 
     watch.rescue = recording  # type: ignore[method-assign]
+    assert search(qtbot, window, "kept") == 1  # the window's search reader is opened
     app._check_database(watch, window)
     assert not ran_on  # nothing changed: nothing started
     db.unlink()
@@ -41,9 +42,20 @@ def test_the_rescue_runs_as_a_job_and_the_window_is_told(
     )
     assert ran_on and ran_on[0] is not threading.main_thread()
     store.add_message(thread.id, Role.ASSISTANT, "written after the rescue")
+    assert search(qtbot, window, "rescue") == 1  # not the deleted file's reader
     conn = sqlite3.connect(db)  # the window's store writes to the file under the name again
     assert [r[0] for r in conn.execute("SELECT content FROM messages ORDER BY id")] == [
         "kept",
         "written after the rescue",
     ]
     conn.close()
+
+
+def search(qtbot: QtBot, window: Any, text: str) -> int:
+    """Run the window's own search and count the hits it lists."""
+    window.search_box.setText(text)
+    window.search_list.clear()
+    window._start_search()
+    qtbot.waitUntil(lambda: window.search_list.count() > 0, timeout=10000)
+    found = [window.search_list.item(n).text() for n in range(window.search_list.count())]
+    return 0 if found == ["No messages found"] else len(found)
