@@ -166,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = open_store_interactively(root)
     if store is None:
         return 1
+    # one pool for the app's background jobs: a conversion asked for, the day's backup, the
+    # embedding model's load, then the window's search, export, import, model scan and server listing
+    jobs = Jobs(workers=4)
+    store = convert_if_requested(root, store, jobs)  # Settings ▸ Privacy asked, then restarted
     from chatapp.store.crypto import ERRORS
 
     watch = store.watch()
@@ -179,9 +183,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         purged = 0
     if purged:
         log.info("%d threads purged from the trash", purged)
-    # one pool for the app's background jobs: the day's backup, the embedding model's load,
-    # then the window's search, export, import, model scan and server listing
-    jobs = Jobs(workers=4)
     start_daily_backup(jobs, root, store.key)
 
     settings, notices = AppSettings.load_with_notices(paths.settings_path(root))
@@ -244,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     store.close()
     backup_at_quit(root, store.key)  # the day's backup has ended: two copies would race
     instance.release()
+    if getattr(window, "restart_requested", False) and not vanished:
+        restart()
     if vanished:
         print(f"chatapp: {vanished}", file=sys.stderr)
         return 5
@@ -264,9 +267,16 @@ def check_writable(root: Path) -> None:
 
 
 def _check_database(watch, window) -> None:  # type: ignore[no-untyped-def]
-    message = watch.check()
-    if message:
-        window.show_error(message)
+    """A stat on the GUI thread; the rescue copies the whole database under the store's lock,
+    so it runs as a job and the window is told when it is done."""
+    if not watch.changed():
+        return
+
+    def told(message: str | None) -> None:
+        if message:
+            window.database_written_back(message)
+
+    window.jobs.run(lambda _job: watch.check(), told, name="Writing the database back")
 
 
 def backup_at_quit(root: Path, key: str | None = None) -> None:
@@ -374,35 +384,195 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
         else:
             return None
     try:
-        store = Store.open(db_path, crypto.key_for(db_path))
+        store = Store.open(db_path, start_key(db_path))
         convert.cleanup(db_path)  # what a killed conversion left beside a database that opens
         return store
-    except crypto.WrongKey as exc:  # the file is likely intact: said, never replaced
-        QMessageBox.critical(None, "chatapp", exc.message)
+    except PassphraseCancelled:  # nothing was opened or changed
+        return None
+    except (crypto.WrongKey, crypto.KeyMissing) as exc:
+        # a passphrase's database whose mark was lost (or a conversion stopped half-way)
+        key = passphrase_from_env(db_path)
+        if key is not None:
+            try:
+                store = Store.open(db_path, key)
+            except StorageError as again:
+                QMessageBox.critical(None, "chatapp", str(again))
+                return None
+            crypto.set_passphrase_mark(db_path, True)
+            convert.cleanup(db_path)
+            return store
+        if isinstance(exc, crypto.KeyMissing):
+            return _damaged(root, db_path, exc)
+        QMessageBox.critical(None, "chatapp", exc.message)  # likely intact: said, never replaced
         return None
     except DatabaseCorrupt as exc:
-        found = backups.backups(paths.backups_dir(root))
-        if not found:
-            QMessageBox.critical(None, "chatapp", f"{exc.message}\n\nNo backup was found in {paths.backups_dir(root)}.")
-            return None
-        answer = QMessageBox.question(
-            None,
-            "chatapp",
-            f"{exc.message}\n\nRestore the latest backup ({found[0].name})? "
-            "The damaged file is kept beside it.",
-        )
-        if answer != QMessageBox.StandardButton.Yes:
-            return None
-        aside = backups.restore(db_path, found[0])
-        log.warning("damaged database kept as %s", aside)
-        try:
-            return Store.open(db_path, crypto.key_for(db_path))
-        except StorageError as again:
-            QMessageBox.critical(None, "chatapp", str(again))
-            return None
+        return _damaged(root, db_path, exc)
     except StorageError as exc:
         QMessageBox.critical(None, "chatapp", str(exc))
         return None
+
+
+class PassphraseCancelled(Exception):
+    """The person cancelled the passphrase dialog at start: chatapp quits, touching nothing."""
+
+
+def start_key(db_path: Path) -> str | None:
+    """The key to open the database with at start. For one keyed by a passphrase:
+    CHATAPP_PASSPHRASE when it is right, else the passphrase dialog before the window opens
+    (it says a wrong one and asks again; Cancel raises PassphraseCancelled)."""
+    from chatapp.store import crypto
+    from chatapp.store.db import kept_key_that_opens
+
+    try:
+        return crypto.key_for(db_path)
+    except crypto.PassphraseNeeded:
+        pass
+    key = passphrase_from_env(db_path) or kept_key_that_opens(db_path)
+    if key is not None:
+        return key
+    note = (
+        f"The passphrase in {crypto.ENV_PASSPHRASE} does not open it."
+        if crypto.passphrase_from_env()
+        else ""
+    )
+    from chatapp.ui.passphrase_dialog import ask_passphrase
+
+    key = ask_passphrase(db_path, note)
+    if key is None:
+        raise PassphraseCancelled
+    return key
+
+
+def passphrase_from_env(db_path: Path) -> str | None:
+    """The key from CHATAPP_PASSPHRASE when it is set and opens the database, else None."""
+    from chatapp.store import crypto
+    from chatapp.store.db import key_opens
+
+    given = crypto.passphrase_from_env()
+    if not given or crypto.state(db_path) == "plain":
+        return None
+    key = crypto.key_from_passphrase(db_path, given)
+    return key if key_opens(db_path, key) else None
+
+
+def _damaged(root: Path, db_path: Path, exc: DatabaseCorrupt):  # type: ignore[no-untyped-def]
+    """A damaged database (or one without its key): offer the latest backup, never write
+    over the file."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from chatapp.store import Store
+    from chatapp.store import backup as backups
+
+    found = backups.backups(paths.backups_dir(root))
+    if not found:
+        QMessageBox.critical(
+            None, "chatapp", f"{exc.message}\n\nNo backup was found in {paths.backups_dir(root)}."
+        )
+        return None
+    answer = QMessageBox.question(
+        None,
+        "chatapp",
+        f"{exc.message}\n\nRestore the latest backup ({found[0].name})? "
+        "The damaged file is kept beside it.",
+    )
+    if answer != QMessageBox.StandardButton.Yes:
+        return None
+    aside = backups.restore(db_path, found[0])
+    log.warning("damaged database kept as %s", aside)
+    try:
+        return Store.open(db_path, start_key(db_path))
+    except PassphraseCancelled:
+        return None
+    except StorageError as again:
+        QMessageBox.critical(None, "chatapp", str(again))
+        return None
+
+
+def convert_if_requested(root: Path, store, jobs: Jobs | None = None):  # type: ignore[no-untyped-def]
+    """Run the conversion Settings ▸ Privacy asked for, before anything else uses the
+    database: a new passphrase is asked first (Cancel: nothing changes), then the checked
+    conversion runs on a thread behind a progress dialog. Returns the Store to use, reopened
+    under its new key, or the old one unchanged when it could not be done (said)."""
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtWidgets import QMessageBox, QProgressDialog
+
+    from chatapp.store import Store, convert
+
+    db_path = store.db_path
+    target = convert.take_request(db_path)
+    if target is None:
+        return store
+    passphrase = None
+    if target == "passphrase":
+        from chatapp.ui.passphrase_dialog import PassphraseDialog
+
+        dialog = PassphraseDialog(db_path, new=True)
+        dialog.exec()
+        if dialog.passphrase is None:
+            log.info("no passphrase chosen: the database was left as it was")
+            return store
+        passphrase = dialog.passphrase
+    key = store.key
+    store.close()
+    progress = QProgressDialog("Converting your conversations and their backups…", "", 0, 0)
+    progress.setCancelButton(None)  # a conversion stops only at its safe points
+    progress.setWindowModality(Qt.WindowModality.ApplicationModal)
+    progress.setMinimumDuration(0)
+    progress.show()
+    outcome: dict[str, object] = {}
+
+    def work(_job: Job) -> None:
+        try:
+            outcome["key"] = convert.run(
+                db_path,
+                paths.backups_dir(root),
+                target,
+                key,
+                passphrase=passphrase,
+                progress=lambda done, total: outcome.update(done=done, total=total),
+            )
+        except (StorageError, OSError) as exc:
+            outcome["error"] = str(exc)
+
+    from chatapp.workers.jobs import Jobs
+
+    own_jobs = jobs is None
+    pool = Jobs(workers=1) if jobs is None else jobs
+    worker = pool.run(work, name="Converting the database")
+    loop = QEventLoop()
+    timer = QTimer()
+
+    def poll() -> None:
+        if "total" in outcome:
+            progress.setMaximum(int(outcome["total"]))  # type: ignore[call-overload]
+            progress.setValue(int(outcome["done"]))  # type: ignore[call-overload]
+        if worker.finished.is_set():
+            loop.quit()
+
+    timer.timeout.connect(poll)
+    timer.start(50)
+    loop.exec()
+    timer.stop()
+    worker.finished.wait()
+    if own_jobs:
+        pool.shutdown(wait=True)
+    progress.close()
+    if "error" in outcome:
+        QMessageBox.warning(None, "chatapp", f"{outcome['error']}\n\nchatapp goes on as before.")
+        return Store.open(db_path, key)
+    log.info("the database was converted (%s)", target)
+    return Store.open(db_path, outcome["key"])  # type: ignore[arg-type]
+
+
+def restart() -> None:
+    """Start chatapp again the way it was started (Settings ▸ Privacy's conversion runs at
+    start, with the database closed)."""
+    if getattr(sys, "frozen", False):
+        argv = [sys.executable, *sys.argv[1:]]
+    else:
+        argv = [sys.executable, *sys.orig_argv[1:]]
+    logging.shutdown()
+    os.execv(sys.executable, argv)
 
 
 def start_daily_backup(jobs: Jobs, root: Path, key: str | None = None) -> Job:

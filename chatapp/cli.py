@@ -6,7 +6,8 @@
     chatapp encrypt | decrypt
 
 `encrypt` and `decrypt` convert the database and its backups (chatapp must be closed): the
-other copy is written and checked before it takes the database's place.
+other copy is written and checked before it takes the database's place. A database keyed by
+a passphrase takes it from CHATAPP_PASSPHRASE, else asks at the terminal.
 
 `list` and `export` only read: they open the database read-only when they can,
 so a read-only file or folder, a full disk or a file-size limit does not keep
@@ -59,9 +60,15 @@ def main(argv: Sequence[str]) -> int:
     ):
         conv = sub.add_parser(name, help=text)
         conv.add_argument("--data-dir", metavar="DIR")
+    sub.choices["encrypt"].add_argument(
+        "--passphrase",
+        action="store_true",
+        help="derive the key from a passphrase asked at every start (at a terminal, or "
+        "CHATAPP_PASSPHRASE) instead of keeping a random key",
+    )
     args = parser.parse_args(list(argv))
 
-    from chatapp.store import backup, crypto
+    from chatapp.store import backup
 
     try:
         root = paths.data_dir(args.data_dir)
@@ -75,8 +82,8 @@ def main(argv: Sequence[str]) -> int:
             )
             return 1
         if args.command in ("encrypt", "decrypt"):
-            return _convert(args.command, db, paths.backups_dir(root))
-        key = crypto.key_for(db)
+            return _convert(args, db, paths.backups_dir(root))
+        key = key_for_command(db)
         store = _open_for_reading(db, key) if args.command in ("list", "export") else _open(db, key)
     except UserFacingError as exc:
         print(f"chatapp: {exc}", file=sys.stderr)
@@ -99,24 +106,95 @@ def main(argv: Sequence[str]) -> int:
         store.close()
 
 
-def _convert(command: str, db: Path, backups: Path) -> int:
+def _convert(args: argparse.Namespace, db: Path, backups: Path) -> int:
     from chatapp.store import convert, crypto
 
     if crypto.state(db) == "missing":
         print(f"chatapp: there is no database at {db}; nothing was done.", file=sys.stderr)
         return 1
-    if command == "encrypt":
-        where = convert.encrypt(db, backups)
+    if args.command == "encrypt":
+        passphrase = new_passphrase() if args.passphrase else None
+        where = convert.encrypt(db, backups, passphrase=passphrase)
+        if where == crypto.PASSPHRASE:
+            print(f"encrypted {db} and its backups under your passphrase; it is asked at start")
+            return 0
         print(f"encrypted {db} and its backups; the key is kept in {where}")
         if where != "keyring":
             print(
                 "  no keyring works here, so the key is in a file only you can read: weaker than "
-                "a keyring (anyone who can read your files can read the key)."
+                "a keyring (anyone who can read your files can read the key). "
+                "`chatapp encrypt --passphrase` on a plain database asks for a passphrase instead."
             )
     else:
-        convert.decrypt(db, backups)
+        convert.decrypt(db, backups, key=key_for_command(db))
         print(f"decrypted {db} and its backups: they are plain SQLite files again")
     return 0
+
+
+def key_for_command(db: Path) -> str | None:
+    """The database's key; for one keyed by a passphrase, CHATAPP_PASSPHRASE, else asked at
+    the terminal (three tries). A wrong one opens nothing and changes nothing."""
+    import getpass
+
+    from chatapp.store import crypto
+    from chatapp.store.db import kept_key_that_opens, key_opens
+
+    try:
+        return crypto.key_for(db)
+    except crypto.PassphraseNeeded as exc:
+        needed = exc
+    kept = kept_key_that_opens(db)
+    if kept is not None:
+        return kept
+    given = crypto.passphrase_from_env()
+    if given is not None:
+        key = crypto.key_from_passphrase(db, given)
+        if not key_opens(db, key):
+            raise StorageError(
+                f"Wrong passphrase in {crypto.ENV_PASSPHRASE} for {db}; nothing was read or "
+                "changed."
+            )
+        return key
+    if not sys.stdin.isatty():
+        raise StorageError(
+            f"{needed.message} Set {crypto.ENV_PASSPHRASE}, or run this at a terminal to be "
+            "asked for it; nothing was read or changed."
+        )
+    for _ in range(3):
+        try:
+            typed = getpass.getpass(f"Passphrase for {db}: ")
+        except (EOFError, KeyboardInterrupt):
+            break
+        if typed:
+            key = crypto.key_from_passphrase(db, typed)
+            if key_opens(db, key):
+                return key
+        print("chatapp: wrong passphrase; try again.", file=sys.stderr)
+    raise StorageError("No right passphrase was given; nothing was read or changed.")
+
+
+def new_passphrase() -> str:
+    """A new passphrase: CHATAPP_PASSPHRASE, or typed twice at the terminal."""
+    import getpass
+
+    from chatapp.store import crypto
+
+    given = crypto.passphrase_from_env()
+    if given:
+        return given
+    if not sys.stdin.isatty():
+        raise StorageError(
+            f"A passphrase is needed: set {crypto.ENV_PASSPHRASE} or run this at a terminal; "
+            "nothing was changed."
+        )
+    try:
+        first = getpass.getpass("New passphrase: ")
+        again = getpass.getpass("The same passphrase again: ")
+    except (EOFError, KeyboardInterrupt):
+        first, again = "", "-"
+    if not first or first != again:
+        raise StorageError("The two passphrases differ (or are empty); nothing was changed.")
+    return first
 
 
 def _open(db: Path, key: str | None = None):  # type: ignore[no-untyped-def]

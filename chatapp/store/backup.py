@@ -18,15 +18,18 @@ import datetime as dt
 import logging
 import os
 import shutil
-import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from chatapp.errors import StorageError
 from chatapp.store import crypto
 from chatapp.store.crypto import ERRORS
 from chatapp.store.db import raise_translated
+
+if TYPE_CHECKING:
+    from chatapp.store.store import Store
 
 log = logging.getLogger("chatapp.store")
 
@@ -197,17 +200,20 @@ class DatabaseWatch:
     SQLite goes on writing to the open (now nameless) file, so nothing fails until the
     next start finds every thread gone. `check()` sees it; `rescue()` writes what the
     open connection holds back to the database's name (or beside it, when another file
-    took the name), so nothing is lost.
+    took the name), so nothing is lost. After writing a deleted database back, the Store
+    is reopened on the copy: its old connection would go on writing to the nameless file,
+    and a write-ahead log left under the name would belong to the old file, not the copy
+    (replayed onto it after a crash, it reads as "malformed"); that log is moved aside.
+
+    `check()` may run on a background job: it holds the store's lock while it copies, and a
+    second call while one is running returns at once.
     """
 
-    def __init__(
-        self, db_path: Path, conn: sqlite3.Connection, lock: Any = None, key: str | None = None
-    ) -> None:
-        self.db_path = Path(db_path)
-        self._key = key
-        self._conn = conn
-        self._lock = lock or threading.RLock()
+    def __init__(self, store: Store) -> None:
+        self.db_path = Path(store.db_path)
+        self._store = store
         self._identity = self._current()
+        self._running = threading.Lock()
         self.vanished = False
 
     def _current(self) -> tuple[int, int] | None:
@@ -217,13 +223,22 @@ class DatabaseWatch:
             return None
         return (info.st_dev, info.st_ino)
 
+    def changed(self) -> bool:
+        """Cheap (one stat): whether the file at the name is not the one the app opened."""
+        return not self.vanished and self._current() != self._identity
+
     def check(self) -> str | None:
         """A message the first time the file is found gone or replaced (None otherwise)."""
-        if self.vanished or self._current() == self._identity:
+        if not self.changed() or not self._running.acquire(blocking=False):
             return None
-        self.vanished = True
-        log.error("the database file %s was deleted or replaced while in use", self.db_path)
-        return self.rescue()
+        try:
+            if not self.changed():
+                return None
+            self.vanished = True
+            log.error("the database file %s was deleted or replaced while in use", self.db_path)
+            return self.rescue()
+        finally:
+            self._running.release()
 
     def rescue(self) -> str:
         """Write the open connection's database to its name (or beside it); returns what was done."""
@@ -232,31 +247,62 @@ class DatabaseWatch:
         if replaced:
             target = self.db_path.with_name(f"{self.db_path.name}.rescued-{_stamp(time.time())}")
         partial = target.with_name(target.name + ".partial")
-        try:
-            with self._lock:
-                dst = crypto.connect(partial, self._key)
+        store = self._store
+        with store._lock:
+            try:
+                dst = crypto.connect(partial, store.key)
                 try:
-                    self._conn.backup(dst)
+                    store._conn.backup(dst)
                 finally:
                     dst.close()
-            os.replace(partial, target)
-        except (*ERRORS, OSError) as exc:
-            partial.unlink(missing_ok=True)
-            return (
-                f"The database file {self.db_path} was deleted or replaced while chatapp was "
-                f"running, and what chatapp holds could not be written back ({exc}). "
-                "Keep chatapp open and free the disk, or restore a backup."
-            )
-        self._identity = self._current() if not replaced else self._identity
-        if replaced:
-            return (
-                f"The database file {self.db_path} was replaced by another file while chatapp was "
-                f"running; what chatapp held is saved as {target}."
-            )
+                _fsync(partial)
+                if not replaced:
+                    _move_aside_logs(self.db_path)
+                os.replace(partial, target)
+            except (*ERRORS, OSError) as exc:
+                partial.unlink(missing_ok=True)
+                return (
+                    f"The database file {self.db_path} was deleted or replaced while chatapp was "
+                    f"running, and what chatapp holds could not be written back ({exc}). "
+                    "Keep chatapp open and free the disk, or restore a backup."
+                )
+            if replaced:
+                return (
+                    f"The database file {self.db_path} was replaced by another file while "
+                    f"chatapp was running; what chatapp held is saved as {target}."
+                )
+            try:
+                store.reopen()
+            except (StorageError, *ERRORS, OSError) as exc:
+                return (
+                    f"The database file {self.db_path} was deleted while chatapp was running; "
+                    f"chatapp wrote what it holds back to it but could not open it again ({exc}). "
+                    "Quit and start chatapp again: nothing was lost."
+                )
+        self._identity = self._current()
+        self.vanished = False  # the app uses the file at the name again: watch it anew
         return (
             f"The database file {self.db_path} was deleted while chatapp was running; chatapp "
             "wrote what it holds back to it, and nothing was lost."
         )
+
+
+def _move_aside_logs(db_path: Path) -> None:
+    """A -wal/-shm left under the name belongs to the deleted file: kept aside, never replayed
+    onto the copy written back."""
+    stamp = _stamp(time.time())
+    for suffix in ("-wal", "-shm"):
+        side = db_path.with_name(db_path.name + suffix)
+        if side.exists():
+            os.replace(side, side.with_name(f"{db_path.name}.stale-{stamp}{suffix}"))
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def restore(db_path: Path, backup: Path, *, now: float | None = None) -> Path:

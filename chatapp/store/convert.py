@@ -25,6 +25,9 @@ log = logging.getLogger("chatapp.store")
 
 PARTIAL = ".converting"
 OLD = ".before-conversion"
+TARGETS = ("encrypted", "passphrase", "key", "plain")
+# encrypted: a random key kept in the keyring or a key file; passphrase: a key derived from
+# a passphrase asked at start; key: from a passphrase back to a kept random key; plain: none
 
 
 def _step(name: str) -> None:
@@ -32,35 +35,164 @@ def _step(name: str) -> None:
     log.debug("conversion step: %s", name)
 
 
-def encrypt(db_path: Path, backups: Path | None = None) -> str:
-    """Encrypt a plain database (and its backups); returns where the key is kept."""
+Progress = Callable[[int, int], None]
+
+
+def encrypt(
+    db_path: Path,
+    backups: Path | None = None,
+    *,
+    passphrase: str | None = None,
+    progress: Progress | None = None,
+) -> str:
+    """Encrypt a plain database (and its backups) under a random key kept in the keyring or a
+    key file, or under `passphrase`; returns where the key is kept ('passphrase' for one)."""
     db_path = Path(db_path)
     if crypto.state(db_path) != "plain":
         raise StorageError(f"{db_path} is not a plain chatapp database: nothing was done.")
-    known = crypto.find_key(db_path)
-    if known is None:
-        key = crypto.new_key()
-        where = crypto.store_key(db_path, key)  # kept before a byte is written under it
+    if passphrase is not None:
+        key, where = crypto.key_from_passphrase(db_path, passphrase), crypto.PASSPHRASE
     else:
-        key, where = known
-    _convert(db_path, None, key)
-    for old in _backups(backups):
-        if crypto.state(old) == "plain":
-            _convert(old, None, key)
+        known = crypto.find_key(db_path)
+        if known is None:
+            key = crypto.new_key()
+            where = crypto.store_key(db_path, key)  # kept before a byte is written under it
+        else:
+            key, where = known
+    _convert_all(db_path, backups, None, key, "plain", progress, passphrase is not None)
     return where
 
 
-def decrypt(db_path: Path, backups: Path | None = None) -> None:
-    """Write an encrypted database (and its backups) back as plain SQLite. The key stays
-    kept: a backup made elsewhere with it can still be read."""
+def decrypt(
+    db_path: Path,
+    backups: Path | None = None,
+    *,
+    key: str | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Write an encrypted database (and its backups) back as plain SQLite. A kept key stays
+    kept: a backup made elsewhere with it can still be read. `key` opens a database keyed by
+    a passphrase (derived by the caller)."""
     db_path = Path(db_path)
     if crypto.state(db_path) != "encrypted":
         raise StorageError(f"{db_path} is not an encrypted chatapp database: nothing was done.")
-    key = crypto.key_for(db_path)
-    _convert(db_path, key, None)
-    for old in _backups(backups):
-        if crypto.state(old) == "encrypted":
-            _convert(old, key, None)
+    key = key or crypto.key_for(db_path)
+    _convert_all(db_path, backups, key, None, "encrypted", progress, False)
+
+
+def change_key(
+    db_path: Path,
+    backups: Path | None,
+    old_key: str,
+    *,
+    passphrase: str | None,
+    progress: Progress | None = None,
+) -> str:
+    """Re-encrypt an encrypted database (and its backups) under a passphrase, or, with
+    `passphrase` None, under a random key kept in the keyring or a key file. Returns where
+    the key is kept ('passphrase' for one)."""
+    db_path = Path(db_path)
+    if crypto.state(db_path) != "encrypted":
+        raise StorageError(f"{db_path} is not an encrypted chatapp database: nothing was done.")
+    if passphrase is not None:
+        if not passphrase:
+            raise StorageError("The passphrase is empty; nothing was changed.")
+        new, where = crypto.derive_key(passphrase, crypto.new_salt()), crypto.PASSPHRASE
+    else:  # the key kept from before a passphrase, if any, else a new one
+        known = crypto.find_key(db_path)
+        if known is not None and known[0] != old_key:
+            new, where = known
+        else:
+            new = crypto.new_key()
+            where = crypto.store_key(db_path, new)  # kept before a byte is written under it
+    _convert_all(db_path, backups, old_key, new, "encrypted", progress, passphrase is not None)
+    return where
+
+
+def _convert_all(
+    db_path: Path,
+    backups: Path | None,
+    old_key: str | None,
+    new_key: str | None,
+    was: str,
+    progress: Progress | None,
+    passphrase: bool,
+) -> None:
+    """The database first, then (its mark said at once) each backup still in its old form."""
+    olds = [p for p in _backups(backups) if crypto.state(p) == was]
+    total = 1 + len(olds)
+    if progress:
+        progress(0, total)
+    _convert(db_path, old_key, new_key)
+    if new_key is not None or crypto.uses_passphrase(db_path):
+        crypto.set_passphrase_mark(db_path, passphrase)
+    for n, old in enumerate(olds, start=1):
+        if progress:
+            progress(n, total)
+        try:
+            _convert(old, old_key, new_key)
+        except StorageError as exc:  # one made under another key: left as it is, and said
+            log.warning("the backup %s was left as it was: %s", old, exc)
+    if progress:
+        progress(total, total)
+
+
+def request_file(db_path: Path) -> Path:
+    db_path = Path(db_path)
+    return db_path.with_name(db_path.stem + ".convert-request")
+
+
+def request(db_path: Path, target: str) -> None:
+    """Ask for a conversion at the next start (Settings ▸ Privacy, then chatapp restarts):
+    it needs every connection to the database closed."""
+    if target not in TARGETS:
+        raise ValueError(target)
+    path = request_file(db_path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(target + "\n", encoding="ascii")
+    os.replace(tmp, path)
+
+
+def take_request(db_path: Path) -> str | None:
+    """The conversion asked for, removed as it is read (a conversion killed half-way is not
+    run again and again: the database it leaves opens either way)."""
+    path = request_file(db_path)
+    try:
+        target = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    path.unlink(missing_ok=True)
+    return target if target in TARGETS else None
+
+
+def run(
+    db_path: Path,
+    backups: Path | None,
+    target: str,
+    key: str | None,
+    *,
+    passphrase: str | None = None,
+    progress: Progress | None = None,
+) -> str | None:
+    """Convert to `target` from what the database is now (opened with `key`); returns the key
+    that opens it afterwards (None: plain)."""
+    db_path = Path(db_path)
+    if target == "plain":
+        decrypt(db_path, backups, key=key, progress=progress)
+        return None
+    if target == "passphrase":
+        if not passphrase:
+            raise StorageError("No passphrase was given; nothing was changed.")
+        if key is None:
+            encrypt(db_path, backups, passphrase=passphrase, progress=progress)
+        else:
+            change_key(db_path, backups, key, passphrase=passphrase, progress=progress)
+        return crypto.key_from_passphrase(db_path, passphrase)
+    if key is None:
+        encrypt(db_path, backups, progress=progress)
+    else:
+        change_key(db_path, backups, key, passphrase=None, progress=progress)
+    return crypto.key_for(db_path)
 
 
 def _backups(folder: Path | None) -> list[Path]:

@@ -113,6 +113,30 @@ def connect_reader(path: Path, key: str | None = None) -> sqlite3.Connection:
     return conn
 
 
+def key_opens(path: Path, key: str) -> bool:
+    """Whether `key` opens the encrypted database at `path`, read-only (a passphrase typed at
+    start is checked so before anything is opened for writing). An absent or plain file has
+    nothing to check against: True."""
+    if crypto.state(path) != "encrypted":
+        return True
+    try:
+        connect_reader(path, key).close()
+    except crypto.WrongKey:
+        return False
+    return True
+
+
+def kept_key_that_opens(path: Path) -> str | None:
+    """For a database marked as keyed by a passphrase: a kept key that opens it anyway (a
+    switch back from the passphrase stopped between the swap and the new mark), with the
+    mark taken away; else None, and the passphrase is asked."""
+    known = crypto.find_key(path)
+    if known is None or crypto.state(path) != "encrypted" or not key_opens(path, known[0]):
+        return None
+    crypto.set_passphrase_mark(path, False)
+    return known[0]
+
+
 def open_database(path: Path, key: str | None = None) -> sqlite3.Connection:
     """Open (creating or migrating) the database; refuse a newer or damaged one untouched.
 

@@ -92,7 +92,14 @@ class Store:
         (its rescue writes back through this connection, under this store's lock)."""
         from chatapp.store.backup import DatabaseWatch
 
-        return DatabaseWatch(self.db_path, self._conn, self._lock, key=self.key)
+        return DatabaseWatch(self)
+
+    def reopen(self) -> None:
+        """Close the connection and open the file at `db_path` again (after the file was
+        written back under its name: the old connection would write to the deleted one)."""
+        with self._lock:
+            self._conn.close()
+            self._conn = open_database(self.db_path, self.key)
 
     # -- plumbing -------------------------------------------------------
 

@@ -442,7 +442,7 @@ class MainWindow(QMainWindow):
     # -- settings -------------------------------------------------------
 
     def open_settings(self) -> None:
-        from chatapp.store.crypto import describe
+        from chatapp.store.crypto import conversions, describe
         from chatapp.ui.settings_dialog import SettingsDialog
 
         current = self._current_thread
@@ -451,10 +451,30 @@ class MainWindow(QMainWindow):
             sampling = self.session.effective_sampling(thread.settings)
             thread = dataclasses.replace(thread, settings=sampling)
         privacy = describe(self.store.db_path, self.store.key)
-        dialog = SettingsDialog(thread, self.app_settings, self, privacy=privacy)
+        dialog = SettingsDialog(
+            thread, self.app_settings, self, privacy=privacy,
+            conversions=conversions(self.store.db_path, self.store.key),
+        )
+        dialog.conversion_requested.connect(self.restart_to_convert)
         self._settings_dialog = dialog
         dialog.accepted.connect(lambda: self.apply_settings(dialog))
         dialog.open()
+
+    def database_written_back(self, message: str) -> None:
+        """The database file was deleted and written back (`DatabaseWatch`): said, and the
+        search reader opened before it, which reads the deleted file, is let go (the next
+        search opens one on the file under the name)."""
+        self._search_store = None
+        self.show_error(message)
+
+    def restart_to_convert(self, target: str) -> None:
+        """Settings ▸ Privacy: the conversion runs at the next start (it needs the database
+        closed); chatapp restarts into it (`app.main`)."""
+        from chatapp.store import convert
+
+        convert.request(self.store.db_path, target)
+        self.restart_requested = True
+        self.close()
 
     def apply_settings(self, dialog) -> None:  # type: ignore[no-untyped-def]
         values = dialog.thread_values()

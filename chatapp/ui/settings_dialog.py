@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -124,7 +125,14 @@ class SamplingFields:
 
 
 class SettingsDialog(QDialog):
-    """Edits a copy; `thread_values()` and `app_values()` give the result after accept()."""
+    """Edits a copy; `thread_values()` and `app_values()` give the result after accept().
+
+    Signals:
+        conversion_requested(str): Privacy's encrypt/decrypt/passphrase action, confirmed; the
+            target for `convert.run`, done by restarting chatapp
+    """
+
+    conversion_requested = Signal(str)
 
     def __init__(
         self,
@@ -133,6 +141,7 @@ class SettingsDialog(QDialog):
         parent: QWidget | None = None,
         *,
         privacy: str | None = None,
+        conversions: list[tuple[str, str, str]] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -205,12 +214,34 @@ class SettingsDialog(QDialog):
             self.privacy = QLabel(privacy)
             self.privacy.setWordWrap(True)
             self.privacy.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            QVBoxLayout(box).addWidget(self.privacy)
+            column = QVBoxLayout(box)
+            column.addWidget(self.privacy)
+            row = QHBoxLayout()
+            self.conversion_buttons: dict[str, QPushButton] = {}
+            for label, target, what in conversions or []:
+                button = QPushButton(label)
+                button.setToolTip(what)
+                button.clicked.connect(
+                    lambda _=False, t=target, w=what: self.confirm_conversion(t, w)
+                )
+                self.conversion_buttons[target] = button
+                row.addWidget(button)
+            row.addStretch()
+            column.addLayout(row)
             layout.addWidget(box)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def confirm_conversion(self, target: str, what: str) -> None:
+        """One action: say what will happen, and on Yes ask the window to restart into it
+        (settings typed here and not yet saved are dropped, as with Cancel)."""
+        answer = QMessageBox.question(self, "chatapp", f"{what}\n\nGo ahead now?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.reject()
+        self.conversion_requested.emit(target)
 
     def thread_values(self) -> tuple[str, GenerationSettings] | None:
         if self._thread is None:

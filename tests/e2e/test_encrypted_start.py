@@ -62,3 +62,39 @@ def test_encrypt_and_decrypt_from_the_command_line(tmp_path: Path) -> None:
     s = Store.open(db)
     assert [m.content for m in s.path(1)] == ["written before encryption"]
     s.close()
+
+
+def test_a_passphrase_from_the_environment_for_the_command_line_and_the_window(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    db = home / "chatapp.sqlite3"
+    s = Store.open(db)
+    s.add_message(s.create_thread("guarded").id, Role.USER, "behind a passphrase")
+    s.close()
+
+    def with_env(args: list[str], passphrase: str | None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "CHATAPP_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
+        env.pop(crypto.ENV_PASSPHRASE, None)
+        if passphrase is not None:
+            env[crypto.ENV_PASSPHRASE] = passphrase
+        return subprocess.run(
+            [sys.executable, "-m", "chatapp", *args], env=env, capture_output=True, text=True,
+            timeout=120, check=False, stdin=subprocess.DEVNULL,
+        )
+
+    done = with_env(["encrypt", "--passphrase"], "blue lanterns at dusk")
+    assert done.returncode == 0 and "under your passphrase" in done.stdout, done.stderr
+    raw = db.read_bytes()
+    unasked = with_env(["list"], None)  # no terminal to ask at
+    assert unasked.returncode == 1 and crypto.ENV_PASSPHRASE in unasked.stderr
+    wrong = with_env(["export", "--all", "--format", "json", "-o", str(tmp_path / "o.json")], "red")
+    assert wrong.returncode == 1 and "wrong passphrase" in wrong.stderr.lower()
+    assert not (tmp_path / "o.json").exists() and db.read_bytes() == raw
+    listed = with_env(["list"], "blue lanterns at dusk")
+    assert listed.returncode == 0 and "guarded" in listed.stdout
+    missing = ["--model", str(tmp_path / "none.gguf"), "--quit-after", "500"]
+    window = with_env(missing, "blue lanterns at dusk")  # no dialog: the variable opens it
+    assert window.returncode == 0, window.stderr
+    assert crypto.state(db) == "encrypted" and crypto.uses_passphrase(db)

@@ -38,7 +38,7 @@ def test_a_missing_key_is_said_and_the_database_is_kept(qtbot, tmp_path: Path, m
     assert app.open_store_interactively(root) is None
     assert said and "no key for it" in said[0] and "No backup was found" in said[0]
     assert db.read_bytes() == before
-    assert sorted(p.name for p in root.iterdir()) == ["chatapp.sqlite3"]
+    assert sorted(p.name for p in root.iterdir()) == ["chatapp.key-id", "chatapp.sqlite3"]
     crypto.key_file(db).write_text(saved)  # the key comes back: everything is there
     store = app.open_store_interactively(root)
     assert store is not None and [t.title for t in store.threads()] == ["secret"]

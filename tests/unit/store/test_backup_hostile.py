@@ -104,7 +104,7 @@ def test_a_deleted_database_is_noticed_and_written_back(tmp_path: Path) -> None:
     s = Store.open(db)
     t = s.create_thread("streaming")
     s.add_message(t.id, Role.USER, "before")
-    watch = backup.DatabaseWatch(db, s._conn, s._lock)
+    watch = backup.DatabaseWatch(s)
     assert watch.check() is None
     for name in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         name.unlink(missing_ok=True)
@@ -124,11 +124,80 @@ def test_a_deleted_database_is_noticed_and_written_back(tmp_path: Path) -> None:
     again.close()
 
 
+_CRASH_AFTER_RESCUE = """
+import os, sys
+from pathlib import Path
+from chatapp.domain import Role
+from chatapp.store import Store, backup
+db = Path(sys.argv[1])
+s = Store.open(db)
+t = s.threads()[0]
+watch = backup.DatabaseWatch(s)
+db.unlink()  # the file only: its -wal and -shm stay under their names
+s.add_message(t.id, Role.ASSISTANT, "written after the file was deleted")
+print(watch.check(), flush=True)
+for n in range(40):
+    s.add_message(t.id, Role.USER, f"after the rescue {n} " + "x" * 500)
+    if n == 20:  # what SQLite's automatic checkpoint does every 1000 pages
+        s._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+os._exit(0)  # a crash: nothing closed, nothing checkpointed
+"""
+
+
+def test_after_a_rescue_the_app_writes_to_the_copy_and_a_crash_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    """The writer is reopened on the copy written back, and the deleted file's write-ahead
+    log left under the name is moved aside: replayed onto the copy it read as malformed."""
+    db = tmp_path / "chatapp.sqlite3"
+    s = Store.open(db)
+    t = s.create_thread("kept")
+    for n in range(40):
+        s.add_message(t.id, Role.USER, f"before {n} " + "y" * 500)
+    s.close()
+    result = subprocess.run(
+        [sys.executable, "-c", _CRASH_AFTER_RESCUE, str(db)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "nothing was lost" in result.stdout
+    again = Store.open(db)
+    assert again._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    contents = [m.content for m in again.path(t.id)]
+    again.close()
+    assert len(contents) == 81
+    assert contents[40] == "written after the file was deleted"
+    assert contents[-1].startswith("after the rescue 39 ")
+    assert list(tmp_path.glob("chatapp.sqlite3.stale-*-wal"))  # kept aside, not replayed
+
+
+def test_a_rescue_reopens_the_store_on_the_file_under_the_name(tmp_path: Path) -> None:
+    db = tmp_path / "chatapp.sqlite3"
+    s = Store.open(db)
+    t = s.create_thread("reopened")
+    watch = backup.DatabaseWatch(s)
+    db.unlink()
+    assert "nothing was lost" in (watch.check() or "")
+    s.add_message(t.id, Role.USER, "seen by another connection")
+    other = sqlite3.connect(db)
+    assert other.execute("SELECT content FROM messages").fetchall() == [
+        ("seen by another connection",)
+    ]
+    other.close()
+    db.unlink()  # a second deletion is noticed too
+    assert "nothing was lost" in (watch.check() or "")
+    s.close()
+    assert [m.content for m in Store.open(db).path(t.id)] == ["seen by another connection"]
+
+
 def test_a_replaced_database_is_not_overwritten(tmp_path: Path) -> None:
     db = tmp_path / "chatapp.sqlite3"
     s = Store.open(db)
     s.add_message(s.create_thread("mine").id, Role.USER, "held by the app")
-    watch = backup.DatabaseWatch(db, s._conn, s._lock)
+    watch = backup.DatabaseWatch(s)
     os.replace(db, tmp_path / "moved.sqlite3")
     db.write_bytes(b"someone else's file")
     message = watch.check()

@@ -222,7 +222,7 @@ def test_an_encrypted_database_deleted_under_the_app_is_written_back_encrypted(t
     key = crypto.key_for(db)
     filled(db, key)
     s = Store.open(db, key)
-    watch = backup.DatabaseWatch(db, s._conn, s._lock, key=key)
+    watch = backup.DatabaseWatch(s)
     db.unlink()
     assert "nothing was lost" in (watch.check() or "")
     s.close()
@@ -247,7 +247,13 @@ def test_encrypt_and_decrypt_keep_everything_with_the_backups(tmp_path: Path) ->
     s = Store.open(db, key)
     assert len(s.search("Aurelio")) == 20
     s.close()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["backups", "chatapp-config", "chatapp-home", "chatapp.sqlite3"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "backups",
+        "chatapp-config",
+        "chatapp-home",
+        "chatapp.key-id",  # the id the key is kept under
+        "chatapp.sqlite3",
+    ]
     convert.decrypt(db, folder)
     assert crypto.state(db) == crypto.state(old) == "plain"
     assert contents(db, None) == before and contents(old, None) == backed
@@ -343,3 +349,86 @@ def test_privacy_settings_say_how_the_conversations_are_kept(os_keyring, tmp_pat
     filed = tmp_path / "other" / "chatapp.sqlite3"
     text = crypto.describe(filed, crypto.key_for(filed))
     assert "weaker" in text and str(crypto.key_file(filed)) in text
+
+
+# -- a key that moves with its data folder ---------------------------------------------
+
+
+def test_a_moved_data_folder_finds_its_key_and_its_threads(tmp_path: Path) -> None:
+    """The key is kept under an id written beside the database, not under its path."""
+    db = tmp_path / "old place" / "chatapp.sqlite3"
+    db.parent.mkdir()
+    key = crypto.key_for(db)
+    filled(db, key)
+    backup.backup_now(db, db.parent / "backups", key=key)
+    os.rename(db.parent, tmp_path / "new place")
+    moved = tmp_path / "new place" / "chatapp.sqlite3"
+    assert crypto.key_for(moved) == key
+    assert cli.main(["list", "--data-dir", str(moved.parent)]) == 0
+    assert len(contents(moved, key)) == 6
+    [old] = backup.backups(moved.parent / "backups")
+    assert len(contents(old, key)) == 6
+
+
+def test_a_moved_folder_finds_its_key_in_the_keyring_too(
+    os_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
+    db = tmp_path / "a" / "chatapp.sqlite3"
+    db.parent.mkdir()
+    key = crypto.key_for(db)
+    filled(db, key)
+    os.rename(db.parent, tmp_path / "b")
+    assert crypto.find_key(tmp_path / "b" / "chatapp.sqlite3") == (key, "keyring")
+
+
+def test_a_key_kept_under_the_old_path_is_found_and_kept_under_the_id(
+    os_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
+    """Keys of earlier versions were kept by absolute path: found there once, then kept by id,
+    so the folder can move afterwards."""
+    db = tmp_path / "a" / "chatapp.sqlite3"
+    db.parent.mkdir()
+    key = crypto.new_key()
+    os_keyring.items[(crypto.SERVICE, f"database:{db.resolve()}")] = key  # as before
+    filled(db, key)
+    assert not crypto.id_file(db).exists()
+    assert crypto.key_for(db) == key
+    ident = crypto.database_id(db)
+    assert ident and os_keyring.items[(crypto.SERVICE, f"database-id:{ident}")] == key
+    os.rename(db.parent, tmp_path / "b")
+    moved = tmp_path / "b" / "chatapp.sqlite3"
+    assert len(contents(moved, crypto.key_for(moved))) == 6
+
+
+def test_a_key_file_named_after_the_old_path_is_migrated(tmp_path: Path) -> None:
+    db = tmp_path / "a" / "chatapp.sqlite3"
+    db.parent.mkdir()
+    key = crypto.new_key()
+    old = crypto._path_key_file(db)
+    old.parent.mkdir(parents=True)
+    old.write_text(f"{key}\n{db.resolve()}\n")
+    filled(db, key)
+    found = crypto.find_key(db)
+    assert found is not None and found[0] == key and found[1] == str(crypto.key_file(db))
+    assert stat.S_IMODE(crypto.key_file(db).stat().st_mode) == 0o600
+    assert old.exists()  # the old entry is left where it was
+    os.rename(db.parent, tmp_path / "b")
+    assert crypto.key_for(tmp_path / "b" / "chatapp.sqlite3") == key
+
+
+def test_a_deleted_keyring_entry_is_said_with_the_ways_back(
+    os_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
+    """The keyring entry itself deleted: said (with the passphrase and backup paths), the
+    file unchanged, and no new key or database made."""
+    db = tmp_path / "chatapp.sqlite3"
+    key = crypto.key_for(db)
+    filled(db, key)
+    os_keyring.items.clear()
+    before = db.read_bytes()
+    with pytest.raises(crypto.KeyMissing) as caught:
+        crypto.key_for(db)
+    said = caught.value.message
+    assert "will not start a new database" in said and crypto.ENV_PASSPHRASE in said
+    assert "restore a backup" in said
+    assert db.read_bytes() == before and os_keyring.items == {}
