@@ -464,7 +464,7 @@ class MainWindow(QMainWindow):
         """The database file was deleted and written back (`DatabaseWatch`): said, and the
         search reader opened before it, which reads the deleted file, is let go (the next
         search opens one on the file under the name)."""
-        self._search_store = None
+        self.search.reopen_reader()
         self.show_error(message)
 
     def restart_to_convert(self, target: str) -> None:

@@ -29,6 +29,7 @@ class SearchPanel(QObject):
         self._store = store
         self._jobs = jobs
         self._reader: Store | None = None  # opened and used on the job thread
+        self._reader_stale = False  # the file under it was written back: open a new one
         self.box = QLineEdit()
         self.box.setPlaceholderText("Search all threads (Ctrl+F)")
         self.box.setAccessibleName("Search")
@@ -58,6 +59,10 @@ class SearchPanel(QObject):
 
         def search(job: Job) -> list[SearchHit]:
             try:
+                if self._reader_stale and self._reader is not None:
+                    self._reader.close()  # it reads the deleted file
+                    self._reader = None
+                self._reader_stale = False
                 if self._reader is None:
                     self._reader = self._store.reader()
                 return self._reader.search(query)
@@ -81,6 +86,11 @@ class SearchPanel(QObject):
         target = item.data(Qt.ItemDataRole.UserRole)
         if target:
             self.hit_opened.emit(*target)
+
+    def reopen_reader(self) -> None:
+        """The database file was written back under its name (`DatabaseWatch`): the read
+        connection opened before reads the deleted file; the next search opens a new one."""
+        self._reader_stale = True
 
     def close(self) -> None:
         """After the jobs have ended (at quit): the job thread's read connection."""

@@ -55,7 +55,7 @@ def search(qtbot: QtBot, window: Any, text: str) -> int:
     """Run the window's own search and count the hits it lists."""
     window.search_box.setText(text)
     window.search_list.clear()
-    window._start_search()
+    window.search.start()
     qtbot.waitUntil(lambda: window.search_list.count() > 0, timeout=10000)
     found = [window.search_list.item(n).text() for n in range(window.search_list.count())]
     return 0 if found == ["No messages found"] else len(found)
