@@ -125,6 +125,9 @@ class ProcessBackend:
     def __init__(self, load_deadline_s: float | None = None, stop_grace: float = STOP_GRACE) -> None:
         self.info: ModelInfo | None = None
         self.last_reused_tokens = 0
+        # seconds of the last reply's first token spent crossing the boundary: from sending
+        # the request to receiving the first text, less the child's own time to it
+        self.last_transit_s: float | None = None
         self._deadline = load_deadline_s
         self._stop_grace = stop_grace
         self._child: _Child | None = None
@@ -425,6 +428,7 @@ class ProcessBackend:
         child, fmt = self._require()
         rendered = fmt.render(messages)
         child.cancel.value = 1 if cancel.is_set() else 0
+        sent = time.perf_counter()
         pieces: list[str] = []
         first_at: list[float] = []
 
@@ -449,6 +453,9 @@ class ProcessBackend:
         _, result, reused = reply
         self.last_reused_tokens = reused
         end = time.perf_counter()
+        self.last_transit_s = (
+            first_at[0] - sent - result.time_to_first_token if first_at else None
+        )
         return dataclasses.replace(
             result,
             seconds=end - started,
