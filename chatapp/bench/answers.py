@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
     from chatapp.domain import GenerationSettings, Role
     from chatapp.engine.backend import ModelSpec
     from chatapp.engine.default_model import default_model_path
-    from chatapp.engine.llama_backend import LlamaBackend
+    from chatapp.engine.model_process import ProcessBackend
     from chatapp.memory.builder import BuilderParams, ContextBuilder, params_for
     from chatapp.memory.embedder import shared_embedder
     from chatapp.memory.service import MemoryService
@@ -79,7 +79,7 @@ def main(argv: list[str]) -> int:
 
     params = {"app": params_for(on_gpu=False), "gpu": params_for(on_gpu=True),
               "split": BuilderParams(kept_share=0.7), "last": BuilderParams(kept_share=0.0, top_share=0.0)}
-    backend = LlamaBackend()
+    backend = ProcessBackend()  # the model in its own process, as the app runs it
     backend.load(ModelSpec(str(default_model_path()), n_ctx=args.budget + 1024, gpu="cpu"))
     embedder = shared_embedder()
     settings = GenerationSettings(temperature=0.0, max_tokens=32, seed=1)

@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
     from chatapp.domain import GenerationSettings, MessageStatus, Role
     from chatapp.engine.backend import ModelSpec
     from chatapp.engine.default_model import default_model_path
-    from chatapp.engine.llama_backend import LlamaBackend
+    from chatapp.engine.model_process import ProcessBackend
     from chatapp.memory import summaries
     from chatapp.memory.builder import BuilderParams, ContextBuilder
     from chatapp.memory.context import reply_room
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
     from chatapp.store.memory_tables import MemoryTables
 
     settings = GenerationSettings(temperature=0.7, max_tokens=args.reply_tokens, seed=1)
-    backend = LlamaBackend()
+    backend = ProcessBackend()  # the model in its own process, as the app runs it
     backend.load(ModelSpec(str(default_model_path()), n_ctx=args.ctx, gpu="cpu"))
     embedder = shared_embedder()
     rows = []

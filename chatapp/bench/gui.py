@@ -32,7 +32,7 @@ def main(argv: list[str]) -> int:
     from chatapp.domain import GenerationSettings
     from chatapp.engine.backend import ModelSpec
     from chatapp.engine.default_model import default_model_path
-    from chatapp.engine.llama_backend import LlamaBackend
+    from chatapp.engine.model_process import ProcessBackend
     from chatapp.store import Store
     from chatapp.ui.main_window import MainWindow
     from chatapp.workers.engine import EngineController
@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="chatapp-gui-bench-"))
     store = Store.open(tmp / "db.sqlite3")
     fill(store, 2, args.messages + 10, args.messages, random.Random(5))
-    engine = EngineController(LlamaBackend, store=store)
+    engine = EngineController(ProcessBackend, store=store)  # as the app runs it
     settings = QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat)
     window = MainWindow(store, engine, ModelSpec(str(default_model_path()), gpu="cpu"), settings)
     window.resize(1000, 700)

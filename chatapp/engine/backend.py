@@ -70,6 +70,8 @@ class ReplyResult:
 
 
 TextCallback = Callable[[str], None]
+# (tokens read, prompt tokens) while the model reads a prompt longer than one batch
+ProgressCallback = Callable[[int, int], None]
 
 
 class Backend(Protocol):

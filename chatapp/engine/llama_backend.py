@@ -15,7 +15,7 @@ from typing import Any
 
 from chatapp.domain import ChatMessage, GenerationSettings
 from chatapp.engine import device, llama_log, memory_estimate
-from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult, TextCallback
+from chatapp.engine.backend import ModelInfo, ModelSpec, ProgressCallback, ReplyResult, TextCallback
 from chatapp.engine.gguf_file import check_model_file
 from chatapp.engine.gguf_meta import read_header
 from chatapp.engine.prompt_format import PromptFormat, Rendered
@@ -64,6 +64,7 @@ class LlamaBackend:
     # True in the model process: llama-cpp-python then leaves stderr alone while loading,
     # so an abort's last words reach the process's log instead of /dev/null
     verbose = False
+    reports_reading = True  # generate() takes on_progress: how much of the prompt is read
 
     def __init__(self) -> None:
         self.info: ModelInfo | None = None
@@ -298,11 +299,13 @@ class LlamaBackend:
         settings: GenerationSettings,
         cancel: threading.Event,
         on_text: TextCallback,
+        on_progress: ProgressCallback | None = None,
     ) -> ReplyResult:
         started = time.perf_counter()
         rendered = self._render(messages)
         return self.generate_tokens(
-            rendered.tokens, rendered.stop, settings, cancel, on_text, started=started
+            rendered.tokens, rendered.stop, settings, cancel, on_text,
+            started=started, on_progress=on_progress,
         )
 
     def generate_tokens(
@@ -314,9 +317,11 @@ class LlamaBackend:
         on_text: TextCallback,
         *,
         started: float | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> ReplyResult:
         """Generate from a prompt already tokenized (by `prompt_tokens`, here or in the app's
-        process). `cancel` is anything with `is_set()`."""
+        process). `cancel` is anything with `is_set()`. `on_progress(done, total)` hears how
+        many of the prompt's tokens are read, after each batch, when it takes more than one."""
         import llama_cpp
 
         llm = self._require()
@@ -348,6 +353,10 @@ class LlamaBackend:
         self._cancel = cancel
         self._set_abort(True)
         try:
+            if on_progress is not None:
+                _read_prompt(llm, prompt, cancel, on_progress)
+            if cancel.is_set():
+                raise _StoppedReading
             stream = llm.create_completion(
                 prompt=prompt,
                 max_tokens=max_tokens,
@@ -379,6 +388,8 @@ class LlamaBackend:
                         break
             finally:
                 stream.close()
+        except _StoppedReading:
+            pass
         except RuntimeError as exc:
             if not cancel.is_set():
                 raise GenerationError("The model failed while replying.", detail=str(exc)) from exc
@@ -405,6 +416,37 @@ class LlamaBackend:
             time_to_first_token=first_at - started,
             tokens_per_second=rate,
         )
+
+
+class _StoppedReading(Exception):
+    """A stop came while the prompt was being read: no token is sampled."""
+
+
+def _read_prompt(llm: Any, prompt: list[int], cancel: Any, on_progress: ProgressCallback) -> None:
+    """Evaluate a prompt longer than one batch here, batch by batch, telling the progress and
+    looking at `cancel` between batches (CUDA never calls the abort callback). What this
+    leaves is what llama-cpp-python's generate() would have done itself: the whole prompt in
+    the KV cache with the last token's logits, so it samples at once."""
+    total = len(prompt)
+    cached = llm.input_ids[: llm.n_tokens].tolist()
+    same = 0
+    for a, b in zip(cached, prompt):
+        if a != b:
+            break
+        same += 1
+    keep = same - 1 if same == total else same  # the last token is read again for its logits
+    if total - keep <= llm.n_batch:
+        return  # one batch: nothing to tell, generate() reads it as usual
+    if keep > 0 and llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+        llm.n_tokens = keep
+    else:
+        llm.reset()
+    on_progress(llm.n_tokens, total)
+    while llm.n_tokens < total:
+        if cancel.is_set():
+            return
+        llm.eval(prompt[llm.n_tokens : llm.n_tokens + llm.n_batch])
+        on_progress(llm.n_tokens, total)
 
 
 def _common_prefix(cached: list[int], prompt: list[int]) -> int:

@@ -36,7 +36,13 @@ from typing import Any
 from chatapp import errors
 from chatapp.domain import ChatMessage, GenerationSettings
 from chatapp.engine import memory_estimate
-from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult, TextCallback
+from chatapp.engine.backend import (
+    ModelInfo,
+    ModelSpec,
+    ProgressCallback,
+    ReplyResult,
+    TextCallback,
+)
 from chatapp.engine.prompt_format import PromptFormat
 from chatapp.errors import GenerationError, ModelLoadError, UserFacingError
 
@@ -114,9 +120,14 @@ class ProcessBackend:
     `interrupt()` may be called from any thread: it ends the child and makes the running
     call fail at once (quitting while a model loads)."""
 
+    reports_reading = True  # generate() takes on_progress
+
     def __init__(self, load_deadline_s: float | None = None, stop_grace: float = STOP_GRACE) -> None:
         self.info: ModelInfo | None = None
         self.last_reused_tokens = 0
+        # seconds of the last reply's first token spent crossing the boundary: from sending
+        # the request to receiving the first text, less the child's own time to it
+        self.last_transit_s: float | None = None
         self._deadline = load_deadline_s
         self._stop_grace = stop_grace
         self._child: _Child | None = None
@@ -225,6 +236,7 @@ class ProcessBackend:
         deadline: float | None = None,
         cancel: Any = None,
         on_text: TextCallback | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> tuple[Any, ...]:
         """Send one request and wait for its answer, streaming text on the way; _Died when
         the child dies, misses the deadline or ignores a stop."""
@@ -253,6 +265,10 @@ class ProcessBackend:
                 if reply[0] == "t":
                     if on_text is not None:
                         on_text(reply[1])
+                    continue
+                if reply[0] == "p":
+                    if on_progress is not None:
+                        on_progress(reply[1], reply[2])
                     continue
                 return reply
             if ready:  # the sentinel: the child ended and nothing is left to read
@@ -406,11 +422,13 @@ class ProcessBackend:
         settings: GenerationSettings,
         cancel: threading.Event,
         on_text: TextCallback,
+        on_progress: ProgressCallback | None = None,
     ) -> ReplyResult:
         started = time.perf_counter()
         child, fmt = self._require()
         rendered = fmt.render(messages)
         child.cancel.value = 1 if cancel.is_set() else 0
+        sent = time.perf_counter()
         pieces: list[str] = []
         first_at: list[float] = []
 
@@ -422,7 +440,11 @@ class ProcessBackend:
 
         try:
             reply = self._call(
-                child, ("generate", rendered.tokens, rendered.stop, settings), cancel=cancel, on_text=streamed
+                child,
+                ("generate", rendered.tokens, rendered.stop, settings, on_progress is not None),
+                cancel=cancel,
+                on_text=streamed,
+                on_progress=on_progress,
             )
         except _Died as died:
             raise self._died_replying(child, died, "".join(pieces)) from None
@@ -431,6 +453,9 @@ class ProcessBackend:
         _, result, reused = reply
         self.last_reused_tokens = reused
         end = time.perf_counter()
+        self.last_transit_s = (
+            first_at[0] - sent - result.time_to_first_token if first_at else None
+        )
         return dataclasses.replace(
             result,
             seconds=end - started,
@@ -559,9 +584,12 @@ def child_main(conn: Any, cancel: Any, log_path: str) -> None:
                 info = backend.load(message[1])
                 conn.send(("ok", info, backend.footprint))
             elif op == "generate":
-                _, tokens, stop, settings = message
+                _, tokens, stop, settings, progress = message
                 stream = _Stream(conn)
-                result = backend.generate_tokens(tokens, stop, settings, flag, stream.add)
+                told = (lambda done, total: conn.send(("p", done, total))) if progress else None
+                result = backend.generate_tokens(
+                    tokens, stop, settings, flag, stream.add, on_progress=told
+                )
                 stream.flush()
                 conn.send(("ok", result, backend.last_reused_tokens))
             elif op == "keep":

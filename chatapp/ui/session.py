@@ -38,6 +38,7 @@ class ChatSession(QObject):
     threads_changed(): titles or order changed
     reply_stats(ReplyResult): speed and token counts of the reply that just ended
     reading(int, int): the reply's message id and its prompt's length, while the model reads it
+    read_progress(int, int, int): the reply's message id, prompt tokens read and in all
     error(str): something the user should read
     """
 
@@ -50,6 +51,7 @@ class ChatSession(QObject):
     reply_stats = Signal(object)
     error = Signal(str)
     reading = Signal(int, int)  # reply message id, prompt tokens: the model reads the prompt
+    read_progress = Signal(int, int, int)
 
     def __init__(
         self,
@@ -74,6 +76,7 @@ class ChatSession(QObject):
         self._save_failed = False
         engine.started.connect(self._on_started)
         engine.text.connect(self._on_text)
+        engine.reading.connect(self._on_read_progress)
         engine.finished.connect(self._on_finished)
         engine.failed.connect(self._on_failed)
         engine.loaded.connect(self._on_loaded)
@@ -202,6 +205,11 @@ class ChatSession(QObject):
             self.context_used.emit(started.prompt_tokens, started.n_ctx)
             if self._reply_id is not None:
                 self.reading.emit(self._reply_id, started.prompt_tokens)
+
+    @Slot(int, int, int)
+    def _on_read_progress(self, request_id: int, done: int, total: int) -> None:
+        if request_id == self._request_id and self._reply_id is not None:
+            self.read_progress.emit(self._reply_id, done, total)
 
     @Slot(int, str)
     def _on_text(self, request_id: int, text: str) -> None:

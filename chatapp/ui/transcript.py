@@ -51,6 +51,7 @@ COPY_LABEL = "Copy"
 MessageRole = Qt.ItemDataRole.UserRole + 1
 DayChangeRole = Qt.ItemDataRole.UserRole + 2
 ReadingRole = Qt.ItemDataRole.UserRole + 3  # prompt tokens being read before a reply's first word
+ReadDoneRole = Qt.ItemDataRole.UserRole + 4  # of those, how many are read (None: not told)
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -62,6 +63,7 @@ class TranscriptModel(QAbstractListModel):
         self._thread_id: int | None = None
         self._messages: list[Message] = []
         self._reading: dict[int, int] = {}  # reply id -> prompt tokens, until its first text
+        self._read_done: dict[int, int] = {}  # reply id -> prompt tokens read so far
 
     @property
     def thread_id(self) -> int | None:
@@ -115,6 +117,16 @@ class TranscriptModel(QAbstractListModel):
         """The model is reading a `tokens`-long prompt before this reply's first word (on a CPU
         a long prompt takes a while: the header says so instead of a bare "…")."""
         self._reading = {message_id: tokens}
+        self._read_done = {}
+        row = self.row_of(message_id)
+        if row >= 0:
+            index = self.index(row)
+            self.dataChanged.emit(index, index)
+
+    def set_read_progress(self, message_id: int, done: int, total: int) -> None:
+        """How much of that prompt the model has read: "3,100 / 7,900 tokens"."""
+        self._reading = {message_id: total}
+        self._read_done = {message_id: done}
         row = self.row_of(message_id)
         if row >= 0:
             index = self.index(row)
@@ -171,6 +183,9 @@ class TranscriptModel(QAbstractListModel):
         if role == ReadingRole:
             reading = msg.status == MessageStatus.STREAMING and not msg.content
             return self._reading.get(msg.id, 0) if reading else 0
+        if role == ReadDoneRole:
+            reading = msg.status == MessageStatus.STREAMING and not msg.content
+            return self._read_done.get(msg.id) if reading else None
         if role == DayChangeRole:
             if index.row() == 0:
                 return not self.has_older()
@@ -357,7 +372,7 @@ class MessageDelegate(QStyledItemDelegate):
         bubble = self._bubble_rect(option, msg, bool(index.data(DayChangeRole)))
         font = self.header_font(option.font)
         metrics = QFontMetrics(font)
-        text = _header(msg, index.data(ReadingRole) or 0)
+        text = _header(msg, index.data(ReadingRole) or 0, index.data(ReadDoneRole))
         top = bubble.top() + self.PAD / 2
         height = self.header_height(option.font)
         x0 = bubble.left() + self.PAD
@@ -436,7 +451,7 @@ class MessageDelegate(QStyledItemDelegate):
         painter.drawText(
             QRectF(bubble.left() + self.PAD, bubble.top() + self.PAD / 2, width - 2 * self.PAD, header_height),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            _header(msg, index.data(ReadingRole) or 0),
+            _header(msg, index.data(ReadingRole) or 0, index.data(ReadDoneRole)),
         )
         arrows = self.version_arrows(option, index)
         if arrows is not None:  # drawn as buttons: they switch versions when clicked
@@ -469,14 +484,16 @@ class MessageDelegate(QStyledItemDelegate):
             )
 
 
-def _header(msg: Message, reading: int = 0) -> str:
+def _header(msg: Message, reading: int = 0, done: int | None = None) -> str:
     who = speaker(msg.role, msg.model)
     when = local(msg.created_at)
     when = when.strftime("%H:%M") if when is not None else "?"
     parts = [who, when]
     if msg.version_count > 1:
         parts.append(f"‹ {msg.version_index}/{msg.version_count} ›")
-    if msg.status == MessageStatus.STREAMING and reading:
+    if msg.status == MessageStatus.STREAMING and reading and done is not None:
+        parts.append(f"reading the conversation, {done:,} / {reading:,} tokens… (Esc stops)")
+    elif msg.status == MessageStatus.STREAMING and reading:
         parts.append(f"reading the conversation, {reading:,} tokens… (Esc stops)")
     elif msg.status == MessageStatus.STREAMING:
         parts.append("writing…")

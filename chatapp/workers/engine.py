@@ -103,6 +103,8 @@ class EngineWorker(QObject):
         load_crashed(str, str): the model process died loading this file (path, reason),
             right after load_failed with the message
         restarting(str): the model process died; the named model is being loaded again
+        reading(int, int, int): request id, prompt tokens read so far and in all, after each
+            batch while the model reads a prompt longer than one batch
     """
 
     loaded = Signal(object)
@@ -116,6 +118,7 @@ class EngineWorker(QObject):
     summarized = Signal(int, int)  # thread id, summaries and facts made
     load_crashed = Signal(str, str)
     restarting = Signal(str)
+    reading = Signal(int, int, int)
 
     def __init__(
         self,
@@ -212,7 +215,13 @@ class EngineWorker(QObject):
                 messages = fitted.messages
                 started = ReplyStarted(request.id, fitted.prompt_tokens, info.n_ctx)
             self.started.emit(started)
-            result = backend.generate(messages, request.settings, request.cancel, on_text)
+            if getattr(backend, "reports_reading", False):
+                result = backend.generate(
+                    messages, request.settings, request.cancel, on_text,
+                    on_progress=lambda done, total: self.reading.emit(request.id, done, total),
+                )
+            else:
+                result = backend.generate(messages, request.settings, request.cancel, on_text)
         except _Cancelled:
             self.finished.emit(request.id, ReplyResult("", "cancelled", 0, 0, 0.0, 0.0, 0.0))
             return
@@ -397,6 +406,7 @@ class EngineController(QObject):
     summarized = Signal(int, int)
     load_crashed = Signal(str, str)
     restarting = Signal(str)
+    reading = Signal(int, int, int)
 
     _load = Signal(object)
     _generate = Signal(object)
@@ -425,7 +435,7 @@ class EngineController(QObject):
         self._summary: SummaryRequest | None = None
         for name in (
             "loaded", "load_failed", "too_large", "unloaded", "started", "text", "summarized",
-            "load_crashed", "restarting",
+            "load_crashed", "restarting", "reading",
         ):
             getattr(self._worker, name).connect(getattr(self, name))
         # the request is over before anyone hears of it, so a listener may start the next
