@@ -98,12 +98,6 @@ class BuiltContext:
     recall_coverage: float | None = None
     recall_kept: bool = False
 
-    def part_tokens(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for part in self.parts:
-            out[part.kind] = out.get(part.kind, 0) + part.tokens
-        return out
-
 
 @dataclass(frozen=True)
 class _Excerpt:
