@@ -406,12 +406,9 @@ def _baseline(method, store, thread_id, question, all_msgs, budget, count_text):
         candidates = [m.content for m in reversed(all_msgs)]
     else:
         query = lexical_query(question)
-        rows = store._query(
-            "SELECT m.content FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
-            " WHERE messages_fts MATCH ? AND m.thread_id = ? ORDER BY bm25(messages_fts) LIMIT 400",
-            (query, thread_id),
-        ) if query else []
-        candidates = [r[0] for r in rows]
+        hits = store.fts_hits(thread_id, query, shown_only=False, limit=400) if query else []
+        found = store.messages_by_ids([mid for mid, _depth in hits])
+        candidates = [found[mid].content for mid, _depth in hits]
     for text in candidates:
         cost = count_text(text) + 1
         if used + cost > budget:

@@ -98,12 +98,6 @@ class BuiltContext:
     recall_coverage: float | None = None
     recall_kept: bool = False
 
-    def part_tokens(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for part in self.parts:
-            out[part.kind] = out.get(part.kind, 0) + part.tokens
-        return out
-
 
 @dataclass(frozen=True)
 class _Excerpt:
@@ -564,12 +558,7 @@ class ContextBuilder:
 
     def _still_shown(self, thread_id: int, ids: Collection[int], window_start: int) -> bool:
         """The kept messages are all still on the thread's shown path, before the window."""
-        marks = ",".join("?" * len(ids))
-        row = self.store._one(
-            f"SELECT COUNT(*) FROM messages WHERE thread_id = ? AND active = 1 AND depth < ? AND id IN ({marks})",
-            (thread_id, window_start, *ids),
-        )
-        return row is not None and row[0] == len(ids)
+        return self.store.count_on_path(thread_id, ids, window_start) == len(ids)
 
     def _step(self, history: Sequence[Message], start: int, spent: int, costs: _LazyCosts) -> tuple[int, int]:
         """Move the window's start up to a multiple of window_step, so it stays put for
@@ -583,21 +572,7 @@ class ContextBuilder:
         return start, spent
 
     def _messages(self, ids: Sequence[int]) -> dict[int, Message]:
-        out: dict[int, Message] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.store._query(
-                "SELECT m.id, m.thread_id, m.parent_id, m.depth, m.role, m.content, m.created_at, m.status,"
-                " m.model, m.prompt_tokens, m.completion_tokens, m.settings, m.error"
-                f" FROM messages m WHERE m.id IN ({marks})",
-                tuple(chunk),
-            )
-            from chatapp.store.store import _message
-
-            for r in rows:
-                out[r[0]] = _message(r, 1, 1)
-        return out
+        return self.store.messages_by_ids(ids)
 
 
 def _memo(cache: dict[K, V], key: K, limit: int, make: Callable[[], V]) -> V:

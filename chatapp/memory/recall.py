@@ -149,15 +149,7 @@ def recall(
     depths: dict[int, int] = {}
     query = lexical_query(text)
     if query and before_depth > 0:
-        rows = store._query(
-            """
-            SELECT m.id, m.depth FROM messages_fts
-            JOIN messages m ON m.id = messages_fts.rowid
-            WHERE messages_fts MATCH ? AND m.thread_id = ? AND m.active = 1 AND m.depth < ?
-            ORDER BY bm25(messages_fts) LIMIT ?
-            """,
-            (query, thread_id, before_depth, CANDIDATES),
-        )
+        rows = store.fts_hits(thread_id, query, before_depth=before_depth, limit=CANDIDATES)
         for rank, (mid, depth) in enumerate(rows):
             fused[mid] = fused.get(mid, 0.0) + 1.0 / (RRF_K + rank)
             depths[mid] = depth
@@ -193,13 +185,7 @@ def _lift_days(store: Store, fused: dict[int, float]) -> None:
     if not fused:
         return
     ids = list(fused)
-    days: dict[int, tuple[int, int, int]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for mid, created in store._query(
-            f"SELECT id, created_at FROM messages WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk)
-        ):
-            days[mid] = time.localtime(created)[:3]
+    days = {mid: time.localtime(created)[:3] for mid, created in store.message_times(ids).items()}
     scores: dict[tuple[int, int, int], list[float]] = {}
     for mid, score in fused.items():
         scores.setdefault(days.get(mid, (0, 0, 0)), []).append(score)
@@ -221,11 +207,7 @@ def _lift_answers(
     wanted = {depth + 1: rank for rank, (_mid, depth) in enumerate(rows) if depth + 1 < before_depth}
     if not wanted:
         return
-    marks = ",".join("?" * len(wanted))
-    for mid, depth in store._query(
-        f"SELECT id, depth FROM messages WHERE thread_id = ? AND active = 1 AND depth IN ({marks})",
-        (thread_id, *wanted),
-    ):
+    for mid, depth in store.on_path_at_depths(thread_id, wanted):
         share = ANSWER_SHARE / (RRF_K + wanted[depth])
         if depth in own:  # a lexical hit itself: counted once, at the better of the two ranks
             share = max(0.0, share - 1.0 / (RRF_K + own[depth]))

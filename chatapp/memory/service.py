@@ -62,18 +62,8 @@ class MemoryService:
             if not pending:
                 return report
             vectors = self.encode([text for _id, text in pending])
-            roles = dict(
-                self.store._query(
-                    f"SELECT id, role FROM messages WHERE id IN ({','.join('?' * len(pending))})",
-                    tuple(i for i, _t in pending),
-                )
-            )
-            created = dict(
-                self.store._query(
-                    f"SELECT id, created_at FROM messages WHERE id IN ({','.join('?' * len(pending))})",
-                    tuple(i for i, _t in pending),
-                )
-            )
+            roles = self.store.message_roles([i for i, _t in pending])
+            created = self.store.message_times([i for i, _t in pending])
             found: list[facts.Candidate] = []
             for message_id, text in pending:
                 if roles.get(message_id) == Role.USER.value:
