@@ -142,8 +142,9 @@ def test_a_draft_whose_write_failed_is_written_later(qtbot, make_window, monkeyp
     assert window.composer.toPlainText() == "unsent words"
 
 
-def fail_the_first_draft_write(monkeypatch, store) -> None:  # type: ignore[no-untyped-def]
-    """The next draft write fails as a full disk would; the ones after it work."""
+def fail_the_first_draft_write(monkeypatch, store) -> list[int]:  # type: ignore[no-untyped-def]
+    """The next draft write fails as a full disk would; the ones after it work. Returns the
+    list of failures still to come (empty once the failing write has happened)."""
     from chatapp.errors import StorageError
 
     real_save = store.save_draft
@@ -156,6 +157,7 @@ def fail_the_first_draft_write(monkeypatch, store) -> None:  # type: ignore[no-u
         return real_save(*args, **kwargs)
 
     monkeypatch.setattr(store, "save_draft", flaky)
+    return failures
 
 
 def test_a_failed_draft_is_written_at_quit(qtbot, make_window, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -164,9 +166,11 @@ def test_a_failed_draft_is_written_at_quit(qtbot, make_window, monkeypatch, tmp_
     store = window.store
     thread_id = store.create_thread("plans").id
     window._refresh_threads(select=thread_id)
-    fail_the_first_draft_write(monkeypatch, store)
+    failures = fail_the_first_draft_write(monkeypatch, store)
     qtbot.keyClicks(window.composer, "unsent words")
     window.drafts.save()
+    # the write has failed (a job that had not started yet would be dropped by the quit)
+    qtbot.waitUntil(lambda: not failures, timeout=5000)
     window.close()
     store.close()
     assert Store.open(tmp_path / "ui.sqlite3").draft(thread_id) == "unsent words"
