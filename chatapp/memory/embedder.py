@@ -37,8 +37,13 @@ class Embedder:
     def __init__(self, threads: int | None = None) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        # a "Loading weights 103/103" bar on the terminal of a desktop app is noise
+        hf_logging.disable_progress_bar()
 
         if threads:
             torch.set_num_threads(threads)
