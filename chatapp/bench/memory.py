@@ -240,6 +240,7 @@ def main(argv: list[str]) -> int:
     answers: list[tuple[bool, bool]] = []  # the answer's words in the context; only in a summary
     summary_tokens: list[int] = []
     build_cpu_ms: list[float] = []  # this process's CPU time: what other programs on the cores do not change
+    build_queued_ms: list[float] = []  # of the wall time: ready to run, waiting for a core
     ingest_ms_per_turn: list[float] = []  # all of it (facts read by the model, summaries too)
     ingest_cpu_ms_per_turn: list[float] = []
     ready_ms_per_turn: list[float] = []  # the ingest alone: user messages and facts (bench ingest)
@@ -295,10 +296,12 @@ def main(argv: list[str]) -> int:
                 question = Message(-1, thread.id, all_msgs[-1].id, Role.USER, qa["question"], now,
                                    MessageStatus.COMPLETE, depth=depth)
                 builder.forget(thread.id)
-                t0, c0 = time.perf_counter(), time.process_time()
+                t0, c0, q0 = time.perf_counter(), time.process_time(), _queued_s()
                 built = builder.build(thread.id, "", question, args.budget, now=now)
                 build_ms.append((time.perf_counter() - t0) * 1000)
                 build_cpu_ms.append((time.process_time() - c0) * 1000)
+                if q0 is not None and (q1 := _queued_s()) is not None:
+                    build_queued_ms.append((q1 - q0) * 1000)
                 context = backend.render_prompt(built.messages)
                 scores["chatapp"][category].append(_carried(built, context, evidence, by_dia))
                 tokens["chatapp"].append(built.memory_tokens)
@@ -358,6 +361,7 @@ def main(argv: list[str]) -> int:
         "build_ms_p95": _p95(build_ms),
         "build_cpu_ms_p50": statistics.median(build_cpu_ms),
         "build_cpu_ms_p95": _p95(build_cpu_ms),
+        "build_queued_ms_p50": statistics.median(build_queued_ms) if build_queued_ms else None,
         "in_a_row": summary(in_a_row),
         "answer_in_context": statistics.mean(a for a, _s in answers) if answers else None,
         "answer_only_in_summaries": statistics.mean(s for _a, s in answers) if answers else None,
@@ -384,6 +388,9 @@ def main(argv: list[str]) -> int:
         f"context build p50 {figures['build_ms_p50']:.1f} ms, p95 {figures['build_ms_p95']:.1f} ms "
         f"(CPU time p50 {figures['build_cpu_ms_p50']:.1f} ms, p95 {figures['build_cpu_ms_p95']:.1f} ms)"
     )
+    if build_queued_ms:
+        print(f"of a build's wall time, waiting for a core (other programs on it): "
+              f"p50 {figures['build_queued_ms_p50']:.1f} ms")
     print(
         f"model {figures['model']}: "
         + (f"{facts_read} facts read from user messages by the model" if reads_facts else "too small to be asked for facts (the rules fill the slots)")
@@ -404,6 +411,15 @@ def _carried(built: Any, context: str, evidence: list[str], by_dia: dict[str, An
     slot_sources = {i for p in built.parts if p.kind == "slots" for i in p.sources}
     hits = [1.0 if (by_dia[e].content in context or by_dia[e].id in slot_sources) else 0.0 for e in evidence]
     return sum(hits) / len(hits)
+
+
+def _queued_s() -> float | None:
+    """Seconds this thread has spent ready to run but waiting for a core (Linux), None elsewhere:
+    on a busy machine a build's wall time is mostly that, not its own work."""
+    try:
+        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _p95(values: list[float]) -> float:
