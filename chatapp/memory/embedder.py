@@ -52,20 +52,22 @@ class Embedder:
             torch.set_num_threads(threads)
         self._model = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
         self._lock = threading.Lock()
+        self._threads = threads or 1
 
     def encode(self, texts: list[str], batch_size: int = BATCH) -> np.ndarray:
-        """A few texts (a message being answered) are encoded on one thread: torch's threads
-        wait for each other at every layer, and with the cores busy (llama.cpp, other
+        """Encoded on one thread (`threads` given: as many for more than FEW texts): torch's
+        threads wait for each other at every layer, and with the cores busy (llama.cpp, other
         programs) a short query took 10 times as long on two threads as on one (60-80 ms
-        against 740 ms on this project's 2-core machine under load)."""
+        against 740 ms on this project's 2-core machine under load); LongMemEval messages in
+        bulk took 3-5 times the wall time and 5-10 times the CPU time. Memory is background
+        work: one core stays free for the window and the model."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         import torch
 
         with self._lock:
             threads = torch.get_num_threads()
-            if len(texts) <= FEW:
-                torch.set_num_threads(1)
+            torch.set_num_threads(1 if len(texts) <= FEW else self._threads)
             try:
                 vectors = self._model.encode(
                     texts, batch_size=batch_size, normalize_embeddings=True,
