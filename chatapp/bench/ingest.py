@@ -37,14 +37,18 @@ def _turns(path: str, limit: int) -> list[list[tuple[bool, str, float]]]:
     for sample in json.loads(Path(path).read_text(encoding="utf-8")):
         conv = sample["conversation"]
         for _n, when, session in sessions(conv):
-            out.append([(is_user(t, conv), turn_text(t), when + 30 * i) for i, t in enumerate(session)])
+            out.append(
+                [(is_user(t, conv), turn_text(t), when + 30 * i) for i, t in enumerate(session)]
+            )
             count += len(session)
             if count >= limit:
                 return out
     return out
 
 
-def _run(sessions: list[list[tuple[bool, str, float]]], encode: Any, name: str, deferred: bool) -> dict[str, Any]:
+def _run(
+    sessions: list[list[tuple[bool, str, float]]], encode: Any, name: str, deferred: bool
+) -> dict[str, Any]:
     from chatapp.domain import Role
     from chatapp.memory.service import MemoryService
     from chatapp.store import Store
@@ -58,7 +62,9 @@ def _run(sessions: list[list[tuple[bool, str, float]]], encode: Any, name: str, 
         turns = users = 0
         for session in sessions:
             for user, text, when in session:
-                store.add_message(thread.id, Role.USER if user else Role.ASSISTANT, text, created_at=when)
+                store.add_message(
+                    thread.id, Role.USER if user else Role.ASSISTANT, text, created_at=when
+                )
                 users += user
             turns += len(session)
             t0, c0 = time.perf_counter(), time.process_time()
@@ -73,10 +79,14 @@ def _run(sessions: list[list[tuple[bool, str, float]]], encode: Any, name: str, 
                 rest_cpu += time.process_time() - c0
         store.close()
     return {
-        "turns": turns, "user_turns": users,
-        "ready_wall_s": ready_wall, "ready_cpu_s": ready_cpu,
-        "total_wall_s": ready_wall + rest_wall, "total_cpu_s": ready_cpu + rest_cpu,
-        "ready_turns_per_s": turns / ready_wall, "ready_turns_per_cpu_s": turns / ready_cpu,
+        "turns": turns,
+        "user_turns": users,
+        "ready_wall_s": ready_wall,
+        "ready_cpu_s": ready_cpu,
+        "total_wall_s": ready_wall + rest_wall,
+        "total_cpu_s": ready_cpu + rest_cpu,
+        "ready_turns_per_s": turns / ready_wall,
+        "ready_turns_per_cpu_s": turns / ready_cpu,
         "total_turns_per_s": turns / (ready_wall + rest_wall),
         "total_turns_per_cpu_s": turns / (ready_cpu + rest_cpu),
     }
@@ -84,7 +94,9 @@ def _run(sessions: list[list[tuple[bool, str, float]]], encode: Any, name: str, 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m chatapp.bench ingest")
-    parser.add_argument("--data", required=True, help="LoCoMo-format JSON file (e.g. LongMemEval's)")
+    parser.add_argument(
+        "--data", required=True, help="LoCoMo-format JSON file (e.g. LongMemEval's)"
+    )
     parser.add_argument("--turns", type=int, default=200, help="turns to ingest (whole sessions)")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
@@ -100,22 +112,42 @@ def main(argv: list[str]) -> int:
     embedder.encode(["warm up"] * 8)
     runs = {
         "all at once, batches of 64": _run(
-            sessions, lambda texts: embedder.encode(texts, batch_size=64), embedder.name, deferred=False
+            sessions,
+            lambda texts: embedder.encode(texts, batch_size=64),
+            embedder.name,
+            deferred=False,
         ),
         "users first, then replies": _run(sessions, embedder.encode, embedder.name, deferred=True),
     }
     rows = [
-        [name, r["turns"], f"{r['ready_turns_per_s']:.1f}", f"{r['ready_turns_per_cpu_s']:.1f}",
-         f"{r['total_turns_per_s']:.1f}", f"{r['total_turns_per_cpu_s']:.1f}"]
+        [
+            name,
+            r["turns"],
+            f"{r['ready_turns_per_s']:.1f}",
+            f"{r['ready_turns_per_cpu_s']:.1f}",
+            f"{r['total_turns_per_s']:.1f}",
+            f"{r['total_turns_per_cpu_s']:.1f}",
+        ]
         for name, r in runs.items()
     ]
-    print(table(
-        f"ingest: {sum(len(s) for s in sessions)} turns of {args.data}, session by session",
-        ["way", "turns", "ready turns/s", "ready turns/CPU-s", "total turns/s", "total turns/CPU-s"],
-        rows,
-    ))
-    print("\nready: the ingest alone (user messages embedded, facts written; all words searchable); "
-          "total: with every reply embedded. turns/s is wall time (disturbed by other programs), "
-          "turns/CPU-s this process's CPU time (torch's threads together).")
+    print(
+        table(
+            f"ingest: {sum(len(s) for s in sessions)} turns of {args.data}, session by session",
+            [
+                "way",
+                "turns",
+                "ready turns/s",
+                "ready turns/CPU-s",
+                "total turns/s",
+                "total turns/CPU-s",
+            ],
+            rows,
+        )
+    )
+    print(
+        "\nready: the ingest alone (user messages embedded, facts written; all words searchable); "
+        "total: with every reply embedded. turns/s is wall time (disturbed by other programs), "
+        "turns/CPU-s this process's CPU time (torch's threads together)."
+    )
     write_json(args.json, {"data": args.data, "runs": runs})
     return 0

@@ -55,7 +55,12 @@ class MemoryService:
         return self._attributes
 
     def ingest(
-        self, thread_id: int, *, now: float | None = None, batch: int = 256, reply_limit: int | None = None
+        self,
+        thread_id: int,
+        *,
+        now: float | None = None,
+        batch: int = 256,
+        reply_limit: int | None = None,
     ) -> IngestReport:
         """Embed the thread's new messages and write the user's facts into its slots.
 
@@ -68,13 +73,15 @@ class MemoryService:
         while pending := self.tables.missing_embeddings(thread_id, limit=batch, user=True):
             self._ingest_users(thread_id, pending, now, report)
         while reply_limit is None or report.embedded_replies < reply_limit:
-            step = batch if reply_limit is None else min(batch, reply_limit - report.embedded_replies)
+            left = None if reply_limit is None else reply_limit - report.embedded_replies
+            step = batch if left is None else min(batch, left)
             done = self.embed_replies(thread_id, step)
             report.embedded += done
             report.embedded_replies += done
             if done < step:
                 return report
-        report.replies_waiting = bool(self.tables.missing_embeddings(thread_id, limit=1, user=False))
+        waiting = self.tables.missing_embeddings(thread_id, limit=1, user=False)
+        report.replies_waiting = bool(waiting)
         return report
 
     def embed_replies(self, thread_id: int, limit: int) -> int:
@@ -83,11 +90,16 @@ class MemoryService:
         pending = self.tables.missing_embeddings(thread_id, limit=limit, user=False)
         if pending:
             vectors = self.encode([text for _id, text in pending])
-            self.tables.put_embeddings(self.model_name, [(mid, v) for (mid, _t), v in zip(pending, vectors)])
+            items = [(mid, v) for (mid, _t), v in zip(pending, vectors)]
+            self.tables.put_embeddings(self.model_name, items)
         return len(pending)
 
     def _ingest_users(
-        self, thread_id: int, pending: list[tuple[int, str]], now: float | None, report: IngestReport
+        self,
+        thread_id: int,
+        pending: list[tuple[int, str]],
+        now: float | None,
+        report: IngestReport,
     ) -> None:
         """The user's messages: their vectors, and the facts they state into the slots."""
         vectors = self.encode([text for _id, text in pending])
@@ -107,7 +119,8 @@ class MemoryService:
                 return now if now is not None else created.get(c.source_id, time.time())
 
             self._write_facts(thread_id, found, when, report, judge=True)
-        self.tables.put_embeddings(self.model_name, [(mid, v) for (mid, _t), v in zip(pending, vectors)])
+        items = [(mid, v) for (mid, _t), v in zip(pending, vectors)]
+        self.tables.put_embeddings(self.model_name, items)
 
     def write_facts(self, thread_id: int, found: list[facts.Candidate], when: float) -> IngestReport:
         """Facts found elsewhere (the model's extraction prompt) into the thread's slots."""

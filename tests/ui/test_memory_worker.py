@@ -81,7 +81,9 @@ def test_a_note_the_database_refuses_is_reported_with_its_text(qtbot, store, mon
     assert "My passport number ends in 42." in failed.args[0] and "disk is full" in failed.args[0]
 
 
-def test_a_long_history_catches_up_its_replies_after_the_users_messages(qtbot, store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_long_history_catches_up_its_replies_after_the_users_messages(  # type: ignore[no-untyped-def]
+    qtbot, store, monkeypatch
+) -> None:
     """An imported history: the user's messages (and facts) are embedded by the ingest, the
     assistant's replies in steps queued behind it, and the worker says when all are in."""
     import chatapp.workers.memory as worker_module

@@ -13,12 +13,19 @@ def test_bench_ingest_runs_both_ways_on_whole_sessions(tmp_path: Path, capsys) -
     for n in (1, 2, 3):
         conv[f"session_{n}_date_time"] = f"10:00 am on {n} May, 2023"
         conv[f"session_{n}"] = [
-            {"speaker": "user" if i % 2 == 0 else "assistant", "dia_id": f"D{n}:{i + 1}",
-             "text": f"I live in Porto and grow tomatoes, day {n}." if i % 2 == 0 else f"Lovely, day {n}!"}
+            {
+                "speaker": "user" if i % 2 == 0 else "assistant",
+                "dia_id": f"D{n}:{i + 1}",
+                "text": f"I live in Porto and grow tomatoes, day {n}."
+                if i % 2 == 0
+                else f"Lovely, day {n}!",
+            }
             for i in range(4)
         ]
     data = tmp_path / "data.json"
-    data.write_text(json.dumps([{"sample_id": "s", "conversation": conv, "qa": []}]), encoding="utf-8")
+    data.write_text(
+        json.dumps([{"sample_id": "s", "conversation": conv, "qa": []}]), encoding="utf-8"
+    )
     out = tmp_path / "ingest.json"
     assert ingest.main(["--data", str(data), "--turns", "5", "--json", str(out)]) == 0
     runs = json.loads(out.read_text(encoding="utf-8"))["runs"]

@@ -16,8 +16,14 @@ PAIRS = [
     ("I live in Porto with my two cats.", "Porto is lovely; the riverside walks are a treat."),
     ("What should I cook tonight?", "A cold gazpacho with crusty bread would suit a warm evening."),
     ("I work as a nurse on night shifts.", "Night shifts are hard; sleep in a dark, cool room."),
-    ("Any idea for a weekend trip?", "Try the Douro valley: vineyards, a slow train and river views."),
-    ("My sister Eva plays the cello.", "The cello has such a warm voice; does she play in an orchestra?"),
+    (
+        "Any idea for a weekend trip?",
+        "Try the Douro valley: vineyards, a slow train and river views.",
+    ),
+    (
+        "My sister Eva plays the cello.",
+        "The cello has such a warm voice; does she play in an orchestra?",
+    ),
 ]
 
 
@@ -64,7 +70,9 @@ def test_only_the_users_or_only_the_others_messages_are_listed(store: Store) -> 
     assert [mid for mid, _t in tables.missing_embeddings(thread_id, user=True)] == users
     assert [mid for mid, _t in tables.missing_embeddings(thread_id, user=False)] == replies
     assert len(tables.missing_embeddings(thread_id)) == len(users) + len(replies)
-    assert [mid for mid, _t in tables.missing_embeddings(thread_id, limit=2, user=False)] == replies[:2]
+    assert [
+        mid for mid, _t in tables.missing_embeddings(thread_id, limit=2, user=False)
+    ] == replies[:2]
 
 
 def test_small_batches_give_the_vectors_of_one_big_batch(embedder) -> None:  # type: ignore[no-untyped-def]
