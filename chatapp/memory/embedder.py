@@ -54,20 +54,22 @@ class Embedder:
         self._lock = threading.Lock()
         self._threads = threads or 1
 
-    def encode(self, texts: list[str], batch_size: int = BATCH) -> np.ndarray:
+    def encode(
+        self, texts: list[str], batch_size: int = BATCH, threads: int | None = None
+    ) -> np.ndarray:
         """Encoded on one thread (`threads` given: as many for more than FEW texts): torch's
         threads wait for each other at every layer, and with the cores busy (llama.cpp, other
         programs) a short query took 10 times as long on two threads as on one (60-80 ms
         against 740 ms on this project's 2-core machine under load); LongMemEval messages in
         bulk took 3-5 times the wall time and 5-10 times the CPU time. Memory is background
-        work: one core stays free for the window and the model."""
+        work: one core stays free for the window and the model. `threads`: this many."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         import torch
 
         with self._lock:
             threads = torch.get_num_threads()
-            torch.set_num_threads(1 if len(texts) <= FEW else self._threads)
+            torch.set_num_threads(threads or (1 if len(texts) <= FEW else self._threads))
             try:
                 vectors = self._model.encode(
                     texts, batch_size=batch_size, normalize_embeddings=True,
