@@ -68,7 +68,7 @@ class Embedder:
         import torch
 
         with self._lock:
-            threads = torch.get_num_threads()
+            before = torch.get_num_threads()
             torch.set_num_threads(threads or (1 if len(texts) <= FEW else self._threads))
             try:
                 vectors = self._model.encode(
@@ -76,7 +76,7 @@ class Embedder:
                     show_progress_bar=False, convert_to_numpy=True,
                 )
             finally:
-                torch.set_num_threads(threads)
+                torch.set_num_threads(before)
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_one(self, text: str) -> np.ndarray:

@@ -82,3 +82,23 @@ def test_small_batches_give_the_vectors_of_one_big_batch(embedder) -> None:  # t
     big = embedder.encode(texts, batch_size=64)
     assert small.shape == big.shape == (len(texts), embedder.dim)
     assert np.min(np.sum(small * big, axis=1)) > 0.9999
+
+
+def test_encodes_run_on_one_thread_unless_told(embedder, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Two threads on two busy cores took several times the wall and CPU time of one."""
+    import torch
+
+    seen: list[int] = []
+    real = embedder._model.encode
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(embedder._model, "encode", counting)
+    before = torch.get_num_threads()
+    embedder.encode(["one"])
+    embedder.encode([f"text number {i}" for i in range(20)])
+    embedder.encode(["told"] * 20, threads=2)
+    assert seen == [1, 1, 2]
+    assert torch.get_num_threads() == before
