@@ -18,6 +18,7 @@ BENCHES = {
     "answers": "chatapp.bench.answers",
     "excerpts": "chatapp.bench.excerpts",
     "updates": "chatapp.bench.updates",
+    "ingest": "chatapp.bench.ingest",
 }
 
 

@@ -240,7 +240,11 @@ def main(argv: list[str]) -> int:
     answers: list[tuple[bool, bool]] = []  # the answer's words in the context; only in a summary
     summary_tokens: list[int] = []
     build_cpu_ms: list[float] = []  # this process's CPU time: what other programs on the cores do not change
-    ingest_ms_per_turn: list[float] = []
+    build_queued_ms: list[float] = []  # of the wall time: ready to run, waiting for a core
+    ingest_ms_per_turn: list[float] = []  # all of it (facts read by the model, summaries too)
+    ingest_cpu_ms_per_turn: list[float] = []
+    ready_ms_per_turn: list[float] = []  # the ingest alone: user messages and facts (bench ingest)
+    ready_cpu_ms_per_turn: list[float] = []
     turns_per_thread: list[int] = []
     skipped = 0
     dump = open(args.dump, "w", encoding="utf-8") if args.dump else None  # noqa: SIM115
@@ -252,7 +256,8 @@ def main(argv: list[str]) -> int:
             conv = sample["conversation"]
             by_dia: dict[str, Message] = {}
             turns = 0
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
+            ready_s = ready_cpu_s = 0.0
             last_time = 0.0
             for _n, when, session in sessions(conv):
                 for i, turn in enumerate(session):
@@ -261,12 +266,21 @@ def main(argv: list[str]) -> int:
                     by_dia[turn["dia_id"]] = msg
                     turns += 1
                     last_time = when + 30 * i
-                service.ingest(thread.id)  # after each session, as the app does after each exchange
+                t0, c0 = time.perf_counter(), time.process_time()
+                # after each session, as the app does after each exchange; the replies after
+                service.ingest(thread.id, reply_limit=0)
+                ready_s += time.perf_counter() - t0
+                ready_cpu_s += time.process_time() - c0
+                while service.embed_replies(thread.id, 32):
+                    pass
                 if reads_facts:  # the app reads each new user message after its exchange
                     facts_read += _read_facts(store, backend, service, thread.id, len(session))
                 if args.summaries:
                     _summarise(store, backend, thread.id)
             ingest_ms_per_turn.append((time.perf_counter() - started) * 1000 / max(1, turns))
+            ingest_cpu_ms_per_turn.append((time.process_time() - started_cpu) * 1000 / max(1, turns))
+            ready_ms_per_turn.append(ready_s * 1000 / max(1, turns))
+            ready_cpu_ms_per_turn.append(ready_cpu_s * 1000 / max(1, turns))
             turns_per_thread.append(turns)
             builder = ContextBuilder(store, count_text, embedder.encode_one)
             sitting = ContextBuilder(store, count_text, embedder.encode_one)  # keeps its recall block
@@ -282,10 +296,12 @@ def main(argv: list[str]) -> int:
                 question = Message(-1, thread.id, all_msgs[-1].id, Role.USER, qa["question"], now,
                                    MessageStatus.COMPLETE, depth=depth)
                 builder.forget(thread.id)
-                t0, c0 = time.perf_counter(), time.process_time()
+                t0, c0, q0 = time.perf_counter(), time.process_time(), _queued_s()
                 built = builder.build(thread.id, "", question, args.budget, now=now)
                 build_ms.append((time.perf_counter() - t0) * 1000)
                 build_cpu_ms.append((time.process_time() - c0) * 1000)
+                if q0 is not None and (q1 := _queued_s()) is not None:
+                    build_queued_ms.append((q1 - q0) * 1000)
                 context = backend.render_prompt(built.messages)
                 scores["chatapp"][category].append(_carried(built, context, evidence, by_dia))
                 tokens["chatapp"].append(built.memory_tokens)
@@ -338,10 +354,14 @@ def main(argv: list[str]) -> int:
         "evidence_skipped": skipped,
         **main_fig,
         "ingest_ms_per_turn": statistics.mean(ingest_ms_per_turn),
+        "ingest_cpu_ms_per_turn": statistics.mean(ingest_cpu_ms_per_turn),
+        "ingest_ready_ms_per_turn": statistics.mean(ready_ms_per_turn),
+        "ingest_ready_cpu_ms_per_turn": statistics.mean(ready_cpu_ms_per_turn),
         "build_ms_p50": statistics.median(build_ms),
         "build_ms_p95": _p95(build_ms),
         "build_cpu_ms_p50": statistics.median(build_cpu_ms),
         "build_cpu_ms_p95": _p95(build_cpu_ms),
+        "build_queued_ms_p50": statistics.median(build_queued_ms) if build_queued_ms else None,
         "in_a_row": summary(in_a_row),
         "answer_in_context": statistics.mean(a for a, _s in answers) if answers else None,
         "answer_only_in_summaries": statistics.mean(s for _a, s in answers) if answers else None,
@@ -362,10 +382,15 @@ def main(argv: list[str]) -> int:
     cached = f" ({vectors.hits} of {vectors.hits + vectors.misses} vectors read from --vectors)" if vectors.hits else ""
     print(
         f"\n{len(data)} threads of {statistics.mean(turns_per_thread):.0f} turns on average; "
-        f"ingest {figures['ingest_ms_per_turn']:.1f} ms/turn ({1000 / figures['ingest_ms_per_turn']:.0f} turns/s){cached}; "
+        f"ingest {figures['ingest_ms_per_turn']:.1f} ms/turn ({1000 / figures['ingest_ms_per_turn']:.0f} turns/s, "
+        f"CPU {figures['ingest_cpu_ms_per_turn']:.1f} ms; user messages and facts alone "
+        f"{figures['ingest_ready_ms_per_turn']:.1f} ms, CPU {figures['ingest_ready_cpu_ms_per_turn']:.1f} ms){cached}; "
         f"context build p50 {figures['build_ms_p50']:.1f} ms, p95 {figures['build_ms_p95']:.1f} ms "
         f"(CPU time p50 {figures['build_cpu_ms_p50']:.1f} ms, p95 {figures['build_cpu_ms_p95']:.1f} ms)"
     )
+    if build_queued_ms:
+        print(f"of a build's wall time, waiting for a core (other programs on it): "
+              f"p50 {figures['build_queued_ms_p50']:.1f} ms")
     print(
         f"model {figures['model']}: "
         + (f"{facts_read} facts read from user messages by the model" if reads_facts else "too small to be asked for facts (the rules fill the slots)")
@@ -386,6 +411,15 @@ def _carried(built: Any, context: str, evidence: list[str], by_dia: dict[str, An
     slot_sources = {i for p in built.parts if p.kind == "slots" for i in p.sources}
     hits = [1.0 if (by_dia[e].content in context or by_dia[e].id in slot_sources) else 0.0 for e in evidence]
     return sum(hits) / len(hits)
+
+
+def _queued_s() -> float | None:
+    """Seconds this thread has spent ready to run but waiting for a core (Linux), None elsewhere:
+    on a busy machine a build's wall time is mostly that, not its own work."""
+    try:
+        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _p95(values: list[float]) -> float:

@@ -19,6 +19,9 @@ log = logging.getLogger("chatapp.memory")
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = VECTOR_DIM  # the store keeps vectors of this size
 FEW = 4  # texts encoded on one thread (see Embedder.encode)
+# texts run through the model together, padded to the longest: sorted by length, batches of 8
+# pad little (LongMemEval messages: 37 ms CPU a message against 53 in batches of 64, same vectors)
+BATCH = 8
 
 
 def model_dir() -> Path:
@@ -39,34 +42,43 @@ class Embedder:
     def __init__(self, threads: int | None = None) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        # a "Loading weights 103/103" bar on the terminal of a desktop app is noise
+        hf_logging.disable_progress_bar()
 
         if threads:
             torch.set_num_threads(threads)
         self._model = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
         self._lock = threading.Lock()
+        self._threads = threads or 1
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """A few texts (a message being answered) are encoded on one thread: torch's threads
-        wait for each other at every layer, and with the cores busy (llama.cpp, other
+    def encode(
+        self, texts: list[str], batch_size: int = BATCH, threads: int | None = None
+    ) -> np.ndarray:
+        """Encoded on one thread (`threads` given: as many for more than FEW texts): torch's
+        threads wait for each other at every layer, and with the cores busy (llama.cpp, other
         programs) a short query took 10 times as long on two threads as on one (60-80 ms
-        against 740 ms on this project's 2-core machine under load)."""
+        against 740 ms on this project's 2-core machine under load); LongMemEval messages in
+        bulk took 3-5 times the wall time and 5-10 times the CPU time. Memory is background
+        work: one core stays free for the window and the model. `threads`: this many."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         import torch
 
         with self._lock:
-            threads = torch.get_num_threads()
-            if len(texts) <= FEW:
-                torch.set_num_threads(1)
+            before = torch.get_num_threads()
+            torch.set_num_threads(threads or (1 if len(texts) <= FEW else self._threads))
             try:
                 vectors = self._model.encode(
-                    texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False,
-                    convert_to_numpy=True,
+                    texts, batch_size=batch_size, normalize_embeddings=True,
+                    show_progress_bar=False, convert_to_numpy=True,
                 )
             finally:
-                torch.set_num_threads(threads)
+                torch.set_num_threads(before)
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_one(self, text: str) -> np.ndarray:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chatapp.domain import Role
 from chatapp.memory import facts
 from chatapp.memory.attributes import AttributeModel, model_for
 from chatapp.memory.slots import GateParams, SlotBank
@@ -35,6 +34,8 @@ class IngestReport:
     candidates: int = 0
     actions: dict[str, int] = field(default_factory=dict)
     judged_out: int = 0  # candidates the embedder read as passing talk, not lasting facts
+    embedded_replies: int = 0
+    replies_waiting: bool = False  # replies left for embed_replies (see ingest's reply_limit)
 
 
 class MemoryService:
@@ -53,29 +54,68 @@ class MemoryService:
             self._attributes = model_for(self.encode)
         return self._attributes
 
-    def ingest(self, thread_id: int, *, now: float | None = None, batch: int = 256) -> IngestReport:
-        """Embed the thread's new messages and write the user's facts into its slots."""
+    def ingest(
+        self,
+        thread_id: int,
+        *,
+        now: float | None = None,
+        batch: int = 256,
+        reply_limit: int | None = None,
+    ) -> IngestReport:
+        """Embed the thread's new messages and write the user's facts into its slots.
+
+        The user's messages go first. `reply_limit`: at most this many of the other messages
+        (the assistant's replies, four fifths of the words in user-assistant histories) are
+        embedded now, None: all; embed_replies does the rest later. Until then search finds
+        those replies by their words and by the rank of the message they answer."""
         report = IngestReport()
         self._key_notes(thread_id)
-        while True:
-            pending = self.tables.missing_embeddings(thread_id, limit=batch)
-            if not pending:
+        while pending := self.tables.missing_embeddings(thread_id, limit=batch, user=True):
+            self._ingest_users(thread_id, pending, now, report)
+        while reply_limit is None or report.embedded_replies < reply_limit:
+            left = None if reply_limit is None else reply_limit - report.embedded_replies
+            step = batch if left is None else min(batch, left)
+            done = self.embed_replies(thread_id, step)
+            report.embedded += done
+            report.embedded_replies += done
+            if done < step:
                 return report
-            vectors = self.encode([text for _id, text in pending])
-            roles = self.store.message_roles([i for i, _t in pending])
-            created = self.store.message_times([i for i, _t in pending])
-            found: list[facts.Candidate] = []
-            for message_id, text in pending:
-                if roles.get(message_id) == Role.USER.value:
-                    found.extend(facts.candidates(text, message_id, by_meaning=True))
-            report.embedded += len(pending)
-            report.candidates += len(found)
-            if found:
-                def when(c: facts.Candidate, created: dict[int, float] = created) -> float:
-                    return now if now is not None else created.get(c.source_id, time.time())
+        waiting = self.tables.missing_embeddings(thread_id, limit=1, user=False)
+        report.replies_waiting = bool(waiting)
+        return report
 
-                self._write_facts(thread_id, found, when, report, judge=True)
-            self.tables.put_embeddings(self.model_name, [(mid, v) for (mid, _t), v in zip(pending, vectors)])
+    def embed_replies(self, thread_id: int, limit: int) -> int:
+        """Embed up to `limit` of the thread's other messages still without a vector (oldest
+        first); returns how many (0: none was waiting)."""
+        pending = self.tables.missing_embeddings(thread_id, limit=limit, user=False)
+        if pending:
+            vectors = self.encode([text for _id, text in pending])
+            items = [(mid, v) for (mid, _t), v in zip(pending, vectors)]
+            self.tables.put_embeddings(self.model_name, items)
+        return len(pending)
+
+    def _ingest_users(
+        self,
+        thread_id: int,
+        pending: list[tuple[int, str]],
+        now: float | None,
+        report: IngestReport,
+    ) -> None:
+        """The user's messages: their vectors, and the facts they state into the slots."""
+        vectors = self.encode([text for _id, text in pending])
+        created = self.store.message_times([i for i, _t in pending])
+        found: list[facts.Candidate] = []
+        for message_id, text in pending:
+            found.extend(facts.candidates(text, message_id, by_meaning=True))
+        report.embedded += len(pending)
+        report.candidates += len(found)
+        if found:
+            def when(c: facts.Candidate, created: dict[int, float] = created) -> float:
+                return now if now is not None else created.get(c.source_id, time.time())
+
+            self._write_facts(thread_id, found, when, report, judge=True)
+        items = [(mid, v) for (mid, _t), v in zip(pending, vectors)]
+        self.tables.put_embeddings(self.model_name, items)
 
     def write_facts(self, thread_id: int, found: list[facts.Candidate], when: float) -> IngestReport:
         """Facts found elsewhere (the model's extraction prompt) into the thread's slots."""

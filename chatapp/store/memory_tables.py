@@ -140,11 +140,16 @@ class MemoryTables:
             (thread_id, self._vector_bytes()),
         )[0]
 
-    def missing_embeddings(self, thread_id: int, limit: int = 256) -> list[tuple[int, str]]:
+    def missing_embeddings(
+        self, thread_id: int, limit: int = 256, *, user: bool | None = None
+    ) -> list[tuple[int, str]]:
+        """Shown messages without a (whole) vector, oldest first; `user`: only the user's
+        messages (True), only the others' (False), or all (None)."""
+        role = "" if user is None else " AND m.role = 'user'" if user else " AND m.role != 'user'"
         rows = self.store._query(
             "SELECT m.id, m.content FROM messages m LEFT JOIN embeddings e ON e.message_id = m.id"
             " WHERE m.thread_id = ? AND m.active = 1 AND (e.message_id IS NULL OR length(e.vector) != ?)"
-            " AND m.status IN ('complete', 'stopped') AND m.content != ''"
+            f" AND m.status IN ('complete', 'stopped') AND m.content != ''{role}"
             " ORDER BY m.depth LIMIT ?",
             (thread_id, self._vector_bytes(), limit),
         )

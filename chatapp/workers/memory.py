@@ -8,12 +8,16 @@ import threading
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from chatapp.store import Store
 from chatapp.workers.jobs import Job, Jobs
 
 log = logging.getLogger("chatapp.workers")
+
+# assistant replies embedded per step when a thread has many waiting (an imported history): the
+# user's messages and facts come first, and an exchange's ingest runs between two steps
+CATCH_UP = 32
 
 
 class MemoryWorker(QObject):
@@ -26,9 +30,12 @@ class MemoryWorker(QObject):
     ingested = Signal(int, object)
     failed = Signal(str)
     written = Signal(int)
+    _catch_up = Signal(int)
 
     def __init__(self, store: Store, holder: EmbedderHolder) -> None:
         super().__init__()
+        self._catch_up.connect(self._embed_replies, Qt.ConnectionType.QueuedConnection)
+        self._catching_up: set[int] = set()
         self._store = store
         self._holder = holder
         self._service = None
@@ -65,11 +72,28 @@ class MemoryWorker(QObject):
         if self._service is None:
             return
         try:
-            report = self._service.ingest(thread_id)
+            report = self._service.ingest(thread_id, reply_limit=CATCH_UP)
         except Exception:
             log.exception("memory update failed for thread %d", thread_id)
             return
         self.ingested.emit(thread_id, report)
+        if report.replies_waiting and thread_id not in self._catching_up:
+            self._catching_up.add(thread_id)
+            self._catch_up.emit(thread_id)
+
+    @Slot(int)
+    def _embed_replies(self, thread_id: int) -> None:
+        """One step of a thread's catch-up, queued behind what the thread was asked meanwhile."""
+        try:
+            done = self._service.embed_replies(thread_id, CATCH_UP) if self._service else 0
+        except Exception:
+            log.exception("memory update failed for thread %d", thread_id)
+            done = 0
+        if done == CATCH_UP:
+            self._catch_up.emit(thread_id)
+            return
+        self._catching_up.discard(thread_id)
+        self.ingested.emit(thread_id, None)
 
     @Slot(int, str, bool)
     def add_note(self, thread_id: int, text: str, pinned: bool) -> None:

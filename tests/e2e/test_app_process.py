@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,9 @@ def test_send_one_message_with_the_default_model(tmp_path: Path) -> None:
     assert result.stdout.startswith("reply: ")
     # the exchange went through the memory too (the embedding model loaded, both messages indexed)
     assert "memory: the exchange is indexed (2 messages with embeddings)" in result.stdout
+    # no progress bar from transformers when the embedder loads ("Loading weights: 100%|###| 103/103")
+    assert "Loading weights" not in result.stderr + result.stdout
+    assert not re.search(r"\d+/\d+ \[", result.stderr + result.stdout)
     db = keyed(tmp_path / "chatapp.sqlite3")
     rows = db.execute("SELECT role, status, model FROM messages ORDER BY id").fetchall()
     db.close()

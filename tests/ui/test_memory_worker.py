@@ -79,3 +79,31 @@ def test_a_note_the_database_refuses_is_reported_with_its_text(qtbot, store, mon
     with qtbot.waitSignal(worker.failed, timeout=5000) as failed:
         worker.add_note(thread.id, "My passport number ends in 42.", True)
     assert "My passport number ends in 42." in failed.args[0] and "disk is full" in failed.args[0]
+
+
+def test_a_long_history_catches_up_its_replies_after_the_users_messages(  # type: ignore[no-untyped-def]
+    qtbot, store, monkeypatch
+) -> None:
+    """An imported history: the user's messages (and facts) are embedded by the ingest, the
+    assistant's replies in steps queued behind it, and the worker says when all are in."""
+    import chatapp.workers.memory as worker_module
+    from chatapp.domain import Role
+
+    monkeypatch.setattr(worker_module, "CATCH_UP", 3)
+    thread = store.create_thread("t")
+    for i in range(8):
+        store.add_message(thread.id, Role.USER, f"Question {i}: what about the garden?")
+        store.add_message(thread.id, Role.ASSISTANT, f"Answer {i}: plant beans in row {i}.")
+    worker = MemoryWorker(store, EmbedderHolder())
+    with qtbot.waitSignal(worker.ready, timeout=60_000):
+        worker.warm_up()
+    tables = MemoryTables(store)
+    reports: list[object] = []
+    worker.ingested.connect(lambda _tid, report: reports.append(report))
+    worker.ingest(thread.id)
+    assert len(reports) == 1 and reports[0].embedded == 8 + 3 and reports[0].replies_waiting
+    assert len(tables.missing_embeddings(thread.id, user=False)) == 8 - 3
+    assert tables.missing_embeddings(thread.id, user=True) == []
+    qtbot.waitUntil(lambda: len(reports) == 2, timeout=60_000)
+    assert reports[1] is None and tables.missing_embeddings(thread.id) == []
+    assert tables.embedding_count(thread.id) == 16
