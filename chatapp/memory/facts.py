@@ -37,6 +37,8 @@ _YOU = re.compile(r"\b(you|your|you're|you've|you'll|yours|yourself)\b", re.IGNO
 # a name the sentence is said to ("Thanks, Gina!", "Mel, look"), not one it is about
 _VOCATIVE = re.compile(r",\s*[A-Z][a-z]+(?=\s*[.!?]*$)|^[A-Z][a-z]+(?=,)")
 _NAME_SUBJECT = re.compile(r"^([A-Z][a-z]+)\b(?!\s*(?:is a|was a)\b)")
+# a sentence's first word that is a verb or a heading, not someone's name ("Met someone: …")
+_NOT_A_NAME = re.compile(r"(?:ed|ing)$|^(?:Meet|Met|New|Big|Got|Just|Said|Since|From|After|Today)$")
 _STOP_NAMES = {"The", "This", "That", "It", "There", "What", "When", "Where", "Why", "How", "And", "But", "So"}
 # capitalised after a colon or a dash, but no name ("Update: It works", "Mel: We did")
 _NOT_SPECIFIC = _STOP_NAMES | {
@@ -82,10 +84,14 @@ def owner_of(sentence: str) -> str:
         return rel.group(1).lower()
     if re.match(r"\s*(i|i'm|i've|i'd|i'll|my|we|we're|our)\b", sentence, re.IGNORECASE):
         return "user"
+    if re.search(r"\b(?:I|I'm|I've|I'd|I'll|my|My|me|we|We|our|Our)\b", sentence):
+        # "Picked up my Fiat from the dealer", "Archery has replaced rowing on my weekends":
+        # a capitalised first word is no name of someone else when the sentence is one's own
+        return "user"
     if re.search(r"\b[A-Z][a-z]+ and (?:I|me)\b", sentence):
         return "user"  # "Noor and I have been a couple": about the user too
     name = _NAME_SUBJECT.match(sentence)
-    if name and name.group(1) not in _STOP_NAMES:
+    if name and name.group(1) not in _STOP_NAMES and not _NOT_A_NAME.search(name.group(1)):
         return name.group(1).lower()
     return "user"
 

@@ -112,7 +112,7 @@ class MemoryService:
         if judge:
             best: dict[int, list[tuple[float, int]]] = {}
             for n, (cand, reading) in enumerate(zip(found, readings)):
-                if reading.lasting:
+                if reading.kept(cand.text):
                     best.setdefault(cand.source_id, []).append((-reading.fact, n))
             kept = sorted(n for ranked in best.values() for _s, n in sorted(ranked)[:MAX_PER_MESSAGE])
             report.judged_out += len(found) - len(kept)
