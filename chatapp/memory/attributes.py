@@ -46,9 +46,9 @@ ATTRIBUTES: tuple[Attribute, ...] = (
         "I live in Manchester.", "We moved to a flat in Lyon last month.", "My home is a small village near the coast.",
         "I'm renting a place in the north of the city.", "I relocated to Toronto for good.",
         "Home for me is Kraków now.", "I've settled in a town outside Dublin.", "My parents live in Spain.",
-        "We bought a terraced house in Leeds.", "I've been living in Hamburg since March.",
+        "Our family home is just outside Leeds.", "I've been living in Hamburg since March.",
         "I left Paris and went back to my hometown.", "Our flat is on the edge of Gdańsk.",
-        "Our address now is a cottage near Exeter.", "We're in Lisbon now, the move is done.",
+        "Our address now is a cottage near Exeter.", "We're in Vilnius now, the move is done.",
     )),
     Attribute("origin", True, (
         "I grew up in a small town in Ohio.", "I'm originally from Nairobi.", "I was raised by the sea in Galicia.",
@@ -77,7 +77,7 @@ ATTRIBUTES: tuple[Attribute, ...] = (
         "My husband Marco works nights.", "Lena is my fiancée.", "I'm dating a guy called Felix.",
         "I broke up with Chris and I'm with Dana now.", "My other half, Sunita, is a vet.",
         "I've met someone new, her name is Ana.", "Noah and I have been going out since May.",
-        "My partner Idris is a chef.", "My wife Hana and I went hiking.", "Maya and I split up last month.",
+        "My partner Kemal is a chef.", "My wife Hana and I went hiking.", "Maya and I split up last month.",
         "My boyfriend Kwame moved in with me.", "I'm in love with Elena, we're together now.",
     )),
     Attribute("family", False, (
@@ -87,8 +87,8 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("pet", False, (
         "I have a dog called Biscuit.", "We adopted a cat from the shelter.", "My parrot can say hello.",
         "Our puppy chews everything.", "I keep two rabbits in the garden.", "Our old tabby sleeps all day.",
-        "We got a labrador puppy called Max.", "Our cat Luna died, so we adopted a kitten.",
-        "I've got a goldfish named Bubbles.", "My dog, Rex, is a border collie.",
+        "We got a labrador puppy called Bruno.", "Our cat Luna died, so we adopted a kitten.",
+        "I've got a goldfish named Bubbles.", "My dog, Scout, is a border collie.",
         "We gave our hamster to my cousin and got a budgie.",
     )),
     Attribute("health", False, (
@@ -113,14 +113,14 @@ ATTRIBUTES: tuple[Attribute, ...] = (
         "My hobby is woodworking.", "I'm really into photography.", "I run marathons.",
         "I knit in the evenings.", "I've taken up pottery.", "I spend my Saturdays gardening.",
         "I joined a choir last year.", "I've started rock climbing instead of running.",
-        "I play chess online every night.", "I do yoga most mornings.", "Fishing is how I unwind.",
+        "I play bridge online every night.", "I do yoga most mornings.", "Fishing is how I unwind.",
         "I do crosswords whenever I get the chance.", "I swapped painting for sculpture.",
         "Board games are my thing these days.",
     )),
     Attribute("vehicle", True, (
         "I drive a Toyota Corolla.", "My car is an old Volvo estate.", "I bought a new electric car.",
         "I ride a motorbike to work.", "I cycle everywhere, I don't own a car.",
-        "I swapped my old hatchback for a Honda Civic.", "We sold the van and got a BMW.",
+        "I swapped my old hatchback for a Hyundai i30.", "We sold the van and got a BMW.",
         "My wheels are a battered Ford Fiesta.", "I've just bought a second-hand Golf.",
     )),
     Attribute("phone", True, (
@@ -207,7 +207,7 @@ PASSING = (
     "My car needs new tyres.", "I had a lecture at nine this morning.", "My girlfriend made breakfast today.",
     "The cat woke me up at dawn.", "I should really go to the gym more.", "Our team scraped a win on Sunday!",
     "My phone keeps running out of battery.", "My shift dragged on forever today.",
-    "I'd like to learn to surf one day.", "I really fancy a curry tonight.",
+    "I really fancy a curry tonight.",
     "The vet said our dog is fine.", "I found a lovely bookshop near the harbour.",
     "I watched a documentary about sailing for hours.", "I get so many spam calls.",
     "I'm drinking too much coffee lately.", "My jeans got a hole in them.",
@@ -224,7 +224,7 @@ SURE_FACT = 0.8
 # Stags now", "The pet situation changed: …") is kept from this: the judge reads the change
 # words as passing talk, and a missed change leaves the old value current
 CHANGE_FACT = 0.25
-UNPLACED_FACT = 0.65  # for a fact like none of the attributes (names weaken the likeness)
+UNPLACED_FACT = 0.7  # for a fact like none of the attributes (names weaken the likeness)
 MIN_SIMILARITY = 0.40  # to its attribute's examples, for a statement to be about that attribute
 
 
@@ -248,9 +248,13 @@ class Reading:
         return self.fact >= FACT_THRESHOLD and (self.attribute is not None or self.fact >= UNPLACED_FACT)
 
     def kept(self, text: str) -> bool:
-        """Whether the statement goes into the slots: a lasting fact, or a stated change of
-        a known attribute that the judge leans towards."""
-        return self.lasting or (self.attribute is not None and self.fact >= CHANGE_FACT and says_change(text))
+        """Whether the statement goes into the slots: a lasting fact, or a stated change
+        that the judge leans towards (the change words read as passing talk to it)."""
+        change = says_change(text)
+        if self.attribute is not None:
+            return self.fact >= (CHANGE_FACT if change else FACT_THRESHOLD)
+        # "I'm with Noor now" (0.67) is like no attribute, but says what changed
+        return self.fact >= (FACT_THRESHOLD if change else UNPLACED_FACT)
 
 
 class AttributeModel:

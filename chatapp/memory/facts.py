@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from chatapp.memory.attributes import says_change
+
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|im|my|me|mine|we|we're|our)\b", re.IGNORECASE)
 _DURABLE = re.compile(
@@ -58,6 +60,10 @@ class Candidate:
 _CLAUSE = re.compile(r"(?:,?\s+(?:and|but)\s+|;\s+|:\s+|,\s+)(?=(?:I|I'm|I've|my|My|we|We)\b)")
 
 
+# a clause that leans on the next one: "After Clover passed away, we got Mochi" is one fact
+_LEANS = re.compile(r"^(?:[A-Z][\w'-]*:\s+)?(?:after|since|when|because|although|though|if|before|once|while|as|until)\b", re.IGNORECASE)
+
+
 def sentences(text: str) -> list[str]:
     """Sentences, with clauses that start a new first-person statement split off
     ("My name is Ada and I live in Berlin" gives two facts)."""
@@ -69,6 +75,8 @@ def sentences(text: str) -> list[str]:
             joined = re.search(re.escape(clauses[-1]) + r"(\s+(?:and|but)\s+)" + re.escape(clause), sentence) if (
                 clauses and clause and len(clauses[-1].split()) < 4
             ) else None
+            if clauses and clause and _LEANS.match(clauses[-1]):
+                joined = re.search(re.escape(clauses[-1]) + r"(\W+)" + re.escape(clause), sentence)
             if joined:  # "Osvaldo and I just moved in" is one statement, not a name and a clause
                 clauses[-1] = clauses[-1] + joined.group(1) + clause
             elif clause:
@@ -125,7 +133,7 @@ def candidates(
         )
         if not (first or specifics) or not (durable or by_meaning):
             continue
-        if _VAGUE.search(sentence) and not specifics:
+        if _VAGUE.search(sentence) and not specifics and not (by_meaning and says_change(sentence)):
             continue  # "I'd love to check them out", "I want it": nothing to remember without its context
         if _YOU.search(sentence) and not specifics:
             continue  # said to the listener ("I hope you're okay", "Your faith in me is a boost")
