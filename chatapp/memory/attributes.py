@@ -254,7 +254,7 @@ class Reading:
         if self.attribute is not None:
             return self.fact >= (CHANGE_FACT if change else FACT_THRESHOLD)
         # "I'm with Noor now" (0.67) is like no attribute, but says what changed
-        return self.fact >= (FACT_THRESHOLD if change else UNPLACED_FACT)
+        return self.fact >= ((FACT_THRESHOLD + UNPLACED_FACT) / 2 if change else UNPLACED_FACT)
 
 
 class AttributeModel:
@@ -365,7 +365,7 @@ def single_valued(name: str | None) -> bool:
 # A statement that says something ended or changed: it may replace an old value of an
 # attribute that holds several ("I gave up the cello, it's all climbing now").
 CHANGE = re.compile(
-    r"\b(now|these days|nowadays|any ?more|no longer|not \w+ any ?more|used to|moved|moving|relocated|"
+    r"\b((?<!right )(?<!just )(?<!for )now|these days|nowadays|any ?more|no longer|not \w+ any ?more|used to|moved|moving|relocated|"
     r"quit|quitting|left|leaving|switched|changed|swapped|replaced|instead|gave up|given up|stopped|"
     r"sold|rehomed|passed away|died|lost|divorced|broke up|split up|retired|new|started|became|"
     r"official|officially|took up|taken up|recently|enrolled|traded|dropped|from (?:monday|next|now on)|"
@@ -376,3 +376,9 @@ CHANGE = re.compile(
 
 def says_change(text: str) -> bool:
     return bool(CHANGE.search(text))
+
+
+def opens_with_change(text: str) -> bool:
+    """News in a headline's form, about oneself without a pronoun ("New diet: fully vegan",
+    "Moved to Ghent last week"); "The job market is wild right now" is not."""
+    return bool(CHANGE.match(text.strip()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from chatapp.memory.attributes import says_change
+from chatapp.memory.attributes import opens_with_change, says_change
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|im|my|me|mine|we|we're|our)\b", re.IGNORECASE)
@@ -57,7 +57,8 @@ class Candidate:
     score: float
 
 
-_CLAUSE = re.compile(r"(?:,?\s+(?:and|but)\s+|;\s+|:\s+|,\s+)(?=(?:I|I'm|I've|my|My|we|We)\b)")
+# a semicolon always ends a statement ("Handed in my notice; from Monday I'm a translator")
+_CLAUSE = re.compile(r";\s+|(?:,?\s+(?:and|but)\s+|:\s+|,\s+)(?=(?:I|I'm|I've|my|My|we|We)\b)")
 
 
 # a clause that leans on the next one: "After Clover passed away, we got Mochi" is one fact
@@ -126,7 +127,8 @@ def candidates(
         words = sentence.split()
         if len(words) < 3 or len(words) > 45 or sentence.endswith("?") or _FILLER.match(sentence):
             continue
-        first = bool(_FIRST_PERSON.search(sentence))
+        # "New diet: fully vegan.": one's own news needs no pronoun
+        first = bool(_FIRST_PERSON.search(sentence)) or (by_meaning and opens_with_change(sentence))
         durable = len(_DURABLE.findall(sentence))
         specifics = sum(
             w not in _NOT_SPECIFIC for w in re.findall(r"\b[A-Z][a-z]+|\b\d{1,4}\b", _VOCATIVE.sub("", sentence)[1:])
