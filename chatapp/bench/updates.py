@@ -528,9 +528,9 @@ def gates(data: list[dict[str, Any]], verbose: bool = False) -> dict[str, dict[s
     each thread's user messages go through the same candidates, judge and gates as
     MemoryService.ingest (a real store; message vectors are not made, recall is not
     built), and the slots at the end are read. Per current value: held (in a slot as
-    current), stale (a slot holds an old value as current, without the new one); per thread: slots that no
-    statement of the generator fed (small talk kept as a fact). `verbose` prints each
-    thread's statements, what became of them, and the final slots."""
+    current), stale (a slot holds an old value as current, without the new one); per
+    thread: slots that no statement of the generator fed (small talk kept as a fact).
+    `verbose` prints each thread's statements, what became of them, and the final slots."""
     import time
 
     from chatapp.bench.memory import is_user, sessions, turn_text
@@ -565,11 +565,12 @@ def gates(data: list[dict[str, Any]], verbose: bool = False) -> dict[str, dict[s
                 created: dict[int, float] = {}
                 for i, turn in enumerate(session):
                     user = is_user(turn, conv)
-                    msg = store.add_message(thread.id, Role.USER if user else Role.ASSISTANT, turn_text(turn),
-                                            created_at=when + 30 * i)
+                    role = Role.USER if user else Role.ASSISTANT
+                    at = when + 30 * i
+                    msg = store.add_message(thread.id, role, turn_text(turn), created_at=at)
                     if not user:
                         continue
-                    created[msg.id] = when + 30 * i
+                    created[msg.id] = at
                     tag[msg.id] = turn.get("fact", "")
                     found.extend(facts.candidates(msg.content, msg.id, by_meaning=True))
                 if not found:
@@ -578,10 +579,12 @@ def gates(data: list[dict[str, Any]], verbose: bool = False) -> dict[str, dict[s
                     readings = service.attributes.read(encode([c.text for c in found]))
                     for c, r in zip(found, readings):
                         if tag[c.source_id]:
-                            print(f"  [{tag[c.source_id]}] {r.attribute} conf {r.confidence:.2f} sim "
-                                  f"{r.similarity:.2f} fact {r.fact:.2f}  {c.text}")
+                            print(f"  [{tag[c.source_id]}] {r.attribute} conf {r.confidence:.2f} "
+                                  f"sim {r.similarity:.2f} fact {r.fact:.2f}  {c.text}")
                 actions = IngestReport()
-                service._write_facts(thread.id, found, lambda c, m=created: m[c.source_id], actions, judge=True)
+                service._write_facts(
+                    thread.id, found, lambda c, m=created: m[c.source_id], actions, judge=True
+                )
             slots = service.tables.slots(thread.id)
             group = results.setdefault(split, {})
             chatter = [s for s in slots if not any(tag.get(m) for m in s.sources)]
@@ -592,7 +595,10 @@ def gates(data: list[dict[str, Any]], verbose: bool = False) -> dict[str, dict[s
                     continue
                 held = any(_has(s.text, qa["current"]) for s in slots)
                 # a change statement names the old value too ("I sold the Panda and bought…")
-                stale = any(_has(s.text, v) and not _has(s.text, qa["current"]) for s in slots for v in qa["old"])
+                stale = any(
+                    _has(s.text, v) and not _has(s.text, qa["current"])
+                    for s in slots for v in qa["old"]
+                )
                 for key, value in (("held", held), ("stale", stale)):
                     group.setdefault(key, []).append(float(value))
                     results.setdefault(qa["kind"], {}).setdefault(key, []).append(float(value))
@@ -618,10 +624,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--save", metavar="PATH", help="also write the generated threads (LoCoMo layout)")
     parser.add_argument("--dump", metavar="PATH", help="one JSON line per question: its context and figures")
     parser.add_argument("--json", metavar="PATH")
-    parser.add_argument("--vectors", metavar="DIR", help="as for bench memory: message vectors kept between runs")
+    parser.add_argument("--vectors", metavar="DIR",
+                        help="as for bench memory: message vectors kept between runs")
     parser.add_argument("--gates", action="store_true",
-                        help="the slot path alone (no recall, no context): held / stale per current value")
-    parser.add_argument("--verbose", action="store_true", help="with --gates: each statement and the slots")
+                        help="the slot path alone (no recall, no context): held / stale per value")
+    parser.add_argument("--verbose", action="store_true",
+                        help="with --gates: each statement and the slots")
     args = parser.parse_args(argv)
 
     from chatapp.bench import memory
@@ -639,7 +647,8 @@ def main(argv: list[str]) -> int:
             return f"{mean:.1f}" if key in ("slots", "chatter_slots") else f"{100 * mean:.1f}%"
 
         print(table(
-            f"updates --gates: the slots after ingest ({args.threads} threads per split, seed {args.seed})",
+            f"updates --gates: the slots after ingest ({args.threads} threads per split, "
+            f"seed {args.seed})",
             ["split / kind", "current held", "old as current", "slots", "chatter slots", "n"],
             [[g, *(cell(got[g].get(k), k) for k in keys), len(got[g].get("held", []))]
              for g in [*splits, *(k.name for k in KINDS)] if g in got],

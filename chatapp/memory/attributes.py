@@ -62,7 +62,8 @@ ATTRIBUTES: tuple[Attribute, ...] = (
         "I quit the agency and now I work for a charity.",
         "I handed in my resignation and joined a law firm.", "I've taken a job as a receptionist.",
         "Since spring I've been working as a plumber.", "I'm a mechanic by trade.",
-        "I left nursing and I teach yoga for a living now.", "I'm employed by the council as a planner.",
+        "I left nursing and I teach yoga for a living now.",
+        "I'm employed by the council as a planner.",
     )),
     Attribute("study", True, (
         "I'm studying law at university.", "I'm doing a master's degree in biology.",
@@ -77,7 +78,8 @@ ATTRIBUTES: tuple[Attribute, ...] = (
         "My husband Marco works nights.", "Lena is my fiancée.", "I'm dating a guy called Felix.",
         "I broke up with Chris and I'm with Dana now.", "My other half, Sunita, is a vet.",
         "I've met someone new, her name is Ana.", "Noah and I have been going out since May.",
-        "My partner Kemal is a chef.", "My wife Hana and I went hiking.", "Maya and I split up last month.",
+        "My partner Kemal is a chef.", "My wife Hana and I went hiking.",
+        "Maya and I split up last month.",
         "My boyfriend Kwame moved in with me.", "I'm in love with Elena, we're together now.",
     )),
     Attribute("family", False, (
@@ -103,7 +105,8 @@ ATTRIBUTES: tuple[Attribute, ...] = (
         "I'm vegetarian.", "I eat a vegan diet.", "I don't eat meat, just fish.", "I'm on a keto diet.",
         "I've cut out sugar completely.", "I eat everything, meat included.", "I've gone plant-based.",
         "I'm pescatarian these days.",
-        "I'm on a low-carb diet these days.", "I've gone back to eating meat.", "I eat halal food only.",
+        "I'm on a low-carb diet these days.", "I've gone back to eating meat.",
+        "I eat halal food only.",
         "I do intermittent fasting now.", "I cut out dairy and wheat from my meals.",
         "I've been eating dairy-free for a year.", "I'm on the Mediterranean diet.",
         "I've gone gluten-free by choice, not for an allergy.",
@@ -124,14 +127,16 @@ ATTRIBUTES: tuple[Attribute, ...] = (
         "My wheels are a battered Ford Fiesta.", "I've just bought a second-hand Golf.",
     )),
     Attribute("phone", True, (
-        "My phone is a Motorola.", "I've switched to an Android phone.", "I'm still using my old BlackBerry.",
+        "My phone is a Motorola.", "I've switched to an Android phone.",
+        "I'm still using my old BlackBerry.",
         "I got a OnePlus to replace my Huawei.", "My mobile is a cheap Samsung.",
     )),
     Attribute("team", True, (
         "I support Arsenal.", "I'm a lifelong Celtics fan.", "My football club is Ajax.",
         "I've followed the Yankees since I was a kid.", "I root for the Lakers now.",
         "I gave up on United and follow City these days.",
-        "My team is Liverpool, always has been.", "I'm a Bayern supporter.", "We're a rugby family, we back Leinster.",
+        "My team is Liverpool, always has been.", "I'm a Bayern supporter.",
+        "We're a rugby family, we back Leinster.",
         "I cheer on the Packers every Sunday.",
     )),
     Attribute("possession", False, (
@@ -201,11 +206,13 @@ PASSING = (
     "Our team lost badly on Saturday.", "My phone screen cracked.", "My boyfriend forgot to buy milk.",
     "I took the dog to the park.", "The school run was chaos.", "My class ran late today.",
     # the subject of a fact, in passing: an event, a price, a wish, a plan for today
-    "My exam is on Friday, wish me luck.", "Rents around here keep climbing.", "I keep seeing adverts for cruises.",
-    "I'm trying to sleep a bit more.", "My tomatoes are finally ripening.", "The new café in town is lovely.",
+    "My exam is on Friday, wish me luck.", "Rents around here keep climbing.",
+    "I keep seeing adverts for cruises.", "I'm trying to sleep a bit more.",
+    "My tomatoes are finally ripening.", "The new café in town is lovely.",
     "There's a market in the square this weekend.", "I watched a tutorial on knitting last night.",
-    "My car needs new tyres.", "I had a lecture at nine this morning.", "My girlfriend made breakfast today.",
-    "The cat woke me up at dawn.", "I should really go to the gym more.", "Our team scraped a win on Sunday!",
+    "My car needs new tyres.", "I had a lecture at nine this morning.",
+    "My girlfriend made breakfast today.", "The cat woke me up at dawn.",
+    "I should really go to the gym more.", "Our team scraped a win on Sunday!",
     "My phone keeps running out of battery.", "My shift dragged on forever today.",
     "I really fancy a curry tonight.",
     "The vet said our dog is fine.", "I found a lovely bookshop near the harbour.",
@@ -245,7 +252,8 @@ class Reading:
         one it leans to more surely ("Yeah she did teach me!" leans 0.63 towards a fact, but
         is like none of the attributes; "My partner Saskia says hi", 0.88, is 0.39 like a
         partner)."""
-        return self.fact >= FACT_THRESHOLD and (self.attribute is not None or self.fact >= UNPLACED_FACT)
+        placed = self.attribute is not None
+        return self.fact >= FACT_THRESHOLD and (placed or self.fact >= UNPLACED_FACT)
 
     def kept(self, text: str) -> bool:
         """Whether the statement goes into the slots: a lasting fact, or a stated change
@@ -365,11 +373,14 @@ def single_valued(name: str | None) -> bool:
 # A statement that says something ended or changed: it may replace an old value of an
 # attribute that holds several ("I gave up the cello, it's all climbing now").
 CHANGE = re.compile(
-    r"\b((?<!right )(?<!just )(?<!for )now|these days|nowadays|any ?more|no longer|not \w+ any ?more|used to|moved|moving|relocated|"
+    r"\b((?<!right )(?<!just )(?<!for )now|these days|nowadays|any ?more|no longer|"
+    r"not \w+ any ?more|"
+    r"used to|moved|moving|relocated|"
     r"quit|quitting|left|leaving|switched|changed|swapped|replaced|instead|gave up|given up|stopped|"
     r"sold|rehomed|passed away|died|lost|divorced|broke up|split up|retired|new|started|became|"
-    r"official|officially|took up|taken up|recently|enrolled|traded|dropped|from (?:monday|next|now on)|"
-    r"handed in|resigned|met someone|started dating|adopted|took in|got a new|bought|welcomed|converted)\b",
+    r"official|officially|took up|taken up|recently|enrolled|traded|dropped|"
+    r"from (?:monday|next|now on)|handed in|resigned|met someone|started dating|adopted|took in|"
+    r"got a new|bought|welcomed|converted)\b",
     re.IGNORECASE,
 )
 

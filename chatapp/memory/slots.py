@@ -169,7 +169,8 @@ class SlotBank:
             for i in same:
                 slot_i = self.slots[i]
                 reset[i], about[i] = self._reset(
-                    slot_i, profile, float(topic[i]), change or names_another(slot_i.text, text), float(r[i])
+                    slot_i, profile, float(topic[i]), change or names_another(slot_i.text, text),
+                    float(r[i]),
                 )
             order = [i for i in torch.argsort(attention, descending=True).tolist() if i in mine]
             refresh = next((i for i in order if update[i] >= 0.5), None)
@@ -242,7 +243,8 @@ class SlotBank:
         assert self.attributes is not None
         own = self.attributes.profile(slot.key)
         c = int(np.argmax(own[:-1]))
-        agree = c == int(np.argmax(profile[:-1])) and min(own[c], profile[c]) >= MIN_SIMILARITY - self.params.agreement
+        near = min(own[c], profile[c]) >= MIN_SIMILARITY - self.params.agreement
+        agree = c == int(np.argmax(profile[:-1])) and near
         return self.attributes.attribute_of(own) or (ATTRIBUTES[c].name if agree else None)
 
     def _take_new(
