@@ -55,6 +55,7 @@ class Candidate:
     owner: str  # "user", a relation ("sister") or a name
     source_id: int
     score: float
+    position: int = 0  # its sentence's place in the message: a later clause is the newer word
 
 
 # a semicolon always ends a statement ("Handed in my notice; from Monday I'm a translator")
@@ -120,7 +121,7 @@ def candidates(
     about someone (first person, someone close, or a name) and not a question, a vague
     reference or something said to the listener."""
     found: list[Candidate] = []
-    for sentence in sentences(text):
+    for position, sentence in enumerate(sentences(text)):
         if by_meaning:
             # "Zofia: Haha yes, exactly!" (an imported transcript names who speaks): the name
             # made small talk read as a fact about a person, and every slot alike
@@ -145,5 +146,5 @@ def candidates(
             continue  # said to the listener ("I hope you're okay", "Your faith in me is a boost")
         score = 1.0 * first + 0.5 * min(durable, 3) + 0.4 * min(specifics, 3)
         if speaker_is_user and (score >= 1.5 or by_meaning):
-            found.append(Candidate(sentence, owner_of(sentence), source_id, score))
+            found.append(Candidate(sentence, owner_of(sentence), source_id, score, position))
     return sorted(found, key=lambda c: -c.score)

@@ -88,3 +88,20 @@ def test_a_change_that_names_the_old_value_replaces_it_with_history(embedder, at
     assert result.action == "replace" and result.slot is not None
     assert result.slot.text == news and [h.text for h in result.slot.history] == [first]
     assert len(bank.slots) == 1
+
+
+def test_the_later_clause_of_one_message_is_the_current_value(store, embedder) -> None:  # type: ignore[no-untyped-def]
+    """Both clauses are about work; the first ("handed in my notice as a baker") is the
+    surer fact, but what holds after the message is the second."""
+    from chatapp.domain import Role
+    from chatapp.memory.service import MemoryService
+    from chatapp.store.memory_tables import MemoryTables
+
+    thread = store.create_thread("work")
+    store.add_message(thread.id, Role.USER, "I work as a baker at the corner shop.", created_at=T0)
+    store.add_message(thread.id, Role.USER, "Handed in my notice as a baker; these days I work as a postman.",
+                      created_at=T0 + 40 * DAY)
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread.id)
+    work = [s for s in MemoryTables(store).slots(thread.id) if s.attribute == "work"]
+    assert len(work) == 1 and "postman" in work[0].text
+    assert "I work as a baker at the corner shop." in [h.text for h in work[0].history]
