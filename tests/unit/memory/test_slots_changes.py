@@ -49,7 +49,8 @@ def test_the_owner_of_a_sentence_that_opens_with_a_verb_is_the_user() -> None:
     assert facts.owner_of("Picked up my new bike from the shop.") == "user"
     assert facts.owner_of("Archery has taken over my evenings.") == "user"
     assert facts.owner_of("Handed my keys back to the landlord today.") == "user"
-    assert facts.owner_of("Marta works as a surgeon in Lille.") == "marta"  # a name still names someone else
+    # a name still names someone else
+    assert facts.owner_of("Marta works as a surgeon in Lille.") == "marta"
     assert facts.owner_of("My cousin moved to Perth.") == "cousin"
 
 
@@ -70,18 +71,26 @@ def test_the_new_attributes_read_statements_in_other_words(  # type: ignore[no-u
 
 @pytest.mark.parametrize(
     "chatter",
-    ["I lost my umbrella on the tram again.", "My new socks are so comfy.", "I'm so busy at work right now."],
+    [
+        "I lost my umbrella on the tram again.", "My new socks are so comfy.",
+        "I'm so busy at work right now.",
+    ],
 )
-def test_small_talk_with_the_words_of_a_change_is_not_kept(embedder, attributes, chatter) -> None:  # type: ignore[no-untyped-def]
+def test_small_talk_with_the_words_of_a_change_is_not_kept(  # type: ignore[no-untyped-def]
+    embedder, attributes, chatter,
+) -> None:
     (reading,) = attributes.read(embedder.encode([chatter]))
     assert not reading.kept(chatter)
 
 
-def test_a_change_that_names_the_old_value_replaces_it_with_history(embedder, attributes) -> None:  # type: ignore[no-untyped-def]
+def test_a_change_that_names_the_old_value_replaces_it_with_history(  # type: ignore[no-untyped-def]
+    embedder, attributes,
+) -> None:
     first = "My car is an Opel Astra."
     news = "Got myself a Mini Cooper, the Opel Astra went to my nephew."
     assert names_another(first, news) and not same_value(first, news)
-    assert same_value("I live in Graz.", "Parking in Graz is a nightmare.")  # the same value in passing
+    # the same value in passing
+    assert same_value("I live in Graz.", "Parking in Graz is a nightmare.")
     bank = SlotBank([], attributes=attributes)
     bank.write(first, "user", embedder.encode([first])[0], [1], T0)
     result = bank.write(news, "user", embedder.encode([news])[0], [2], T0 + 30 * DAY)
@@ -90,7 +99,9 @@ def test_a_change_that_names_the_old_value_replaces_it_with_history(embedder, at
     assert len(bank.slots) == 1
 
 
-def test_the_later_clause_of_one_message_is_the_current_value(store, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_the_later_clause_of_one_message_is_the_current_value(  # type: ignore[no-untyped-def]
+    store, embedder,
+) -> None:
     """Both clauses are about work; the first ("handed in my notice as a baker") is the
     surer fact, but what holds after the message is the second."""
     from chatapp.domain import Role
@@ -99,8 +110,8 @@ def test_the_later_clause_of_one_message_is_the_current_value(store, embedder) -
 
     thread = store.create_thread("work")
     store.add_message(thread.id, Role.USER, "I work as a baker at the corner shop.", created_at=T0)
-    store.add_message(thread.id, Role.USER, "Handed in my notice as a baker; these days I work as a postman.",
-                      created_at=T0 + 40 * DAY)
+    news = "Handed in my notice as a baker; these days I work as a postman."
+    store.add_message(thread.id, Role.USER, news, created_at=T0 + 40 * DAY)
     MemoryService(store, embedder.encode, embedder.name).ingest(thread.id)
     work = [s for s in MemoryTables(store).slots(thread.id) if s.attribute == "work"]
     assert len(work) == 1 and "postman" in work[0].text
