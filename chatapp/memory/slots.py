@@ -15,6 +15,9 @@ chatapp.memory.attributes), and s_a(x) is x's best similarity to attribute a's e
         = σ((r_i − θ_topic) / w) · c     otherwise (hobbies, pets, family): x is on i's
                                           subject and says something changed (c = 1 for
                                           "no longer", "gave up", "now", "instead", …)
+    a change may also name what it replaced ("Picked up the Fiat, the Kia went for
+    scrap": the slot's names and others besides); a slot read as no attribute (names
+    weaken the likeness) takes x's when both are most like it
 
     the best-attended slot j with z_j ≥ ½ that gives the same value (its words, common
         ones aside, are mostly x's) → refresh j: its text stays, sources merge, salience grows
