@@ -375,7 +375,7 @@ def single_valued(name: str | None) -> bool:
 CHANGE = re.compile(
     r"\b((?<!right )(?<!just )(?<!for )now|these days|nowadays|any ?more|no longer|"
     r"not \w+ any ?more|"
-    r"used to|moved|moving|relocated|"
+    r"used to|move|moved|moving|relocated|"
     r"quit|quitting|left|leaving|switched|changed|swapped|replaced|instead|gave up|given up|stopped|"
     r"sold|rehomed|passed away|died|lost|divorced|broke up|split up|retired|new|started|became|"
     r"official|officially|took up|taken up|recently|enrolled|traded|dropped|"

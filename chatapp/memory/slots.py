@@ -203,6 +203,12 @@ class SlotBank:
                     slot.key = _unit(z * h + (1 - z) * xt).numpy()
                     slot.sources = sorted(set(slot.sources) | set(sources))
                     return WriteResult("refresh", slot, None, rho, z)
+                if set(sources) & set(slot.sources):
+                    # another clause of the message that stated the value ("Just signed the
+                    # lease in Porto, I'm officially a resident"): one statement, no change
+                    slot.text = f"{slot.text} {text}"
+                    slot.key = _unit(h + xt).numpy()
+                    return WriteResult("refresh", slot, None, rho, z)
                 # replaced: the key says what the slot holds now; the old value becomes history
                 slot.key = xt.numpy()
                 old = SlotHistory(slot.text, list(slot.sources), slot.current_since, now)

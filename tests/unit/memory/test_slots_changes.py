@@ -116,3 +116,21 @@ def test_the_later_clause_of_one_message_is_the_current_value(  # type: ignore[n
     work = [s for s in MemoryTables(store).slots(thread.id) if s.attribute == "work"]
     assert len(work) == 1 and "postman" in work[0].text
     assert "I work as a baker at the corner shop." in [h.text for h in work[0].history]
+
+
+def test_two_clauses_of_one_message_make_one_value(  # type: ignore[no-untyped-def]
+    store, embedder,
+) -> None:
+    """The clause after the city says nothing new: it must not push the city into history."""
+    from chatapp.domain import Role
+    from chatapp.memory.service import MemoryService
+    from chatapp.store.memory_tables import MemoryTables
+
+    thread = store.create_thread("home")
+    store.add_message(thread.id, Role.USER, "I live in Pärnu, by the beach.", created_at=T0)
+    news = "We moved into a flat in Tartu, I'm a local now."
+    store.add_message(thread.id, Role.USER, news, created_at=T0 + 40 * DAY)
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread.id)
+    home = [s for s in MemoryTables(store).slots(thread.id) if "Tartu" in s.text or s.history]
+    assert len(home) == 1 and "Tartu" in home[0].text
+    assert [h.text for h in home[0].history] == ["I live in Pärnu, by the beach."]
