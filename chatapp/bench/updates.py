@@ -432,9 +432,11 @@ def make_thread(rng: random.Random, index: int, split: str) -> dict[str, Any]:
         session = []
         for i, (speaker, text, fact) in enumerate(turns):
             dia = f"D{s + 1}:{i + 1}"
-            session.append({"speaker": speaker, "dia_id": dia, "text": text})
+            turn = {"speaker": speaker, "dia_id": dia, "text": text}
             if fact is not None:
                 dia_of[fact] = dia
+                turn["fact"] = f"{fact[0]}:{fact[1]}"  # for --gates (bench memory reads past it)
+            session.append(turn)
         conversation[f"session_{s + 1}"] = session
         conversation[f"session_{s + 1}_date_time"] = _when(days[s])
 
@@ -521,6 +523,97 @@ def score(row: dict[str, Any], qa: dict[str, Any]) -> dict[str, float | None]:
     return out
 
 
+def gates(data: list[dict[str, Any]], verbose: bool = False) -> dict[str, dict[str, list[float]]]:
+    """The slot path alone, in seconds rather than the tens of minutes of the full run:
+    each thread's user messages go through the same candidates, judge and gates as
+    MemoryService.ingest (a real store; message vectors are not made, recall is not
+    built), and the slots at the end are read. Per current value: held (in a slot as
+    current), stale (a slot holds an old value as current, without the new one); per
+    thread: slots that no statement of the generator fed (small talk kept as a fact).
+    `verbose` prints each thread's statements, what became of them, and the final slots."""
+    import time
+
+    from chatapp.bench.memory import is_user, sessions, turn_text
+    from chatapp.domain import Role
+    from chatapp.memory import facts
+    from chatapp.memory.embedder import shared_embedder
+    from chatapp.memory.service import IngestReport, MemoryService
+    from chatapp.store import Store
+
+    embedder = shared_embedder()
+    seen: dict[str, Any] = {}
+
+    def encode(texts: list[str]) -> Any:
+        import numpy as np
+
+        todo = [t for t in dict.fromkeys(texts) if t not in seen]
+        if todo:
+            seen.update(zip(todo, embedder.encode(todo)))
+        return np.stack([seen[t] for t in texts]) if texts else embedder.encode([])
+
+    results: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="chatapp-updates-gates-") as tmp:
+        for sample in data:
+            split = sample["qa"][0]["split"]
+            store = Store.open(Path(tmp) / f"{sample['sample_id']}.sqlite3")
+            service = MemoryService(store, encode, embedder.name)
+            thread = store.create_thread(sample["sample_id"])
+            conv = sample["conversation"]
+            tag: dict[int, str] = {}
+            for _n, when, session in sessions(conv):
+                found: list[facts.Candidate] = []
+                created: dict[int, float] = {}
+                for i, turn in enumerate(session):
+                    user = is_user(turn, conv)
+                    role = Role.USER if user else Role.ASSISTANT
+                    at = when + 30 * i
+                    msg = store.add_message(thread.id, role, turn_text(turn), created_at=at)
+                    if not user:
+                        continue
+                    created[msg.id] = at
+                    tag[msg.id] = turn.get("fact", "")
+                    found.extend(facts.candidates(msg.content, msg.id, by_meaning=True))
+                if not found:
+                    continue
+                if verbose:
+                    readings = service.attributes.read(encode([c.text for c in found]))
+                    for c, r in zip(found, readings):
+                        if tag[c.source_id]:
+                            print(f"  [{tag[c.source_id]}] {r.attribute} conf {r.confidence:.2f} "
+                                  f"sim {r.similarity:.2f} fact {r.fact:.2f}  {c.text}")
+                actions = IngestReport()
+                service._write_facts(
+                    thread.id, found, lambda c, m=created: m[c.source_id], actions, judge=True
+                )
+            slots = service.tables.slots(thread.id)
+            group = results.setdefault(split, {})
+            chatter = [s for s in slots if not any(tag.get(m) for m in s.sources)]
+            group.setdefault("chatter_slots", []).append(float(len(chatter)))
+            group.setdefault("slots", []).append(float(len(slots)))
+            for qa in sample["qa"]:
+                if qa["type"] != "current":
+                    continue
+                held = any(_has(s.text, qa["current"]) for s in slots)
+                # a change statement names the old value too ("I sold the Panda and bought…")
+                stale = any(
+                    _has(s.text, v) and not _has(s.text, qa["current"])
+                    for s in slots for v in qa["old"]
+                )
+                for key, value in (("held", held), ("stale", stale)):
+                    group.setdefault(key, []).append(float(value))
+                    results.setdefault(qa["kind"], {}).setdefault(key, []).append(float(value))
+                if verbose and (not held or stale):
+                    print(f"MISS {qa['kind']}: now {qa['current']!r}, before {qa['old']}")
+            if verbose:
+                print(f"{sample['sample_id']}: slots at the end")
+                for s in slots:
+                    past = " | ".join(h.text for h in s.history)
+                    print(f"  {s.attribute or '-':10} {s.text}" + (f"   <- {past}" if past else ""))
+                print(time.strftime("%H:%M:%S"))
+            store.close()
+    return results
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m chatapp.bench updates")
     parser.add_argument("--threads", type=int, default=10, help="threads per split (train and test)")
@@ -531,12 +624,37 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--save", metavar="PATH", help="also write the generated threads (LoCoMo layout)")
     parser.add_argument("--dump", metavar="PATH", help="one JSON line per question: its context and figures")
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--vectors", metavar="DIR",
+                        help="as for bench memory: message vectors kept between runs")
+    parser.add_argument("--gates", action="store_true",
+                        help="the slot path alone (no recall, no context): held / stale per value")
+    parser.add_argument("--verbose", action="store_true",
+                        help="with --gates: each statement and the slots")
     args = parser.parse_args(argv)
 
     from chatapp.bench import memory
 
     splits = ("train", "test") if args.split == "both" else (args.split,)
     data = generate(args.seed, args.threads, splits)
+    if args.gates:
+        got = gates(data, args.verbose)
+        keys = ["held", "stale", "slots", "chatter_slots"]
+
+        def cell(values: list[float] | None, key: str) -> str:
+            if not values:
+                return "-"
+            mean = statistics.mean(values)
+            return f"{mean:.1f}" if key in ("slots", "chatter_slots") else f"{100 * mean:.1f}%"
+
+        print(table(
+            f"updates --gates: the slots after ingest ({args.threads} threads per split, "
+            f"seed {args.seed})",
+            ["split / kind", "current held", "old as current", "slots", "chatter slots", "n"],
+            [[g, *(cell(got[g].get(k), k) for k in keys), len(got[g].get("held", []))]
+             for g in [*splits, *(k.name for k in KINDS)] if g in got],
+        ))
+        write_json(args.json, {g: {k: statistics.mean(v) for k, v in got[g].items()} for g in got})
+        return 0
     by_question = {(s["sample_id"], q["question"]): q for s in data for q in s["qa"]}
     with tempfile.TemporaryDirectory(prefix="chatapp-updates-bench-") as tmp:
         data_path = Path(tmp) / "updates.json"
@@ -548,6 +666,8 @@ def main(argv: list[str]) -> int:
                       "--json", str(figures_path)]
         if args.model:
             bench_args += ["--model", args.model]
+        if args.vectors:
+            bench_args += ["--vectors", args.vectors]
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
             memory.main(bench_args)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from chatapp.memory.attributes import opens_with_change, says_change
+
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|im|my|me|mine|we|we're|our)\b", re.IGNORECASE)
 _DURABLE = re.compile(
@@ -37,6 +39,8 @@ _YOU = re.compile(r"\b(you|your|you're|you've|you'll|yours|yourself)\b", re.IGNO
 # a name the sentence is said to ("Thanks, Gina!", "Mel, look"), not one it is about
 _VOCATIVE = re.compile(r",\s*[A-Z][a-z]+(?=\s*[.!?]*$)|^[A-Z][a-z]+(?=,)")
 _NAME_SUBJECT = re.compile(r"^([A-Z][a-z]+)\b(?!\s*(?:is a|was a)\b)")
+# a sentence's first word that is a verb or a heading, not someone's name ("Met someone: …")
+_NOT_A_NAME = re.compile(r"(?:ed|ing)$|^(?:Meet|Met|New|Big|Got|Just|Said|Since|From|After|Today)$")
 _STOP_NAMES = {"The", "This", "That", "It", "There", "What", "When", "Where", "Why", "How", "And", "But", "So"}
 # capitalised after a colon or a dash, but no name ("Update: It works", "Mel: We did")
 _NOT_SPECIFIC = _STOP_NAMES | {
@@ -51,9 +55,19 @@ class Candidate:
     owner: str  # "user", a relation ("sister") or a name
     source_id: int
     score: float
+    position: int = 0  # its sentence's place in the message: a later clause is the newer word
 
 
-_CLAUSE = re.compile(r"(?:,?\s+(?:and|but)\s+|;\s+|:\s+|,\s+)(?=(?:I|I'm|I've|my|My|we|We)\b)")
+# a semicolon always ends a statement ("Handed in my notice; from Monday I'm a translator")
+_CLAUSE = re.compile(r";\s+|(?:,?\s+(?:and|but)\s+|:\s+|,\s+)(?=(?:I|I'm|I've|my|My|we|We)\b)")
+
+
+# a clause that leans on the next one: "After Clover passed away, we got Mochi" is one fact
+_LEANS = re.compile(
+    r"^(?:[A-Z][\w'-]*:\s+)?"
+    r"(?:after|since|when|because|although|though|if|before|once|while|as|until)\b",
+    re.IGNORECASE,
+)
 
 
 def sentences(text: str) -> list[str]:
@@ -67,6 +81,8 @@ def sentences(text: str) -> list[str]:
             joined = re.search(re.escape(clauses[-1]) + r"(\s+(?:and|but)\s+)" + re.escape(clause), sentence) if (
                 clauses and clause and len(clauses[-1].split()) < 4
             ) else None
+            if clauses and clause and _LEANS.match(clauses[-1]):
+                joined = re.search(re.escape(clauses[-1]) + r"(\W+)" + re.escape(clause), sentence)
             if joined:  # "Osvaldo and I just moved in" is one statement, not a name and a clause
                 clauses[-1] = clauses[-1] + joined.group(1) + clause
             elif clause:
@@ -82,10 +98,14 @@ def owner_of(sentence: str) -> str:
         return rel.group(1).lower()
     if re.match(r"\s*(i|i'm|i've|i'd|i'll|my|we|we're|our)\b", sentence, re.IGNORECASE):
         return "user"
+    if re.search(r"\b(?:I|I'm|I've|I'd|I'll|my|My|me|we|We|our|Our)\b", sentence):
+        # "Picked up my Fiat from the dealer", "Archery has replaced rowing on my weekends":
+        # a capitalised first word is no name of someone else when the sentence is one's own
+        return "user"
     if re.search(r"\b[A-Z][a-z]+ and (?:I|me)\b", sentence):
         return "user"  # "Noor and I have been a couple": about the user too
     name = _NAME_SUBJECT.match(sentence)
-    if name and name.group(1) not in _STOP_NAMES:
+    if name and name.group(1) not in _STOP_NAMES and not _NOT_A_NAME.search(name.group(1)):
         return name.group(1).lower()
     return "user"
 
@@ -101,7 +121,7 @@ def candidates(
     about someone (first person, someone close, or a name) and not a question, a vague
     reference or something said to the listener."""
     found: list[Candidate] = []
-    for sentence in sentences(text):
+    for position, sentence in enumerate(sentences(text)):
         if by_meaning:
             # "Zofia: Haha yes, exactly!" (an imported transcript names who speaks): the name
             # made small talk read as a fact about a person, and every slot alike
@@ -112,18 +132,19 @@ def candidates(
         words = sentence.split()
         if len(words) < 3 or len(words) > 45 or sentence.endswith("?") or _FILLER.match(sentence):
             continue
-        first = bool(_FIRST_PERSON.search(sentence))
+        # "New diet: fully vegan.": one's own news needs no pronoun
+        first = bool(_FIRST_PERSON.search(sentence)) or (by_meaning and opens_with_change(sentence))
         durable = len(_DURABLE.findall(sentence))
         specifics = sum(
             w not in _NOT_SPECIFIC for w in re.findall(r"\b[A-Z][a-z]+|\b\d{1,4}\b", _VOCATIVE.sub("", sentence)[1:])
         )
         if not (first or specifics) or not (durable or by_meaning):
             continue
-        if _VAGUE.search(sentence) and not specifics:
+        if _VAGUE.search(sentence) and not specifics and not (by_meaning and says_change(sentence)):
             continue  # "I'd love to check them out", "I want it": nothing to remember without its context
         if _YOU.search(sentence) and not specifics:
             continue  # said to the listener ("I hope you're okay", "Your faith in me is a boost")
         score = 1.0 * first + 0.5 * min(durable, 3) + 0.4 * min(specifics, 3)
         if speaker_is_user and (score >= 1.5 or by_meaning):
-            found.append(Candidate(sentence, owner_of(sentence), source_id, score))
+            found.append(Candidate(sentence, owner_of(sentence), source_id, score, position))
     return sorted(found, key=lambda c: -c.score)

@@ -142,9 +142,12 @@ class MemoryService:
         if judge:
             best: dict[int, list[tuple[float, int]]] = {}
             for n, (cand, reading) in enumerate(zip(found, readings)):
-                if reading.lasting:
+                if reading.kept(cand.text):
                     best.setdefault(cand.source_id, []).append((-reading.fact, n))
-            kept = sorted(n for ranked in best.values() for _s, n in sorted(ranked)[:MAX_PER_MESSAGE])
+            kept = [n for ranked in best.values() for _s, n in sorted(ranked)[:MAX_PER_MESSAGE]]
+            # in the order said: "Handed in my notice as a chef; from Monday I'm a nurse" ends
+            # a nurse, though the first clause is the surer fact
+            kept.sort(key=lambda n: (found[n].source_id, found[n].position, n))
             report.judged_out += len(found) - len(kept)
             items = [items[n] for n in kept]
         if not items:

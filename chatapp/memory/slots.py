@@ -15,6 +15,9 @@ chatapp.memory.attributes), and s_a(x) is x's best similarity to attribute a's e
         = σ((r_i − θ_topic) / w) · c     otherwise (hobbies, pets, family): x is on i's
                                           subject and says something changed (c = 1 for
                                           "no longer", "gave up", "now", "instead", …)
+    a change may also name what it replaced ("Picked up the Fiat, the Kia went for
+    scrap": the slot's names and others besides); a slot read as no attribute (names
+    weaken the likeness) takes x's when both are most like it
 
     the best-attended slot j with z_j ≥ ½ that gives the same value (its words, common
         ones aside, are mostly x's) → refresh j: its text stays, sources merge, salience grows
@@ -52,7 +55,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from chatapp.memory.attributes import MIN_SIMILARITY, AttributeModel, says_change, single_valued
+from chatapp.memory.attributes import (
+    ATTRIBUTES,
+    MIN_SIMILARITY,
+    AttributeModel,
+    says_change,
+    single_valued,
+)
 from chatapp.store.memory_tables import MemoryTables, SlotHistory, SlotRow
 
 if TYPE_CHECKING:
@@ -86,6 +95,9 @@ class GateParams:
     # saying that something changed ("I live in Lisbon" after "I live in Berlin": 0.56+)
     plain_statement: float = 0.55
     same_frame: float = 0.5  # or is worded like the slot's statement ("I live in Tallinn" / "… in Antwerp")
+    # a slot read as no attribute takes the candidate's when both are most like it and
+    # within this of the attributes' threshold
+    agreement: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -158,7 +170,11 @@ class SlotBank:
             reset = torch.zeros_like(r)
             about = torch.zeros_like(r)
             for i in same:
-                reset[i], about[i] = self._reset(self.slots[i], profile, float(topic[i]), change, float(r[i]))
+                slot_i = self.slots[i]
+                reset[i], about[i] = self._reset(
+                    slot_i, profile, float(topic[i]), change or names_another(slot_i.text, text),
+                    float(r[i]),
+                )
             order = [i for i in torch.argsort(attention, descending=True).tolist() if i in mine]
             refresh = next((i for i in order if update[i] >= 0.5), None)
             if refresh is not None and not same_value(self.slots[refresh].text, text):
@@ -187,6 +203,12 @@ class SlotBank:
                     slot.key = _unit(z * h + (1 - z) * xt).numpy()
                     slot.sources = sorted(set(slot.sources) | set(sources))
                     return WriteResult("refresh", slot, None, rho, z)
+                if set(sources) & set(slot.sources):
+                    # another clause of the message that stated the value ("Just signed the
+                    # lease in Porto, I'm officially a resident"): one statement, no change
+                    slot.text = f"{slot.text} {text}"
+                    slot.key = _unit(h + xt).numpy()
+                    return WriteResult("refresh", slot, None, rho, z)
                 # replaced: the key says what the slot holds now; the old value becomes history
                 slot.key = xt.numpy()
                 old = SlotHistory(slot.text, list(slot.sources), slot.current_since, now)
@@ -209,7 +231,7 @@ class SlotBank:
         stated_change = topic if change else 0.0
         if profile is None or self.attributes is None:
             return stated_change, 0.0  # no attribute model: only a stated change replaces
-        attribute = slot.attribute or self.attributes.attribute_of(self.attributes.profile(slot.key))
+        attribute = slot.attribute or self._agreed(slot, profile)
         if attribute is None or not single_valued(attribute):
             return stated_change, 0.0
         similarity = float(profile[self.attributes.index(attribute)])
@@ -221,6 +243,18 @@ class SlotBank:
         # must not overwrite it: a new value says it changed, or states the attribute plainly
         sure = change or similarity >= p.plain_statement or r >= p.same_frame
         return max(stated_change, about if sure else 0.0), about
+
+    def _agreed(self, slot: SlotRow, profile: np.ndarray) -> str | None:
+        """The attribute of a slot that was read as none, when the slot and the candidate
+        are both most like the same one: names weaken the likeness of a statement to the
+        examples ("My partner Saskia says hi" is 0.39 like a partner), two statements that
+        point the same way are surer than either alone."""
+        assert self.attributes is not None
+        own = self.attributes.profile(slot.key)
+        c = int(np.argmax(own[:-1]))
+        near = min(own[c], profile[c]) >= MIN_SIMILARITY - self.params.agreement
+        agree = c == int(np.argmax(profile[:-1])) and near
+        return self.attributes.attribute_of(own) or (ATTRIBUTES[c].name if agree else None)
 
     def _take_new(
         self, text: str, owner: str, x: np.ndarray, sources: list[int], now: float, attribute: str | None = None
@@ -290,9 +324,19 @@ def same_value(old: str, new: str) -> bool:
     b = {w for w in _WORD.findall(new.lower()) if w not in _FRAME}
     if not a or not b:
         return a == b
-    if _names(old) & _names(new):
+    before, after = _names(old), _names(new)
+    if before & after and after <= before:
         return True  # "I live in Bologna" / "Rent in Bologna keeps going up": still Bologna
+    if names_another(old, new):
+        return False  # "I drive a Kia" / "I sold the Kia and bought a Fiat Panda": another car
     return a <= b or b <= a or len(a & b) / len(a | b) >= 0.6
+
+
+def names_another(old: str, new: str) -> bool:
+    """Whether `new` names what `old` holds and something else besides: a change that says
+    what it replaced ("Picked up the Nissan, the Renault went for scrap")."""
+    before, after = _names(old), _names(new)
+    return bool(before & after) and bool(after - before)
 
 
 def _names(text: str) -> set[str]:

@@ -62,3 +62,23 @@ def test_scoring_tells_current_from_stale_and_a_slot_from_its_history() -> None:
     assert updates.score(good, qa)["in_slot"] == 1.0
     assert updates.score(good, {**qa, "type": "when"})["date"] == 1.0
     assert updates.score(only_old, {**qa, "type": "previous"})["previous"] == 1.0
+
+
+def test_the_statements_are_tagged_for_the_gates_harness() -> None:
+    (thread,) = updates.generate(5, 1, ("train",))
+    conv = thread["conversation"]
+    turns = {t["dia_id"]: t for _n, _when, session in sessions(conv) for t in session}
+    for qa in thread["qa"]:
+        tag = turns[qa["evidence"][0]]["fact"]
+        assert tag.split(":")[0] == qa["kind"]
+    assert all(t["speaker"] == conv["speaker_a"] for t in turns.values() if "fact" in t)
+
+
+def test_the_gates_harness_reads_every_current_value_from_a_real_ingest() -> None:
+    """The real embedder and store: each current value of the thread is read once."""
+    data = updates.generate(5, 1, ("test",))
+    got = updates.gates(data)
+    current = [q for q in data[0]["qa"] if q["type"] == "current"]
+    assert len(got["test"]["held"]) == len(got["test"]["stale"]) == len(current)
+    assert set(got["test"]["held"]) <= {0.0, 1.0} and got["test"]["slots"][0] >= 1
+    assert all(len(got[q["kind"]]["held"]) == 1 for q in current)

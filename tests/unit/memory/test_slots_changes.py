@@ -1,0 +1,136 @@
+"""Changes as people state them in chat: headline news, a change that names what it
+replaced, a clause that leans on the next, and small talk that uses the words of a change
+(the real all-MiniLM-L6-v2 where meaning is read).
+
+None of these sentences is a template of the knowledge-update benchmark or an example of
+chatapp.memory.attributes."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatapp.memory import facts
+from chatapp.memory.attributes import model_for, says_change
+from chatapp.memory.slots import SlotBank, names_another, same_value
+
+DAY = 86400.0
+T0 = 1_750_000_000.0
+
+
+@pytest.fixture(scope="module")
+def attributes(embedder):  # type: ignore[no-untyped-def]
+    return model_for(embedder.encode)
+
+
+def texts(message: str) -> list[str]:
+    return sorted(c.text for c in facts.candidates(message, 1, by_meaning=True))
+
+
+def test_a_semicolon_ends_a_statement_and_a_leaning_clause_stays_whole() -> None:
+    assert texts("Resigned from the bank; from next week I'm a florist.") == [
+        "From next week I'm a florist.", "Resigned from the bank.",
+    ]
+    assert texts("Since the twins arrived, we live with my mother-in-law.") == [
+        "Since the twins arrived, we live with my mother-in-law.",
+    ]
+    assert texts("When the lease ran out, I moved in with my sister.") == [
+        "When the lease ran out, I moved in with my sister.",
+    ]
+
+
+def test_headline_news_is_a_candidate_but_talk_of_right_now_is_not() -> None:
+    assert texts("New flat: a loft above the old bakery on Quay Street.") != []
+    assert texts("Switched to decaf after the doctor's warning.") != []
+    assert texts("The housing market is crazy right now.") == []
+    assert not says_change("I'm so busy at work right now.") and says_change("I'm a welder now.")
+
+
+def test_the_owner_of_a_sentence_that_opens_with_a_verb_is_the_user() -> None:
+    assert facts.owner_of("Picked up my new bike from the shop.") == "user"
+    assert facts.owner_of("Archery has taken over my evenings.") == "user"
+    assert facts.owner_of("Handed my keys back to the landlord today.") == "user"
+    # a name still names someone else
+    assert facts.owner_of("Marta works as a surgeon in Lille.") == "marta"
+    assert facts.owner_of("My cousin moved to Perth.") == "cousin"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "attribute"),
+    [
+        ("These days my phone is a little Xiaomi.", "phone"),
+        ("I've supported Everton all my life.", "team"),
+        ("Gareth and I have been seeing each other since June.", "partner"),
+    ],
+)
+def test_the_new_attributes_read_statements_in_other_words(  # type: ignore[no-untyped-def]
+    embedder, attributes, sentence, attribute,
+) -> None:
+    (reading,) = attributes.read(embedder.encode([sentence]))
+    assert reading.attribute == attribute and reading.kept(sentence)
+
+
+@pytest.mark.parametrize(
+    "chatter",
+    [
+        "I lost my umbrella on the tram again.", "My new socks are so comfy.",
+        "I'm so busy at work right now.",
+    ],
+)
+def test_small_talk_with_the_words_of_a_change_is_not_kept(  # type: ignore[no-untyped-def]
+    embedder, attributes, chatter,
+) -> None:
+    (reading,) = attributes.read(embedder.encode([chatter]))
+    assert not reading.kept(chatter)
+
+
+def test_a_change_that_names_the_old_value_replaces_it_with_history(  # type: ignore[no-untyped-def]
+    embedder, attributes,
+) -> None:
+    first = "My car is an Opel Astra."
+    news = "Got myself a Mini Cooper, the Opel Astra went to my nephew."
+    assert names_another(first, news) and not same_value(first, news)
+    # the same value in passing
+    assert same_value("I live in Graz.", "Parking in Graz is a nightmare.")
+    bank = SlotBank([], attributes=attributes)
+    bank.write(first, "user", embedder.encode([first])[0], [1], T0)
+    result = bank.write(news, "user", embedder.encode([news])[0], [2], T0 + 30 * DAY)
+    assert result.action == "replace" and result.slot is not None
+    assert result.slot.text == news and [h.text for h in result.slot.history] == [first]
+    assert len(bank.slots) == 1
+
+
+def test_the_later_clause_of_one_message_is_the_current_value(  # type: ignore[no-untyped-def]
+    store, embedder,
+) -> None:
+    """Both clauses are about work; the first ("handed in my notice as a baker") is the
+    surer fact, but what holds after the message is the second."""
+    from chatapp.domain import Role
+    from chatapp.memory.service import MemoryService
+    from chatapp.store.memory_tables import MemoryTables
+
+    thread = store.create_thread("work")
+    store.add_message(thread.id, Role.USER, "I work as a baker at the corner shop.", created_at=T0)
+    news = "Handed in my notice as a baker; these days I work as a postman."
+    store.add_message(thread.id, Role.USER, news, created_at=T0 + 40 * DAY)
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread.id)
+    work = [s for s in MemoryTables(store).slots(thread.id) if s.attribute == "work"]
+    assert len(work) == 1 and "postman" in work[0].text
+    assert "I work as a baker at the corner shop." in [h.text for h in work[0].history]
+
+
+def test_two_clauses_of_one_message_make_one_value(  # type: ignore[no-untyped-def]
+    store, embedder,
+) -> None:
+    """The clause after the city says nothing new: it must not push the city into history."""
+    from chatapp.domain import Role
+    from chatapp.memory.service import MemoryService
+    from chatapp.store.memory_tables import MemoryTables
+
+    thread = store.create_thread("home")
+    store.add_message(thread.id, Role.USER, "I live in Pärnu, by the beach.", created_at=T0)
+    news = "We moved into a flat in Tartu, I'm a local now."
+    store.add_message(thread.id, Role.USER, news, created_at=T0 + 40 * DAY)
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread.id)
+    home = [s for s in MemoryTables(store).slots(thread.id) if "Tartu" in s.text or s.history]
+    assert len(home) == 1 and "Tartu" in home[0].text
+    assert [h.text for h in home[0].history] == ["I live in Pärnu, by the beach."]
