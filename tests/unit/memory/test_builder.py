@@ -386,3 +386,57 @@ def test_a_cut_counts_only_the_sentences_it_weighs() -> None:
     tight = _cut([_Piece(t, _stems(t), None, count, words(t) + 1) for t in texts], wanted, 60, words)
     assert tight == eager and 0 < len(counted) < len(texts) // 4
     assert all(c in eager[0] for c in counted)
+
+
+def _summarised_weeks(store: Store, embedder) -> int:  # type: ignore[no-untyped-def]
+    """synthetic_weeks with one rolling summary over its first day."""
+    thread_id = synthetic_weeks(store)
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
+    first_day = [m for m in store.path(thread_id) if m.created_at < day(1)]
+    MemoryTables(store).add_summary(
+        thread_id, 0, first_day[0].depth, first_day[-1].depth, [m.id for m in first_day],
+        "Ada, a nurse in Berlin, chatted about films and the weather.", "m",
+    )
+    return thread_id
+
+
+def test_summaries_step_aside_while_recall_fills_its_room(  # type: ignore[no-untyped-def]
+    store: Store, embedder
+) -> None:
+    """Every summarised message can still be recalled verbatim: the summary gets only the
+    room recall leaves, so a question recall answers in full shows no summary."""
+    thread_id = _summarised_weeks(store, embedder)
+    q = ask(store, thread_id, "What did we say about films and the weather?", day(8))
+    builder = ContextBuilder(store, words, embedder.encode_one)
+    built = builder.build(thread_id, "", q, 300, now=day(8))
+    recalled = sum(p.tokens for p in built.parts if p.kind in ("recall", "recall_new"))
+    assert recalled > 0
+    assert "summary" not in [p.kind for p in built.parts]
+    assert built.left_out["summary"] == 1
+    assert "Summary of the earlier" not in built.messages[0].content
+    assert built.memory_tokens <= 300
+
+
+def test_a_summary_fills_the_room_recall_leaves(  # type: ignore[no-untyped-def]
+    store: Store, embedder
+) -> None:
+    """Few short messages before a recent window of long ones: recall shows them all and
+    leaves room, and the summary of them is shown in it, within the budget."""
+    t = store.create_thread()
+    for d in range(3):
+        store.add_message(t.id, Role.USER, f"Day {d}: a walk by the river.", created_at=day(d))
+        store.add_message(t.id, Role.ASSISTANT, "Lovely.", created_at=day(d) + 30)
+    for j in range(3):
+        store.add_message(t.id, Role.USER, " ".join(["chatter"] * 800), created_at=day(5) + j * 60)
+    MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
+    first = store.path(t.id)[:6]
+    text = "Three days of river walks."
+    MemoryTables(store).add_summary(t.id, 0, 0, 5, [m.id for m in first], text, "m")
+    q = ask(store, t.id, "Where did I walk?", day(9))
+    built = ContextBuilder(store, words, embedder.encode_one).build(t.id, "", q, 2000, now=day(9))
+    recalled = {i for p in built.parts if p.kind in ("recall", "recall_new") for i in p.sources}
+    assert {m.id for m in first} <= recalled
+    summary = next(p for p in built.parts if p.kind == "summary")
+    assert summary.text.endswith(text) and summary.sources == tuple(m.id for m in first)
+    assert "Summary of the earlier conversation:" in built.messages[0].content
+    assert built.memory_tokens <= 2000
