@@ -32,14 +32,29 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Also: chatapp export --help, chatapp import --help",
     )
     parser.add_argument("--version", action="version", version=f"chatapp {__version__}")
-    parser.add_argument("--model", metavar="PATH", help="GGUF model file to load (default: the built-in SmolLM2)")
-    parser.add_argument("--data-dir", metavar="DIR", help=f"where threads are kept (also ${paths.ENV_HOME})")
-    parser.add_argument("--gpu", choices=GPU_POLICIES, help="GPU offload: auto (default), gpu or cpu")
-    parser.add_argument("--gpu-layers", type=int, metavar="N", help="offload exactly N layers to the GPU")
-    parser.add_argument("--ctx", type=int, metavar="TOKENS", help="context size (default: per model, automatic up to 8192)")
+    parser.add_argument(
+        "--model", metavar="PATH", help="GGUF model file to load (default: the built-in SmolLM2)"
+    )
+    parser.add_argument(
+        "--data-dir", metavar="DIR", help=f"where threads are kept (also ${paths.ENV_HOME})"
+    )
+    parser.add_argument(
+        "--gpu", choices=GPU_POLICIES, help="GPU offload: auto (default), gpu or cpu"
+    )
+    parser.add_argument(
+        "--gpu-layers", type=int, metavar="N", help="offload exactly N layers to the GPU"
+    )
+    parser.add_argument(
+        "--ctx",
+        type=int,
+        metavar="TOKENS",
+        help="context size (default: per model, automatic up to 8192)",
+    )
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
     parser.add_argument("--print-startup", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--quit-after", type=int, metavar="MS", help="quit after MS milliseconds (smoke tests)")
+    parser.add_argument(
+        "--quit-after", type=int, metavar="MS", help="quit after MS milliseconds (smoke tests)"
+    )
     parser.add_argument(
         "--send",
         metavar="TEXT",
@@ -86,7 +101,10 @@ def guard_crash_loop(settings: AppSettings, settings_file: Path) -> None:
     """A load still marked as running means the last run ended during it (the app's own
     process died, or the machine): that file is remembered as one that crashed."""
     if settings.loading_model:
-        log.warning("the last run ended while loading %s; not loading it automatically", settings.loading_model)
+        log.warning(
+            "the last run ended while loading %s; not loading it automatically",
+            settings.loading_model,
+        )
         settings.mark_crashed(settings.loading_model, "chatapp ended while loading it")
         settings.loading_model = None
         try:
@@ -157,7 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     instance = SingleInstance(str(root))
     if not instance.acquire():
-        print(f"chatapp is already running with data in {root}; its window was raised.", file=sys.stderr)
+        print(
+            f"chatapp is already running with data in {root}; its window was raised.",
+            file=sys.stderr,
+        )
         if args.send:
             print("chatapp: --send did not send: close the running chatapp first.", file=sys.stderr)
             return 1
@@ -211,9 +232,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.show()
     if args.print_startup:  # packaging/build.py times the first window with it
         QTimer.singleShot(0, lambda: print("chatapp: window shown", flush=True))
-        engine.loaded.connect(lambda info: print(
-            f"chatapp: model loaded in process {engine.model_pid} (app process {os.getpid()})", flush=True
-        ))
+        engine.loaded.connect(
+            lambda info: print(
+                f"chatapp: model loaded in process {engine.model_pid} (app process {os.getpid()})",
+                flush=True,
+            )
+        )
     if startup_error:
         window.show_error(startup_error)
     for notice in notices:
@@ -377,7 +401,9 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
         box.exec()
         if box.clickedButton() is restore:
             aside = backups.restore(db_path, found[0])
-            log.warning("restored the latest backup %s; what was there is kept as %s", found[0], aside)
+            log.warning(
+                "restored the latest backup %s; what was there is kept as %s", found[0], aside
+            )
         elif box.clickedButton() is empty:
             kept = backups.set_aside(paths.backups_dir(root))
             log.warning("starting empty; the backups of the lost database are kept in %s", kept)

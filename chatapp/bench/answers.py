@@ -47,8 +47,14 @@ FACTS = [
 ]
 CHATTER = [
     ("What is a good book about the sea?", "Try 'The Old Man and the Sea' by Hemingway."),
-    ("How do I make a simple tomato soup?", "Soften onions, add tomatoes and stock, simmer, then blend."),
-    ("Suggest a walk in a city park.", "Take the loop around the lake and stop at the rose garden."),
+    (
+        "How do I make a simple tomato soup?",
+        "Soften onions, add tomatoes and stock, simmer, then blend.",
+    ),
+    (
+        "Suggest a walk in a city park.",
+        "Take the loop around the lake and stop at the rose garden.",
+    ),
     ("What is a good warm-up before running?", "Five minutes of brisk walking, then leg swings."),
     ("Explain what a leap year is.", "A year with 366 days, added to keep the calendar in step."),
     ("How long should I boil an egg?", "About seven minutes for a firm yolk."),
@@ -77,8 +83,12 @@ def main(argv: list[str]) -> int:
     from chatapp.memory.service import MemoryService
     from chatapp.store import Store
 
-    params = {"app": params_for(on_gpu=False), "gpu": params_for(on_gpu=True),
-              "split": BuilderParams(kept_share=0.7), "last": BuilderParams(kept_share=0.0, top_share=0.0)}
+    params = {
+        "app": params_for(on_gpu=False),
+        "gpu": params_for(on_gpu=True),
+        "split": BuilderParams(kept_share=0.7),
+        "last": BuilderParams(kept_share=0.0, top_share=0.0),
+    }
     backend = ProcessBackend()  # the model in its own process, as the app runs it
     backend.load(ModelSpec(str(default_model_path()), n_ctx=args.budget + 1024, gpu="cpu"))
     embedder = shared_embedder()
@@ -92,7 +102,9 @@ def main(argv: list[str]) -> int:
         when = dt.datetime(2026, 3, 2, 9).timestamp()
         for i, (fact, _question, _key) in enumerate(FACTS):
             store.add_message(thread.id, Role.USER, fact, created_at=when)
-            store.add_message(thread.id, Role.ASSISTANT, "Thanks, I will remember that.", created_at=when + 30)
+            store.add_message(
+                thread.id, Role.ASSISTANT, "Thanks, I will remember that.", created_at=when + 30
+            )
             for j in range(12):
                 ask, reply = CHATTER[(i * 5 + j) % len(CHATTER)]
                 when += 600
@@ -104,9 +116,13 @@ def main(argv: list[str]) -> int:
             message = store.add_message(thread.id, Role.USER, question, created_at=when)
             row = {"question": question}
             for name in LAYOUTS:
-                builder = ContextBuilder(store, backend.count_text_tokens, embedder.encode_one, params=params[name])
+                builder = ContextBuilder(
+                    store, backend.count_text_tokens, embedder.encode_one, params=params[name]
+                )
                 built = builder.build(thread.id, system, message, args.budget, now=when + 60)
-                reply = backend.generate(built.messages, settings, threading.Event(), lambda _t: None).text
+                reply = backend.generate(
+                    built.messages, settings, threading.Event(), lambda _t: None
+                ).text
                 results[name]["right"] += key in reply.lower()
                 results[name]["in_last"] += fact in built.messages[-1].content
                 results[name]["in_system"] += fact in built.messages[0].content
@@ -115,10 +131,18 @@ def main(argv: list[str]) -> int:
             store.delete_message(message.id)
         store.close()
     backend.unload()
-    print(table(
-        f"answers: {len(FACTS)} planted facts, memory budget {args.budget}, SmolLM2 greedy",
-        ["layout", "right", "fact in last message", "fact in system message"],
-        [[name, f"{r['right']}/{len(FACTS)}", r["in_last"], r["in_system"]] for name, r in results.items()],
-    ))
-    write_json(args.json, {"budget": args.budget, "facts": len(FACTS), "layouts": results, "answers": answers})
+    print(
+        table(
+            f"answers: {len(FACTS)} planted facts, memory budget {args.budget}, SmolLM2 greedy",
+            ["layout", "right", "fact in last message", "fact in system message"],
+            [
+                [name, f"{r['right']}/{len(FACTS)}", r["in_last"], r["in_system"]]
+                for name, r in results.items()
+            ],
+        )
+    )
+    write_json(
+        args.json,
+        {"budget": args.budget, "facts": len(FACTS), "layouts": results, "answers": answers},
+    )
     return 0

@@ -17,11 +17,16 @@ from pathlib import Path
 from chatapp.bench.report import table, write_json
 
 TOPICS = [
-    "My name is Ada and I live in Berlin.", "What is a good book about the sea?",
-    "I work as a nurse on night shifts.", "How do I make a simple tomato soup?",
-    "My sister Eva is visiting next week.", "Suggest a walk in a city park.",
-    "I am learning to play the violin.", "What is a good warm-up before practice?",
-    "I moved to Lisbon last month.", "What should I see in Lisbon?",
+    "My name is Ada and I live in Berlin.",
+    "What is a good book about the sea?",
+    "I work as a nurse on night shifts.",
+    "How do I make a simple tomato soup?",
+    "My sister Eva is visiting next week.",
+    "Suggest a walk in a city park.",
+    "I am learning to play the violin.",
+    "What is a good warm-up before practice?",
+    "I moved to Lisbon last month.",
+    "What should I see in Lisbon?",
 ]
 
 
@@ -31,9 +36,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--turns", type=int, default=40)
     parser.add_argument("--ctx", type=int, default=2048)
     parser.add_argument("--reply-tokens", type=int, default=48)
-    parser.add_argument("--keep-coverage", type=float, help="the builder's keep_coverage (default: the app's)")
-    parser.add_argument("--kept-share", type=float, help="the builder's kept_share (default: the app's)")
-    parser.add_argument("--top-share", type=float, help="the builder's top_share (default: the app's)")
+    parser.add_argument(
+        "--keep-coverage", type=float, help="the builder's keep_coverage (default: the app's)"
+    )
+    parser.add_argument(
+        "--kept-share", type=float, help="the builder's kept_share (default: the app's)"
+    )
+    parser.add_argument(
+        "--top-share", type=float, help="the builder's top_share (default: the app's)"
+    )
     args = parser.parse_args(argv)
 
     from chatapp.domain import GenerationSettings, MessageStatus, Role
@@ -56,10 +67,19 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="chatapp-cache-bench-") as tmp:
         store = Store.open(Path(tmp) / "db.sqlite3")
         service = MemoryService(store, embedder.encode, embedder.name)
-        tuned = {k: v for k, v in (("keep_coverage", args.keep_coverage), ("kept_share", args.kept_share),
-                                   ("top_share", args.top_share)) if v is not None}
+        tuned = {
+            k: v
+            for k, v in (
+                ("keep_coverage", args.keep_coverage),
+                ("kept_share", args.kept_share),
+                ("top_share", args.top_share),
+            )
+            if v is not None
+        }
         params = dataclasses.replace(BuilderParams(), **tuned)
-        builder = ContextBuilder(store, backend.count_text_tokens, embedder.encode_one, params=params)
+        builder = ContextBuilder(
+            store, backend.count_text_tokens, embedder.encode_one, params=params
+        )
         thread = store.create_thread("cache")
         system = "You are a friendly assistant. Answer briefly."
         budget = args.ctx - reply_room(args.ctx, settings.max_tokens)
@@ -77,47 +97,104 @@ def main(argv: list[str]) -> int:
             service.ingest(thread.id)
             with backend.keeping_cache():  # as the engine thread does
                 while (job := summaries.next_job(store, thread.id)) is not None:
-                    if summaries.run_job(store, job, lambda m, s, c: backend.generate(m, s, c, lambda _t: None).text,
-                                         threading.Event(), "SmolLM2") is None:
+                    if (
+                        summaries.run_job(
+                            store,
+                            job,
+                            lambda m, s, c: backend.generate(m, s, c, lambda _t: None).text,
+                            threading.Event(),
+                            "SmolLM2",
+                        )
+                        is None
+                    ):
                         break
-            changed = summary_count != len(MemoryTables(store).summaries(thread.id, current_only=False))
-            rows.append({
-                "turn": turn + 1, "prompt_tokens": result.prompt_tokens, "reused": reused,
-                "evaluated": result.prompt_tokens - reused, "summary_before": rows[-1]["summary_after"] if rows else False,
-                "summary_after": changed, "seconds": seconds, "window_start": built.window_start,
-                "system_hash": hash(built.messages[0].content) % 10000,
-                "recall_kept": built.recall_kept, "recall_coverage": built.recall_coverage,
-            })
+            changed = summary_count != len(
+                MemoryTables(store).summaries(thread.id, current_only=False)
+            )
+            rows.append(
+                {
+                    "turn": turn + 1,
+                    "prompt_tokens": result.prompt_tokens,
+                    "reused": reused,
+                    "evaluated": result.prompt_tokens - reused,
+                    "summary_before": rows[-1]["summary_after"] if rows else False,
+                    "summary_after": changed,
+                    "seconds": seconds,
+                    "window_start": built.window_start,
+                    "system_hash": hash(built.messages[0].content) % 10000,
+                    "recall_kept": built.recall_kept,
+                    "recall_coverage": built.recall_coverage,
+                }
+            )
             summary_count = len(MemoryTables(store).summaries(thread.id, current_only=False))
         store.close()
     backend.unload()
     steady = [r for r in rows[1:] if not r["summary_before"]]
     ratio = sum(r["reused"] for r in steady) / max(1, sum(r["prompt_tokens"] for r in steady))
     overall = sum(r["reused"] for r in rows[1:]) / max(1, sum(r["prompt_tokens"] for r in rows[1:]))
-    print(table(
-        f"cache: {args.turns} turns, context {args.ctx}, SmolLM2 on the CPU, keep_coverage {params.keep_coverage},"
-        f" kept_share {params.kept_share}, top_share {params.top_share}",
-        ["turn", "prompt", "evaluated", "reused %", "summary changed before", "window", "recall", "coverage"],
-        [[r["turn"], r["prompt_tokens"], r["evaluated"], f"{100 * r['reused'] / max(1, r['prompt_tokens']):.0f}%",
-          "yes" if r["summary_before"] else "", r["window_start"],
-          "" if r["recall_coverage"] is None else ("kept" if r["recall_kept"] else "chosen"),
-          "" if r["recall_coverage"] is None else f"{100 * r['recall_coverage']:.0f}%"] for r in rows],
-    ))
+    print(
+        table(
+            f"cache: {args.turns} turns, context {args.ctx}, SmolLM2 on the CPU, keep_coverage {params.keep_coverage},"
+            f" kept_share {params.kept_share}, top_share {params.top_share}",
+            [
+                "turn",
+                "prompt",
+                "evaluated",
+                "reused %",
+                "summary changed before",
+                "window",
+                "recall",
+                "coverage",
+            ],
+            [
+                [
+                    r["turn"],
+                    r["prompt_tokens"],
+                    r["evaluated"],
+                    f"{100 * r['reused'] / max(1, r['prompt_tokens']):.0f}%",
+                    "yes" if r["summary_before"] else "",
+                    r["window_start"],
+                    ""
+                    if r["recall_coverage"] is None
+                    else ("kept" if r["recall_kept"] else "chosen"),
+                    "" if r["recall_coverage"] is None else f"{100 * r['recall_coverage']:.0f}%",
+                ]
+                for r in rows
+            ],
+        )
+    )
     with_recall = [r for r in steady if r["recall_coverage"] is not None]
-    recall_ratio = sum(r["reused"] for r in with_recall) / max(1, sum(r["prompt_tokens"] for r in with_recall))
+    recall_ratio = sum(r["reused"] for r in with_recall) / max(
+        1, sum(r["prompt_tokens"] for r in with_recall)
+    )
     recalled = [r["recall_coverage"] for r in rows if r["recall_coverage"] is not None]
     coverage = sum(recalled) / len(recalled) if recalled else None
-    print(f"\nreused on turns where no summary changed: {ratio:.1%}  (all turns after the first: {overall:.1%})")
+    print(
+        f"\nreused on turns where no summary changed: {ratio:.1%}  (all turns after the first: {overall:.1%})"
+    )
     if with_recall:
-        print(f"reused on those turns once recall is needed (the thread outgrew the context): {recall_ratio:.1%}, "
-              f"{sum(r['evaluated'] for r in with_recall) / len(with_recall):.0f} tokens read per turn")
+        print(
+            f"reused on those turns once recall is needed (the thread outgrew the context): {recall_ratio:.1%}, "
+            f"{sum(r['evaluated'] for r in with_recall) / len(with_recall):.0f} tokens read per turn"
+        )
     if coverage is not None:
-        print(f"recall: the prompt carried {coverage:.1%} of what a fresh recall would show (ranking-weighted, "
-              f"{len(recalled)} turns with recall; the block was kept on {sum(r['recall_kept'] for r in rows)})")
-    write_json(args.json, {"turns": rows, "reused_ratio_no_summary_change": ratio, "reused_ratio_all": overall,
-                           "reused_ratio_with_recall": recall_ratio if with_recall else None,
-                           "recall_coverage_mean": coverage, "keep_coverage": params.keep_coverage,
-                           "kept_share": params.kept_share, "top_share": params.top_share})
+        print(
+            f"recall: the prompt carried {coverage:.1%} of what a fresh recall would show (ranking-weighted, "
+            f"{len(recalled)} turns with recall; the block was kept on {sum(r['recall_kept'] for r in rows)})"
+        )
+    write_json(
+        args.json,
+        {
+            "turns": rows,
+            "reused_ratio_no_summary_change": ratio,
+            "reused_ratio_all": overall,
+            "reused_ratio_with_recall": recall_ratio if with_recall else None,
+            "recall_coverage_mean": coverage,
+            "keep_coverage": params.keep_coverage,
+            "kept_share": params.kept_share,
+            "top_share": params.top_share,
+        },
+    )
     return 0
 
 

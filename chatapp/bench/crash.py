@@ -155,10 +155,17 @@ def main(argv: list[str]) -> int:
                 why = ""
             outcomes[outcome] += 1
             rows.append([label, outcome, f"{time.perf_counter() - t0:.2f}", why[:70]])
-    print(table("Damaged copies of the default model, loaded through the model process",
-                ["damage", "outcome", "s", "message"], rows))
-    print(f"\n{len(rows)} damaged copies: the app's process survived all of them "
-          f"(this process, pid {os.getpid()}, is the app's side)")
+    print(
+        table(
+            "Damaged copies of the default model, loaded through the model process",
+            ["damage", "outcome", "s", "message"],
+            rows,
+        )
+    )
+    print(
+        f"\n{len(rows)} damaged copies: the app's process survived all of them "
+        f"(this process, pid {os.getpid()}, is the app's side)"
+    )
 
     # the time from a child's death mid-reply to a usable model again
     spec = ModelSpec(str(source), n_ctx=1024, gpu="cpu")
@@ -176,24 +183,40 @@ def main(argv: list[str]) -> int:
                 os.kill(pid, signal.SIGKILL)
 
         try:
-            backend.generate([ChatMessage("user", "Tell me a story.")],
-                             GenerationSettings(max_tokens=200), cancel, on_text)
+            backend.generate(
+                [ChatMessage("user", "Tell me a story.")],
+                GenerationSettings(max_tokens=200),
+                cancel,
+                on_text,
+            )
         except ModelProcessDied:
             pass
         backend.load(spec)  # what the engine thread does next
         recoveries.append(time.perf_counter() - killed[0])
     backend.unload()
-    print(table(
-        "From a model process's death to a usable model", ["case", "median s", "max s"],
-        [["SIGKILL mid-reply", f"{statistics.median(recoveries):.2f}", f"{max(recoveries):.2f}"]],
-    ))
-    write_json(args.json, {
-        "damaged_copies": len(DAMAGE),
-        # this process is the app's side: every copy it got past did not end it
-        "copies_the_app_process_survived": len(rows),
-        "outcomes": outcomes,
-        "per_copy": [dict(zip(["damage", "outcome", "seconds", "message"], r)) for r in rows],
-        "death_to_usable_s_median": statistics.median(recoveries),
-        "death_to_usable_s_max": max(recoveries),
-    })
+    print(
+        table(
+            "From a model process's death to a usable model",
+            ["case", "median s", "max s"],
+            [
+                [
+                    "SIGKILL mid-reply",
+                    f"{statistics.median(recoveries):.2f}",
+                    f"{max(recoveries):.2f}",
+                ]
+            ],
+        )
+    )
+    write_json(
+        args.json,
+        {
+            "damaged_copies": len(DAMAGE),
+            # this process is the app's side: every copy it got past did not end it
+            "copies_the_app_process_survived": len(rows),
+            "outcomes": outcomes,
+            "per_copy": [dict(zip(["damage", "outcome", "seconds", "message"], r)) for r in rows],
+            "death_to_usable_s_median": statistics.median(recoveries),
+            "death_to_usable_s_max": max(recoveries),
+        },
+    )
     return 0

@@ -140,8 +140,14 @@ def main(argv: list[str]) -> int:
     layers = -1 if device.gpu_offload_supported() else 0
 
     t0 = time.perf_counter()
-    bare = llama_cpp.Llama(path, n_ctx=args.ctx, n_threads=threads, n_threads_batch=threads,
-                           n_gpu_layers=layers, verbose=False)
+    bare = llama_cpp.Llama(
+        path,
+        n_ctx=args.ctx,
+        n_threads=threads,
+        n_threads_batch=threads,
+        n_gpu_layers=layers,
+        verbose=False,
+    )
     bare_load = time.perf_counter() - t0
     bare_format = PromptFormat(bare._model, bare.metadata.get("tokenizer.chat_template"))
 
@@ -189,7 +195,7 @@ def main(argv: list[str]) -> int:
         settings = GenerationSettings(max_tokens=args.tokens, seed=run)
         rendered = bare_format.render([ChatMessage("user", prompt)])
         texts = {}
-        for side in SIDES[run % 3:] + SIDES[: run % 3]:  # each side goes first in turn
+        for side in SIDES[run % 3 :] + SIDES[: run % 3]:  # each side goes first in turn
             child = engines["process"].model_pid if side == "process" else None
             cpu = cpu_seconds(child)
             if side == "bare":
@@ -255,8 +261,13 @@ def main(argv: list[str]) -> int:
             f"{args.runs} interleaved rounds (medians)",
             ["path", "load to ready s", "first token s", "tokens/s", "CPU ms/token"],
             [
-                [label, ready, figures["ttft_s"][side], figures["tokens_per_s"][side],
-                 figures["cpu_ms_per_token"][side]]
+                [
+                    label,
+                    ready,
+                    figures["ttft_s"][side],
+                    figures["tokens_per_s"][side],
+                    figures["cpu_ms_per_token"][side],
+                ]
                 for label, side, ready in [
                     ("bare llama_cpp.Llama", "bare", bare_load),
                     ("chatapp, model process", "process", ready_s["process"]),
@@ -271,22 +282,48 @@ def main(argv: list[str]) -> int:
             "per-round comparisons (median, and lowest..highest over the rounds)",
             ["figure", "median", "rounds", "target"],
             [
-                ["tokens/s, model process / bare", figures["tokens_per_s_ratio"],
-                 spread(tps_ratio), ">= 0.97"],
-                ["tokens/s, in-process / bare", figures["tokens_per_s_ratio_in_process"],
-                 spread(tps_ratio_thread), ""],
-                ["CPU per token, bare / model process (both sides)",
-                 figures["cpu_per_token_ratio"], spread(cpu_ratio), ">= 0.97"],
-                ["first token ms, model process - in-process", figures["ttft_overhead_ms"],
-                 spread(boundary_ms), "< 10"],
-                ["first token ms, model process - bare", figures["ttft_over_bare_ms"],
-                 spread(over_bare_ms), ""],
-                ["first token ms spent crossing the process boundary", figures["ttft_transit_ms"],
-                 spread(transit_ms) if transit_ms else "", "< 10"],
+                [
+                    "tokens/s, model process / bare",
+                    figures["tokens_per_s_ratio"],
+                    spread(tps_ratio),
+                    ">= 0.97",
+                ],
+                [
+                    "tokens/s, in-process / bare",
+                    figures["tokens_per_s_ratio_in_process"],
+                    spread(tps_ratio_thread),
+                    "",
+                ],
+                [
+                    "CPU per token, bare / model process (both sides)",
+                    figures["cpu_per_token_ratio"],
+                    spread(cpu_ratio),
+                    ">= 0.97",
+                ],
+                [
+                    "first token ms, model process - in-process",
+                    figures["ttft_overhead_ms"],
+                    spread(boundary_ms),
+                    "< 10",
+                ],
+                [
+                    "first token ms, model process - bare",
+                    figures["ttft_over_bare_ms"],
+                    spread(over_bare_ms),
+                    "",
+                ],
+                [
+                    "first token ms spent crossing the process boundary",
+                    figures["ttft_transit_ms"],
+                    spread(transit_ms) if transit_ms else "",
+                    "< 10",
+                ],
             ],
         )
     )
-    print(f"\nload to ready: model process {figures['load_overhead_s']:+.2f} s vs in-process; "
-          f"the same reply on all three sides in {same_text}/{args.runs} rounds")
+    print(
+        f"\nload to ready: model process {figures['load_overhead_s']:+.2f} s vs in-process; "
+        f"the same reply on all three sides in {same_text}/{args.runs} rounds"
+    )
     write_json(args.json, figures)
     return 0

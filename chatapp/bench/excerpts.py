@@ -19,7 +19,18 @@ from pathlib import Path
 
 from chatapp.bench.report import table, write_json
 
-TOPICS = ["garden", "tomatoes", "taxes", "cello", "Lisbon", "trains", "recipes", "python code", "running", "films"]
+TOPICS = [
+    "garden",
+    "tomatoes",
+    "taxes",
+    "cello",
+    "Lisbon",
+    "trains",
+    "recipes",
+    "python code",
+    "running",
+    "films",
+]
 
 
 def main(argv: list[str]) -> int:
@@ -56,12 +67,26 @@ def main(argv: list[str]) -> int:
                     f"Point {k} about {topic}: a detailed sentence of advice, number {rnd.randint(0, 999)}."
                     for k in range(16)
                 )
-            store.add_message(thread.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, text, created_at=t0 + i * 3000)
+            store.add_message(
+                thread.id,
+                Role.USER if i % 2 == 0 else Role.ASSISTANT,
+                text,
+                created_at=t0 + i * 3000,
+            )
         MemoryService(store, embedder.encode, embedder.name).ingest(thread.id)
-        questions = [f"What did you say about {rnd.choice(TOPICS)} and {rnd.choice(TOPICS)}?" for _ in range(30)]
-        for label, cap in (("cut to what matches (app)", BuilderParams().excerpt_tokens), ("whole messages", 10**9)):
+        questions = [
+            f"What did you say about {rnd.choice(TOPICS)} and {rnd.choice(TOPICS)}?"
+            for _ in range(30)
+        ]
+        for label, cap in (
+            ("cut to what matches (app)", BuilderParams().excerpt_tokens),
+            ("whole messages", 10**9),
+        ):
             builder = ContextBuilder(
-                store, backend.count_text_tokens, embedder.encode_one, BuilderParams(excerpt_tokens=cap)
+                store,
+                backend.count_text_tokens,
+                embedder.encode_one,
+                BuilderParams(excerpt_tokens=cap),
             )
             times: list[float] = []
             carried: list[int] = []
@@ -71,9 +96,11 @@ def main(argv: list[str]) -> int:
                 started = time.perf_counter()
                 built = builder.build(thread.id, "", message, args.budget)
                 times.append((time.perf_counter() - started) * 1000)
-                carried.append(sum(len(p.sources) for p in built.parts if p.kind in ("recall", "recall_new")))
+                carried.append(
+                    sum(len(p.sources) for p in built.parts if p.kind in ("recall", "recall_new"))
+                )
                 store.delete_message(message.id)
-            warm = sorted(times[len(questions):])
+            warm = sorted(times[len(questions) :])
             figures[label] = {
                 "first_build_ms": times[0],
                 "build_ms_p50": statistics.median(warm),
@@ -81,7 +108,15 @@ def main(argv: list[str]) -> int:
                 "recalled_messages_mean": statistics.mean(carried),
             }
             f = figures[label]
-            rows.append([label, f["first_build_ms"], f["build_ms_p50"], f["build_ms_p95"], f["recalled_messages_mean"]])
+            rows.append(
+                [
+                    label,
+                    f["first_build_ms"],
+                    f["build_ms_p50"],
+                    f["build_ms_p95"],
+                    f["recalled_messages_mean"],
+                ]
+            )
         store.close()
     backend.unload()
     print(

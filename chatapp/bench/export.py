@@ -43,10 +43,15 @@ def main(argv: list[str]) -> int:
                 figures[fmt]["import_s"] = time.perf_counter() - t0
                 other.close()
         store.close()
-    print(table(
-        f"export: one thread of {args.messages:,} messages",
-        ["format", "export s", "size MB", "import s"],
-        [[fmt, f["export_s"], f["bytes"] / 2**20, f.get("import_s", "")] for fmt, f in figures.items()],
-    ))
+    print(
+        table(
+            f"export: one thread of {args.messages:,} messages",
+            ["format", "export s", "size MB", "import s"],
+            [
+                [fmt, f["export_s"], f["bytes"] / 2**20, f.get("import_s", "")]
+                for fmt, f in figures.items()
+            ],
+        )
+    )
     write_json(args.json, {"messages": args.messages, "formats": figures})
     return 0

@@ -71,7 +71,9 @@ def main(argv: list[str]) -> int:
         time.sleep(0.0005)
     load_timer.stop()
     thread = store.create_thread("bench")
-    store.update_thread(thread.id, settings=GenerationSettings(max_tokens=args.tokens, temperature=0.8, seed=3))
+    store.update_thread(
+        thread.id, settings=GenerationSettings(max_tokens=args.tokens, temperature=0.8, seed=3)
+    )
     window._refresh_threads(select=thread.id)
 
     delays: list[float] = []
@@ -86,7 +88,9 @@ def main(argv: list[str]) -> int:
     timer.timeout.connect(tick)
     done = []
     window.session.reply_done.connect(done.append)
-    window.composer.setPlainText("Write a very long story about a lighthouse keeper, with many details.")
+    window.composer.setPlainText(
+        "Write a very long story about a lighthouse keeper, with many details."
+    )
     clock.start()
     timer.start()
     window.send()
@@ -110,18 +114,24 @@ def main(argv: list[str]) -> int:
         "open_thread_messages": args.messages,
         "rows_loaded_at_open": opened_rows,
     }
-    print(table(
-        f"gui: a {reply.completion_tokens}-token reply streamed into the window (offscreen), "
-        f"and a {args.messages:,}-message thread opened",
-        ["figure", "value", "target"],
-        [
-            ["event-loop delay, worst (ms)", figures["delay_ms_worst"], "< 50"],
-            ["event-loop delay, p99 (ms)", figures["delay_ms_p99"], ""],
-            ["event-loop delay, median (ms)", figures["delay_ms_median"], ""],
-            ["event-loop delay while the model loads, worst (ms)", figures["load_delay_ms_worst"], ""],
-            [f"open a {args.messages:,}-message thread (ms)", open_ms, "< 200"],
-            ["rows loaded at open", opened_rows, ""],
-        ],
-    ))
+    print(
+        table(
+            f"gui: a {reply.completion_tokens}-token reply streamed into the window (offscreen), "
+            f"and a {args.messages:,}-message thread opened",
+            ["figure", "value", "target"],
+            [
+                ["event-loop delay, worst (ms)", figures["delay_ms_worst"], "< 50"],
+                ["event-loop delay, p99 (ms)", figures["delay_ms_p99"], ""],
+                ["event-loop delay, median (ms)", figures["delay_ms_median"], ""],
+                [
+                    "event-loop delay while the model loads, worst (ms)",
+                    figures["load_delay_ms_worst"],
+                    "",
+                ],
+                [f"open a {args.messages:,}-message thread (ms)", open_ms, "< 200"],
+                ["rows loaded at open", opened_rows, ""],
+            ],
+        )
+    )
     write_json(args.json, figures)
     return 0

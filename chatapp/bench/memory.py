@@ -118,19 +118,29 @@ def merge_samples(samples: list[dict[str, Any]]) -> dict[str, Any]:
     for new, (when, n, _number, turns, conv) in enumerate(found, start=1):
         when = max(when, 60 * math.ceil(free_at / 60))  # session times are whole minutes
         free_at = when + 30 * len(turns) + SESSION_GAP
-        merged[f"session_{new}_date_time"] = dt.datetime.fromtimestamp(when).strftime("%I:%M %p on %d %B, %Y")
+        merged[f"session_{new}_date_time"] = dt.datetime.fromtimestamp(when).strftime(
+            "%I:%M %p on %d %B, %Y"
+        )
         out = []
         for i, turn in enumerate(turns, start=1):
             dia = f"D{new}:{i}"
             if "dia_id" in turn:
                 renamed[n][turn["dia_id"]] = dia
-            out.append({**turn, "dia_id": dia, "role": "user" if is_user(turn, conv) else "assistant"})
+            out.append(
+                {**turn, "dia_id": dia, "role": "user" if is_user(turn, conv) else "assistant"}
+            )
         merged[f"session_{new}"] = out
     qa = []
     for n, sample in enumerate(samples):
         for question in sample.get("qa", []):
             evidence, _bad = normalise_evidence(question.get("evidence", []), set(renamed[n]))
-            qa.append({**question, "evidence": [renamed[n][e] for e in evidence], "from_sample": sample["sample_id"]})
+            qa.append(
+                {
+                    **question,
+                    "evidence": [renamed[n][e] for e in evidence],
+                    "from_sample": sample["sample_id"],
+                }
+            )
     ids = "+".join(str(s["sample_id"]) for s in samples)
     return {"sample_id": f"merged({ids})", "conversation": merged, "qa": qa}
 
@@ -147,7 +157,11 @@ class VectorCache:
     so a benchmark run after the first spends its time on what it measures."""
 
     def __init__(self, folder: str | None, variant: str) -> None:
-        self.path = Path(folder) / f"vectors-{re.sub(r'[^A-Za-z0-9_.-]', '_', variant)}.npz" if folder else None
+        self.path = (
+            Path(folder) / f"vectors-{re.sub(r'[^A-Za-z0-9_.-]', '_', variant)}.npz"
+            if folder
+            else None
+        )
         self.vectors: dict[str, np.ndarray] = {}
         self.hits = self.misses = 0
         self._dirty = False
@@ -193,15 +207,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data", required=True, help="LoCoMo-format JSON file")
     parser.add_argument("--budget", type=int, default=2048, help="tokens for the memory part")
     parser.add_argument("--baseline", action="append", choices=["recent", "bm25"], default=[])
-    parser.add_argument("--summaries", action="store_true", help="also make rolling summaries with the model")
     parser.add_argument(
-        "--model", metavar="GGUF", help="the model whose tokenizer counts (and that summarises, and reads user "
+        "--summaries", action="store_true", help="also make rolling summaries with the model"
+    )
+    parser.add_argument(
+        "--model",
+        metavar="GGUF",
+        help="the model whose tokenizer counts (and that summarises, and reads user "
         "messages for facts when it is big enough, as the app does); default: the built-in SmolLM2",
     )
-    parser.add_argument("--dump", metavar="PATH", help="one JSON line per question with its context")
+    parser.add_argument(
+        "--dump", metavar="PATH", help="one JSON line per question with its context"
+    )
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--limit", type=int, default=0, help="questions per conversation (0: all)")
-    parser.add_argument("--scale", type=int, default=1, metavar="N", help="every N samples make one thread")
+    parser.add_argument(
+        "--scale", type=int, default=1, metavar="N", help="every N samples make one thread"
+    )
     parser.add_argument("--vectors", metavar="DIR", help="keep message vectors here for later runs")
     args = parser.parse_args(argv)
     if args.scale < 1:
@@ -222,7 +244,13 @@ def main(argv: list[str]) -> int:
     data = scaled(data, args.scale)
     backend = LlamaBackend()
     model_path = args.model or str(default_model_path())
-    backend.load(ModelSpec(model_path, n_ctx=max(4096, args.budget + 1024), gpu="cpu" if args.model is None else "auto"))
+    backend.load(
+        ModelSpec(
+            model_path,
+            n_ctx=max(4096, args.budget + 1024),
+            gpu="cpu" if args.model is None else "auto",
+        )
+    )
     from chatapp.memory import extraction
 
     reads_facts = extraction.worth_asking(backend.info.n_params)
@@ -239,7 +267,9 @@ def main(argv: list[str]) -> int:
     build_ms: list[float] = []
     answers: list[tuple[bool, bool]] = []  # the answer's words in the context; only in a summary
     summary_tokens: list[int] = []
-    build_cpu_ms: list[float] = []  # this process's CPU time: what other programs on the cores do not change
+    build_cpu_ms: list[
+        float
+    ] = []  # this process's CPU time: what other programs on the cores do not change
     build_queued_ms: list[float] = []  # of the wall time: ready to run, waiting for a core
     ingest_ms_per_turn: list[float] = []  # all of it (facts read by the model, summaries too)
     ingest_cpu_ms_per_turn: list[float] = []
@@ -262,7 +292,9 @@ def main(argv: list[str]) -> int:
             for _n, when, session in sessions(conv):
                 for i, turn in enumerate(session):
                     role = Role.USER if is_user(turn, conv) else Role.ASSISTANT
-                    msg = store.add_message(thread.id, role, turn_text(turn), created_at=when + 30 * i)
+                    msg = store.add_message(
+                        thread.id, role, turn_text(turn), created_at=when + 30 * i
+                    )
                     by_dia[turn["dia_id"]] = msg
                     turns += 1
                     last_time = when + 30 * i
@@ -278,12 +310,16 @@ def main(argv: list[str]) -> int:
                 if args.summaries:
                     _summarise(store, backend, thread.id)
             ingest_ms_per_turn.append((time.perf_counter() - started) * 1000 / max(1, turns))
-            ingest_cpu_ms_per_turn.append((time.process_time() - started_cpu) * 1000 / max(1, turns))
+            ingest_cpu_ms_per_turn.append(
+                (time.process_time() - started_cpu) * 1000 / max(1, turns)
+            )
             ready_ms_per_turn.append(ready_s * 1000 / max(1, turns))
             ready_cpu_ms_per_turn.append(ready_cpu_s * 1000 / max(1, turns))
             turns_per_thread.append(turns)
             builder = ContextBuilder(store, count_text, embedder.encode_one)
-            sitting = ContextBuilder(store, count_text, embedder.encode_one)  # keeps its recall block
+            sitting = ContextBuilder(
+                store, count_text, embedder.encode_one
+            )  # keeps its recall block
             all_msgs = store.path(thread.id)
             depth = len(all_msgs)
             now = last_time + 3600
@@ -293,8 +329,16 @@ def main(argv: list[str]) -> int:
                 if not evidence:
                     continue
                 category = str(qa.get("category"))
-                question = Message(-1, thread.id, all_msgs[-1].id, Role.USER, qa["question"], now,
-                                   MessageStatus.COMPLETE, depth=depth)
+                question = Message(
+                    -1,
+                    thread.id,
+                    all_msgs[-1].id,
+                    Role.USER,
+                    qa["question"],
+                    now,
+                    MessageStatus.COMPLETE,
+                    depth=depth,
+                )
                 builder.forget(thread.id)
                 t0, c0, q0 = time.perf_counter(), time.process_time(), _queued_s()
                 built = builder.build(thread.id, "", question, args.budget, now=now)
@@ -307,26 +351,48 @@ def main(argv: list[str]) -> int:
                 tokens["chatapp"].append(built.memory_tokens)
                 answer = str(qa.get("answer", "")).strip().lower()
                 if answer and category in "1234":
-                    summary_text = "\n".join(p.text for p in built.parts if p.kind == "summary").lower()
+                    summary_text = "\n".join(
+                        p.text for p in built.parts if p.kind == "summary"
+                    ).lower()
                     rest = "\n".join(p.text for p in built.parts if p.kind != "summary").lower()
-                    answers.append((answer in context.lower(), answer in summary_text and answer not in rest))
+                    answers.append(
+                        (answer in context.lower(), answer in summary_text and answer not in rest)
+                    )
                     summary_tokens.append(sum(p.tokens for p in built.parts if p.kind == "summary"))
                 in_row = sitting.build(thread.id, "", question, args.budget, now=now)
-                scores[in_a_row][category].append(_carried(in_row, backend.render_prompt(in_row.messages), evidence, by_dia))
+                scores[in_a_row][category].append(
+                    _carried(in_row, backend.render_prompt(in_row.messages), evidence, by_dia)
+                )
                 tokens[in_a_row].append(in_row.memory_tokens)
                 if dump:
-                    dump.write(json.dumps({
-                        "sample_id": sample["sample_id"], "question": qa["question"], "category": category,
-                        "evidence": evidence, "context": context,
-                        "context_tokens": len(backend.prompt_tokens(built.messages)),
-                        "parts": [
-                            {"kind": p.kind, "text": p.text, "tokens": p.tokens,
-                             "source_turns": [d for d, m in by_dia.items() if m.id in set(p.sources)]}
-                            for p in built.parts
-                        ],
-                    }) + "\n")
+                    dump.write(
+                        json.dumps(
+                            {
+                                "sample_id": sample["sample_id"],
+                                "question": qa["question"],
+                                "category": category,
+                                "evidence": evidence,
+                                "context": context,
+                                "context_tokens": len(backend.prompt_tokens(built.messages)),
+                                "parts": [
+                                    {
+                                        "kind": p.kind,
+                                        "text": p.text,
+                                        "tokens": p.tokens,
+                                        "source_turns": [
+                                            d for d, m in by_dia.items() if m.id in set(p.sources)
+                                        ],
+                                    }
+                                    for p in built.parts
+                                ],
+                            }
+                        )
+                        + "\n"
+                    )
                 for method in args.baseline:
-                    text, used = _baseline(method, store, thread.id, qa["question"], all_msgs, args.budget, count_text)
+                    text, used = _baseline(
+                        method, store, thread.id, qa["question"], all_msgs, args.budget, count_text
+                    )
                     hit = [1.0 if by_dia[e].content in text else 0.0 for e in evidence]
                     scores[method][category].append(sum(hit) / len(hit))
                     tokens[method].append(used)
@@ -339,7 +405,10 @@ def main(argv: list[str]) -> int:
         per = {c: (statistics.mean(v) if v else None) for c, v in scores[method].items()}
         core = [x for c in "1234" for x in scores[method][c]]
         per["1-4"] = statistics.mean(core) if core else None
-        return {"evidence_recall": per, "context_tokens_mean": statistics.mean(tokens[method]) if tokens[method] else 0}
+        return {
+            "evidence_recall": per,
+            "context_tokens_mean": statistics.mean(tokens[method]) if tokens[method] else 0,
+        }
 
     main_fig = summary("chatapp")
     figures: dict[str, Any] = {
@@ -370,16 +439,28 @@ def main(argv: list[str]) -> int:
     }
     rows = []
     for method in methods:
-        fig = {"chatapp": main_fig, in_a_row: figures["in_a_row"]}.get(method) or figures["baselines"][method]
+        fig = {"chatapp": main_fig, in_a_row: figures["in_a_row"]}.get(method) or figures[
+            "baselines"
+        ][method]
         rec = fig["evidence_recall"]
-        rows.append([method] + [_pct(rec[c]) for c in [*CATEGORIES, "1-4"]] + [round(fig["context_tokens_mean"])])
-    print(table(
-        f"memory: evidence recall@{args.budget} on {args.data} ({figures['questions']} questions, "
-        f"{skipped} evidence ids skipped)",
-        ["method", "cat 1", "cat 2", "cat 3", "cat 4", "cat 5", "1-4", "tokens"],
-        rows,
-    ))
-    cached = f" ({vectors.hits} of {vectors.hits + vectors.misses} vectors read from --vectors)" if vectors.hits else ""
+        rows.append(
+            [method]
+            + [_pct(rec[c]) for c in [*CATEGORIES, "1-4"]]
+            + [round(fig["context_tokens_mean"])]
+        )
+    print(
+        table(
+            f"memory: evidence recall@{args.budget} on {args.data} ({figures['questions']} questions, "
+            f"{skipped} evidence ids skipped)",
+            ["method", "cat 1", "cat 2", "cat 3", "cat 4", "cat 5", "1-4", "tokens"],
+            rows,
+        )
+    )
+    cached = (
+        f" ({vectors.hits} of {vectors.hits + vectors.misses} vectors read from --vectors)"
+        if vectors.hits
+        else ""
+    )
     print(
         f"\n{len(data)} threads of {statistics.mean(turns_per_thread):.0f} turns on average; "
         f"ingest {figures['ingest_ms_per_turn']:.1f} ms/turn ({1000 / figures['ingest_ms_per_turn']:.0f} turns/s, "
@@ -389,11 +470,17 @@ def main(argv: list[str]) -> int:
         f"(CPU time p50 {figures['build_cpu_ms_p50']:.1f} ms, p95 {figures['build_cpu_ms_p95']:.1f} ms)"
     )
     if build_queued_ms:
-        print(f"of a build's wall time, waiting for a core (other programs on it): "
-              f"p50 {figures['build_queued_ms_p50']:.1f} ms")
+        print(
+            f"of a build's wall time, waiting for a core (other programs on it): "
+            f"p50 {figures['build_queued_ms_p50']:.1f} ms"
+        )
     print(
         f"model {figures['model']}: "
-        + (f"{facts_read} facts read from user messages by the model" if reads_facts else "too small to be asked for facts (the rules fill the slots)")
+        + (
+            f"{facts_read} facts read from user messages by the model"
+            if reads_facts
+            else "too small to be asked for facts (the rules fill the slots)"
+        )
     )
     if answers:
         print(
@@ -409,7 +496,10 @@ def main(argv: list[str]) -> int:
 def _carried(built: Any, context: str, evidence: list[str], by_dia: dict[str, Any]) -> float:
     """Fraction of the evidence turns the context carries (verbatim, or as a slot's source)."""
     slot_sources = {i for p in built.parts if p.kind == "slots" for i in p.sources}
-    hits = [1.0 if (by_dia[e].content in context or by_dia[e].id in slot_sources) else 0.0 for e in evidence]
+    hits = [
+        1.0 if (by_dia[e].content in context or by_dia[e].id in slot_sources) else 0.0
+        for e in evidence
+    ]
     return sum(hits) / len(hits)
 
 
@@ -463,7 +553,13 @@ def _read_facts(store, backend, service, thread_id, limit) -> int:  # type: igno
         return backend.generate(messages, settings, cancel, lambda _t: None).text
 
     return extraction.read_new_messages(
-        store, thread_id, generate, service.write_facts, threading.Event(), backend.info.name, limit=limit
+        store,
+        thread_id,
+        generate,
+        service.write_facts,
+        threading.Event(),
+        backend.info.name,
+        limit=limit,
     )
 
 

@@ -87,23 +87,30 @@ def main(argv: list[str]) -> int:
         "device": info.device,
         "rss_mb_before_imports": bare_start,
         "rss_mb_before": sides["process"]["before"],
-        "rss_mb_cycles": [{"cycle": c, "loaded": a, "unloaded": u} for c, a, u in sides["process"]["cycles"]],
-        "rss_mb_after_cycles_minus_before": sides["process"]["cycles"][-1][2] - sides["process"]["before"],
+        "rss_mb_cycles": [
+            {"cycle": c, "loaded": a, "unloaded": u} for c, a, u in sides["process"]["cycles"]
+        ],
+        "rss_mb_after_cycles_minus_before": sides["process"]["cycles"][-1][2]
+        - sides["process"]["before"],
         "in_process_rss_mb_before": sides["thread"]["before"],
         "in_process_rss_mb_cycles": [
             {"cycle": c, "loaded": a, "unloaded": u} for c, a, u in sides["thread"]["cycles"]
         ],
     }
-    print(table(
-        f"models: list {args.files} GGUF headers in {figures['scan_s_median'] * 1000:.0f} ms (median of 3); "
-        f"load the default model in {figures['load_s_median'] * 1000:.0f} ms in a model process "
-        f"({figures['load_s_median_in_process'] * 1000:.0f} ms in this process) on {info.device}",
-        ["model in", "cycle", "RSS loaded MB", "RSS after unload MB", "vs before MB"],
-        rows,
-    ))
-    print(f"\nresident memory of this (the app's) process before the first load: "
-          f"{sides['process']['before']:.0f} MB with llama-cpp-python imported ({bare_start:.0f} MB "
-          f"without); after {args.cycles} load/unload cycles with the model process: "
-          f"{figures['rss_mb_after_cycles_minus_before']:+.1f} MB")
+    print(
+        table(
+            f"models: list {args.files} GGUF headers in {figures['scan_s_median'] * 1000:.0f} ms (median of 3); "
+            f"load the default model in {figures['load_s_median'] * 1000:.0f} ms in a model process "
+            f"({figures['load_s_median_in_process'] * 1000:.0f} ms in this process) on {info.device}",
+            ["model in", "cycle", "RSS loaded MB", "RSS after unload MB", "vs before MB"],
+            rows,
+        )
+    )
+    print(
+        f"\nresident memory of this (the app's) process before the first load: "
+        f"{sides['process']['before']:.0f} MB with llama-cpp-python imported ({bare_start:.0f} MB "
+        f"without); after {args.cycles} load/unload cycles with the model process: "
+        f"{figures['rss_mb_after_cycles_minus_before']:+.1f} MB"
+    )
     write_json(args.json, figures)
     return 0

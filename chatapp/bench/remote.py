@@ -36,9 +36,25 @@ def main(argv: list[str]) -> int:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", model, "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "2048", "--n_threads", str(threads), "--verbose", "False"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            model,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            str(threads),
+            "--verbose",
+            "False",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -56,7 +72,11 @@ def main(argv: list[str]) -> int:
         for run in range(args.runs):
             settings = GenerationSettings(temperature=0.7, max_tokens=args.tokens, seed=run)
             prompt = [ChatMessage("user", PROMPTS[run % len(PROMPTS)])]
-            for name, backend in (("local", local), ("server", remote)) if run % 2 == 0 else (("server", remote), ("local", local)):
+            for name, backend in (
+                (("local", local), ("server", remote))
+                if run % 2 == 0
+                else (("server", remote), ("local", local))
+            ):
                 r = backend.generate(prompt, settings, threading.Event(), lambda _t: None)
                 results[name].append((r.time_to_first_token, r.tokens_per_second))
         local.unload()
@@ -68,19 +88,37 @@ def main(argv: list[str]) -> int:
         return statistics.median(x[i] for x in results[name])
 
     figures = {
-        "tokens": args.tokens, "runs": args.runs, "threads": threads,
+        "tokens": args.tokens,
+        "runs": args.runs,
+        "threads": threads,
         "ttft_s": {"local": med("local", 0), "server": med("server", 0)},
         "tokens_per_s": {"local": med("local", 1), "server": med("server", 1)},
     }
-    figures["tokens_per_s_ratio"] = figures["tokens_per_s"]["server"] / figures["tokens_per_s"]["local"]
-    print(table(
-        f"remote: the default model, {args.tokens} tokens, median of {args.runs} runs ({threads} threads)",
-        ["path", "first token s", "tokens/s"],
-        [
-            ["local (the app's model process)", figures["ttft_s"]["local"], figures["tokens_per_s"]["local"]],
-            ["loopback server (OpenAI API)", figures["ttft_s"]["server"], figures["tokens_per_s"]["server"]],
-            ["ratio server/local", figures["ttft_s"]["server"] / figures["ttft_s"]["local"], figures["tokens_per_s_ratio"]],
-        ],
-    ))
+    figures["tokens_per_s_ratio"] = (
+        figures["tokens_per_s"]["server"] / figures["tokens_per_s"]["local"]
+    )
+    print(
+        table(
+            f"remote: the default model, {args.tokens} tokens, median of {args.runs} runs ({threads} threads)",
+            ["path", "first token s", "tokens/s"],
+            [
+                [
+                    "local (the app's model process)",
+                    figures["ttft_s"]["local"],
+                    figures["tokens_per_s"]["local"],
+                ],
+                [
+                    "loopback server (OpenAI API)",
+                    figures["ttft_s"]["server"],
+                    figures["tokens_per_s"]["server"],
+                ],
+                [
+                    "ratio server/local",
+                    figures["ttft_s"]["server"] / figures["ttft_s"]["local"],
+                    figures["tokens_per_s_ratio"],
+                ],
+            ],
+        )
+    )
     write_json(args.json, figures)
     return 0

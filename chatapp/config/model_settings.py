@@ -15,7 +15,12 @@ from typing import Any
 from chatapp.domain import GenerationSettings, from_known_fields
 from chatapp.engine.backend import ModelSpec
 
-OFFLOAD_CHOICES = ("auto", "all", "layers", "cpu")  # "layers": gpu_layers on the GPU, rest on the CPU
+OFFLOAD_CHOICES = (
+    "auto",
+    "all",
+    "layers",
+    "cpu",
+)  # "layers": gpu_layers on the GPU, rest on the CPU
 
 
 @dataclass

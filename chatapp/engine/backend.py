@@ -26,7 +26,9 @@ class ModelSpec:
     chat_template: str | None = None  # overrides the GGUF's own template
     flash_attn: bool = False
     rpc_servers: str | None = None  # "host:port,...": llama.cpp RPC helpers that take layers too
-    check_memory: bool = True  # refuse a model that would not fit the free memory (the user may override)
+    check_memory: bool = (
+        True  # refuse a model that would not fit the free memory (the user may override)
+    )
     endpoint: Any = None  # an engine.remote.Endpoint: the model runs on that server instead
 
     @property

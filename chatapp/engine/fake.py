@@ -104,4 +104,3 @@ class FakeBackend:
         if self.info is not None:
             self.unloads += 1
         self.info = None
-

@@ -18,16 +18,56 @@ from chatapp.engine.gguf_file import not_gguf_error
 from chatapp.errors import ModelLoadError
 
 # value types
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
 _STRING, _ARRAY = 8, 9
 _U64 = struct.Struct("<Q")
 # llama.cpp's general.file_type values (enum llama_ftype)
 FILE_TYPES = {
-    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 11: "Q3_K_S",
-    12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K",
-    19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS", 23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL",
-    26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16",
-    36: "TQ1_0", 37: "TQ2_0", 38: "MXFP4",
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    11: "Q3_K_S",
+    12: "Q3_K_M",
+    13: "Q3_K_L",
+    14: "Q4_K_S",
+    15: "Q4_K_M",
+    16: "Q5_K_S",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    19: "IQ2_XXS",
+    20: "IQ2_XS",
+    21: "Q2_K_S",
+    22: "IQ3_XS",
+    23: "IQ3_XXS",
+    24: "IQ1_S",
+    25: "IQ4_NL",
+    26: "IQ3_S",
+    27: "IQ3_M",
+    28: "IQ2_S",
+    29: "IQ2_M",
+    30: "IQ4_XS",
+    31: "IQ1_M",
+    32: "BF16",
+    36: "TQ1_0",
+    37: "TQ2_0",
+    38: "MXFP4",
 }
 _SPLIT = re.compile(r"^(?P<stem>.+)-(?P<n>\d{5})-of-(?P<total>\d{5})\.gguf$", re.IGNORECASE)
 MAX_STRING = 64 * 1024 * 1024  # a header string beyond this means a damaged file
@@ -62,7 +102,9 @@ def split_parts(path: Path) -> tuple[Path, int] | None:
     m = _SPLIT.match(path.name)
     if not m:
         return None
-    return path.with_name(f"{m.group('stem')}-00001-of-{m.group('total')}.gguf"), int(m.group("total"))
+    return path.with_name(f"{m.group('stem')}-00001-of-{m.group('total')}.gguf"), int(
+        m.group("total")
+    )
 
 
 class _Reader:
@@ -143,7 +185,9 @@ def read_header(path: str | Path) -> GGUFInfo:
         try:
             version = struct.unpack_from("<I", buf, 4)[0]
             if version not in (1, 2, 3):
-                raise ModelLoadError(f"{path.name} uses GGUF version {version}, which chatapp cannot read.")
+                raise ModelLoadError(
+                    f"{path.name} uses GGUF version {version}, which chatapp cannot read."
+                )
             r = _Reader(buf, version, 8)
             n_tensors = r.count()
             n_kv = r.count()
@@ -169,18 +213,30 @@ def read_header(path: str | Path) -> GGUFInfo:
     except IsADirectoryError as exc:
         raise ModelLoadError(f"{first} is a folder, not a model file.") from exc
     except (EOFError, ValueError, struct.error, MemoryError, OSError) as exc:
-        raise ModelLoadError(f"{path.name} is damaged or incomplete (its header cannot be read).") from exc
-    size = path.stat().st_size if parts == 1 else sum(
-        p.stat().st_size for p in first.parent.glob(first.name.replace("-00001-of-", "-*-of-")) if p.is_file()
+        raise ModelLoadError(
+            f"{path.name} is damaged or incomplete (its header cannot be read)."
+        ) from exc
+    size = (
+        path.stat().st_size
+        if parts == 1
+        else sum(
+            p.stat().st_size
+            for p in first.parent.glob(first.name.replace("-00001-of-", "-*-of-"))
+            if p.is_file()
+        )
     )
     arch = str(meta.get("general.architecture", "unknown"))
     ftype = meta.get("general.file_type")
     return GGUFInfo(
         path=str(first),
-        name=str(meta.get("general.name") or _SPLIT.sub(r"\g<stem>", first.name).removesuffix(".gguf")),
+        name=str(
+            meta.get("general.name") or _SPLIT.sub(r"\g<stem>", first.name).removesuffix(".gguf")
+        ),
         architecture=arch,
         parameters=int(params),
-        quantization=FILE_TYPES.get(ftype, f"type {ftype}") if ftype is not None else _guess_quant(first.name),
+        quantization=FILE_TYPES.get(ftype, f"type {ftype}")
+        if ftype is not None
+        else _guess_quant(first.name),
         file_size=size,
         context_length=int(meta.get(f"{arch}.context_length", 0) or 0),
         block_count=int(meta.get(f"{arch}.block_count", 0) or 0),

@@ -23,6 +23,7 @@ from chatapp.errors import GenerationError, ModelLoadError, ModelTooLarge
 
 log = logging.getLogger("chatapp.engine")
 
+
 @dataclasses.dataclass(frozen=True)
 class LoadPlan:
     path: Path
@@ -51,10 +52,14 @@ def plan_load(spec: ModelSpec, extra_free: int = 0) -> LoadPlan:
     free = memory_estimate.available_memory()
     if free is not None:
         free += extra_free
-    n_ctx = spec.n_ctx if spec.n_ctx > 0 else memory_estimate.auto_context(header, free, spec.n_batch)
+    n_ctx = (
+        spec.n_ctx if spec.n_ctx > 0 else memory_estimate.auto_context(header, free, spec.n_batch)
+    )
     spec = dataclasses.replace(spec, n_ctx=n_ctx)
     if layers == 0:
-        LlamaBackend._check_memory(header, spec, free)  # before unloading: a refusal keeps the old model
+        LlamaBackend._check_memory(
+            header, spec, free
+        )  # before unloading: a refusal keeps the old model
     return LoadPlan(path, header, spec, layers, fallback, threads)
 
 
@@ -89,7 +94,12 @@ class LlamaBackend:
             ) from exc
         plan = plan_load(spec, self._footprint + extra_free)
         path, header, spec, layers, fallback, threads = (
-            plan.path, plan.header, plan.spec, plan.layers, plan.fallback, plan.threads
+            plan.path,
+            plan.header,
+            plan.spec,
+            plan.layers,
+            plan.fallback,
+            plan.threads,
         )
         from chatapp.engine import rpc
 
@@ -106,7 +116,9 @@ class LlamaBackend:
             log.warning("loading %s on the GPU failed (%s); loading on the CPU", path, reason)
             fallback = f"loading on the GPU failed: {reason}"
             layers = 0
-            self._check_memory(header, spec, memory_estimate.available_memory())  # nothing is loaded now
+            self._check_memory(
+                header, spec, memory_estimate.available_memory()
+            )  # nothing is loaded now
             mark = llama_log.mark()
             try:
                 llm = self._create(llama_cpp, path, spec, 0, threads)
@@ -114,9 +126,13 @@ class LlamaBackend:
                 raise self._load_error(path, exc2, mark) from exc2
         load_seconds = time.perf_counter() - started
         self._llm = llm
-        self._footprint = memory_estimate.estimate(header, spec.n_ctx, spec.n_batch).total if layers == 0 else 0
+        self._footprint = (
+            memory_estimate.estimate(header, spec.n_ctx, spec.n_batch).total if layers == 0 else 0
+        )
         try:
-            self._format_ = PromptFormat(llm._model, spec.chat_template or llm.metadata.get("tokenizer.chat_template"))
+            self._format_ = PromptFormat(
+                llm._model, spec.chat_template or llm.metadata.get("tokenizer.chat_template")
+            )
             notice = self._format_.notice
         except Exception as exc:
             self.unload()
@@ -171,7 +187,9 @@ class LlamaBackend:
                 estimate=est,
             )
 
-    def _create(self, llama_cpp: Any, path: Path, spec: ModelSpec, layers: int, threads: int) -> Any:
+    def _create(
+        self, llama_cpp: Any, path: Path, spec: ModelSpec, layers: int, threads: int
+    ) -> Any:
         kwargs: dict[str, Any] = {
             "model_path": str(path),
             "n_ctx": spec.n_ctx,
@@ -214,6 +232,7 @@ class LlamaBackend:
 
     def _install_abort(self, llama_cpp: Any) -> None:
         """Let a cancel interrupt prompt processing too (CPU and Metal call this; CUDA does not)."""
+
         @llama_cpp.ggml_abort_callback
         def _should_abort(_data: Any) -> bool:
             return self._cancel.is_set()
@@ -304,8 +323,13 @@ class LlamaBackend:
         started = time.perf_counter()
         rendered = self._render(messages)
         return self.generate_tokens(
-            rendered.tokens, rendered.stop, settings, cancel, on_text,
-            started=started, on_progress=on_progress,
+            rendered.tokens,
+            rendered.stop,
+            settings,
+            cancel,
+            on_text,
+            started=started,
+            on_progress=on_progress,
         )
 
     def generate_tokens(
@@ -333,7 +357,9 @@ class LlamaBackend:
                 f"({n_ctx} tokens).",
                 detail="Shorten the system prompt or raise the context size.",
             )
-        max_tokens = settings.max_tokens if settings.max_tokens and settings.max_tokens > 0 else None
+        max_tokens = (
+            settings.max_tokens if settings.max_tokens and settings.max_tokens > 0 else None
+        )
         room = n_ctx - len(prompt)
         if max_tokens is None or max_tokens > room:
             max_tokens = room

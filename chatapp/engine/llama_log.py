@@ -15,7 +15,13 @@ import threading
 log = logging.getLogger("chatapp.engine.llama")
 
 # ggml_log_level: NONE=0, DEBUG=1, INFO=2, WARN=3, ERROR=4, CONT=5 (continues the last line)
-_LEVELS = {0: logging.CRITICAL, 1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
+_LEVELS = {
+    0: logging.CRITICAL,
+    1: logging.DEBUG,
+    2: logging.INFO,
+    3: logging.WARNING,
+    4: logging.ERROR,
+}
 
 # a load logs a few lines per layer: room for the whole load of a big model
 _lines: collections.deque[tuple[int, int, str]] = collections.deque(maxlen=4000)
@@ -72,4 +78,3 @@ def mark() -> int:
 def since(position: int, min_level: int = logging.DEBUG) -> list[str]:
     with _lock:
         return [text for n, level, text in _lines if n > position and level >= min_level]
-

@@ -47,7 +47,9 @@ def gib(n: float) -> str:
 
 def _int(meta: dict, key: str, default: int = 0) -> int:
     value = meta.get(key)
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+    return (
+        int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+    )
 
 
 def shape(info: GGUFInfo) -> tuple[int, int, int, int, int]:
@@ -75,7 +77,9 @@ def estimate(info: GGUFInfo, n_ctx: int, n_batch: int = 512) -> MemoryEstimate:
     cells = _padded(max(1, n_ctx))
     batch = max(1, min(n_batch, cells))
     compute = 4 * batch * (vocab + 4 * n_embd) + 2 * batch * cells * heads
-    return MemoryEstimate(weights=info.file_size, kv_cache=cells * kv_per_token, compute=compute, n_ctx=n_ctx)
+    return MemoryEstimate(
+        weights=info.file_size, kv_cache=cells * kv_per_token, compute=compute, n_ctx=n_ctx
+    )
 
 
 def available_memory() -> int | None:
@@ -109,7 +113,9 @@ def auto_context(info: GGUFInfo, available: int | None, n_batch: int = 512) -> i
     return max(MIN_CONTEXT, min(fits, best))
 
 
-def too_large(info: GGUFInfo, n_ctx: int, n_batch: int, available: int | None) -> MemoryEstimate | None:
+def too_large(
+    info: GGUFInfo, n_ctx: int, n_batch: int, available: int | None
+) -> MemoryEstimate | None:
     """The estimate when it exceeds the free memory (loading would swap or freeze); else None."""
     if available is None:
         return None

@@ -81,7 +81,9 @@ class ModelProcessDied(GenerationError):
     """The model process died (or ignored a stop) while replying; `partial_text` is what
     it wrote before."""
 
-    def __init__(self, message: str, *, detail: str = "", partial_text: str = "", reason: str = "") -> None:
+    def __init__(
+        self, message: str, *, detail: str = "", partial_text: str = "", reason: str = ""
+    ) -> None:
         super().__init__(message, detail=detail)
         self.partial_text = partial_text
         self.reason = reason
@@ -122,7 +124,9 @@ class ProcessBackend:
 
     reports_reading = True  # generate() takes on_progress
 
-    def __init__(self, load_deadline_s: float | None = None, stop_grace: float = STOP_GRACE) -> None:
+    def __init__(
+        self, load_deadline_s: float | None = None, stop_grace: float = STOP_GRACE
+    ) -> None:
         self.info: ModelInfo | None = None
         self.last_reused_tokens = 0
         # seconds of the last reply's first token spent crossing the boundary: from sending
@@ -301,7 +305,9 @@ class ProcessBackend:
         try:  # the child starts Python and imports llama.cpp while the checks run here
             child = self._start_child()
         except _Died:
-            raise ModelLoadInterrupted(f"{Path(spec.path).name} was not loaded: {QUITTING}.") from None
+            raise ModelLoadInterrupted(
+                f"{Path(spec.path).name} was not loaded: {QUITTING}."
+            ) from None
         try:
             plan = plan_load(spec, old.footprint if old is not None else 0)
         except BaseException:
@@ -319,7 +325,9 @@ class ProcessBackend:
             self._stop_child(child, kill=True)
             if died.reason == QUITTING:
                 raise ModelLoadInterrupted(f"{name} was not loaded: {QUITTING}.") from None
-            log.warning("the model process died loading %s (%s); its log:\n%s", name, died.reason, tail)
+            log.warning(
+                "the model process died loading %s (%s); its log:\n%s", name, died.reason, tail
+            )
             raise ModelProcessCrashed(
                 f"The model process stopped while loading {name} ({died.reason}). "
                 "The file may be damaged.",
@@ -370,13 +378,17 @@ class ProcessBackend:
         try:
             vocab = _internals.LlamaModel(path_model=str(path), params=params, verbose=False)
         except Exception as exc:
-            raise ModelLoadError(f"The vocabulary of {path.name} could not be read.", detail=str(exc)) from exc
+            raise ModelLoadError(
+                f"The vocabulary of {path.name} could not be read.", detail=str(exc)
+            ) from exc
         try:
             template = spec.chat_template or vocab.metadata().get("tokenizer.chat_template")
             return PromptFormat(vocab, template), vocab
         except Exception as exc:
             vocab.close()
-            raise ModelLoadError(f"The chat template of {path.name} cannot be used.", detail=str(exc)) from exc
+            raise ModelLoadError(
+                f"The chat template of {path.name} cannot be used.", detail=str(exc)
+            ) from exc
 
     def unload(self) -> None:
         """End the child: all of its memory goes back to the system."""
@@ -453,9 +465,7 @@ class ProcessBackend:
         _, result, reused = reply
         self.last_reused_tokens = reused
         end = time.perf_counter()
-        self.last_transit_s = (
-            first_at[0] - sent - result.time_to_first_token if first_at else None
-        )
+        self.last_transit_s = first_at[0] - sent - result.time_to_first_token if first_at else None
         return dataclasses.replace(
             result,
             seconds=end - started,

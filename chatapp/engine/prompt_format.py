@@ -74,9 +74,7 @@ class PromptFormat:
         self._masks = {text: chr(_MASK_BASE + i) for i, text in enumerate(ordered)}
         self._unmask = {mask: text for text, mask in self._masks.items()}
         self._control_re = re.compile("|".join(map(re.escape, ordered))) if ordered else None
-        self._mask_re = (
-            re.compile("[" + "".join(self._unmask) + "]") if self._unmask else None
-        )
+        self._mask_re = re.compile("[" + "".join(self._unmask) + "]") if self._unmask else None
 
     def _mask(self, text: str) -> str:
         if self._control_re is None:
@@ -138,5 +136,7 @@ class PromptFormat:
             buffer = (self._token_array * size)()
             n = self._llama_tokenize(self._vocab, data, len(data), buffer, size, add_bos, special)
             if n < 0:
-                raise GenerationError("The text could not be tokenized.", detail=f"llama_tokenize: {n}")
+                raise GenerationError(
+                    "The text could not be tokenized.", detail=f"llama_tokenize: {n}"
+                )
         return buffer[:n]

@@ -25,7 +25,9 @@ from chatapp.domain import ChatMessage, GenerationSettings
 from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult, TextCallback
 from chatapp.errors import GenerationError, ModelLoadError
 
-TEMPLATE_OVERHEAD = 8  # tokens a chat template adds around one message, at most, for common templates
+TEMPLATE_OVERHEAD = (
+    8  # tokens a chat template adds around one message, at most, for common templates
+)
 CHARS_PER_TOKEN_FLOOR = 2.5  # without a tokenizer: over-count rather than overflow the context
 
 
@@ -62,11 +64,16 @@ class RemoteBackend:
 
     def _request(self, url: str, body: dict[str, Any] | None = None, timeout: float | None = None):  # type: ignore[no-untyped-def]
         assert self.endpoint is not None
-        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        }
         if self.endpoint.api_key:
             headers["Authorization"] = f"Bearer {self.endpoint.api_key}"
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
+        request = urllib.request.Request(
+            url, data=data, headers=headers, method="POST" if data else "GET"
+        )
         return urllib.request.urlopen(request, timeout=timeout or self.endpoint.timeout)
 
     def _explain(self, exc: BaseException, what: str) -> str:
@@ -79,9 +86,13 @@ class RemoteBackend:
                 return f"{where} has no such address (HTTP 404) for {what}. Is the base URL right (it usually ends in /v1)?"
             return f"{where} answered HTTP {exc.code} for {what}: {exc.reason}"
         reason = getattr(exc, "reason", exc)
-        if isinstance(reason, ssl.SSLCertVerificationError) or isinstance(exc, ssl.SSLCertVerificationError):
+        if isinstance(reason, ssl.SSLCertVerificationError) or isinstance(
+            exc, ssl.SSLCertVerificationError
+        ):
             return f"The certificate of {where} is not trusted: {getattr(reason, 'verify_message', reason)}."
-        if isinstance(reason, (TimeoutError, socket.timeout)) or isinstance(exc, (TimeoutError, socket.timeout)):
+        if isinstance(reason, (TimeoutError, socket.timeout)) or isinstance(
+            exc, (TimeoutError, socket.timeout)
+        ):
             return f"{where} did not answer within {ep.timeout:g} seconds ({what})."
         if isinstance(reason, ConnectionRefusedError):
             return f"Nothing answers at {where}: is the server running?"
@@ -96,7 +107,9 @@ class RemoteBackend:
         started = time.perf_counter()
         models = self.models()
         if ep.model and ep.model not in models:
-            raise ModelLoadError(f"{ep.name} has no model '{ep.model}'. It has: {', '.join(models[:10])}.")
+            raise ModelLoadError(
+                f"{ep.name} has no model '{ep.model}'. It has: {', '.join(models[:10])}."
+            )
         self._model = ep.model or models[0]
         self._can_tokenize = self._probe_tokenizer()
         self.counts_estimated = True
@@ -111,7 +124,9 @@ class RemoteBackend:
             total_layers=0,
             n_threads=0,
             load_seconds=time.perf_counter() - started,
-            template_notice=None if self._can_tokenize else "token counts are estimated (the server cannot tokenize)",
+            template_notice=None
+            if self._can_tokenize
+            else "token counts are estimated (the server cannot tokenize)",
         )
         return self.info
 
@@ -125,10 +140,16 @@ class RemoteBackend:
             with self._request(ep.base_url.rstrip("/") + "/models") as response:
                 listing = json.loads(response.read().decode("utf-8"))
         except json.JSONDecodeError as exc:
-            raise ModelLoadError(f"{ep.name} answered with something that is not JSON.", detail=str(exc)) from exc
+            raise ModelLoadError(
+                f"{ep.name} answered with something that is not JSON.", detail=str(exc)
+            ) from exc
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise ModelLoadError(self._explain(exc, "the model list")) from exc
-        models = [m.get("id") for m in listing.get("data", []) if isinstance(m, dict)] if isinstance(listing, dict) else []
+        models = (
+            [m.get("id") for m in listing.get("data", []) if isinstance(m, dict)]
+            if isinstance(listing, dict)
+            else []
+        )
         models = [m for m in models if isinstance(m, str) and m]
         if not models:
             raise ModelLoadError(f"{ep.name} lists no models.")
@@ -143,7 +164,9 @@ class RemoteBackend:
 
     def _server_count(self, text: str) -> int:
         assert self.endpoint is not None
-        with self._request(self.endpoint.root + "/extras/tokenize/count", {"input": text, "model": self._model}) as r:
+        with self._request(
+            self.endpoint.root + "/extras/tokenize/count", {"input": text, "model": self._model}
+        ) as r:
             return int(json.loads(r.read().decode("utf-8"))["count"])
 
     def count_text_tokens(self, text: str) -> int:
@@ -180,7 +203,11 @@ class RemoteBackend:
         }
         if settings.seed is not None:
             body["seed"] = settings.seed
-        extra = {"top_k": settings.top_k, "min_p": settings.min_p, "repeat_penalty": settings.repeat_penalty}
+        extra = {
+            "top_k": settings.top_k,
+            "min_p": settings.min_p,
+            "repeat_penalty": settings.repeat_penalty,
+        }
         body.update(extra)  # llama.cpp, vLLM and Ollama read these; others ignore them
         pieces: list[str] = []
         chunks = 0
@@ -208,10 +235,13 @@ class RemoteBackend:
                     event = json.loads(data)
                 except json.JSONDecodeError as exc:
                     raise GenerationError(
-                        f"{self.endpoint.name} sent something that is not JSON in its reply.", detail=data[:200]
+                        f"{self.endpoint.name} sent something that is not JSON in its reply.",
+                        detail=data[:200],
                     ) from exc
                 if isinstance(event, dict) and event.get("error"):
-                    raise GenerationError(f"{self.endpoint.name} reported an error: {event['error']}")
+                    raise GenerationError(
+                        f"{self.endpoint.name} reported an error: {event['error']}"
+                    )
                 choices = event.get("choices") or [{}] if isinstance(event, dict) else [{}]
                 choice = choices[0] if choices else {}
                 text = (choice.get("delta") or {}).get("content") or ""

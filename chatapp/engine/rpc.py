@@ -64,7 +64,9 @@ def _ggml_library() -> ctypes.CDLL:
     for name in names:
         if (folder / name).exists():
             return ctypes.CDLL(str(folder / name))
-    raise ModelLoadError("llama.cpp's ggml library was not found next to llama-cpp-python.", detail=str(folder))
+    raise ModelLoadError(
+        "llama.cpp's ggml library was not found next to llama-cpp-python.", detail=str(folder)
+    )
 
 
 def add_servers(text: str) -> list[str]:
@@ -79,9 +81,7 @@ def add_servers(text: str) -> list[str]:
     except ValueError as exc:
         raise ModelLoadError(f"The RPC servers setting is not valid: {exc}.") from exc
     if servers and not llama_cpp.llama_supports_rpc():
-        raise ModelLoadError(
-            "This build of llama.cpp cannot use RPC servers.", detail=BUILD_HINT
-        )
+        raise ModelLoadError("This build of llama.cpp cannot use RPC servers.", detail=BUILD_HINT)
     silent = unreachable([*servers, *sorted(_registered - set(servers))])
     if silent is not None:
         server, why = silent
@@ -89,7 +89,8 @@ def add_servers(text: str) -> list[str]:
         raise ModelLoadError(
             f"The RPC server {server} does not answer ({why}).",
             detail="It was added earlier in this session: restart chatapp to stop using it."
-            if earlier else "Start ggml-rpc-server there, or remove it from the model's settings.",
+            if earlier
+            else "Start ggml-rpc-server there, or remove it from the model's settings.",
         )
     if not servers:
         return []
@@ -105,7 +106,9 @@ def add_servers(text: str) -> list[str]:
         raise ModelLoadError("llama.cpp's RPC backend is not available.", detail=BUILD_HINT)
     address = ggml.ggml_backend_reg_get_proc_address(reg, b"ggml_backend_rpc_add_server")
     if not address:
-        raise ModelLoadError("This llama.cpp's RPC backend is too old to add servers.", detail=BUILD_HINT)
+        raise ModelLoadError(
+            "This llama.cpp's RPC backend is too old to add servers.", detail=BUILD_HINT
+        )
     add_server = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_char_p)(address)
     for server in servers:
         if server in _registered:

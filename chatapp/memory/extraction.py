@@ -27,22 +27,78 @@ log = logging.getLogger("chatapp.memory")
 MIN_PARAMS = 1_000_000_000  # Llama-3.2-1B, Qwen2.5-1.5B and up follow the prompt
 RECENT_MESSAGES = 4  # the newest unread user messages read after an exchange (not a whole import)
 MAX_FACTS = 5  # per message
-SETTINGS = GenerationSettings(temperature=0.0, top_p=1.0, top_k=1, min_p=0.0, repeat_penalty=1.1, max_tokens=160)
+SETTINGS = GenerationSettings(
+    temperature=0.0, top_p=1.0, top_k=1, min_p=0.0, repeat_penalty=1.1, max_tokens=160
+)
 
-SYSTEM = "You read a chat message and list the lasting facts its writer states. You never add anything."
+SYSTEM = (
+    "You read a chat message and list the lasting facts its writer states. You never add anything."
+)
 PROMPT = (
     "Message from the user:\n<<<\n{text}\n>>>\n\n"
     "List the lasting facts the user states about themselves or the people, pets and places in "
     "their life: name, age, home, work, family, health, likes and dislikes, plans with their dates. "
     "Skip greetings, questions, requests and passing moods. Write one fact per line, as a short "
-    "sentence in the user's own words, starting with \"I\" or \"My\". If there are none, write NONE."
+    'sentence in the user\'s own words, starting with "I" or "My". If there are none, write NONE.'
 )
 
 _BULLET = re.compile(r"^\s*(?:[-*•·]+|\d{1,2}[.)])\s*")
 _WORD = re.compile(r"[a-z0-9]+")
-_NOTHING = re.compile(r"^(none|no (lasting )?facts|there are no|the message (does not|doesn't))", re.IGNORECASE)
+_NOTHING = re.compile(
+    r"^(none|no (lasting )?facts|there are no|the message (does not|doesn't))", re.IGNORECASE
+)
 _FACT = re.compile(r"^(?:i|i'm|i've|i'd|i'll|my|we|we're|we've|our)\s+\w", re.IGNORECASE)
-_COMMON = {"i", "im", "me", "my", "mine", "we", "our", "us", "a", "an", "and", "or", "of", "to", "in", "on", "at", "for", "with", "from", "by", "is", "are", "was", "were", "be", "been", "has", "have", "had", "their", "they", "them", "this", "that", "these", "those", "it", "its", "as", "about", "who", "whom", "which", "what", "when", "where", "also", "not"}
+_COMMON = {
+    "i",
+    "im",
+    "me",
+    "my",
+    "mine",
+    "we",
+    "our",
+    "us",
+    "a",
+    "an",
+    "and",
+    "or",
+    "of",
+    "to",
+    "in",
+    "on",
+    "at",
+    "for",
+    "with",
+    "from",
+    "by",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "has",
+    "have",
+    "had",
+    "their",
+    "they",
+    "them",
+    "this",
+    "that",
+    "these",
+    "those",
+    "it",
+    "its",
+    "as",
+    "about",
+    "who",
+    "whom",
+    "which",
+    "what",
+    "when",
+    "where",
+    "also",
+    "not",
+}
 
 
 def worth_asking(n_params: int, min_params: int | None = None) -> bool:

@@ -26,7 +26,9 @@ _DURABLE = re.compile(
     re.IGNORECASE,
 )
 _FILLER = re.compile(r"^(thanks|thank you|ok|okay|sure|yes|no|bye|lol|haha)\b", re.IGNORECASE)
-_GREETING = re.compile(r"^(hi|hello|hey|good (morning|afternoon|evening))(\s+there)?\s*[,!.]*\s*", re.IGNORECASE)
+_GREETING = re.compile(
+    r"^(hi|hello|hey|good (morning|afternoon|evening))(\s+there)?\s*[,!.]*\s*", re.IGNORECASE
+)
 _RELATION = re.compile(
     r"\bmy\s+(sister|brother|mother|mom|mum|father|dad|wife|husband|partner|boyfriend|girlfriend|"
     r"son|daughter|friend|boss|colleague|dog|cat|kids?|children|parents|grandma|grandpa|aunt|uncle|"
@@ -41,11 +43,51 @@ _VOCATIVE = re.compile(r",\s*[A-Z][a-z]+(?=\s*[.!?]*$)|^[A-Z][a-z]+(?=,)")
 _NAME_SUBJECT = re.compile(r"^([A-Z][a-z]+)\b(?!\s*(?:is a|was a)\b)")
 # a sentence's first word that is a verb or a heading, not someone's name ("Met someone: …")
 _NOT_A_NAME = re.compile(r"(?:ed|ing)$|^(?:Meet|Met|New|Big|Got|Just|Said|Since|From|After|Today)$")
-_STOP_NAMES = {"The", "This", "That", "It", "There", "What", "When", "Where", "Why", "How", "And", "But", "So"}
+_STOP_NAMES = {
+    "The",
+    "This",
+    "That",
+    "It",
+    "There",
+    "What",
+    "When",
+    "Where",
+    "Why",
+    "How",
+    "And",
+    "But",
+    "So",
+}
 # capitalised after a colon or a dash, but no name ("Update: It works", "Mel: We did")
 _NOT_SPECIFIC = _STOP_NAMES | {
-    "He", "She", "They", "We", "You", "My", "Our", "Your", "His", "Her", "Their", "Its", "These", "Those",
-    "Yes", "No", "Oh", "Wow", "Thanks", "Hey", "Hi", "Hello", "Yeah", "Sure", "Just", "Also", "Then", "Now",
+    "He",
+    "She",
+    "They",
+    "We",
+    "You",
+    "My",
+    "Our",
+    "Your",
+    "His",
+    "Her",
+    "Their",
+    "Its",
+    "These",
+    "Those",
+    "Yes",
+    "No",
+    "Oh",
+    "Wow",
+    "Thanks",
+    "Hey",
+    "Hi",
+    "Hello",
+    "Yeah",
+    "Sure",
+    "Just",
+    "Also",
+    "Then",
+    "Now",
 }
 
 
@@ -78,9 +120,13 @@ def sentences(text: str) -> list[str]:
         clauses: list[str] = []
         for clause in _CLAUSE.split(sentence or ""):
             clause = clause.strip()
-            joined = re.search(re.escape(clauses[-1]) + r"(\s+(?:and|but)\s+)" + re.escape(clause), sentence) if (
-                clauses and clause and len(clauses[-1].split()) < 4
-            ) else None
+            joined = (
+                re.search(
+                    re.escape(clauses[-1]) + r"(\s+(?:and|but)\s+)" + re.escape(clause), sentence
+                )
+                if (clauses and clause and len(clauses[-1].split()) < 4)
+                else None
+            )
             if clauses and clause and _LEANS.match(clauses[-1]):
                 joined = re.search(re.escape(clauses[-1]) + r"(\W+)" + re.escape(clause), sentence)
             if joined:  # "Osvaldo and I just moved in" is one statement, not a name and a clause
@@ -136,7 +182,8 @@ def candidates(
         first = bool(_FIRST_PERSON.search(sentence)) or (by_meaning and opens_with_change(sentence))
         durable = len(_DURABLE.findall(sentence))
         specifics = sum(
-            w not in _NOT_SPECIFIC for w in re.findall(r"\b[A-Z][a-z]+|\b\d{1,4}\b", _VOCATIVE.sub("", sentence)[1:])
+            w not in _NOT_SPECIFIC
+            for w in re.findall(r"\b[A-Z][a-z]+|\b\d{1,4}\b", _VOCATIVE.sub("", sentence)[1:])
         )
         if not (first or specifics) or not (durable or by_meaning):
             continue

@@ -46,15 +46,154 @@ from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
 
 RRF_K = 10
-NEXT_WEIGHT = 0.8  # a message is also judged by the reply that follows it (0.5 before the focus, below)
-ANSWER_SHARE = 1.0  # the message after a lexical hit ranks as that hit does (0.7: 1 point lower @1024)
+NEXT_WEIGHT = (
+    0.8  # a message is also judged by the reply that follows it (0.5 before the focus, below)
+)
+ANSWER_SHARE = (
+    1.0  # the message after a lexical hit ranks as that hit does (0.7: 1 point lower @1024)
+)
 CANDIDATES = 100
 DAY_SHARE = 0.3  # of the mean of the day's three best hits, added to each of its hits
-COMMON_SHARE = 0.3  # a word in more of the thread's recent messages than this tells none of them apart
+COMMON_SHARE = (
+    0.3  # a word in more of the thread's recent messages than this tells none of them apart
+)
 COMMON_MIN_MESSAGES = 40  # fewer recent messages say too little about which words are common
 FOCUS_WEIGHT = 2.0  # the new message without its common words, against the whole message (1)
 
-_STOP = {"a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "ever", "also", "really", "much", "many", "get", "got", "like", "one"}
+_STOP = {
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "down",
+    "during",
+    "each",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "me",
+    "more",
+    "most",
+    "my",
+    "myself",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "out",
+    "over",
+    "own",
+    "same",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "ever",
+    "also",
+    "really",
+    "much",
+    "many",
+    "get",
+    "got",
+    "like",
+    "one",
+}
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -80,7 +219,8 @@ def focused_text(text: str, recent_words: Sequence[set[str]]) -> str | None:
         return None
     limit = COMMON_SHARE * len(recent_words)
     common = {
-        w for w in words(text)
+        w
+        for w in words(text)
         if w not in _STOP and len(w) > 1 and sum(1 for s in recent_words if w in s) > limit
     }
     if not common:
@@ -129,9 +269,14 @@ class EmbeddingCache:
             shown = [(mid, depth) for mid, depth in zip(ids, depths) if mid in known]
             matrix = (
                 np.vstack([known[mid] for mid, _d in shown]).astype(np.float32, copy=False)
-                if shown else np.zeros((0, 0), dtype=np.float32)
+                if shown
+                else np.zeros((0, 0), dtype=np.float32)
             )
-            cached = ([mid for mid, _d in shown], np.asarray([d for _m, d in shown], dtype=np.int64), matrix)
+            cached = (
+                [mid for mid, _d in shown],
+                np.asarray([d for _m, d in shown], dtype=np.int64),
+                matrix,
+            )
             self._cache[thread_id] = cached
         return cached
 
@@ -161,7 +306,9 @@ def recall(
             if allowed.any():
                 sims = matrix @ np.asarray(query_vector, dtype=np.float32)
                 # a second ranking lets an answer lift the turn it answers
-                with_next = sims + NEXT_WEIGHT * np.concatenate([sims[1:], [0.0]]).astype(np.float32)
+                with_next = sims + NEXT_WEIGHT * np.concatenate([sims[1:], [0.0]]).astype(
+                    np.float32
+                )
                 for ranking in (sims, with_next):
                     ranking = ranking.copy()
                     ranking[~allowed] = -np.inf
@@ -195,7 +342,12 @@ def _lift_days(store: Store, fused: dict[int, float]) -> None:
 
 
 def _lift_answers(
-    store: Store, thread_id: int, rows: list, before_depth: int, fused: dict[int, float], depths: dict[int, int]
+    store: Store,
+    thread_id: int,
+    rows: list,
+    before_depth: int,
+    fused: dict[int, float],
+    depths: dict[int, int],
 ) -> None:
     """The message after each lexical hit (the reply to it) shares in the hit's rank; a reply
     that is a lexical hit itself ranks once, at the better of its own rank and its question's.
@@ -204,7 +356,9 @@ def _lift_answers(
     histories: LongMemEval dev evidence recall 60.4% → 78.9% at 2,048 tokens (LoCoMo dev
     90.8% → 90.6%; counting such replies by their own rank alone, 89.8%)."""
     own = {depth: rank for rank, (_mid, depth) in enumerate(rows)}
-    wanted = {depth + 1: rank for rank, (_mid, depth) in enumerate(rows) if depth + 1 < before_depth}
+    wanted = {
+        depth + 1: rank for rank, (_mid, depth) in enumerate(rows) if depth + 1 < before_depth
+    }
     if not wanted:
         return
     for mid, depth in store.on_path_at_depths(thread_id, wanted):

@@ -39,7 +39,9 @@ class IngestReport:
 
 
 class MemoryService:
-    def __init__(self, store: Store, encode: Encode, model_name: str, gates: GateParams | None = None) -> None:
+    def __init__(
+        self, store: Store, encode: Encode, model_name: str, gates: GateParams | None = None
+    ) -> None:
         self.store = store
         self.tables = MemoryTables(store)
         self.encode = encode
@@ -110,6 +112,7 @@ class MemoryService:
         report.embedded += len(pending)
         report.candidates += len(found)
         if found:
+
             def when(c: facts.Candidate, created: dict[int, float] = created) -> float:
                 return now if now is not None else created.get(c.source_id, time.time())
 
@@ -117,15 +120,21 @@ class MemoryService:
         items = [(mid, v) for (mid, _t), v in zip(pending, vectors)]
         self.tables.put_embeddings(self.model_name, items)
 
-    def write_facts(self, thread_id: int, found: list[facts.Candidate], when: float) -> IngestReport:
+    def write_facts(
+        self, thread_id: int, found: list[facts.Candidate], when: float
+    ) -> IngestReport:
         """Facts found elsewhere (the model's extraction prompt) into the thread's slots."""
         report = IngestReport(candidates=len(found))
         self._write_facts(thread_id, found, lambda _c: when, report)
         return report
 
     def _write_facts(
-        self, thread_id: int, found: list[facts.Candidate], when: Callable[[facts.Candidate], float],
-        report: IngestReport, judge: bool = False,
+        self,
+        thread_id: int,
+        found: list[facts.Candidate],
+        when: Callable[[facts.Candidate], float],
+        report: IngestReport,
+        judge: bool = False,
     ) -> None:
         """`judge`: keep only the candidates the embedder reads as lasting facts about a
         person (not passing talk), at most MAX_PER_MESSAGE per message, the likeliest first.
@@ -135,7 +144,9 @@ class MemoryService:
         # who one's partner is belongs to oneself ("My girlfriend Aisha…" and "I'm seeing
         # Jess now" are one slot), though the sentence is about the partner
         found = [
-            dataclasses.replace(c, owner="user") if r.attribute in USERS_OWN and c.owner in PARTNERS else c
+            dataclasses.replace(c, owner="user")
+            if r.attribute in USERS_OWN and c.owner in PARTNERS
+            else c
             for c, r in zip(found, readings)
         ]
         items = list(zip(found, keys, (r.attribute for r in readings)))
@@ -162,8 +173,12 @@ class MemoryService:
                 self._write_bank(None, about_user, when, IngestReport(), shared)
 
     def _write_bank(
-        self, thread_id: int | None, items: list[tuple[facts.Candidate, np.ndarray, str | None]],
-        when: Callable[[facts.Candidate], float], report: IngestReport, gates: GateParams,
+        self,
+        thread_id: int | None,
+        items: list[tuple[facts.Candidate, np.ndarray, str | None]],
+        when: Callable[[facts.Candidate], float],
+        report: IngestReport,
+        gates: GateParams,
     ) -> None:
         """Candidates into one bank: the thread's, or (None) the global one about the user."""
         bank = SlotBank(self.tables.slots(thread_id), gates, self.attributes)
@@ -191,14 +206,18 @@ class MemoryService:
 
     def _key_notes(self, thread_id: int) -> None:
         """Notes written while the embedding model was unavailable get their key."""
-        keyless = [s for s in self.tables.slots(thread_id, include_global=True) if not np.any(s.key)]
+        keyless = [
+            s for s in self.tables.slots(thread_id, include_global=True) if not np.any(s.key)
+        ]
         if keyless:
             for slot, key in zip(keyless, self.encode([s.text for s in keyless])):
                 slot.key = key
                 self.tables.save_slot(slot)
 
 
-def add_note_without_key(store: Store, thread_id: int | None, text: str, pinned: bool = True) -> None:
+def add_note_without_key(
+    store: Store, thread_id: int | None, text: str, pinned: bool = True
+) -> None:
     """The user's note when no embedding model can be loaded: kept with a zero key (read
     as unrelated to every message; pinned notes are shown first anyway) until a later
     ingest gives it one."""
@@ -207,8 +226,12 @@ def add_note_without_key(store: Store, thread_id: int | None, text: str, pinned:
     _save_note(MemoryTables(store), thread_id, text, pinned, np.zeros(DIM, dtype=np.float32))
 
 
-def _save_note(tables: MemoryTables, thread_id: int | None, text: str, pinned: bool, key: np.ndarray) -> None:
+def _save_note(
+    tables: MemoryTables, thread_id: int | None, text: str, pinned: bool, key: np.ndarray
+) -> None:
     from chatapp.store.memory_tables import SlotRow
 
     now = time.time()
-    tables.save_slot(SlotRow(None, thread_id, text, facts.owner_of(text), key, 1.0, pinned, [], now, now, None))
+    tables.save_slot(
+        SlotRow(None, thread_id, text, facts.owner_of(text), key, 1.0, pinned, [], now, now, None)
+    )

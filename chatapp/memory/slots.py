@@ -82,7 +82,9 @@ class GateParams:
     half_life_days: float = 14.0
     write_boost: float = 1.0
     read_boost: float = 0.25
-    read_floor: float = 2.0  # when slots compete for room: read those given this many even shares of attention
+    read_floor: float = (
+        2.0  # when slots compete for room: read those given this many even shares of attention
+    )
     # reads and restatements raise salience up to this: a slot shown on every turn for a day
     # outlives an unread fresh one by about a month (two half-lives), not forever
     max_salience: float = 4.0
@@ -94,7 +96,9 @@ class GateParams:
     # a statement this like its attribute's examples replaces a single-valued slot without
     # saying that something changed ("I live in Lisbon" after "I live in Berlin": 0.56+)
     plain_statement: float = 0.55
-    same_frame: float = 0.5  # or is worded like the slot's statement ("I live in Tallinn" / "… in Antwerp")
+    same_frame: float = (
+        0.5  # or is worded like the slot's statement ("I live in Tallinn" / "… in Antwerp")
+    )
     # a slot read as no attribute takes the candidate's when both are most like it and
     # within this of the attributes' threshold
     agreement: float = 0.05
@@ -117,7 +121,10 @@ class SlotBank:
     """The slots of one thread (or the global ones) as torch tensors, with the gates above."""
 
     def __init__(
-        self, slots: list[SlotRow], params: GateParams | None = None, attributes: AttributeModel | None = None
+        self,
+        slots: list[SlotRow],
+        params: GateParams | None = None,
+        attributes: AttributeModel | None = None,
     ) -> None:
         self.params = params or GateParams()
         self.slots = list(slots)
@@ -143,7 +150,13 @@ class SlotBank:
         return base * torch.pow(torch.tensor(0.5), ages / p.half_life_days)
 
     def write(
-        self, text: str, owner: str, x: np.ndarray, sources: list[int], now: float, attribute: str | None = None,
+        self,
+        text: str,
+        owner: str,
+        x: np.ndarray,
+        sources: list[int],
+        now: float,
+        attribute: str | None = None,
     ) -> WriteResult:
         """Write candidate fact `text` (embedding `x`, about `owner`) stated at `now`.
         `attribute`: what it is about, when the caller knows (else read from `x` with the
@@ -172,7 +185,10 @@ class SlotBank:
             for i in same:
                 slot_i = self.slots[i]
                 reset[i], about[i] = self._reset(
-                    slot_i, profile, float(topic[i]), change or names_another(slot_i.text, text),
+                    slot_i,
+                    profile,
+                    float(topic[i]),
+                    change or names_another(slot_i.text, text),
                     float(r[i]),
                 )
             order = [i for i in torch.argsort(attention, descending=True).tolist() if i in mine]
@@ -182,7 +198,12 @@ class SlotBank:
             replace = next((i for i in order if reset[i] >= 0.5), None) if refresh is None else None
             if refresh is None and not change:  # the same value said again in other words
                 refresh = next(
-                    (i for i in order if (reset[i] >= 0.5 or about[i] >= 0.5) and same_value(self.slots[i].text, text)),
+                    (
+                        i
+                        for i in order
+                        if (reset[i] >= 0.5 or about[i] >= 0.5)
+                        and same_value(self.slots[i].text, text)
+                    ),
                     None,
                 )
                 replace = None if refresh is not None else replace
@@ -199,7 +220,9 @@ class SlotBank:
                 if slot.attribute is None:
                     slot.attribute = attribute
                 if refresh is not None:
-                    z = max(z, 0.5)  # a restatement in other words: the key stays at least half the old
+                    z = max(
+                        z, 0.5
+                    )  # a restatement in other words: the key stays at least half the old
                     slot.key = _unit(z * h + (1 - z) * xt).numpy()
                     slot.sources = sorted(set(slot.sources) | set(sources))
                     return WriteResult("refresh", slot, None, rho, z)
@@ -212,7 +235,7 @@ class SlotBank:
                 # replaced: the key says what the slot holds now; the old value becomes history
                 slot.key = xt.numpy()
                 old = SlotHistory(slot.text, list(slot.sources), slot.current_since, now)
-                slot.history = [*slot.history, old][-p.history_length:]
+                slot.history = [*slot.history, old][-p.history_length :]
                 slot.text = text
                 slot.sources = sorted(set(sources))
                 slot.since = now
@@ -257,11 +280,29 @@ class SlotBank:
         return self.attributes.attribute_of(own) or (ATTRIBUTES[c].name if agree else None)
 
     def _take_new(
-        self, text: str, owner: str, x: np.ndarray, sources: list[int], now: float, attribute: str | None = None
+        self,
+        text: str,
+        owner: str,
+        x: np.ndarray,
+        sources: list[int],
+        now: float,
+        attribute: str | None = None,
     ) -> WriteResult:
         p = self.params
         slot = SlotRow(
-            None, None, text, owner, x, p.write_boost, False, sorted(set(sources)), now, now, None, attribute, now
+            None,
+            None,
+            text,
+            owner,
+            x,
+            p.write_boost,
+            False,
+            sorted(set(sources)),
+            now,
+            now,
+            None,
+            attribute,
+            now,
         )
         if len(self.slots) < p.capacity:
             self.slots.append(slot)
@@ -298,8 +339,11 @@ class SlotBank:
             if attended_only:
                 best = int(torch.argmax(relevance))
                 chosen = [
-                    i for i in range(n)
-                    if self.slots[i].pinned or i == best or float(relevance[i]) * n >= self.params.read_floor
+                    i
+                    for i in range(n)
+                    if self.slots[i].pinned
+                    or i == best
+                    or float(relevance[i]) * n >= self.params.read_floor
                     or float(keys[i].norm()) < 1e-6
                 ]
         score = relevance + 0.02 * torch.log1p(salience)
@@ -308,11 +352,9 @@ class SlotBank:
 
 
 _WORD = re.compile(r"[a-z0-9]+")
-_FRAME_WORDS = (
-    """i im i'm me my mine we our us a an and or of to in on at for with from by is are was were be been has have
+_FRAME_WORDS = """i im i'm me my mine we our us a an and or of to in on at for with from by is are was were be been has have
     had am do does did not no now still just really so very the this that it its as about these days also too
     here there then currently"""
-)
 _FRAME = set(_FRAME_WORDS.split())
 
 
@@ -342,7 +384,8 @@ def names_another(old: str, new: str) -> bool:
 def _names(text: str) -> set[str]:
     """Capitalised words past a sentence's first word, and numbers: the names of things."""
     return {
-        w.lower() for n, w in enumerate(re.findall(r"[\w'-]+", text))
+        w.lower()
+        for n, w in enumerate(re.findall(r"[\w'-]+", text))
         if (n and w[:1].isupper() and w.lower() not in _FRAME) or w.isdigit()
     }
 
@@ -351,14 +394,22 @@ def decay_factor(days: float, half_life_days: float) -> float:
     return math.pow(0.5, days / half_life_days)
 
 
-def reinforce_read(tables: MemoryTables, slot_ids: list[int], now: float, params: GateParams) -> None:
+def reinforce_read(
+    tables: MemoryTables, slot_ids: list[int], now: float, params: GateParams
+) -> None:
     """Slots shown to the model at `now`: each one's salience decays to now, then gains the
     read boost (up to max_salience). Adding the boost to the stored value alone would undo
     the decay since the last write or read."""
     tables.touch_slots(
         [
-            (i, min(params.max_salience, stored * decay_factor(max(0.0, now - since) / 86400.0, params.half_life_days)
-                    + params.read_boost))
+            (
+                i,
+                min(
+                    params.max_salience,
+                    stored * decay_factor(max(0.0, now - since) / 86400.0, params.half_life_days)
+                    + params.read_boost,
+                ),
+            )
             for i, stored, since in tables.slot_saliences(slot_ids)
         ],
         now,

@@ -31,7 +31,9 @@ FOLD_PROMPT = (
     "What was the whole conversation about? Answer in at most {sentences} sentences. Keep names, places and dates."
 )
 SYSTEM = "You write short, factual summaries."
-SETTINGS = GenerationSettings(temperature=0.0, top_p=1.0, top_k=1, min_p=0.0, repeat_penalty=1.15, max_tokens=160)
+SETTINGS = GenerationSettings(
+    temperature=0.0, top_p=1.0, top_k=1, min_p=0.0, repeat_penalty=1.15, max_tokens=160
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,9 @@ class SummaryJob:
     replaces: int | None = None  # a stale summary this one rebuilds
 
 
-def next_job(store: Store, thread_id: int, params: SummaryParams | None = None) -> SummaryJob | None:
+def next_job(
+    store: Store, thread_id: int, params: SummaryParams | None = None
+) -> SummaryJob | None:
     """The next summary worth making, or None: a stale one first, then a fold, then a new span."""
     p = params or SummaryParams()
     tables = MemoryTables(store)
@@ -79,9 +83,13 @@ def next_job(store: Store, thread_id: int, params: SummaryParams | None = None) 
         if len(group) > p.fold:
             chosen = group[: p.fold]
             return SummaryJob(
-                thread_id, level + 1, chosen[0].first_depth, chosen[-1].last_depth,
+                thread_id,
+                level + 1,
+                chosen[0].first_depth,
+                chosen[-1].last_depth,
                 [i for s in chosen for i in s.message_ids],
-                "\n".join(s.text for s in chosen), [s.id for s in chosen],
+                "\n".join(s.text for s in chosen),
+                [s.id for s in chosen],
             )
     covered = max((s.last_depth for s in current if s.level >= 0), default=-1)
     total = store.path_length(thread_id)
@@ -95,7 +103,14 @@ def next_job(store: Store, thread_id: int, params: SummaryParams | None = None) 
 def _message_job(thread_id: int, msgs: list[Message], replaces: int | None = None) -> SummaryJob:
     lines = [f"{'User' if m.role == Role.USER else 'Assistant'}: {m.content}" for m in msgs]
     return SummaryJob(
-        thread_id, 0, msgs[0].depth, msgs[-1].depth, [m.id for m in msgs], "\n".join(lines), [], replaces
+        thread_id,
+        0,
+        msgs[0].depth,
+        msgs[-1].depth,
+        [m.id for m in msgs],
+        "\n".join(lines),
+        [],
+        replaces,
     )
 
 
@@ -116,10 +131,13 @@ def prompt(job: SummaryJob, char_limit: int = 6000) -> list[ChatMessage]:
 
 # a line of dialogue ("User: …", "Gina: …"), the request said back, a heading or a list number
 _NOT_SUMMARY = re.compile(
-    r"^(?:[\w .'-]{1,30}:|here (?:is|are)\b|conversation\b|summary\b|\*\*|#|\d+[.)]?$)", re.IGNORECASE
+    r"^(?:[\w .'-]{1,30}:|here (?:is|are)\b|conversation\b|summary\b|\*\*|#|\d+[.)]?$)",
+    re.IGNORECASE,
 )
 _FRAME = re.compile(r"\s*\bbetween a user and an assistant\b,?")
-_FIRST_PERSON = re.compile(r"^(?:i|i'm|i've|i'd|i'll|my|we|we're|our|you|you're|your)\b", re.IGNORECASE)
+_FIRST_PERSON = re.compile(
+    r"^(?:i|i'm|i've|i'd|i'll|my|we|we're|our|you|you're|your)\b", re.IGNORECASE
+)
 # words a summary uses about any conversation: not counted when checking it against the source
 _FRAMING = stems(
     """this that conversation user users assistant about between discuss discussed discusses discussion talk talked
@@ -136,7 +154,12 @@ def clean(reply: str, source: str, sentences: int) -> str:
     kept: list[str] = []
     for piece in _SENTENCE.split(reply):
         piece = re.sub(r"^\s*(?:[-*•]+|\d{1,2}[.)])\s*", "", piece).strip()
-        if len(piece.split()) < 3 or piece.endswith("?") or _NOT_SUMMARY.match(piece) or _FIRST_PERSON.match(piece):
+        if (
+            len(piece.split()) < 3
+            or piece.endswith("?")
+            or _NOT_SUMMARY.match(piece)
+            or _FIRST_PERSON.match(piece)
+        ):
             continue  # a summary speaks of the user and the assistant, not as them
         own = stems(piece) - _FRAMING
         if not own or len(own & known) * 2 < len(own):
@@ -152,7 +175,9 @@ def extractive(job: SummaryJob, sentences: int = 3) -> str:
     span as they were written, or the first sentence of each summary folded (never empty
     for a span with text)."""
     if job.level > 0:
-        firsts = [_SENTENCE.split(line.strip())[0] for line in job.source_text.split("\n") if line.strip()]
+        firsts = [
+            _SENTENCE.split(line.strip())[0] for line in job.source_text.split("\n") if line.strip()
+        ]
         return " ".join(firsts[: sentences + 1])
     picked: list[str] = []
     speaker = "Someone"
@@ -165,7 +190,9 @@ def extractive(job: SummaryJob, sentences: int = 3) -> str:
         for piece in _SENTENCE.split(text):
             piece = piece.strip()
             if len(piece.split()) >= 4 and not piece.endswith("?"):
-                picked.append(f'{speaker} said: "{piece}"')  # reported, so it does not read as the dialogue itself
+                picked.append(
+                    f'{speaker} said: "{piece}"'
+                )  # reported, so it does not read as the dialogue itself
                 break
         if len(picked) == sentences:
             break
@@ -189,5 +216,12 @@ def run_job(
     if job.replaces is not None:
         tables.delete_summary(job.replaces)
     return tables.add_summary(
-        job.thread_id, job.level, job.first_depth, job.last_depth, job.message_ids, text, model, job.supersedes
+        job.thread_id,
+        job.level,
+        job.first_depth,
+        job.last_depth,
+        job.message_ids,
+        text,
+        model,
+        job.supersedes,
     )

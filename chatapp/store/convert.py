@@ -214,8 +214,10 @@ def _convert(path: Path, old_key: str | None, new_key: str | None) -> None:
     aside.unlink(missing_ok=True)
     if cipher is None:
         raise StorageError("This chatapp lacks SQLCipher (the sqlcipher3 package).")
-    src = crypto.connect(path, old_key, isolation_level=None) if old_key else cipher.connect(
-        str(path), isolation_level=None
+    src = (
+        crypto.connect(path, old_key, isolation_level=None)
+        if old_key
+        else cipher.connect(str(path), isolation_level=None)
     )
     try:
         try:
@@ -238,7 +240,9 @@ def _convert(path: Path, old_key: str | None, new_key: str | None) -> None:
         _verify(src, path, partial, new_key)
     except ERRORS as exc:
         partial.unlink(missing_ok=True)
-        raise StorageError(f"{path} could not be converted; nothing was changed.", detail=str(exc)) from exc
+        raise StorageError(
+            f"{path} could not be converted; nothing was changed.", detail=str(exc)
+        ) from exc
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -267,7 +271,9 @@ def _counts(conn: object, schema: str) -> dict[str, int]:
             " AND name NOT LIKE 'sqlite_%' ORDER BY name"
         ).fetchall()
     ]
-    return {name: execute(f'SELECT count(*) FROM {schema}."{name}"').fetchone()[0] for name in names}
+    return {
+        name: execute(f'SELECT count(*) FROM {schema}."{name}"').fetchone()[0] for name in names
+    }
 
 
 def _verify(src: object, path: Path, partial: Path, new_key: str | None) -> None:

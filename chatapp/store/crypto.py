@@ -67,7 +67,11 @@ def available() -> bool:
 def config_dir() -> Path:
     """chatapp's config folder (CHATAPP_CONFIG_HOME beats platformdirs), apart from its data."""
     override = os.environ.get(ENV_CONFIG)
-    path = Path(override) if override else Path(platformdirs.user_config_dir("chatapp", appauthor=False))
+    path = (
+        Path(override)
+        if override
+        else Path(platformdirs.user_config_dir("chatapp", appauthor=False))
+    )
     return path.expanduser().resolve()
 
 
@@ -211,9 +215,10 @@ def _keyring() -> Any | None:
         log.info("no keyring: %s", exc)
         return None
     module = type(backend).__module__
-    if module.startswith(("keyring.backends.fail", "keyring.backends.null")) or getattr(
-        backend, "priority", 1
-    ) <= 0:
+    if (
+        module.startswith(("keyring.backends.fail", "keyring.backends.null"))
+        or getattr(backend, "priority", 1) <= 0
+    ):
         return None
     return keyring
 

@@ -100,7 +100,9 @@ class MemoryTables:
             (thread_id,),
         )
         size = self._vector_bytes()
-        rows = [r for r in rows if len(r[2]) == size]  # a damaged vector is made again (missing_embeddings)
+        rows = [
+            r for r in rows if len(r[2]) == size
+        ]  # a damaged vector is made again (missing_embeddings)
         if not rows:
             return [], [], np.zeros((0, 0), dtype=np.float32)
         return [r[0] for r in rows], [r[1] for r in rows], np.vstack([_vec(r[2]) for r in rows])
@@ -178,10 +180,21 @@ class MemoryTables:
         return [
             SlotRow(
                 # a damaged key reads as none: the next ingest makes it again (MemoryService._key_notes)
-                id=r[0], thread_id=r[1], text=r[2], owner=r[3],
-                key=_vec(r[4]).copy() if len(r[4]) == size else np.zeros(size // 4, dtype=np.float32),
-                salience=r[5], pinned=bool(r[6]), sources=_ids(r[7]),
-                created_at=r[8], updated_at=r[9], used_at=r[10], attribute=r[11], since=r[12],
+                id=r[0],
+                thread_id=r[1],
+                text=r[2],
+                owner=r[3],
+                key=_vec(r[4]).copy()
+                if len(r[4]) == size
+                else np.zeros(size // 4, dtype=np.float32),
+                salience=r[5],
+                pinned=bool(r[6]),
+                sources=_ids(r[7]),
+                created_at=r[8],
+                updated_at=r[9],
+                used_at=r[10],
+                attribute=r[11],
+                since=r[12],
                 history=history.get(r[0], []),
             )
             for r in rows
@@ -190,10 +203,18 @@ class MemoryTables:
     def save_slot(self, slot: SlotRow) -> SlotRow:
         """Insert or update the slot, its history written anew with it (a few rows)."""
         values = (
-            slot.thread_id, slot.text, slot.owner, np.asarray(slot.key, dtype=np.float32).tobytes(),
-            float(slot.salience), int(slot.pinned), json.dumps(slot.sources),
-            slot.created_at or time.time(), slot.updated_at or time.time(), slot.used_at,
-            slot.attribute, slot.since,
+            slot.thread_id,
+            slot.text,
+            slot.owner,
+            np.asarray(slot.key, dtype=np.float32).tobytes(),
+            float(slot.salience),
+            int(slot.pinned),
+            json.dumps(slot.sources),
+            slot.created_at or time.time(),
+            slot.updated_at or time.time(),
+            slot.used_at,
+            slot.attribute,
+            slot.since,
         )
         with self.store._tx() as conn:
             if slot.id is None:
@@ -223,7 +244,12 @@ class MemoryTables:
         if not ids:
             return set()
         marks = ",".join("?" * len(ids))
-        return {r[0] for r in self.store._query(f"SELECT id FROM messages WHERE active = 1 AND id IN ({marks})", tuple(ids))}
+        return {
+            r[0]
+            for r in self.store._query(
+                f"SELECT id FROM messages WHERE active = 1 AND id IN ({marks})", tuple(ids)
+            )
+        }
 
     def delete_slot(self, slot_id: int) -> None:
         with self.store._tx() as conn:
@@ -263,22 +289,42 @@ class MemoryTables:
             (thread_id,),
         )
         return [
-            SummaryRow(r[0], r[1], r[2], r[3], r[4], _ids(r[5]), r[6], r[7], r[8], bool(r[9]), bool(r[10]))
+            SummaryRow(
+                r[0], r[1], r[2], r[3], r[4], _ids(r[5]), r[6], r[7], r[8], bool(r[9]), bool(r[10])
+            )
             for r in rows
         ]
 
     def add_summary(
-        self, thread_id: int, level: int, first_depth: int, last_depth: int,
-        message_ids: list[int], text: str, model: str | None, supersedes: list[int] = (),  # type: ignore[assignment]
+        self,
+        thread_id: int,
+        level: int,
+        first_depth: int,
+        last_depth: int,
+        message_ids: list[int],
+        text: str,
+        model: str | None,
+        supersedes: list[int] = (),  # type: ignore[assignment]
     ) -> int:
         with self.store._tx() as conn:
             cur = conn.execute(
                 "INSERT INTO summaries (thread_id, level, first_depth, last_depth, message_ids, text,"
                 " model, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (thread_id, level, first_depth, last_depth, json.dumps(message_ids), text, model, time.time()),
+                (
+                    thread_id,
+                    level,
+                    first_depth,
+                    last_depth,
+                    json.dumps(message_ids),
+                    text,
+                    model,
+                    time.time(),
+                ),
             )
             if supersedes:
-                conn.executemany("UPDATE summaries SET superseded = 1 WHERE id = ?", [(i,) for i in supersedes])
+                conn.executemany(
+                    "UPDATE summaries SET superseded = 1 WHERE id = ?", [(i,) for i in supersedes]
+                )
             return cur.lastrowid
 
     def delete_summary(self, summary_id: int) -> None:
@@ -326,7 +372,9 @@ class MemoryTables:
 
     def set_memory_enabled(self, thread_id: int, enabled: bool) -> None:
         with self.store._tx() as conn:
-            conn.execute("UPDATE threads SET memory_enabled = ? WHERE id = ?", (int(enabled), thread_id))
+            conn.execute(
+                "UPDATE threads SET memory_enabled = ? WHERE id = ?", (int(enabled), thread_id)
+            )
 
     def global_memory(self) -> bool:
         """Whether facts about the user are also kept for all threads (off unless turned on)."""
@@ -336,5 +384,6 @@ class MemoryTables:
     def set_global_memory(self, on: bool) -> None:
         with self.store._tx() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO memory_options (name, value) VALUES ('global_slots', ?)", ("1" if on else "0",)
+                "INSERT OR REPLACE INTO memory_options (name, value) VALUES ('global_slots', ?)",
+                ("1" if on else "0",),
             )

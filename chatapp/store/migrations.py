@@ -193,8 +193,7 @@ def m006_remake_dialogue_summaries(conn: sqlite3.Connection) -> None:
 def _bad_time(column: str) -> str:
     """SQL: the column is not a usable time (text, a blob, infinite, before 1970, after 3000)."""
     return (
-        f"(typeof({column}) NOT IN ('integer', 'real') OR {column} < 0"
-        f" OR {column} > 32503680000)"
+        f"(typeof({column}) NOT IN ('integer', 'real') OR {column} < 0 OR {column} > 32503680000)"
     )
 
 
@@ -208,7 +207,9 @@ def m007_repair_imported_times(conn: sqlite3.Connection) -> None:
         f" ELSE updated_at END WHERE {bad('created_at')}"
     )
     conn.execute(f"UPDATE threads SET updated_at = created_at WHERE {bad('updated_at')}")
-    conn.execute(f"UPDATE threads SET deleted_at = {now} WHERE deleted_at IS NOT NULL AND {bad('deleted_at')}")
+    conn.execute(
+        f"UPDATE threads SET deleted_at = {now} WHERE deleted_at IS NOT NULL AND {bad('deleted_at')}"
+    )
     conn.execute(
         "UPDATE messages SET created_at = (SELECT created_at FROM threads WHERE id = thread_id)"
         f" WHERE {bad('created_at')}"
@@ -217,7 +218,9 @@ def m007_repair_imported_times(conn: sqlite3.Connection) -> None:
     conn.execute(f"UPDATE summaries SET created_at = {now} WHERE {bad('created_at')}")
     conn.execute(f"UPDATE memory_slots SET created_at = {now} WHERE {bad('created_at')}")
     conn.execute(f"UPDATE memory_slots SET updated_at = created_at WHERE {bad('updated_at')}")
-    conn.execute(f"UPDATE memory_slots SET used_at = NULL WHERE used_at IS NOT NULL AND {bad('used_at')}")
+    conn.execute(
+        f"UPDATE memory_slots SET used_at = NULL WHERE used_at IS NOT NULL AND {bad('used_at')}"
+    )
 
 
 def m008_drafts(conn: sqlite3.Connection) -> None:
@@ -242,7 +245,9 @@ def m009_slot_history(conn: sqlite3.Connection) -> None:
     if "attribute" not in columns:
         conn.execute("ALTER TABLE memory_slots ADD COLUMN attribute TEXT")
     if "since" not in columns:
-        conn.execute("ALTER TABLE memory_slots ADD COLUMN since REAL")  # when the current value was stated
+        conn.execute(
+            "ALTER TABLE memory_slots ADD COLUMN since REAL"
+        )  # when the current value was stated
     conn.executescript(
         """
         CREATE TABLE IF NOT EXISTS memory_slot_history (

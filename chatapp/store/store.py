@@ -46,8 +46,19 @@ _THREAD_COLS = (
 )
 # the one column list of a message: `_message` reads rows in this order
 MESSAGE_FIELDS = (
-    "id", "thread_id", "parent_id", "depth", "role", "content", "created_at", "status",
-    "model", "prompt_tokens", "completion_tokens", "settings", "error",
+    "id",
+    "thread_id",
+    "parent_id",
+    "depth",
+    "role",
+    "content",
+    "created_at",
+    "status",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "settings",
+    "error",
 )
 _MSG_COLS = ", ".join(f"m.{name}" for name in MESSAGE_FIELDS)
 _CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
@@ -250,14 +261,18 @@ class Store:
         now = time.time() if now is None else now
         due = "SELECT id FROM threads WHERE deleted_at IS NOT NULL AND deleted_at < ?"
         with self._tx() as conn:
-            _delete_messages(conn, f"SELECT id FROM messages WHERE thread_id IN ({due})", (now - days * 86400,))
+            _delete_messages(
+                conn, f"SELECT id FROM messages WHERE thread_id IN ({due})", (now - days * 86400,)
+            )
             cur = conn.execute(f"DELETE FROM threads WHERE id IN ({due})", (now - days * 86400,))
             return cur.rowcount
 
     def delete_forever(self, thread_id: int) -> None:
         """Delete a thread in the trash for good (the user confirmed); a live thread is refused."""
         with self._tx() as conn:
-            row = conn.execute("SELECT deleted_at FROM threads WHERE id = ?", (thread_id,)).fetchone()
+            row = conn.execute(
+                "SELECT deleted_at FROM threads WHERE id = ?", (thread_id,)
+            ).fetchone()
             if row is None or row[0] is None:
                 raise KeyError(f"thread {thread_id} is not in the trash")
             _delete_messages(conn, "SELECT id FROM messages WHERE thread_id = ?", (thread_id,))
@@ -269,7 +284,8 @@ class Store:
         now = time.time() if now is None else now
         with self._tx() as conn:
             conn.execute(
-                "UPDATE threads SET created_at = ?, updated_at = ? WHERE id = ?", (now, now, thread_id)
+                "UPDATE threads SET created_at = ?, updated_at = ? WHERE id = ?",
+                (now, now, thread_id),
             )
 
     def unused_thread(self) -> int | None:
@@ -410,7 +426,9 @@ class Store:
         if not sets:
             return
         with self._tx() as conn:
-            conn.execute(f"UPDATE messages SET {', '.join(sets)} WHERE id = ?", (*params, message_id))
+            conn.execute(
+                f"UPDATE messages SET {', '.join(sets)} WHERE id = ?", (*params, message_id)
+            )
 
     def message(self, message_id: int) -> Message:
         row = self._one(f"SELECT {_MSG_COLS} FROM messages m WHERE m.id = ?", (message_id,))
@@ -485,8 +503,13 @@ class Store:
         )
 
     def fts_hits(
-        self, thread_id: int, match: str, *, before_depth: int | None = None,
-        shown_only: bool = True, limit: int = 50,
+        self,
+        thread_id: int,
+        match: str,
+        *,
+        before_depth: int | None = None,
+        shown_only: bool = True,
+        limit: int = 50,
     ) -> list[tuple[int, int]]:
         """(id, depth) of the thread's messages matching the FTS5 expression `match`, best
         first (bm25); `before_depth`: only above it; `shown_only`: only the shown path."""
@@ -595,9 +618,7 @@ class Store:
     def recover_interrupted(self) -> int:
         """Replies left `streaming` by a crash become `stopped` (their text is kept)."""
         with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE messages SET status = 'stopped' WHERE status = 'streaming'"
-            )
+            cur = conn.execute("UPDATE messages SET status = 'stopped' WHERE status = 'streaming'")
             return cur.rowcount
 
     # -- search ---------------------------------------------------------
@@ -853,7 +874,9 @@ def snippet(content: str, words: list[str], width: int = 160) -> str:
     if not words:
         return content[:width]
     parts = [re.escape(w) + r"\b" for w in words[:-1]] + [re.escape(words[-1]) + r"\w*"]
-    pattern = re.compile(r"\b(?:" + "|".join(sorted(set(parts), key=len, reverse=True)) + r")", re.IGNORECASE)
+    pattern = re.compile(
+        r"\b(?:" + "|".join(sorted(set(parts), key=len, reverse=True)) + r")", re.IGNORECASE
+    )
     first = pattern.search(content)
     start = max(0, (first.start() if first else 0) - width // 3)
     if start:
@@ -885,6 +908,8 @@ def _delete_messages(conn: sqlite3.Connection, ids_query: str, params: tuple) ->
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY)")
     conn.execute("DELETE FROM doomed")
     conn.execute(f"INSERT OR IGNORE INTO doomed (id) {ids_query}", params)
-    conn.execute("UPDATE messages SET parent_id = NULL WHERE id IN (SELECT id FROM doomed) AND parent_id IS NOT NULL")
+    conn.execute(
+        "UPDATE messages SET parent_id = NULL WHERE id IN (SELECT id FROM doomed) AND parent_id IS NOT NULL"
+    )
     conn.execute("DELETE FROM messages WHERE id IN (SELECT id FROM doomed)")
     conn.execute("DELETE FROM doomed")

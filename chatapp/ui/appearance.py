@@ -25,7 +25,9 @@ class Appearance(QObject):
     """Applies the settings' theme and font size to the app and the given views."""
 
     def __init__(
-        self, settings: Callable[[], AppSettings], views: list[QAbstractItemView],
+        self,
+        settings: Callable[[], AppSettings],
+        views: list[QAbstractItemView],
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)

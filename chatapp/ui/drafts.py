@@ -29,7 +29,10 @@ class Drafts(QObject):
     SAVE_MS = 1_500  # a draft is saved this long after the last keystroke
 
     def __init__(
-        self, store: Store, current: Callable[[], tuple[int | None, str]], jobs: Jobs,
+        self,
+        store: Store,
+        current: Callable[[], tuple[int | None, str]],
+        jobs: Jobs,
         parent: QObject | None,
     ) -> None:
         """`current` gives the open thread and the composer's text, read at save time."""

@@ -93,8 +93,14 @@ class EndpointDialog(QDialog):
         self.remember = QCheckBox("Remember this endpoint (the key goes to the system keyring)")
         self.remember.setChecked(True)
         for label, widget in (
-            ("Saved", self.choice), ("Name", self.name), ("Base URL", self.url), ("Model", self.model),
-            ("API key", self.key), ("Timeout (s)", self.timeout), ("Context size", self.n_ctx), ("", self.remember),
+            ("Saved", self.choice),
+            ("Name", self.name),
+            ("Base URL", self.url),
+            ("Model", self.model),
+            ("API key", self.key),
+            ("Timeout (s)", self.timeout),
+            ("Context size", self.n_ctx),
+            ("", self.remember),
         ):
             widget.setAccessibleName(label or "Remember")
             form.addRow(label, model_row if widget is self.model else widget)
@@ -102,7 +108,9 @@ class EndpointDialog(QDialog):
         self._own_jobs = jobs is None
         self._jobs = jobs if jobs is not None else Jobs(self)
         self._listing: Job | None = None
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Connect")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -177,4 +185,10 @@ class EndpointDialog(QDialog):
 
     def entry(self) -> dict:
         ep = self.endpoint()
-        return {"name": ep.name, "base_url": ep.base_url, "model": ep.model, "timeout": ep.timeout, "n_ctx": ep.n_ctx}
+        return {
+            "name": ep.name,
+            "base_url": ep.base_url,
+            "model": ep.model,
+            "timeout": ep.timeout,
+            "n_ctx": ep.n_ctx,
+        }

@@ -52,8 +52,10 @@ class FileActions(QObject):
         thread = window.store.thread(window.current_thread)
         name = re.sub(r"[^\w\- ]+", "", thread.title or "chat").strip()[:60] or "chat"
         path, chosen = QFileDialog.getSaveFileName(
-            window, "Export thread (the exported file is not encrypted)",
-            str(Path.home() / f"{name}.md"), ";;".join(self.FILTERS.values()),
+            window,
+            "Export thread (the exported file is not encrypted)",
+            str(Path.home() / f"{name}.md"),
+            ";;".join(self.FILTERS.values()),
         )
         if path:
             from chatapp.export.writer import choose_format
@@ -61,17 +63,23 @@ class FileActions(QObject):
             # the typed extension wins (x.html is HTML under any filter), else the filter's
             chosen_fmt = next((k for k, v in self.FILTERS.items() if v == chosen), None)
             fmt, target = choose_format(path, chosen_fmt)
-            if target != Path(path) and target.exists() and not window.confirm(
-                "Replace file",
-                f"“{target.name}” already exists in {target.parent}. Replace it with this export?",
+            if (
+                target != Path(path)
+                and target.exists()
+                and not window.confirm(
+                    "Replace file",
+                    f"“{target.name}” already exists in {target.parent}. Replace it with this export?",
+                )
             ):
                 return  # the dialog confirmed another name; this one was never asked about
             self.run_export([thread.id], fmt, target)
 
     def export_all(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
-            self._window, "Export all threads (the exported file is not encrypted)",
-            str(Path.home() / "chatapp-threads.json"), self.FILTERS["json"],
+            self._window,
+            "Export all threads (the exported file is not encrypted)",
+            str(Path.home() / "chatapp-threads.json"),
+            self.FILTERS["json"],
         )
         if path:
             self.run_export([t.id for t in self._window.store.threads()], "json", Path(path))
@@ -110,7 +118,9 @@ class FileActions(QObject):
 
     def import_threads(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self._window, "Import threads", str(Path.home()),
+            self._window,
+            "Import threads",
+            str(Path.home()),
             "chatapp or ChatGPT export (*.json);;All files (*)",
         )
         if path:
@@ -138,7 +148,9 @@ class FileActions(QObject):
                     memory.ingest(thread_id)  # memory is built in the background
 
         self._window.jobs.run(
-            work, done, lambda error: self.import_done.emit("", error),
+            work,
+            done,
+            lambda error: self.import_done.emit("", error),
             name=f"The import of {path.name}",
         )
 

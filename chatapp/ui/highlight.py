@@ -6,7 +6,74 @@ import re
 
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
 
-KEYWORDS = ["and", "as", "async", "await", "break", "case", "catch", "class", "const", "continue", "def", "default", "del", "do", "elif", "else", "enum", "except", "export", "extends", "false", "final", "finally", "fn", "for", "from", "func", "function", "if", "impl", "import", "in", "interface", "is", "let", "match", "mod", "new", "nil", "none", "not", "null", "or", "package", "private", "protected", "pub", "public", "return", "self", "static", "struct", "super", "switch", "this", "throw", "true", "try", "type", "typeof", "use", "var", "void", "while", "with", "yield"]
+KEYWORDS = [
+    "and",
+    "as",
+    "async",
+    "await",
+    "break",
+    "case",
+    "catch",
+    "class",
+    "const",
+    "continue",
+    "def",
+    "default",
+    "del",
+    "do",
+    "elif",
+    "else",
+    "enum",
+    "except",
+    "export",
+    "extends",
+    "false",
+    "final",
+    "finally",
+    "fn",
+    "for",
+    "from",
+    "func",
+    "function",
+    "if",
+    "impl",
+    "import",
+    "in",
+    "interface",
+    "is",
+    "let",
+    "match",
+    "mod",
+    "new",
+    "nil",
+    "none",
+    "not",
+    "null",
+    "or",
+    "package",
+    "private",
+    "protected",
+    "pub",
+    "public",
+    "return",
+    "self",
+    "static",
+    "struct",
+    "super",
+    "switch",
+    "this",
+    "throw",
+    "true",
+    "try",
+    "type",
+    "typeof",
+    "use",
+    "var",
+    "void",
+    "while",
+    "with",
+    "yield",
+]
 _RULES = [
     ("comment", re.compile(r"(#|//).*$|/\*.*?\*/", re.MULTILINE)),
     ("string", re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|`[^`]*`")),
@@ -39,9 +106,9 @@ def highlight_code(doc: QTextDocument, dark: bool = False) -> int:
     found = 0
     block = doc.begin()
     while block.isValid():
-        if block.blockFormat().hasProperty(QTextFormat.Property.BlockCodeFence) or block.blockFormat().hasProperty(
-            QTextFormat.Property.BlockCodeLanguage
-        ):
+        if block.blockFormat().hasProperty(
+            QTextFormat.Property.BlockCodeFence
+        ) or block.blockFormat().hasProperty(QTextFormat.Property.BlockCodeLanguage):
             found += 1
             text = block.text()
             taken = [False] * len(text)

@@ -87,8 +87,13 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.session = ChatSession(store, engine, self, memory)
         self.models = ModelController(
-            engine, self.session, store, app_settings or AppSettings(), settings_path,
-            lambda message: self.confirm_large_model(message), self,
+            engine,
+            self.session,
+            store,
+            app_settings or AppSettings(),
+            settings_path,
+            lambda message: self.confirm_large_model(message),
+            self,
         )
         self._focused_once = False
         self._current_thread: int | None = None
@@ -333,7 +338,10 @@ class MainWindow(QMainWindow):
     def confirm(self, title: str, text: str) -> bool:
         """Yes/No for what cannot be undone (No is the default)."""
         answer = QMessageBox.question(
-            self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+            title,
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
         return answer == QMessageBox.StandardButton.Yes
@@ -353,7 +361,8 @@ class MainWindow(QMainWindow):
                 where = f" in “{thread.title or 'New chat'}”" if thread else " in another thread"
             self.notice(
                 f"A reply is being written{where}: your message stays here; send it when that "
-                "reply ends, or stop it (Esc).", 8000,
+                "reply ends, or stop it (Esc).",
+                8000,
             )
             return
         if self._current_thread is None:
@@ -453,7 +462,10 @@ class MainWindow(QMainWindow):
             thread = dataclasses.replace(thread, settings=sampling)
         privacy = describe(self.store.db_path, self.store.key)
         dialog = SettingsDialog(
-            thread, self.app_settings, self, privacy=privacy,
+            thread,
+            self.app_settings,
+            self,
+            privacy=privacy,
             conversions=conversions(self.store.db_path, self.store.key),
         )
         dialog.conversion_requested.connect(self.restart_to_convert)
@@ -485,7 +497,8 @@ class MainWindow(QMainWindow):
                 own = self.store.thread(self._current_thread).settings
                 unchanged = sampling == self.session.effective_sampling(own)
                 self.store.update_thread(
-                    self._current_thread, system_prompt=prompt,
+                    self._current_thread,
+                    system_prompt=prompt,
                     settings=None if unchanged else sampling,
                 )
             new = dialog.app_values(self.app_settings)
@@ -582,8 +595,10 @@ class MainWindow(QMainWindow):
 
     def confirm_large_model(self, message: str) -> bool:
         box = QMessageBox(
-            QMessageBox.Icon.Warning, "Model larger than the free memory",
-            message.splitlines()[0], parent=self,
+            QMessageBox.Icon.Warning,
+            "Model larger than the free memory",
+            message.splitlines()[0],
+            parent=self,
         )
         box.setInformativeText("\n".join(message.splitlines()[1:]) + "\n\nLoad it anyway?")
         box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)

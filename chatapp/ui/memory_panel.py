@@ -94,7 +94,8 @@ class HeadedItemDelegate(QStyledItemDelegate):
         head_rect = QFontMetrics(head_font).boundingRect(QRect(0, 0, width, 100_000), flags, head)
         body_rect = (
             QFontMetrics(body_font).boundingRect(QRect(0, 0, width, 100_000), flags, body)
-            if body else QRect(0, 0, 0, 0)
+            if body
+            else QRect(0, 0, 0, 0)
         )
         return head_rect, body_rect
 
@@ -173,8 +174,8 @@ class MemoryPanel(QDockWidget):
         self.global_box.setAccessibleName("Memory about me shared by all threads")
         self.global_box.setToolTip(
             "Also remember facts about me across all threads: facts you state about yourself "
-            "are also kept in a few slots that every thread sees (listed under \"About you, in "
-            "every thread\"). Off by default; turning it off stops writing and using them."
+            'are also kept in a few slots that every thread sees (listed under "About you, in '
+            'every thread"). Off by default; turning it off stops writing and using them.'
         )
         self.global_box.toggled.connect(self._toggle_global)
         layout.addWidget(self.global_box)
@@ -251,7 +252,13 @@ class MemoryPanel(QDockWidget):
         self.slot_list.clear()
         self.summary_list.clear()
         enabled = self.thread_id is not None
-        for w in (self.enabled_box, self.add_button, self.edit_button, self.pin_button, self.forget_button):
+        for w in (
+            self.enabled_box,
+            self.add_button,
+            self.edit_button,
+            self.pin_button,
+            self.forget_button,
+        ):
             w.setEnabled(enabled)
         shared = self.tables.global_memory()
         self.global_box.blockSignals(True)
@@ -290,15 +297,21 @@ class MemoryPanel(QDockWidget):
             stale = "  (out of date, being rebuilt)" if summary.stale else ""
             level = "" if summary.level == 0 else f" · level {summary.level}"
             self.summary_list.addItem(
-                QListWidgetItem(f"Messages {summary.first_depth + 1}–{summary.last_depth + 1}{level}{stale}\n{summary.text}")
+                QListWidgetItem(
+                    f"Messages {summary.first_depth + 1}–{summary.last_depth + 1}{level}{stale}\n{summary.text}"
+                )
             )
         if self.summary_list.count() == 0:
-            self.summary_list.addItem(QListWidgetItem("No summaries yet: the thread is still short."))
+            self.summary_list.addItem(
+                QListWidgetItem("No summaries yet: the thread is still short.")
+            )
 
     def show_context(self, context: BuiltContext | None, prompt_tokens: int, n_ctx: int) -> None:
         self.context_list.clear()
         if context is None:
-            self.context_label.setText(f"Prompt: {prompt_tokens} of {n_ctx} tokens (recent messages only).")
+            self.context_label.setText(
+                f"Prompt: {prompt_tokens} of {n_ctx} tokens (recent messages only)."
+            )
             return
         left = ", ".join(f"{n} {kind}" for kind, n in context.left_out.items() if kind != "recent")
         older = context.left_out.get("recent", 0)
@@ -316,7 +329,9 @@ class MemoryPanel(QDockWidget):
         for part in context.parts:
             title = _KIND_NAMES.get(part.kind, part.kind)
             preview = part.text if len(part.text) < 1500 else part.text[:1500] + "…"
-            item = QListWidgetItem(f"{title} — {part.tokens} tokens, {len(part.sources)} source message(s)\n{preview}")
+            item = QListWidgetItem(
+                f"{title} — {part.tokens} tokens, {len(part.sources)} source message(s)\n{preview}"
+            )
             self.context_list.addItem(item)
 
     # -- editing ----------------------------------------------------------

@@ -69,9 +69,7 @@ def build_menus(window: MainWindow) -> None:
         edit_menu, "&Delete thread", window.delete_thread, "Ctrl+Shift+Backspace"
     )
     add(edit_menu, "&Find in all threads", window.search.focus, QKeySequence.StandardKey.Find)
-    window.regenerate_action = add(
-        edit_menu, "Re&generate reply", window.regenerate, "Ctrl+R"
-    )
+    window.regenerate_action = add(edit_menu, "Re&generate reply", window.regenerate, "Ctrl+R")
     edit_menu.addSeparator()
     window.settings_action = add(edit_menu, "&Settings…", window.open_settings, "Ctrl+,")
 

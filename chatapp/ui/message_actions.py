@@ -81,7 +81,8 @@ class MessageActions(QObject):
             window.show_error(BUSY)
             return
         answer = QMessageBox.question(
-            window, "Delete message",
+            window,
+            "Delete message",
             "Delete this message and the messages after it on this branch?",
         )
         if answer != QMessageBox.StandardButton.Yes:

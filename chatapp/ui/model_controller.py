@@ -95,19 +95,28 @@ class ModelController(QObject):
 
     def load_path(self, path: str, *, for_thread: int | None = None) -> None:
         """A file path or a `server:` reference, as the library and drag and drop give them."""
-        spec = self.spec_for_ref(path) if path.startswith("server:") else self.app_settings.spec(path)
+        spec = (
+            self.spec_for_ref(path) if path.startswith("server:") else self.app_settings.spec(path)
+        )
         if spec is not None:
             self.load(spec, for_thread=for_thread)
 
-    def load_endpoint(self, endpoint: Any, entry: dict | None, key_saved: bool, for_thread: int | None) -> None:
+    def load_endpoint(
+        self, endpoint: Any, entry: dict | None, key_saved: bool, for_thread: int | None
+    ) -> None:
         """Use a server (`entry`: remember it, without its key)."""
         if entry is not None:
             kept = [e for e in self.app_settings.endpoints if e.get("name") != entry["name"]]
             self.app_settings.endpoints = [*kept, entry]
             if endpoint.api_key and not key_saved:
-                self._next_load_notes.append("No system keyring here: the API key is kept for this session only.")
+                self._next_load_notes.append(
+                    "No system keyring here: the API key is kept for this session only."
+                )
             self.save_settings()
-        self.load(ModelSpec(endpoint.base_url, n_ctx=endpoint.n_ctx, endpoint=endpoint), for_thread=for_thread)
+        self.load(
+            ModelSpec(endpoint.base_url, n_ctx=endpoint.n_ctx, endpoint=endpoint),
+            for_thread=for_thread,
+        )
 
     @staticmethod
     def model_ref(info: ModelInfo) -> str:
@@ -120,10 +129,15 @@ class ModelController(QObject):
             from chatapp.ui.endpoint_dialog import load_key
 
             url = ref.removeprefix("server:")
-            entry = next((e for e in self.app_settings.endpoints if e.get("base_url") == url), {"name": url})
+            entry = next(
+                (e for e in self.app_settings.endpoints if e.get("base_url") == url), {"name": url}
+            )
             endpoint = Endpoint(
-                name=entry.get("name", url), base_url=url, model=entry.get("model", ""),
-                api_key=load_key(entry.get("name", url)), timeout=float(entry.get("timeout", 60)),
+                name=entry.get("name", url),
+                base_url=url,
+                model=entry.get("model", ""),
+                api_key=load_key(entry.get("name", url)),
+                timeout=float(entry.get("timeout", 60)),
                 n_ctx=int(entry.get("n_ctx", 4096)),
             )
             return ModelSpec(url, n_ctx=endpoint.n_ctx, endpoint=endpoint)
@@ -188,7 +202,10 @@ class ModelController(QObject):
         header = read_header(path)
         builtin = self.builtin_model()
         return SettingsTarget(
-            path, header, device.gpu_offload_supported(), device.rpc_supported(),
+            path,
+            header,
+            device.gpu_offload_supported(),
+            device.rpc_supported(),
             memory_estimate.available_memory(),
             builtin is not None and model_key(builtin) == model_key(path),
         )
@@ -251,8 +268,14 @@ class ModelController(QObject):
         self.app_settings.loading_model = None
         self.save_settings()
         builtin = self.builtin_model()
-        if self.loaded_ref is None and builtin is not None and builtin.resolve() != Path(path).resolve():
-            self._next_load_notes.append(f"{Path(path).name} could not be loaded; using the built-in model.")
+        if (
+            self.loaded_ref is None
+            and builtin is not None
+            and builtin.resolve() != Path(path).resolve()
+        ):
+            self._next_load_notes.append(
+                f"{Path(path).name} could not be loaded; using the built-in model."
+            )
             self.load(self.app_settings.spec(builtin))
 
     @Slot(str)
@@ -270,11 +293,15 @@ class ModelController(QObject):
         self.app_settings.loading_model = None
         self.app_settings.touch(self.loaded_ref, time.time())
         self.save_settings()
-        self.session.sampling_defaults = None if info.path.startswith(("http://", "https://")) else (
-            self.app_settings.model(info.path).generation()
+        self.session.sampling_defaults = (
+            None
+            if info.path.startswith(("http://", "https://"))
+            else (self.app_settings.model(info.path).generation())
         )
-        if self._pending_thread is not None and self.spec is not None and (
-            info.path == self.spec.path or info.path == str(Path(self.spec.path).resolve())
+        if (
+            self._pending_thread is not None
+            and self.spec is not None
+            and (info.path == self.spec.path or info.path == str(Path(self.spec.path).resolve()))
         ):
             try:  # the thread remembers the model the user chose for it
                 self.store.update_thread(self._pending_thread, model=self.loaded_ref)
@@ -282,7 +309,8 @@ class ModelController(QObject):
                 log.warning("could not record the thread's model: %s", exc)
         self._pending_thread = None
         self.label.emit(
-            f"{info.name} · {info.device}", f"{info.path}\ncontext {info.n_ctx} tokens (trained {info.n_ctx_train})"
+            f"{info.name} · {info.device}",
+            f"{info.path}\ncontext {info.n_ctx} tokens (trained {info.n_ctx_train})",
         )
         notes = [n for n in (info.fallback_reason, info.template_notice) if n]
         if info.fallback_reason:

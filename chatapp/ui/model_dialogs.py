@@ -44,10 +44,14 @@ class ModelDialogs(QObject):
         ref = models.loaded_ref
         settings = models.app_settings
         library = ModelLibrary(
-            models.model_folders(), models.builtin_model(), settings.last_used, window,
+            models.model_folders(),
+            models.builtin_model(),
+            settings.last_used,
+            window,
             endpoints=list(settings.endpoints),
             loaded=(ref, info.device) if info is not None and ref else None,
-            crashed=settings.crashed_models, jobs=window.jobs,
+            crashed=settings.crashed_models,
+            jobs=window.jobs,
         )
         library.chosen.connect(window.load_path)
         library.configure.connect(self.open_model_settings)
@@ -65,9 +69,13 @@ class ModelDialogs(QObject):
             window.show_error(str(exc))
             return
         dialog = ModelSettingsDialog(
-            target.header, models.app_settings.model(target.path),
-            gpu_available=target.gpu_available, rpc_available=target.rpc_available,
-            free=target.free, builtin=target.builtin, parent=window,
+            target.header,
+            models.app_settings.model(target.path),
+            gpu_available=target.gpu_available,
+            rpc_available=target.rpc_available,
+            free=target.free,
+            builtin=target.builtin,
+            parent=window,
         )
         self.settings_dialog = dialog
         dialog.accepted.connect(lambda: models.save_model_settings(target.path, dialog.values()))
@@ -85,7 +93,8 @@ class ModelDialogs(QObject):
             endpoint = dialog.endpoint()
             entry = dialog.entry() if dialog.remember.isChecked() else None
             saved = (
-                entry is not None and bool(endpoint.api_key)
+                entry is not None
+                and bool(endpoint.api_key)
                 and save_key(endpoint.name, endpoint.api_key)
             )
             window.models.load_endpoint(endpoint, entry, saved, window.current_thread)

@@ -34,7 +34,16 @@ from chatapp.timestamps import format_local
 from chatapp.ui.guard import guarded
 from chatapp.workers.jobs import Job, Jobs
 
-COLUMNS = ["Name", "Architecture", "Parameters", "Quantization", "Size", "Trained context", "Chat template", "Last used"]
+COLUMNS = [
+    "Name",
+    "Architecture",
+    "Parameters",
+    "Quantization",
+    "Size",
+    "Trained context",
+    "Chat template",
+    "Last used",
+]
 PathRole = Qt.ItemDataRole.UserRole + 1
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -62,8 +71,14 @@ class ModelTableModel(QAbstractTableModel):
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(COLUMNS)
+        ):
             return COLUMNS[section]
         return None
 
@@ -77,11 +92,16 @@ class ModelTableModel(QAbstractTableModel):
         if role == PathRole:
             return info.path
         if role == Qt.ItemDataRole.ToolTipRole:
-            return info.path + ("\n(built-in: cannot be deleted)" if builtin else "") + (
-                f"\nloaded now: {device}" if device else ""
-            ) + (
-                f"\nStopped the model process when last loaded ({crashed}); "
-                "not loaded automatically at start." if crashed else ""
+            return (
+                info.path
+                + ("\n(built-in: cannot be deleted)" if builtin else "")
+                + (f"\nloaded now: {device}" if device else "")
+                + (
+                    f"\nStopped the model process when last loaded ({crashed}); "
+                    "not loaded automatically at start."
+                    if crashed
+                    else ""
+                )
             )
         if role == Qt.ItemDataRole.FontRole and device and index.column() == 0:
             font = QFont()
@@ -92,7 +112,9 @@ class ModelTableModel(QAbstractTableModel):
         col = index.column()
         if info.architecture == "server":
             name = info.name + (" · loaded" if device else "")
-            return {0: name, 1: "server", 5: f"{info.context_length:,}", 6: "the server's"}.get(col, "")
+            return {0: name, 1: "server", 5: f"{info.context_length:,}", 6: "the server's"}.get(
+                col, ""
+            )
         if col == 0:
             name = Path(info.path).name
             name = f"{name} (built-in)" if builtin else name
@@ -114,7 +136,6 @@ class ModelTableModel(QAbstractTableModel):
             return format_local(used, "%Y-%m-%d", "") if used else ""
         return None
 
-
     def _device(self, info: GGUFInfo) -> str | None:
         if self.loaded is None:
             return None
@@ -126,9 +147,18 @@ def server_row(entry: dict) -> GGUFInfo:
     """A saved endpoint, listed beside the files (its path is server:<base URL>)."""
     model = entry.get("model") or "first model"
     return GGUFInfo(
-        path=f"server:{entry['base_url']}", name=f"{model} @ {entry.get('name', 'server')}", architecture="server",
-        parameters=0, quantization="", file_size=0, context_length=int(entry.get("n_ctx", 4096)), block_count=0,
-        has_chat_template=True, vocab_only=False, parts=1, metadata={},
+        path=f"server:{entry['base_url']}",
+        name=f"{model} @ {entry.get('name', 'server')}",
+        architecture="server",
+        parameters=0,
+        quantization="",
+        file_size=0,
+        context_length=int(entry.get("n_ctx", 4096)),
+        block_count=0,
+        has_chat_template=True,
+        vocab_only=False,
+        parts=1,
+        metadata={},
     )
 
 
@@ -179,7 +209,9 @@ class ModelLibrary(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.load_button = buttons.addButton("Load", QDialogButtonBox.ButtonRole.AcceptRole)
         self.load_button.clicked.connect(self._choose)
-        self.settings_button = buttons.addButton("Settings…", QDialogButtonBox.ButtonRole.ActionRole)
+        self.settings_button = buttons.addButton(
+            "Settings…", QDialogButtonBox.ButtonRole.ActionRole
+        )
         self.settings_button.clicked.connect(self._configure)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
@@ -195,6 +227,7 @@ class ModelLibrary(QDialog):
 
     def refresh(self) -> None:
         """Read the headers as a background job; the dialog stays responsive."""
+
         def job(_job: Job) -> tuple[list[GGUFInfo], list[tuple[Path, str]]]:
             found, failed = scan(self.folders)
             if self.builtin is not None:
@@ -210,10 +243,14 @@ class ModelLibrary(QDialog):
 
     def _show(self, found: list[GGUFInfo], failed: list[tuple[Path, str]]) -> None:
         builtin = str(self.builtin.resolve()) if self.builtin else None
-        rows = [(i, str(Path(i.path).resolve()) == builtin, self.last_used.get(model_key(i.path))) for i in found]
+        rows = [
+            (i, str(Path(i.path).resolve()) == builtin, self.last_used.get(model_key(i.path)))
+            for i in found
+        ]
         rows += [
             (server_row(e), False, self.last_used.get(f"server:{e['base_url']}"))
-            for e in self.endpoints if e.get("base_url")
+            for e in self.endpoints
+            if e.get("base_url")
         ]
         self.model.set_rows(rows)
         self.failed = failed
@@ -253,8 +290,11 @@ class ModelLibrary(QDialog):
         server = path is not None and path.startswith("server:")
         self.settings_button.setEnabled(path is not None and not server)
         self.settings_button.setToolTip(
-            "A server's model is set up in Model ▸ Connect to a server." if server
-            else "" if path is not None else "Select a model, or load one, to change its settings."
+            "A server's model is set up in Model ▸ Connect to a server."
+            if server
+            else ""
+            if path is not None
+            else "Select a model, or load one, to change its settings."
         )
         self.load_button.setEnabled(self._selected().isValid())
 

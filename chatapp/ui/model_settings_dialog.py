@@ -84,7 +84,9 @@ class ModelSettingsDialog(QDialog):
         about.setWordWrap(True)
         layout.addWidget(about)
 
-        load = QGroupBox("Loading (applies when the model is next loaded; a loaded model is reloaded)")
+        load = QGroupBox(
+            "Loading (applies when the model is next loaded; a loaded model is reloaded)"
+        )
         form = QFormLayout(load)
         self.auto_ctx = memory_estimate.auto_context(info, free)
         self.n_ctx = _int(current.n_ctx, 0, max(info.context_length, 262144), "Context size")
@@ -99,7 +101,11 @@ class ModelSettingsDialog(QDialog):
             self.offload.addItem(label, value)
         self.offload.setCurrentIndex(max(0, self.offload.findData(current.offload)))
         self.gpu_layers = _int(current.gpu_layers, 0, max(1, info.block_count + 1), "GPU layers")
-        self.gpu_note = QLabel("" if gpu_available else "This llama.cpp build has no GPU support: models run on the CPU.")
+        self.gpu_note = QLabel(
+            ""
+            if gpu_available
+            else "This llama.cpp build has no GPU support: models run on the CPU."
+        )
         self.threads = _int(current.n_threads, 0, 256, "CPU threads")
         self.threads.setSpecialValueText("as in the app's settings")
         self.batch = _int(current.n_batch, 32, 8192, "Batch size")
@@ -123,12 +129,21 @@ class ModelSettingsDialog(QDialog):
         self.rpc.setAccessibleName("RPC servers")
         self.rpc.setPlaceholderText("host:port, host:port  (ggml-rpc-server on other machines)")
         if not rpc_available:
-            self.rpc.setToolTip("This llama.cpp build has no RPC support; see the README to build one.")
+            self.rpc.setToolTip(
+                "This llama.cpp build has no RPC support; see the README to build one."
+            )
         for label, widget in (
-            ("Context size", self.n_ctx), ("Memory", self.memory), ("GPU offload", self.offload),
-            ("GPU layers", self.gpu_layers), ("", self.gpu_note), ("CPU threads", self.threads),
-            ("Batch size", self.batch), ("", self.flash), ("Chat template", self.template),
-            ("", self.template_text), ("RPC servers", self.rpc),
+            ("Context size", self.n_ctx),
+            ("Memory", self.memory),
+            ("GPU offload", self.offload),
+            ("GPU layers", self.gpu_layers),
+            ("", self.gpu_note),
+            ("CPU threads", self.threads),
+            ("Batch size", self.batch),
+            ("", self.flash),
+            ("Chat template", self.template),
+            ("", self.template_text),
+            ("RPC servers", self.rpc),
         ):
             form.addRow(label, widget)
         layout.addWidget(load)
@@ -138,7 +153,9 @@ class ModelSettingsDialog(QDialog):
         self.sampling.setChecked(current.sampling is not None)
         self.sampling.setToolTip("Used by threads whose sampling settings were never changed.")
         sform = QFormLayout(self.sampling)
-        self.sampling_fields = SamplingFields(current.generation() or GenerationSettings(), seed=False)
+        self.sampling_fields = SamplingFields(
+            current.generation() or GenerationSettings(), seed=False
+        )
         self.sampling_fields.expose(self)
         self.sampling_fields.add_rows(sform)
         layout.addWidget(self.sampling)
@@ -194,8 +211,10 @@ class ModelSettingsDialog(QDialog):
 
     def values(self) -> ModelSettings:
         choice = self.template.currentText()
-        template = "" if choice == OWN_TEMPLATE else (
-            self.template_text.toPlainText().strip() if choice == CUSTOM_TEMPLATE else choice
+        template = (
+            ""
+            if choice == OWN_TEMPLATE
+            else (self.template_text.toPlainText().strip() if choice == CUSTOM_TEMPLATE else choice)
         )
         sampling = None
         if self.sampling.isChecked():

@@ -90,9 +90,7 @@ class PassphraseDialog(QDialog):
         finally:
             QApplication.restoreOverrideCursor()
         if not right:
-            self.error.setText(
-                "Wrong passphrase: nothing was opened or changed. Try again."
-            )
+            self.error.setText("Wrong passphrase: nothing was opened or changed. Try again.")
             self.field.clear()
             self.field.setFocus()
             return

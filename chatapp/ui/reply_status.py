@@ -15,8 +15,11 @@ from chatapp.ui.transcript import TranscriptModel
 
 class ReplyStatus(QObject):
     def __init__(
-        self, session: ChatSession, transcript: TranscriptModel,
-        current: Callable[[], int | None], parent: QObject | None = None,
+        self,
+        session: ChatSession,
+        transcript: TranscriptModel,
+        current: Callable[[], int | None],
+        parent: QObject | None = None,
     ) -> None:
         """`current` gives the shown thread: the context counter is that thread's."""
         super().__init__(parent)

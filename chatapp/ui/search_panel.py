@@ -102,7 +102,8 @@ class SearchPanel(QObject):
         if watched is self.box and event.type() == QEvent.Type.KeyPress:
             results = self.results
             has_hits = (
-                results.isVisible() and results.count()
+                results.isVisible()
+                and results.count()
                 and results.item(0).data(Qt.ItemDataRole.UserRole)
             )
             if event.key() == Qt.Key.Key_Down and has_hits:

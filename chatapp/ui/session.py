@@ -156,11 +156,15 @@ class ChatSession(QObject):
         thread = self.store.thread(thread_id)
         answered = self.store.message(parent_id)
         depth = answered.depth
-        history = [] if self.engine.builds_context else [
-            ChatMessage(m.role.value, m.content)
-            for m in self.store.path(thread_id, max(0, depth + 1 - HISTORY_LIMIT), depth + 1)
-            if m.role != Role.SYSTEM
-        ]
+        history = (
+            []
+            if self.engine.builds_context
+            else [
+                ChatMessage(m.role.value, m.content)
+                for m in self.store.path(thread_id, max(0, depth + 1 - HISTORY_LIMIT), depth + 1)
+                if m.role != Role.SYSTEM
+            ]
+        )
         sampling = self.effective_sampling(thread.settings)
         try:
             reply = self.store.add_message(

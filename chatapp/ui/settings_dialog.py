@@ -93,9 +93,13 @@ class SamplingFields:
 
     def add_rows(self, form: QFormLayout) -> None:
         for label, widget in (
-            ("Temperature", self.temperature), ("Top-p", self.top_p), ("Top-k", self.top_k),
-            ("Min-p", self.min_p), ("Repeat penalty", self.repeat_penalty),
-            ("Max reply tokens", self.max_tokens), ("Seed", self.seed),
+            ("Temperature", self.temperature),
+            ("Top-p", self.top_p),
+            ("Top-k", self.top_k),
+            ("Min-p", self.min_p),
+            ("Repeat penalty", self.repeat_penalty),
+            ("Max reply tokens", self.max_tokens),
+            ("Seed", self.seed),
         ):
             if widget is not None:
                 form.addRow(label, widget)
@@ -188,8 +192,12 @@ class SettingsDialog(QDialog):
             system_points = base.pointSize()  # what "system" means, not the size now in use
         self.font_size = FontSizeBox(app.font_size, system_points)
         for label, widget in (
-            ("Default model", self.default_model), ("GPU offload", self.gpu), ("Context size", self.n_ctx),
-            ("CPU threads", self.threads), ("Theme", self.theme), ("Font size", self.font_size),
+            ("Default model", self.default_model),
+            ("GPU offload", self.gpu),
+            ("Context size", self.n_ctx),
+            ("CPU threads", self.threads),
+            ("Theme", self.theme),
+            ("Font size", self.font_size),
         ):
             form.addRow(label, widget)
         self.folders = QListWidget()
@@ -229,7 +237,9 @@ class SettingsDialog(QDialog):
             row.addStretch()
             column.addLayout(row)
             layout.addWidget(box)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)

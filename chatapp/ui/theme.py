@@ -17,28 +17,66 @@ _R = QPalette.ColorRole
 _G = QPalette.ColorGroup
 
 _DARK = {
-    _R.Window: "#202124", _R.WindowText: "#e8eaed", _R.Base: "#17181a",
-    _R.AlternateBase: "#26282b", _R.ToolTipBase: "#2d2f33", _R.ToolTipText: "#e8eaed",
-    _R.PlaceholderText: "#9aa0a6", _R.Text: "#e8eaed", _R.Button: "#2d2f33",
-    _R.ButtonText: "#e8eaed", _R.BrightText: "#ff7b72", _R.Light: "#3c4043",
-    _R.Midlight: "#34373a", _R.Mid: "#4a4d51", _R.Dark: "#111214", _R.Shadow: "#000000",
-    _R.Highlight: "#3d6eb4", _R.HighlightedText: "#ffffff", _R.Link: "#8ab4f8",
-    _R.LinkVisited: "#c58af9", _R.Accent: "#3d6eb4",
+    _R.Window: "#202124",
+    _R.WindowText: "#e8eaed",
+    _R.Base: "#17181a",
+    _R.AlternateBase: "#26282b",
+    _R.ToolTipBase: "#2d2f33",
+    _R.ToolTipText: "#e8eaed",
+    _R.PlaceholderText: "#9aa0a6",
+    _R.Text: "#e8eaed",
+    _R.Button: "#2d2f33",
+    _R.ButtonText: "#e8eaed",
+    _R.BrightText: "#ff7b72",
+    _R.Light: "#3c4043",
+    _R.Midlight: "#34373a",
+    _R.Mid: "#4a4d51",
+    _R.Dark: "#111214",
+    _R.Shadow: "#000000",
+    _R.Highlight: "#3d6eb4",
+    _R.HighlightedText: "#ffffff",
+    _R.Link: "#8ab4f8",
+    _R.LinkVisited: "#c58af9",
+    _R.Accent: "#3d6eb4",
 }
-_DARK_DISABLED = {_R.WindowText: "#6b6f75", _R.Text: "#6b6f75", _R.ButtonText: "#6b6f75",
-                  _R.HighlightedText: "#9aa0a6", _R.Highlight: "#34373a"}
+_DARK_DISABLED = {
+    _R.WindowText: "#6b6f75",
+    _R.Text: "#6b6f75",
+    _R.ButtonText: "#6b6f75",
+    _R.HighlightedText: "#9aa0a6",
+    _R.Highlight: "#34373a",
+}
 
 _LIGHT = {
-    _R.Window: "#f3f3f3", _R.WindowText: "#1f1f1f", _R.Base: "#ffffff",
-    _R.AlternateBase: "#f5f6f7", _R.ToolTipBase: "#ffffdc", _R.ToolTipText: "#1f1f1f",
-    _R.PlaceholderText: "#6b6f75", _R.Text: "#1f1f1f", _R.Button: "#eceded",
-    _R.ButtonText: "#1f1f1f", _R.BrightText: "#c62828", _R.Light: "#ffffff",
-    _R.Midlight: "#e3e3e3", _R.Mid: "#b8b8b8", _R.Dark: "#9f9f9f", _R.Shadow: "#767676",
-    _R.Highlight: "#2f6fd0", _R.HighlightedText: "#ffffff", _R.Link: "#1a5fb4",
-    _R.LinkVisited: "#7b3db5", _R.Accent: "#2f6fd0",
+    _R.Window: "#f3f3f3",
+    _R.WindowText: "#1f1f1f",
+    _R.Base: "#ffffff",
+    _R.AlternateBase: "#f5f6f7",
+    _R.ToolTipBase: "#ffffdc",
+    _R.ToolTipText: "#1f1f1f",
+    _R.PlaceholderText: "#6b6f75",
+    _R.Text: "#1f1f1f",
+    _R.Button: "#eceded",
+    _R.ButtonText: "#1f1f1f",
+    _R.BrightText: "#c62828",
+    _R.Light: "#ffffff",
+    _R.Midlight: "#e3e3e3",
+    _R.Mid: "#b8b8b8",
+    _R.Dark: "#9f9f9f",
+    _R.Shadow: "#767676",
+    _R.Highlight: "#2f6fd0",
+    _R.HighlightedText: "#ffffff",
+    _R.Link: "#1a5fb4",
+    _R.LinkVisited: "#7b3db5",
+    _R.Accent: "#2f6fd0",
 }
-_LIGHT_DISABLED = {_R.WindowText: "#9b9b9b", _R.Text: "#9b9b9b", _R.ButtonText: "#9b9b9b",
-                   _R.HighlightedText: "#f0f0f0", _R.Highlight: "#c8c8c8"}
+_LIGHT_DISABLED = {
+    _R.WindowText: "#9b9b9b",
+    _R.Text: "#9b9b9b",
+    _R.ButtonText: "#9b9b9b",
+    _R.HighlightedText: "#f0f0f0",
+    _R.Highlight: "#c8c8c8",
+}
 
 
 def palette(dark: bool) -> QPalette:

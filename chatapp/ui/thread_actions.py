@@ -70,8 +70,10 @@ class ThreadActions(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (
-            watched is self._view and event.type() == QEvent.Type.KeyPress
-            and event.key() == Qt.Key.Key_Delete and not event.modifiers()
+            watched is self._view
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() == Qt.Key.Key_Delete
+            and not event.modifiers()
         ):
             self._window.delete_thread()
             return True

@@ -59,7 +59,9 @@ class ThreadListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.EditRole:
             return thread.title or "New chat"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (thread.title or "New chat") + ("\n(a reply is being written)" if writing else "")
+            return (thread.title or "New chat") + (
+                "\n(a reply is being written)" if writing else ""
+            )
         if role == WritingRole:
             return writing
         if role == ThreadIdRole:
@@ -131,7 +133,9 @@ class ThreadDelegate(QStyledItemDelegate):
             painter.setFont(self.heading_font(option.font))
             painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
             top = QRect(option.rect.left() + 4, option.rect.top(), option.rect.width() - 4, height)
-            painter.drawText(top, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, heading)
+            painter.drawText(
+                top, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, heading
+            )
         finally:
             painter.restore()  # also after a failure: the view's painter stays balanced
         item = QStyleOptionViewItem(option)

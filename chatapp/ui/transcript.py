@@ -231,7 +231,9 @@ class MessageDelegate(QStyledItemDelegate):
     # -- the selectable copy (double-click a message) ------------------------
 
     @guarded()
-    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: _Index) -> QWidget | None:
+    def createEditor(
+        self, parent: QWidget, option: QStyleOptionViewItem, index: _Index
+    ) -> QWidget | None:
         """A read-only, transparent text browser showing the same rendered document, laid over
         the bubble's text: the user selects part of a message with the mouse and copies it."""
         msg: Message | None = index.data(MessageRole)
@@ -248,7 +250,8 @@ class MessageDelegate(QStyledItemDelegate):
         browser.viewport().setAutoFillBackground(False)
         browser.setStyleSheet("QTextBrowser { background: transparent; }")
         browser.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
             | Qt.TextInteractionFlag.LinksAccessibleByMouse
         )
         doc = self._shown_document(option, msg).clone(browser)
@@ -262,13 +265,17 @@ class MessageDelegate(QStyledItemDelegate):
         pass  # read-only
 
     @guarded()
-    def updateEditorGeometry(self, editor: QWidget, option: QStyleOptionViewItem, index: _Index) -> None:
+    def updateEditorGeometry(
+        self, editor: QWidget, option: QStyleOptionViewItem, index: _Index
+    ) -> None:
         msg: Message | None = index.data(MessageRole)
         if msg is None:
             return
         origin = self._content_origin(option, msg, bool(index.data(DayChangeRole)))
         doc = self._shown_document(option, msg)
-        editor.setGeometry(int(origin.x()), int(origin.y()), int(doc.textWidth()) + 2, int(doc.size().height()) + 2)
+        editor.setGeometry(
+            int(origin.x()), int(origin.y()), int(doc.textWidth()) + 2, int(doc.size().height()) + 2
+        )
 
     def _document(self, msg: Message, width: int, font: QFont, dark: bool = False) -> QTextDocument:
         key = (msg.id, hash(msg.content), width, font.toString() + str(dark))
@@ -311,12 +318,20 @@ class MessageDelegate(QStyledItemDelegate):
         top = rect.top() + (self.separator_height(option.font) if day_change else 0)
         width = self._bubble_width(option)
         height = rect.bottom() - top - self.MARGIN + 1
-        left = rect.right() - width - self.MARGIN if msg.role == Role.USER else rect.left() + self.MARGIN
+        left = (
+            rect.right() - width - self.MARGIN
+            if msg.role == Role.USER
+            else rect.left() + self.MARGIN
+        )
         return QRectF(left, top + self.MARGIN / 2, width, height)
 
-    def _content_origin(self, option: QStyleOptionViewItem, msg: Message, day_change: bool) -> QPointF:
+    def _content_origin(
+        self, option: QStyleOptionViewItem, msg: Message, day_change: bool
+    ) -> QPointF:
         bubble = self._bubble_rect(option, msg, day_change)
-        return QPointF(bubble.left() + self.PAD, bubble.top() + self.PAD / 2 + self.header_height(option.font))
+        return QPointF(
+            bubble.left() + self.PAD, bubble.top() + self.PAD / 2 + self.header_height(option.font)
+        )
 
     def _shown_document(self, option: QStyleOptionViewItem, msg: Message) -> QTextDocument:
         dark = option.palette.color(QPalette.ColorRole.Base).lightness() < 128
@@ -339,7 +354,9 @@ class MessageDelegate(QStyledItemDelegate):
             if is_code and not inside and len(found) < len(codes):
                 top = doc.documentLayout().blockBoundingRect(block).top()
                 right = origin.x() + doc.textWidth()
-                found.append((QRectF(right - width, origin.y() + top, width, height), codes[len(found)]))
+                found.append(
+                    (QRectF(right - width, origin.y() + top, width, height), codes[len(found)])
+                )
             inside = is_code
             block = block.next()
         return found
@@ -363,7 +380,9 @@ class MessageDelegate(QStyledItemDelegate):
         origin = self._content_origin(option, msg, bool(index.data(DayChangeRole)))
         return doc.documentLayout().anchorAt(pos - origin)
 
-    def version_arrows(self, option: QStyleOptionViewItem, index: _Index) -> tuple[QRectF, QRectF] | None:
+    def version_arrows(
+        self, option: QStyleOptionViewItem, index: _Index
+    ) -> tuple[QRectF, QRectF] | None:
         """Where ‹ (previous version) and › (next version) are drawn in the header, or None
         when the message has a single version. The areas are a little larger than the glyphs."""
         msg: Message | None = index.data(MessageRole)
@@ -449,7 +468,12 @@ class MessageDelegate(QStyledItemDelegate):
         painter.setFont(self.header_font(option.font))
         painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
         painter.drawText(
-            QRectF(bubble.left() + self.PAD, bubble.top() + self.PAD / 2, width - 2 * self.PAD, header_height),
+            QRectF(
+                bubble.left() + self.PAD,
+                bubble.top() + self.PAD / 2,
+                width - 2 * self.PAD,
+                header_height,
+            ),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
             _header(msg, index.data(ReadingRole) or 0, index.data(ReadDoneRole)),
         )
@@ -478,7 +502,12 @@ class MessageDelegate(QStyledItemDelegate):
             painter.setPen(QColor("#d9534f"))
             painter.setFont(option.font)
             painter.drawText(
-                QRectF(0, doc.size().height() + 2, width - 2 * self.PAD, QFontMetrics(option.font).height() + 4),
+                QRectF(
+                    0,
+                    doc.size().height() + 2,
+                    width - 2 * self.PAD,
+                    QFontMetrics(option.font).height() + 4,
+                ),
                 Qt.AlignmentFlag.AlignLeft,
                 "⚠ " + msg.error.splitlines()[0],
             )

@@ -174,7 +174,11 @@ class EngineWorker(QObject):
         except Exception as exc:  # llama.cpp raises many kinds; none may kill the thread
             if not isinstance(exc, UserFacingError):
                 log.exception("unexpected load failure")
-            message = str(exc) if isinstance(exc, UserFacingError) else f"{spec.name} could not be loaded.\n{exc}"
+            message = (
+                str(exc)
+                if isinstance(exc, UserFacingError)
+                else f"{spec.name} could not be loaded.\n{exc}"
+            )
             self.load_failed.emit(message)
             self._restore_previous()
             return
@@ -208,7 +212,11 @@ class EngineWorker(QObject):
             if request.cancel.is_set():
                 raise _Cancelled
             budget = info.n_ctx - reply_room(info.n_ctx, request.settings.max_tokens)
-            if request.thread_id is not None and request.message is not None and self._store is not None:
+            if (
+                request.thread_id is not None
+                and request.message is not None
+                and self._store is not None
+            ):
                 messages, started = self._build(backend, info, request, budget)
             else:
                 fitted = fit_recent(request.system, request.history, backend.count_tokens, budget)
@@ -217,7 +225,10 @@ class EngineWorker(QObject):
             self.started.emit(started)
             if getattr(backend, "reports_reading", False):
                 result = backend.generate(
-                    messages, request.settings, request.cancel, on_text,
+                    messages,
+                    request.settings,
+                    request.cancel,
+                    on_text,
                     on_progress=lambda done, total: self.reading.emit(request.id, done, total),
                 )
             else:
@@ -227,7 +238,9 @@ class EngineWorker(QObject):
             return
         except ReplyInterrupted as exc:
             self._flush(request.id, batch)
-            self.finished.emit(request.id, ReplyResult("", "interrupted", 0, 0, 0.0, 0.0, 0.0, str(exc)))
+            self.finished.emit(
+                request.id, ReplyResult("", "interrupted", 0, 0, 0.0, 0.0, 0.0, str(exc))
+            )
             return
         except ModelProcessDied as exc:
             self._flush(request.id, batch)
@@ -235,7 +248,13 @@ class EngineWorker(QObject):
             self.finished.emit(
                 request.id,
                 ReplyResult(
-                    exc.partial_text, "cancelled" if stopped else "interrupted", 0, 0, 0.0, 0.0, 0.0,
+                    exc.partial_text,
+                    "cancelled" if stopped else "interrupted",
+                    0,
+                    0,
+                    0.0,
+                    0.0,
+                    0.0,
                     None if stopped else str(exc),
                 ),
             )
@@ -283,7 +302,8 @@ class EngineWorker(QObject):
             self._builder_model = (info.path, info.on_gpu)  # token counts belong to one tokenizer
         system = request.system.content if request.system else ""
         fixed = backend.count_tokens(
-            ([ChatMessage("system", system)] if system else []) + [ChatMessage("user", request.message.content)]
+            ([ChatMessage("system", system)] if system else [])
+            + [ChatMessage("user", request.message.content)]
         )
         memory_budget = max(0, budget - fixed - 64)  # 64: the date line and section headings
         for _ in range(4):
@@ -315,7 +335,9 @@ class EngineWorker(QObject):
         if backend is None or backend.info is None or self._store is None:
             return
 
-        def generate(messages: list[ChatMessage], settings: GenerationSettings, cancel: threading.Event) -> str:
+        def generate(
+            messages: list[ChatMessage], settings: GenerationSettings, cancel: threading.Event
+        ) -> str:
             return backend.generate(messages, settings, cancel, lambda _t: None).text
 
         from chatapp.memory import extraction, summaries
@@ -336,11 +358,19 @@ class EngineWorker(QObject):
                 with keep() if keep is not None else contextlib.nullcontext():
                     if service is not None:
                         made += extraction.read_new_messages(
-                            store, request.thread_id, generate, service.write_facts, request.cancel, info.name
+                            store,
+                            request.thread_id,
+                            generate,
+                            service.write_facts,
+                            request.cancel,
+                            info.name,
                         )
                     job = summaries.next_job(store, request.thread_id)
                     while job is not None and not request.cancel.is_set():
-                        if summaries.run_job(store, job, generate, request.cancel, info.name) is None:
+                        if (
+                            summaries.run_job(store, job, generate, request.cancel, info.name)
+                            is None
+                        ):
                             break
                         made += 1
                         job = summaries.next_job(store, request.thread_id)
@@ -434,8 +464,16 @@ class EngineController(QObject):
         self._shutdown.connect(self._worker.shutdown)
         self._summary: SummaryRequest | None = None
         for name in (
-            "loaded", "load_failed", "too_large", "unloaded", "started", "text", "summarized",
-            "load_crashed", "restarting", "reading",
+            "loaded",
+            "load_failed",
+            "too_large",
+            "unloaded",
+            "started",
+            "text",
+            "summarized",
+            "load_crashed",
+            "restarting",
+            "reading",
         ):
             getattr(self._worker, name).connect(getattr(self, name))
         # the request is over before anyone hears of it, so a listener may start the next

@@ -60,7 +60,9 @@ class MemoryWorker(QObject):
             with self._lock:
                 self._failed = True
             self._flush_notes()
-            self.unavailable.emit(f"Long-term memory is off: the embedding model could not be loaded ({exc}).")
+            self.unavailable.emit(
+                f"Long-term memory is off: the embedding model could not be loaded ({exc})."
+            )
             return
         with self._lock:
             self._service = service

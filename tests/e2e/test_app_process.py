@@ -23,7 +23,11 @@ def keyed(db: Path):  # type: ignore[no-untyped-def]
 def run(args: list[str], home: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CHATAPP_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
     return subprocess.run(
-        [sys.executable, "-m", "chatapp", *args], env=env, capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "chatapp", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         check=False,
     )
 
@@ -60,7 +64,10 @@ def test_quit_after_with_a_missing_model_shows_the_error_and_exits(tmp_path: Pat
 
 def test_data_dir_option_beats_the_environment(tmp_path: Path) -> None:
     other = tmp_path / "elsewhere"
-    result = run(["--data-dir", str(other), "--model", str(tmp_path / "none.gguf"), "--quit-after", "500"], tmp_path / "env")
+    result = run(
+        ["--data-dir", str(other), "--model", str(tmp_path / "none.gguf"), "--quit-after", "500"],
+        tmp_path / "env",
+    )
     assert result.returncode == 0, result.stderr
     assert (other / "chatapp.sqlite3").exists()
     assert not (tmp_path / "env" / "chatapp.sqlite3").exists()
@@ -77,17 +84,27 @@ def test_command_line_list_export_and_import(tmp_path: Path) -> None:
     store.add_message(t.id, Role.USER, "hello from the command line")
     store.close()
     listed = run(["list"], tmp_path)
-    assert listed.returncode == 0 and "CLI thread" in listed.stdout and f"{t.id:>6}" in listed.stdout
+    assert (
+        listed.returncode == 0 and "CLI thread" in listed.stdout and f"{t.id:>6}" in listed.stdout
+    )
     out = tmp_path / "out.json"
     exported = run(["export", "--thread", str(t.id), "--format", "json", "-o", str(out)], tmp_path)
     assert exported.returncode == 0, exported.stderr
-    assert json.loads(out.read_text())["threads"][0]["messages"][0]["content"] == "hello from the command line"
-    pdf = run(["export", "--thread", str(t.id), "--format", "pdf", "-o", str(tmp_path / "t.pdf")], tmp_path)
+    assert (
+        json.loads(out.read_text())["threads"][0]["messages"][0]["content"]
+        == "hello from the command line"
+    )
+    pdf = run(
+        ["export", "--thread", str(t.id), "--format", "pdf", "-o", str(tmp_path / "t.pdf")],
+        tmp_path,
+    )
     assert pdf.returncode == 0, pdf.stderr
     assert (tmp_path / "t.pdf").read_bytes()[:5] == b"%PDF-"
     imported = run(["import", str(out)], tmp_path)
     assert imported.returncode == 0 and "imported 1 thread" in imported.stdout
-    missing = run(["export", "--thread", "999", "--format", "md", "-o", str(tmp_path / "x.md")], tmp_path)
+    missing = run(
+        ["export", "--thread", "999", "--format", "md", "-o", str(tmp_path / "x.md")], tmp_path
+    )
     assert missing.returncode == 1 and "no thread 999" in missing.stderr
     bad = run(["import", str(tmp_path / "nothing.json")], tmp_path)
     assert bad.returncode == 1 and "cannot be read" in bad.stderr
@@ -98,7 +115,9 @@ def test_the_app_starts_when_the_trash_cannot_be_emptied(tmp_path: Path) -> None
     missing = str(tmp_path / "missing.gguf")
     assert run(["--model", missing, "--quit-after", "500"], tmp_path).returncode == 0
     db = keyed(tmp_path / "chatapp.sqlite3")
-    db.execute("INSERT INTO threads (title, created_at, updated_at, deleted_at) VALUES ('old', 0, 0, 1)")
+    db.execute(
+        "INSERT INTO threads (title, created_at, updated_at, deleted_at) VALUES ('old', 0, 0, 1)"
+    )
     db.execute(  # stands in for any failure of the delete (it was "too many levels of trigger recursion")
         "CREATE TRIGGER refuse BEFORE DELETE ON threads BEGIN SELECT RAISE(ABORT, 'refused for the test'); END"
     )
@@ -109,5 +128,7 @@ def test_the_app_starts_when_the_trash_cannot_be_emptied(tmp_path: Path) -> None
     log = (tmp_path / "chatapp.log").read_text()
     assert "the trash could not be emptied now" in log and "refused for the test" in log
     db = keyed(tmp_path / "chatapp.sqlite3")
-    assert db.execute("SELECT title FROM threads WHERE deleted_at IS NOT NULL").fetchall() == [("old",)]
+    assert db.execute("SELECT title FROM threads WHERE deleted_at IS NOT NULL").fetchall() == [
+        ("old",)
+    ]
     db.close()

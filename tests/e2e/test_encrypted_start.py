@@ -15,7 +15,11 @@ def run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CHATAPP_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
     return subprocess.run(
         [sys.executable, "-m", "chatapp", *args],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -80,8 +84,13 @@ def test_a_passphrase_from_the_environment_for_the_command_line_and_the_window(
         if passphrase is not None:
             env[crypto.ENV_PASSPHRASE] = passphrase
         return subprocess.run(
-            [sys.executable, "-m", "chatapp", *args], env=env, capture_output=True, text=True,
-            timeout=120, check=False, stdin=subprocess.DEVNULL,
+            [sys.executable, "-m", "chatapp", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            stdin=subprocess.DEVNULL,
         )
 
     done = with_env(["encrypt", "--passphrase"], "blue lanterns at dusk")

@@ -31,9 +31,7 @@ def run_without_display(args: list[str], home: Path) -> subprocess.CompletedProc
     )
 
 
-def test_offscreen_only_for_send_without_a_display(
-    monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+def test_offscreen_only_for_send_without_a_display(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(sys, "platform", "linux")
     send = argparse.Namespace(send="hi")
     assert use_offscreen_for_send(send, {})

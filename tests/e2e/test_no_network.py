@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-GUARD = '''
+GUARD = """
 import os, socket, sys
 
 _LOG = os.environ["CHATAPP_NET_LOG"]
@@ -38,7 +38,7 @@ def _hook(event, args):
 sys.addaudithook(_hook)
 with open(_LOG + ".guarded", "a", encoding="utf-8") as f:
     f.write(f"{os.getpid()} {sys.argv!r}\\n")
-'''
+"""
 
 
 def _run(args: list[str], home: Path, guard: Path, log: Path) -> subprocess.CompletedProcess[str]:
@@ -52,7 +52,11 @@ def _run(args: list[str], home: Path, guard: Path, log: Path) -> subprocess.Comp
     }
     return subprocess.run(
         [sys.executable, "-m", "chatapp", *args],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -69,14 +73,21 @@ def test_a_whole_session_opens_no_network_connection(tmp_path: Path) -> None:
     probe = subprocess.run(
         [sys.executable, "-c", "import socket; socket.socket().connect(('127.0.0.1', 9))"],
         env={**os.environ, "PYTHONPATH": str(guard), "CHATAPP_NET_LOG": str(log)},
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert probe.returncode != 0
     assert "connect" in log.read_text()
     log.unlink()
 
     # start, chat, memory ingest (the embedding model loads), then list and export
-    sent = _run(["--send", "Hello, I live in Porto and work as a nurse.", "--threads", "2"], home, guard, log)
+    sent = _run(
+        ["--send", "Hello, I live in Porto and work as a nurse.", "--threads", "2"],
+        home,
+        guard,
+        log,
+    )
     assert sent.returncode == 0, sent.stderr
     assert sent.stdout.startswith("reply: ")
     assert "memory: the exchange is indexed" in sent.stdout

@@ -18,7 +18,11 @@ def run(args: list[str], home: Path, timeout: float = 240) -> subprocess.Complet
     env = {**os.environ, "CHATAPP_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
     return subprocess.run(
         [sys.executable, "-m", "chatapp", *args],
-        check=False, env=env, capture_output=True, text=True, timeout=timeout,
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -30,7 +34,9 @@ def broken(default_model: Path, tmp_path: Path) -> Path:
     return damaged_copy(default_model, tmp_path / "broken.gguf", _scalar("llama.block_count", 0))
 
 
-def test_a_crashing_preferred_model_is_not_loaded_at_the_next_start(tmp_path: Path, broken: Path) -> None:
+def test_a_crashing_preferred_model_is_not_loaded_at_the_next_start(
+    tmp_path: Path, broken: Path
+) -> None:
     home = tmp_path / "home"
     home.mkdir()
     settings = home / "settings.json"

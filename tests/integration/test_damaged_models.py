@@ -49,8 +49,10 @@ def test_a_damaged_copy_never_ends_the_app(
     else:
         try:
             reply = backend.generate(
-                [ChatMessage("user", "Hello")], GenerationSettings(temperature=0.0, max_tokens=8),
-                threading.Event(), lambda _t: None,
+                [ChatMessage("user", "Hello")],
+                GenerationSettings(temperature=0.0, max_tokens=8),
+                threading.Event(),
+                lambda _t: None,
             )
             assert reply.finish_reason in ("stop", "length")
         except GenerationError as exc:  # a child that dies replying says so

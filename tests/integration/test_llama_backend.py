@@ -65,7 +65,9 @@ def test_prompt_tokens_are_llamas_own_count(backend: LlamaBackend) -> None:
         bos_token=llm._model.token_get_text(llm.token_bos()),
     )
     rendered = formatter(messages=[m.as_dict() for m in messages])
-    expected = llm.tokenize(rendered.prompt.encode(), add_bos=not rendered.added_special, special=True)
+    expected = llm.tokenize(
+        rendered.prompt.encode(), add_bos=not rendered.added_special, special=True
+    )
     assert backend.count_tokens(messages) == len(expected)
     result = backend.generate(messages, GREEDY, threading.Event(), lambda _t: None)
     assert result.prompt_tokens == len(expected)
@@ -74,7 +76,10 @@ def test_prompt_tokens_are_llamas_own_count(backend: LlamaBackend) -> None:
 def test_length_limit_counts_completion_tokens(backend: LlamaBackend) -> None:
     settings = GenerationSettings(temperature=0.8, max_tokens=12, seed=1)
     result = backend.generate(
-        [ChatMessage("user", "Tell me a long story about a dragon.")], settings, threading.Event(), lambda _t: None
+        [ChatMessage("user", "Tell me a long story about a dragon.")],
+        settings,
+        threading.Event(),
+        lambda _t: None,
     )
     assert result.finish_reason == "length"
     assert result.completion_tokens == 12
@@ -91,13 +96,18 @@ def test_stop_mid_reply_ends_within_a_few_tokens(backend: LlamaBackend) -> None:
 
     settings = GenerationSettings(temperature=0.8, max_tokens=300, seed=3)
     result = backend.generate(
-        [ChatMessage("user", "Write a long essay about the history of Rome.")], settings, cancel, on_text
+        [ChatMessage("user", "Write a long essay about the history of Rome.")],
+        settings,
+        cancel,
+        on_text,
     )
     assert result.cancelled
     assert len(seen) <= 7
     assert result.completion_tokens <= 7
     # the model is still usable after a stop
-    again = backend.generate([ChatMessage("user", "Say hi.")], GREEDY, threading.Event(), lambda _t: None)
+    again = backend.generate(
+        [ChatMessage("user", "Say hi.")], GREEDY, threading.Event(), lambda _t: None
+    )
     assert again.text
 
 
@@ -107,7 +117,9 @@ def test_stop_before_the_prompt_is_read(backend: LlamaBackend) -> None:
     long_prompt = "Summarize: " + "the quick brown fox jumps over the lazy dog. " * 120
     result = backend.generate([ChatMessage("user", long_prompt)], GREEDY, cancel, lambda _t: None)
     assert result.cancelled and result.text == ""
-    again = backend.generate([ChatMessage("user", "Say hi.")], GREEDY, threading.Event(), lambda _t: None)
+    again = backend.generate(
+        [ChatMessage("user", "Say hi.")], GREEDY, threading.Event(), lambda _t: None
+    )
     assert again.text
 
 
@@ -165,7 +177,9 @@ def test_truncated_model(tmp_path: Path, default_model: Path) -> None:
     assert backend.info is None
 
 
-def test_gpu_failure_falls_back_to_cpu(default_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gpu_failure_falls_back_to_cpu(
+    default_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Simulated: the build claims a GPU and loading with offload raises, as out-of-memory does."""
     import llama_cpp
 
@@ -188,7 +202,9 @@ def test_gpu_failure_falls_back_to_cpu(default_model: Path, monkeypatch: pytest.
         assert calls == [-1, 0]
         assert info.device.startswith("CPU")
         assert info.fallback_reason and "Failed to create llama_context" in info.fallback_reason
-        out = backend.generate([ChatMessage("user", "Hi")], GREEDY, threading.Event(), lambda _t: None)
+        out = backend.generate(
+            [ChatMessage("user", "Hi")], GREEDY, threading.Event(), lambda _t: None
+        )
         assert out.completion_tokens > 0
     finally:
         backend.unload()
@@ -211,7 +227,9 @@ def test_unknown_architecture_is_named(tmp_path: Path) -> None:
 
     path = write_gguf(tmp_path / "alien.gguf", arch="madeuparch")
     backend = LlamaBackend()
-    with pytest.raises(ModelLoadError, match="architecture this version of llama.cpp does not support") as caught:
+    with pytest.raises(
+        ModelLoadError, match="architecture this version of llama.cpp does not support"
+    ) as caught:
         backend.load(ModelSpec(str(path), gpu="cpu"))
     assert "madeuparch" in caught.value.detail
     assert backend.info is None
@@ -233,7 +251,9 @@ def test_vocabulary_only_file_is_refused(tmp_path: Path) -> None:
         "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
     ],
 )
-def test_a_hostile_template_override_cannot_reach_python(default_model: Path, template: str) -> None:
+def test_a_hostile_template_override_cannot_reach_python(
+    default_model: Path, template: str
+) -> None:
     """Overrides are rendered in llama-cpp-python's sandboxed Jinja environment."""
     backend = LlamaBackend()
     backend.load(ModelSpec(str(default_model), n_ctx=512, gpu="cpu", chat_template=template))

@@ -50,7 +50,9 @@ def test_the_default_model_writes_a_usable_summary(tmp_path: Path, default_model
     # about the chat, not more of it: asked to "summarize", this model went on with the
     # dialogue ("User: …") and made people up
     assert "Miso" in row.text or "cat" in row.text.lower()
-    assert not any(line.strip().startswith(("User:", "Assistant:")) for line in row.text.splitlines())
+    assert not any(
+        line.strip().startswith(("User:", "Assistant:")) for line in row.text.splitlines()
+    )
     assert not row.text.startswith(("I ", "I'm", "My "))
     assert row.message_ids == [m.id for m in store.path(thread_id, 0, 8)]
     backend.unload()
@@ -66,8 +68,11 @@ def test_a_reply_cancels_the_background_summary(qtbot, tmp_path: Path, default_m
     job = engine.summarize(thread_id)
     question = store.add_message(thread_id, Role.USER, "What is my cat called?")
     request = ReplyRequest(
-        None, [ChatMessage("user", question.content)], GenerationSettings(max_tokens=20, temperature=0),
-        thread_id=thread_id, message=question,
+        None,
+        [ChatMessage("user", question.content)],
+        GenerationSettings(max_tokens=20, temperature=0),
+        thread_id=thread_id,
+        message=question,
     )
     with qtbot.waitSignals([engine.finished, engine.summarized], timeout=60000, order="none"):
         assert engine.reply(request)
@@ -76,14 +81,18 @@ def test_a_reply_cancels_the_background_summary(qtbot, tmp_path: Path, default_m
     store.close()
 
 
-def test_a_big_enough_model_reads_new_messages_for_facts(qtbot, tmp_path: Path, default_model: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_big_enough_model_reads_new_messages_for_facts(
+    qtbot, tmp_path: Path, default_model: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from chatapp.memory import extraction
     from chatapp.memory.embedder import shared_embedder
 
     store = Store.open(tmp_path / "db.sqlite3")
     thread = store.create_thread("facts")
     message = store.add_message(
-        thread.id, Role.USER, "My name is Ada and I moved to Lisbon last month. I work as a nurse at the city hospital."
+        thread.id,
+        Role.USER,
+        "My name is Ada and I moved to Lisbon last month. I work as a nurse at the city hospital.",
     )
     store.add_message(thread.id, Role.ASSISTANT, "Nice to meet you, Ada!")
     engine = EngineController(LlamaBackend, store=store, embed=shared_embedder().encode_one)

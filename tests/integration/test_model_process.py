@@ -25,7 +25,10 @@ from chatapp.errors import ModelLoadError
 pytestmark = pytest.mark.model
 
 GREEDY = GenerationSettings(temperature=0.0, max_tokens=24, seed=1)
-QUESTION = [ChatMessage("system", "Be brief."), ChatMessage("user", "What is the capital of France?")]
+QUESTION = [
+    ChatMessage("system", "Be brief."),
+    ChatMessage("user", "What is the capital of France?"),
+]
 
 
 def alive(pid: int) -> bool:
@@ -61,14 +64,19 @@ def test_same_tokens_and_reply_as_in_process(backend: ProcessBackend, default_mo
         assert backend.child_pid != os.getpid()
         assert backend.prompt_tokens(QUESTION) == local.prompt_tokens(QUESTION)
         assert backend.render_prompt(QUESTION) == local.render_prompt(QUESTION)
-        assert backend.count_text_tokens("Lisbon in spring") == local.count_text_tokens("Lisbon in spring")
+        assert backend.count_text_tokens("Lisbon in spring") == local.count_text_tokens(
+            "Lisbon in spring"
+        )
         pieces: list[str] = []
         there = backend.generate(QUESTION, GREEDY, threading.Event(), pieces.append)
         here = local.generate(QUESTION, GREEDY, threading.Event(), lambda _t: None)
     finally:
         local.unload()
     assert there.text == here.text and "".join(pieces) == there.text
-    assert there.completion_tokens == here.completion_tokens and there.prompt_tokens == here.prompt_tokens
+    assert (
+        there.completion_tokens == here.completion_tokens
+        and there.prompt_tokens == here.prompt_tokens
+    )
     assert backend.info is not None and backend.info.device.startswith("CPU")
 
 
@@ -89,7 +97,9 @@ def test_stop_ends_the_reply_within_a_couple_of_tokens(backend: ProcessBackend, 
 
     result = backend.generate(
         [ChatMessage("user", "Write a long story about a lighthouse.")],
-        GenerationSettings(temperature=0.0, max_tokens=300), cancel, on_text,
+        GenerationSettings(temperature=0.0, max_tokens=300),
+        cancel,
+        on_text,
     )
     assert result.finish_reason == "cancelled" and result.text == "".join(pieces)
     # written but not yet sent when the stop came: at most one batch of text (SEND_EVERY)
@@ -101,14 +111,22 @@ def test_stop_ends_the_reply_within_a_couple_of_tokens(backend: ProcessBackend, 
 def test_the_kv_cache_survives_side_work(backend: ProcessBackend) -> None:
     history = [ChatMessage("user", "Name three rivers in Europe.")]
     first = backend.generate(history, GREEDY, threading.Event(), lambda _t: None)
-    follow = [*history, ChatMessage("assistant", first.text), ChatMessage("user", "And one in Asia?")]
+    follow = [
+        *history,
+        ChatMessage("assistant", first.text),
+        ChatMessage("user", "And one in Asia?"),
+    ]
     with backend.keeping_cache():
-        backend.generate([ChatMessage("user", "Summarise: nothing.")], GREEDY, threading.Event(), lambda _t: None)
+        backend.generate(
+            [ChatMessage("user", "Summarise: nothing.")], GREEDY, threading.Event(), lambda _t: None
+        )
     backend.generate(follow, GREEDY, threading.Event(), lambda _t: None)
     assert backend.last_reused_tokens >= len(backend.prompt_tokens(history)) - 1
 
 
-def test_a_child_killed_mid_reply_keeps_the_text_so_far(backend: ProcessBackend, default_model: Path) -> None:
+def test_a_child_killed_mid_reply_keeps_the_text_so_far(
+    backend: ProcessBackend, default_model: Path
+) -> None:
     pid = backend.child_pid
     assert pid is not None
     pieces: list[str] = []
@@ -119,8 +137,12 @@ def test_a_child_killed_mid_reply_keeps_the_text_so_far(backend: ProcessBackend,
             os.kill(pid, signal.SIGKILL)
 
     with pytest.raises(ModelProcessDied) as caught:
-        backend.generate([ChatMessage("user", "Tell me a story.")],
-                         GenerationSettings(temperature=0.0, max_tokens=300), threading.Event(), on_text)
+        backend.generate(
+            [ChatMessage("user", "Tell me a story.")],
+            GenerationSettings(temperature=0.0, max_tokens=300),
+            threading.Event(),
+            on_text,
+        )
     assert "SIGKILL" in caught.value.message and "The text so far is kept" in caught.value.message
     assert caught.value.partial_text == "".join(pieces) and len(pieces) >= 5
     assert backend.info is None and not alive(pid)
@@ -145,18 +167,28 @@ def test_a_child_that_ignores_a_stop_is_ended(default_model: Path) -> None:
 
     try:
         with pytest.raises(ModelProcessDied) as caught:
-            backend.generate([ChatMessage("user", "Tell me a story.")],
-                             GenerationSettings(temperature=0.0, max_tokens=300), cancel, on_text)
-        assert "did not stop" in caught.value.reason and caught.value.partial_text == "".join(pieces)
+            backend.generate(
+                [ChatMessage("user", "Tell me a story.")],
+                GenerationSettings(temperature=0.0, max_tokens=300),
+                cancel,
+                on_text,
+            )
+        assert "did not stop" in caught.value.reason and caught.value.partial_text == "".join(
+            pieces
+        )
         assert wait_until(lambda: not alive(pid))
     finally:
         backend.unload()
 
 
-def test_a_child_that_aborts_while_loading_is_a_message(tmp_path: Path, default_model: Path) -> None:
+def test_a_child_that_aborts_while_loading_is_a_message(
+    tmp_path: Path, default_model: Path
+) -> None:
     from chatapp.bench.crash import _scalar, damaged_copy
 
-    path = damaged_copy(default_model, tmp_path / "zero-blocks.gguf", _scalar("llama.block_count", 0))
+    path = damaged_copy(
+        default_model, tmp_path / "zero-blocks.gguf", _scalar("llama.block_count", 0)
+    )
     backend = ProcessBackend()
     with pytest.raises(ModelProcessCrashed) as caught:
         backend.load(ModelSpec(str(path), n_ctx=512, gpu="cpu"))
@@ -175,7 +207,9 @@ def test_a_failed_switch_keeps_the_model_that_was_loaded(
     from chatapp.bench.crash import _scalar, damaged_copy
 
     before = backend.child_pid
-    path = damaged_copy(default_model, tmp_path / "zero-blocks.gguf", _scalar("llama.block_count", 0))
+    path = damaged_copy(
+        default_model, tmp_path / "zero-blocks.gguf", _scalar("llama.block_count", 0)
+    )
     with pytest.raises(ModelLoadError):
         backend.load(ModelSpec(str(path), n_ctx=512, gpu="cpu"))
     if backend.info is not None:  # there was room for both: the old child never stopped

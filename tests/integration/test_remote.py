@@ -36,14 +36,32 @@ def free_port() -> int:
 
 def start_server(model: Path, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-         "--port", str(port), "--api_key", KEY, "--n_ctx", "2048", "--verbose", "False"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--api_key",
+            KEY,
+            "--n_ctx",
+            "2048",
+            "--verbose",
+            "False",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": f"Bearer {KEY}"})
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": f"Bearer {KEY}"}
+            )
             with urllib.request.urlopen(req, timeout=1):
                 return proc
         except OSError:
@@ -64,7 +82,9 @@ def server(default_model: Path) -> Iterator[str]:
 
 
 def spec(url: str, key: str | None = KEY, timeout: float = 30) -> ModelSpec:
-    return ModelSpec(url, endpoint=Endpoint("test server", url, api_key=key, timeout=timeout, n_ctx=2048))
+    return ModelSpec(
+        url, endpoint=Endpoint("test server", url, api_key=key, timeout=timeout, n_ctx=2048)
+    )
 
 
 def test_streamed_reply_and_token_counts(server: str, default_model: Path) -> None:
@@ -79,7 +99,10 @@ def test_streamed_reply_and_token_counts(server: str, default_model: Path) -> No
     assert result.text.strip() and len(pieces) > 1 and "".join(pieces) == result.text
     # greedy decoding on the server repeats itself (what the model knows is not this test's
     # business: its greedy answer depends on the CPU's kernels)
-    assert backend.generate(question, GREEDY, threading.Event(), lambda _text: None).text == result.text
+    assert (
+        backend.generate(question, GREEDY, threading.Event(), lambda _text: None).text
+        == result.text
+    )
     local = llama_cpp.Llama(str(default_model), vocab_only=True, verbose=False)
     text = "Count me, café ☕ <|im_start|>"
     assert backend.count_text_tokens(text) == len(local.tokenize(text.encode(), special=True))
@@ -97,10 +120,16 @@ def test_stop_mid_reply(server: str) -> None:
         if len(seen) == 3:
             cancel.set()
 
-    result = backend.generate([ChatMessage("user", "Write a long story about a dragon.")],
-                              GenerationSettings(max_tokens=300, seed=2), cancel, on_text)
+    result = backend.generate(
+        [ChatMessage("user", "Write a long story about a dragon.")],
+        GenerationSettings(max_tokens=300, seed=2),
+        cancel,
+        on_text,
+    )
     assert result.cancelled and len(seen) <= 4
-    again = backend.generate([ChatMessage("user", "Say hi")], GREEDY, threading.Event(), lambda _t: None)
+    again = backend.generate(
+        [ChatMessage("user", "Say hi")], GREEDY, threading.Event(), lambda _t: None
+    )
     assert again.text
 
 
@@ -111,7 +140,11 @@ def test_memory_builder_on_a_remote_model(server: str, store) -> None:  # type: 
     backend.load(spec(server))
     t = store.create_thread()
     for i in range(30):
-        store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"Message {i} about gardening and tomatoes.")
+        store.add_message(
+            t.id,
+            Role.USER if i % 2 == 0 else Role.ASSISTANT,
+            f"Message {i} about gardening and tomatoes.",
+        )
     q = store.add_message(t.id, Role.USER, "What did we say about tomatoes?")
     built = ContextBuilder(store, backend.count_text_tokens).build(t.id, "", q, 300)
     assert built.memory_tokens <= 300 and built.left_out.get("recent", 0) > 0
@@ -142,8 +175,12 @@ def test_a_server_that_dies_mid_reply(default_model: Path) -> None:
                 os.kill(proc.pid, signal.SIGKILL)
 
         with pytest.raises(ReplyInterrupted, match="stopped answering"):
-            backend.generate([ChatMessage("user", "Write a long essay about rivers.")],
-                             GenerationSettings(max_tokens=400, seed=1), threading.Event(), on_text)
+            backend.generate(
+                [ChatMessage("user", "Write a long essay about rivers.")],
+                GenerationSettings(max_tokens=400, seed=1),
+                threading.Event(),
+                on_text,
+            )
         assert len(seen) >= 2
     finally:
         proc.kill()
@@ -159,7 +196,11 @@ class _Odd(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.mode == "slow":
             time.sleep(3)
-        body = b"this is not json" if self.mode == "garbage" else json.dumps({"data": [{"id": "m"}]}).encode()
+        body = (
+            b"this is not json"
+            if self.mode == "garbage"
+            else json.dumps({"data": [{"id": "m"}]}).encode()
+        )
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -172,7 +213,9 @@ class _Odd(http.server.BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
-            self.wfile.write(b": ping\n\ndata: {\"choices\": [{\"delta\": {\"content\": \"ok\"}}]}\n\ndata: {broken\n\n")
+            self.wfile.write(
+                b': ping\n\ndata: {"choices": [{"delta": {"content": "ok"}}]}\n\ndata: {broken\n\n'
+            )
             return
         self.send_response(404)
         self.end_headers()

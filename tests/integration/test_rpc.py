@@ -47,13 +47,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.skipif(not BUILD, reason="CHATAPP_RPC_BUILD is not set (needs a llama.cpp build with RPC)")
+@pytest.mark.skipif(
+    not BUILD, reason="CHATAPP_RPC_BUILD is not set (needs a llama.cpp build with RPC)"
+)
 def test_layers_run_on_an_rpc_server(default_model: Path) -> None:
     bin_dir = Path(BUILD or "") / "bin"
     port = _free_port()
     server = subprocess.Popen(
         [str(bin_dir / "ggml-rpc-server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(100):
@@ -64,14 +67,27 @@ def test_layers_run_on_an_rpc_server(default_model: Path) -> None:
                 time.sleep(0.1)
         env = dict(os.environ, LLAMA_CPP_LIB_PATH=str(bin_dir))
         done = subprocess.run(
-            [sys.executable, "-c", CHILD, str(default_model), f"127.0.0.1:{port}", f"127.0.0.1:{_free_port()}"],
-            env=env, capture_output=True, text=True, timeout=300, check=False,
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                str(default_model),
+                f"127.0.0.1:{port}",
+                f"127.0.0.1:{_free_port()}",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         assert done.returncode == 0, done.stderr[-2000:]
         assert f"DEVICE RPC0 (127.0.0.1:{port}), 31/31 layers" in done.stdout
         tokens = int(done.stdout.split("TOKENS ")[1].split()[0])
         assert tokens > 0
-        assert "SILENT The RPC server 127.0.0.1:" in done.stdout and "does not answer" in done.stdout
+        assert (
+            "SILENT The RPC server 127.0.0.1:" in done.stdout and "does not answer" in done.stdout
+        )
     finally:
         server.terminate()
         server.wait(10)

@@ -9,7 +9,9 @@ from pathlib import Path
 from chatapp.store import Store
 
 
-def test_drafts_are_written_off_the_gui_thread_and_the_newest_wins(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_drafts_are_written_off_the_gui_thread_and_the_newest_wins(
+    qtbot, make_window, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     store = window.store
     thread_id = store.create_thread("plans").id
@@ -34,7 +36,9 @@ def test_drafts_are_written_off_the_gui_thread_and_the_newest_wins(qtbot, make_w
     assert len(on_gui) <= 3  # overlapping saves were folded into the one after the write
 
 
-def test_a_draft_still_on_its_way_is_written_at_quit(qtbot, make_window, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_draft_still_on_its_way_is_written_at_quit(
+    qtbot, make_window, monkeypatch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     store = window.store
     thread_id = store.create_thread("plans").id
@@ -52,4 +56,6 @@ def test_a_draft_still_on_its_way_is_written_at_quit(qtbot, make_window, monkeyp
     window.composer.setPlainText("written while quitting, then more")
     window.close()  # no event loop turn in between: the quit itself writes it
     store.close()
-    assert Store.open(tmp_path / "ui.sqlite3").draft(thread_id) == "written while quitting, then more"
+    assert (
+        Store.open(tmp_path / "ui.sqlite3").draft(thread_id) == "written while quitting, then more"
+    )

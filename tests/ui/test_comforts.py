@@ -37,7 +37,9 @@ def test_the_delete_key_deletes_the_selected_thread_with_undo(qtbot, make_window
     assert _titles(window) == ["drop", "keep"]
 
 
-def test_the_trash_shows_dates_and_deletes_for_good_after_asking(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_trash_shows_dates_and_deletes_for_good_after_asking(
+    qtbot, make_window, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtWidgets import QDialogButtonBox, QListWidget
 
     window = make_window()
@@ -48,7 +50,9 @@ def test_the_trash_shows_dates_and_deletes_for_good_after_asking(qtbot, make_win
     window.show_trash()
     dialog = window.threads.trash_dialog
     listing = dialog.findChild(QListWidget)
-    assert listing.count() == 3 and all("deleted 14 Nov 2023" in listing.item(i).text() for i in range(3))
+    assert listing.count() == 3 and all(
+        "deleted 14 Nov 2023" in listing.item(i).text() for i in range(3)
+    )
     buttons = {b.text(): b for b in dialog.findChild(QDialogButtonBox).buttons()}
     asked: list[str] = []
 
@@ -56,6 +60,7 @@ def test_the_trash_shows_dates_and_deletes_for_good_after_asking(qtbot, make_win
         def ask(_parent, _title, text, *args, **kwargs):  # type: ignore[no-untyped-def]
             asked.append(text)
             return reply
+
         return ask
 
     listing.setCurrentRow(0)
@@ -72,17 +77,25 @@ def test_the_trash_shows_dates_and_deletes_for_good_after_asking(qtbot, make_win
     dialog.close()
 
 
-def test_search_hits_are_highlighted_and_down_reaches_them(qtbot, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_search_hits_are_highlighted_and_down_reaches_them(
+    qtbot, make_window, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     from chatapp.ui.search_results import HtmlRole, hit_html
 
     store = Store.open(tmp_path / "ui.sqlite3")
-    for title, text in (("Trip", "Lisbon in May"), ("Food", "a Lisbon bakery"), ("Other", "nothing")):
+    for title, text in (
+        ("Trip", "Lisbon in May"),
+        ("Food", "a Lisbon bakery"),
+        ("Other", "nothing"),
+    ):
         t = store.create_thread(title)
         store.add_message(t.id, Role.USER, text)
     window = make_window(store)
     window.search_box.setFocus()
     qtbot.keyClicks(window.search_box, "lisbon")
-    qtbot.waitUntil(lambda: window.search_list.isVisible() and window.search_list.count() == 2, timeout=5000)
+    qtbot.waitUntil(
+        lambda: window.search_list.isVisible() and window.search_list.count() == 2, timeout=5000
+    )
     first = window.search_list.item(0)
     markup = hit_html(first.data(HtmlRole))
     assert "«" not in markup and "background-color" in markup and "<b>" in markup  # title apart
@@ -97,7 +110,9 @@ def test_search_hits_are_highlighted_and_down_reaches_them(qtbot, make_window, t
     assert window._current_thread == first.data(Qt.ItemDataRole.UserRole)[0]
 
 
-def test_the_writing_thread_is_marked_and_a_second_send_explains_without_a_dialog(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+def test_the_writing_thread_is_marked_and_a_second_send_explains_without_a_dialog(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
     fake.delay = 0.02
     window = make_window()
     fake.enqueue([" ".join(["long"] * 200)])
@@ -106,13 +121,17 @@ def test_the_writing_thread_is_marked_and_a_second_send_explains_without_a_dialo
     qtbot.waitUntil(lambda: window.session.busy, timeout=5000)
     model = window.threads_model
     row = model.row_of(writing)
-    assert model.data(model.index(row), WritingRole) and model.data(model.index(row)).startswith("✎ ")
+    assert model.data(model.index(row), WritingRole) and model.data(model.index(row)).startswith(
+        "✎ "
+    )
     other = window.store.create_thread("elsewhere").id
     window._refresh_threads(select=other)
     type_and_send(qtbot, window, "meanwhile")
     assert window.composer.toPlainText() == "meanwhile"  # kept
     assert "being written in “first”" in window.statusBar().currentMessage()
-    assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+    assert not [
+        w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()
+    ]
     with qtbot.waitSignal(window.session.reply_done, timeout=10000):
         pass
     assert not model.data(model.index(model.row_of(writing)), WritingRole)
@@ -134,7 +153,9 @@ def test_the_context_counter_is_the_shown_threads(qtbot, make_window, fake: Fake
     assert window.context_label.text() == counted
 
 
-def test_first_start_says_what_to_do_and_lists_the_shortcuts(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+def test_first_start_says_what_to_do_and_lists_the_shortcuts(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     assert window.welcome.isVisible() and "SmolLM2" in window.welcome.text()
     fake.enqueue(["hi"])
@@ -154,11 +175,15 @@ def test_first_start_says_what_to_do_and_lists_the_shortcuts(qtbot, make_window,
     window._shortcuts_dialog.close()
 
 
-def test_code_blocks_have_a_copy_button_and_links_open_after_asking(qtbot, make_window, fake: FakeBackend, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_code_blocks_have_a_copy_button_and_links_open_after_asking(
+    qtbot, make_window, fake: FakeBackend, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtGui import QDesktopServices
 
     window = make_window()
-    fake.enqueue(["See [the docs](https://example.org/guide) and run:\n\n```sh\npip install chatapp\n```\n"])
+    fake.enqueue(
+        ["See [the docs](https://example.org/guide) and run:\n\n```sh\npip install chatapp\n```\n"]
+    )
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
         type_and_send(qtbot, window, "how do I install it?")
     assert shown(window)[0] == ("user", "how do I install it?")
@@ -173,13 +198,19 @@ def test_code_blocks_have_a_copy_button_and_links_open_after_asking(qtbot, make_
 
     rect = window.transcript_view.visualRect(index)
     link_pos = next(
-        (QPoint(x, y) for y in range(rect.top(), rect.bottom(), 3) for x in range(rect.left(), rect.right(), 3)
-         if window.link_at(QPoint(x, y))),
+        (
+            QPoint(x, y)
+            for y in range(rect.top(), rect.bottom(), 3)
+            for x in range(rect.left(), rect.right(), 3)
+            if window.link_at(QPoint(x, y))
+        ),
         None,
     )
     assert link_pos is not None and window.link_at(link_pos) == "https://example.org/guide"
     opened: list[str] = []
-    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toString()) or True)
+    monkeypatch.setattr(
+        QDesktopServices, "openUrl", lambda url: opened.append(url.toString()) or True
+    )
     asked: list[str] = []
 
     def decline(_parent, _title, text, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -208,7 +239,9 @@ def test_a_deleted_threads_draft_stays_with_it(qtbot, make_window) -> None:  # t
     assert window._current_thread == doomed and window.composer.toPlainText() == "half written"
 
 
-def test_regenerating_in_the_middle_says_what_happens_first(qtbot, make_window, fake: FakeBackend, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_regenerating_in_the_middle_says_what_happens_first(
+    qtbot, make_window, fake: FakeBackend, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     fake.enqueue(["one", "two", "one again"])
     for text in ("first", "second"):
@@ -220,6 +253,7 @@ def test_regenerating_in_the_middle_says_what_happens_first(qtbot, make_window, 
         def ask(_parent, _title, text, *args, **kwargs):  # type: ignore[no-untyped-def]
             asked.append(text)
             return reply
+
         return ask
 
     middle = window.transcript.message_at(1)
@@ -238,7 +272,9 @@ def test_regenerating_in_the_middle_says_what_happens_first(qtbot, make_window, 
     assert asked == []
 
 
-def test_the_memory_panel_widens_the_window_instead_of_squeezing_the_chat(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+def test_the_memory_panel_widens_the_window_instead_of_squeezing_the_chat(
+    qtbot, make_window
+) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     screen = window.screen().availableGeometry()
     window.resize(min(700, screen.width() - 100), 500)
@@ -248,7 +284,9 @@ def test_the_memory_panel_widens_the_window_instead_of_squeezing_the_chat(qtbot,
     qtbot.waitUntil(lambda: window.memory_panel.isVisible(), timeout=2000)
     needed = window.splitter.sizes()[0] + window.MIN_CHAT_WIDTH + window.memory_panel.width()
     assert window.width() > before
-    assert window.frameGeometry().width() >= min(needed, screen.width())  # as wide as needed, within the screen
+    assert window.frameGeometry().width() >= min(
+        needed, screen.width()
+    )  # as wide as needed, within the screen
     assert window.frameGeometry().right() <= screen.right() + 1
     if screen.width() >= needed + 24:
         assert window.transcript_view.width() >= window.MIN_CHAT_WIDTH - 30
@@ -261,7 +299,9 @@ def test_the_memory_panel_widens_the_window_instead_of_squeezing_the_chat(qtbot,
         assert window.transcript_view.width() >= min(window.MIN_CHAT_WIDTH, spare) - 40
 
 
-def test_part_of_a_message_can_be_selected_with_the_mouse(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+def test_part_of_a_message_can_be_selected_with_the_mouse(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtWidgets import QTextBrowser
 
     window = make_window()
@@ -288,10 +328,14 @@ def test_part_of_a_message_can_be_selected_with_the_mouse(qtbot, make_window, fa
     assert browser.textCursor().selectedText() == "Portugal"
     browser.copy()
     assert QGuiApplication.clipboard().text() == "Portugal"
-    assert window.store.message(window.transcript.message_at(1).id).content.startswith("The capital")
+    assert window.store.message(window.transcript.message_at(1).id).content.startswith(
+        "The capital"
+    )
 
 
-def test_the_reply_says_the_model_is_reading_a_long_prompt_until_its_first_word(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+def test_the_reply_says_the_model_is_reading_a_long_prompt_until_its_first_word(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
     from chatapp.ui.transcript import ReadingRole, _header
 
     fake.delay = 0.4  # the wait before the first word: what reading a long prompt looks like
@@ -305,7 +349,9 @@ def test_the_reply_says_the_model_is_reading_a_long_prompt_until_its_first_word(
     assert tokens >= 3000
     index = window.transcript.index(window.transcript.row_of(reply_id))
     assert index.data(ReadingRole) == tokens
-    assert f"reading the conversation, {tokens:,} tokens" in _header(window.transcript.message_at(index.row()), tokens)
+    assert f"reading the conversation, {tokens:,} tokens" in _header(
+        window.transcript.message_at(index.row()), tokens
+    )
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
         pass
     index = window.transcript.index(window.transcript.row_of(reply_id))

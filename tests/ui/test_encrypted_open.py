@@ -79,7 +79,9 @@ def test_a_missing_key_offers_the_backup_and_keeps_the_file_aside(  # type: igno
     # the backup was made with the same (lost) key, so it cannot open either: said, and the
     # original is kept aside, never deleted
     assert store is None and said
-    [aside] = [p for p in root.iterdir() if ".damaged-" in p.name and not p.name.endswith(("-wal", "-shm"))]
+    [aside] = [
+        p for p in root.iterdir() if ".damaged-" in p.name and not p.name.endswith(("-wal", "-shm"))
+    ]
     assert aside.read_bytes() == before
     crypto.store_key(db, key)
     s = Store.open(db, key)

@@ -40,7 +40,9 @@ def test_reply_streams_and_finishes(qtbot, engine: EngineController, fake: FakeB
     assert not engine.busy
 
 
-def test_model_runs_on_the_engine_thread(qtbot, engine: EngineController, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+def test_model_runs_on_the_engine_thread(
+    qtbot, engine: EngineController, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
     threads: list[threading.Thread] = []
     real_generate = fake.generate
 
@@ -66,7 +68,9 @@ def test_text_is_batched(qtbot, engine: EngineController, fake: FakeBackend) -> 
     assert len(batches) < 40  # not one signal per token
 
 
-def test_cancel_stops_within_a_token_and_twice_is_harmless(qtbot, engine: EngineController, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_stops_within_a_token_and_twice_is_harmless(
+    qtbot, engine: EngineController, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
     fake.delay = 0.02
     load(qtbot, engine)
     fake.enqueue([" ".join(["word"] * 500)])
@@ -80,7 +84,9 @@ def test_cancel_stops_within_a_token_and_twice_is_harmless(qtbot, engine: Engine
     engine.cancel()  # nothing running: still harmless
 
 
-def test_second_request_while_busy_is_refused(qtbot, engine: EngineController, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+def test_second_request_while_busy_is_refused(
+    qtbot, engine: EngineController, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
     fake.delay = 0.01
     load(qtbot, engine)
     fake.enqueue(["a b c d e f g h i j", "second"])
@@ -95,7 +101,9 @@ def test_second_request_while_busy_is_refused(qtbot, engine: EngineController, f
     assert blocker.args[1].text == "second"
 
 
-def test_failures_are_signals_not_crashes(qtbot, engine: EngineController, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+def test_failures_are_signals_not_crashes(
+    qtbot, engine: EngineController, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(engine.failed, timeout=5000) as blocker:
         engine.reply(request())
     assert "No model is loaded" in blocker.args[1]
@@ -141,7 +149,9 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.model
-def test_a_child_killed_mid_reply_keeps_the_text_and_the_model_comes_back(qtbot, default_model) -> None:  # type: ignore[no-untyped-def]
+def test_a_child_killed_mid_reply_keeps_the_text_and_the_model_comes_back(
+    qtbot, default_model
+) -> None:  # type: ignore[no-untyped-def]
     import os
     import signal
 
@@ -179,7 +189,9 @@ def test_a_child_killed_mid_reply_keeps_the_text_and_the_model_comes_back(qtbot,
 
 
 @pytest.mark.model
-def test_a_file_that_crashes_the_loader_is_named_and_the_previous_model_returns(qtbot, default_model, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_file_that_crashes_the_loader_is_named_and_the_previous_model_returns(
+    qtbot, default_model, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     from chatapp.bench.crash import _scalar, damaged_copy
     from chatapp.engine.model_process import ProcessBackend
 
@@ -193,7 +205,9 @@ def test_a_file_that_crashes_the_loader_is_named_and_the_previous_model_returns(
         with qtbot.waitSignal(engine.load_crashed, timeout=60000) as crashed:
             engine.load(ModelSpec(str(broken), n_ctx=512, gpu="cpu"))
         assert crashed.args == [str(broken.resolve()), "llama.cpp aborted"]
-        assert failures[0].startswith("The model process stopped while loading broken.gguf (llama.cpp aborted)")
+        assert failures[0].startswith(
+            "The model process stopped while loading broken.gguf (llama.cpp aborted)"
+        )
         assert "GGML_ASSERT" in failures[0]  # llama.cpp's own words, in the details
         if engine.model_pid is None:  # it was stopped to make room: it is loaded again
             with qtbot.waitSignal(engine.loaded, timeout=60000) as blocker:

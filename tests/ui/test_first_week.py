@@ -17,7 +17,9 @@ from chatapp.store import Store
 from tests.ui.test_main_window import shown, type_and_send
 
 
-def test_drafts_survive_quit_and_restart(qtbot, make_window, fake: FakeBackend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_drafts_survive_quit_and_restart(
+    qtbot, make_window, fake: FakeBackend, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     drafts = {}
     for text in ("first unsent", "second\nwith two lines", "third ✓"):
@@ -45,7 +47,9 @@ def test_a_draft_is_saved_while_typing_without_a_quit(qtbot, make_window) -> Non
     window.drafts.timer.setInterval(50)
     window.new_thread()
     qtbot.keyClicks(window.composer, "crash-proof")
-    qtbot.waitUntil(lambda: window.store.draft(window._current_thread) == "crash-proof", timeout=3000)
+    qtbot.waitUntil(
+        lambda: window.store.draft(window._current_thread) == "crash-proof", timeout=3000
+    )
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
         type_and_send(qtbot, window, "")  # Enter sends it
     qtbot.waitUntil(lambda: window.store.draft(window._current_thread) == "", timeout=3000)
@@ -119,7 +123,8 @@ def test_theme_dark_and_light_are_applied_at_once(qtbot, make_window, tmp_path: 
             image = window.grab().toImage()
             lightness = [
                 image.pixelColor(x, y).lightness()
-                for x in range(0, image.width(), 23) for y in range(0, image.height(), 19)
+                for x in range(0, image.width(), 23)
+                for y in range(0, image.height(), 19)
             ]
             mean = sum(lightness) / len(lightness)
             assert (mean < 90) if dark else (mean > 190), (theme, mean)
@@ -139,9 +144,14 @@ def test_the_dark_theme_is_there_after_a_restart(qtbot, engine, tmp_path: Path) 
     try:
         window = MainWindow(store, engine, None, settings, app_settings=AppSettings(theme="dark"))
         qtbot.addWidget(window)
-        assert QGuiApplication.palette().color(QGuiApplication.palette().ColorRole.Window).lightness() < 60
+        assert (
+            QGuiApplication.palette().color(QGuiApplication.palette().ColorRole.Window).lightness()
+            < 60
+        )
         view = window.transcript_view
-        qtbot.waitUntil(lambda: view.palette().color(QPalette.ColorRole.Base).lightness() < 60, timeout=1000)
+        qtbot.waitUntil(
+            lambda: view.palette().color(QPalette.ColorRole.Base).lightness() < 60, timeout=1000
+        )
         window.app_settings.theme = "system"
         window.apply_appearance()
         window.close()
@@ -149,7 +159,9 @@ def test_the_dark_theme_is_there_after_a_restart(qtbot, engine, tmp_path: Path) 
         store.close()
 
 
-def test_font_sizes_are_readable_and_everything_scales(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+def test_font_sizes_are_readable_and_everything_scales(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtWidgets import QStyleOptionViewItem
 
     window = make_window()
@@ -190,7 +202,10 @@ def test_font_sizes_are_readable_and_everything_scales(qtbot, make_window, fake:
     finally:
         window.app_settings.font_size = 0
         window.apply_appearance()
-    (header9, row9, heading9, points9), (header24, row24, heading24, points24) = heights[9], heights[24]
+    (header9, row9, heading9, points9), (header24, row24, heading24, points24) = (
+        heights[9],
+        heights[24],
+    )
     assert points24 > points9 * 2.5 and header24 > header9 * 2 and heading24 > heading9 * 2, heights
     assert row24 - row9 >= header24 - header9, heights  # the header's room grows with its font
 
@@ -235,13 +250,17 @@ def test_a_thread_opens_at_its_end_after_a_restart(qtbot, engine, tmp_path: Path
     qtbot.waitExposed(window)
     bar = window.transcript_view.verticalScrollBar()
     qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=3000)
-    last = window.transcript_view.visualRect(window.transcript.index(window.transcript.rowCount() - 1))
+    last = window.transcript_view.visualRect(
+        window.transcript.index(window.transcript.rowCount() - 1)
+    )
     assert last.bottom() <= window.transcript_view.viewport().height() + 2
     window.close()
     store.close()
 
 
-def test_the_transcript_follows_a_reply_after_coming_back_to_its_thread(qtbot, make_window, fake: FakeBackend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_transcript_follows_a_reply_after_coming_back_to_its_thread(
+    qtbot, make_window, fake: FakeBackend, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     store = Store.open(tmp_path / "ui.sqlite3")
     first = _long_thread(store, "streaming here")
     other = _long_thread(store, "elsewhere")
@@ -347,6 +366,9 @@ def test_system_gives_the_platform_its_palette_back(qapp) -> None:  # type: igno
     from chatapp.ui.theme import apply_theme
 
     original = QGuiApplication.palette().color(QPalette.ColorRole.Window).name()
-    assert apply_theme(qapp, "dark") and QGuiApplication.palette().color(QPalette.ColorRole.Window).name() == "#202124"
+    assert (
+        apply_theme(qapp, "dark")
+        and QGuiApplication.palette().color(QPalette.ColorRole.Window).name() == "#202124"
+    )
     apply_theme(qapp, "system")  # the offscreen platform reports no colour scheme
     assert QGuiApplication.palette().color(QPalette.ColorRole.Window).name() == original

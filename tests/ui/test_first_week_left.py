@@ -35,9 +35,7 @@ def test_endpoint_error_is_shown_whole(qtbot, qapp, points: int | None) -> None:
     assert lines >= 2  # the test is about a wrapped, multi-line error
 
 
-def test_a_gguf_name_with_other_content_is_told_the_content_is_wrong(
-    tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+def test_a_gguf_name_with_other_content_is_told_the_content_is_wrong(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from chatapp.engine.gguf_file import check_model_file
     from chatapp.engine.gguf_meta import read_header
     from chatapp.errors import ModelLoadError
@@ -115,9 +113,7 @@ def test_library_settings_work_on_the_loaded_model_without_a_selection(
     store.close()
 
 
-def test_library_settings_say_why_they_are_off(
-    qtbot, tmp_path, default_model
-) -> None:  # type: ignore[no-untyped-def]
+def test_library_settings_say_why_they_are_off(qtbot, tmp_path, default_model) -> None:  # type: ignore[no-untyped-def]
     from chatapp.ui.model_library import ModelLibrary
 
     server = {"name": "lab", "base_url": "http://127.0.0.1:9/v1", "model": "big"}

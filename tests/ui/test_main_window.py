@@ -15,7 +15,9 @@ from chatapp.store import Store
 
 def shown(window) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     model = window.transcript
-    return [(m.role.value, m.content) for m in (model.message_at(r) for r in range(model.rowCount()))]
+    return [
+        (m.role.value, m.content) for m in (model.message_at(r) for r in range(model.rowCount()))
+    ]
 
 
 def type_and_send(qtbot, window, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -24,7 +26,9 @@ def type_and_send(qtbot, window, text: str) -> None:  # type: ignore[no-untyped-
     qtbot.keyClick(window.composer, Qt.Key.Key_Return)
 
 
-def test_send_streams_a_reply_and_saves_it(qtbot, make_window, fake: FakeBackend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_send_streams_a_reply_and_saves_it(
+    qtbot, make_window, fake: FakeBackend, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     fake.enqueue(["Paris is the capital of France."])
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
@@ -59,7 +63,12 @@ def test_stop_keeps_the_partial_reply(qtbot, make_window, fake: FakeBackend) -> 
     window = make_window()
     fake.enqueue([" ".join(["tok"] * 400)])
     type_and_send(qtbot, window, "talk a lot")
-    qtbot.waitUntil(lambda: window.stop_button.isVisible() and len(shown(window)) == 2 and bool(shown(window)[1][1]), timeout=5000)
+    qtbot.waitUntil(
+        lambda: (
+            window.stop_button.isVisible() and len(shown(window)) == 2 and bool(shown(window)[1][1])
+        ),
+        timeout=5000,
+    )
     with qtbot.waitSignal(window.session.reply_done, timeout=5000) as blocker:
         qtbot.keyClick(window.composer, Qt.Key.Key_Escape)
     message = blocker.args[0]
@@ -99,7 +108,9 @@ def test_regenerate_keeps_the_old_reply_as_a_version(qtbot, make_window, fake: F
     assert window.store.message(first).content == "first try"
 
 
-def test_threads_persist_across_restarts(qtbot, make_window, fake: FakeBackend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_threads_persist_across_restarts(
+    qtbot, make_window, fake: FakeBackend, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     fake.enqueue(["I remember."])
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
@@ -122,12 +133,16 @@ def test_drafts_are_kept_per_thread(qtbot, make_window) -> None:  # type: ignore
     assert window.composer.toPlainText() == "draft for the first"
 
 
-def test_closing_mid_reply_keeps_what_was_shown(qtbot, make_window, fake: FakeBackend, engine) -> None:  # type: ignore[no-untyped-def]
+def test_closing_mid_reply_keeps_what_was_shown(
+    qtbot, make_window, fake: FakeBackend, engine
+) -> None:  # type: ignore[no-untyped-def]
     fake.delay = 0.02
     window = make_window()
     fake.enqueue([" ".join(["partial"] * 500)])
     type_and_send(qtbot, window, "go")
-    qtbot.waitUntil(lambda: len(shown(window)) == 2 and shown(window)[1][1].count("partial") >= 3, timeout=5000)
+    qtbot.waitUntil(
+        lambda: len(shown(window)) == 2 and shown(window)[1][1].count("partial") >= 3, timeout=5000
+    )
     window.close()
     assert engine.shutdown(3000)
     thread = window.store.threads()[0]
@@ -136,9 +151,13 @@ def test_closing_mid_reply_keeps_what_was_shown(qtbot, make_window, fake: FakeBa
     assert reply.content.count("partial") >= 3
 
 
-def test_bad_model_is_reported_and_the_app_goes_on(qtbot, make_window, fake: FakeBackend, engine) -> None:  # type: ignore[no-untyped-def]
+def test_bad_model_is_reported_and_the_app_goes_on(
+    qtbot, make_window, fake: FakeBackend, engine
+) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
-    fake.load_error = ModelLoadError("half.gguf could not be loaded: the file is damaged or incomplete.")
+    fake.load_error = ModelLoadError(
+        "half.gguf could not be loaded: the file is damaged or incomplete."
+    )
     with qtbot.waitSignal(engine.load_failed, timeout=5000):
         window.load_model(ModelSpec("half.gguf"))
     assert "damaged" in window.statusBar().currentMessage()
@@ -167,7 +186,9 @@ def test_long_thread_opens_lazily(qtbot, make_window, tmp_path: Path) -> None:  
     assert window.transcript.message_at(0).content == "message 200"
 
 
-def test_item_models_pass_the_model_tester(qtbot, qtmodeltester, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+def test_item_models_pass_the_model_tester(
+    qtbot, qtmodeltester, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     fake.enqueue(["a reply"])
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
@@ -176,16 +197,23 @@ def test_item_models_pass_the_model_tester(qtbot, qtmodeltester, make_window, fa
     qtmodeltester.check(window.transcript)
 
 
-def test_search_finds_a_message_in_another_thread_and_jumps_to_it(qtbot, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_search_finds_a_message_in_another_thread_and_jumps_to_it(
+    qtbot, make_window, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     store = Store.open(tmp_path / "ui.sqlite3")
     target = store.create_thread("Travel plans")
-    ids = [store.add_message(target.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"filler {i}").id for i in range(120)]
+    ids = [
+        store.add_message(target.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"filler {i}").id
+        for i in range(120)
+    ]
     store.update_message(ids[3], content="I am moving to Lisbon in May")
     other = store.create_thread("Other")
     store.add_message(other.id, Role.USER, "nothing to see")
     window = make_window(store)
     window.search_box.setText("lisbon")
-    qtbot.waitUntil(lambda: window.search_list.isVisible() and window.search_list.count() == 1, timeout=5000)
+    qtbot.waitUntil(
+        lambda: window.search_list.isVisible() and window.search_list.count() == 1, timeout=5000
+    )
     item = window.search_list.item(0)
     from chatapp.ui.search_results import HtmlRole, hit_html
 
@@ -220,7 +248,9 @@ def test_switch_versions_and_edit_and_resend(qtbot, make_window, fake: FakeBacke
     assert shown(window) == [("user", "question"), ("assistant", "answer A")]
 
 
-def test_export_and_import_from_the_window(qtbot, make_window, fake: FakeBackend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_export_and_import_from_the_window(
+    qtbot, make_window, fake: FakeBackend, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     import json
 
     window = make_window()
@@ -258,7 +288,9 @@ def test_delete_thread_with_undo_and_pin(qtbot, make_window) -> None:  # type: i
     assert window.threads_model.thread_at(0).id == first
     window._refresh_threads(select=second)
     window.delete_action.trigger()
-    assert [window.threads_model.thread_at(r).id for r in range(window.threads_model.rowCount())] == [first]
+    assert [
+        window.threads_model.thread_at(r).id for r in range(window.threads_model.rowCount())
+    ] == [first]
     assert window.undo.button.isVisible()
     qtbot.mouseClick(window.undo.button, Qt.MouseButton.LeftButton)
     assert window._current_thread == second
@@ -311,11 +343,15 @@ def test_a_damaged_database_offers_the_latest_backup(qtbot, tmp_path: Path, monk
     assert "damaged" in asked[0] and "Restore the latest backup" in asked[0]
     assert [m.content for m in store.path(1)] == ["do not lose me"]
     store.close()
-    kept = [p for p in root.iterdir() if ".damaged-" in p.name and not p.name.endswith(("-wal", "-shm"))]
+    kept = [
+        p for p in root.iterdir() if ".damaged-" in p.name and not p.name.endswith(("-wal", "-shm"))
+    ]
     assert kept and kept[0].read_bytes() == b"garbage" * 1000
 
 
-def test_thread_and_app_settings_are_saved(qtbot, make_window, fake: FakeBackend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_thread_and_app_settings_are_saved(
+    qtbot, make_window, fake: FakeBackend, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     from chatapp.config.settings import AppSettings
 
     window = make_window()
@@ -342,7 +378,9 @@ def test_thread_and_app_settings_are_saved(qtbot, make_window, fake: FakeBackend
     assert sent[0].role == "system" and "Answer like a pirate." in sent[0].content
 
 
-def test_a_long_export_shows_progress_and_can_be_cancelled(qtbot, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_long_export_shows_progress_and_can_be_cancelled(
+    qtbot, make_window, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     import random
 
     from chatapp.bench.store import fill
@@ -374,28 +412,44 @@ def test_a_long_export_shows_progress_and_can_be_cancelled(qtbot, make_window, t
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
 
 
-def test_threads_are_grouped_by_recency_with_pinned_on_top(qtbot, qtmodeltester, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_threads_are_grouped_by_recency_with_pinned_on_top(
+    qtbot, qtmodeltester, make_window, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     import time as _time
 
     from chatapp.ui.thread_list import GroupRole
 
     store = Store.open(tmp_path / "ui.sqlite3")
     now = _time.time()
-    for title, age_days in (("old", 90), ("last week", 4), ("yesterday", 1), ("today", 0), ("pinned", 200)):
+    for title, age_days in (
+        ("old", 90),
+        ("last week", 4),
+        ("yesterday", 1),
+        ("today", 0),
+        ("pinned", 200),
+    ):
         t = store.create_thread(title, now=now - age_days * 86400)
         if title == "pinned":
             store.pin_thread(t.id)
     window = make_window(store)
     model = window.threads_model
-    rows = [(model.data(model.index(r)), model.data(model.index(r), GroupRole)) for r in range(model.rowCount())]
+    rows = [
+        (model.data(model.index(r)), model.data(model.index(r), GroupRole))
+        for r in range(model.rowCount())
+    ]
     assert rows == [
-        ("pinned", "Pinned"), ("today", "Today"), ("yesterday", "Yesterday"),
-        ("last week", "Previous 7 days"), ("old", "Older"),
+        ("pinned", "Pinned"),
+        ("today", "Today"),
+        ("yesterday", "Yesterday"),
+        ("last week", "Previous 7 days"),
+        ("old", "Older"),
     ]
     qtmodeltester.check(model)
 
 
-def test_delete_a_message_after_confirming(qtbot, make_window, fake: FakeBackend, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_delete_a_message_after_confirming(
+    qtbot, make_window, fake: FakeBackend, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtWidgets import QMessageBox
 
     window = make_window()
@@ -411,7 +465,9 @@ def test_delete_a_message_after_confirming(qtbot, make_window, fake: FakeBackend
     assert shown(window) == [("user", "one"), ("assistant", "first answer")]
 
 
-def test_model_library_lists_builtin_and_folder_models(qtbot, qtmodeltester, tmp_path: Path, default_model: Path) -> None:  # type: ignore[no-untyped-def]
+def test_model_library_lists_builtin_and_folder_models(
+    qtbot, qtmodeltester, tmp_path: Path, default_model: Path
+) -> None:  # type: ignore[no-untyped-def]
     import shutil
 
     from chatapp.ui.model_library import ModelLibrary, PathRole
@@ -420,16 +476,28 @@ def test_model_library_lists_builtin_and_folder_models(qtbot, qtmodeltester, tmp
     folder.mkdir()
     shutil.copy(default_model, folder / "mine.Q4_1.gguf")
     (folder / "broken.gguf").write_text("not a model")
-    library = ModelLibrary([folder], default_model, {}, None, endpoints=[{"name": "lab", "base_url": "http://127.0.0.1:9/v1", "model": "big"}])
+    library = ModelLibrary(
+        [folder],
+        default_model,
+        {},
+        None,
+        endpoints=[{"name": "lab", "base_url": "http://127.0.0.1:9/v1", "model": "big"}],
+    )
     qtbot.addWidget(library)
     with qtbot.waitSignal(library.scanned, timeout=10000):
         pass
     model = library.model
     names = [model.data(model.index(r, 0)) for r in range(model.rowCount())]
     assert names == [f"{default_model.name} (built-in)", "mine.Q4_1.gguf", "big @ lab"]
-    assert model.data(model.index(2, 1)) == "server" and model.data(model.index(2, 0), PathRole) == "server:http://127.0.0.1:9/v1"
+    assert (
+        model.data(model.index(2, 1)) == "server"
+        and model.data(model.index(2, 0), PathRole) == "server:http://127.0.0.1:9/v1"
+    )
     assert model.data(model.index(1, 2)) == "134.5M" and model.data(model.index(1, 6)) == "yes"
-    assert "broken.gguf (broken.gguf ends in .gguf, but its content is not a GGUF model.)" in library.info.text()
+    assert (
+        "broken.gguf (broken.gguf ends in .gguf, but its content is not a GGUF model.)"
+        in library.info.text()
+    )
     qtmodeltester.check(model)
     with qtbot.waitSignal(library.scanned, timeout=10000):
         shutil.copy(default_model, folder / "new-arrival.gguf")  # the folder is watched
@@ -441,7 +509,9 @@ def test_model_library_lists_builtin_and_folder_models(qtbot, qtmodeltester, tmp
     assert chosen and chosen[0] == model.data(model.index(1, 0), PathRole)
 
 
-def test_connect_to_a_server_saves_the_endpoint_without_its_key(qtbot, make_window, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_connect_to_a_server_saves_the_endpoint_without_its_key(
+    qtbot, make_window, engine, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     import json
 
     window = make_window()
@@ -486,7 +556,9 @@ def test_each_thread_keeps_its_model(qtbot, make_window, fake: FakeBackend, engi
     assert done.args[0].model == "alpha"
 
 
-def test_the_last_threads_model_is_loaded_at_start(qtbot, engine, fake: FakeBackend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_last_threads_model_is_loaded_at_start(
+    qtbot, engine, fake: FakeBackend, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtCore import QSettings
 
     from chatapp.ui.main_window import MainWindow
@@ -504,7 +576,9 @@ def test_the_last_threads_model_is_loaded_at_start(qtbot, engine, fake: FakeBack
     window.close()
 
 
-def test_a_disk_that_fills_while_a_reply_streams_is_told_once(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+def test_a_disk_that_fills_while_a_reply_streams_is_told_once(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
     import chatapp.ui.session as session_module
     from chatapp.errors import StorageError
 
@@ -525,7 +599,9 @@ def test_a_disk_that_fills_while_a_reply_streams_is_told_once(qtbot, make_window
     session_module.SAVE_SECONDS, saved = 0.05, session_module.SAVE_SECONDS
     try:
         type_and_send(qtbot, window, "talk")
-        qtbot.waitUntil(lambda: len(shown(window)) == 2 and "word" in shown(window)[1][1], timeout=5000)
+        qtbot.waitUntil(
+            lambda: len(shown(window)) == 2 and "word" in shown(window)[1][1], timeout=5000
+        )
         full["on"] = True
         qtbot.wait(400)  # several throttled saves fail meanwhile
         full["on"] = False

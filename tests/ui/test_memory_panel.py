@@ -32,11 +32,39 @@ def thread(tmp_path: Path):  # type: ignore[no-untyped-def]
     ids = []
     for i in range(40):
         role = Role.USER if i % 2 == 0 else Role.ASSISTANT
-        text = "I live in Lisbon with my cat Biscuit." if i == 0 else f"Message {i} about gardening and tomatoes."
+        text = (
+            "I live in Lisbon with my cat Biscuit."
+            if i == 0
+            else f"Message {i} about gardening and tomatoes."
+        )
         ids.append(store.add_message(t.id, role, text, created_at=start + i * 3600).id)
-    tables.save_slot(SlotRow(None, t.id, "I live in Lisbon.", "user", _key(1), sources=[ids[0]], created_at=start, updated_at=start))
-    tables.save_slot(SlotRow(None, t.id, "My cat is Biscuit.", "user", _key(2), sources=[ids[0]], created_at=start, updated_at=start))
-    tables.add_summary(t.id, 0, 0, 15, ids[:16], "The user lives in Lisbon and grows tomatoes.", "SmolLM2")
+    tables.save_slot(
+        SlotRow(
+            None,
+            t.id,
+            "I live in Lisbon.",
+            "user",
+            _key(1),
+            sources=[ids[0]],
+            created_at=start,
+            updated_at=start,
+        )
+    )
+    tables.save_slot(
+        SlotRow(
+            None,
+            t.id,
+            "My cat is Biscuit.",
+            "user",
+            _key(2),
+            sources=[ids[0]],
+            created_at=start,
+            updated_at=start,
+        )
+    )
+    tables.add_summary(
+        t.id, 0, 0, 15, ids[:16], "The user lives in Lisbon and grows tomatoes.", "SmolLM2"
+    )
     yield store, tables, t.id
     store.close()
 
@@ -51,7 +79,9 @@ def test_slots_and_summaries_are_shown_and_edited(qtbot, thread, monkeypatch) ->
     qtbot.addWidget(panel)
     panel.show_thread(thread_id)
     assert _texts(panel.slot_list) == ["I live in Lisbon.", "My cat is Biscuit."]
-    assert _texts(panel.summary_list) == ["Messages 1–16\nThe user lives in Lisbon and grows tomatoes."]
+    assert _texts(panel.summary_list) == [
+        "Messages 1–16\nThe user lives in Lisbon and grows tomatoes."
+    ]
 
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("I live in Porto now.", True))
     panel.slot_list.setCurrentRow(0)
@@ -75,10 +105,15 @@ def test_slots_and_summaries_are_shown_and_edited(qtbot, thread, monkeypatch) ->
     panel.forget_button.click()
     assert [s.text for s in tables.slots(thread_id)] == ["I live in Porto now."]
 
-    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("  I am allergic to nuts.  ", True))
+    monkeypatch.setattr(
+        QInputDialog, "getText", lambda *a, **k: ("  I am allergic to nuts.  ", True)
+    )
     with qtbot.waitSignal(panel.note_added, timeout=1000) as added:
         panel.add_button.click()
-    assert added.args == [thread_id, "I am allergic to nuts."]  # the window writes it through memory
+    assert added.args == [
+        thread_id,
+        "I am allergic to nuts.",
+    ]  # the window writes it through memory
 
 
 def test_the_switch_turns_memory_off_for_the_thread(qtbot, thread) -> None:  # type: ignore[no-untyped-def]
@@ -95,9 +130,13 @@ def test_the_switch_turns_memory_off_for_the_thread(qtbot, thread) -> None:  # t
     assert not panel.enabled_box.isChecked()
 
 
-def test_the_shared_memory_switch_shows_and_edits_the_shared_slots(qtbot, thread, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_shared_memory_switch_shows_and_edits_the_shared_slots(
+    qtbot, thread, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     store, tables, thread_id = thread
-    tables.save_slot(SlotRow(None, None, "I am vegetarian.", "user", _key(3), created_at=1.0, updated_at=1.0))
+    tables.save_slot(
+        SlotRow(None, None, "I am vegetarian.", "user", _key(3), created_at=1.0, updated_at=1.0)
+    )
     panel = MemoryPanel(store)
     qtbot.addWidget(panel)
     panel.show_thread(thread_id)
@@ -107,7 +146,10 @@ def test_the_shared_memory_switch_shows_and_edits_the_shared_slots(qtbot, thread
     panel.global_box.setChecked(True)
     assert tables.global_memory()
     assert _texts(panel.slot_list) == [
-        "I live in Lisbon.", "My cat is Biscuit.", "About you, in every thread:", "I am vegetarian."
+        "I live in Lisbon.",
+        "My cat is Biscuit.",
+        "About you, in every thread:",
+        "I am vegetarian.",
     ]
     assert not panel.slot_list.item(2).flags() & Qt.ItemFlag.ItemIsSelectable  # a heading
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("I am vegan.", True))
@@ -127,7 +169,9 @@ def test_what_the_model_saw_lists_each_part(qtbot, thread) -> None:  # type: ign
     panel = MemoryPanel(store)
     qtbot.addWidget(panel)
     panel.show_thread(thread_id)
-    question = store.add_message(thread_id, Role.USER, "Where do I live, and what is my cat called?")
+    question = store.add_message(
+        thread_id, Role.USER, "Where do I live, and what is my cat called?"
+    )
     builder = ContextBuilder(store, lambda text: len(text.split()) + 1, None)
     now = dt.datetime(2026, 3, 5, 9).timestamp()
     built = builder.build(thread_id, "Be brief.", question, 160, now=now)
@@ -139,10 +183,18 @@ def test_what_the_model_saw_lists_each_part(qtbot, thread) -> None:  # type: ign
     rows = _texts(panel.context_list)
     titles = [r.split(" — ")[0] for r in rows]
     assert titles[0] == "System prompt" and titles[-1] == "Your new message"
-    assert "Recalled older messages (kept while the topic holds)" in titles and "Recent messages" in titles
+    assert (
+        "Recalled older messages (kept while the topic holds)" in titles
+        and "Recent messages" in titles
+    )
     recalled = next(r for r in rows if r.startswith("Recalled older messages"))
-    assert "I live in Lisbon with my cat Biscuit." in recalled  # the matching old message, with its count
-    assert f"{len(next(p for p in built.parts if p.kind == 'recall').sources)} source message(s)" in recalled
+    assert (
+        "I live in Lisbon with my cat Biscuit." in recalled
+    )  # the matching old message, with its count
+    assert (
+        f"{len(next(p for p in built.parts if p.kind == 'recall').sources)} source message(s)"
+        in recalled
+    )
 
     again = builder.build(thread_id, "Be brief.", question, 160, now=now)
     panel.show_context(again, 300, 2048)
@@ -164,8 +216,11 @@ def test_a_slot_that_changed_shows_its_history(qtbot, thread) -> None:  # type: 
     panel = MemoryPanel(store)
     qtbot.addWidget(panel)
     panel.show_thread(thread_id)
-    shown = next(panel.slot_list.item(i) for i in range(panel.slot_list.count())
-                 if panel.slot_list.item(i).text().startswith("These days"))
+    shown = next(
+        panel.slot_list.item(i)
+        for i in range(panel.slot_list.count())
+        if panel.slot_list.item(i).text().startswith("These days")
+    )
     assert shown.text() == (
         "These days I'm based in Porto.\n    since 3 May 2026\n    earlier: I live in Lisbon.  (2 March 2026 – 3 May 2026)"
     )

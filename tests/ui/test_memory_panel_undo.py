@@ -73,9 +73,7 @@ def _comparable(slot: SlotRow) -> tuple:
     )
 
 
-def test_forget_can_be_undone_with_all_the_fact_held(
-    qtbot, facts
-) -> None:  # type: ignore[no-untyped-def]
+def test_forget_can_be_undone_with_all_the_fact_held(qtbot, facts) -> None:  # type: ignore[no-untyped-def]
     store, tables, thread_id = facts
     before = sorted(_comparable(s) for s in tables.slots(thread_id))
     panel = MemoryPanel(store)
@@ -120,9 +118,7 @@ def test_one_timer_for_the_shown_undo(qtbot, facts) -> None:  # type: ignore[no-
     assert [s.text for s in tables.slots(thread_id)] == ["These days I live in Porto."]
 
 
-def test_the_panel_writes_on_the_memory_thread(
-    qtbot, facts, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+def test_the_panel_writes_on_the_memory_thread(qtbot, facts, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from chatapp.workers.memory import MemoryController
 
     store, tables, thread_id = facts
@@ -158,9 +154,7 @@ def test_the_panel_writes_on_the_memory_thread(
     assert memory.shutdown(5000)
 
 
-def test_a_change_made_just_before_quitting_is_kept(
-    qtbot, facts
-) -> None:  # type: ignore[no-untyped-def]
+def test_a_change_made_just_before_quitting_is_kept(qtbot, facts) -> None:  # type: ignore[no-untyped-def]
     from chatapp.workers.memory import MemoryController
 
     store, tables, thread_id = facts
@@ -177,9 +171,7 @@ def test_a_change_made_just_before_quitting_is_kept(
     assert "My cat is Biscuit." not in [s.text for s in tables.slots(thread_id)]
 
 
-def test_a_write_that_fails_is_said(
-    qtbot, facts, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+def test_a_write_that_fails_is_said(qtbot, facts, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from chatapp.errors import StorageError
     from chatapp.workers.memory import MemoryController
 
@@ -205,9 +197,7 @@ def test_a_write_that_fails_is_said(
 
 
 @pytest.mark.parametrize("points", [None, 14])
-def test_the_panel_leaves_the_chat_a_readable_width(
-    qtbot, qapp, make_window, points
-) -> None:  # type: ignore[no-untyped-def]
+def test_the_panel_leaves_the_chat_a_readable_width(qtbot, qapp, make_window, points) -> None:  # type: ignore[no-untyped-def]
     if points:
         font = qapp.font()
         font.setPointSize(points)
@@ -229,9 +219,7 @@ def test_the_panel_leaves_the_chat_a_readable_width(
     assert window.memory_panel.enabled_box.text() == "Remember this thread"
 
 
-def test_summary_headings_and_their_text_are_shown_whole(
-    qtbot, facts
-) -> None:  # type: ignore[no-untyped-def]
+def test_summary_headings_and_their_text_are_shown_whole(qtbot, facts) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtGui import QFont, QFontMetrics
 
     from chatapp.domain import Role

@@ -24,7 +24,8 @@ def test_a_crashed_file_is_remembered_marked_and_replaced_by_the_builtin(  # typ
     fake.load_error = ModelProcessCrashed(
         "The model process stopped while loading broken.gguf (llama.cpp aborted). The file may be damaged.",
         detail="Last lines of llama.cpp's log:\nGGML_ASSERT(hparams.n_layer_all > 0) failed",
-        path=str(broken.resolve()), reason="llama.cpp aborted",
+        path=str(broken.resolve()),
+        reason="llama.cpp aborted",
     )
     with qtbot.waitSignal(engine.loaded, timeout=5000) as loaded:
         window._load_path(str(broken))

@@ -26,7 +26,9 @@ def _window_with_real_file(qtbot, make_window, engine, tmp_path: Path, model: Pa
     return window
 
 
-def test_model_settings_are_saved_reset_and_reload_the_model(qtbot, make_window, engine, fake: FakeBackend, tmp_path: Path, default_model: Path) -> None:  # type: ignore[no-untyped-def]
+def test_model_settings_are_saved_reset_and_reload_the_model(
+    qtbot, make_window, engine, fake: FakeBackend, tmp_path: Path, default_model: Path
+) -> None:  # type: ignore[no-untyped-def]
     window = _window_with_real_file(qtbot, make_window, engine, tmp_path, default_model)
     window.open_model_settings()
     dialog = window.model_dialogs.settings_dialog
@@ -60,13 +62,17 @@ def test_model_settings_are_saved_reset_and_reload_the_model(qtbot, make_window,
     assert window.model_spec.n_ctx == 0 and window.model_spec.chat_template is None
 
 
-def test_a_bad_template_or_rpc_address_is_explained_and_not_saved(qtbot, make_window, engine, tmp_path: Path, default_model: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_template_or_rpc_address_is_explained_and_not_saved(
+    qtbot, make_window, engine, tmp_path: Path, default_model: Path
+) -> None:  # type: ignore[no-untyped-def]
     window = _window_with_real_file(qtbot, make_window, engine, tmp_path, default_model)
     window.open_model_settings()
     dialog = window.model_dialogs.settings_dialog
     dialog.template.setCurrentText(CUSTOM_TEMPLATE)
     assert dialog.template_text.isVisible()
-    dialog.template_text.setPlainText("{{ ''.__class__.__mro__[1].__subclasses__() }}{{ messages[0].content }}")
+    dialog.template_text.setPlainText(
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}{{ messages[0].content }}"
+    )
     dialog._accept()
     assert dialog.isVisible() and dialog.result() != QDialog.DialogCode.Accepted
     assert "cannot be used" in dialog.error.text() and "unsafe" in dialog.error.text()
@@ -74,29 +80,44 @@ def test_a_bad_template_or_rpc_address_is_explained_and_not_saved(qtbot, make_wi
     dialog.rpc.setText("192.168.1.10:50052, not an address")
     dialog._accept()
     assert "RPC servers: 'not an address' is not host:port" in dialog.error.text()
-    assert not (tmp_path / "settings.json").exists() or AppSettings.load(tmp_path / "settings.json").models == {}
+    assert (
+        not (tmp_path / "settings.json").exists()
+        or AppSettings.load(tmp_path / "settings.json").models == {}
+    )
 
 
-def test_a_model_too_large_for_memory_is_loaded_only_when_the_user_agrees(qtbot, make_window, engine, fake: FakeBackend, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_model_too_large_for_memory_is_loaded_only_when_the_user_agrees(
+    qtbot, make_window, engine, fake: FakeBackend, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     asked: list[str] = []
-    monkeypatch.setattr(window, "confirm_large_model", lambda message: asked.append(message) or False)
-    fake.load_error = ModelTooLarge("huge.gguf needs about 40.0 GB, but only 16.0 GB of memory is free.")
+    monkeypatch.setattr(
+        window, "confirm_large_model", lambda message: asked.append(message) or False
+    )
+    fake.load_error = ModelTooLarge(
+        "huge.gguf needs about 40.0 GB, but only 16.0 GB of memory is free."
+    )
     loads = fake.loads
     with qtbot.waitSignal(engine.too_large, timeout=5000):
         window.load_model(ModelSpec("huge.gguf"))
     assert asked and "40.0 GB" in asked[0]
-    assert fake.loads == loads and window.model_label.text().startswith("fake-model")  # the previous model stays
+    assert fake.loads == loads and window.model_label.text().startswith(
+        "fake-model"
+    )  # the previous model stays
     assert "Not loaded: huge.gguf needs about 40.0 GB" in window.statusBar().currentMessage()
 
     monkeypatch.setattr(window, "confirm_large_model", lambda message: True)
-    fake.load_error = ModelTooLarge("huge.gguf needs about 40.0 GB, but only 16.0 GB of memory is free.")
+    fake.load_error = ModelTooLarge(
+        "huge.gguf needs about 40.0 GB, but only 16.0 GB of memory is free."
+    )
     with qtbot.waitSignal(engine.loaded, timeout=5000):
         window.load_model(ModelSpec("huge.gguf"))
     assert window.model_spec.check_memory is False and window.model_label.text().startswith("huge")
 
 
-def test_threads_use_the_models_default_sampling_until_they_change_their_own(qtbot, make_window, engine, fake: FakeBackend, tmp_path: Path, default_model: Path) -> None:  # type: ignore[no-untyped-def]
+def test_threads_use_the_models_default_sampling_until_they_change_their_own(
+    qtbot, make_window, engine, fake: FakeBackend, tmp_path: Path, default_model: Path
+) -> None:  # type: ignore[no-untyped-def]
     window = _window_with_real_file(qtbot, make_window, engine, tmp_path, default_model)
     window.open_model_settings()
     dialog = window.model_dialogs.settings_dialog
@@ -125,7 +146,9 @@ def test_threads_use_the_models_default_sampling_until_they_change_their_own(qtb
     assert fake.sampling[-1].temperature == 0.9 and fake.sampling[-1].top_k == 12
 
 
-def test_library_has_extra_folders_last_used_and_a_settings_button(qtbot, make_window, engine, tmp_path: Path, default_model: Path) -> None:  # type: ignore[no-untyped-def]
+def test_library_has_extra_folders_last_used_and_a_settings_button(
+    qtbot, make_window, engine, tmp_path: Path, default_model: Path
+) -> None:  # type: ignore[no-untyped-def]
     extra = tmp_path / "collection"
     extra.mkdir()
     shutil.copy(default_model, extra / "copy.gguf")
@@ -150,7 +173,9 @@ def test_library_has_extra_folders_last_used_and_a_settings_button(qtbot, make_w
     assert window.model_dialogs.settings_dialog.info.path == str(extra / "copy.gguf")
 
 
-def test_a_file_that_vanished_after_listing_is_reported_and_the_model_stays(qtbot, make_window, engine, fake: FakeBackend, tmp_path: Path, default_model: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_file_that_vanished_after_listing_is_reported_and_the_model_stays(
+    qtbot, make_window, engine, fake: FakeBackend, tmp_path: Path, default_model: Path
+) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "collection"
     folder.mkdir()
     shutil.copy(default_model, folder / "soon-gone.gguf")
@@ -162,7 +187,9 @@ def test_a_file_that_vanished_after_listing_is_reported_and_the_model_stays(qtbo
     with qtbot.waitSignal(library.scanned, timeout=10000):
         pass
     model = library.model
-    row = next(r for r in range(model.rowCount()) if model.data(model.index(r, 0)) == "soon-gone.gguf")
+    row = next(
+        r for r in range(model.rowCount()) if model.data(model.index(r, 0)) == "soon-gone.gguf"
+    )
     library.table.setCurrentIndex(model.index(row, 0))
     (folder / "soon-gone.gguf").unlink()
     with qtbot.waitSignal(engine.load_failed, timeout=5000) as failed:
@@ -171,7 +198,9 @@ def test_a_file_that_vanished_after_listing_is_reported_and_the_model_stays(qtbo
     assert window.model_label.text().startswith("fake-model")
 
 
-def test_a_failed_gpu_load_is_told_in_the_window(qtbot, make_window, engine, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_gpu_load_is_told_in_the_window(
+    qtbot, make_window, engine, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     fake.fallback_reason = "loading on the GPU failed: cudaMalloc failed: out of memory"
     with qtbot.waitSignal(engine.loaded, timeout=5000):

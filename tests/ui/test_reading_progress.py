@@ -16,7 +16,9 @@ from chatapp.workers.engine import EngineController
 pytestmark = pytest.mark.model
 
 
-def test_the_header_counts_the_tokens_read_and_stop_keeps_the_paste(qtbot, tmp_path: Path, default_model: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_header_counts_the_tokens_read_and_stop_keeps_the_paste(
+    qtbot, tmp_path: Path, default_model: Path
+) -> None:  # type: ignore[no-untyped-def]
     from chatapp.engine.model_process import ProcessBackend
     from chatapp.ui.main_window import MainWindow
     from chatapp.ui.transcript import ReadDoneRole, ReadingRole, _header

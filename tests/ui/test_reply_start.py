@@ -40,7 +40,11 @@ store.close()
 def test_the_memory_code_is_imported_while_the_model_loads(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(tmp_path / "s.sqlite3")],
-        capture_output=True, text=True, timeout=300, check=False, cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=Path(__file__).parents[2],
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "torch imported when the model was ready: True" in done.stdout

@@ -44,7 +44,8 @@ def test_the_search_delegate_survives_a_failure(qtbot, monkeypatch) -> None:  # 
     listing.show()
     listing.grab()  # the painter stays balanced too (a Qt warning would fail the test)
     assert {where for where, _ in guard._reported} == {
-        "SearchHitDelegate.sizeHint", "SearchHitDelegate.paint"
+        "SearchHitDelegate.sizeHint",
+        "SearchHitDelegate.paint",
     }
 
 
@@ -69,12 +70,15 @@ def test_the_selectable_copy_survives_a_failure(qtbot, tmp_path: Path, monkeypat
     editor = QWidget(parent)
     delegate.updateEditorGeometry(editor, option, index)
     assert {where for where, _ in guard._reported} == {
-        "MessageDelegate.createEditor", "MessageDelegate.updateEditorGeometry"
+        "MessageDelegate.createEditor",
+        "MessageDelegate.updateEditorGeometry",
     }
     store.close()
 
 
-def test_a_failed_heading_paint_leaves_the_painter_balanced(qtbot, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_heading_paint_leaves_the_painter_balanced(
+    qtbot, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     store = Store.open(tmp_path / "s.sqlite3")
     store.create_thread("t")
     model = ThreadListModel(store)
@@ -95,7 +99,9 @@ def test_a_failed_heading_paint_leaves_the_painter_balanced(qtbot, tmp_path: Pat
     store.close()
 
 
-def test_the_trash_survives_a_damaged_time_and_keeps_the_title_apart(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_trash_survives_a_damaged_time_and_keeps_the_title_apart(
+    qtbot, make_window, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
     window = make_window()
@@ -176,7 +182,9 @@ def test_a_failed_draft_is_written_at_quit(qtbot, make_window, monkeypatch, tmp_
     assert Store.open(tmp_path / "ui.sqlite3").draft(thread_id) == "unsent words"
 
 
-def test_text_typed_without_a_thread_is_not_overwritten_by_a_stored_draft(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+def test_text_typed_without_a_thread_is_not_overwritten_by_a_stored_draft(
+    qtbot, make_window
+) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     assert window._current_thread is None
     qtbot.keyClicks(window.composer, "typed first")
@@ -200,7 +208,9 @@ def test_text_typed_without_a_thread_survives_quit(qtbot, make_window, tmp_path:
     assert list(again.store.drafts().values()) == ["typed, then Ctrl+Q"]
 
 
-def test_an_added_extension_asks_before_replacing_a_file(qtbot, make_window, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_added_extension_asks_before_replacing_a_file(
+    qtbot, make_window, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtWidgets import QFileDialog, QMessageBox
 
     window = make_window()
@@ -210,7 +220,9 @@ def test_an_added_extension_asks_before_replacing_a_file(qtbot, make_window, tmp
     existing = tmp_path / "report.html"
     existing.write_text("my own report")
     monkeypatch.setattr(
-        QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "report"), "Web page (*.html)")
+        QFileDialog,
+        "getSaveFileName",
+        lambda *a, **k: (str(tmp_path / "report"), "Web page (*.html)"),
     )
     asked: list[str] = []
 
@@ -218,6 +230,7 @@ def test_an_added_extension_asks_before_replacing_a_file(qtbot, make_window, tmp
         def ask(_parent, _title, text, *args, **kwargs):  # type: ignore[no-untyped-def]
             asked.append(text)
             return reply
+
         return ask
 
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
@@ -231,7 +244,9 @@ def test_an_added_extension_asks_before_replacing_a_file(qtbot, make_window, tmp
     assert len(asked) == 2
 
 
-def test_undo_does_not_claim_to_restore_a_thread_deleted_for_good(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_undo_does_not_claim_to_restore_a_thread_deleted_for_good(
+    qtbot, make_window, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
     window = make_window()
@@ -273,7 +288,10 @@ def test_a_reused_new_chat_starts_now(qtbot, make_window, tmp_path: Path) -> Non
     assert window._current_thread == old.id  # reused, not another empty thread
     thread = window.store.thread(old.id)
     assert thread.created_at >= before and thread.updated_at >= before
-    assert window.threads_model.data(window.threads_model.index(0), thread_list_module.GroupRole) == "Today"
+    assert (
+        window.threads_model.data(window.threads_model.index(0), thread_list_module.GroupRole)
+        == "Today"
+    )
 
 
 def test_the_users_own_messages_show_what_was_typed(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -290,7 +308,9 @@ def test_the_users_own_messages_show_what_was_typed(qtbot, tmp_path: Path) -> No
     store.close()
 
 
-def test_a_mouse_move_lays_out_once_and_code_blocks_are_parsed_once(qtbot, make_window, fake, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_mouse_move_lays_out_once_and_code_blocks_are_parsed_once(
+    qtbot, make_window, fake, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtCore import QEvent, QPointF, Qt
     from PySide6.QtGui import QMouseEvent
 
@@ -299,7 +319,9 @@ def test_a_mouse_move_lays_out_once_and_code_blocks_are_parsed_once(qtbot, make_
 
     parsed: list[str] = []
     real = transcript_module.code_blocks
-    monkeypatch.setattr(transcript_module, "code_blocks", lambda text: parsed.append(text) or real(text))
+    monkeypatch.setattr(
+        transcript_module, "code_blocks", lambda text: parsed.append(text) or real(text)
+    )
     window = make_window()
     fake.enqueue(["See https://example.org and:\n\n```python\nprint(1)\n```\n"])
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
@@ -316,8 +338,12 @@ def test_a_mouse_move_lays_out_once_and_code_blocks_are_parsed_once(qtbot, make_
         window.transcript_view.grab()  # paints ask for the Copy buttons each time
         pos = QPointF(rect.left() + 40 + step, rect.top() + 30)
         move = QMouseEvent(
-            QEvent.Type.MouseMove, pos, viewport.mapToGlobal(pos), Qt.MouseButton.NoButton,
-            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+            QEvent.Type.MouseMove,
+            pos,
+            viewport.mapToGlobal(pos),
+            Qt.MouseButton.NoButton,
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
         )
         window.messages.eventFilter(viewport, move)
     assert len(link_calls) == 5  # one hit test per move (was two)

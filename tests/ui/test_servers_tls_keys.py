@@ -27,7 +27,9 @@ class _Models(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        body = json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in MODELS]}).encode()
+        body = json.dumps(
+            {"object": "list", "data": [{"id": m, "object": "model"} for m in MODELS]}
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -51,18 +53,29 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "chatapp test server")])
     now = dt.datetime.now(dt.timezone.utc)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -100,7 +113,10 @@ def _spec(url: str) -> ModelSpec:
 
 def test_an_untrusted_certificate_is_shown_not_ignored(https_server: tuple[str, Path]) -> None:
     url, _cert = https_server
-    with pytest.raises(ModelLoadError, match=r"The certificate of tls lab \(https://127\.0\.0\.1:\d+/v1\) is not trusted"):
+    with pytest.raises(
+        ModelLoadError,
+        match=r"The certificate of tls lab \(https://127\.0\.0\.1:\d+/v1\) is not trusted",
+    ):
         RemoteBackend().load(_spec(url))
 
 
@@ -180,7 +196,9 @@ def _connect_with_key(qtbot, window, engine, url: str, settings_path: Path):  # 
     return loaded.args[0]
 
 
-def test_the_api_key_goes_to_the_keyring_and_comes_back(qtbot, make_window, engine, tmp_path: Path, memory_keyring: dict, models_server: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_key_goes_to_the_keyring_and_comes_back(
+    qtbot, make_window, engine, tmp_path: Path, memory_keyring: dict, models_server: str
+) -> None:  # type: ignore[no-untyped-def]
     from chatapp.ui.endpoint_dialog import EndpointDialog
 
     window = make_window()
@@ -195,7 +213,9 @@ def test_the_api_key_goes_to_the_keyring_and_comes_back(qtbot, make_window, engi
     assert again.key.text() == "sk-secret-value" and again.url.text() == models_server
 
 
-def test_without_a_keyring_the_user_is_told_the_key_is_not_kept(qtbot, make_window, engine, tmp_path: Path, models_server: str) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_keyring_the_user_is_told_the_key_is_not_kept(
+    qtbot, make_window, engine, tmp_path: Path, models_server: str
+) -> None:  # type: ignore[no-untyped-def]
     import keyring
     from keyring.backends import fail
 

@@ -14,8 +14,15 @@ ROOT = Path(chatapp.__file__).resolve().parents[1]
 
 
 def test_the_top_level_folders() -> None:
-    for name in ("pyproject.toml", "README.md", "chatapp", "resources", "models", "tests",
-                 "packaging"):
+    for name in (
+        "pyproject.toml",
+        "README.md",
+        "chatapp",
+        "resources",
+        "models",
+        "tests",
+        "packaging",
+    ):
         assert (ROOT / name).exists(), name
     assert not (ROOT / "chatapp" / "resources").exists()  # one copy, not two
     assert (ROOT / "resources" / "icons" / "chatapp.svg").is_file()

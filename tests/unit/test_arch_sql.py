@@ -47,13 +47,16 @@ def sql_outside_the_store(root: Path = ROOT) -> list[str]:
         where = path.relative_to(root).as_posix()
         for node in ast.walk(tree):
             if (
-                isinstance(node, ast.Attribute) and node.attr in CALLS
+                isinstance(node, ast.Attribute)
+                and node.attr in CALLS
                 and not (isinstance(node.value, ast.Name) and node.value.id == "self")
             ):
                 found.append(f"{where}:{node.lineno}: .{node.attr}")
             elif (
-                isinstance(node, ast.Constant) and isinstance(node.value, str)
-                and id(node) not in docs and SQL.search(node.value)
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docs
+                and SQL.search(node.value)
             ):
                 found.append(f"{where}:{node.lineno}: {node.value[:50]!r}")
     return found
@@ -65,16 +68,18 @@ def test_only_the_store_writes_sql() -> None:
 
 def test_the_check_finds_sql_and_private_store_calls(tmp_path: Path) -> None:
     (tmp_path / "feature.py").write_text(
-        'def f(store):\n'
+        "def f(store):\n"
         '    """SELECT in a docstring is prose."""\n'
         '    store._query("SELECT id FROM messages WHERE thread_id = ?", (1,))\n'
-        '    self._query = None  # its own attribute, not the store\'s\n'
+        "    self._query = None  # its own attribute, not the store's\n"
         '    return f"DELETE FROM slots WHERE id = {1}"\n',
         encoding="utf-8",
     )
     found = sql_outside_the_store(tmp_path)
     assert [line.split(": ", 1)[0] for line in found] == [
-        "feature.py:3", "feature.py:3", "feature.py:5"
+        "feature.py:3",
+        "feature.py:3",
+        "feature.py:5",
     ]
 
 

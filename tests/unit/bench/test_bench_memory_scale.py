@@ -5,12 +5,18 @@ from __future__ import annotations
 from chatapp.bench.memory import is_user, merge_samples, normalise_evidence, scaled, sessions
 
 
-def sample(name: str, me: str, other: str, dates: list[str], questions: list[tuple[str, list[str]]]) -> dict:
+def sample(
+    name: str, me: str, other: str, dates: list[str], questions: list[tuple[str, list[str]]]
+) -> dict:
     conv: dict = {"speaker_a": me, "speaker_b": other}
     for n, when in enumerate(dates, start=1):
         conv[f"session_{n}_date_time"] = when
         conv[f"session_{n}"] = [
-            {"speaker": me if i % 2 == 0 else other, "dia_id": f"D{n}:{i + 1}", "text": f"{name} s{n} t{i + 1}"}
+            {
+                "speaker": me if i % 2 == 0 else other,
+                "dia_id": f"D{n}:{i + 1}",
+                "text": f"{name} s{n} t{i + 1}",
+            }
             for i in range(3)
         ]
     conv["session_9_date_time"] = "1:00 pm on 1 January, 2024"  # a date without a session
@@ -19,8 +25,20 @@ def sample(name: str, me: str, other: str, dates: list[str], questions: list[tup
 
 
 def test_merged_samples_make_one_thread_in_date_order_with_their_evidence() -> None:
-    a = sample("a", "Ann", "Bob", ["10:00 am on 2 May, 2023", "9:00 am on 9 May, 2023"], [("qa", ["D2:3", "D1:1"])])
-    b = sample("b", "Cy", "Di", ["10:00 am on 2 May, 2023", "8:00 am on 5 May, 2023"], [("qb", ["D1:2; D9:1"])])
+    a = sample(
+        "a",
+        "Ann",
+        "Bob",
+        ["10:00 am on 2 May, 2023", "9:00 am on 9 May, 2023"],
+        [("qa", ["D2:3", "D1:1"])],
+    )
+    b = sample(
+        "b",
+        "Cy",
+        "Di",
+        ["10:00 am on 2 May, 2023", "8:00 am on 5 May, 2023"],
+        [("qb", ["D1:2; D9:1"])],
+    )
     merged = merge_samples([a, b])
     conv = merged["conversation"]
     found = sessions(conv)
@@ -42,7 +60,10 @@ def test_merged_samples_make_one_thread_in_date_order_with_their_evidence() -> N
 
 
 def test_scale_groups_samples_in_file_order() -> None:
-    data = [sample(str(i), "U", "V", ["10:00 am on 2 May, 2023"], [(f"q{i}", ["D1:1"])]) for i in range(5)]
+    data = [
+        sample(str(i), "U", "V", ["10:00 am on 2 May, 2023"], [(f"q{i}", ["D1:1"])])
+        for i in range(5)
+    ]
     assert scaled(data, 1) is data
     groups = scaled(data, 2)
     assert [len(g["qa"]) for g in groups] == [2, 2, 1]

@@ -13,7 +13,12 @@ def test_the_same_seed_makes_the_same_threads_and_another_seed_others() -> None:
     a = updates.generate(3, 2)
     assert a == updates.generate(3, 2)
     assert a != updates.generate(4, 2)
-    assert [s["sample_id"] for s in a] == ["updates-train-0", "updates-train-1", "updates-test-0", "updates-test-1"]
+    assert [s["sample_id"] for s in a] == [
+        "updates-train-0",
+        "updates-train-1",
+        "updates-test-0",
+        "updates-test-1",
+    ]
 
 
 def test_train_and_test_threads_use_disjoint_wordings() -> None:
@@ -51,14 +56,39 @@ def test_threads_read_as_locomo_and_questions_point_at_the_statements() -> None:
 
 
 def test_scoring_tells_current_from_stale_and_a_slot_from_its_history() -> None:
-    qa = {"type": "current", "current": "Rotterdam", "old": ["Utrecht"], "previous": "Utrecht", "changed_on": "2025-05-03"}
-    slots = {"kind": "slots", "text": "- I live in Utrecht. (now, since 1 May 2025; earlier: I lived in Rotterdam until 1 May 2025)"}
+    qa = {
+        "type": "current",
+        "current": "Rotterdam",
+        "old": ["Utrecht"],
+        "previous": "Utrecht",
+        "changed_on": "2025-05-03",
+    }
+    slots = {
+        "kind": "slots",
+        "text": "- I live in Utrecht. (now, since 1 May 2025; earlier: I lived in Rotterdam until 1 May 2025)",
+    }
     stale = {"context": slots["text"], "parts": [slots]}  # Rotterdam only as the slot's history
-    assert updates.score(stale, qa) == {"current": 1.0, "stale_only": 0.0, "in_slot": 0.0, "previous": None, "date": None}
+    assert updates.score(stale, qa) == {
+        "current": 1.0,
+        "stale_only": 0.0,
+        "in_slot": 0.0,
+        "previous": None,
+        "date": None,
+    }
     only_old = {"context": "- User: I live in Utrecht.", "parts": []}
-    assert updates.score(only_old, qa)["stale_only"] == 1.0 and updates.score(only_old, qa)["current"] == 0.0
-    good = {"context": "On 3 May 2025: These days I'm based in Rotterdam.", "parts": [
-        {"kind": "slots", "text": "- These days I'm based in Rotterdam. (now, since 3 May 2025; earlier: I live in Utrecht.)"}]}
+    assert (
+        updates.score(only_old, qa)["stale_only"] == 1.0
+        and updates.score(only_old, qa)["current"] == 0.0
+    )
+    good = {
+        "context": "On 3 May 2025: These days I'm based in Rotterdam.",
+        "parts": [
+            {
+                "kind": "slots",
+                "text": "- These days I'm based in Rotterdam. (now, since 3 May 2025; earlier: I live in Utrecht.)",
+            }
+        ],
+    }
     assert updates.score(good, qa)["in_slot"] == 1.0
     assert updates.score(good, {**qa, "type": "when"})["date"] == 1.0
     assert updates.score(only_old, {**qa, "type": "previous"})["previous"] == 1.0

@@ -34,20 +34,32 @@ def test_the_key_is_the_resolved_path(tmp_path: Path, monkeypatch) -> None:  # t
 
 def test_the_model_settings_beat_the_app_settings_and_the_command_line_beats_both() -> None:
     app = AppSettings(gpu="gpu", n_ctx=4096, threads=3)
-    app.set_model("/m.gguf", ModelSettings(n_ctx=1024, offload="layers", gpu_layers=7, chat_template="gemma"))
+    app.set_model(
+        "/m.gguf", ModelSettings(n_ctx=1024, offload="layers", gpu_layers=7, chat_template="gemma")
+    )
     spec = app.spec("/m.gguf")
     assert (spec.n_ctx, spec.gpu, spec.gpu_layers, spec.n_threads) == (1024, "auto", 7, 3)
     assert spec.chat_template == NAMED["gemma"]
     spec = app.spec("/m.gguf", n_ctx=512, gpu="cpu", gpu_layers=None, n_threads=None)
     assert (spec.n_ctx, spec.gpu, spec.gpu_layers, spec.n_threads) == (512, "cpu", None, 3)
     other = app.spec("/other.gguf")
-    assert (other.n_ctx, other.gpu, other.gpu_layers, other.chat_template) == (4096, "gpu", None, None)
+    assert (other.n_ctx, other.gpu, other.gpu_layers, other.chat_template) == (
+        4096,
+        "gpu",
+        None,
+        None,
+    )
     assert AppSettings().spec("/x.gguf").n_ctx == 0  # automatic: decided from the file at load time
 
 
 def test_custom_template_text_and_rpc_servers_pass_through() -> None:
     app = AppSettings()
-    app.set_model("/m.gguf", ModelSettings(chat_template="{{ messages }}", rpc_servers=" 10.0.0.2:50052 ", offload="cpu"))
+    app.set_model(
+        "/m.gguf",
+        ModelSettings(
+            chat_template="{{ messages }}", rpc_servers=" 10.0.0.2:50052 ", offload="cpu"
+        ),
+    )
     spec = app.spec("/m.gguf")
     assert spec.chat_template == "{{ messages }}" and spec.rpc_servers == "10.0.0.2:50052"
     assert spec.gpu == "cpu"
@@ -62,10 +74,20 @@ def test_model_sampling_defaults_round_trip() -> None:
 
 def test_damaged_settings_entries_give_defaults(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
-    path.write_text(json.dumps({
-        "models": {"/a.gguf": {"n_ctx": 512, "bogus": 1}, "/b.gguf": "nonsense", "/c.gguf": {"offload": "warp"}},
-        "model_folders": "not a list", "last_used": [], "endpoints": None,
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "models": {
+                    "/a.gguf": {"n_ctx": 512, "bogus": 1},
+                    "/b.gguf": "nonsense",
+                    "/c.gguf": {"offload": "warp"},
+                },
+                "model_folders": "not a list",
+                "last_used": [],
+                "endpoints": None,
+            }
+        )
+    )
     app = AppSettings.load(path)
     assert app.model("/a.gguf").n_ctx == 512
     assert app.model("/b.gguf") == ModelSettings()

@@ -105,7 +105,15 @@ def test_one_font_range_for_the_file_the_window_and_the_dialog(qapp, tmp_path: P
 
     low, high = FONT_SIZES
     path = tmp_path / "settings.json"
-    for size, kept in ((0, 0), (low, low), (high, high), (low - 1, 0), (1, 0), (high + 1, 0), (200, 0)):
+    for size, kept in (
+        (0, 0),
+        (low, low),
+        (high, high),
+        (low - 1, 0),
+        (1, 0),
+        (high + 1, 0),
+        (200, 0),
+    ):
         path.write_text(json.dumps({"font_size": size}))
         assert AppSettings.load_with_notices(path)[0].font_size == kept, size
     assert [font_points(s) for s in (0, low, high)] == [0, low, high]

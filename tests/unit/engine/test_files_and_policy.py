@@ -46,7 +46,9 @@ def test_text_file_is_not_gguf(tmp_path: Path) -> None:
         ("auto", 5, False, 0, True),
     ],
 )
-def test_offload_policy(gpu: str, layers: int | None, available: bool, expected: int, notice: bool) -> None:
+def test_offload_policy(
+    gpu: str, layers: int | None, available: bool, expected: int, notice: bool
+) -> None:
     got, why = requested_gpu_layers(ModelSpec("m.gguf", gpu=gpu, gpu_layers=layers), available)
     assert got == expected
     assert (why is not None) == notice
@@ -72,7 +74,11 @@ def test_rpc_servers_are_parsed_and_a_silent_one_is_found() -> None:
 
     from chatapp.engine import rpc
 
-    assert rpc.parse_servers(" 10.0.0.2:50052; host-b:1,[::1]:50052 ") == ["10.0.0.2:50052", "host-b:1", "[::1]:50052"]
+    assert rpc.parse_servers(" 10.0.0.2:50052; host-b:1,[::1]:50052 ") == [
+        "10.0.0.2:50052",
+        "host-b:1",
+        "[::1]:50052",
+    ]
     with pytest.raises(ValueError, match="'host' is not host:port"):
         rpc.parse_servers("host")
     listening = socket.socket()
@@ -84,7 +90,9 @@ def test_rpc_servers_are_parsed_and_a_silent_one_is_found() -> None:
     closed.close()
     try:
         assert rpc.unreachable([f"127.0.0.1:{listening.getsockname()[1]}"]) is None
-        server, why = rpc.unreachable([f"127.0.0.1:{listening.getsockname()[1]}", f"127.0.0.1:{closed_port}"]) or ("", "")
+        server, why = rpc.unreachable(
+            [f"127.0.0.1:{listening.getsockname()[1]}", f"127.0.0.1:{closed_port}"]
+        ) or ("", "")
         assert server == f"127.0.0.1:{closed_port}" and "refused" in why.lower()
     finally:
         listening.close()

@@ -12,7 +12,9 @@ from chatapp.engine.gguf_meta import read_header, scan, split_parts
 from chatapp.errors import ModelLoadError
 
 
-def write_gguf(path: Path, arch: str = "madeuparch", tensors: bool = True, template: str | None = None) -> Path:
+def write_gguf(
+    path: Path, arch: str = "madeuparch", tensors: bool = True, template: str | None = None
+) -> Path:
     import gguf
 
     writer = gguf.GGUFWriter(str(path), arch)
@@ -36,14 +38,24 @@ def write_gguf(path: Path, arch: str = "madeuparch", tensors: bool = True, templ
 
 def test_default_model_header(default_model: Path) -> None:
     info = read_header(default_model)
-    assert (info.architecture, info.quantization, info.context_length, info.block_count) == ("llama", "Q4_1", 8192, 30)
+    assert (info.architecture, info.quantization, info.context_length, info.block_count) == (
+        "llama",
+        "Q4_1",
+        8192,
+        30,
+    )
     assert info.parameters_label == "134.5M" and info.has_chat_template and not info.vocab_only
     assert info.file_size == default_model.stat().st_size
 
 
 def test_written_model_header(tmp_path: Path) -> None:
     info = read_header(write_gguf(tmp_path / "m.gguf", template="{{ messages }}"))
-    assert (info.name, info.architecture, info.parameters, info.quantization) == ("Test model", "madeuparch", 48, "F16")
+    assert (info.name, info.architecture, info.parameters, info.quantization) == (
+        "Test model",
+        "madeuparch",
+        48,
+        "F16",
+    )
     assert info.has_chat_template and info.context_length == 2048
 
 
@@ -75,5 +87,8 @@ def test_split_files_count_once(tmp_path: Path, default_model: Path) -> None:
     assert len(found) == 1 and found[0].parts == 3
     assert found[0].file_size == 3 * default_model.stat().st_size
     assert [p.name for p, _why in failed] == ["junk.gguf"]
-    assert split_parts(folder / "big-00002-of-00003.gguf") == (folder / "big-00001-of-00003.gguf", 3)
+    assert split_parts(folder / "big-00002-of-00003.gguf") == (
+        folder / "big-00001-of-00003.gguf",
+        3,
+    )
     assert split_parts(folder / "single.gguf") is None

@@ -303,7 +303,9 @@ def test_a_pdf_export_is_cancelled_between_pages_and_leaves_nothing(
 
 def test_bare_urls_become_links_as_in_the_transcript(store: Store, tmp_path: Path) -> None:
     t = store.create_thread("links")
-    text = "Read https://example.org/a?b=1. Or www.example.com, not `https://in.code` nor javascript:x"
+    text = (
+        "Read https://example.org/a?b=1. Or www.example.com, not `https://in.code` nor javascript:x"
+    )
     store.add_message(t.id, Role.ASSISTANT, text)
     page = Parsed(writer.render(store, [t.id], "html"))
     hrefs = [a["href"] for a in page.within("a")]
@@ -311,7 +313,9 @@ def test_bare_urls_become_links_as_in_the_transcript(store: Store, tmp_path: Pat
     assert "https://in.code" in "".join(page.text)
 
 
-def test_a_cancel_that_comes_after_the_file_is_written_is_not_reported(store: Store, tmp_path: Path) -> None:
+def test_a_cancel_that_comes_after_the_file_is_written_is_not_reported(
+    store: Store, tmp_path: Path
+) -> None:
     """Cancel pressed while the file is being written is too late: the export says it is done
     (it once said "cancelled; no file was written" beside the written file)."""
     t = store.create_thread("t")

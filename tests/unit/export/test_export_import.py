@@ -20,15 +20,49 @@ HOSTILE = '<script>alert("x")</script> and <img src=x onerror="alert(1)"> **bold
 
 
 def sample_thread(store: Store) -> int:
-    t = store.create_thread("Trip & <plans>", system_prompt="Be brief.", settings=GenerationSettings(temperature=0.3, seed=5))
+    t = store.create_thread(
+        "Trip & <plans>",
+        system_prompt="Be brief.",
+        settings=GenerationSettings(temperature=0.3, seed=5),
+    )
     u = store.add_message(t.id, Role.USER, HOSTILE, created_at=1_700_000_000)
-    a1 = store.add_message(t.id, Role.ASSISTANT, "# Plan\n\n- pack\n- go\n\n```python\nprint('<hi>')\n```", model="SmolLM2",
-                           prompt_tokens=12, completion_tokens=30, created_at=1_700_000_030)
-    store.add_message(t.id, Role.ASSISTANT, "second version", parent_id=u.id, status=MessageStatus.STOPPED, created_at=1_700_000_060)
+    a1 = store.add_message(
+        t.id,
+        Role.ASSISTANT,
+        "# Plan\n\n- pack\n- go\n\n```python\nprint('<hi>')\n```",
+        model="SmolLM2",
+        prompt_tokens=12,
+        completion_tokens=30,
+        created_at=1_700_000_030,
+    )
+    store.add_message(
+        t.id,
+        Role.ASSISTANT,
+        "second version",
+        parent_id=u.id,
+        status=MessageStatus.STOPPED,
+        created_at=1_700_000_060,
+    )
     store.select_version(a1.id)
     tables = MemoryTables(store)
-    tables.save_slot(SlotRow(None, t.id, "I live in Lisbon.", "user", __import__("numpy").ones(4, dtype="float32"), 1.5, True, [u.id], 1.0, 2.0, None,
-                             attribute="home", since=2.0, history=[SlotHistory("I live in Porto.", [u.id], 1.0, 2.0)]))
+    tables.save_slot(
+        SlotRow(
+            None,
+            t.id,
+            "I live in Lisbon.",
+            "user",
+            __import__("numpy").ones(4, dtype="float32"),
+            1.5,
+            True,
+            [u.id],
+            1.0,
+            2.0,
+            None,
+            attribute="home",
+            since=2.0,
+            history=[SlotHistory("I live in Porto.", [u.id], 1.0, 2.0)],
+        )
+    )
     tables.add_summary(t.id, 0, 0, 1, [u.id, a1.id], "They planned a trip.", "SmolLM2")
     return t.id
 
@@ -52,7 +86,9 @@ def test_json_round_trip_is_identical(store: Store, tmp_path: Path) -> None:
     assert other.message(got[1].id).version_count == 2
     (slot,) = MemoryTables(other).slots(new_id)
     assert slot.pinned and slot.attribute == "home" and slot.since == 2.0
-    assert [(h.text, h.sources, h.since, h.until) for h in slot.history] == [("I live in Porto.", [got[0].id], 1.0, 2.0)]
+    assert [(h.text, h.sources, h.since, h.until) for h in slot.history] == [
+        ("I live in Porto.", [got[0].id], 1.0, 2.0)
+    ]
     assert MemoryTables(other).summaries(new_id)[0].message_ids == [got[0].id, got[1].id]
     other.close()
 
@@ -60,7 +96,9 @@ def test_json_round_trip_is_identical(store: Store, tmp_path: Path) -> None:
 texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     contents=st.lists(texts, min_size=0, max_size=12),
     branch=st.lists(st.integers(min_value=0, max_value=11), max_size=4),
@@ -72,11 +110,17 @@ def test_round_trip_of_arbitrary_threads(tmp_path_factory, contents, branch, tit
     t = store.create_thread(title)
     ids = []
     for i, text in enumerate(contents):
-        ids.append(store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, text, created_at=1000.5 + i).id)
+        ids.append(
+            store.add_message(
+                t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, text, created_at=1000.5 + i
+            ).id
+        )
     for b in branch:
         if b < len(ids):
             m = store.message(ids[b])
-            store.add_message(t.id, m.role, m.content + " v2", parent_id=m.parent_id, created_at=5000.25 + b)
+            store.add_message(
+                t.id, m.role, m.content + " v2", parent_id=m.parent_id, created_at=5000.25 + b
+            )
     first = export(store, t.id, "json", tmp / "a.json")
     other = Store.open(tmp / "b.sqlite3")
     [new_id] = import_file(other, first)
@@ -114,7 +158,11 @@ def test_html_escapes_hostile_text_and_needs_no_network(store: Store, tmp_path: 
     tags = [t for t, _a in parsed.tags]
     assert "script" not in tags and "img" not in tags
     assert all("onerror" not in attrs for _t, attrs in parsed.tags)
-    assert not any(v and ("http:" in v or "https:" in v or v.startswith("//")) for _t, a in parsed.tags for v in a.values())
+    assert not any(
+        v and ("http:" in v or "https:" in v or v.startswith("//"))
+        for _t, a in parsed.tags
+        for v in a.values()
+    )
     text = "".join(parsed.text)
     assert '<script>alert("x")</script>' in text  # shown as text
     assert "print('<hi>')" in text and "pre" in tags and "ul" in tags
@@ -136,20 +184,32 @@ def test_pdf_opens_and_holds_the_text(qapp, store: Store, tmp_path: Path) -> Non
 
     t = store.create_thread("PDF thread")
     for i in range(60):
-        store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"Line number {i} about sailing boats.")
+        store.add_message(
+            t.id,
+            Role.USER if i % 2 == 0 else Role.ASSISTANT,
+            f"Line number {i} about sailing boats.",
+        )
     path = export(store, t.id, "pdf", tmp_path / "t.pdf")
     reader = PdfReader(str(path))
     assert len(reader.pages) >= 2  # paginated
-    text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())  # pypdf puts tabs between words
+    text = " ".join(
+        " ".join(page.extract_text() for page in reader.pages).split()
+    )  # pypdf puts tabs between words
     assert "PDF thread" in text and "Line number 0 about" in text and "Line number 59" in text
 
 
 def test_chatgpt_export_branches_become_versions(store: Store, tmp_path: Path) -> None:
     def node(i, parent, role, text, children, t):  # type: ignore[no-untyped-def]
-        message = None if role is None else {
-            "author": {"role": role}, "content": {"content_type": "text", "parts": [text]}, "create_time": t,
-            "metadata": {"model_slug": "gpt-4o"} if role == "assistant" else {},
-        }
+        message = (
+            None
+            if role is None
+            else {
+                "author": {"role": role},
+                "content": {"content_type": "text", "parts": [text]},
+                "create_time": t,
+                "metadata": {"model_slug": "gpt-4o"} if role == "assistant" else {},
+            }
+        )
         return {"id": i, "parent": parent, "children": children, "message": message}
 
     conv = {
@@ -181,15 +241,26 @@ def test_chatgpt_export_branches_become_versions(store: Store, tmp_path: Path) -
         ('{"format": "chatapp-export", "version": 1, "threads": [', "not valid JSON"),
         ('{"format": "chatapp-export", "version": 1, "threads": {}}', "threads must be a list"),
         ('{"format": "chatapp-export", "version": 99, "threads": []}', "newer chatapp"),
-        (('{"format": "chatapp-export", "version": 1, "threads": [{"title": 5, "system_prompt": "", '
-          '"messages": [], "created_at": 1}]}'), "threads[0].title must be text"),
-        (('{"format": "chatapp-export", "version": 1, "threads": [{"title": "ok", "system_prompt": "", '
-          '"created_at": 1, "messages": [{"id": 1, "parent": 7, "role": "user", "content": "x", "created_at": 1}]}]}'),
-         "parent must name an earlier message"),
+        (
+            (
+                '{"format": "chatapp-export", "version": 1, "threads": [{"title": 5, "system_prompt": "", '
+                '"messages": [], "created_at": 1}]}'
+            ),
+            "threads[0].title must be text",
+        ),
+        (
+            (
+                '{"format": "chatapp-export", "version": 1, "threads": [{"title": "ok", "system_prompt": "", '
+                '"created_at": 1, "messages": [{"id": 1, "parent": 7, "role": "user", "content": "x", "created_at": 1}]}]}'
+            ),
+            "parent must name an earlier message",
+        ),
         ('{"hello": "world"}', "neither a chatapp export"),
     ],
 )
-def test_malformed_files_are_refused_and_import_nothing(store: Store, tmp_path: Path, content: str, message: str) -> None:
+def test_malformed_files_are_refused_and_import_nothing(
+    store: Store, tmp_path: Path, content: str, message: str
+) -> None:
     store.create_thread("existing")
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -199,10 +270,18 @@ def test_malformed_files_are_refused_and_import_nothing(store: Store, tmp_path: 
 
 
 def test_a_bad_thread_in_the_middle_imports_nothing(store: Store, tmp_path: Path) -> None:
-    good = {"title": "good", "system_prompt": "", "created_at": 1, "messages": [
-        {"id": 1, "parent": None, "role": "user", "content": "hi", "created_at": 1}]}
-    bad = {"title": "bad", "system_prompt": "", "created_at": 1, "messages": [
-        {"id": 1, "parent": None, "role": "robot", "content": "hi", "created_at": 1}]}
+    good = {
+        "title": "good",
+        "system_prompt": "",
+        "created_at": 1,
+        "messages": [{"id": 1, "parent": None, "role": "user", "content": "hi", "created_at": 1}],
+    }
+    bad = {
+        "title": "bad",
+        "system_prompt": "",
+        "created_at": 1,
+        "messages": [{"id": 1, "parent": None, "role": "robot", "content": "hi", "created_at": 1}],
+    }
     path = tmp_path / "mixed.json"
     path.write_text(json.dumps({"format": "chatapp-export", "version": 1, "threads": [good, bad]}))
     with pytest.raises(ImportFailed, match=r"threads\[1\].messages\[0\].role"):
@@ -218,7 +297,9 @@ def test_a_huge_file_is_refused_before_reading(store: Store, tmp_path: Path) -> 
         import_file(store, path)
 
 
-def test_failed_write_leaves_no_partial_file(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_leaves_no_partial_file(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import os
 
     thread_id = sample_thread(store)
@@ -239,7 +320,9 @@ def test_failed_write_leaves_no_partial_file(store: Store, tmp_path: Path, monke
         writer.export_threads(store, [thread_id], "md", tmp_path / "missing" / "x.md")
 
 
-def test_slots_with_a_missing_or_damaged_key_are_kept_and_keyed_again(store: Store, tmp_path: Path) -> None:
+def test_slots_with_a_missing_or_damaged_key_are_kept_and_keyed_again(
+    store: Store, tmp_path: Path
+) -> None:
     import numpy as np
 
     from chatapp.memory.embedder import shared_embedder

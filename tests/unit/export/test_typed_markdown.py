@@ -109,9 +109,9 @@ def test_every_view_names_the_speaker_alike(qapp, tmp_path: Path) -> None:  # ty
     for row, (_role, _model, name) in enumerate(cases):
         msg = transcript.message_at(row)
         assert _header(msg).split("  ·  ")[0] == name
-        assert transcript.data(transcript.index(row), Qt.ItemDataRole.AccessibleTextRole).startswith(
-            f"{name}: "
-        )
+        assert transcript.data(
+            transcript.index(row), Qt.ItemDataRole.AccessibleTextRole
+        ).startswith(f"{name}: ")
         assert f'<p class="who">{name} · ' in message_html(msg)
         assert f"### {name} — " in md and f"] {name}:" in txt
     store.close()

@@ -31,16 +31,31 @@ def synthetic_weeks(store: Store) -> int:
     """A multi-day thread: facts on day 1, a contradiction on day 5, chatter between."""
     t = store.create_thread("weeks")
     script = {
-        0: ["My name is Ada and I live in Berlin.", "I work as a nurse at the children's hospital."],
+        0: [
+            "My name is Ada and I live in Berlin.",
+            "I work as a nurse at the children's hospital.",
+        ],
         4: ["Big news: I moved to Lisbon last weekend."],
     }
     for d in range(8):
         for i, line in enumerate(script.get(d, [])):
             store.add_message(t.id, Role.USER, line, created_at=day(d, 9 + i))
-            store.add_message(t.id, Role.ASSISTANT, "That is good to know.", created_at=day(d, 9 + i) + 30)
+            store.add_message(
+                t.id, Role.ASSISTANT, "That is good to know.", created_at=day(d, 9 + i) + 30
+            )
         for j in range(12):
-            store.add_message(t.id, Role.USER, f"Day {d} chatter {j} about the weather and films.", created_at=day(d, 12) + j * 60)
-            store.add_message(t.id, Role.ASSISTANT, f"A reply about films and weather number {j}.", created_at=day(d, 12) + j * 60 + 30)
+            store.add_message(
+                t.id,
+                Role.USER,
+                f"Day {d} chatter {j} about the weather and films.",
+                created_at=day(d, 12) + j * 60,
+            )
+            store.add_message(
+                t.id,
+                Role.ASSISTANT,
+                f"A reply about films and weather number {j}.",
+                created_at=day(d, 12) + j * 60 + 30,
+            )
     return t.id
 
 
@@ -58,7 +73,9 @@ def test_multi_day_facts_reach_the_context(store: Store, embedder) -> None:  # t
     assert "Lisbon" in text and "nurse" in text
     assert built.memory_tokens <= 300
     kinds = [p.kind for p in built.parts]
-    assert kinds[0] == "system" and kinds[-1] == "message" and "slots" in kinds and "recent" in kinds
+    assert (
+        kinds[0] == "system" and kinds[-1] == "message" and "slots" in kinds and "recent" in kinds
+    )
     recalled = next((p for p in built.parts if p.kind == "recall"), None)
     if recalled is not None:
         assert "On Sunday 1 March 2026" in recalled.text or "days ago" in recalled.text
@@ -70,7 +87,9 @@ def test_parts_carry_their_sources(store: Store, embedder) -> None:  # type: ign
     thread_id = synthetic_weeks(store)
     MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
     question = ask(store, thread_id, "Where do I work?", day(8))
-    built = ContextBuilder(store, words, embedder.encode_one).build(thread_id, "", question, 250, now=day(8))
+    built = ContextBuilder(store, words, embedder.encode_one).build(
+        thread_id, "", question, 250, now=day(8)
+    )
     contents = {m.id: m.content for m in store.path(thread_id)}
     for part in built.parts:
         if part.kind in ("recall", "recall_new", "recent"):
@@ -81,7 +100,9 @@ def test_parts_carry_their_sources(store: Store, embedder) -> None:  # type: ign
 def test_memory_off_is_a_plain_recent_window(store: Store) -> None:
     thread_id = synthetic_weeks(store)
     question = ask(store, thread_id, "Where do I live?", day(8))
-    built = ContextBuilder(store, words, None).build(thread_id, "sys", question, 120, now=day(8), memory=False)
+    built = ContextBuilder(store, words, None).build(
+        thread_id, "sys", question, 120, now=day(8), memory=False
+    )
     assert [p.kind for p in built.parts] == ["system", "recent", "message"]
     assert built.memory_tokens <= 120
 
@@ -98,21 +119,37 @@ def test_a_short_thread_goes_in_whole(store: Store, embedder) -> None:  # type: 
     assert built.messages[0].content.startswith("Today is")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     lengths=st.lists(st.integers(min_value=0, max_value=120), min_size=1, max_size=60),
     budget=st.integers(min_value=0, max_value=800),
     system=st.text(max_size=40),
 )
-def test_memory_never_exceeds_its_budget(store: Store, lengths: list[int], budget: int, system: str) -> None:
+def test_memory_never_exceeds_its_budget(
+    store: Store, lengths: list[int], budget: int, system: str
+) -> None:
     t = store.create_thread()
     for i, n in enumerate(lengths):
-        store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, " ".join(["w"] * n), created_at=day(i % 20))
+        store.add_message(
+            t.id,
+            Role.USER if i % 2 == 0 else Role.ASSISTANT,
+            " ".join(["w"] * n),
+            created_at=day(i % 20),
+        )
     q = ask(store, t.id, "what did we say about w?", day(25))
     builder = ContextBuilder(store, words, None)
     built = builder.build(t.id, system, q, budget, now=day(25))
     assert built.memory_tokens <= budget
-    assert sum(p.tokens for p in built.parts if p.kind in ("slots", "summary", "recall", "recall_new", "recent")) <= budget
+    assert (
+        sum(
+            p.tokens
+            for p in built.parts
+            if p.kind in ("slots", "summary", "recall", "recall_new", "recent")
+        )
+        <= budget
+    )
     assert built.messages[-1].role == "user" and built.messages[-1].content.endswith(q.content)
     # the same builder again with less room: a recall block kept from the first build fits or goes
     smaller = builder.build(t.id, system, q, budget // 2, now=day(25))
@@ -123,33 +160,51 @@ def test_recall_dedupes_against_the_recent_window(store: Store, embedder) -> Non
     thread_id = synthetic_weeks(store)
     MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
     q = ask(store, thread_id, "films and weather", day(8))
-    built = ContextBuilder(store, words, embedder.encode_one).build(thread_id, "", q, 400, now=day(8))
+    built = ContextBuilder(store, words, embedder.encode_one).build(
+        thread_id, "", q, 400, now=day(8)
+    )
     recent = next(p for p in built.parts if p.kind == "recent")
     recalled = [i for p in built.parts if p.kind in ("recall", "recall_new") for i in p.sources]
     assert recalled and not set(recent.sources) & set(recalled)
     assert len(set(recalled)) == len(recalled)  # the kept block and the per-turn part do not repeat
-    assert max(store.message(i).depth for i in recalled) < min(store.message(i).depth for i in recent.sources)
+    assert max(store.message(i).depth for i in recalled) < min(
+        store.message(i).depth for i in recent.sources
+    )
 
 
 def _system_up_to_summary(built) -> str:  # type: ignore[no-untyped-def]
     """The system message's start: prompt, date, kept excerpts (what must hold for the cache)."""
-    return built.messages[0].content.split("Summary of the earlier")[0].split("What you know about")[0]
+    return (
+        built.messages[0].content.split("Summary of the earlier")[0].split("What you know about")[0]
+    )
 
 
 def test_the_recall_block_is_kept_while_the_topic_holds(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
     thread_id = synthetic_weeks(store)
     MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
     builder = ContextBuilder(store, words, embedder.encode_one)
-    first = builder.build(thread_id, "sys", ask(store, thread_id, "What did we say about films?", day(8)), 400, now=day(8))
+    first = builder.build(
+        thread_id,
+        "sys",
+        ask(store, thread_id, "What did we say about films?", day(8)),
+        400,
+        now=day(8),
+    )
     assert not first.recall_kept and first.recall_coverage is not None
     # a fresh choice passes its own keep rule (its two blocks head their days twice, so < 100%)
     assert builder.params.keep_coverage <= first.recall_coverage <= 1.0
     kept = next(p for p in first.parts if p.kind == "recall")
     assert "Excerpts from earlier in this conversation:" in first.messages[0].content
     assert kept.text in first.messages[0].content  # in the system message, before the recent window
-    store.add_message(thread_id, Role.ASSISTANT, "We talked about films a lot.", created_at=day(8) + 10)
+    store.add_message(
+        thread_id, Role.ASSISTANT, "We talked about films a lot.", created_at=day(8) + 10
+    )
     second = builder.build(
-        thread_id, "sys", ask(store, thread_id, "Which films did we talk about?", day(8) + 20), 400, now=day(8) + 20
+        thread_id,
+        "sys",
+        ask(store, thread_id, "Which films did we talk about?", day(8) + 20),
+        400,
+        now=day(8) + 20,
     )
     assert second.recall_kept and second.recall_coverage >= builder.params.keep_coverage
     assert next(p for p in second.parts if p.kind == "recall").sources == kept.sources
@@ -159,15 +214,25 @@ def test_the_recall_block_is_kept_while_the_topic_holds(store: Store, embedder) 
     added = next(p for p in second.parts if p.kind == "recall_new")
     assert added.text in second.messages[-1].content
     best = builder.build(thread_id, "sys", store.path(thread_id)[-1], 400, now=day(8) + 20)
-    assert set(next(p for p in best.parts if p.kind == "recall_new").sources) == set(added.sources)  # stable
+    assert set(next(p for p in best.parts if p.kind == "recall_new").sources) == set(
+        added.sources
+    )  # stable
 
 
 def test_a_new_topic_brings_what_it_needs(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
     thread_id = synthetic_weeks(store)
     MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
     builder = ContextBuilder(store, words, embedder.encode_one)
-    builder.build(thread_id, "", ask(store, thread_id, "Tell me about the weather and films.", day(8)), 300, now=day(8))
-    job = builder.build(thread_id, "", ask(store, thread_id, "Where do I work?", day(8) + 60), 300, now=day(8) + 60)
+    builder.build(
+        thread_id,
+        "",
+        ask(store, thread_id, "Tell me about the weather and films.", day(8)),
+        300,
+        now=day(8),
+    )
+    job = builder.build(
+        thread_id, "", ask(store, thread_id, "Where do I work?", day(8) + 60), 300, now=day(8) + 60
+    )
     text = "\n".join(m.content for m in job.messages)
     assert "nurse at the children's hospital" in text  # kept or not, the best match is shown
     assert job.recall_coverage is not None and job.recall_coverage >= builder.params.keep_coverage
@@ -176,13 +241,27 @@ def test_a_new_topic_brings_what_it_needs(store: Store, embedder) -> None:  # ty
 def test_the_block_is_chosen_again_below_the_coverage(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
     thread_id = synthetic_weeks(store)
     MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
-    strict = ContextBuilder(store, words, embedder.encode_one, params=BuilderParams(keep_coverage=1.0))
-    films = strict.build(thread_id, "", ask(store, thread_id, "Tell me about the weather and films.", day(8)), 300, now=day(8))
-    job = strict.build(thread_id, "", ask(store, thread_id, "Where do I work?", day(8) + 60), 300, now=day(8) + 60)
+    strict = ContextBuilder(
+        store, words, embedder.encode_one, params=BuilderParams(keep_coverage=1.0)
+    )
+    films = strict.build(
+        thread_id,
+        "",
+        ask(store, thread_id, "Tell me about the weather and films.", day(8)),
+        300,
+        now=day(8),
+    )
+    job = strict.build(
+        thread_id, "", ask(store, thread_id, "Where do I work?", day(8) + 60), 300, now=day(8) + 60
+    )
     assert not job.recall_kept
     block = next(p for p in job.parts if p.kind == "recall").sources
-    assert block != next(p for p in films.parts if p.kind == "recall").sources  # chosen for the new topic
-    assert "nurse" in next(p for p in job.parts if p.kind == "recall_new").text  # the best, with the message
+    assert (
+        block != next(p for p in films.parts if p.kind == "recall").sources
+    )  # chosen for the new topic
+    assert (
+        "nurse" in next(p for p in job.parts if p.kind == "recall_new").text
+    )  # the best, with the message
 
 
 def test_a_kept_message_edited_away_is_not_shown_again(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
@@ -191,13 +270,26 @@ def test_a_kept_message_edited_away_is_not_shown_again(store: Store, embedder) -
     service.ingest(thread_id)
     # nothing set apart for the message itself, so the best match lands in the kept block
     builder = ContextBuilder(store, words, embedder.encode_one, params=BuilderParams(top_share=0.0))
-    first = builder.build(thread_id, "", ask(store, thread_id, "What do I do for work?", day(8)), 300, now=day(8))
+    first = builder.build(
+        thread_id, "", ask(store, thread_id, "What do I do for work?", day(8)), 300, now=day(8)
+    )
     nurse = next(m for m in store.path(thread_id) if "nurse" in m.content)
     assert nurse.id in next(p for p in first.parts if p.kind == "recall").sources
-    store.edit_message(nurse.id, "I work as a baker.")  # a new version: the thread goes on from there
-    for j in range(40):  # long enough again for recall, so the kept block is checked, not just dropped
-        store.add_message(thread_id, Role.USER, f"Later chatter {j} about films.", created_at=day(9) + j * 60)
-        store.add_message(thread_id, Role.ASSISTANT, f"Later reply {j} about films.", created_at=day(9) + j * 60 + 30)
+    store.edit_message(
+        nurse.id, "I work as a baker."
+    )  # a new version: the thread goes on from there
+    for j in range(
+        40
+    ):  # long enough again for recall, so the kept block is checked, not just dropped
+        store.add_message(
+            thread_id, Role.USER, f"Later chatter {j} about films.", created_at=day(9) + j * 60
+        )
+        store.add_message(
+            thread_id,
+            Role.ASSISTANT,
+            f"Later reply {j} about films.",
+            created_at=day(9) + j * 60 + 30,
+        )
     service.ingest(thread_id)
     question = ask(store, thread_id, "What do I do for work?", day(10))
     again = builder.build(thread_id, "", question, 300, now=day(10))
@@ -214,10 +306,20 @@ def test_on_a_gpu_recall_is_chosen_for_every_message(store: Store, embedder) -> 
     thread_id = synthetic_weeks(store)
     MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
     builder = ContextBuilder(store, words, embedder.encode_one, params=params_for(on_gpu=True))
-    builder.build(thread_id, "", ask(store, thread_id, "Tell me about the weather and films.", day(8)), 300, now=day(8))
-    job = builder.build(thread_id, "", ask(store, thread_id, "Where do I work?", day(8) + 60), 300, now=day(8) + 60)
+    builder.build(
+        thread_id,
+        "",
+        ask(store, thread_id, "Tell me about the weather and films.", day(8)),
+        300,
+        now=day(8),
+    )
+    job = builder.build(
+        thread_id, "", ask(store, thread_id, "Where do I work?", day(8) + 60), 300, now=day(8) + 60
+    )
     assert not job.recall_kept
-    assert "nurse" in next(p for p in job.parts if p.kind == "recall_new").text  # the best, with the message
+    assert (
+        "nurse" in next(p for p in job.parts if p.kind == "recall_new").text
+    )  # the best, with the message
 
 
 LONG_REPLY = " ".join(
@@ -231,29 +333,60 @@ def test_a_long_recalled_message_is_cut_to_what_matches(store: Store, embedder) 
     """A long reply would fill the recall room alone: it is cut to its first sentence and the
     sentences that match, and a kept block shows it as it was cut, turn after turn."""
     t = store.create_thread("long")
-    store.add_message(t.id, Role.USER, "Where should I keep the blue notebook with my tax papers?", created_at=day(0))
+    store.add_message(
+        t.id,
+        Role.USER,
+        "Where should I keep the blue notebook with my tax papers?",
+        created_at=day(0),
+    )
     store.add_message(t.id, Role.ASSISTANT, LONG_REPLY, created_at=day(0) + 30)
     for j in range(30):
-        store.add_message(t.id, Role.USER, f"Chatter {j} about the weather and films.", created_at=day(2) + j * 60)
-        store.add_message(t.id, Role.ASSISTANT, f"A reply about films number {j}.", created_at=day(2) + j * 60 + 30)
+        store.add_message(
+            t.id, Role.USER, f"Chatter {j} about the weather and films.", created_at=day(2) + j * 60
+        )
+        store.add_message(
+            t.id,
+            Role.ASSISTANT,
+            f"A reply about films number {j}.",
+            created_at=day(2) + j * 60 + 30,
+        )
     MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
     builder = ContextBuilder(store, words, embedder.encode_one, BuilderParams(excerpt_tokens=60))
     assert words(LONG_REPLY) > 400  # more than the whole memory budget below
 
-    first = builder.build(t.id, "", ask(store, t.id, "Where is the blue notebook with the tax papers?", day(5)), 400, now=day(5))
+    first = builder.build(
+        t.id,
+        "",
+        ask(store, t.id, "Where is the blue notebook with the tax papers?", day(5)),
+        400,
+        now=day(5),
+    )
     shown = "\n".join(p.text for p in first.parts if p.kind in ("recall", "recall_new"))
     line = next(x for x in shown.splitlines() if x.startswith("- Assistant: Here is"))
     # the start, then the matching sentence with the sentences around it, in their order
-    assert line.startswith("- Assistant: Here is general advice number 0 about keeping a tidy home office. … ")
-    assert "advice number 19 about keeping a tidy home office. The blue notebook with the tax papers is in the attic drawer. More general advice number 0" in line
+    assert line.startswith(
+        "- Assistant: Here is general advice number 0 about keeping a tidy home office. … "
+    )
+    assert (
+        "advice number 19 about keeping a tidy home office. The blue notebook with the tax papers is in the attic drawer. More general advice number 0"
+        in line
+    )
     assert line.endswith(" …") and "advice number 7 " not in line
     assert words(line) <= 60 + 1 and first.memory_tokens <= 400
 
     store.add_message(t.id, Role.ASSISTANT, "It is in the attic drawer.", created_at=day(5) + 10)
-    second = builder.build(t.id, "", ask(store, t.id, "And my tax papers, where are they?", day(5) + 20), 400, now=day(5) + 20)
+    second = builder.build(
+        t.id,
+        "",
+        ask(store, t.id, "And my tax papers, where are they?", day(5) + 20),
+        400,
+        now=day(5) + 20,
+    )
     if second.recall_kept:  # the block as it was shown, not cut again for the new question
         assert _system_up_to_summary(second) == _system_up_to_summary(first)
-    assert "attic drawer" in "\n".join(p.text for p in second.parts if p.kind in ("recall", "recall_new"))
+    assert "attic drawer" in "\n".join(
+        p.text for p in second.parts if p.kind in ("recall", "recall_new")
+    )
 
 
 def test_a_message_without_sentences_is_cut_at_a_word() -> None:
@@ -275,10 +408,14 @@ def test_a_damaged_embedding_is_skipped_and_made_again(store: Store, embedder) -
     service.ingest(thread_id)
     nurse = next(m for m in store.path(thread_id) if "nurse" in m.content)
     with store._tx() as conn:  # a torn write, or a vector of another size
-        conn.execute("UPDATE embeddings SET vector = ? WHERE message_id = ?", (b"\0" * 100, nurse.id))
+        conn.execute(
+            "UPDATE embeddings SET vector = ? WHERE message_id = ?", (b"\0" * 100, nurse.id)
+        )
     builder = ContextBuilder(store, words, embedder.encode_one)
     question = ask(store, thread_id, "Where do I work?", day(9))
-    built = builder.build(thread_id, "", question, 400, now=day(9))  # it failed on every reply before
+    built = builder.build(
+        thread_id, "", question, 400, now=day(9)
+    )  # it failed on every reply before
     assert built.parts
     assert [mid for mid, _t in MemoryTables(store).missing_embeddings(thread_id)][:1] == [nurse.id]
     service.ingest(thread_id)
@@ -293,9 +430,14 @@ def test_a_damaged_slot_is_still_shown_and_keyed_again(store: Store, embedder) -
     tables = MemoryTables(store)
     nurse = next(s for s in tables.slots(thread_id) if "nurse" in s.text)
     with store._tx() as conn:  # a torn key and a mangled list of sources
-        conn.execute("UPDATE memory_slots SET key = ?, sources = '[12, oops' WHERE id = ?", (b"\0" * 10, nurse.id))
+        conn.execute(
+            "UPDATE memory_slots SET key = ?, sources = '[12, oops' WHERE id = ?",
+            (b"\0" * 10, nurse.id),
+        )
     question = ask(store, thread_id, "Where do I work?", day(9))
-    built = ContextBuilder(store, words, embedder.encode_one).build(thread_id, "", question, 400, now=day(9))
+    built = ContextBuilder(store, words, embedder.encode_one).build(
+        thread_id, "", question, 400, now=day(9)
+    )
     assert any("nurse" in p.text for p in built.parts if p.kind == "slots")
     service.ingest(thread_id)  # the next ingest gives it its key again
     key = next(s.key for s in tables.slots(thread_id) if s.id == nurse.id)
@@ -303,24 +445,37 @@ def test_a_damaged_slot_is_still_shown_and_keyed_again(store: Store, embedder) -
 
 
 def test_slots_that_fit_are_all_shown_and_when_they_compete_only_those_the_message_attends_to(
-    store: Store, embedder  # type: ignore[no-untyped-def]
+    store: Store,
+    embedder,  # type: ignore[no-untyped-def]
 ) -> None:
     """A cooking question with few facts known: the allergy goes in, though its embedding is
     no closer to cooking than the cello's. With many facts, the unrelated ones leave their
     room to recall."""
     t = store.create_thread()
-    facts = ["I am allergic to peanuts.", "I play the cello.", "My favourite food is pasta.", "I work as a nurse."]
+    facts = [
+        "I am allergic to peanuts.",
+        "I play the cello.",
+        "My favourite food is pasta.",
+        "I work as a nurse.",
+    ]
     for i, fact in enumerate(facts):
         store.add_message(t.id, Role.USER, fact, created_at=day(0, 9 + i))
         store.add_message(t.id, Role.ASSISTANT, "Noted.", created_at=day(0, 9 + i) + 30)
     for j in range(40):
-        store.add_message(t.id, Role.USER if j % 2 == 0 else Role.ASSISTANT, f"Chatter {j} about the weather.", created_at=day(1) + j)
+        store.add_message(
+            t.id,
+            Role.USER if j % 2 == 0 else Role.ASSISTANT,
+            f"Chatter {j} about the weather.",
+            created_at=day(1) + j,
+        )
     MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
     assert len(MemoryTables(store).slots(t.id)) == len(facts)
     question = ask(store, t.id, "What should I cook for dinner tonight?", day(2))
 
     def slot_lines(budget: int) -> list[str]:
-        built = ContextBuilder(store, words, embedder.encode_one).build(t.id, "", question, budget, now=day(2))
+        built = ContextBuilder(store, words, embedder.encode_one).build(
+            t.id, "", question, budget, now=day(2)
+        )
         return [line for p in built.parts if p.kind == "slots" for line in p.text.splitlines()]
 
     assert sorted(slot_lines(300)) == sorted(f"- {fact}" for fact in facts)  # cap 36 words: all fit
@@ -333,8 +488,12 @@ def test_a_long_thread_counts_what_it_shows_not_all_it_ranks(store: Store) -> No
     and its parts still keep to the budget."""
     t = store.create_thread("long replies")
     for i in range(240):
-        store.add_message(t.id, Role.USER, f"Tell me about the garden, part {i}.", created_at=day(i % 20))
-        reply = " ".join(f"Sentence {j} of reply {i} is about the garden and its roses." for j in range(30))
+        store.add_message(
+            t.id, Role.USER, f"Tell me about the garden, part {i}.", created_at=day(i % 20)
+        )
+        reply = " ".join(
+            f"Sentence {j} of reply {i} is about the garden and its roses." for j in range(30)
+        )
         store.add_message(t.id, Role.ASSISTANT, reply, created_at=day(i % 20) + 30)
     counted: list[str] = []
 
@@ -380,10 +539,14 @@ def test_a_cut_counts_only_the_sentences_it_weighs() -> None:
 
     wanted = _stems("Where is the notebook, in the attic?")
     eager = _cut([_Piece(t, _stems(t), words(t) + 1) for t in texts], wanted, 60, words)
-    loose = _cut([_Piece(t, _stems(t), None, count, words(t) // 2) for t in texts], wanted, 60, words)
+    loose = _cut(
+        [_Piece(t, _stems(t), None, count, words(t) // 2) for t in texts], wanted, 60, words
+    )
     assert loose == eager and "attic drawer" in eager[0] and len(counted) <= len(texts)
     counted.clear()  # with guesses that are right, only the sentences shown are counted
-    tight = _cut([_Piece(t, _stems(t), None, count, words(t) + 1) for t in texts], wanted, 60, words)
+    tight = _cut(
+        [_Piece(t, _stems(t), None, count, words(t) + 1) for t in texts], wanted, 60, words
+    )
     assert tight == eager and 0 < len(counted) < len(texts) // 4
     assert all(c in eager[0] for c in counted)
 
@@ -394,8 +557,13 @@ def _summarised_weeks(store: Store, embedder) -> int:  # type: ignore[no-untyped
     MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
     first_day = [m for m in store.path(thread_id) if m.created_at < day(1)]
     MemoryTables(store).add_summary(
-        thread_id, 0, first_day[0].depth, first_day[-1].depth, [m.id for m in first_day],
-        "Ada, a nurse in Berlin, chatted about films and the weather.", "m",
+        thread_id,
+        0,
+        first_day[0].depth,
+        first_day[-1].depth,
+        [m.id for m in first_day],
+        "Ada, a nurse in Berlin, chatted about films and the weather.",
+        "m",
     )
     return thread_id
 

@@ -28,7 +28,7 @@ def test_oldest_messages_are_dropped_first() -> None:
     fitted = fit_recent(None, history, count, 60)
     assert fitted.messages[-1] == history[-1]
     assert fitted.prompt_tokens <= 60
-    assert fitted.messages == history[-len(fitted.messages):]
+    assert fitted.messages == history[-len(fitted.messages) :]
     assert fitted.messages[0].role == "user"  # never opens with the assistant
 
 

@@ -51,7 +51,9 @@ def test_parse_drops_what_the_message_does_not_say() -> None:
 
 def test_parse_stops_at_the_limit() -> None:
     reply = "\n".join(f"I moved to Lisbon in month {i}." for i in range(9))
-    assert len(extraction.parse(reply, MESSAGE + " month 0 1 2 3 4 5 6 7 8")) == extraction.MAX_FACTS
+    assert (
+        len(extraction.parse(reply, MESSAGE + " month 0 1 2 3 4 5 6 7 8")) == extraction.MAX_FACTS
+    )
 
 
 def test_who_is_asked() -> None:
@@ -88,27 +90,44 @@ def _thread(store: Store, texts: list[str]) -> tuple[int, list[int]]:
 
 def test_facts_go_into_the_slots_and_each_message_is_read_once(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
     thread_id, ids = _thread(store, ["I like tea.", MESSAGE])
-    generate = Scripted("- I moved to Lisbon last month.\n- I am a pilot.\n- My sister Mia visits in June.", "NONE")
+    generate = Scripted(
+        "- I moved to Lisbon last month.\n- I am a pilot.\n- My sister Mia visits in June.", "NONE"
+    )
     asked = generate.asked
 
     service = MemoryService(store, embedder.encode, embedder.name)
-    made = extraction.read_new_messages(store, thread_id, generate, service.write_facts, threading.Event(), "big")
+    made = extraction.read_new_messages(
+        store, thread_id, generate, service.write_facts, threading.Event(), "big"
+    )
     assert made == 2
     assert len(asked) == 2 and "Lisbon" in asked[0]  # newest first
     slots = MemoryTables(store).slots(thread_id)
-    assert sorted(s.text for s in slots) == ["I moved to Lisbon last month.", "My sister Mia visits in June."]
+    assert sorted(s.text for s in slots) == [
+        "I moved to Lisbon last month.",
+        "My sister Mia visits in June.",
+    ]
     assert all(s.sources == [ids[1]] for s in slots)
     assert {s.owner for s in slots} == {"user", "sister"}
     reads = dict(store._query("SELECT message_id, facts FROM fact_reads"))
     assert reads == {ids[1]: 2, ids[0]: 0}
 
-    assert extraction.read_new_messages(store, thread_id, generate, service.write_facts, threading.Event(), "big") == 0
+    assert (
+        extraction.read_new_messages(
+            store, thread_id, generate, service.write_facts, threading.Event(), "big"
+        )
+        == 0
+    )
     assert len(asked) == 2  # nothing read twice
 
     # a later message that contradicts: the gates replace the old fact
     later = store.add_message(thread_id, Role.USER, "Big news: I moved to Porto last week.")
     extraction.read_new_messages(
-        store, thread_id, lambda *_a: "I moved to Porto last week.", service.write_facts, threading.Event(), "big"
+        store,
+        thread_id,
+        lambda *_a: "I moved to Porto last week.",
+        service.write_facts,
+        threading.Event(),
+        "big",
     )
     texts = [s.text for s in MemoryTables(store).slots(thread_id)]
     assert "I moved to Porto last week." in texts and "I moved to Lisbon last month." not in texts
@@ -124,7 +143,10 @@ def test_a_cancelled_read_leaves_the_message_for_next_time(store: Store, embedde
         return "I moved to Lisbon last month."
 
     service = MemoryService(store, embedder.encode, embedder.name)
-    assert extraction.read_new_messages(store, thread_id, generate, service.write_facts, cancel, "big") == 0
+    assert (
+        extraction.read_new_messages(store, thread_id, generate, service.write_facts, cancel, "big")
+        == 0
+    )
     assert MemoryTables(store).slots(thread_id) == []
     assert MemoryTables(store).unread_user_messages(thread_id, 4) == [(ids[0], MESSAGE)]
 
@@ -141,8 +163,18 @@ def test_a_message_the_model_cannot_read_is_not_tried_again(store: Store, embedd
     calls = generate.asked
 
     service = MemoryService(store, embedder.encode, embedder.name)
-    assert extraction.read_new_messages(store, thread_id, generate, service.write_facts, threading.Event(), "big") == 1
+    assert (
+        extraction.read_new_messages(
+            store, thread_id, generate, service.write_facts, threading.Event(), "big"
+        )
+        == 1
+    )
     assert len(calls) == 2  # the failure did not stop the next message
     assert dict(store._query("SELECT message_id, facts FROM fact_reads")) == {ids[1]: 0, ids[0]: 1}
-    assert extraction.read_new_messages(store, thread_id, generate, service.write_facts, threading.Event(), "big") == 0
+    assert (
+        extraction.read_new_messages(
+            store, thread_id, generate, service.write_facts, threading.Event(), "big"
+        )
+        == 0
+    )
     assert len(calls) == 2

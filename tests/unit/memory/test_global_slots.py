@@ -19,7 +19,9 @@ def _system(built) -> str:  # type: ignore[no-untyped-def]
     return built.messages[0].content if built.messages[0].role == "system" else ""
 
 
-def test_facts_about_the_user_reach_other_threads_only_when_turned_on(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_facts_about_the_user_reach_other_threads_only_when_turned_on(
+    store: Store, embedder
+) -> None:  # type: ignore[no-untyped-def]
     service = MemoryService(store, embedder.encode, embedder.name)
     tables = MemoryTables(store)
     a = store.create_thread("a")
@@ -54,9 +56,16 @@ def test_the_shared_bank_holds_a_few_and_a_thread_shows_a_fact_once(store: Store
     service = MemoryService(store, embedder.encode, embedder.name)
     a = store.create_thread("a")
     facts = [
-        "I work as a nurse.", "I play the cello.", "I was born in Recife.", "I have two daughters.",
-        "I love hiking in the mountains.", "My favourite colour is green.", "I moved to Lisbon in 2019.",
-        "I own a red Fiat.", "I am allergic to peanuts.", "I speak Portuguese and German since I was born.",
+        "I work as a nurse.",
+        "I play the cello.",
+        "I was born in Recife.",
+        "I have two daughters.",
+        "I love hiking in the mountains.",
+        "My favourite colour is green.",
+        "I moved to Lisbon in 2019.",
+        "I own a red Fiat.",
+        "I am allergic to peanuts.",
+        "I speak Portuguese and German since I was born.",
     ]
     for fact in facts:
         store.add_message(a.id, Role.USER, fact)
@@ -66,15 +75,23 @@ def test_the_shared_bank_holds_a_few_and_a_thread_shows_a_fact_once(store: Store
     assert len(tables.slots(a.id)) == len(facts)
 
     for i in range(30):  # the facts leave the recent window
-        store.add_message(a.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"Filler {i} about the weather today.")
+        store.add_message(
+            a.id,
+            Role.USER if i % 2 == 0 else Role.ASSISTANT,
+            f"Filler {i} about the weather today.",
+        )
     question = store.add_message(a.id, Role.USER, "What should I cook tonight?")
     room = BuilderParams(slots_share=0.2)  # all of them fit
     built = ContextBuilder(store, _words, embedder.encode_one, room).build(a.id, "", question, 600)
     lines = next(p for p in built.parts if p.kind == "slots").text.splitlines()
-    assert len(lines) == len(facts) and len(set(lines)) == len(lines)  # the thread's slot, not also its shared twin
+    assert len(lines) == len(facts) and len(set(lines)) == len(
+        lines
+    )  # the thread's slot, not also its shared twin
 
 
-def test_a_thread_deleted_for_good_takes_the_shared_facts_it_alone_gave(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_a_thread_deleted_for_good_takes_the_shared_facts_it_alone_gave(
+    store: Store, embedder
+) -> None:  # type: ignore[no-untyped-def]
     tables = MemoryTables(store)
     tables.set_global_memory(True)
     service = MemoryService(store, embedder.encode, embedder.name)
@@ -93,5 +110,8 @@ def test_a_thread_deleted_for_good_takes_the_shared_facts_it_alone_gave(store: S
     assert len(tables.slots(None)) == 3  # in the trash it can still be restored
     assert store.purge_trash(now=100 * 86400.0) == 1
     after = {s.text: s for s in tables.slots(None)}
-    assert set(after) == {"I work as a nurse.", "Call me Ada."}  # the allergy came from thread a alone
+    assert set(after) == {
+        "I work as a nurse.",
+        "Call me Ada.",
+    }  # the allergy came from thread a alone
     assert len(after["I work as a nurse."].sources) == 1 and len(tables.slots(b.id)) == 1

@@ -37,14 +37,18 @@ def test_restating_a_fact_refreshes_and_merges_sources(embedder) -> None:  # typ
     assert bank.slots[0].salience > before
 
 
-def test_unrelated_facts_take_new_slots_up_to_capacity_then_evict_the_least_salient(embedder) -> None:  # type: ignore[no-untyped-def]
+def test_unrelated_facts_take_new_slots_up_to_capacity_then_evict_the_least_salient(
+    embedder,
+) -> None:  # type: ignore[no-untyped-def]
     bank = SlotBank([], GateParams(capacity=3))
     write(bank, embedder, "I have a dog named Max.", 1, T0)
     write(bank, embedder, "My favourite food is pasta.", 2, T0 + 10 * DAY)
     write(bank, embedder, "I play the guitar in a band.", 3, T0 + 20 * DAY)
     assert len(bank.slots) == 3
     result = write(bank, embedder, "I am allergic to peanuts.", 4, T0 + 30 * DAY)
-    assert result.action == "new" and result.evicted.text == "I have a dog named Max."  # the oldest, most decayed
+    assert (
+        result.action == "new" and result.evicted.text == "I have a dog named Max."
+    )  # the oldest, most decayed
     assert len(bank.slots) == 3
 
 
@@ -53,10 +57,15 @@ def test_pinned_slots_are_never_evicted(embedder) -> None:  # type: ignore[no-un
     write(bank, embedder, "I have a dog named Max.", 1, T0)
     bank.slots[0].pinned = True
     write(bank, embedder, "My favourite food is pasta.", 2, T0 + 1)
-    for i, text in enumerate(["I play the guitar.", "I am allergic to peanuts.", "I was born in Oslo."]):
+    for i, text in enumerate(
+        ["I play the guitar.", "I am allergic to peanuts.", "I was born in Oslo."]
+    ):
         write(bank, embedder, text, 10 + i, T0 + (i + 2) * DAY)
     assert any(s.text == "I have a dog named Max." for s in bank.slots)
-    full = SlotBank([SlotRow(1, 1, "pinned", "user", embedder.encode_one("pinned"), pinned=True)], GateParams(capacity=1))
+    full = SlotBank(
+        [SlotRow(1, 1, "pinned", "user", embedder.encode_one("pinned"), pinned=True)],
+        GateParams(capacity=1),
+    )
     assert write(full, embedder, "I collect stamps.", 5).action == "dropped"
 
 
@@ -90,8 +99,16 @@ def test_salience_decays_with_a_half_life_and_reading_orders_by_relevance(embedd
 
 def test_reading_only_the_attended_slots_keeps_the_pinned_and_the_keyless(embedder) -> None:  # type: ignore[no-untyped-def]
     bank = SlotBank([])
-    facts = ["I have a dog named Max.", "My favourite food is pasta.", "I work as a nurse.", "I play the cello.",
-             "I live in Lisbon.", "My sister Eva studies law.", "I collect vinyl records.", "I am vegetarian."]
+    facts = [
+        "I have a dog named Max.",
+        "My favourite food is pasta.",
+        "I work as a nurse.",
+        "I play the cello.",
+        "I live in Lisbon.",
+        "My sister Eva studies law.",
+        "I collect vinyl records.",
+        "I am vegetarian.",
+    ]
     for i, fact in enumerate(facts):
         write(bank, embedder, fact, i + 1, T0)
     assert len(bank.slots) == len(facts)
@@ -99,12 +116,16 @@ def test_reading_only_the_attended_slots_keeps_the_pinned_and_the_keyless(embedd
     assert bank.read(dinner, T0)[0][0].text == "My favourite food is pasta."
     assert len(bank.read(dinner, T0)) == len(facts)  # all of them, best first
     attended = [s.text for s, _score in bank.read(dinner, T0, attended_only=True)]
-    assert attended == ["My favourite food is pasta."]  # 7.2 even shares of attention; the next best 1.0
+    assert attended == [
+        "My favourite food is pasta."
+    ]  # 7.2 even shares of attention; the next best 1.0
     bank.slots[2].pinned = True
     bank.slots[3].key = np.zeros_like(bank.slots[3].key)  # edited: no key until the next ingest
     attended = [s.text for s, _score in bank.read(dinner, T0, attended_only=True)]
     assert attended[0] == "I work as a nurse." and set(attended) == {
-        "I work as a nurse.", "My favourite food is pasta.", "I play the cello."
+        "I work as a nurse.",
+        "My favourite food is pasta.",
+        "I play the cello.",
     }
     assert len(bank.read(None, T0, attended_only=True)) == len(facts)  # no message to judge by
 
@@ -119,10 +140,15 @@ def test_related_facts_stand_together_unless_one_says_it_changed(embedder) -> No
     result = write(bank, embedder, "I work as a teacher at the primary school now.", 6, T0 + DAY)
     assert result.action == "replace" and result.slot.sources == [6]  # the same attribute: one job
     result = write(bank, embedder, "I quit the cello last year.", 7, T0 + 2 * DAY)
-    assert result.action == "replace" and result.slot.text == "I quit the cello last year."  # a stated change
+    assert (
+        result.action == "replace" and result.slot.text == "I quit the cello last year."
+    )  # a stated change
     assert sorted(s.text for s in bank.slots) == [
-        "I am allergic to peanuts.", "I am vegetarian.", "I collect vinyl records.",
-        "I quit the cello last year.", "I work as a teacher at the primary school now.",
+        "I am allergic to peanuts.",
+        "I am vegetarian.",
+        "I collect vinyl records.",
+        "I quit the cello last year.",
+        "I work as a teacher at the primary school now.",
     ]
 
 
@@ -133,7 +159,9 @@ def test_a_read_reinforces_the_decayed_salience_up_to_a_ceiling(store) -> None: 
     tables = MemoryTables(store)
     thread = store.create_thread("t")
     key = np.ones(384, dtype=np.float32) / np.sqrt(384)
-    slot = tables.save_slot(SlotRow(None, thread.id, "I have a dog named Max.", "user", key, 1.0, False, [], T0, T0))
+    slot = tables.save_slot(
+        SlotRow(None, thread.id, "I have a dog named Max.", "user", key, 1.0, False, [], T0, T0)
+    )
     params = GateParams(half_life_days=14, read_boost=0.25, max_salience=2.0)
     reinforce_read(tables, [slot.id], T0 + 14 * DAY, params)
     (row,) = tables.slots(thread.id)

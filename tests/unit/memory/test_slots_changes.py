@@ -28,7 +28,8 @@ def texts(message: str) -> list[str]:
 
 def test_a_semicolon_ends_a_statement_and_a_leaning_clause_stays_whole() -> None:
     assert texts("Resigned from the bank; from next week I'm a florist.") == [
-        "From next week I'm a florist.", "Resigned from the bank.",
+        "From next week I'm a florist.",
+        "Resigned from the bank.",
     ]
     assert texts("Since the twins arrived, we live with my mother-in-law.") == [
         "Since the twins arrived, we live with my mother-in-law.",
@@ -63,7 +64,10 @@ def test_the_owner_of_a_sentence_that_opens_with_a_verb_is_the_user() -> None:
     ],
 )
 def test_the_new_attributes_read_statements_in_other_words(  # type: ignore[no-untyped-def]
-    embedder, attributes, sentence, attribute,
+    embedder,
+    attributes,
+    sentence,
+    attribute,
 ) -> None:
     (reading,) = attributes.read(embedder.encode([sentence]))
     assert reading.attribute == attribute and reading.kept(sentence)
@@ -72,19 +76,23 @@ def test_the_new_attributes_read_statements_in_other_words(  # type: ignore[no-u
 @pytest.mark.parametrize(
     "chatter",
     [
-        "I lost my umbrella on the tram again.", "My new socks are so comfy.",
+        "I lost my umbrella on the tram again.",
+        "My new socks are so comfy.",
         "I'm so busy at work right now.",
     ],
 )
 def test_small_talk_with_the_words_of_a_change_is_not_kept(  # type: ignore[no-untyped-def]
-    embedder, attributes, chatter,
+    embedder,
+    attributes,
+    chatter,
 ) -> None:
     (reading,) = attributes.read(embedder.encode([chatter]))
     assert not reading.kept(chatter)
 
 
 def test_a_change_that_names_the_old_value_replaces_it_with_history(  # type: ignore[no-untyped-def]
-    embedder, attributes,
+    embedder,
+    attributes,
 ) -> None:
     first = "My car is an Opel Astra."
     news = "Got myself a Mini Cooper, the Opel Astra went to my nephew."
@@ -100,7 +108,8 @@ def test_a_change_that_names_the_old_value_replaces_it_with_history(  # type: ig
 
 
 def test_the_later_clause_of_one_message_is_the_current_value(  # type: ignore[no-untyped-def]
-    store, embedder,
+    store,
+    embedder,
 ) -> None:
     """Both clauses are about work; the first ("handed in my notice as a baker") is the
     surer fact, but what holds after the message is the second."""
@@ -119,7 +128,8 @@ def test_the_later_clause_of_one_message_is_the_current_value(  # type: ignore[n
 
 
 def test_two_clauses_of_one_message_make_one_value(  # type: ignore[no-untyped-def]
-    store, embedder,
+    store,
+    embedder,
 ) -> None:
     """The clause after the city says nothing new: it must not push the city into history."""
     from chatapp.domain import Role

@@ -88,7 +88,9 @@ def test_a_cancelled_summary_stores_nothing(store: Store) -> None:
 
 
 def test_a_reply_that_goes_on_with_the_dialogue_is_cleaned_to_the_summary_in_it() -> None:
-    source = "User: I adopted a cat called Miso in Lisbon.\nAssistant: Congratulations on adopting Miso!"
+    source = (
+        "User: I adopted a cat called Miso in Lisbon.\nAssistant: Congratulations on adopting Miso!"
+    )
     reply = (
         "Here is the summary:\n1. This conversation between a user and an assistant is about adopting Miso, a cat.\n"
         "User: Thanks, Melissa! I love her.\nI'm so glad you are here.\nWhat else?\n"
@@ -99,7 +101,11 @@ def test_a_reply_that_goes_on_with_the_dialogue_is_cleaned_to_the_summary_in_it(
 
 def test_a_reply_with_nothing_usable_leaves_the_first_statements_of_the_span(store: Store) -> None:
     t = store.create_thread()
-    lines = ["I moved to Porto in May with my dog Rex.", "That sounds lovely, how is Rex?", "Rex loves the beach here."]
+    lines = [
+        "I moved to Porto in May with my dog Rex.",
+        "That sounds lovely, how is Rex?",
+        "Rex loves the beach here.",
+    ]
     for i in range(12):
         store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, lines[i % 3])
     job = summaries.next_job(store, t.id, P)
@@ -117,12 +123,16 @@ def test_a_reply_with_nothing_usable_leaves_the_first_statements_of_the_span(sto
 def test_every_message_of_a_long_span_reaches_the_prompt(store: Store) -> None:
     t = store.create_thread()
     for i in range(10):
-        store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"marker{i} " + "word " * 400)
+        store.add_message(
+            t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"marker{i} " + "word " * 400
+        )
     job = summaries.next_job(store, t.id, P)
     assert job is not None and len(job.source_text) > 6000
     text = summaries.prompt(job)[-1].content
     assert len(text) < 7000
-    assert all(f"marker{i}" in text for i in range(6))  # the span's first messages too, not only its end
+    assert all(
+        f"marker{i}" in text for i in range(6)
+    )  # the span's first messages too, not only its end
 
 
 def test_editing_a_message_under_a_summary_of_summaries_makes_the_range_again(store: Store) -> None:
@@ -153,7 +163,9 @@ def test_summaries_that_are_dialogue_are_made_again_after_the_upgrade(tmp_path) 
     t = fill(store, 16)
     tables = MemoryTables(store)
     ids = [m.id for m in store.path(t, 0, 6)]
-    tables.add_summary(t, 0, 0, 5, ids, "User: Caroline: Thanks, Melissa!\nAssistant: You're welcome.", "SmolLM2")
+    tables.add_summary(
+        t, 0, 0, 5, ids, "User: Caroline: Thanks, Melissa!\nAssistant: You're welcome.", "SmolLM2"
+    )
     tables.add_summary(t, 0, 6, 11, ids, "The user counted messages from six to eleven.", "SmolLM2")
     store.close()
     conn = sqlite3.connect(path)

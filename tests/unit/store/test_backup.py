@@ -27,7 +27,10 @@ def test_backup_is_a_consistent_database(tmp_path: Path) -> None:
     conn = sqlite3.connect(made)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert [r[0] for r in conn.execute("SELECT content FROM messages ORDER BY id")] == [
-        "message 0", "message 1", "message 2"]
+        "message 0",
+        "message 1",
+        "message 2",
+    ]
     conn.close()
     s.close()
 

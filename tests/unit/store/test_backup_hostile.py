@@ -269,7 +269,9 @@ def test_a_write_ahead_log_with_changes_is_not_skipped_read_only(
     real_connect = db_module.crypto.connect
 
     def read_only_folder(target, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if "mode=ro" in str(target):  # what a read-only folder without -shm does (root ignores chmod)
+        if "mode=ro" in str(
+            target
+        ):  # what a read-only folder without -shm does (root ignores chmod)
             raise sqlite3.OperationalError("unable to open database file")
         return real_connect(target, *args, **kwargs)
 

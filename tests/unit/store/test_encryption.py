@@ -217,7 +217,9 @@ def test_backups_of_an_encrypted_database_are_encrypted_and_restore(tmp_path: Pa
     assert contents(db, key)[0].startswith(SECRET)
 
 
-def test_an_encrypted_database_deleted_under_the_app_is_written_back_encrypted(tmp_path: Path) -> None:
+def test_an_encrypted_database_deleted_under_the_app_is_written_back_encrypted(
+    tmp_path: Path,
+) -> None:
     db = tmp_path / "chatapp.sqlite3"
     key = crypto.key_for(db)
     filled(db, key)
@@ -319,12 +321,17 @@ convert.encrypt(Path(sys.argv[1]))
 
 
 @pytest.mark.parametrize("step", ["written", "verified", "kept", "swapped"])
-def test_a_conversion_killed_at_any_step_leaves_a_complete_database(tmp_path: Path, step: str) -> None:
+def test_a_conversion_killed_at_any_step_leaves_a_complete_database(
+    tmp_path: Path, step: str
+) -> None:
     db = tmp_path / "chatapp.sqlite3"
     filled(db, None, threads=10)
     before = contents(db, None)
     done = subprocess.run(
-        [sys.executable, "-c", KILLER, str(db), step], env=dict(os.environ), capture_output=True, check=False
+        [sys.executable, "-c", KILLER, str(db), step],
+        env=dict(os.environ),
+        capture_output=True,
+        check=False,
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert crypto.state(db) == ("encrypted" if step == "swapped" else "plain")
@@ -337,11 +344,15 @@ def test_a_conversion_killed_at_any_step_leaves_a_complete_database(tmp_path: Pa
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("chatapp.sqlite3.")]
 
 
-def test_privacy_settings_say_how_the_conversations_are_kept(os_keyring, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_privacy_settings_say_how_the_conversations_are_kept(
+    os_keyring, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     plain = tmp_path / "plain" / "chatapp.sqlite3"
     plain.parent.mkdir()
     filled(plain, None)
-    assert "unencrypted" in crypto.describe(plain, None) and "chatapp encrypt" in crypto.describe(plain, None)
+    assert "unencrypted" in crypto.describe(plain, None) and "chatapp encrypt" in crypto.describe(
+        plain, None
+    )
     ringed = tmp_path / "chatapp.sqlite3"
     text = crypto.describe(ringed, crypto.key_for(ringed))
     assert "system keyring" in text and "weaker" not in text and "not encrypted" in text

@@ -15,7 +15,9 @@ from chatapp.store.store import auto_title, fts_query
 def chat(store: Store, thread_id: int, *texts: str) -> list[int]:
     ids = []
     for i, text in enumerate(texts):
-        ids.append(store.add_message(thread_id, Role.USER if i % 2 == 0 else Role.ASSISTANT, text).id)
+        ids.append(
+            store.add_message(thread_id, Role.USER if i % 2 == 0 else Role.ASSISTANT, text).id
+        )
     return ids
 
 
@@ -66,13 +68,24 @@ def test_messages_keep_their_fields(store: Store) -> None:
     t = store.create_thread()
     u = store.add_message(t.id, Role.USER, "hi", created_at=1234.5)
     r = store.add_message(
-        t.id, Role.ASSISTANT, "", status=MessageStatus.STREAMING, model="SmolLM2",
+        t.id,
+        Role.ASSISTANT,
+        "",
+        status=MessageStatus.STREAMING,
+        model="SmolLM2",
         settings={"temperature": 0.1},
     )
-    store.update_message(r.id, content="Hello!", status=MessageStatus.COMPLETE, prompt_tokens=12, completion_tokens=3)
+    store.update_message(
+        r.id, content="Hello!", status=MessageStatus.COMPLETE, prompt_tokens=12, completion_tokens=3
+    )
     got = store.message(r.id)
     assert (got.content, got.status, got.model, got.prompt_tokens, got.completion_tokens) == (
-        "Hello!", MessageStatus.COMPLETE, "SmolLM2", 12, 3)
+        "Hello!",
+        MessageStatus.COMPLETE,
+        "SmolLM2",
+        12,
+        3,
+    )
     assert got.parent_id == u.id and got.settings == {"temperature": 0.1}
     assert store.message(u.id).created_at == 1234.5
     assert [m.id for m in store.path(t.id)] == [u.id, r.id]
@@ -101,7 +114,12 @@ def test_versions_keep_every_edit_and_regeneration(store: Store) -> None:
     assert [m.content for m in store.path(t.id)] == ["question", "answer one"]
     # and forward again: the branch below answer two comes back as it was
     store.select_version(a2)
-    assert [m.content for m in store.path(t.id)] == ["question", "answer two", "follow up", "follow answer"]
+    assert [m.content for m in store.path(t.id)] == [
+        "question",
+        "answer two",
+        "follow up",
+        "follow answer",
+    ]
     # editing the first user message keeps the old one as a version
     edited = store.edit_message(u1, "question, edited")
     assert store.versions(u1) == [u1, edited.id]
@@ -127,14 +145,22 @@ def test_a_thread_of_thousands_of_messages_can_be_deleted(store: Store) -> None:
     recursion"): a long thread could not be purged from the trash, at start-up."""
     t = store.create_thread("weeks of chat")
     for i in range(1500):
-        store.add_message(t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"message {i} about the garden")
+        store.add_message(
+            t.id, Role.USER if i % 2 == 0 else Role.ASSISTANT, f"message {i} about the garden"
+        )
     keep = store.create_thread("another")
     chat(store, keep.id, "hi", "hello")
     third = store.path(t.id)[2]
     store.delete_message(third.id)  # 1,498 messages with it
-    assert [m.content for m in store.path(t.id)] == ["message 0 about the garden", "message 1 about the garden"]
+    assert [m.content for m in store.path(t.id)] == [
+        "message 0 about the garden",
+        "message 1 about the garden",
+    ]
     assert store._one("SELECT COUNT(*) FROM messages WHERE thread_id = ?", (t.id,))[0] == 2
-    assert [h.thread_id for h in store.search("garden")] == [t.id, t.id]  # the index forgot them too
+    assert [h.thread_id for h in store.search("garden")] == [
+        t.id,
+        t.id,
+    ]  # the index forgot them too
 
     long = store.create_thread("longer still")
     for i in range(1500):
@@ -196,7 +222,9 @@ def test_auto_title() -> None:
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@settings(
+    max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
 @given(content=text)
 def test_any_text_round_trips_exactly(store: Store, content: str) -> None:
     t = store.create_thread(content[:50])
@@ -241,7 +269,9 @@ def test_each_older_schema_migrates(tmp_path: Path) -> None:
         s.close()
 
 
-def test_a_failing_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_migration_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "db.sqlite3"
     Store.open(path).close()
 
@@ -255,7 +285,10 @@ def test_a_failing_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest
         Store.open(path)
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(migrations.MIGRATIONS) - 1
-    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
+    assert (
+        conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0]
+        == 0
+    )
     conn.close()
 
 
@@ -370,7 +403,10 @@ def test_snippet_marks_whole_words_and_the_last_as_prefix() -> None:
     from chatapp.store.store import snippet
 
     text = "The catalogue lists a cat and a caterpillar."
-    assert snippet(text, ["cat", "cater"]) == "The catalogue lists a \x02cat\x03 and a \x02caterpillar\x03."
+    assert (
+        snippet(text, ["cat", "cater"])
+        == "The catalogue lists a \x02cat\x03 and a \x02caterpillar\x03."
+    )
     long = "x " * 200 + "needle here" + " y" * 200
     cut = snippet(long, ["needle"])
     assert cut.startswith("…") and cut.endswith("…") and "\x02needle\x03" in cut
@@ -382,6 +418,9 @@ def test_search_ranks_within_the_most_recent_matches(store: Store, monkeypatch) 
     monkeypatch.setattr(module, "SEARCH_WINDOW", 3)
     t = store.create_thread()
     old = store.add_message(t.id, Role.USER, "zebra zebra zebra zebra").id
-    newer = [store.add_message(t.id, Role.USER, f"one zebra among many other words {i}").id for i in range(3)]
+    newer = [
+        store.add_message(t.id, Role.USER, f"one zebra among many other words {i}").id
+        for i in range(3)
+    ]
     hits = [h.message_id for h in store.search("zebra")]
     assert old not in hits and sorted(hits) == newer
