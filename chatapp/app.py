@@ -188,7 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if store is None:
         return 1
     # one pool for the app's background jobs: a conversion asked for, the day's backup, the
-    # embedding model's load, then the window's search, export, import, model scan and server listing
+    # embedding model's load, then the window's search, export, import, model scan and server
+    # listing
     jobs = Jobs(workers=4)
     store = convert_if_requested(root, store, jobs)  # Settings ▸ Privacy asked, then restarted
     from chatapp.store.crypto import ERRORS
@@ -380,7 +381,8 @@ def send_once(text: str, window, engine, memory) -> None:  # type: ignore[no-unt
 
 
 def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
-    """Open the database; if damaged, offer the latest backup (never overwriting the damaged file)."""
+    """Open the database; if damaged, offer the latest backup (never overwriting the damaged
+    file)."""
     from PySide6.QtWidgets import QMessageBox
 
     from chatapp.store import Store, convert, crypto

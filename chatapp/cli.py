@@ -95,7 +95,8 @@ def main(argv: Sequence[str]) -> int:
             for thread in store.threads():
                 when = format_local(thread.updated_at, "%Y-%m-%d %H:%M", "????-??-?? ??:??")
                 print(
-                    f"{thread.id:>6}  {when}  {store.path_length(thread.id):>6} messages  {thread.title or 'New chat'}"
+                    f"{thread.id:>6}  {when}  {store.path_length(thread.id):>6} messages  "
+                    f"{thread.title or 'New chat'}"
                 )
             return 0
         return _import(store, Path(args.path))

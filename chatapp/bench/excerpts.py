@@ -64,7 +64,8 @@ def main(argv: list[str]) -> int:
                 text = f"Tell me more about {topic}, I was thinking about it on day {i}."
             else:
                 text = " ".join(
-                    f"Point {k} about {topic}: a detailed sentence of advice, number {rnd.randint(0, 999)}."
+                    f"Point {k} about {topic}: a detailed sentence of advice, "
+                    f"number {rnd.randint(0, 999)}."
                     for k in range(16)
                 )
             store.add_message(

@@ -99,9 +99,12 @@ def main(argv: list[str]) -> int:
     }
     print(
         table(
-            f"models: list {args.files} GGUF headers in {figures['scan_s_median'] * 1000:.0f} ms (median of 3); "
-            f"load the default model in {figures['load_s_median'] * 1000:.0f} ms in a model process "
-            f"({figures['load_s_median_in_process'] * 1000:.0f} ms in this process) on {info.device}",
+            f"models: list {args.files} GGUF headers in "
+            f"{figures['scan_s_median'] * 1000:.0f} ms (median of 3); "
+            f"load the default model in {figures['load_s_median'] * 1000:.0f} ms "
+            f"in a model process "
+            f"({figures['load_s_median_in_process'] * 1000:.0f} ms in this process) "
+            f"on {info.device}",
             ["model in", "cycle", "RSS loaded MB", "RSS after unload MB", "vs before MB"],
             rows,
         )

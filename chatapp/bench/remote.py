@@ -99,7 +99,8 @@ def main(argv: list[str]) -> int:
     )
     print(
         table(
-            f"remote: the default model, {args.tokens} tokens, median of {args.runs} runs ({threads} threads)",
+            f"remote: the default model, {args.tokens} tokens, "
+            f"median of {args.runs} runs ({threads} threads)",
             ["path", "first token s", "tokens/s"],
             [
                 [

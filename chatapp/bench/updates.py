@@ -885,7 +885,10 @@ def _small_talk(rng: random.Random, plans: list[_Plan], session: int) -> str:
 def _when(moment: dt.datetime) -> str:
     """LoCoMo's date line: '7:05 pm on 8 May, 2025'."""
     hour = moment.strftime("%I").lstrip("0")
-    return f"{hour}:{moment.strftime('%M %p').lower()} on {moment.day} {moment.strftime('%B')}, {moment.year}"
+    return (
+        f"{hour}:{moment.strftime('%M %p').lower()} "
+        f"on {moment.day} {moment.strftime('%B')}, {moment.year}"
+    )
 
 
 def generate(
@@ -1155,15 +1158,18 @@ def main(argv: list[str]) -> int:
         table_rows.append([group, *(pct(got.get(c)) for c in columns), len(got.get("current", []))])
     print(
         table(
-            f"updates: facts that change, @{args.budget} tokens ({len(rows)} questions, {args.threads} threads per split, "
+            f"updates: facts that change, @{args.budget} tokens "
+            f"({len(rows)} questions, {args.threads} threads per split, "
             f"seed {args.seed})",
             ["split / kind", "current", "stale-only", "in a slot", "previous", "date", "n"],
             table_rows,
         )
     )
     print(
-        f"\ncontext build p50 {figures['build_ms_p50']:.1f} ms, p95 {figures['build_ms_p95']:.1f} ms; "
-        f"ingest {figures['ingest_ms_per_turn']:.1f} ms/turn (bench memory's figures for these threads)"
+        f"\ncontext build p50 {figures['build_ms_p50']:.1f} ms, "
+        f"p95 {figures['build_ms_p95']:.1f} ms; "
+        f"ingest {figures['ingest_ms_per_turn']:.1f} ms/turn "
+        f"(bench memory's figures for these threads)"
     )
     write_json(args.json, figures)
     return 0

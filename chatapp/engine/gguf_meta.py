@@ -108,7 +108,8 @@ def split_parts(path: Path) -> tuple[Path, int] | None:
 
 
 class _Reader:
-    """Parses from a memory map by offset: no read call per value (vocabularies have 100k strings)."""
+    """Parses from a memory map by offset: no read call per value (vocabularies have 100k
+    strings)."""
 
     def __init__(self, buf: Any, version: int, pos: int) -> None:
         self.buf = buf

@@ -81,15 +81,24 @@ class RemoteBackend:
         where = f"{ep.name} ({ep.base_url})" if ep else "the server"
         if isinstance(exc, urllib.error.HTTPError):
             if exc.code == 401 or exc.code == 403:
-                return f"{where} refused the API key (HTTP {exc.code}). Check the key in the endpoint's settings."
+                return (
+                    f"{where} refused the API key (HTTP {exc.code}). "
+                    "Check the key in the endpoint's settings."
+                )
             if exc.code == 404:
-                return f"{where} has no such address (HTTP 404) for {what}. Is the base URL right (it usually ends in /v1)?"
+                return (
+                    f"{where} has no such address (HTTP 404) for {what}. "
+                    "Is the base URL right (it usually ends in /v1)?"
+                )
             return f"{where} answered HTTP {exc.code} for {what}: {exc.reason}"
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, ssl.SSLCertVerificationError) or isinstance(
             exc, ssl.SSLCertVerificationError
         ):
-            return f"The certificate of {where} is not trusted: {getattr(reason, 'verify_message', reason)}."
+            return (
+                f"The certificate of {where} is not trusted: "
+                f"{getattr(reason, 'verify_message', reason)}."
+            )
         if isinstance(reason, (TimeoutError, socket.timeout)) or isinstance(
             exc, (TimeoutError, socket.timeout)
         ):
@@ -263,7 +272,8 @@ class RemoteBackend:
                 finish = "cancelled"
             else:
                 raise ReplyInterrupted(
-                    f"{self.endpoint.name} stopped answering in the middle of the reply; what arrived is kept.",
+                    f"{self.endpoint.name} stopped answering in the middle of the reply; "
+                    "what arrived is kept.",
                     detail=str(exc),
                 ) from exc
         finally:
@@ -272,7 +282,8 @@ class RemoteBackend:
             finish = "cancelled"
         elif not ended:
             raise ReplyInterrupted(
-                f"{self.endpoint.name} stopped answering in the middle of the reply; what arrived is kept.",
+                f"{self.endpoint.name} stopped answering in the middle of the reply; "
+                "what arrived is kept.",
                 detail="the stream ended without its closing event",
             )
         end = time.perf_counter()

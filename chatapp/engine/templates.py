@@ -16,13 +16,15 @@ CHATML = (
 LLAMA3 = (
     "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "
     "'<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"
+    "{% if add_generation_prompt %}"
+    "{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"
 )
 
 GEMMA = (
     "{{ bos_token }}{% set ns = namespace(sys='') %}{% for message in messages %}"
     "{% if message['role'] == 'system' %}{% set ns.sys = message['content'] + '\\n\\n' %}"
-    "{% elif message['role'] == 'user' %}{{ '<start_of_turn>user\\n' + ns.sys + message['content'] + "
+    "{% elif message['role'] == 'user' %}"
+    "{{ '<start_of_turn>user\\n' + ns.sys + message['content'] + "
     "'<end_of_turn>\\n' }}{% set ns.sys = '' %}"
     "{% else %}{{ '<start_of_turn>model\\n' + message['content'] + '<end_of_turn>\\n' }}{% endif %}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}"
@@ -32,7 +34,8 @@ MISTRAL = (
     "{{ bos_token }}{% set ns = namespace(sys='') %}{% for message in messages %}"
     "{% if message['role'] == 'system' %}{% set ns.sys = message['content'] + '\\n\\n' %}"
     "{% elif message['role'] == 'user' %}{{ '[INST] ' + ns.sys + message['content'] + ' [/INST]' }}"
-    "{% set ns.sys = '' %}{% else %}{{ ' ' + message['content'] + eos_token }}{% endif %}{% endfor %}"
+    "{% set ns.sys = '' %}{% else %}{{ ' ' + message['content'] + eos_token }}{% endif %}"
+    "{% endfor %}"
 )
 
 PHI3 = (

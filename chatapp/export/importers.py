@@ -175,7 +175,8 @@ def _check_chatapp(data: dict[str, Any], report: ImportReport) -> list[dict[str,
     _need(_is_int(version), "version", "must be a whole number")
     if version > json_format.VERSION:
         raise ImportFailed(
-            f"The file was written by a newer chatapp (export version {version}; this one reads up to "
+            f"The file was written by a newer chatapp (export version {version}; "
+            f"this one reads up to "
             f"{json_format.VERSION}). Update chatapp to import it."
         )
     threads = data.get("threads")
@@ -184,7 +185,8 @@ def _check_chatapp(data: dict[str, Any], report: ImportReport) -> list[dict[str,
     checked = [_check_thread(t, f"threads[{n}]", text) for n, t in enumerate(threads)]
     if text.replaced:
         report.notes.append(
-            f"{text.replaced} text(s) held invalid characters (lone surrogates), replaced by \ufffd."
+            f"{text.replaced} text(s) held invalid characters (lone surrogates), "
+            f"replaced by \ufffd."
         )
     return checked
 

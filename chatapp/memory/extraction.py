@@ -37,7 +37,8 @@ SYSTEM = (
 PROMPT = (
     "Message from the user:\n<<<\n{text}\n>>>\n\n"
     "List the lasting facts the user states about themselves or the people, pets and places in "
-    "their life: name, age, home, work, family, health, likes and dislikes, plans with their dates. "
+    "their life: name, age, home, work, family, health, likes and dislikes, plans with their "
+    "dates. "
     "Skip greetings, questions, requests and passing moods. Write one fact per line, as a short "
     'sentence in the user\'s own words, starting with "I" or "My". If there are none, write NONE.'
 )

@@ -21,7 +21,8 @@ _DURABLE = re.compile(
     r"divorced|single|have|has|had|own|got|bought|started|joined|graduated|studying|study|"
     r"plan(?:s|ning|ned)?|going to|will|want(?:s|ed)?|hope|birthday|years? old|adopted|"
     r"play(?:s|ed|ing)?|vegetarian|vegan|son|daughter|wife|husband|partner|kids?|children|pets?|dog|cat|"
-    r"drive[sn]?|speak(?:s|ing)?|collect(?:s|ing)?|volunteer(?:s|ed|ing)?|teach(?:es|ing)?|run(?:s|ning)? (?:a|an|my)|"
+    r"drive[sn]?|speak(?:s|ing)?|collect(?:s|ing)?|volunteer(?:s|ed|ing)?|teach(?:es|ing)?|"
+    r"run(?:s|ning)? (?:a|an|my)|"
     r"usually|always|every (?:day|week|weekend|morning|evening|year))\b",
     re.IGNORECASE,
 )
@@ -188,7 +189,8 @@ def candidates(
         if not (first or specifics) or not (durable or by_meaning):
             continue
         if _VAGUE.search(sentence) and not specifics and not (by_meaning and says_change(sentence)):
-            continue  # "I'd love to check them out", "I want it": nothing to remember without its context
+            # "I'd love to check them out", "I want it": nothing to remember without its context
+            continue
         if _YOU.search(sentence) and not specifics:
             continue  # said to the listener ("I hope you're okay", "Your faith in me is a boost")
         score = 1.0 * first + 0.5 * min(durable, 3) + 0.4 * min(specifics, 3)

@@ -33,14 +33,15 @@ away is a corrected mistake, not a change: it leaves no history (MemoryService).
 
 Without the attribute or c, every fact on a subject overwrote the last ("I am
 vegetarian" replaced "I am allergic to peanuts", cosine 0.46; "I collect vinyl records"
-replaced "I play the cello", 0.40): related facts usually stand together. Salience decays with a half-life and is reinforced when
-a slot is written or read. Reading is attention of the current message over the keys,
-the best first (pinned slots always first). When the slots do not all fit in their
-budget, only those the message attends to are read (at least `read_floor` times an even
-share, 1/n, or the best one): the last few that would fit were chosen by noise-level
-attention, and their room goes to recalled messages related to the message instead
-(memory benchmark: 89.9% → 90.8% evidence recall at 2,048 tokens, 84.2% → 84.6% at
-1,024; floors 1.5–3 alike). Pin a fact to have it in every prompt.
+replaced "I play the cello", 0.40): related facts usually stand together. Salience
+decays with a half-life and is reinforced when a slot is written or read. Reading is
+attention of the current message over the keys, the best first (pinned slots always
+first). When the slots do not all fit in their budget, only those the message attends to
+are read (at least `read_floor` times an even share, 1/n, or the best one): the last few
+that would fit were chosen by noise-level attention, and their room goes to recalled
+messages related to the message instead (memory benchmark: 89.9% → 90.8% evidence recall
+at 2,048 tokens, 84.2% → 84.6% at 1,024; floors 1.5–3 alike). Pin a fact to have it in
+every prompt.
 The thresholds were set for all-MiniLM-L6-v2, where restatements of one fact score
 above 0.8, facts on one subject (two cities one lives in, two jobs) 0.4–0.65,
 unrelated facts below 0.3.
@@ -247,9 +248,10 @@ class SlotBank:
     ) -> tuple[float, float]:
         """ρ for one slot of the same owner: how surely the candidate states the slot's
         attribute anew; and how surely it is about the slot's (single-valued) attribute at
-        all, which lets a restatement in other words refresh it. A single-valued attribute (one home, one job) is replaced by any
-        statement of it; one that holds several (hobbies, pets) only by a statement that
-        says something changed and is on the slot's subject."""
+        all, which lets a restatement in other words refresh it. A single-valued attribute
+        (one home, one job) is replaced by any statement of it; one that holds several
+        (hobbies, pets) only by a statement that says something changed and is on the slot's
+        subject."""
         p = self.params
         stated_change = topic if change else 0.0
         if profile is None or self.attributes is None:
@@ -352,9 +354,9 @@ class SlotBank:
 
 
 _WORD = re.compile(r"[a-z0-9]+")
-_FRAME_WORDS = """i im i'm me my mine we our us a an and or of to in on at for with from by is are was were be been has have
-    had am do does did not no now still just really so very the this that it its as about these days also too
-    here there then currently"""
+_FRAME_WORDS = """i im i'm me my mine we our us a an and or of to in on at for with from by is
+    are was were be been has have had am do does did not no now still just really so very the
+    this that it its as about these days also too here there then currently"""
 _FRAME = set(_FRAME_WORDS.split())
 
 

@@ -24,11 +24,14 @@ from chatapp.store.memory_tables import MemoryTables, SummaryRow
 # startup…"). The reply is cleaned (see `clean`) and never left empty.
 PROMPT = (
     "Here is a conversation between a user and an assistant:\n\n{text}\n\n"
-    "What was this conversation about? Answer in at most {sentences} sentences. Keep names, places and dates."
+    "What was this conversation about? Answer in at most {sentences} sentences. "
+    "Keep names, places and dates."
 )
 FOLD_PROMPT = (
-    "Here are summaries of consecutive parts of a conversation between a user and an assistant:\n\n{text}\n\n"
-    "What was the whole conversation about? Answer in at most {sentences} sentences. Keep names, places and dates."
+    "Here are summaries of consecutive parts of a conversation between a user and an "
+    "assistant:\n\n{text}\n\n"
+    "What was the whole conversation about? Answer in at most {sentences} sentences. "
+    "Keep names, places and dates."
 )
 SYSTEM = "You write short, factual summaries."
 SETTINGS = GenerationSettings(
@@ -140,10 +143,11 @@ _FIRST_PERSON = re.compile(
 )
 # words a summary uses about any conversation: not counted when checking it against the source
 _FRAMING = stems(
-    """this that conversation user users assistant about between discuss discussed discusses discussion talk talked
-    talks explores explored mention mentioned mentions share shared shares express expressed expresses highlight
-    highlights focus focused focuses revolve revolves around various aspects including also their they them the and
-    with for was were is are has have had its it who what how which both other each whole part parts"""
+    """this that conversation user users assistant about between discuss discussed discusses
+    discussion talk talked talks explores explored mention mentioned mentions share shared shares
+    express expressed expresses highlight highlights focus focused focuses revolve revolves around
+    various aspects including also their they them the and with for was were is are has have had
+    its it who what how which both other each whole part parts"""
 )
 
 

@@ -241,7 +241,8 @@ class DatabaseWatch:
             self._running.release()
 
     def rescue(self) -> str:
-        """Write the open connection's database to its name (or beside it); returns what was done."""
+        """Write the open connection's database to its name (or beside it); returns what was
+        done."""
         replaced = self._current() not in (None, self._identity)
         target = self.db_path
         if replaced:

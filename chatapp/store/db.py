@@ -239,7 +239,8 @@ def open_read_only(path: Path, *, key: str | None = None) -> sqlite3.Connection:
             conn.close()
             raise StorageError(
                 f"The database {path} is from an older chatapp and must be upgraded, which cannot "
-                "be done while it is read-only. Make it writable (or copy it elsewhere) and try again."
+                "be done while it is read-only. Make it writable (or copy it elsewhere) "
+                "and try again."
             )
         return conn
     assert last is not None

@@ -124,7 +124,8 @@ class MemoryTables:
         for start in range(0, len(message_ids), 500):
             chunk = message_ids[start : start + 500]
             for mid, blob in self.store._query(
-                f"SELECT message_id, vector FROM embeddings WHERE message_id IN ({','.join('?' * len(chunk))})",
+                "SELECT message_id, vector FROM embeddings"
+                f" WHERE message_id IN ({','.join('?' * len(chunk))})",
                 tuple(chunk),
             ):
                 if len(blob) == size:
@@ -150,7 +151,8 @@ class MemoryTables:
         role = "" if user is None else " AND m.role = 'user'" if user else " AND m.role != 'user'"
         rows = self.store._query(
             "SELECT m.id, m.content FROM messages m LEFT JOIN embeddings e ON e.message_id = m.id"
-            " WHERE m.thread_id = ? AND m.active = 1 AND (e.message_id IS NULL OR length(e.vector) != ?)"
+            " WHERE m.thread_id = ? AND m.active = 1"
+            " AND (e.message_id IS NULL OR length(e.vector) != ?)"
             f" AND m.status IN ('complete', 'stopped') AND m.content != ''{role}"
             " ORDER BY m.depth LIMIT ?",
             (thread_id, self._vector_bytes(), limit),
@@ -172,18 +174,20 @@ class MemoryTables:
         history: dict[int, list[SlotHistory]] = {}
         for slot_id, text, sources, since, until in self.store._query(
             "SELECT h.slot_id, h.text, h.sources, h.since, h.until FROM memory_slot_history h"
-            f" JOIN memory_slots ON memory_slots.id = h.slot_id WHERE {where} ORDER BY h.slot_id, h.until, h.id",
+            f" JOIN memory_slots ON memory_slots.id = h.slot_id WHERE {where}"
+            " ORDER BY h.slot_id, h.until, h.id",
             params,
         ):
             history.setdefault(slot_id, []).append(SlotHistory(text, _ids(sources), since, until))
         size = self._vector_bytes()
         return [
             SlotRow(
-                # a damaged key reads as none: the next ingest makes it again (MemoryService._key_notes)
                 id=r[0],
                 thread_id=r[1],
                 text=r[2],
                 owner=r[3],
+                # a damaged key reads as none: the next ingest makes it again
+                # (MemoryService._key_notes)
                 key=_vec(r[4]).copy()
                 if len(r[4]) == size
                 else np.zeros(size // 4, dtype=np.float32),
@@ -219,21 +223,23 @@ class MemoryTables:
         with self.store._tx() as conn:
             if slot.id is None:
                 cur = conn.execute(
-                    "INSERT INTO memory_slots (thread_id, text, owner, key, salience, pinned, sources,"
-                    " created_at, updated_at, used_at, attribute, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO memory_slots (thread_id, text, owner, key, salience, pinned,"
+                    " sources, created_at, updated_at, used_at, attribute, since)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     values,
                 )
                 slot.id = cur.lastrowid
             else:
                 conn.execute(
-                    "UPDATE memory_slots SET thread_id = ?, text = ?, owner = ?, key = ?, salience = ?,"
-                    " pinned = ?, sources = ?, created_at = ?, updated_at = ?, used_at = ?, attribute = ?,"
-                    " since = ? WHERE id = ?",
+                    "UPDATE memory_slots SET thread_id = ?, text = ?, owner = ?, key = ?,"
+                    " salience = ?, pinned = ?, sources = ?, created_at = ?, updated_at = ?,"
+                    " used_at = ?, attribute = ?, since = ? WHERE id = ?",
                     (*values, slot.id),
                 )
                 conn.execute("DELETE FROM memory_slot_history WHERE slot_id = ?", (slot.id,))
             conn.executemany(
-                "INSERT INTO memory_slot_history (slot_id, text, sources, since, until) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO memory_slot_history (slot_id, text, sources, since, until)"
+                " VALUES (?, ?, ?, ?, ?)",
                 [(slot.id, h.text, json.dumps(h.sources), h.since, h.until) for h in slot.history],
             )
         return slot
@@ -263,7 +269,8 @@ class MemoryTables:
         return [
             (r[0], float(r[1]), float(r[2]))
             for r in self.store._query(
-                f"SELECT id, salience, MAX(updated_at, COALESCE(used_at, 0)) FROM memory_slots WHERE id IN ({marks})",
+                "SELECT id, salience, MAX(updated_at, COALESCE(used_at, 0)) FROM memory_slots"
+                f" WHERE id IN ({marks})",
                 tuple(slot_ids),
             )
         ]
@@ -308,8 +315,8 @@ class MemoryTables:
     ) -> int:
         with self.store._tx() as conn:
             cur = conn.execute(
-                "INSERT INTO summaries (thread_id, level, first_depth, last_depth, message_ids, text,"
-                " model, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO summaries (thread_id, level, first_depth, last_depth, message_ids,"
+                " text, model, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     thread_id,
                     level,
@@ -337,8 +344,8 @@ class MemoryTables:
         with self.store._tx() as conn:
             conn.execute("DELETE FROM summaries WHERE id = ?", (summary.id,))
             conn.execute(
-                "UPDATE summaries SET superseded = 0 WHERE thread_id = ? AND level = ? AND superseded = 1"
-                " AND first_depth >= ? AND last_depth <= ?",
+                "UPDATE summaries SET superseded = 0 WHERE thread_id = ? AND level = ?"
+                " AND superseded = 1 AND first_depth >= ? AND last_depth <= ?",
                 (summary.thread_id, summary.level - 1, summary.first_depth, summary.last_depth),
             )
 
@@ -350,8 +357,10 @@ class MemoryTables:
         return [
             (r[0], r[1])
             for r in self.store._query(
-                "SELECT m.id, m.content FROM messages m LEFT JOIN fact_reads f ON f.message_id = m.id"
-                " WHERE m.thread_id = ? AND m.active = 1 AND m.role = 'user' AND f.message_id IS NULL"
+                "SELECT m.id, m.content FROM messages m"
+                " LEFT JOIN fact_reads f ON f.message_id = m.id"
+                " WHERE m.thread_id = ? AND m.active = 1 AND m.role = 'user'"
+                " AND f.message_id IS NULL"
                 " ORDER BY m.depth DESC LIMIT ?",
                 (thread_id, limit),
             )
@@ -360,7 +369,8 @@ class MemoryTables:
     def mark_read(self, message_id: int, model: str | None, facts: int) -> None:
         with self.store._tx() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO fact_reads (message_id, model, facts, read_at) VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO fact_reads (message_id, model, facts, read_at)"
+                " VALUES (?, ?, ?, ?)",
                 (message_id, model, facts, time.time()),
             )
 

@@ -208,7 +208,8 @@ def m007_repair_imported_times(conn: sqlite3.Connection) -> None:
     )
     conn.execute(f"UPDATE threads SET updated_at = created_at WHERE {bad('updated_at')}")
     conn.execute(
-        f"UPDATE threads SET deleted_at = {now} WHERE deleted_at IS NOT NULL AND {bad('deleted_at')}"
+        f"UPDATE threads SET deleted_at = {now}"
+        f" WHERE deleted_at IS NOT NULL AND {bad('deleted_at')}"
     )
     conn.execute(
         "UPDATE messages SET created_at = (SELECT created_at FROM threads WHERE id = thread_id)"
@@ -258,7 +259,8 @@ def m009_slot_history(conn: sqlite3.Connection) -> None:
             since   REAL    NOT NULL,               -- when it was stated
             until   REAL    NOT NULL                -- when a newer statement replaced it
         );
-        CREATE INDEX IF NOT EXISTS memory_slot_history_by_slot ON memory_slot_history(slot_id, until);
+        CREATE INDEX IF NOT EXISTS memory_slot_history_by_slot
+            ON memory_slot_history(slot_id, until);
         """
     )
 

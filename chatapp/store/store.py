@@ -116,7 +116,8 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; sqlite errors become StorageError where the environment caused them."""
+        """A write transaction; sqlite errors become StorageError where the environment caused
+        them."""
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -410,7 +411,8 @@ class Store:
         completion_tokens: int | None = None,
         error: str | None = None,
     ) -> None:
-        """Used while a reply streams and when it ends; the user's own text is never changed here."""
+        """Used while a reply streams and when it ends; the user's own text is never changed
+        here."""
         sets: list[str] = []
         params: list[Any] = []
         for column, value in (
@@ -603,7 +605,8 @@ class Store:
         siblings = [i for i in self.versions(message_id) if i != message_id]
         below = (
             "WITH RECURSIVE below(id) AS (SELECT ? UNION ALL"
-            " SELECT m.id FROM messages m JOIN below ON m.parent_id = below.id) SELECT id FROM below"
+            " SELECT m.id FROM messages m JOIN below ON m.parent_id = below.id)"
+            " SELECT id FROM below"
         )
         with self._tx() as conn:
             _delete_messages(conn, below, (message_id,))
@@ -909,7 +912,8 @@ def _delete_messages(conn: sqlite3.Connection, ids_query: str, params: tuple) ->
     conn.execute("DELETE FROM doomed")
     conn.execute(f"INSERT OR IGNORE INTO doomed (id) {ids_query}", params)
     conn.execute(
-        "UPDATE messages SET parent_id = NULL WHERE id IN (SELECT id FROM doomed) AND parent_id IS NOT NULL"
+        "UPDATE messages SET parent_id = NULL WHERE id IN (SELECT id FROM doomed)"
+        " AND parent_id IS NOT NULL"
     )
     conn.execute("DELETE FROM messages WHERE id IN (SELECT id FROM doomed)")
     conn.execute("DELETE FROM doomed")

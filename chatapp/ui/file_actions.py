@@ -68,7 +68,8 @@ class FileActions(QObject):
                 and target.exists()
                 and not window.confirm(
                     "Replace file",
-                    f"“{target.name}” already exists in {target.parent}. Replace it with this export?",
+                    f"“{target.name}” already exists in {target.parent}. "
+                    "Replace it with this export?",
                 )
             ):
                 return  # the dialog confirmed another name; this one was never asked about

@@ -298,7 +298,8 @@ class MemoryPanel(QDockWidget):
             level = "" if summary.level == 0 else f" · level {summary.level}"
             self.summary_list.addItem(
                 QListWidgetItem(
-                    f"Messages {summary.first_depth + 1}–{summary.last_depth + 1}{level}{stale}\n{summary.text}"
+                    f"Messages {summary.first_depth + 1}–{summary.last_depth + 1}{level}{stale}"
+                    f"\n{summary.text}"
                 )
             )
         if self.summary_list.count() == 0:
@@ -315,16 +316,17 @@ class MemoryPanel(QDockWidget):
             return
         left = ", ".join(f"{n} {kind}" for kind, n in context.left_out.items() if kind != "recent")
         older = context.left_out.get("recent", 0)
-        text = f"Prompt: {prompt_tokens} of {n_ctx} tokens; memory used {context.memory_tokens} of {context.memory_budget}."
+        text = (
+            f"Prompt: {prompt_tokens} of {n_ctx} tokens; "
+            f"memory used {context.memory_tokens} of {context.memory_budget}."
+        )
         if older:
             text += f" {older} older messages were not sent verbatim."
         if left:
             text += f" Left out for room: {left}."
         if context.recall_coverage is not None:
-            text += (
-                f" Recall: {'kept from an earlier turn' if context.recall_kept else 'chosen for this message'},"
-                f" {context.recall_coverage:.0%} of a fresh recall."
-            )
+            how = "kept from an earlier turn" if context.recall_kept else "chosen for this message"
+            text += f" Recall: {how}, {context.recall_coverage:.0%} of a fresh recall."
         self.context_label.setText(text)
         for part in context.parts:
             title = _KIND_NAMES.get(part.kind, part.kind)

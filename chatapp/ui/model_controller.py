@@ -197,7 +197,8 @@ class ModelController(QObject):
             path = info.path if info is not None else (self.spec.path if self.spec else None)
         if not path or path.startswith(("server:", "http://", "https://")):
             raise UserFacingError(
-                "Model settings are for model files. Load a model file first (Model > Load model file…)."
+                "Model settings are for model files. "
+                "Load a model file first (Model > Load model file…)."
             )
         header = read_header(path)
         builtin = self.builtin_model()

@@ -256,7 +256,8 @@ class ModelLibrary(QDialog):
         self.failed = failed
         folders = ", ".join(str(f) for f in self.folders)
         text = (
-            f"{len(found)} model(s). Models folders: {folders} — put .gguf files there and they appear here "
+            f"{len(found)} model(s). Models folders: {folders} — "
+            "put .gguf files there and they appear here "
             "(more folders in Settings)."
         )
         if failed:

@@ -204,7 +204,10 @@ class ModelSettingsDialog(QDialog):
             if est.total > self.free and self.offload.currentData() in ("cpu", ""):
                 text += ". ⚠ More than the free memory: chatapp will ask before loading it."
         if self.info.context_length and n_ctx > self.info.context_length:
-            text += f"\nLonger than the trained context ({self.info.context_length:,}): replies may degrade."
+            text += (
+                f"\nLonger than the trained context ({self.info.context_length:,}): "
+                "replies may degrade."
+            )
         self.memory.setText(text)
         self.gpu_layers.setEnabled(self.offload.currentData() == "layers")
         self.template_text.setVisible(self.template.currentText() == CUSTOM_TEMPLATE)

@@ -63,8 +63,9 @@ def write_pdf(store: Store, thread_id: int, path: Path, progress: Progress = NO_
     total = sum(len(c) for c in contents)
     if total > TOTAL_LIMIT:
         raise ExportFailed(
-            f"{path.name}: the thread is too long for a PDF ({total:,} characters; a PDF holds up to "
-            f"{TOTAL_LIMIT:,}). Export it as HTML, Markdown, text or JSON instead. Nothing was written."
+            f"{path.name}: the thread is too long for a PDF ({total:,} characters; "
+            f"a PDF holds up to {TOTAL_LIMIT:,}). "
+            "Export it as HTML, Markdown, text or JSON instead. Nothing was written."
         )
     progress.phase(0.1, 0.3)
     html = html_format.render(export, progress, contents=contents, for_print=True)

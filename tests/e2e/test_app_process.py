@@ -45,7 +45,8 @@ def test_send_one_message_with_the_default_model(tmp_path: Path) -> None:
     assert result.stdout.startswith("reply: ")
     # the exchange went through the memory too (the embedding model loaded, both messages indexed)
     assert "memory: the exchange is indexed (2 messages with embeddings)" in result.stdout
-    # no progress bar from transformers when the embedder loads ("Loading weights: 100%|###| 103/103")
+    # no progress bar from transformers when the embedder loads
+    # ("Loading weights: 100%|###| 103/103")
     assert "Loading weights" not in result.stderr + result.stdout
     assert not re.search(r"\d+/\d+ \[", result.stderr + result.stdout)
     db = keyed(tmp_path / "chatapp.sqlite3")
@@ -111,15 +112,18 @@ def test_command_line_list_export_and_import(tmp_path: Path) -> None:
 
 
 def test_the_app_starts_when_the_trash_cannot_be_emptied(tmp_path: Path) -> None:
-    """Old trash is emptied at start-up; if that fails, the app still starts and says why in its log."""
+    """Old trash is emptied at start-up; if that fails, the app still starts and says why in
+    its log."""
     missing = str(tmp_path / "missing.gguf")
     assert run(["--model", missing, "--quit-after", "500"], tmp_path).returncode == 0
     db = keyed(tmp_path / "chatapp.sqlite3")
     db.execute(
         "INSERT INTO threads (title, created_at, updated_at, deleted_at) VALUES ('old', 0, 0, 1)"
     )
-    db.execute(  # stands in for any failure of the delete (it was "too many levels of trigger recursion")
-        "CREATE TRIGGER refuse BEFORE DELETE ON threads BEGIN SELECT RAISE(ABORT, 'refused for the test'); END"
+    # stands in for any failure of the delete (it was "too many levels of trigger recursion")
+    db.execute(
+        "CREATE TRIGGER refuse BEFORE DELETE ON threads"
+        " BEGIN SELECT RAISE(ABORT, 'refused for the test'); END"
     )
     db.commit()
     db.close()

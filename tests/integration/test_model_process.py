@@ -194,7 +194,8 @@ def test_a_child_that_aborts_while_loading_is_a_message(
         backend.load(ModelSpec(str(path), n_ctx=512, gpu="cpu"))
     error = caught.value
     assert error.message == (
-        "The model process stopped while loading zero-blocks.gguf (llama.cpp aborted). The file may be damaged."
+        "The model process stopped while loading zero-blocks.gguf (llama.cpp aborted). "
+        "The file may be damaged."
     )
     assert error.path == str(path.resolve()) and error.reason == "llama.cpp aborted"
     assert "Last lines of llama.cpp's log:" in error.detail and "llama_model_loader" in error.detail

@@ -140,7 +140,10 @@ from chatapp.engine.llama_backend import LlamaBackend
 from chatapp.engine.backend import ModelSpec
 from chatapp.errors import ModelLoadError
 os.setgid(65534); os.setuid(65534)  # after the imports: only the model file is in question
-for attempt in (lambda: read_header(sys.argv[1]), lambda: LlamaBackend().load(ModelSpec(sys.argv[1], gpu="cpu"))):
+for attempt in (
+    lambda: read_header(sys.argv[1]),
+    lambda: LlamaBackend().load(ModelSpec(sys.argv[1], gpu="cpu")),
+):
     try:
         attempt()
     except ModelLoadError as exc:

@@ -52,7 +52,8 @@ def make_window(qtbot, tmp_path: Path, engine: EngineController):  # type: ignor
 @pytest.fixture(autouse=True)
 def app_wide_look(qapp):  # type: ignore[no-untyped-def]
     """A window applies font size and theme to the whole application; each test starts from
-    the same look (a 15 pt font left by one test made the next one's window wider than its screen)."""
+    the same look (a 15 pt font left by one test made the next one's window wider than its
+    screen)."""
     font, palette = qapp.font(), qapp.palette()
     yield
     qapp.setFont(font)

@@ -1,5 +1,6 @@
 """The memory panel on a real store: slots shown, edited, pinned, forgotten and added; summaries
-with their ranges; the per-thread switch; what the model saw, part by part, from the real builder."""
+with their ranges; the per-thread switch; what the model saw, part by part, from the real
+builder."""
 
 from __future__ import annotations
 
@@ -222,6 +223,7 @@ def test_a_slot_that_changed_shows_its_history(qtbot, thread) -> None:  # type: 
         if panel.slot_list.item(i).text().startswith("These days")
     )
     assert shown.text() == (
-        "These days I'm based in Porto.\n    since 3 May 2026\n    earlier: I live in Lisbon.  (2 March 2026 – 3 May 2026)"
+        "These days I'm based in Porto.\n    since 3 May 2026\n"
+        "    earlier: I live in Lisbon.  (2 March 2026 – 3 May 2026)"
     )
     assert "home" in shown.toolTip() and "1 earlier value(s)" in shown.toolTip()

@@ -74,7 +74,8 @@ def test_a_note_the_database_refuses_is_reported_with_its_text(qtbot, store, mon
         worker.warm_up()
     with store._tx() as conn:  # as a full disk or a locked database would
         conn.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON memory_slots BEGIN SELECT RAISE(ABORT, 'disk is full'); END"
+            "CREATE TRIGGER refuse BEFORE INSERT ON memory_slots"
+            " BEGIN SELECT RAISE(ABORT, 'disk is full'); END"
         )
     with qtbot.waitSignal(worker.failed, timeout=5000) as failed:
         worker.add_note(thread.id, "My passport number ends in 42.", True)

@@ -22,7 +22,8 @@ def test_a_crashed_file_is_remembered_marked_and_replaced_by_the_builtin(  # typ
     window.settings_path = tmp_path / "settings.json"
     window.app_settings.model_folders = [str(folder)]
     fake.load_error = ModelProcessCrashed(
-        "The model process stopped while loading broken.gguf (llama.cpp aborted). The file may be damaged.",
+        "The model process stopped while loading broken.gguf (llama.cpp aborted). "
+        "The file may be damaged.",
         detail="Last lines of llama.cpp's log:\nGGML_ASSERT(hparams.n_layer_all > 0) failed",
         path=str(broken.resolve()),
         reason="llama.cpp aborted",

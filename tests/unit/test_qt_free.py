@@ -56,7 +56,8 @@ def test_the_gui_starts_without_torch() -> None:
         "import sys\n"
         "import chatapp.app, chatapp.ui.main_window, chatapp.ui.session, chatapp.workers.engine\n"
         "import chatapp.workers.memory, chatapp.engine.llama_backend\n"
-        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))\n"
+        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers')"
+        " if m in sys.modules))\n"
     )
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     result = subprocess.run(

@@ -65,7 +65,10 @@ def test_scoring_tells_current_from_stale_and_a_slot_from_its_history() -> None:
     }
     slots = {
         "kind": "slots",
-        "text": "- I live in Utrecht. (now, since 1 May 2025; earlier: I lived in Rotterdam until 1 May 2025)",
+        "text": (
+            "- I live in Utrecht. (now, since 1 May 2025; "
+            "earlier: I lived in Rotterdam until 1 May 2025)"
+        ),
     }
     stale = {"context": slots["text"], "parts": [slots]}  # Rotterdam only as the slot's history
     assert updates.score(stale, qa) == {
@@ -85,7 +88,10 @@ def test_scoring_tells_current_from_stale_and_a_slot_from_its_history() -> None:
         "parts": [
             {
                 "kind": "slots",
-                "text": "- These days I'm based in Rotterdam. (now, since 3 May 2025; earlier: I live in Utrecht.)",
+                "text": (
+                    "- These days I'm based in Rotterdam. (now, since 3 May 2025; "
+                    "earlier: I live in Utrecht.)"
+                ),
             }
         ],
     }

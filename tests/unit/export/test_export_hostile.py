@@ -213,7 +213,8 @@ def test_a_file_size_limit_is_reported_as_the_output_files_problem(
         f"s = Store.open({str(store.db_path)!r})\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))\n"
         "try:\n"
-        f"    writer.export_threads(s, [1], 'txt', __import__('pathlib').Path({str(tmp_path / 'out.txt')!r}))\n"
+        "    writer.export_threads(s, [1], 'txt', "
+        f"__import__('pathlib').Path({str(tmp_path / 'out.txt')!r}))\n"
         "except writer.ExportFailed as exc:\n"
         "    print(exc)\n"
     )

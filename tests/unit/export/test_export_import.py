@@ -243,15 +243,18 @@ def test_chatgpt_export_branches_become_versions(store: Store, tmp_path: Path) -
         ('{"format": "chatapp-export", "version": 99, "threads": []}', "newer chatapp"),
         (
             (
-                '{"format": "chatapp-export", "version": 1, "threads": [{"title": 5, "system_prompt": "", '
+                '{"format": "chatapp-export", "version": 1, '
+                '"threads": [{"title": 5, "system_prompt": "", '
                 '"messages": [], "created_at": 1}]}'
             ),
             "threads[0].title must be text",
         ),
         (
             (
-                '{"format": "chatapp-export", "version": 1, "threads": [{"title": "ok", "system_prompt": "", '
-                '"created_at": 1, "messages": [{"id": 1, "parent": 7, "role": "user", "content": "x", "created_at": 1}]}]}'
+                '{"format": "chatapp-export", "version": 1, '
+                '"threads": [{"title": "ok", "system_prompt": "", '
+                '"created_at": 1, "messages": [{"id": 1, "parent": 7, "role": "user", '
+                '"content": "x", "created_at": 1}]}]}'
             ),
             "parent must name an earlier message",
         ),

@@ -224,7 +224,8 @@ def test_a_recalled_statement_of_an_old_value_carries_the_new_one(store: Store, 
     assert recalled, "the old statement is recalled"
     line = next(line for p in recalled for line in p.text.splitlines() if "Antwerp" in line)
     assert line.endswith(
-        "[earlier; on 13 March 2026 this changed: We bought a terraced house in Tallinn, that's home now.]"
+        "[earlier; on 13 March 2026 this changed: "
+        "We bought a terraced house in Tallinn, that's home now.]"
     )
 
 

@@ -92,7 +92,8 @@ def test_a_reply_that_goes_on_with_the_dialogue_is_cleaned_to_the_summary_in_it(
         "User: I adopted a cat called Miso in Lisbon.\nAssistant: Congratulations on adopting Miso!"
     )
     reply = (
-        "Here is the summary:\n1. This conversation between a user and an assistant is about adopting Miso, a cat.\n"
+        "Here is the summary:\n"
+        "1. This conversation between a user and an assistant is about adopting Miso, a cat.\n"
         "User: Thanks, Melissa! I love her.\nI'm so glad you are here.\nWhat else?\n"
         "The user also bought a motorbike in Madrid yesterday evening."
     )
