@@ -3,7 +3,10 @@
 Small models cannot be trusted to extract facts, so this is a rule-based first
 pass: sentences in the first person (or about someone close: "my sister...")
 that state something lasting — who, where, work, likes, plans, dates — and are
-not questions. Each candidate keeps the id of its source message.
+not questions. Each candidate keeps the id of its source message. One statement about
+several attributes is one candidate per attribute ("I live in Lyon and work as a baker"),
+so that a later change of one replaces that one alone; a change that names no value ("we
+moved last week") is none.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ chatapp.memory.attributes), and s_a(x) is x's best similarity to attribute a's e
     a change may also name what it replaced ("Picked up the Fiat, the Kia went for
     scrap": the slot's names and others besides); a slot read as no attribute (names
     weaken the likeness) takes x's when both are most like it
+        ρ_i = 0 when x is most like another known attribute than A_i (by more than
+                                          δ_other) and names none of slot i's values: "I
+                                          teach maths now" never pushes the home into history
 
     the best-attended slot j with z_j ≥ ½ that gives the same value (its words, common
         ones aside, are mostly x's) → refresh j: its text stays, sources merge, salience grows
