@@ -176,3 +176,11 @@ def test_readme_example_through_the_memory_service(  # type: ignore[no-untyped-d
     assert [h.text for h in slots["work"].history] == ["I work as a nurse on the night shift."]
     assert "Pip" in slots["pet"].text and slots["pet"].history == []
     assert not any("moved last week" in s.text for s in slots.values())
+
+
+def test_a_models_facts_are_kept_apart_the_same_way() -> None:
+    from chatapp.memory.extraction import apart
+
+    listed = ["I live in Lyon and work as a baker at the market.", "We moved last week."]
+    assert apart(listed) == ["I live in Lyon.", "I work as a baker at the market."]
+    assert apart(["My sister Ines lives in Porto."]) == ["My sister Ines lives in Porto."]
