@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from chatapp.domain import ChatMessage, GenerationSettings
-from chatapp.memory.facts import Candidate, owner_of
+from chatapp.memory.facts import Candidate, names_no_value, owner_of, sentences
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
 
@@ -148,6 +148,17 @@ def parse(reply: str, message: str, limit: int = MAX_FACTS) -> list[str]:
     return out
 
 
+def apart(listed: list[str]) -> list[str]:
+    """A model's facts one attribute each, as the rules make them ("I live in Lyon and work as
+    a baker" is two), without the changes that name no value ("We moved last week")."""
+    return [
+        part
+        for fact in listed
+        for part in sentences(fact)
+        if not names_no_value(part) and len(part.split()) > 1
+    ]
+
+
 def read_new_messages(
     store: Store,
     thread_id: int,
@@ -175,7 +186,10 @@ def read_new_messages(
             continue
         if cancel.is_set():
             break
-        found = [Candidate(f, owner_of(f), message_id, 1.0) for f in parse(reply, text)]
+        found = [
+            Candidate(f, owner_of(f), message_id, 1.0, n)
+            for n, f in enumerate(apart(parse(reply, text)))
+        ]
         if found:
             write(thread_id, found, time.time())
         tables.mark_read(message_id, model, len(found))

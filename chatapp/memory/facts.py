@@ -3,7 +3,10 @@
 Small models cannot be trusted to extract facts, so this is a rule-based first
 pass: sentences in the first person (or about someone close: "my sister...")
 that state something lasting — who, where, work, likes, plans, dates — and are
-not questions. Each candidate keeps the id of its source message.
+not questions. Each candidate keeps the id of its source message. One statement about
+several attributes is one candidate per attribute ("I live in Lyon and work as a baker"),
+so that a later change of one replaces that one alone; a change that names no value ("we
+moved last week") is none.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ _DURABLE = re.compile(
     r"like[sd]?|love[sd]?|hate[sd]?|prefer(?:s|red)?|favou?rite|enjoy(?:s|ed)?|allergic|married|"
     r"divorced|single|have|has|had|own|got|bought|started|joined|graduated|studying|study|"
     r"plan(?:s|ning|ned)?|going to|will|want(?:s|ed)?|hope|birthday|years? old|adopted|"
-    r"play(?:s|ed|ing)?|vegetarian|vegan|son|daughter|wife|husband|partner|kids?|children|pets?|dog|cat|"
-    r"drive[sn]?|speak(?:s|ing)?|collect(?:s|ing)?|volunteer(?:s|ed|ing)?|teach(?:es|ing)?|"
-    r"run(?:s|ning)? (?:a|an|my)|"
+    r"play(?:s|ed|ing)?|vegetarian|vegan|son|daughter|wife|husband|partner|kids?|children|"
+    r"pets?|dog|cat|drive[sn]?|speak(?:s|ing)?|collect(?:s|ing)?|volunteer(?:s|ed|ing)?|"
+    r"teach(?:es|ing)?|run(?:s|ning)? (?:a|an|my)|"
     r"usually|always|every (?:day|week|weekend|morning|evening|year))\b",
     re.IGNORECASE,
 )
@@ -113,9 +116,48 @@ _LEANS = re.compile(
 )
 
 
+# a second verb of the same "I" that states another attribute: "I live in Lyon and work as a
+# baker", "I'm 41, a pharmacist, and drive a van"
+_SHARED_SUBJECT = re.compile(
+    r"(?:,\s*and\s+|\s+and\s+|,\s+)(?=(?:live|work|teach|study|speak|drive|own|have(?! been)|play|"
+    r"run|coach|volunteer|am|'m|go by)\b)",
+    re.IGNORECASE,
+)
+_SUBJECT = re.compile(r"^(?:[A-Z][\w'-]*:\s+)?(I|I'm|I am)\s+(.*)$")
+_AGE = re.compile(r"^I(?:'m| am) \d{1,3}(?: years old)?,")
+_APPOSITION = re.compile(r",\s+(?=(?:a|an)\s+[a-z])")
+
+
+def _split_subject(clause: str) -> list[str]:
+    """One "I" with two attributes, as two statements that each read on their own ("I live
+    in Lyon and work as a baker" → "I live in Lyon." "I work as a baker."). Left whole where
+    a part would be too short to be a fact ("I work and study at night")."""
+    found = _SUBJECT.match(clause)
+    if not found:
+        return [clause]
+    pronoun = found.group(1)
+    parts = [p.strip(" ,") for p in _SHARED_SUBJECT.split(clause)]
+    if _AGE.match(parts[0]):  # "I'm 41, a pharmacist": the apposition is a second "I'm"
+        parts = [q.strip(" ,") for p in parts for q in _APPOSITION.split(p)]
+    if len(parts) < 2:
+        return [clause]
+    out = [parts[0]]
+    for part in parts[1:]:
+        if part.lower().startswith(("am ", "'m ")):
+            out.append("I'm " + part.split(None, 1)[1] if " " in part else part)
+        elif part.lower().startswith(("a ", "an ")):
+            out.append(f"{pronoun} {part}")
+        else:
+            out.append(f"I {part}")
+    if any(len(p.split()) < (2 if any(c.isdigit() for c in p) else 3) for p in out):
+        return [clause]
+    return out
+
+
 def sentences(text: str) -> list[str]:
     """Sentences, with clauses that start a new first-person statement split off
-    ("My name is Ada and I live in Berlin" gives two facts)."""
+    ("My name is Ada and I live in Berlin" gives two facts), and one "I" with two
+    attributes made two statements ("I live in Lyon and work as a baker")."""
     out = []
     for sentence in _SENTENCE.split(text):
         clauses: list[str] = []
@@ -134,8 +176,32 @@ def sentences(text: str) -> list[str]:
                 clauses[-1] = clauses[-1] + joined.group(1) + clause
             elif clause:
                 clauses.append(clause)
+        clauses = [part for c in clauses for part in _split_subject(c)]
         out.extend(c if c[-1] in ".!?" else c + "." for c in clauses if c)
     return out
+
+
+# what a change is said with, when, and of what kind of thing, but not what it is now
+_NO_VALUE_WORDS = """i im i'm me my mine we our us a an the and of to for with it its has have
+    had am is are was were be been just finally recently officially last this past next week
+    weeks weekend month months year years day days yesterday today ago earlier again back out
+    over few couple two big news update so well anyway now moved move moving relocated changed
+    change changing switched swapping swapped quit left leaving started starting new got job
+    jobs career careers work house houses home place places flat apartment city town country
+    school schools course courses team teams car cars phone phones plans"""
+_NO_VALUE = set(_NO_VALUE_WORDS.split())
+
+
+def names_no_value(sentence: str) -> bool:
+    """A change that does not say what things are now ("We moved last week", "I changed jobs",
+    "Big news: started a new job"): alone it is no fact to keep in a slot of its own, and it
+    must not replace the value it changed."""
+    if not says_change(sentence) or re.search(r"\d", sentence[1:]):
+        return False
+    body = _SPEAKER.sub("", sentence)
+    if re.search(r"(?<!^)(?<![.!?:] )\b[A-Z][a-z]+", body.strip()):
+        return False  # names the new value ("We moved to Ghent")
+    return all(w in _NO_VALUE for w in re.findall(r"[a-z']+", body.lower()))
 
 
 def owner_of(sentence: str) -> str:
@@ -177,7 +243,13 @@ def candidates(
         if sentence[:1].islower():
             sentence = sentence[0].upper() + sentence[1:]
         words = sentence.split()
-        if len(words) < 3 or len(words) > 45 or sentence.endswith("?") or _FILLER.match(sentence):
+        shortest = 2 if re.search(r"\d", sentence) else 3  # "I'm 34."
+        if (
+            len(words) < shortest
+            or len(words) > 45
+            or sentence.endswith("?")
+            or _FILLER.match(sentence)
+        ):
             continue
         # "New diet: fully vegan.": one's own news needs no pronoun
         first = bool(_FIRST_PERSON.search(sentence)) or (by_meaning and opens_with_change(sentence))
@@ -191,6 +263,8 @@ def candidates(
         if _VAGUE.search(sentence) and not specifics and not (by_meaning and says_change(sentence)):
             # "I'd love to check them out", "I want it": nothing to remember without its context
             continue
+        if names_no_value(sentence):
+            continue  # "We moved last week": a change whose new value, if any, is said elsewhere
         if _YOU.search(sentence) and not specifics:
             continue  # said to the listener ("I hope you're okay", "Your faith in me is a boost")
         score = 1.0 * first + 0.5 * min(durable, 3) + 0.4 * min(specifics, 3)

@@ -18,6 +18,9 @@ chatapp.memory.attributes), and s_a(x) is x's best similarity to attribute a's e
     a change may also name what it replaced ("Picked up the Fiat, the Kia went for
     scrap": the slot's names and others besides); a slot read as no attribute (names
     weaken the likeness) takes x's when both are most like it
+        ρ_i = 0 when x is most like another known attribute than A_i (by more than
+                                          δ_other) and names none of slot i's values: "I
+                                          teach maths now" never pushes the home into history
 
     the best-attended slot j with z_j ≥ ½ that gives the same value (its words, common
         ones aside, are mostly x's) → refresh j: its text stays, sources merge, salience grows
@@ -31,17 +34,16 @@ Alike in wording is not the same value: "I live in Berlin" and "I live in Lisbon
 above θ_dup, so a refresh also needs the same words. A value whose messages were edited
 away is a corrected mistake, not a change: it leaves no history (MemoryService).
 
-Without the attribute or c, every fact on a subject overwrote the last ("I am
-vegetarian" replaced "I am allergic to peanuts", cosine 0.46; "I collect vinyl records"
-replaced "I play the cello", 0.40): related facts usually stand together. Salience
-decays with a half-life and is reinforced when a slot is written or read. Reading is
-attention of the current message over the keys, the best first (pinned slots always
-first). When the slots do not all fit in their budget, only those the message attends to
-are read (at least `read_floor` times an even share, 1/n, or the best one): the last few
-that would fit were chosen by noise-level attention, and their room goes to recalled
-messages related to the message instead (memory benchmark: 89.9% → 90.8% evidence recall
-at 2,048 tokens, 84.2% → 84.6% at 1,024; floors 1.5–3 alike). Pin a fact to have it in
-every prompt.
+Without the attribute or c, every fact on a subject overwrote the last ("I am vegetarian"
+replaced "I am allergic to peanuts", cosine 0.46; "I collect vinyl records" replaced "I
+play the cello", 0.40): related facts usually stand together. Salience decays with a half-
+life and is reinforced when a slot is written or read. Reading is attention of the current
+message over the keys, the best first (pinned slots always first). When the slots do not
+all fit in their budget, only those the message attends to are read (at least `read_floor`
+times an even share, 1/n, or the best one): the last few that would fit were chosen by
+noise-level attention, and their room goes to recalled messages related to the message
+instead (memory benchmark: 89.9% → 90.8% evidence recall at 2,048 tokens, 84.2% → 84.6% at
+1,024; floors 1.5–3 alike). Pin a fact to have it in every prompt.
 The thresholds were set for all-MiniLM-L6-v2, where restatements of one fact score
 above 0.8, facts on one subject (two cities one lives in, two jobs) 0.4–0.65,
 unrelated facts below 0.3.
@@ -93,6 +95,9 @@ class GateParams:
     # similarity to that attribute's examples is within this margin of its best attribute's
     attribute_margin: float = 0.05
     attribute_width: float = 0.01
+    # a candidate most like another attribute may still replace a slot's value when it is
+    # this like the slot's: "I'm doing a PhD now" reads as work and study nearly alike
+    other_attribute: float = 0.05
     history_length: int = 5  # older values kept per slot
     # a statement this like its attribute's examples replaces a single-valued slot without
     # saying that something changed ("I live in Lisbon" after "I live in Berlin": 0.56+)
@@ -185,12 +190,9 @@ class SlotBank:
             about = torch.zeros_like(r)
             for i in same:
                 slot_i = self.slots[i]
+                named = names_another(slot_i.text, text)
                 reset[i], about[i] = self._reset(
-                    slot_i,
-                    profile,
-                    float(topic[i]),
-                    change or names_another(slot_i.text, text),
-                    float(r[i]),
+                    slot_i, profile, float(topic[i]), change or named, float(r[i]), named
                 )
             order = [i for i in torch.argsort(attention, descending=True).tolist() if i in mine]
             refresh = next((i for i in order if update[i] >= 0.5), None)
@@ -244,7 +246,13 @@ class SlotBank:
         return self._take_new(text, owner, xt.numpy(), sources, now, attribute)
 
     def _reset(
-        self, slot: SlotRow, profile: np.ndarray | None, topic: float, change: bool, r: float = 0.0
+        self,
+        slot: SlotRow,
+        profile: np.ndarray | None,
+        topic: float,
+        change: bool,
+        r: float = 0.0,
+        named: bool = False,
     ) -> tuple[float, float]:
         """ρ for one slot of the same owner: how surely the candidate states the slot's
         attribute anew; and how surely it is about the slot's (single-valued) attribute at
@@ -257,6 +265,10 @@ class SlotBank:
         if profile is None or self.attributes is None:
             return stated_change, 0.0  # no attribute model: only a stated change replaces
         attribute = slot.attribute or self._agreed(slot, profile)
+        if attribute is not None and not named and not self._could_be(attribute, profile):
+            # about another attribute: "I teach maths now" never pushes the home into history;
+            # one that names the slot's value is about it however it reads
+            return 0.0, 0.0
         if attribute is None or not single_valued(attribute):
             return stated_change, 0.0
         similarity = float(profile[self.attributes.index(attribute)])
@@ -268,6 +280,15 @@ class SlotBank:
         # must not overwrite it: a new value says it changed, or states the attribute plainly
         sure = change or similarity >= p.plain_statement or r >= p.same_frame
         return max(stated_change, about if sure else 0.0), about
+
+    def _could_be(self, attribute: str, profile: np.ndarray) -> bool:
+        """Whether a candidate may be about `attribute`: it is like no known attribute, or
+        like this one within the margin of the one it is most like (job and study meet)."""
+        assert self.attributes is not None
+        if self.attributes.attribute_of(profile) is None:
+            return True
+        similarity = float(profile[self.attributes.index(attribute)])
+        return similarity >= float(profile[:-1].max()) - self.params.other_attribute
 
     def _agreed(self, slot: SlotRow, profile: np.ndarray) -> str | None:
         """The attribute of a slot that was read as none, when the slot and the candidate
@@ -354,9 +375,9 @@ class SlotBank:
 
 
 _WORD = re.compile(r"[a-z0-9]+")
-_FRAME_WORDS = """i im i'm me my mine we our us a an and or of to in on at for with from by is
-    are was were be been has have had am do does did not no now still just really so very the
-    this that it its as about these days also too here there then currently"""
+_FRAME_WORDS = """i im i'm me my mine we our us a an and or of to in on at for with from by is are
+    was were be been has have had am do does did not no now still just really so very the this
+    that it its as about these days also too here there then currently"""
 _FRAME = set(_FRAME_WORDS.split())
 
 
