@@ -351,7 +351,8 @@ def test_a_long_recalled_message_is_cut_to_what_matches(store: Store, embedder) 
             created_at=day(2) + j * 60 + 30,
         )
     MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
-    builder = ContextBuilder(store, words, embedder.encode_one, BuilderParams(excerpt_tokens=60))
+    params = BuilderParams(excerpt_tokens=60, cut_tokens=60)
+    builder = ContextBuilder(store, words, embedder.encode_one, params)
     assert words(LONG_REPLY) > 400  # more than the whole memory budget below
 
     first = builder.build(
@@ -387,6 +388,31 @@ def test_a_long_recalled_message_is_cut_to_what_matches(store: Store, embedder) 
     assert "attic drawer" in "\n".join(
         p.text for p in second.parts if p.kind in ("recall", "recall_new")
     )
+
+
+def test_a_message_over_the_excerpt_size_is_cut_to_a_sentence_or_two(  # type: ignore[no-untyped-def]
+    store: Store, embedder
+) -> None:
+    """By default a message under excerpt_tokens is shown whole, and a longer one only as the
+    cut_tokens around its matching sentence: a chatty reply costs what that sentence does."""
+    params = BuilderParams()
+    assert params.cut_tokens is not None and params.cut_tokens < params.excerpt_tokens
+    t = store.create_thread("long")
+    medium = " ".join(["The blue notebook is safe."] * ((params.excerpt_tokens - 20) // 5))
+    store.add_message(t.id, Role.USER, medium, created_at=day(0))
+    store.add_message(t.id, Role.ASSISTANT, LONG_REPLY, created_at=day(0) + 30)
+    for j in range(40):
+        store.add_message(t.id, Role.USER, f"Chatter {j} about the weather and films.", created_at=day(2) + j * 60)
+        store.add_message(t.id, Role.ASSISTANT, f"A reply about films number {j}.", created_at=day(2) + j * 60 + 30)
+    MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
+    q = ask(store, t.id, "Where is the blue notebook with the tax papers?", day(5))
+    built = ContextBuilder(store, words, embedder.encode_one, params).build(t.id, "", q, 1000, now=day(5))
+    shown = "\n".join(p.text for p in built.parts if p.kind in ("recall", "recall_new"))
+    assert f"- User: {medium}" in shown.splitlines()
+    line = next(x for x in shown.splitlines() if x.startswith("- Assistant: Here is"))
+    assert "The blue notebook with the tax papers is in the attic drawer." in line
+    assert words(line) <= params.cut_tokens + 4 < words(LONG_REPLY)  # "- Assistant:" and the "…"s
+    assert built.memory_tokens <= 1000
 
 
 def test_a_message_without_sentences_is_cut_at_a_word() -> None:
