@@ -151,11 +151,23 @@ class _Excerpts:
             return made.cost
         found = self._lower.get(message_id)
         if found is None:
-            guess = self.builder.lower_bound(_recall_line(self.messages[message_id]))
+            guess = self.builder.lower_bound(_recall_line(self.messages[message_id])) + 1
             params = self.builder.params
             cut = min(params.excerpt_tokens, params.cut_tokens or params.excerpt_tokens)
             found = self._lower[message_id] = min(guess, cut // 2)
         return found
+
+    def day(self, message_id: int) -> str:
+        """The day heading a recalled message goes under, without counting the message."""
+        made = self._made.get(message_id)
+        if made is not None:
+            return made.day
+        when = self.messages[message_id].created_at
+        key = int(when // 900)  # time zones are whole quarter hours from UTC
+        day = self._days.get(key)
+        if day is None:
+            day = self._days[key] = day_phrase(when, self.now)
+        return day
 
     def get(self, message_id: int) -> _Excerpt:
         made = self._made.get(message_id)
@@ -169,11 +181,7 @@ class _Excerpts:
                 note = _earlier_note(*later)
                 line += note
                 cost += self.builder._count_cached((message_id, hash(note), "earlier"), note)
-            key = int(msg.created_at // 900)  # time zones are whole quarter hours from UTC
-            day = self._days.get(key)
-            if day is None:
-                day = self._days[key] = day_phrase(msg.created_at, self.now)
-            made = self._made[message_id] = _Excerpt(msg, line, day, cost)
+            made = self._made[message_id] = _Excerpt(msg, line, self.day(message_id), cost)
         return made
 
     def _stems(self) -> set[str]:
@@ -222,13 +230,18 @@ class ContextBuilder:
         return tokens
 
     def lower_bound(self, text: str) -> int:
-        """A cheap guess that stays under the text's token count: its bytes over twice the
-        bytes per token seen so far (0 until 500 tokens were counted). Only used to pass over
+        """A cheap guess that stays under the text's token count: its words (a tokenizer that
+        splits at spaces gives each word a token or more) or its bytes over twice the bytes per
+        token seen so far (from 500 tokens counted), whichever is more. Only used to pass over
         a recalled message that cannot fit the room left; a guess too high passes over one
-        that would have fit, never one that breaks the budget."""
+        that would have fit, never one that breaks the budget. The words keep a short line's
+        guess close: at a room smaller than a short line, the byte guess alone had every short
+        hit counted and passed over."""
+        spaced = len(text.split())
         if self._counted_tokens < 500:
-            return 0
-        return int(len(text.encode("utf-8")) * self._counted_tokens / (2 * self._counted_bytes))
+            return spaced
+        guess = int(len(text.encode("utf-8")) * self._counted_tokens / (2 * self._counted_bytes))
+        return max(spaced, guess)
 
     def _count_cached(self, key: tuple[int, int, str], text: str) -> int:
         """Message texts are counted once; a thread's recent window is re-read every turn."""
@@ -610,7 +623,7 @@ class ContextBuilder:
         for hit in hits:
             if hit.message_id in skip or hit.message_id not in info:
                 continue
-            if not prefix and spent + info.lower(hit.message_id) > room:
+            if not prefix and spent + self._lower_cost(hit.message_id, info, days) > room:
                 continue
             excerpt = info.get(hit.message_id)
             if excerpt is None:
@@ -624,6 +637,16 @@ class ContextBuilder:
             items.append((excerpt.message, excerpt.line))
             spent += cost
         return items, spent
+
+    def _lower_cost(self, message_id: int, info: _Excerpts, days: set[str]) -> int:
+        """Under what a hit adds to a fill, its day heading included when the fill has none
+        for its day yet (a short line under a new heading costs about twice the line alone)."""
+        lower = info.lower(message_id)
+        day = info.day(message_id)
+        if day in days:
+            return lower
+        known = self._counts.get((-1, 0, day))
+        return lower + (known + 1 if known is not None else self.lower_bound(f"On {day}:") + 1)
 
     def _excerpt(self, msg: Message, now: float, wanted: Callable[[], set[str]]) -> tuple[str, int]:
         """A recalled message's line and its cost: whole, or cut to `cut_tokens` when longer

@@ -402,11 +402,20 @@ def test_a_message_over_the_excerpt_size_is_cut_to_a_sentence_or_two(  # type: i
     store.add_message(t.id, Role.USER, medium, created_at=day(0))
     store.add_message(t.id, Role.ASSISTANT, LONG_REPLY, created_at=day(0) + 30)
     for j in range(40):
-        store.add_message(t.id, Role.USER, f"Chatter {j} about the weather and films.", created_at=day(2) + j * 60)
-        store.add_message(t.id, Role.ASSISTANT, f"A reply about films number {j}.", created_at=day(2) + j * 60 + 30)
+        store.add_message(
+            t.id, Role.USER, f"Chatter {j} about the weather and films.", created_at=day(2) + j * 60
+        )
+        store.add_message(
+            t.id,
+            Role.ASSISTANT,
+            f"A reply about films number {j}.",
+            created_at=day(2) + j * 60 + 30,
+        )
     MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
     q = ask(store, t.id, "Where is the blue notebook with the tax papers?", day(5))
-    built = ContextBuilder(store, words, embedder.encode_one, params).build(t.id, "", q, 1000, now=day(5))
+    built = ContextBuilder(store, words, embedder.encode_one, params).build(
+        t.id, "", q, 1000, now=day(5)
+    )
     shown = "\n".join(p.text for p in built.parts if p.kind in ("recall", "recall_new"))
     assert f"- User: {medium}" in shown.splitlines()
     line = next(x for x in shown.splitlines() if x.startswith("- Assistant: Here is"))
