@@ -450,7 +450,8 @@ def main(argv: list[str]) -> int:
         )
     print(
         table(
-            f"memory: evidence recall@{args.budget} on {args.data} ({figures['questions']} questions, "
+            f"memory: evidence recall@{args.budget} on {args.data} "
+            f"({figures['questions']} questions, "
             f"{skipped} evidence ids skipped)",
             ["method", "cat 1", "cat 2", "cat 3", "cat 4", "cat 5", "1-4", "tokens"],
             rows,
@@ -463,11 +464,15 @@ def main(argv: list[str]) -> int:
     )
     print(
         f"\n{len(data)} threads of {statistics.mean(turns_per_thread):.0f} turns on average; "
-        f"ingest {figures['ingest_ms_per_turn']:.1f} ms/turn ({1000 / figures['ingest_ms_per_turn']:.0f} turns/s, "
+        f"ingest {figures['ingest_ms_per_turn']:.1f} ms/turn "
+        f"({1000 / figures['ingest_ms_per_turn']:.0f} turns/s, "
         f"CPU {figures['ingest_cpu_ms_per_turn']:.1f} ms; user messages and facts alone "
-        f"{figures['ingest_ready_ms_per_turn']:.1f} ms, CPU {figures['ingest_ready_cpu_ms_per_turn']:.1f} ms){cached}; "
-        f"context build p50 {figures['build_ms_p50']:.1f} ms, p95 {figures['build_ms_p95']:.1f} ms "
-        f"(CPU time p50 {figures['build_cpu_ms_p50']:.1f} ms, p95 {figures['build_cpu_ms_p95']:.1f} ms)"
+        f"{figures['ingest_ready_ms_per_turn']:.1f} ms, "
+        f"CPU {figures['ingest_ready_cpu_ms_per_turn']:.1f} ms){cached}; "
+        f"context build p50 {figures['build_ms_p50']:.1f} ms, "
+        f"p95 {figures['build_ms_p95']:.1f} ms "
+        f"(CPU time p50 {figures['build_cpu_ms_p50']:.1f} ms, "
+        f"p95 {figures['build_cpu_ms_p95']:.1f} ms)"
     )
     if build_queued_ms:
         print(
@@ -484,7 +489,8 @@ def main(argv: list[str]) -> int:
     )
     if answers:
         print(
-            f"the answer's text in the context (cats 1-4, as the dataset words it): {_pct(figures['answer_in_context'])}; "
+            "the answer's text in the context (cats 1-4, as the dataset words it): "
+            f"{_pct(figures['answer_in_context'])}; "
             f"only in a summary: {_pct(figures['answer_only_in_summaries'])} "
             f"(summaries take {figures['summary_tokens_mean']:.0f} tokens on average)"
         )

@@ -66,7 +66,8 @@ class BuilderParams:
     # best from a short last message (bench answers: 9/16 at 1.0, 3/16 at 0.7, 4/16 all in the last)
     kept_share: float = 1.0
     keep_coverage: float = 0.35  # keep the block while it and the per-turn part hold this much of
-    # what a fresh recall would show beyond the best hits (ranking-weighted); below, it is chosen again
+    # what a fresh recall would show beyond the best hits (ranking-weighted); below, it is chosen
+    # again
     excerpt_tokens: int = 160  # a longer recalled message is cut to its sentences that match best
     # the size of that cut (None: excerpt_tokens): the matching sentence and a neighbour. A
     # long reply is recalled for a sentence or two, and the room a bigger cut takes is
@@ -563,7 +564,8 @@ class ContextBuilder:
         )
 
         if previous and self._still_shown(thread_id, previous, window_start):
-            # the lines as they were shown (a long message's cut depends on the message it was recalled for)
+            # the lines as they were shown (a long message's cut depends on the message it was
+            # recalled for)
             kept_items = [
                 (m, previous[m.id])
                 for m in sorted((messages[i] for i in previous), key=lambda m: m.depth)
@@ -688,7 +690,8 @@ class ContextBuilder:
         return vector
 
     def _words(self, msg: Message) -> _Words:
-        """A message's words, as a test for a word, made once (the recent messages are read every turn)."""
+        """A message's words, as a test for a word, made once (the recent messages are read
+        every turn)."""
         return _memo(
             self._word_sets, (msg.id, len(msg.content)), 20_000, lambda: _Words(msg.content)
         )

@@ -26,7 +26,10 @@ def test_fact_candidates() -> None:
     }
     assert candidates("ok thanks", 1) == []
     assert candidates("Is it raining in Paris?", 1) == []
-    habits = "I drive a red Fiat. I speak Portuguese and German. I collect vinyl records. I run a small bakery."
+    habits = (
+        "I drive a red Fiat. I speak Portuguese and German. I collect vinyl records. "
+        "I run a small bakery."
+    )
     assert len(candidates(habits, 1)) == 4
     assert candidates("I read your answer. I think so.", 1) == []
     vague = "I'd love to check them out. I want them to experience it. I love that one!"
@@ -36,7 +39,10 @@ def test_fact_candidates() -> None:
         "I have two cats.",
     ]
     # said to the listener: nothing about the user to keep (a name one talks to is not a specific)
-    to_listener = "I hope you're okay. I love that you chose pottery for your art. I'm glad you are on my side, Gina."
+    to_listener = (
+        "I hope you're okay. I love that you chose pottery for your art. "
+        "I'm glad you are on my side, Gina."
+    )
     assert candidates(to_listener, 1) == []
     assert [c.text for c in candidates("I told you my sister lives in Porto.", 1)] == [
         "I told you my sister lives in Porto."
