@@ -643,3 +643,40 @@ def test_a_summary_fills_the_room_recall_leaves(  # type: ignore[no-untyped-def]
     assert summary.text.endswith(text) and summary.sources == tuple(m.id for m in first)
     assert "Summary of the earlier conversation:" in built.messages[0].content
     assert built.memory_tokens <= 2000
+
+
+def test_the_lower_bound_stays_under_the_default_models_count(  # type: ignore[no-untyped-def]
+    store: Store, default_model
+) -> None:
+    """A fill passes over a hit whose lower bound exceeds the room left, uncounted: with the
+    real tokenizer the bound (words, or bytes over twice the bytes per token) must never be
+    over the count, or a line that fits is lost. Chat, code, numbers, links and other scripts,
+    before and after the byte guess starts (500 tokens counted)."""
+    from chatapp.engine.backend import ModelSpec
+    from chatapp.engine.llama_backend import LlamaBackend
+
+    backend = LlamaBackend()
+    backend.load(ModelSpec(str(default_model), n_ctx=1024, gpu="cpu"))
+    try:
+        builder = ContextBuilder(store, backend.count_text_tokens)
+        texts = [
+            "- User: Tell me about the garden, part 5.",
+            "On Monday 2 March 2026 (3 weeks ago):",
+            "I've completed 20 videos of Corey Schafer's series so far!",
+            "def f(x): return {'a': [1, 2, 3], 'b': x ** 2}  # squares",
+            "See https://example.org/a/b?c=1&d=2 or call +351 912 345 678.",
+            "Ich wohne jetzt in Köln, früher in München. Ça va très bien, merci.",
+            "東京に住んでいます。 Москва — столица России. مرحبا بكم",
+            "a b c d e f g h i j k l m n o p",
+            "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15",
+            LONG_REPLY,
+        ]
+        for round_ in range(2):
+            for text in texts:
+                bound = builder.lower_bound(text)
+                assert bound <= builder.count_text(text), (round_, text[:40])
+            assert round_ == 1 or builder.lower_bound("a b c") == 3
+            while builder._counted_tokens < 500:
+                builder.count_text(LONG_REPLY)
+    finally:
+        backend.unload()
