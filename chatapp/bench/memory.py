@@ -469,8 +469,7 @@ def main(argv: list[str]) -> int:
         f"CPU {figures['ingest_cpu_ms_per_turn']:.1f} ms; user messages and facts alone "
         f"{figures['ingest_ready_ms_per_turn']:.1f} ms, "
         f"CPU {figures['ingest_ready_cpu_ms_per_turn']:.1f} ms){cached}; "
-        f"context build p50 {figures['build_ms_p50']:.1f} ms, "
-        f"p95 {figures['build_ms_p95']:.1f} ms "
+        f"context build p50 {figures['build_ms_p50']:.1f} ms, p95 {figures['build_ms_p95']:.1f} ms "
         f"(CPU time p50 {figures['build_cpu_ms_p50']:.1f} ms, "
         f"p95 {figures['build_cpu_ms_p95']:.1f} ms)"
     )
@@ -489,7 +488,7 @@ def main(argv: list[str]) -> int:
     )
     if answers:
         print(
-            "the answer's text in the context (cats 1-4, as the dataset words it): "
+            f"the answer's text in the context (cats 1-4, as the dataset words it): "
             f"{_pct(figures['answer_in_context'])}; "
             f"only in a summary: {_pct(figures['answer_only_in_summaries'])} "
             f"(summaries take {figures['summary_tokens_mean']:.0f} tokens on average)"
