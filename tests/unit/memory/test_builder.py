@@ -369,8 +369,9 @@ def test_a_long_recalled_message_is_cut_to_what_matches(store: Store, embedder) 
         "- Assistant: Here is general advice number 0 about keeping a tidy home office. … "
     )
     assert (
-        "advice number 19 about keeping a tidy home office. The blue notebook with the tax papers "
-        "is in the attic drawer. More general advice number 0" in line
+        "advice number 19 about keeping a tidy home office. "
+        "The blue notebook with the tax papers is in the attic drawer. "
+        "More general advice number 0" in line
     )
     assert line.endswith(" …") and "advice number 7 " not in line
     assert words(line) <= 60 + 1 and first.memory_tokens <= 400
