@@ -351,7 +351,8 @@ def test_a_long_recalled_message_is_cut_to_what_matches(store: Store, embedder) 
             created_at=day(2) + j * 60 + 30,
         )
     MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
-    builder = ContextBuilder(store, words, embedder.encode_one, BuilderParams(excerpt_tokens=60))
+    params = BuilderParams(excerpt_tokens=60, cut_tokens=60)
+    builder = ContextBuilder(store, words, embedder.encode_one, params)
     assert words(LONG_REPLY) > 400  # more than the whole memory budget below
 
     first = builder.build(
@@ -388,6 +389,40 @@ def test_a_long_recalled_message_is_cut_to_what_matches(store: Store, embedder) 
     assert "attic drawer" in "\n".join(
         p.text for p in second.parts if p.kind in ("recall", "recall_new")
     )
+
+
+def test_a_message_over_the_excerpt_size_is_cut_to_a_sentence_or_two(  # type: ignore[no-untyped-def]
+    store: Store, embedder
+) -> None:
+    """By default a message under excerpt_tokens is shown whole, and a longer one only as the
+    cut_tokens around its matching sentence: a chatty reply costs what that sentence does."""
+    params = BuilderParams()
+    assert params.cut_tokens is not None and params.cut_tokens < params.excerpt_tokens
+    t = store.create_thread("long")
+    medium = " ".join(["The blue notebook is safe."] * ((params.excerpt_tokens - 20) // 5))
+    store.add_message(t.id, Role.USER, medium, created_at=day(0))
+    store.add_message(t.id, Role.ASSISTANT, LONG_REPLY, created_at=day(0) + 30)
+    for j in range(40):
+        store.add_message(
+            t.id, Role.USER, f"Chatter {j} about the weather and films.", created_at=day(2) + j * 60
+        )
+        store.add_message(
+            t.id,
+            Role.ASSISTANT,
+            f"A reply about films number {j}.",
+            created_at=day(2) + j * 60 + 30,
+        )
+    MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
+    q = ask(store, t.id, "Where is the blue notebook with the tax papers?", day(5))
+    built = ContextBuilder(store, words, embedder.encode_one, params).build(
+        t.id, "", q, 1000, now=day(5)
+    )
+    shown = "\n".join(p.text for p in built.parts if p.kind in ("recall", "recall_new"))
+    assert f"- User: {medium}" in shown.splitlines()
+    line = next(x for x in shown.splitlines() if x.startswith("- Assistant: Here is"))
+    assert "The blue notebook with the tax papers is in the attic drawer." in line
+    assert words(line) <= params.cut_tokens + 4 < words(LONG_REPLY)  # "- Assistant:" and the "…"s
+    assert built.memory_tokens <= 1000
 
 
 def test_a_message_without_sentences_is_cut_at_a_word() -> None:
@@ -609,3 +644,40 @@ def test_a_summary_fills_the_room_recall_leaves(  # type: ignore[no-untyped-def]
     assert summary.text.endswith(text) and summary.sources == tuple(m.id for m in first)
     assert "Summary of the earlier conversation:" in built.messages[0].content
     assert built.memory_tokens <= 2000
+
+
+def test_the_lower_bound_stays_under_the_default_models_count(  # type: ignore[no-untyped-def]
+    store: Store, default_model
+) -> None:
+    """A fill passes over a hit whose lower bound exceeds the room left, uncounted: with the
+    real tokenizer the bound (words, or bytes over twice the bytes per token) must never be
+    over the count, or a line that fits is lost. Chat, code, numbers, links and other scripts,
+    before and after the byte guess starts (500 tokens counted)."""
+    from chatapp.engine.backend import ModelSpec
+    from chatapp.engine.llama_backend import LlamaBackend
+
+    backend = LlamaBackend()
+    backend.load(ModelSpec(str(default_model), n_ctx=1024, gpu="cpu"))
+    try:
+        builder = ContextBuilder(store, backend.count_text_tokens)
+        texts = [
+            "- User: Tell me about the garden, part 5.",
+            "On Monday 2 March 2026 (3 weeks ago):",
+            "I've completed 20 videos of Corey Schafer's series so far!",
+            "def f(x): return {'a': [1, 2, 3], 'b': x ** 2}  # squares",
+            "See https://example.org/a/b?c=1&d=2 or call +351 912 345 678.",
+            "Ich wohne jetzt in Köln, früher in München. Ça va très bien, merci.",
+            "東京に住んでいます。 Москва — столица России. مرحبا بكم",
+            "a b c d e f g h i j k l m n o p",
+            "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15",
+            LONG_REPLY,
+        ]
+        for round_ in range(2):
+            for text in texts:
+                bound = builder.lower_bound(text)
+                assert bound <= builder.count_text(text), (round_, text[:40])
+            assert round_ == 1 or builder.lower_bound("a b c") == 3
+            while builder._counted_tokens < 500:
+                builder.count_text(LONG_REPLY)
+    finally:
+        backend.unload()
