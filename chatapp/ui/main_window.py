@@ -270,8 +270,19 @@ class MainWindow(QMainWindow):
             self.thread_view.selectionModel().setCurrentIndex(
                 self.threads_model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect
             )
+        self._show_title()  # a rename or an auto-title keeps the open thread selected
 
     _refresh_threads = refresh_threads
+
+    def _show_title(self) -> None:
+        """The window title names the open thread, also after it is renamed in place."""
+        row = (
+            self.threads_model.row_of(self._current_thread)
+            if self._current_thread is not None
+            else -1
+        )
+        thread = self.threads_model.thread_at(row) if row >= 0 else None
+        self.setWindowTitle(f"{thread.title or 'New chat'} — chatapp" if thread else "chatapp")
 
     @Slot()
     def _thread_selected(self, current, _previous=None) -> None:  # type: ignore[no-untyped-def]
@@ -299,9 +310,7 @@ class MainWindow(QMainWindow):
         if was_none and thread_id is not None and draft.strip():
             self.drafts.save()
         self.transcript_view.scrollToBottom()
-        if thread_id is not None:
-            thread = self.threads_model.thread_at(current.row())
-            self.setWindowTitle(f"{thread.title or 'New chat'} — chatapp" if thread else "chatapp")
+        self._show_title()
 
     def rename_thread(self) -> None:
         self.threads.rename()

@@ -235,7 +235,7 @@ class ChatSession(QObject):
         self._end(
             status,
             prompt_tokens=result.prompt_tokens or None,
-            completion_tokens=result.completion_tokens or None,
+            completion_tokens=result.completion_tokens,  # 0 (an empty reply) is a count, not NULL
             error=result.error,
         )
         if result.error:

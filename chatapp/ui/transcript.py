@@ -278,7 +278,7 @@ class MessageDelegate(QStyledItemDelegate):
         )
 
     def _document(self, msg: Message, width: int, font: QFont, dark: bool = False) -> QTextDocument:
-        key = (msg.id, hash(msg.content), width, font.toString() + str(dark))
+        key = (msg.id, hash(msg.content), msg.status, width, font.toString() + str(dark))
         doc = self._docs.get(key)
         if doc is None:
             if len(self._docs) > 400:
@@ -289,7 +289,7 @@ class MessageDelegate(QStyledItemDelegate):
             # the user's own messages are Markdown too (a pasted list or code block reads as
             # one), with what was typed kept: its line breaks, "<b>", "2*3*4"
             text = typed_markdown(msg.content) if msg.role == Role.USER else msg.content
-            doc.setMarkdown(text or "…")
+            doc.setMarkdown(text or _empty_text(msg.status))
             if "```" in msg.content:
                 highlight_code(doc, dark)
             doc.setTextWidth(max(50, width))
@@ -511,6 +511,18 @@ class MessageDelegate(QStyledItemDelegate):
                 Qt.AlignmentFlag.AlignLeft,
                 "⚠ " + msg.error.splitlines()[0],
             )
+
+
+def _empty_text(status: MessageStatus) -> str:
+    """What an empty bubble says: "…" only while the reply may still come, so a finished empty
+    reply does not look like one waiting to start."""
+    if status == MessageStatus.STREAMING:
+        return "…"
+    if status == MessageStatus.STOPPED:
+        return "*(stopped before any text)*"
+    if status == MessageStatus.ERROR:
+        return "*(no text)*"
+    return "*(empty reply)*"
 
 
 def _header(msg: Message, reading: int = 0, done: int | None = None) -> str:

@@ -1,0 +1,91 @@
+"""Small defects a new user's walkthrough found (issue 19, first-week polish): each as the user
+meets it, with the fake backend and a real store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QInputDialog
+
+from chatapp.domain import MessageStatus, Role
+from chatapp.engine.backend import ChatMessage, GenerationSettings, ReplyResult
+from chatapp.engine.fake import FakeBackend
+from tests.ui.test_main_window import type_and_send
+
+
+def _bubble_text(window, message_id: int) -> str:  # type: ignore[no-untyped-def]
+    """The text drawn in a message's bubble, as the delegate lays it out."""
+    row = window.transcript.row_of(message_id)
+    msg = window.transcript.message_at(row)
+    delegate = window.transcript_view.itemDelegate()
+    return delegate._document(msg, 400, QFont()).toPlainText()
+
+
+def test_the_window_title_follows_a_rename_and_the_auto_title(
+    qtbot, make_window, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    window.new_thread()
+    assert window.windowTitle() == "New chat — chatapp"
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "What is the capital of France")
+    titled = window.store.thread(window.current_thread).title
+    assert titled and titled != "New chat"
+    assert window.windowTitle() == f"{titled} — chatapp"  # auto-titled after the first message
+    monkeypatch.setattr(QInputDialog, "getText", lambda *_a, **_k: ("Trip to Paris", True))
+    window.rename_thread()  # F2
+    assert window.windowTitle() == "Trip to Paris — chatapp"
+
+
+def _returns_nothing(fake: FakeBackend) -> None:
+    """The model ends at once with no token (an EOS first), as a real model sometimes does."""
+
+    def generate(
+        messages: Sequence[ChatMessage],
+        settings: GenerationSettings,
+        cancel: threading.Event,
+        on_text,  # type: ignore[no-untyped-def]
+    ) -> ReplyResult:
+        return ReplyResult(
+            text="",
+            finish_reason="stop",
+            prompt_tokens=fake.count_tokens(messages),
+            completion_tokens=0,
+            seconds=0.01,
+            time_to_first_token=0.01,
+            tokens_per_second=0.0,
+        )
+
+    fake.generate = generate  # type: ignore[method-assign]
+
+
+def test_an_empty_reply_says_so_and_is_not_drawn_as_waiting(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    window.new_thread()
+    _returns_nothing(fake)
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000) as done:
+        type_and_send(qtbot, window, "hello")
+    reply = done.args[0]
+    assert reply.role == Role.ASSISTANT and reply.status == MessageStatus.COMPLETE
+    assert reply.content == ""
+    assert _bubble_text(window, reply.id) == "(empty reply)"
+    assert window.store.message(reply.id).completion_tokens == 0  # a count, not NULL
+
+
+def test_waiting_and_stopped_empty_replies_read_differently(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    thread = window.store.create_thread("t")
+    user = window.store.add_message(thread.id, Role.USER, "hi")
+    waiting = window.store.add_message(
+        thread.id, Role.ASSISTANT, "", parent_id=user.id, status=MessageStatus.STREAMING
+    )
+    window.refresh_threads(select=thread.id)
+    assert _bubble_text(window, waiting.id) == "…"
+    window.store.update_message(waiting.id, status=MessageStatus.STOPPED)
+    window.transcript.replace_message(window.store.message(waiting.id))
+    shown = _bubble_text(window, waiting.id)
+    assert "…" not in shown and "stopped" in shown
