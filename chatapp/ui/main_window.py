@@ -536,7 +536,9 @@ class MainWindow(QMainWindow):
             self.memory_panel.refresh()
 
     def _on_reply_started(self, started) -> None:  # type: ignore[no-untyped-def]
-        self.memory_panel.show_context(started.context, started.prompt_tokens, started.n_ctx)
+        self.memory_panel.show_context(
+            started.context, started.prompt_tokens, started.n_ctx, self.session.reply_thread
+        )
 
     def _add_note(self, thread_id: int, text: str) -> None:
         if self.memory is None:

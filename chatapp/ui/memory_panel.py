@@ -37,6 +37,8 @@ from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables, SlotRow
 from chatapp.timestamps import format_local, local
 
+NO_PROMPT = "No prompt yet for this thread."
+
 _KIND_NAMES = {
     "system": "System prompt",
     "slots": "Memory slots",
@@ -156,6 +158,7 @@ class MemoryPanel(QDockWidget):
         self.setObjectName("memory-panel")
         self.tables = MemoryTables(store)
         self.thread_id: int | None = None
+        self._prompts: dict[int, tuple[BuiltContext | None, int, int]] = {}  # per thread, this run
         self._writer = writer
         if writer is not None:
             writer.written.connect(self._written)
@@ -229,7 +232,7 @@ class MemoryPanel(QDockWidget):
 
         context_page = QWidget()
         context_layout = QVBoxLayout(context_page)
-        self.context_label = QLabel("No reply yet in this session.")
+        self.context_label = QLabel(NO_PROMPT)
         self.context_label.setWordWrap(True)
         self.context_list = QListWidget()
         self.context_list.setAccessibleName("What the model saw")
@@ -247,6 +250,12 @@ class MemoryPanel(QDockWidget):
     def show_thread(self, thread_id: int | None) -> None:
         self.thread_id = thread_id
         self.refresh()
+        shown = self._prompts.get(thread_id) if thread_id is not None else None
+        if shown is None:
+            self.context_list.clear()
+            self.context_label.setText(NO_PROMPT)
+        else:
+            self._show_prompt(*shown)
 
     def refresh(self) -> None:
         self.slot_list.clear()
@@ -307,7 +316,22 @@ class MemoryPanel(QDockWidget):
                 QListWidgetItem("No summaries yet: the thread is still short.")
             )
 
-    def show_context(self, context: BuiltContext | None, prompt_tokens: int, n_ctx: int) -> None:
+    def show_context(
+        self,
+        context: BuiltContext | None,
+        prompt_tokens: int,
+        n_ctx: int,
+        thread_id: int | None = None,
+    ) -> None:
+        """Keep a reply's prompt with its thread (default: the shown one); it is shown only while
+        that thread is, so switching threads never leaves another thread's prompt on view."""
+        thread_id = self.thread_id if thread_id is None else thread_id
+        if thread_id is not None:
+            self._prompts[thread_id] = (context, prompt_tokens, n_ctx)
+        if thread_id == self.thread_id:
+            self._show_prompt(context, prompt_tokens, n_ctx)
+
+    def _show_prompt(self, context: BuiltContext | None, prompt_tokens: int, n_ctx: int) -> None:
         self.context_list.clear()
         if context is None:
             self.context_label.setText(

@@ -89,3 +89,22 @@ def test_waiting_and_stopped_empty_replies_read_differently(qtbot, make_window) 
     window.transcript.replace_message(window.store.message(waiting.id))
     shown = _bubble_text(window, waiting.id)
     assert "…" not in shown and "stopped" in shown
+
+
+def test_the_last_prompt_tab_shows_the_shown_threads_own_prompt(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.ui.memory_panel import NO_PROMPT
+
+    window = make_window()
+    panel = window.memory_panel
+    first = window.store.create_thread("first")
+    second = window.store.create_thread("second")
+    window.refresh_threads(select=first.id)
+    assert panel.context_label.text() == NO_PROMPT
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "hello there")
+    qtbot.waitUntil(lambda: panel.context_label.text().startswith("Prompt: "), timeout=3000)
+    first_prompt = panel.context_label.text()
+    window.refresh_threads(select=second.id)
+    assert panel.context_label.text() == NO_PROMPT and panel.context_list.count() == 0
+    window.refresh_threads(select=first.id)
+    assert panel.context_label.text() == first_prompt
