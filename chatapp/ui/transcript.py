@@ -391,7 +391,15 @@ class MessageDelegate(QStyledItemDelegate):
         bubble = self._bubble_rect(option, msg, bool(index.data(DayChangeRole)))
         font = self.header_font(option.font)
         metrics = QFontMetrics(font)
-        text = _header(msg, index.data(ReadingRole) or 0, index.data(ReadDoneRole))
+        text = fitted_header(
+            msg,
+            index.data(ReadingRole) or 0,
+            index.data(ReadDoneRole),
+            metrics,
+            int(bubble.width()) - 2 * self.PAD,
+        )
+        if "‹" not in text or "›" not in text:
+            return None  # elided away in a very narrow bubble
         top = bubble.top() + self.PAD / 2
         height = self.header_height(option.font)
         x0 = bubble.left() + self.PAD
@@ -475,7 +483,13 @@ class MessageDelegate(QStyledItemDelegate):
                 header_height,
             ),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            _header(msg, index.data(ReadingRole) or 0, index.data(ReadDoneRole)),
+            fitted_header(
+                msg,
+                index.data(ReadingRole) or 0,
+                index.data(ReadDoneRole),
+                QFontMetrics(self.header_font(option.font)),
+                width - 2 * self.PAD,
+            ),
         )
         arrows = self.version_arrows(option, index)
         if arrows is not None:  # drawn as buttons: they switch versions when clicked
@@ -525,21 +539,46 @@ def _empty_text(status: MessageStatus) -> str:
     return "*(empty reply)*"
 
 
-def _header(msg: Message, reading: int = 0, done: int | None = None) -> str:
-    who = speaker(msg.role, msg.model)
+SEP = "  ·  "
+
+
+def _header(msg: Message, reading: int = 0, done: int | None = None, short: bool = False) -> str:
+    return SEP.join([speaker(msg.role, msg.model), *_header_rest(msg, reading, done, short)])
+
+
+def _header_rest(msg: Message, reading: int, done: int | None, short: bool) -> list[str]:
     when = local(msg.created_at)
-    when = when.strftime("%H:%M") if when is not None else "?"
-    parts = [who, when]
+    parts = [when.strftime("%H:%M") if when is not None else "?"]
     if msg.version_count > 1:
         parts.append(f"‹ {msg.version_index}/{msg.version_count} ›")
+    what = "reading" if short else "reading the conversation,"
     if msg.status == MessageStatus.STREAMING and reading and done is not None:
-        parts.append(f"reading the conversation, {done:,} / {reading:,} tokens… (Esc stops)")
+        parts.append(f"{what} {done:,} / {reading:,} tokens… (Esc stops)")
     elif msg.status == MessageStatus.STREAMING and reading:
-        parts.append(f"reading the conversation, {reading:,} tokens… (Esc stops)")
+        parts.append(f"{what} {reading:,} tokens… (Esc stops)")
     elif msg.status == MessageStatus.STREAMING:
         parts.append("writing…")
     elif msg.status == MessageStatus.STOPPED:
         parts.append("stopped")
     elif msg.status == MessageStatus.ERROR:
         parts.append("failed")
-    return "  ·  ".join(parts)
+    return parts
+
+
+def fitted_header(
+    msg: Message, reading: int, done: int | None, metrics: QFontMetrics, width: int
+) -> str:
+    """The header as it fits one line of a narrow bubble: the progress and "(Esc stops)" are
+    what the user needs while a long prompt is read, so the wording shortens first, then the
+    model's name is elided, and only then the end."""
+    for short in (False, True):
+        text = _header(msg, reading, done, short)
+        if metrics.horizontalAdvance(text) <= width:
+            return text
+    rest = SEP.join(_header_rest(msg, reading, done, True))
+    room = width - metrics.horizontalAdvance(SEP + rest)
+    who = metrics.elidedText(speaker(msg.role, msg.model), Qt.TextElideMode.ElideRight, room)
+    text = who + SEP + rest if room > 0 and who else rest
+    if metrics.horizontalAdvance(text) > width:
+        text = SEP.join(_header_rest(msg, reading, done, True)[1:])  # without the time
+    return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)

@@ -108,3 +108,60 @@ def test_the_last_prompt_tab_shows_the_shown_threads_own_prompt(qtbot, make_wind
     assert panel.context_label.text() == NO_PROMPT and panel.context_list.count() == 0
     window.refresh_threads(select=first.id)
     assert panel.context_label.text() == first_prompt
+
+
+def test_the_reading_header_keeps_its_numbers_in_a_narrow_bubble(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QFontMetrics
+
+    from chatapp.domain import Message
+    from chatapp.ui.transcript import MessageDelegate, _header, fitted_header
+
+    reply = Message(
+        id=1,
+        thread_id=1,
+        parent_id=None,
+        role=Role.ASSISTANT,
+        content="",
+        created_at=1_700_000_000.0,
+        status=MessageStatus.STREAMING,
+        model="SmolLM2-135M-Instruct.Q4_1",
+        version_index=2,
+        version_count=2,
+    )
+    metrics = QFontMetrics(MessageDelegate.header_font(QFont()))
+    full = _header(reply, 7900, 4600)
+    assert fitted_header(reply, 7900, 4600, metrics, 10_000) == full  # room: nothing changes
+    wanted = "4,600 / 7,900 tokens… (Esc stops)"
+    for width in (
+        int(metrics.horizontalAdvance(full) * 0.8),
+        int(metrics.horizontalAdvance(full) * 0.6),
+        metrics.horizontalAdvance(f"‹ 2/2 ›  ·  reading {wanted}") + 2,
+    ):
+        fitted = fitted_header(reply, 7900, 4600, metrics, width)
+        assert wanted in fitted, (width, fitted)  # the numbers and how to stop stay readable
+        assert metrics.horizontalAdvance(fitted) <= width
+    narrowest = fitted_header(reply, 7900, 4600, metrics, 60)
+    assert metrics.horizontalAdvance(narrowest) <= 60 and narrowest.endswith("…")
+
+
+def test_version_arrows_still_work_in_a_narrow_window_with_the_panel_open(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    window = make_window()
+    window.new_thread()
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "hi")
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        window.regenerate()
+    window.memory_panel.show()
+    window.resize(700, 600)
+    qtbot.wait(50)
+    view = window.transcript_view
+    row = window.transcript.rowCount() - 1
+    option = QStyleOptionViewItem()
+    option.initFrom(view)
+    option.rect = view.visualRect(window.transcript.index(row))
+    arrows = view.itemDelegate().version_arrows(option, window.transcript.index(row))
+    assert arrows is not None and arrows[0].right() < arrows[1].left() <= option.rect.right()
