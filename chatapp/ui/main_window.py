@@ -58,6 +58,7 @@ __all__ = ["MainWindow", "font_points"]
 
 log = logging.getLogger("chatapp.ui")
 DETAILS_MARK = "Last lines of llama.cpp's log:"
+BUSY_TITLE_CHARS = 30  # a thread's title quoted in a status-bar notice, so the sentence fits
 
 
 class MainWindow(QMainWindow):
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         )
         self._focused_once = False
         self._current_thread: int | None = None
+        self._busy_notice = ""
         self.jobs = jobs if jobs is not None else Jobs(self)
         self.jobs.on_bug = self.show_error
         self.drafts = Drafts(
@@ -294,6 +296,8 @@ class MainWindow(QMainWindow):
         if not was_none:
             self.drafts.save()
         self._current_thread = thread_id
+        if self._busy_notice and self.statusBar().currentMessage() == self._busy_notice:
+            self.statusBar().clearMessage()  # it spoke of the thread left ("in another thread")
         self.follow.resume()  # a thread opens at its end
         self.transcript.load_thread(thread_id)
         self.memory_panel.show_thread(thread_id)
@@ -363,16 +367,7 @@ class MainWindow(QMainWindow):
         if not text.strip():
             return
         if self.session.busy:  # the text stays in the composer; no dialog in the way
-            writing = self.session.reply_thread
-            where = ""
-            if writing is not None and writing != self._current_thread:
-                thread = self.threads_model.thread_at(self.threads_model.row_of(writing))
-                where = f" in “{thread.title or 'New chat'}”" if thread else " in another thread"
-            self.notice(
-                f"A reply is being written{where}: your message stays here; send it when that "
-                "reply ends, or stop it (Esc).",
-                8000,
-            )
+            self.busy_notice("your message stays here; send it")
             return
         if self._current_thread is None:
             self.new_thread()
@@ -383,7 +378,26 @@ class MainWindow(QMainWindow):
             self.drafts.timer.stop()
             self.drafts.store(self._current_thread, "")
 
+    def busy_notice(self, then: str) -> None:
+        """Why an action waits while a reply is being written: a quiet status-bar line, not a
+        dialog, short enough to be read whole (a long thread title is cut)."""
+        writing = self.session.reply_thread
+        where = ""
+        if writing is not None and writing != self._current_thread:
+            thread = self.threads_model.thread_at(self.threads_model.row_of(writing))
+            title = (thread.title or "New chat") if thread else ""
+            if len(title) > BUSY_TITLE_CHARS:
+                title = title[: BUSY_TITLE_CHARS - 1].rstrip() + "…"
+            where = f" in “{title}”" if thread else " in another thread"
+        self._busy_notice = (
+            f"A reply is being written{where}: {then} when it ends, or stop it (Esc)."
+        )
+        self.notice(self._busy_notice, 8000)
+
     def regenerate(self) -> None:
+        if self.session.busy:
+            self.busy_notice("regenerate")
+            return
         last = self.transcript.message_at(self.transcript.rowCount() - 1)
         if last is not None and last.role.value == "assistant":
             self.session.regenerate(last.id)

@@ -63,6 +63,9 @@ class MessageActions(QObject):
     def regenerate(self, message: Message) -> bool:
         """A new version of a reply. One in the middle of the thread says first that the
         messages after it stay with the current version (reachable with ‹ ›)."""
+        if self._window.session.busy:
+            self._window.busy_notice("regenerate")  # as Enter does: no dialog in the way
+            return False
         transcript = self._window.transcript
         row = transcript.row_of(message.id)
         later = transcript.rowCount() - 1 - row if row >= 0 else 0

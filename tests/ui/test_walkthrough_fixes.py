@@ -165,3 +165,48 @@ def test_version_arrows_still_work_in_a_narrow_window_with_the_panel_open(
     option.rect = view.visualRect(window.transcript.index(row))
     arrows = view.itemDelegate().version_arrows(option, window.transcript.index(row))
     assert arrows is not None and arrows[0].right() < arrows[1].left() <= option.rect.right()
+
+
+def test_busy_notices_quote_a_short_title_fit_the_bar_and_regenerate_asks_no_dialog(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    fake.delay = 0.02
+    window = make_window()
+    window.resize(960, 680)
+    long_title = "Hello! What is the capital of France, and why is it there?"
+    writing = window.store.create_thread(long_title)
+    window.refresh_threads(select=writing.id)
+    fake.enqueue([" ".join(["long"] * 300)])
+    type_and_send(qtbot, window, "go on")
+    qtbot.waitUntil(lambda: window.session.busy, timeout=5000)
+    other = window.store.create_thread("elsewhere")
+    user = window.store.add_message(other.id, Role.USER, "hi")
+    reply = window.store.add_message(other.id, Role.ASSISTANT, "hello", parent_id=user.id)
+    window.refresh_threads(select=other.id)
+    errors: list[str] = []
+    window.session.error.connect(errors.append)
+
+    type_and_send(qtbot, window, "meanwhile")
+    notice = window.statusBar().currentMessage()
+    assert "being written in “Hello! What is the capital of…”" in notice
+    assert notice.endswith("send it when it ends, or stop it (Esc).")
+    label = window.statusBar().message
+    qtbot.waitUntil(lambda: label.text() == notice, timeout=2000)  # shown whole, not cut
+
+    window.statusBar().clearMessage()
+    window.regenerate()  # Ctrl+R
+    assert "regenerate when it ends" in window.statusBar().currentMessage()
+    window.statusBar().clearMessage()
+    assert window.messages.regenerate(window.store.message(reply.id)) is False  # context menu
+    assert "regenerate when it ends" in window.statusBar().currentMessage()
+    assert not errors
+    assert not [
+        w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()
+    ]
+
+    window.refresh_threads(select=writing.id)  # the notice spoke of the thread left
+    assert window.statusBar().currentMessage() == ""
+    window.stop_button.click()
+    qtbot.waitUntil(lambda: not window.session.busy, timeout=10000)
