@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
+    QHeaderView,
     QMenuBar,
     QMessageBox,
     QTableWidget,
@@ -118,13 +119,37 @@ def shortcuts_dialog(rows: list[tuple[str, str]], parent: QWidget) -> QDialog:
     for row, (keys, what) in enumerate(rows):
         table.setItem(row, 0, QTableWidgetItem(keys))
         table.setItem(row, 1, QTableWidgetItem(what))
+    # sized to its content, and long descriptions wrap rather than scroll sideways
+    table.setWordWrap(True)
+    table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     table.resizeColumnsToContents()
-    table.horizontalHeader().setStretchLastSection(True)
+    wanted = table.columnWidth(0) + table.columnWidth(1)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+    table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     layout.addWidget(table)
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
     buttons.rejected.connect(dialog.reject)
     layout.addWidget(buttons)
-    dialog.resize(520, 480)
+    margins = layout.contentsMargins()
+    chrome = 2 * table.frameWidth() + margins.left() + margins.right()
+    width = wanted + chrome + table.verticalScrollBar().sizeHint().width() + 8
+    least = table.verticalHeader().minimumSectionSize()
+    grid = 1 if table.showGrid() else 0
+    rows_height = sum(max(table.sizeHintForRow(r), least) + grid for r in range(len(rows)))
+    height = (
+        rows_height
+        + header.sizeHint().height()
+        + buttons.sizeHint().height()
+        + 2 * table.frameWidth()
+        + margins.top()
+        + margins.bottom()
+        + layout.spacing()
+        + 8
+    )
+    screen = parent.screen().availableGeometry()
+    dialog.resize(min(width, int(screen.width() * 0.9)), min(height, int(screen.height() * 0.8)))
     return dialog
 
 

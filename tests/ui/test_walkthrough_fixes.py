@@ -210,3 +210,27 @@ def test_busy_notices_quote_a_short_title_fit_the_bar_and_regenerate_asks_no_dia
     assert window.statusBar().currentMessage() == ""
     window.stop_button.click()
     qtbot.waitUntil(lambda: not window.session.busy, timeout=10000)
+
+
+def test_the_shortcuts_table_fits_without_a_sideways_scrollbar(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QTableWidget
+
+    window = make_window()
+    window.show_shortcuts()
+    dialog = window._shortcuts_dialog
+    qtbot.waitExposed(dialog)
+    table = dialog.findChild(QTableWidget)
+    assert table.rowCount() > 10
+    assert not table.horizontalScrollBar().isVisible()
+    assert table.viewport().width() >= table.columnWidth(0) + table.columnWidth(1)
+    metrics = table.fontMetrics()
+    for row in range(table.rowCount()):
+        keys, what = table.item(row, 0).text(), table.item(row, 1).text()
+        assert metrics.horizontalAdvance(keys) <= table.columnWidth(0)
+        lines = -(-metrics.horizontalAdvance(what) // max(1, table.columnWidth(1) - 8))
+        assert table.rowHeight(row) >= lines * metrics.lineSpacing(), what  # wrapped, not cut
+    screen = window.screen().availableGeometry()
+    assert dialog.width() <= screen.width() and dialog.height() <= screen.height()
+    if dialog.height() < int(screen.height() * 0.8):  # room for every row: no scrolling at all
+        assert table.verticalScrollBar().maximum() == 0
+    dialog.close()
