@@ -530,9 +530,11 @@ class MainWindow(QMainWindow):
         except (StorageError, OSError) as exc:
             self.show_error(f"The settings could not be saved: {exc}")
             return
-        self.app_settings = new
+        from chatapp.ui.settings_dialog import saved_message
+
+        old, self.app_settings = self.app_settings, new
         self.apply_appearance()
-        self.notice("Settings saved. Model settings apply when a model is next loaded.", 6000)
+        self.notice(saved_message(old, new), 6000)
 
     def apply_appearance(self) -> None:
         """Theme and font size, at once (the text of every view scales with the size)."""

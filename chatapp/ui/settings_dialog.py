@@ -283,3 +283,14 @@ class SettingsDialog(QDialog):
     def remove_folder(self) -> None:
         for item in self.folders.selectedItems():
             self.folders.takeItem(self.folders.row(item))
+
+
+LOAD_FIELDS = ("default_model", "gpu", "gpu_layers", "n_ctx", "threads")
+
+
+def saved_message(old: AppSettings, new: AppSettings) -> str:
+    """What saving changed, said plainly: the note about the next model load only when a
+    setting read at load time changed (a new theme applies at once)."""
+    if any(getattr(old, name) != getattr(new, name) for name in LOAD_FIELDS):
+        return "Settings saved. Model settings apply when a model is next loaded."
+    return "Settings saved."

@@ -234,3 +234,20 @@ def test_the_shortcuts_table_fits_without_a_sideways_scrollbar(qtbot, make_windo
     if dialog.height() < int(screen.height() * 0.8):  # room for every row: no scrolling at all
         assert table.verticalScrollBar().maximum() == 0
     dialog.close()
+
+
+def test_saving_settings_says_only_what_applies(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    window.open_settings()
+    dialog = window._settings_dialog
+    dialog.theme.setCurrentText("dark" if dialog.theme.currentText() != "dark" else "light")
+    dialog.accept()
+    assert window.statusBar().currentMessage() == "Settings saved."
+    window.open_settings()
+    dialog = window._settings_dialog
+    dialog.n_ctx.setValue(2048)
+    dialog.accept()
+    assert window.app_settings.n_ctx == 2048
+    assert window.statusBar().currentMessage() == (
+        "Settings saved. Model settings apply when a model is next loaded."
+    )
