@@ -143,7 +143,8 @@ def main(argv: list[str]) -> int:
     overall = sum(r["reused"] for r in rows[1:]) / max(1, sum(r["prompt_tokens"] for r in rows[1:]))
     print(
         table(
-            f"cache: {args.turns} turns, context {args.ctx}, SmolLM2 on the CPU, keep_coverage {params.keep_coverage},"
+            f"cache: {args.turns} turns, context {args.ctx}, SmolLM2 on the CPU,"
+            f" keep_coverage {params.keep_coverage},"
             f" kept_share {params.kept_share}, top_share {params.top_share}",
             [
                 "turn",
@@ -181,17 +182,21 @@ def main(argv: list[str]) -> int:
     recalled = [r["recall_coverage"] for r in rows if r["recall_coverage"] is not None]
     coverage = sum(recalled) / len(recalled) if recalled else None
     print(
-        f"\nreused on turns where no summary changed: {ratio:.1%}  (all turns after the first: {overall:.1%})"
+        f"\nreused on turns where no summary changed: {ratio:.1%}"
+        f"  (all turns after the first: {overall:.1%})"
     )
     if with_recall:
         print(
-            f"reused on those turns once recall is needed (the thread outgrew the context): {recall_ratio:.1%}, "
-            f"{sum(r['evaluated'] for r in with_recall) / len(with_recall):.0f} tokens read per turn"
+            "reused on those turns once recall is needed (the thread outgrew the context):"
+            f" {recall_ratio:.1%},"
+            f" {sum(r['evaluated'] for r in with_recall) / len(with_recall):.0f}"
+            " tokens read per turn"
         )
     if coverage is not None:
         print(
-            f"recall: the prompt carried {coverage:.1%} of what a fresh recall would show (ranking-weighted, "
-            f"{len(recalled)} turns with recall; the block was kept on {sum(r['recall_kept'] for r in rows)})"
+            f"recall: the prompt carried {coverage:.1%} of what a fresh recall would show"
+            f" (ranking-weighted, {len(recalled)} turns with recall;"
+            f" the block was kept on {sum(r['recall_kept'] for r in rows)})"
         )
     write_json(
         args.json,

@@ -55,7 +55,11 @@ def test_a_block_chosen_again_keeps_what_stays_in_place(store: Store, embedder) 
         store, words, embedder.encode_one, params=BuilderParams(keep_coverage=1.0, top_share=0.0)
     )
     first = builder.build(
-        thread_id, "sys", ask(store, thread_id, "Which films did we watch?", day(7)), 250, now=day(7)
+        thread_id,
+        "sys",
+        ask(store, thread_id, "Which films did we watch?", day(7)),
+        250,
+        now=day(7),
     )
     second = builder.build(
         thread_id,
@@ -92,7 +96,11 @@ def test_a_kept_block_is_shown_in_its_own_order_and_within_budget(store: Store, 
         store, words, embedder.encode_one, params=BuilderParams(keep_coverage=1.0, top_share=0.0)
     )
     builder.build(
-        thread_id, "sys", ask(store, thread_id, "Which films did we watch?", day(7)), 250, now=day(7)
+        thread_id,
+        "sys",
+        ask(store, thread_id, "Which films did we watch?", day(7)),
+        250,
+        now=day(7),
     )
     mixed = builder.build(
         thread_id,
