@@ -84,11 +84,18 @@ def main(argv: list[str]) -> int:
         system = "You are a friendly assistant. Answer briefly."
         budget = args.ctx - reply_room(args.ctx, settings.max_tokens)
         summary_count = 0
+        previous: list[int] = []
+        previous_text = ""
         for turn in range(args.turns):
             text = TOPICS[turn % len(TOPICS)] + ("" if turn < len(TOPICS) else f" (again, {turn})")
             question = store.add_message(thread.id, Role.USER, text)
             fixed = backend.count_tokens([backend_msg("system", system), backend_msg("user", text)])
             built = builder.build(thread.id, system, question, max(0, budget - fixed - 64))
+            tokens = backend.prompt_tokens(built.messages)
+            rendered = backend.render_prompt(built.messages)
+            same = _common_prefix(previous, tokens)
+            breaks = _part_at(rendered, previous_text, built.messages) if previous else ""
+            previous, previous_text = tokens, rendered
             t0 = time.perf_counter()
             result = backend.generate(built.messages, settings, threading.Event(), lambda _t: None)
             seconds = time.perf_counter() - t0
@@ -124,6 +131,8 @@ def main(argv: list[str]) -> int:
                     "system_hash": hash(built.messages[0].content) % 10000,
                     "recall_kept": built.recall_kept,
                     "recall_coverage": built.recall_coverage,
+                    "first_change": same if turn else None,
+                    "changed_part": breaks,
                 }
             )
             summary_count = len(MemoryTables(store).summaries(thread.id, current_only=False))
@@ -134,7 +143,8 @@ def main(argv: list[str]) -> int:
     overall = sum(r["reused"] for r in rows[1:]) / max(1, sum(r["prompt_tokens"] for r in rows[1:]))
     print(
         table(
-            f"cache: {args.turns} turns, context {args.ctx}, SmolLM2 on the CPU, keep_coverage {params.keep_coverage},"
+            f"cache: {args.turns} turns, context {args.ctx}, SmolLM2 on the CPU,"
+            f" keep_coverage {params.keep_coverage},"
             f" kept_share {params.kept_share}, top_share {params.top_share}",
             [
                 "turn",
@@ -145,6 +155,7 @@ def main(argv: list[str]) -> int:
                 "window",
                 "recall",
                 "coverage",
+                "first change",
             ],
             [
                 [
@@ -158,6 +169,7 @@ def main(argv: list[str]) -> int:
                     if r["recall_coverage"] is None
                     else ("kept" if r["recall_kept"] else "chosen"),
                     "" if r["recall_coverage"] is None else f"{100 * r['recall_coverage']:.0f}%",
+                    "" if r["first_change"] is None else f"{r['first_change']} {r['changed_part']}",
                 ]
                 for r in rows
             ],
@@ -170,17 +182,21 @@ def main(argv: list[str]) -> int:
     recalled = [r["recall_coverage"] for r in rows if r["recall_coverage"] is not None]
     coverage = sum(recalled) / len(recalled) if recalled else None
     print(
-        f"\nreused on turns where no summary changed: {ratio:.1%}  (all turns after the first: {overall:.1%})"
+        f"\nreused on turns where no summary changed: {ratio:.1%}"
+        f"  (all turns after the first: {overall:.1%})"
     )
     if with_recall:
         print(
-            f"reused on those turns once recall is needed (the thread outgrew the context): {recall_ratio:.1%}, "
-            f"{sum(r['evaluated'] for r in with_recall) / len(with_recall):.0f} tokens read per turn"
+            "reused on those turns once recall is needed (the thread outgrew the context):"
+            f" {recall_ratio:.1%},"
+            f" {sum(r['evaluated'] for r in with_recall) / len(with_recall):.0f}"
+            " tokens read per turn"
         )
     if coverage is not None:
         print(
-            f"recall: the prompt carried {coverage:.1%} of what a fresh recall would show (ranking-weighted, "
-            f"{len(recalled)} turns with recall; the block was kept on {sum(r['recall_kept'] for r in rows)})"
+            f"recall: the prompt carried {coverage:.1%} of what a fresh recall would show"
+            f" (ranking-weighted, {len(recalled)} turns with recall;"
+            f" the block was kept on {sum(r['recall_kept'] for r in rows)})"
         )
     write_json(
         args.json,
@@ -202,3 +218,49 @@ def backend_msg(role: str, content: str):  # type: ignore[no-untyped-def]
     from chatapp.domain import ChatMessage
 
     return ChatMessage(role, content)
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _part_at(rendered: str, before: str, messages) -> str:  # type: ignore[no-untyped-def]
+    """Which part of the prompt holds its first character that differs from the prompt
+    before: a section of the system message (by its heading), a recent message (counted from
+    the window's start) or the last message."""
+    at = next((i for i, (x, y) in enumerate(zip(rendered, before)) if x != y), None)
+    if at is None:
+        return "none" if len(rendered) == len(before) else "end"
+    starts: list[tuple[int, str]] = []
+    cursor = 0
+    first = 0
+    if messages and messages[0].role == "system":
+        system = messages[0].content
+        base = rendered.find(system)
+        starts.append((0, "system"))
+        for name, heading in (
+            ("date", "Today is "),
+            ("recall", "Excerpts from earlier in this conversation:"),
+            ("summary", "Summary of the earlier conversation:"),
+            ("slots", "What you know about the user and this conversation:"),
+        ):
+            if heading in system:
+                starts.append((base + system.find(heading), name))
+        cursor = base + len(system)
+        first = 1
+    for k, m in enumerate(messages[first:]):
+        found = rendered.find(m.content, cursor)
+        name = "last message" if first + k == len(messages) - 1 else f"recent[{k}]"
+        # the template's tokens before a message belong to it
+        starts.append((rendered.rfind("\n", cursor, found) if found > cursor else cursor, name))
+        cursor = found + len(m.content)
+    name = "system"
+    for start, part in sorted(starts):
+        if start <= at:
+            name = part
+    return name

@@ -565,13 +565,10 @@ class ContextBuilder:
         )
 
         if previous and self._still_shown(thread_id, previous, window_start):
-            # the lines as they were shown (a long message's cut depends on the message it was
-            # recalled for)
-            kept_items = [
-                (m, previous[m.id])
-                for m in sorted((messages[i] for i in previous), key=lambda m: m.depth)
-            ]
-            kept_cost = self._block_cost(kept_items, info)
+            # the lines as they were shown, in their order (a long message's cut depends on
+            # the message it was recalled for)
+            kept_items = [(messages[i], line) for i, line in previous.items()]
+            kept_cost = self._shown_cost(kept_items, info)
             if kept_cost <= rest:
                 wanted_now = {m.id for m, _t in block_now} - set(previous)
                 more, more_cost = self._fill(
@@ -593,14 +590,28 @@ class ContextBuilder:
                         covered,
                         True,
                     )
-        kept_items, kept_cost = block_now, block_cost
-        self._kept[thread_id] = {m.id: line for m, line in _by_depth(kept_items)}
+        kept_items, kept_cost = _by_depth(block_now), block_cost
+        if previous:  # what stays in the block keeps its place and line: the prefix holds to it
+            in_place = _in_place(block_now, previous)
+            cost = self._shown_cost(in_place, info)
+            # a day headed twice, or an earlier line longer than today's cut, may not fit:
+            # the new lines that rank lowest give way
+            while cost > rest and len(in_place) > 1 and in_place[-1][0].id not in previous:
+                worst = min(
+                    (item for item in in_place if item[0].id not in previous),
+                    key=lambda item: score[item[0].id],
+                )
+                in_place.remove(worst)
+                cost = self._shown_cost(in_place, info)
+            if cost <= rest:
+                kept_items, kept_cost = in_place, cost
+        self._kept[thread_id] = {m.id: line for m, line in kept_items}
         more, more_cost = self._fill(
             hits, info, rest - kept_cost, {m.id for m, _t in kept_items} | top_ids
         )
         covered = coverage({m.id for m, _t in kept_items + top + more})
         return _Recalled(
-            _by_depth(kept_items),
+            kept_items,
             _by_depth(top + more),
             kept_cost,
             top_cost + more_cost,
@@ -722,6 +733,14 @@ class ContextBuilder:
         )
         return lines + sum(self._day_cost(d) for d in {e.day for e in excerpts})
 
+    def _shown_cost(self, items: Sequence[tuple[Message, str]], info: _Excerpts) -> int:
+        """A block's cost in the order shown: a day heads each run of its lines, so a day
+        whose lines are apart (a block that kept its earlier lines in place) is headed again."""
+        days = [info.get(m.id).day for m, _t in items]
+        runs = [d for i, d in enumerate(days) if i == 0 or days[i - 1] != d]
+        repeated = sum(self._day_cost(d) for d in runs) - sum(self._day_cost(d) for d in set(runs))
+        return self._block_cost(items, info) + repeated
+
     def _still_shown(self, thread_id: int, ids: Collection[int], window_start: int) -> bool:
         """The kept messages are all still on the thread's shown path, before the window."""
         return self.store.count_on_path(thread_id, ids, window_start) == len(ids)
@@ -799,6 +818,17 @@ def _superseded(slots: Sequence[SlotRow]) -> dict[int, tuple[str, float]]:
 
 def _earlier_note(current: str, since: float) -> str:
     return f" [earlier; on {_short_date(since)} this changed: {current}]"
+
+
+def _in_place(
+    chosen: list[tuple[Message, str]], previous: dict[int, str]
+) -> list[tuple[Message, str]]:
+    """A block chosen again, laid out for the cache: the messages the earlier block also
+    showed first, in its order and with its lines, then the new ones by depth."""
+    ids = {m.id for m, _t in chosen}
+    by_id = {m.id: m for m, _t in chosen}
+    stay = [(by_id[i], line) for i, line in previous.items() if i in ids]
+    return stay + _by_depth([(m, t) for m, t in chosen if m.id not in previous])
 
 
 def _by_depth(items: list[tuple[Message, str]]) -> list[tuple[Message, str]]:
