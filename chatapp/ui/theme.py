@@ -123,4 +123,23 @@ def apply_theme(app: QGuiApplication, theme: str) -> bool:
         app.setPalette(QPalette())
     else:
         app.setPalette(palette(dark))
+    _check_boxes(app, dark)
     return is_dark(app.palette())
+
+
+def _check_boxes(app: QGuiApplication, dark: bool | None) -> None:
+    """Fusion draws a check box's frame in the window colour made darker: on the dark window
+    that is the colour of the box itself, and an unticked box vanished. Check boxes and radio
+    buttons get a lighter window (their frame) and base (their inside) in the dark theme."""
+    from PySide6.QtWidgets import QApplication
+
+    if not isinstance(app, QApplication):
+        return
+    for name in ("QCheckBox", "QRadioButton"):
+        if dark:
+            boxes = palette(True)
+            boxes.setColor(_R.Window, QColor("#8a8f96"))  # frame: darker(140) ≈ #63666b
+            boxes.setColor(_R.Base, QColor("#2d2f33"))
+            app.setPalette(boxes, name)
+        else:
+            app.setPalette(app.palette(), name)

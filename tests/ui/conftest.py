@@ -55,6 +55,9 @@ def app_wide_look(qapp):  # type: ignore[no-untyped-def]
     the same look (a 15 pt font left by one test made the next one's window wider than its
     screen)."""
     font, palette = qapp.font(), qapp.palette()
+    boxes = {name: qapp.palette(name) for name in ("QCheckBox", "QRadioButton")}
     yield
     qapp.setFont(font)
     qapp.setPalette(palette)
+    for name, box_palette in boxes.items():
+        qapp.setPalette(box_palette, name)

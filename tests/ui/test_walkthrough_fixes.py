@@ -251,3 +251,29 @@ def test_saving_settings_says_only_what_applies(qtbot, make_window) -> None:  # 
     assert window.statusBar().currentMessage() == (
         "Settings saved. Model settings apply when a model is next loaded."
     )
+
+
+def test_an_unticked_check_box_stands_out_in_the_dark_theme(qtbot, qapp) -> None:  # type: ignore[no-untyped-def]
+    """Fusion draws the frame in the window colour made darker: on the dark window that was
+    the colour of the box itself, and "Share facts about me" unticked vanished."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QCheckBox
+
+    from chatapp.ui.theme import apply_theme
+
+    apply_theme(qapp, "dark")
+    box = QCheckBox("Share facts about me")
+    qtbot.addWidget(box)
+    box.ensurePolished()  # a widget takes its class's palette when it is polished
+    role = QPalette.ColorRole
+    frame = box.palette().color(role.Window).darker(140)
+    around = qapp.palette().color(role.Window)  # the panel the box sits on
+    inside = box.palette().color(role.Base)
+    assert abs(frame.lightness() - around.lightness()) >= 40
+    assert abs(frame.lightness() - inside.lightness()) >= 40
+    assert box.palette().color(role.WindowText) == qapp.palette().color(role.WindowText)
+    apply_theme(qapp, "light")
+    light = QCheckBox()
+    qtbot.addWidget(light)
+    light.ensurePolished()
+    assert light.palette().color(role.Window) == qapp.palette().color(role.Window)
