@@ -202,7 +202,12 @@ class ModelLibrary(QDialog):
         self.table.setAccessibleName("Models")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        # the name takes what the facts leave: with every column at its default width the
+        # built-in model's name lost its "(built-in)" in a 900 px dialog
+        for column in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda _i: self._choose())
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._name_buttons())
         layout.addWidget(self.table)

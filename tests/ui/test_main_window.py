@@ -489,6 +489,10 @@ def test_model_library_lists_builtin_and_folder_models(
     model = library.model
     names = [model.data(model.index(r, 0)) for r in range(model.rowCount())]
     assert names == [f"{default_model.name} (built-in)", "mine.Q4_1.gguf", "big @ lab"]
+    library.show()
+    qtbot.waitExposed(library)
+    width = library.table.fontMetrics().horizontalAdvance(names[0])
+    assert library.table.columnWidth(0) > width  # "(built-in)" is not cut off
     assert (
         model.data(model.index(2, 1)) == "server"
         and model.data(model.index(2, 0), PathRole) == "server:http://127.0.0.1:9/v1"
