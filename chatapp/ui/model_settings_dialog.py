@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -95,6 +96,7 @@ class ModelSettingsDialog(QDialog):
         self.memory = QLabel()
         self.memory.setWordWrap(True)
         self.memory.setAccessibleName("Memory estimate")
+        self.memory.installEventFilter(self)
         self.offload = QComboBox()
         self.offload.setAccessibleName("GPU offload")
         for value, label in OFFLOAD_LABELS:
@@ -209,8 +211,22 @@ class ModelSettingsDialog(QDialog):
                 "replies may degrade."
             )
         self.memory.setText(text)
+        self._fit_memory()
         self.gpu_layers.setEnabled(self.offload.currentData() == "layers")
         self.template_text.setVisible(self.template.currentText() == CUSTOM_TEMPLATE)
+
+    def _fit_memory(self) -> None:
+        """The form gives a wrapped label one line's height when its text grows after the
+        dialog was laid out (the estimate's second line was cut at its top): the label asks
+        for the height its text needs at its width, and the dialog grows to it."""
+        label = self.memory
+        if label.width() > 0:
+            label.setMinimumHeight(label.heightForWidth(label.width()))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.memory and event.type() == QEvent.Type.Resize:
+            self._fit_memory()  # laid out (or narrower): the lines its width needs
+        return super().eventFilter(watched, event)
 
     def values(self) -> ModelSettings:
         choice = self.template.currentText()

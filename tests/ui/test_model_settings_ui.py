@@ -209,3 +209,20 @@ def test_a_failed_gpu_load_is_told_in_the_window(
         "Running on the CPU: loading on the GPU failed: cudaMalloc failed: out of memory"
     )
     assert window.model_label.text() == "other · CPU, 1 threads"
+
+
+def test_the_memory_estimate_shows_whole_as_it_grows(
+    qtbot, make_window, engine, tmp_path: Path, default_model: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A wrapped label in the form kept one line's height when its text grew after the dialog
+    was laid out: the estimate's first line was cut at its top."""
+    window = _window_with_real_file(qtbot, make_window, engine, tmp_path, default_model)
+    window.open_model_settings()
+    dialog = window.model_dialogs.settings_dialog
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    label = dialog.memory
+    for n_ctx in (0, 2048, 131072):  # one line, two, three (past the trained context)
+        dialog.n_ctx.setValue(n_ctx)
+        qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()))
+    assert "Longer than the trained context" in label.text()
