@@ -3,8 +3,6 @@ for the model's, so the property test can run many cases quickly)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,18 +11,7 @@ from chatapp.memory.builder import BuilderParams, ContextBuilder, params_for
 from chatapp.memory.service import MemoryService
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
-
-
-def words(text: str) -> int:
-    return len(text.split()) + 1
-
-
-def day(n: int, hour: int = 10) -> float:
-    return dt.datetime(2026, 3, 1 + n, hour).timestamp()
-
-
-def ask(store: Store, thread_id: int, text: str, when: float) -> Message:
-    return store.add_message(thread_id, Role.USER, text, created_at=when)
+from tests.unit.memory.thread_helpers import ask, day, words
 
 
 def synthetic_weeks(store: Store) -> int:

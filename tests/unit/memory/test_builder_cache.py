@@ -4,24 +4,11 @@ and the real embedder; a word-count tokenizer stands in for the model's."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-from chatapp.domain import Message, Role
+from chatapp.domain import Role
 from chatapp.memory.builder import BuilderParams, BuiltContext, ContextBuilder
 from chatapp.memory.service import MemoryService
 from chatapp.store import Store
-
-
-def words(text: str) -> int:
-    return len(text.split()) + 1
-
-
-def day(n: int, hour: int = 10) -> float:
-    return dt.datetime(2026, 3, 1 + n, hour).timestamp()
-
-
-def ask(store: Store, thread_id: int, text: str, when: float) -> Message:
-    return store.add_message(thread_id, Role.USER, text, created_at=when)
+from tests.unit.memory.thread_helpers import ask, day, words
 
 
 def a_thread(store: Store) -> int:

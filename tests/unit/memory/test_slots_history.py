@@ -6,8 +6,6 @@ to wordings nobody tuned it for."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pytest
 
@@ -18,17 +16,10 @@ from chatapp.memory.service import MemoryService
 from chatapp.memory.slots import SlotBank, same_value
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables, SlotHistory, SlotRow
+from tests.unit.memory.thread_helpers import day, words
 
 DAY = 86400.0
 T0 = 1_750_000_000.0
-
-
-def words(text: str) -> int:
-    return len(text.split()) + 1
-
-
-def day(n: int, hour: int = 10) -> float:
-    return dt.datetime(2026, 3, 1 + n, hour).timestamp()
 
 
 @pytest.fixture(scope="module")
