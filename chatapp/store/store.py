@@ -181,10 +181,13 @@ class Store:
         row = self._one(f"SELECT {_THREAD_COLS} FROM threads WHERE id = ?", (thread_id,))
         if row is None:
             raise KeyError(f"no thread {thread_id}")
-        count = self._one(
-            "SELECT count(*) FROM messages WHERE thread_id = ? AND active = 1", (thread_id,)
+        # the shown path holds one message per depth from 0, so its length is its deepest
+        # depth + 1: one index seek, where count(*) read every entry of a long thread's path
+        # (and, encrypted, decrypted each of its pages on a fresh connection)
+        deepest = self._one(
+            "SELECT max(depth) FROM messages WHERE thread_id = ? AND active = 1", (thread_id,)
         )[0]
-        return _thread(row, count)
+        return _thread(row, 0 if deepest is None else deepest + 1)
 
     def threads(self, *, trash: bool = False) -> list[Thread]:
         """Threads ordered as the sidebar shows them: pinned first, then by last activity."""

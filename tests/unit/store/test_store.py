@@ -139,6 +139,38 @@ def test_deleting_a_shown_version_shows_a_sibling(store: Store) -> None:
     assert store.path(t.id) == []
 
 
+def test_a_threads_message_count_is_its_shown_path_through_every_change(store: Store) -> None:
+    """thread() counts the shown path by its deepest depth (one index seek, not a scan of a
+    long thread): it must equal the path's length after adds, new versions, a version
+    switch to a shorter branch, a new root version and deletions."""
+    t = store.create_thread()
+
+    def shown() -> int:
+        count = store.thread(t.id).message_count
+        assert count == len(store.path(t.id)) == store.path_length(t.id)
+        return count
+
+    assert shown() == 0
+    u1, a1 = chat(store, t.id, "question", "answer one")
+    a2 = store.add_message(t.id, Role.ASSISTANT, "answer two", parent_id=u1).id
+    chat(store, t.id, "follow up", "follow answer")
+    assert shown() == 4
+    store.select_version(a1)
+    assert shown() == 2
+    store.select_version(a2)
+    assert shown() == 4
+    store.add_message(t.id, Role.USER, "a new first question", parent_id=None)
+    assert shown() == 1
+    store.select_version(u1)
+    assert shown() == 4
+    store.delete_message(a2)  # the sibling a1 (no replies below it) is shown
+    assert shown() == 2
+    store.delete_message(u1)  # the other root version is shown
+    assert shown() == 1
+    store.delete_message(store.path(t.id)[0].id)
+    assert shown() == 0
+
+
 def test_a_thread_of_thousands_of_messages_can_be_deleted(store: Store) -> None:
     """Deleting a message takes all below it. Left to ON DELETE CASCADE, each reply in the chain
     was one more nested trigger level, and SQLite refused past 1,000 ("too many levels of trigger
