@@ -19,9 +19,15 @@ def test_both_modes_measure_the_same_messages(
     assert bench.main([*args, "--queries", "3", "--appends", "5", "--json", str(out)]) == 0
     figures = json.loads(out.read_text())
     plain, encrypted = figures["modes"]["plain"], figures["modes"]["encrypted"]
-    assert plain["messages"] == encrypted["messages"] == 600 + 2 * 5  # two rounds of appends
+    # two rounds of 5 timed appends, and of 50 whose pages are counted
+    assert plain["messages"] == encrypted["messages"] == 600 + 2 * (5 + 50)
     assert len(figures["rounds"]["plain"]) == len(figures["rounds"]["encrypted"]) == 2
     assert set(figures["encrypted_over_plain"]) == {row[0] for row in bench.ROWS}
     assert figures["passphrase_kdf_ms"] > 0
+    # an append writes at least its row, the path index, its full-text entry and the thread's
+    # row: pages are counted from the write-ahead log, not assumed
+    assert plain["pages_per_append"] >= 4 and encrypted["pages_per_append"] >= 4
+    assert set(figures["codec_cpu_us_per_page"]) == {"write", "read"}
     printed = capsys.readouterr().out
     assert "encrypted speed / plain" in printed and "passphrase key derivation" in printed
+    assert "page codec" in printed
