@@ -418,8 +418,9 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
     except PassphraseCancelled:  # nothing was opened or changed
         return None
     except (crypto.WrongKey, crypto.KeyMissing) as exc:
-        # a passphrase's database whose mark was lost (or a conversion stopped half-way)
-        key = passphrase_from_env(db_path)
+        # a passphrase's database whose mark was lost (or a conversion stopped half-way): the
+        # passphrase from the environment, else asked; Cancel leads to the other ways out
+        key = passphrase_from_env(db_path) or _ask_lost_passphrase(db_path, exc)
         if key is not None:
             try:
                 store = Store.open(db_path, key)
@@ -438,6 +439,32 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
     except StorageError as exc:
         QMessageBox.critical(None, "chatapp", str(exc))
         return None
+
+
+def _ask_lost_passphrase(db_path: Path, exc: StorageError) -> str | None:
+    """No kept key opens the database, but a passphrase may: its mark in chatapp.key-id was
+    lost (the file deleted, or a folder copied without it) or a switch to a passphrase stopped
+    before writing it. The dialog says so and checks what is typed read-only; None when
+    cancelled or when the file cannot be an intact encrypted database (then the message with
+    a backup and a key file's ways is shown)."""
+    from chatapp.store import crypto
+    from chatapp.ui.passphrase_dialog import ask_passphrase
+
+    if not crypto.whole_pages(db_path):  # damaged (or not a database): no passphrase helps
+        return None
+    missing = isinstance(exc, crypto.KeyMissing)
+    intro = (
+        f"The conversations in {db_path.parent} are encrypted, and "
+        + (
+            f"this computer keeps no key for them ({crypto.id_file(db_path).name}, which names "
+            "their key, is missing or names a key kept elsewhere)."
+            if missing
+            else "the key kept for them does not open them."
+        )
+        + " If you protected them with a passphrase, type it. Cancel shows the other ways to "
+        "open them (a key file from another computer, a backup); nothing is changed."
+    )
+    return ask_passphrase(db_path, intro=intro)
 
 
 class PassphraseCancelled(Exception):

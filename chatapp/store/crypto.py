@@ -43,6 +43,7 @@ PASSPHRASE = "passphrase"  # in the id file: the key is derived from a passphras
 KDF_ITER = 256_000  # SQLCipher 4's default
 MAGIC = b"SQLite format 3\x00"
 CACHE_KIB = 64 * 1024
+PAGE_BYTES = 4096  # SQLCipher 4's page size
 
 
 class KeyMissing(DatabaseCorrupt):
@@ -88,6 +89,17 @@ def state(db_path: Path) -> str:
     if not head:
         return "missing"
     return "plain" if head == MAGIC else "encrypted"
+
+
+def whole_pages(db_path: Path) -> bool:
+    """Whether the file is a whole number of SQLCipher pages (4 KiB, its default, which chatapp
+    keeps): an intact encrypted database always is, so for anything else no key or passphrase
+    can help, and none is asked for."""
+    try:
+        size = Path(db_path).stat().st_size
+    except OSError:
+        return False
+    return size > 0 and size % PAGE_BYTES == 0
 
 
 def id_file(db_path: Path) -> Path:

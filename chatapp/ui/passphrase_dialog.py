@@ -28,7 +28,13 @@ class PassphraseDialog(QDialog):
     leaves `key` None."""
 
     def __init__(
-        self, db_path: Path, *, new: bool = False, note: str = "", parent: QWidget | None = None
+        self,
+        db_path: Path,
+        *,
+        new: bool = False,
+        note: str = "",
+        intro: str = "",
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.db_path = Path(db_path)
@@ -37,7 +43,7 @@ class PassphraseDialog(QDialog):
         self.passphrase: str | None = None
         self.setWindowTitle("chatapp — passphrase")
         layout = QVBoxLayout(self)
-        text = (
+        text = intro or (
             "Choose a passphrase for your conversations. It is asked each time chatapp starts "
             "and is kept nowhere: forgotten, the conversations cannot be read."
             if new
@@ -98,8 +104,9 @@ class PassphraseDialog(QDialog):
         self.accept()
 
 
-def ask_passphrase(db_path: Path, note: str = "") -> str | None:
-    """The key derived from the passphrase typed, or None when the person cancelled."""
-    dialog = PassphraseDialog(db_path, note=note)
+def ask_passphrase(db_path: Path, note: str = "", *, intro: str = "") -> str | None:
+    """The key derived from the passphrase typed, or None when the person cancelled. `intro`
+    replaces the usual first line (a database not known to be keyed by a passphrase)."""
+    dialog = PassphraseDialog(db_path, note=note, intro=intro)
     dialog.exec()
     return dialog.key

@@ -25,7 +25,23 @@ def encrypted(root: Path, *, with_backup: bool) -> tuple[Path, str]:
     return db, key
 
 
-def test_a_missing_key_is_said_and_the_database_is_kept(qtbot, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture(autouse=True)
+def cancelled_passphrase(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The passphrase offered first for a key that is missing or does not open the file
+    (a passphrase database whose mark was lost): cancelled here, as someone without one
+    would, so the messages below follow."""
+    from chatapp.ui.passphrase_dialog import PassphraseDialog
+
+    offered: list[str] = []
+    monkeypatch.setattr(
+        PassphraseDialog, "exec", lambda self: offered.append(str(self.db_path)) or 0
+    )
+    return offered
+
+
+def test_a_missing_key_is_said_and_the_database_is_kept(
+    qtbot, tmp_path: Path, monkeypatch, cancelled_passphrase
+) -> None:  # type: ignore[no-untyped-def]
     from chatapp import app
 
     root = tmp_path / "home"
@@ -37,6 +53,7 @@ def test_a_missing_key_is_said_and_the_database_is_kept(qtbot, tmp_path: Path, m
     monkeypatch.setattr(QMessageBox, "critical", lambda _p, _t, text, *a, **k: said.append(text))
     assert app.open_store_interactively(root) is None
     assert said and "no key for it" in said[0] and "No backup was found" in said[0]
+    assert cancelled_passphrase == [str(db)]  # the passphrase was offered first
     assert db.read_bytes() == before
     assert sorted(p.name for p in root.iterdir()) == ["chatapp.key-id", "chatapp.sqlite3"]
     crypto.key_file(db).write_text(saved)  # the key comes back: everything is there

@@ -152,3 +152,16 @@ def test_a_switch_back_to_a_kept_key_stopped_before_the_mark_still_opens(
     key = cli.key_for_command(db)
     assert key is not None and contents(db, key) == before
     assert not crypto.uses_passphrase(db)
+
+
+def test_only_a_file_of_whole_pages_can_be_an_encrypted_database(tmp_path: Path) -> None:
+    """A lost passphrase mark offers the passphrase only for a file that could be SQLCipher's
+    (whole 4 KiB pages): a damaged file cut mid-page is offered its backup, not a prompt."""
+    db = tmp_path / "chatapp.sqlite3"
+    store = Store.open(db, crypto.derive_key("words", crypto.new_salt()))
+    store.create_thread("x")
+    store.close()
+    assert crypto.state(db) == "encrypted" and crypto.whole_pages(db)
+    db.write_bytes(db.read_bytes()[:5000])
+    assert not crypto.whole_pages(db)
+    assert not crypto.whole_pages(tmp_path / "absent.sqlite3")
