@@ -255,8 +255,9 @@ def _lookup(account: str, path: Path) -> tuple[str, str] | None:
 def find_key(db_path: Path) -> tuple[str, str] | None:
     """(hex key, where it was found: 'keyring' or the key file's path), or None.
 
-    A key kept under the database's old absolute path is kept again under its id (the old
-    entry stays: a backup elsewhere may still look there)."""
+    A key kept under the database's old absolute path is kept again under its id; once the
+    new entry reads back the same key, the old one is deleted (it would only linger: a folder
+    that moves finds its key by id)."""
     ident = database_id(db_path)
     if ident is not None:
         found = _lookup(_account(db_path, ident), key_file(db_path, ident))
@@ -271,7 +272,29 @@ def find_key(db_path: Path) -> tuple[str, str] | None:
         log.warning("the key could not be kept under the database's id: %s", exc)
         return old
     log.info("database key moved from its path entry to its id (%s)", where)
+    again = _lookup(_account(db_path), key_file(db_path))
+    if again is not None and again[0] == old[0]:
+        _forget_path_entry(db_path, old[0])
     return old[0], where
+
+
+def _forget_path_entry(db_path: Path, key: str) -> None:
+    """Delete the old path entries holding `key` (keyring and key file); a failure is logged
+    and leaves them, which costs nothing but tidiness."""
+    account = _path_account(db_path)
+    ring = _keyring()
+    if ring is not None:
+        try:
+            if ring.get_password(SERVICE, account) == key:
+                ring.delete_password(SERVICE, account)
+        except Exception as exc:  # noqa: BLE001 - any keyring failure leaves the entry
+            log.warning("the old keyring entry could not be deleted: %s", exc)
+    path = _path_key_file(db_path)
+    try:
+        if path != key_file(db_path) and path.read_text(encoding="ascii").split()[:1] == [key]:
+            path.unlink()
+    except (OSError, UnicodeDecodeError):
+        pass
 
 
 def store_key(db_path: Path, key: str) -> str:
