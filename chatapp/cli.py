@@ -141,9 +141,15 @@ def key_for_command(db: Path) -> str | None:
     from chatapp.store.db import kept_key_that_opens, key_opens
 
     try:
-        return crypto.key_for(db)
+        key = crypto.key_for(db)
     except crypto.PassphraseNeeded as exc:
         needed = exc
+    except crypto.KeyMissing as exc:
+        return _passphrase_for_lost_mark(db, exc)
+    else:
+        if key is None or key_opens(db, key):
+            return key
+        return _passphrase_for_lost_mark(db, crypto.WrongKey(crypto.wrong_key_message(db)))
     kept = kept_key_that_opens(db)
     if kept is not None:
         return kept
@@ -172,6 +178,22 @@ def key_for_command(db: Path) -> str | None:
                 return key
         print("chatapp: wrong passphrase; try again.", file=sys.stderr)
     raise StorageError("No right passphrase was given; nothing was read or changed.")
+
+
+def _passphrase_for_lost_mark(db: Path, exc: Exception) -> str:
+    """No kept key opens the database: a passphrase database whose mark in chatapp.key-id
+    was lost. CHATAPP_PASSPHRASE, when it opens the file, is used and the mark written again
+    (what the missing key's message tells people to do); else `exc` is raised."""
+    from chatapp.store import crypto
+    from chatapp.store.db import key_opens
+
+    given = crypto.passphrase_from_env()
+    if given and crypto.whole_pages(db):
+        key = crypto.key_from_passphrase(db, given)
+        if key_opens(db, key):
+            crypto.set_passphrase_mark(db, True)
+            return key
+    raise exc
 
 
 def new_passphrase() -> str:

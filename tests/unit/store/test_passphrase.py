@@ -154,6 +154,40 @@ def test_a_switch_back_to_a_kept_key_stopped_before_the_mark_still_opens(
     assert not crypto.uses_passphrase(db)
 
 
+@pytest.mark.parametrize("lost", ["id file", "mark"])
+def test_the_command_line_opens_a_lost_mark_with_the_environment_passphrase(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    lost: str,
+) -> None:
+    """The missing key's message says to set CHATAPP_PASSPHRASE: `chatapp list` then opens
+    the database (and writes the mark again), whether the id file is gone or only its mark
+    while a kept key that no longer opens the file is found; without it, it fails and says
+    so, changing nothing."""
+    db = tmp_path / "chatapp.sqlite3"
+    filled(db, None)
+    convert.encrypt(db, passphrase=WORDS)
+    if lost == "id file":
+        crypto.id_file(db).unlink()
+    else:
+        crypto.store_key(db, crypto.new_key())
+        crypto.set_passphrase_mark(db, False)
+    raw = db.read_bytes()
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    monkeypatch.delenv(crypto.ENV_PASSPHRASE, raising=False)
+    assert cli.main(["list", "--data-dir", str(tmp_path)]) == 1
+    assert crypto.ENV_PASSPHRASE in capsys.readouterr().err
+    assert db.read_bytes() == raw and not crypto.uses_passphrase(db)
+    monkeypatch.setenv(crypto.ENV_PASSPHRASE, "not it")
+    assert cli.main(["list", "--data-dir", str(tmp_path)]) == 1
+    assert not crypto.uses_passphrase(db)
+    monkeypatch.setenv(crypto.ENV_PASSPHRASE, WORDS)
+    assert cli.main(["list", "--data-dir", str(tmp_path)]) == 0
+    assert "thread 2" in capsys.readouterr().out
+    assert crypto.uses_passphrase(db)
+
+
 def test_only_a_file_of_whole_pages_can_be_an_encrypted_database(tmp_path: Path) -> None:
     """A lost passphrase mark offers the passphrase only for a file that could be SQLCipher's
     (whole 4 KiB pages): a damaged file cut mid-page is offered its backup, not a prompt."""
