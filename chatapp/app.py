@@ -464,7 +464,12 @@ def _ask_lost_passphrase(db_path: Path, exc: StorageError) -> str | None:
         + " If you protected them with a passphrase, type it. Cancel shows the other ways to "
         "open them (a key file from another computer, a backup); nothing is changed."
     )
-    return ask_passphrase(db_path, intro=intro)
+    note = (
+        f"The passphrase in {crypto.ENV_PASSPHRASE} does not open it."
+        if crypto.passphrase_from_env()
+        else ""
+    )
+    return ask_passphrase(db_path, note, intro=intro)
 
 
 class PassphraseCancelled(Exception):
