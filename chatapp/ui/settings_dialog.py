@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -150,10 +150,18 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         layout = QVBoxLayout(self)
+        # One tab per part: the three stacked were 770 px tall, more than a 768 px laptop screen.
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        layout.addWidget(self.tabs)
         self._thread = thread
         if thread is not None:
-            group = QGroupBox(f"This thread: {thread.title or 'New chat'}")
+            group = QWidget()
             form = QFormLayout(group)
+            title = QLabel(thread.title or "New chat")
+            title.setAccessibleName("Thread title")
+            title.setTextFormat(Qt.TextFormat.PlainText)
+            form.addRow("Thread", title)
             self.system_prompt = QPlainTextEdit(thread.system_prompt)
             self.system_prompt.setAccessibleName("System prompt")
             self.system_prompt.setPlaceholderText("e.g. You are a concise assistant.")
@@ -162,9 +170,9 @@ class SettingsDialog(QDialog):
             self.sampling.expose(self)
             form.addRow("System prompt", self.system_prompt)
             self.sampling.add_rows(form)
-            layout.addWidget(group)
+            self.tabs.addTab(group, "This thread")
 
-        group = QGroupBox("App")
+        group = QWidget()
         form = QFormLayout(group)
         self.default_model = QLineEdit(app.default_model or "")
         self.default_model.setPlaceholderText("built-in SmolLM2-135M-Instruct")
@@ -216,9 +224,9 @@ class SettingsDialog(QDialog):
         folders.addWidget(self.folders)
         folders.addLayout(folder_buttons)
         form.addRow("More models folders", folders)
-        layout.addWidget(group)
+        self.tabs.addTab(group, "App")
         if privacy:  # how the conversations are kept on disk (issue 21)
-            box = QGroupBox("Privacy")
+            box = QWidget()
             self.privacy = QLabel(privacy)
             self.privacy.setWordWrap(True)
             self.privacy.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -236,7 +244,8 @@ class SettingsDialog(QDialog):
                 row.addWidget(button)
             row.addStretch()
             column.addLayout(row)
-            layout.addWidget(box)
+            column.addStretch()
+            self.tabs.addTab(box, "Privacy")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

@@ -16,6 +16,9 @@ WELCOME = (
     "(View ▸ Memory panel, Ctrl+M). All keys: <b>Help ▸ Keyboard shortcuts</b> (Ctrl+/).</p>"
 )
 
+COLUMN = 560  # px: the text's column width where the view is wider
+MARGIN = 24
+
 
 class Welcome(QLabel):
     """Shown over `view` while `model` has no rows; it follows the view's size."""
@@ -27,7 +30,6 @@ class Welcome(QLabel):
         self.setWordWrap(True)
         self.setTextFormat(Qt.TextFormat.RichText)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setContentsMargins(40, 20, 40, 20)
         model.modelReset.connect(self.update_shown)
         model.rowsInserted.connect(self.update_shown)
         model.rowsRemoved.connect(self.update_shown)
@@ -38,11 +40,20 @@ class Welcome(QLabel):
         empty = self._model.rowCount() == 0
         self.setVisible(empty)
         if empty:
-            self.setGeometry(self._viewport.rect())
+            self._fit()
             self.raise_()
 
+    def _fit(self) -> None:
+        """Cover the viewport, the text in a centred column of a readable width."""
+        rect = self._viewport.rect()
+        side = max(MARGIN, (rect.width() - COLUMN) // 2)
+        self.setContentsMargins(side, MARGIN, side, MARGIN)
+        self.setGeometry(rect)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # isHidden, not isVisible: the view's first resizes come before the window is shown,
+        # and a label fitted only when visible kept the size it had then (a narrow top-left box)
         resized = watched is self._viewport and event.type() == QEvent.Type.Resize
-        if resized and self.isVisible():
-            self.setGeometry(self._viewport.rect())
+        if resized and not self.isHidden():
+            self._fit()
         return super().eventFilter(watched, event)
