@@ -76,6 +76,7 @@ class Store:
         self._conn = conn
         self._lock = threading.RLock()
         self.key = key  # None: a plain database; readers and backups need it too
+        self._beside: _Beside | None = None  # reads while a bulk write holds the writer
 
     @classmethod
     def open(cls, path: Path, key: str | None = None) -> Store:
@@ -136,12 +137,18 @@ class Store:
                 raise_translated(exc, self.db_path)
 
     def _query(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
-        with self._lock:
-            try:
-                return self._conn.execute(sql, params).fetchall()
-            except ERRORS as exc:
-                raise_translated(exc, self.db_path)
-                raise  # unreachable
+        while not self._lock.acquire(timeout=_BESIDE_AFTER_S):
+            # a bulk write (an import) holds the writer for seconds: read what is committed
+            rows = self._read_beside(sql, params)
+            if rows is not None:
+                return rows
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except ERRORS as exc:
+            raise_translated(exc, self.db_path)
+            raise  # unreachable
+        finally:
+            self._lock.release()
 
     def _one(self, sql: str, params: tuple | dict = ()) -> tuple | None:
         rows = self._query(sql, params)
@@ -676,7 +683,7 @@ class Store:
         present, every value checked); each message carries `active` (on the shown path) and
         each slot its `key` as float32 bytes. Local ids link parents, summaries and sources."""
         created: list[int] = []
-        with self._tx() as conn:
+        with self._bulk_tx() as conn:
             for t in threads:
                 cur = conn.execute(
                     "INSERT INTO threads (title, title_auto, system_prompt, model, settings,"
@@ -781,6 +788,44 @@ class Store:
                     )
         return created
 
+    # -- bulk writes ----------------------------------------------------
+
+    @contextmanager
+    def _bulk_tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction of the store's writer that may last seconds (an import): other
+        threads' reads meanwhile go to a read connection opened for it and see what was
+        committed before; their writes wait, as they would for any writer."""
+        try:  # opened before the writer is taken (an encrypted file's key derivation too)
+            beside = _Beside(connect_reader(self.db_path, self.key))
+        except ERRORS as exc:
+            raise_translated(exc, self.db_path)
+            raise  # unreachable
+        with self._lock:
+            self._beside = beside
+            try:
+                with self._tx() as conn:
+                    yield conn
+            finally:
+                self._beside = None
+                beside.close()
+
+    @property
+    def bulk_writing(self) -> bool:
+        """Whether a bulk write's transaction is open (reads are then served beside it)."""
+        return self._beside is not None
+
+    def _read_beside(self, sql: str, params: tuple | dict) -> list[tuple] | None:
+        """`sql` on the bulk write's read connection; None when there is none (wait for the
+        writer) or `sql` is not a query."""
+        beside = self._beside
+        if beside is None or sql.split(None, 1)[0].upper() not in ("SELECT", "WITH"):
+            return None
+        try:
+            return beside.query(sql, params)
+        except ERRORS as exc:
+            raise_translated(exc, self.db_path)
+            raise  # unreachable
+
     # -- helpers --------------------------------------------------------
 
     def _with_versions(self, rows: list[tuple]) -> list[Message]:
@@ -811,6 +856,31 @@ class Store:
             index = siblings.index(r[0]) + 1 if r[0] in siblings else 1
             result.append(_message(r, index, max(1, len(siblings))))
         return result
+
+
+# a read waits this long for the writer before it asks for a bulk write: an ordinary write
+# takes milliseconds, and the window's event loop is allowed 50 ms (bench gui's target)
+_BESIDE_AFTER_S = 0.05
+
+
+class _Beside:
+    """The read connection that serves other threads while a bulk write holds the writer."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn: sqlite3.Connection | None = conn
+        self._lock = threading.Lock()
+
+    def query(self, sql: str, params: tuple | dict) -> list[tuple] | None:
+        with self._lock:
+            if self._conn is None:  # the bulk write has just ended: the writer is free
+                return None
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, ClassVar
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QProgressDialog
 
-from chatapp.store import Store
 from chatapp.workers.jobs import Job
 
 if TYPE_CHECKING:
@@ -134,13 +133,9 @@ class FileActions(QObject):
         self._window.notice(f"Importing {path.name}…", 0)
 
         def work(job: Job) -> ImportReport:
-            # its own connection: a long import holds a write transaction, and the window's
-            # connection (and its lock) must stay free for reading meanwhile (WAL)
-            writer = Store.open(store.db_path, store.key)
-            try:
-                return import_with_report(writer, path)
-            finally:
-                writer.close()
+            # through the store's one writer, in one transaction; the window's reads meanwhile
+            # are served beside it (Store.import_threads)
+            return import_with_report(store, path)
 
         def done(report: ImportReport) -> None:
             self.import_done.emit(report.message(path.name), "")

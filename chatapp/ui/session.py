@@ -25,7 +25,6 @@ log = logging.getLogger("chatapp.ui")
 
 SAVE_SECONDS = 0.5
 BUSY = "A reply is still being written: stop it first (Esc)."
-HISTORY_LIMIT = 400  # recent messages offered to the context fitter
 
 
 class ChatSession(QObject):
@@ -65,6 +64,7 @@ class ChatSession(QObject):
         self.engine = engine
         self.memory = memory
         self.tables = MemoryTables(store)
+        engine.use_store(store)  # every reply's context is built from this store's thread
         self.model_info: ModelInfo | None = None
         # the loaded model's own default sampling, for threads whose sampling was never changed
         self.sampling_defaults: GenerationSettings | None = None
@@ -155,16 +155,6 @@ class ChatSession(QObject):
             return False
         thread = self.store.thread(thread_id)
         answered = self.store.message(parent_id)
-        depth = answered.depth
-        history = (
-            []
-            if self.engine.builds_context
-            else [
-                ChatMessage(m.role.value, m.content)
-                for m in self.store.path(thread_id, max(0, depth + 1 - HISTORY_LIMIT), depth + 1)
-                if m.role != Role.SYSTEM
-            ]
-        )
         sampling = self.effective_sampling(thread.settings)
         try:
             reply = self.store.add_message(
@@ -182,7 +172,7 @@ class ChatSession(QObject):
         system = ChatMessage("system", thread.system_prompt) if thread.system_prompt else None
         request = ReplyRequest(
             system=system,
-            history=history,
+            history=[],  # the engine builds the context from the store: one road for every reply
             settings=sampling,
             thread_id=thread_id,
             message=answered,

@@ -40,7 +40,7 @@ BATCH_SECONDS = 0.04
 _ids = itertools.count(1)
 
 
-def _import_memory_code() -> None:
+def import_memory_code() -> None:
     """Import what the first context build and the first summary use, while the model loads.
 
     torch (the slot bank) is imported lazily so the window opens fast, but its C++ start-up
@@ -62,9 +62,10 @@ def _import_memory_code() -> None:
 class ReplyRequest:
     """A reply to produce.
 
-    With `thread_id` and `message` (the stored user message being answered) the
-    context is built by the memory's context builder from the store; otherwise
-    `history` (ending with the message being answered) is fitted as it is.
+    A conversation's reply names `thread_id` and `message` (the stored user message being
+    answered): its context is always built by the memory's context builder from the store.
+    A bare prompt (benchmarks of the model, engine tests) names no thread: `history`, ending
+    with the message being answered, is fitted as it is.
     """
 
     system: ChatMessage | None
@@ -186,7 +187,7 @@ class EngineWorker(QObject):
         if previous is not None:
             log.info("replaced %s with %s", previous.name, info.name)
         if self._store is not None:
-            _import_memory_code()
+            import_memory_code()
         self.loaded.emit(info)
 
     @Slot(object)
@@ -212,11 +213,7 @@ class EngineWorker(QObject):
             if request.cancel.is_set():
                 raise _Cancelled
             budget = info.n_ctx - reply_room(info.n_ctx, request.settings.max_tokens)
-            if (
-                request.thread_id is not None
-                and request.message is not None
-                and self._store is not None
-            ):
+            if request.thread_id is not None:
                 messages, started = self._build(backend, info, request, budget)
             else:
                 fitted = fit_recent(request.system, request.history, backend.count_tokens, budget)
@@ -292,6 +289,13 @@ class EngineWorker(QObject):
         self, backend: Backend, info: ModelInfo, request: ReplyRequest, budget: int
     ) -> tuple[list[ChatMessage], ReplyStarted]:
         """The memory's context, shrunk until the exact prompt fits the budget."""
+        if self._store is None or request.message is None:
+            # a caller's mistake, said rather than answered from a context made some other way
+            raise UserFacingError(
+                "The reply could not be prepared: the engine was given no conversation store."
+                if self._store is None
+                else "The reply could not be prepared: no message to answer was given."
+            )
         if self._builder is None or self._builder_model != (info.path, info.on_gpu):
             count_text = getattr(backend, "count_text_tokens", None) or (
                 lambda t: backend.count_tokens([ChatMessage("user", t)])
@@ -325,6 +329,19 @@ class EngineWorker(QObject):
 
     def _embed_or_none(self, text: str) -> np.ndarray | None:
         return self._embed(text) if self._embed is not None else None
+
+    @Slot(object)
+    def use_store(self, store: Store) -> None:
+        """Contexts and summaries read `store` from now on (token counts cached for another
+        store's messages would be wrong: the builder is made anew)."""
+        if store is self._store:
+            return
+        first = self._store is None
+        self._store = store
+        self._builder = None
+        self._builder_model = None
+        if first and self._backend is not None and self._backend.info is not None:
+            import_memory_code()
 
     @Slot(object)
     def summarize(self, request: SummaryRequest) -> None:
@@ -439,6 +456,7 @@ class EngineController(QObject):
     reading = Signal(int, int, int)
 
     _load = Signal(object)
+    _use_store = Signal(object)
     _generate = Signal(object)
     _summarize = Signal(object)
     _unload = Signal()
@@ -456,8 +474,10 @@ class EngineController(QObject):
         self._thread = QThread()
         self._thread.setObjectName("chatapp-engine")
         self._worker = EngineWorker(backend_factory, store, embed)
+        self._store = store
         self._worker.moveToThread(self._thread)
         self._load.connect(self._worker.load)
+        self._use_store.connect(self._worker.use_store)
         self._generate.connect(self._worker.generate)
         self._summarize.connect(self._worker.summarize)
         self._unload.connect(self._worker.unload)
@@ -492,9 +512,15 @@ class EngineController(QObject):
         return getattr(self._worker._backend, "child_pid", None)
 
     @property
-    def builds_context(self) -> bool:
-        """True when the engine thread builds each context from the store (memory on)."""
-        return self._worker._store is not None
+    def store(self) -> Store | None:
+        """The store whose threads this engine answers (contexts and summaries read it)."""
+        return self._store
+
+    def use_store(self, store: Store) -> None:
+        """Answer the threads of `store`: a chat session says which store its thread ids
+        belong to, before it asks for a reply (queued ahead of any request it sends)."""
+        self._store = store
+        self._use_store.emit(store)
 
     def load(self, spec: ModelSpec) -> None:
         self._load.emit(spec)

@@ -16,8 +16,18 @@ def fake() -> FakeBackend:
     return FakeBackend(delay=0.0)
 
 
+@pytest.fixture(scope="session")
+def memory_code_imported() -> None:
+    """A window's session gives the engine its store, so the engine's first load imports the
+    memory code (torch: seconds on a loaded machine); done once here, not inside the first
+    test's load timeout."""
+    from chatapp.workers.engine import import_memory_code
+
+    import_memory_code()
+
+
 @pytest.fixture
-def engine(qtbot, fake: FakeBackend):  # type: ignore[no-untyped-def]
+def engine(qtbot, fake: FakeBackend, memory_code_imported):  # type: ignore[no-untyped-def]
     controller = EngineController(lambda: fake)
     yield controller
     assert controller.shutdown(5000)
