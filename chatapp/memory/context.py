@@ -1,8 +1,9 @@
-"""Fitting a conversation into the model's context window.
+"""The reply's room in the context window, and fitting a bare prompt into it.
 
-This is the recent-window part of the context builder: the system prompt and
-the new message always go in, then as many of the latest messages as fit, so
-that the prompt plus room for the reply never exceeds the context size.
+`reply_room` is shared by every road to the model. `fit_recent` serves only a bare prompt
+that names no thread (`bench engine`, the engine worker's tests): the system prompt and the
+new message always go in, then as many of the latest messages as fit. A thread's context is
+made by `memory.builder.ContextBuilder`, which does not use it.
 """
 
 from __future__ import annotations
