@@ -106,6 +106,8 @@ class BuiltContext:
     # whether the recall block was kept from an earlier turn; None when nothing was recalled
     recall_coverage: float | None = None
     recall_kept: bool = False
+    # the messages recall ranked for this build, best first (what a fill chose from)
+    recall_ranking: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -406,6 +408,7 @@ class ContextBuilder:
         summary_sources: list[int] = []
         recall_coverage: float | None = None
         recall_kept = False
+        ranking: tuple[int, ...] = ()
         if memory and window_start > 0:
             room = budget - spent_slots - spent_recent
             hits = recall(
@@ -419,6 +422,7 @@ class ContextBuilder:
             recall_coverage, recall_kept = recalled_parts.coverage, recalled_parts.was_kept
             recalled = {m.id for m, _t in kept + per_turn}
             left_out["recall"] = sum(1 for h in hits if h.message_id not in recalled)
+            ranking = tuple(h.message_id for h in hits)
             # summaries get what recall leaves (see _summaries), the recent window the rest
             summary_room = min(
                 budget - spent_slots - spent_recent - spent_kept - spent_per_turn,
@@ -530,6 +534,7 @@ class ContextBuilder:
             window_start=window_start,
             recall_coverage=recall_coverage,
             recall_kept=recall_kept,
+            recall_ranking=ranking,
         )
 
     def _summaries(
