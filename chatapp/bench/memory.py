@@ -7,15 +7,17 @@ path (store, embeddings, memory slots, facts read by the model when it has 1B+
 parameters; summaries with --summaries), each session's
 date as the messages' time. Each question is asked at the end of its conversation:
 the app's context builder assembles its context under B tokens for the memory part,
-counted with the default model's tokenizer (or --model's), as the first turn after the thread is
+counted with the default model's tokenizer (or --model's), at the question's date when the data
+gives one (never before the history ends), as the first turn after the thread is
 opened (no recall block kept from an earlier turn). The row "chatapp, in a row" asks
 the same questions one after another in one builder, as a user would in one sitting,
 so a recall block kept for one question may serve the next (see the builder's
 keep_coverage); it shows what keeping the prompt cacheable costs.
 
 A question's score is the fraction of its evidence turns the context carries (the
-turn's text verbatim, or a memory slot whose sources include the turn). The dataset's
-observations and summaries are never read.
+turn's text verbatim, or a memory slot whose sources include the turn); a second table
+says where the rest was lost (not ranked by recall, ranked but left out for room, shown
+only as an excerpt). The dataset's observations and summaries are never read.
 
 With --scale N, every N samples of the file become one thread (all their sessions in
 date order, turn ids and evidence renumbered so they stay unique) and each sample's
@@ -55,6 +57,17 @@ def parse_when(text: str) -> float:
         except ValueError:
             continue
     raise ValueError(f"unreadable session date: {text!r}")
+
+
+def asked_at(qa: dict[str, Any], after: float) -> float:
+    """When a question is asked: at its `question_date` when the data gives one (LongMemEval:
+    "2023/05/05 (Fri) 16:42"; "two weeks ago" means two weeks before that), but never before
+    `after` (the end of the history it is asked after)."""
+    text = str(qa.get("question_date") or "").strip()
+    try:
+        return max(after, dt.datetime.strptime(text, "%Y/%m/%d (%a) %H:%M").timestamp())
+    except ValueError:
+        return after
 
 
 def turn_text(turn: dict[str, Any]) -> str:
@@ -264,6 +277,9 @@ def main(argv: list[str]) -> int:
     methods = ["chatapp", in_a_row, *args.baseline]
     scores: dict[str, dict[str, list[float]]] = {m: {c: [] for c in CATEGORIES} for m in methods}
     tokens: dict[str, list[int]] = {m: [] for m in methods}
+    # per category, the evidence the context lacks, by where it was lost (see _lost)
+    lost: dict[str, dict[str, float]] = {c: {} for c in CATEGORIES}
+    lost_ranks: list[int] = []  # recall ranks of the evidence ranked but left out for room
     build_ms: list[float] = []
     answers: list[tuple[bool, bool]] = []  # the answer's words in the context; only in a summary
     summary_tokens: list[int] = []
@@ -322,8 +338,8 @@ def main(argv: list[str]) -> int:
             )  # keeps its recall block
             all_msgs = store.path(thread.id)
             depth = len(all_msgs)
-            now = last_time + 3600
             for qa in sample["qa"]:
+                now = asked_at(qa, last_time + 3600)
                 evidence, bad = normalise_evidence(qa.get("evidence", []), set(by_dia))
                 skipped += bad
                 if not evidence:
@@ -348,6 +364,15 @@ def main(argv: list[str]) -> int:
                     build_queued_ms.append((q1 - q0) * 1000)
                 context = backend.render_prompt(built.messages)
                 scores["chatapp"][category].append(_carried(built, context, evidence, by_dia))
+                for reason, share in _lost(built, context, evidence, by_dia).items():
+                    lost[category][reason] = lost[category].get(reason, 0.0) + share
+                    if reason == "no room":
+                        ranks = {mid: r for r, mid in enumerate(built.recall_ranking)}
+                        lost_ranks.extend(
+                            ranks[by_dia[e].id]
+                            for e in evidence
+                            if by_dia[e].id in ranks and by_dia[e].content not in context
+                        )
                 tokens["chatapp"].append(built.memory_tokens)
                 answer = str(qa.get("answer", "")).strip().lower()
                 if answer and category in "1234":
@@ -436,6 +461,12 @@ def main(argv: list[str]) -> int:
         "answer_only_in_summaries": statistics.mean(s for _a, s in answers) if answers else None,
         "summary_tokens_mean": statistics.mean(summary_tokens) if summary_tokens else 0,
         "baselines": {m: summary(m) for m in args.baseline},
+        "evidence_lost": {
+            c: {r: v / len(scores["chatapp"][c]) for r, v in lost[c].items()}
+            for c in CATEGORIES
+            if scores["chatapp"][c]
+        },
+        "evidence_lost_rank_p50": statistics.median(lost_ranks) if lost_ranks else None,
     }
     rows = []
     for method in methods:
@@ -455,6 +486,26 @@ def main(argv: list[str]) -> int:
             f"{skipped} evidence ids skipped)",
             ["method", "cat 1", "cat 2", "cat 3", "cat 4", "cat 5", "1-4", "tokens"],
             rows,
+        )
+    )
+    reasons = ["not ranked", "no room", "excerpted"]
+    print()
+    print(
+        table(
+            "where chatapp lost evidence (share of the category's evidence turns; "
+            "recall rank of those left out for room: median "
+            f"{figures['evidence_lost_rank_p50']})",
+            ["reason", *(f"cat {c}" for c in CATEGORIES)],
+            [
+                [r]
+                + [
+                    _pct(figures["evidence_lost"][c].get(r, 0.0))
+                    if c in figures["evidence_lost"]
+                    else "-"
+                    for c in CATEGORIES
+                ]
+                for r in reasons
+            ],
         )
     )
     cached = (
@@ -506,6 +557,30 @@ def _carried(built: Any, context: str, evidence: list[str], by_dia: dict[str, An
         for e in evidence
     ]
     return sum(hits) / len(hits)
+
+
+def _lost(
+    built: Any, context: str, evidence: list[str], by_dia: dict[str, Any]
+) -> dict[str, float]:
+    """Where the evidence the context lacks was lost, each turn counting 1/len(evidence):
+    "not ranked" (recall did not rank it), "no room" (ranked, but the fill left it out),
+    "excerpted" (shown only as a cut of the message)."""
+    slot_sources = {i for p in built.parts if p.kind == "slots" for i in p.sources}
+    recalled = {i for p in built.parts if p.kind in ("recall", "recall_new") for i in p.sources}
+    ranked = set(built.recall_ranking)
+    out: dict[str, float] = {}
+    for e in evidence:
+        msg = by_dia[e]
+        if msg.content in context or msg.id in slot_sources:
+            continue
+        if msg.id in recalled:
+            reason = "excerpted"
+        elif msg.id in ranked:
+            reason = "no room"
+        else:
+            reason = "not ranked"
+        out[reason] = out.get(reason, 0.0) + 1 / len(evidence)
+    return out
 
 
 def _queued_s() -> float | None:

@@ -11,7 +11,9 @@
 
 A recalled message longer than `excerpt_tokens` is cut to `cut_tokens`: its first sentence
 and the sentences that share words with the new message (and those around them): one
-chatty reply no longer fills the recall room alone.
+chatty reply no longer fills the recall room alone. The fill takes such an excerpt by the
+share of the message's matching sentences it shows (_by_worth), not by the whole message's
+score.
 
 Each part has a share of the memory budget; what a part leaves unused goes to the
 next (slots → recent → recall → summary → recent again). Every part records the
@@ -73,7 +75,8 @@ class BuilderParams:
     # long reply is recalled for a sentence or two, and the room a bigger cut takes is
     # other messages' (LongMemEval dev @2048, 18 questions, 1x / 10x: 160 → 76.7 / 69.4%,
     # 64 → 79.7 / 72.2%, 48 and 32 → 84.4 / 72.2%: flat below 64, so not a tuned optimum;
-    # LoCoMo has no message this long)
+    # LoCoMo has no message this long). The principle: an excerpt takes the room of about one
+    # recalled message shown whole (their median: 51-54 tokens on LongMemEval, 37 on LoCoMo)
     cut_tokens: int | None = 48
 
 
@@ -106,6 +109,8 @@ class BuiltContext:
     # whether the recall block was kept from an earlier turn; None when nothing was recalled
     recall_coverage: float | None = None
     recall_kept: bool = False
+    # the messages recall ranked for this build, best first (what a fill chose from)
+    recall_ranking: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,43 @@ class _Excerpts:
             cut = min(params.excerpt_tokens, params.cut_tokens or params.excerpt_tokens)
             found = self._lower[message_id] = min(guess, cut // 2)
         return found
+
+    def guessed_cost(self, message_id: int) -> int:
+        """About what the message's line costs (a guess, not a bound): its tokens, or the
+        cut's size when it is cut."""
+        made = self._made.get(message_id)
+        if made is not None:
+            return made.cost
+        params = self.builder.params
+        tokens = self.builder.estimate(_recall_line(self.messages[message_id])) + 1
+        cut = min(params.excerpt_tokens, params.cut_tokens or params.excerpt_tokens)
+        return tokens if tokens <= params.excerpt_tokens else cut
+
+    def shown_share(self, message_id: int, guess: bool = False) -> float:
+        """The share of what made a message a hit that its line shows: 1 for a message shown
+        whole; for one cut to an excerpt, the share of its sentences with the new message's
+        words that the cut has room for (of all its sentences when none has them). Worked
+        out from the sentences' guessed sizes, without counting them; with `guess`, without
+        splitting the message either (the cut's size over the message's)."""
+        msg = self.messages[message_id]
+        params = self.builder.params
+        tokens = self.builder.estimate(_recall_line(msg)) + 1
+        if tokens <= params.excerpt_tokens:
+            return 1.0
+        if guess:
+            return min(params.excerpt_tokens, params.cut_tokens or tokens) / tokens
+        pieces = self.builder._pieces(msg)
+        wanted = self._stems()
+        overlap = [len(piece.stems & wanted) for piece in pieces]
+        matching = [i for i, n in enumerate(overlap) if n] or list(range(len(pieces)))
+        room = min(params.excerpt_tokens, params.cut_tokens or params.excerpt_tokens)
+        spent = pieces[0].lower  # a cut always starts with the first sentence
+        shown = 1 if overlap[0] or len(matching) == len(pieces) else 0
+        for i in sorted((i for i in matching if i), key=lambda i: -overlap[i]):
+            if spent + pieces[i].lower <= room:
+                spent += pieces[i].lower
+                shown += 1
+        return shown / len(matching)
 
     def day(self, message_id: int) -> str:
         """The day heading a recalled message goes under, without counting the message."""
@@ -244,6 +286,13 @@ class ContextBuilder:
             return spaced
         guess = int(len(text.encode("utf-8")) * self._counted_tokens / (2 * self._counted_bytes))
         return max(spaced, guess)
+
+    def estimate(self, text: str) -> int:
+        """A guess at the text's token count (not a bound): its bytes over the bytes per token
+        seen so far, or its words before 500 tokens have been counted."""
+        if self._counted_tokens < 500:
+            return len(text.split())
+        return int(len(text.encode("utf-8")) * self._counted_tokens / self._counted_bytes)
 
     def _count_cached(self, key: tuple[int, int, str], text: str) -> int:
         """Message texts are counted once; a thread's recent window is re-read every turn."""
@@ -362,6 +411,7 @@ class ContextBuilder:
         summary_sources: list[int] = []
         recall_coverage: float | None = None
         recall_kept = False
+        ranking: tuple[int, ...] = ()
         if memory and window_start > 0:
             room = budget - spent_slots - spent_recent
             hits = recall(
@@ -375,6 +425,7 @@ class ContextBuilder:
             recall_coverage, recall_kept = recalled_parts.coverage, recalled_parts.was_kept
             recalled = {m.id for m, _t in kept + per_turn}
             left_out["recall"] = sum(1 for h in hits if h.message_id not in recalled)
+            ranking = tuple(h.message_id for h in hits)
             # summaries get what recall leaves (see _summaries), the recent window the rest
             summary_room = min(
                 budget - spent_slots - spent_recent - spent_kept - spent_per_turn,
@@ -486,6 +537,7 @@ class ContextBuilder:
             window_start=window_start,
             recall_coverage=recall_coverage,
             recall_kept=recall_kept,
+            recall_ranking=ranking,
         )
 
     def _summaries(
@@ -543,6 +595,7 @@ class ContextBuilder:
         score = {h.message_id: h.score for h in hits}
         messages = self._messages([*score, *(i for i in previous if i not in score)])
         info = _Excerpts(self, messages, now, query)
+        best, hits = hits, _by_worth(hits, info, room)
         fresh_all, _ = self._fill(hits, info, room, set())
 
         def coverage(shown: set[int], beyond: set[int] | frozenset[int] = frozenset()) -> float:
@@ -554,10 +607,10 @@ class ContextBuilder:
         # the very best always go with the new message: small models read it far more
         # closely than the system message (even when the kept block has them too)
         top_room = int(room * p.top_share)
-        first = next((info.get(h.message_id) for h in hits if h.message_id in info), None)
+        first = next((info.get(h.message_id) for h in best if h.message_id in info), None)
         if p.top_share and first is not None:  # the best hit even when it is long
             top_room = min(room, max(top_room, first.cost + self._day_cost(first.day)))
-        top, top_cost = self._fill(hits, info, top_room, set(), prefix=True)
+        top, top_cost = self._fill(best, info, top_room, set(), prefix=True)
         top_ids = {m.id for m, _t in top}
         rest = room - top_cost
         block_now, block_cost = self._fill(
@@ -760,6 +813,24 @@ class ContextBuilder:
 
     def _messages(self, ids: Sequence[int]) -> dict[int, Message]:
         return self.store.messages_by_ids(ids)
+
+
+def _by_worth(hits: Sequence[Hit], info: _Excerpts, room: int) -> list[Hit]:
+    """The hits in the order a fill takes them: by score times the share of what made the
+    message a hit that its line shows (_Excerpts.shown_share). The score judged the whole
+    message (its embedding, all its words); a long reply that talks of the topic in every
+    paragraph, cut to an excerpt, shows a few of those sentences, and took the room of a
+    whole message ranked a little lower (LongMemEval dev @2048: ten excerpts of replies
+    took 560 of 1,490 tokens, while the user's own statements ranked 22-42 were left out).
+    Once the lines ranked above a hit would fill `room` by their guessed size, a long hit is
+    judged by its size alone: splitting every long reply a build ranks was a third of its
+    time."""
+    worth: dict[int, float] = {}
+    spent = 0
+    for hit in hits:
+        worth[hit.message_id] = hit.score * info.shown_share(hit.message_id, guess=spent >= room)
+        spent += info.guessed_cost(hit.message_id)
+    return sorted(hits, key=lambda h: (-worth[h.message_id], -h.depth))
 
 
 def _memo(cache: dict[K, V], key: K, limit: int, make: Callable[[], V]) -> V:
