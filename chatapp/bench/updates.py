@@ -1,6 +1,7 @@
 """Knowledge-update benchmark: facts that change over weeks of chit-chat.
 
-    python -m chatapp.bench updates [--threads 10] [--seed 7] [--budget 2048] [--json PATH]
+    python -m chatapp.bench updates [--threads 10] [--seed 7] [--scale N] [--budget 2048]
+                                    [--gates] [--json PATH]
 
 Generates threads of its own (nothing is read from any data set): a person chats with a
 friend over several weeks of sessions, mostly small talk, and now and then states
@@ -23,6 +24,10 @@ question's context is then scored:
 The wordings of statements and changes are split in two halves by a fixed draw: the
 "train" threads use one half, the "test" threads the other. Work on the memory looks at
 train; test says whether the gains hold for wordings nobody tuned for.
+
+`--scale N` makes each thread N times longer (N times the sessions, so N times the months:
+4 is about a year) and lets each attribute change up to N times more often, so that the
+slots are read on a long life whose home or job changed five times, not twice.
 """
 
 from __future__ import annotations
@@ -728,12 +733,26 @@ def _fill(template: str, v: str, old: str = "") -> str:
     return _capital(text)
 
 
-def make_thread(rng: random.Random, index: int, split: str) -> dict[str, Any]:
-    """One thread in LoCoMo's layout, with its questions."""
+def _change_sessions(rng: random.Random, first: int, changes: int, n_sessions: int) -> list[int]:
+    """Sessions for `changes` changes after `first`, spread over the rest of a long thread
+    (at least two sessions apart where there is room), not crowded at its end."""
+    room = list(range(first + 2, n_sessions))
+    if len(room) < changes:
+        return [min(first + 2 + n, n_sessions - 1) for n in range(changes)]
+    picked = sorted(rng.sample(room, changes))
+    for n in range(1, len(picked)):
+        picked[n] = min(max(picked[n], picked[n - 1] + 2), n_sessions - 1)
+    return picked
+
+
+def make_thread(rng: random.Random, index: int, split: str, scale: int = 1) -> dict[str, Any]:
+    """One thread in LoCoMo's layout, with its questions. `scale`: the thread is that many
+    times longer (sessions, so also the time it spans), and each attribute changes up to
+    `scale` times more often; at 1 the threads are those of earlier runs, draw for draw."""
     half = 0 if split == "train" else 1
     person = rng.choice(PEOPLE)
     friend = rng.choice(FRIENDS)
-    n_sessions = rng.randint(16, 22)
+    n_sessions = rng.randint(16, 22) * scale
     day = dt.date(2025, 1, 6) + dt.timedelta(days=rng.randint(0, 300))
     days = []
     for _ in range(n_sessions):
@@ -747,12 +766,17 @@ def make_thread(rng: random.Random, index: int, split: str) -> dict[str, Any]:
     plans: list[_Plan] = []
     for kind in kinds:
         changes = 2 if rng.random() < 0.25 else 1
+        if scale > 1:  # a longer life has more changes: some attributes change many times
+            changes = min(len(kind.values) - 1, changes * rng.randint(1, scale))
         values = rng.sample(kind.values, changes + 1)
         first = rng.randint(0, n_sessions // 3)
         when = [first]
-        for _ in range(changes):
-            low = when[-1] + 2
-            when.append(rng.randint(min(low, n_sessions - 1), n_sessions - 1))
+        if scale > 1:
+            when += _change_sessions(rng, first, changes, n_sessions)
+        else:
+            for _ in range(changes):
+                low = when[-1] + 2
+                when.append(rng.randint(min(low, n_sessions - 1), n_sessions - 1))
         plans.append(_Plan(kind, values, when))
     # the friend's own values of some kinds: said in the same words, never the person's
     friend_says: list[tuple[int, str]] = []
@@ -892,13 +916,13 @@ def _when(moment: dt.datetime) -> str:
 
 
 def generate(
-    seed: int, threads: int, splits: tuple[str, ...] = ("train", "test")
+    seed: int, threads: int, splits: tuple[str, ...] = ("train", "test"), scale: int = 1
 ) -> list[dict[str, Any]]:
-    """`threads` threads per split, the same for the same seed."""
+    """`threads` threads per split, the same for the same seed (and scale)."""
     out = []
     for split in splits:
         rng = random.Random(f"{seed}-{split}")
-        out.extend(make_thread(rng, i, split) for i in range(threads))
+        out.extend(make_thread(rng, i, split, scale) for i in range(threads))
     return out
 
 
@@ -1039,6 +1063,12 @@ def main(argv: list[str]) -> int:
         "--threads", type=int, default=10, help="threads per split (train and test)"
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=1,
+        help="each thread N times longer (sessions, months), attributes changing more often",
+    )
     parser.add_argument("--budget", type=int, default=2048, help="tokens for the memory part")
     parser.add_argument(
         "--model", metavar="GGUF", help="as for bench memory (default: the built-in SmolLM2)"
@@ -1067,7 +1097,9 @@ def main(argv: list[str]) -> int:
     from chatapp.bench import memory
 
     splits = ("train", "test") if args.split == "both" else (args.split,)
-    data = generate(args.seed, args.threads, splits)
+    if args.scale < 1:
+        parser.error("--scale must be 1 or more")
+    data = generate(args.seed, args.threads, splits, args.scale)
     if args.gates:
         got = gates(data, args.verbose)
         keys = ["held", "stale", "slots", "chatter_slots"]
@@ -1081,7 +1113,7 @@ def main(argv: list[str]) -> int:
         print(
             table(
                 f"updates --gates: the slots after ingest ({args.threads} threads per split, "
-                f"seed {args.seed})",
+                f"seed {args.seed}, scale {args.scale}×)",
                 ["split / kind", "current held", "old as current", "slots", "chatter slots", "n"],
                 [
                     [g, *(cell(got[g].get(k), k) for k in keys), len(got[g].get("held", []))]
@@ -1141,6 +1173,7 @@ def main(argv: list[str]) -> int:
     figures: dict[str, Any] = {
         "budget": args.budget,
         "seed": args.seed,
+        "scale": args.scale,
         "threads_per_split": args.threads,
         "questions": len(rows),
         "model": memory_figures.get("model"),
@@ -1160,7 +1193,7 @@ def main(argv: list[str]) -> int:
         table(
             f"updates: facts that change, @{args.budget} tokens "
             f"({len(rows)} questions, {args.threads} threads per split, "
-            f"seed {args.seed})",
+            f"seed {args.seed}, scale {args.scale}×)",
             ["split / kind", "current", "stale-only", "in a slot", "previous", "date", "n"],
             table_rows,
         )

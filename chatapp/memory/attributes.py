@@ -553,6 +553,10 @@ class AttributeModel:
         self._w, self._b = _fit_judge(
             self._examples, (self._owner < len(ATTRIBUTES)).astype(np.float32)
         )
+        about = self._owner < len(ATTRIBUTES)
+        self._kind_w, self._kind_b = _fit_kinds(
+            self._examples[about], self._owner[about], len(ATTRIBUTES)
+        )
 
     def fact_probability(self, vectors: np.ndarray) -> np.ndarray:
         """How likely each sentence states a lasting fact about a person (not passing talk),
@@ -565,12 +569,27 @@ class AttributeModel:
         return 1.0 / (1.0 + np.exp(-z))
 
     def _best(self, vectors: np.ndarray) -> np.ndarray:
-        """Sentences × classes: the best similarity to each class's examples (the last
-        class is PASSING)."""
-        sims = np.asarray(vectors, dtype=np.float32) @ self._examples.T
+        """Sentences × classes: how like each class's examples a sentence is (the last class
+        is PASSING: its best similarity to those).
+
+        Which attribute is read by a softmax regression on the examples, not by the nearest
+        example: the nearest one is often an example of another attribute with a like value
+        ("I'm a carpenter now" is nearest to "My hobby is woodworking", "I'm a translator" to
+        "I speak French and German"), while a direction fitted on all of an attribute's
+        examples follows how it is said ("I'm a …", "I work as …"). The best attribute scores
+        the sentence's best similarity to any attribute's examples (the scale the thresholds
+        are set on) and each other one TEMPERATURE · log of its odds against it, so that the
+        softmax over attributes (`Reading.confidence`) gives the regression's probabilities."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        sims = vectors @ self._examples.T
         best = np.empty((len(sims), self._n), dtype=np.float32)
         for c in range(self._n):
             best[:, c] = sims[:, self._owner == c].max(axis=1)
+        logits = vectors @ self._kind_w + self._kind_b
+        logits -= logits.max(axis=1, keepdims=True)
+        log_odds = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        log_odds -= log_odds.max(axis=1, keepdims=True)
+        best[:, :-1] = best[:, :-1].max(axis=1, keepdims=True) + TEMPERATURE * log_odds
         return best
 
     def read(self, vectors: np.ndarray) -> list[Reading]:
@@ -635,6 +654,26 @@ def _fit_judge(
         g = (p - y) * weight
         w -= rate * (x.T @ g + l2 * w)
         b -= rate * float(g.sum())
+    return w, b
+
+
+def _fit_kinds(
+    x: np.ndarray, y: np.ndarray, n: int, l2: float = 1e-3, steps: int = 400
+) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax regression over the attributes by gradient descent (deterministic), as the
+    judge is fitted, each attribute weighed equally however many examples it has."""
+    target = np.eye(n, dtype=np.float32)[y]
+    weight = (1.0 / (n * target.sum(axis=0)))[y].astype(np.float32)
+    w = np.zeros((x.shape[1], n), dtype=np.float32)
+    b = np.zeros(n, dtype=np.float32)
+    rate = 4.0
+    for _ in range(steps):
+        z = x @ w + b
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        g = (p - target) * weight[:, None]
+        w -= rate * (x.T @ g + l2 * w)
+        b -= rate * g.sum(axis=0)
     return w, b
 
 

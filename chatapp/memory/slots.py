@@ -198,7 +198,13 @@ class SlotBank:
             refresh = next((i for i in order if update[i] >= 0.5), None)
             if refresh is not None and not same_value(self.slots[refresh].text, text):
                 refresh = None  # alike in wording, another value ("I live in Berlin" / "in Lisbon")
-            replace = next((i for i in order if reset[i] >= 0.5), None) if refresh is None else None
+            replace = None
+            if refresh is None:
+                # the slot of the attribute x is read as goes before one x might be about ("I'm
+                # a carpenter now" is a new job, not the end of the woodwork hobby)
+                gated = [i for i in order if reset[i] >= 0.5]
+                own = [i for i in gated if attribute and self.slots[i].attribute == attribute]
+                replace = (own or gated or [None])[0]
             if refresh is None and not change:  # the same value said again in other words
                 refresh = next(
                     (
