@@ -438,7 +438,7 @@ KINDS: tuple[Kind, ...] = (
         ),
         (
             "I support {v}.",
-            "I'm a die-hard {v} fan.",
+            "I'm a die-hard fan of {v}.",
             "My team is {v}.",
             "I follow {v} every season.",
             "Season ticket holder for {v}.",
@@ -446,16 +446,16 @@ KINDS: tuple[Kind, ...] = (
         ),
         (
             "I switched allegiance to {v}, {old} broke my heart.",
-            "I'm a {v} fan now.",
+            "I'm a fan of {v} now.",
             "I don't follow {old} anymore, it's {v} for me.",
-            "Got my {v} season ticket this year.",
+            "Got my season ticket for {v} this year.",
             "My team is {v} now.",
             "I support {v} these days.",
             "Converted: I'm cheering for {v} now.",
         ),
         ("Which team does {name} support now?", "What team is {name} a fan of these days?"),
         ("Which team did {name} support before?", "What was {name}'s team before?"),
-        ("When did {name} start supporting {v}?", "When did {name} become a {v} fan?"),
+        ("When did {name} start supporting {v}?", "When did {name} become a fan of {v}?"),
         (
             "Did you see {v} lost again?",
             "{v} play on Sunday, fingers crossed.",
