@@ -29,6 +29,15 @@ _DURABLE = re.compile(
     r"usually|always|every (?:day|week|weekend|morning|evening|year))\b",
     re.IGNORECASE,
 )
+# a request to the listener ("Tell me about Lisbon.", "Please write a poem about my dog"): asked
+# of the assistant, not said about anyone ("Remember that I'm allergic to nuts" is a fact)
+_REQUEST = re.compile(
+    r"^(?:please\s+|(?:can|could|would|will) you\s+|pls\s+)?"
+    r"(?:tell|give|explain|describe|write|list|recommend|suggest|translate|summari[sz]e|compare|"
+    r"find|draft|compose|generate|create|rewrite|rephrase|define|outline)\b"
+    r"|^(?:please\s+)?(?:help|show|teach) (?:me|us)\b",
+    re.IGNORECASE,
+)
 _FILLER = re.compile(r"^(thanks|thank you|ok|okay|sure|yes|no|bye|lol|haha)\b", re.IGNORECASE)
 _GREETING = re.compile(
     r"^(hi|hello|hey|good (morning|afternoon|evening))(\s+there)?\s*[,!.]*\s*", re.IGNORECASE
@@ -249,6 +258,7 @@ def candidates(
             or len(words) > 45
             or sentence.endswith("?")
             or _FILLER.match(sentence)
+            or _REQUEST.match(sentence)
         ):
             continue
         # "New diet: fully vegan.": one's own news needs no pronoun
