@@ -184,6 +184,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         return 0
 
+    settings, notices = AppSettings.load_with_notices(paths.settings_path(root))
+    from chatapp.ui.theme import apply_theme
+
+    # the passphrase, conversion and restore dialogs come before the window: the chosen theme
+    # first, so a dark app does not greet with a light dialog
+    apply_theme(app, settings.theme)
     store = open_store_interactively(root)
     if store is None:
         return 1
@@ -207,7 +213,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("%d threads purged from the trash", purged)
     start_daily_backup(jobs, root, store.key)
 
-    settings, notices = AppSettings.load_with_notices(paths.settings_path(root))
     guard_crash_loop(settings, paths.settings_path(root))
     ui_settings = QSettings(str(root / "ui.ini"), QSettings.Format.IniFormat)
     startup_error = None
