@@ -448,14 +448,26 @@ def conversions(db_path: Path, key: str | None) -> list[tuple[str, str, str]]:
         "Use a passphrase…" if key is not None else "Encrypt with a passphrase…",
         "passphrase",
         "Encrypt your conversations, memory and backups with a passphrase that chatapp asks "
-        "for at each start and keeps nowhere (forgotten, they cannot be read). You type it "
-        "after the restart." + after,
+        "for at each start and keeps nowhere (forgotten, they cannot be read)."
+        + (
+            " The key kept until now is deleted (unless a file set aside still needs it)."
+            if key is not None
+            else ""
+        )
+        + " You type it after the restart."
+        + after,
     )
     decrypt = (
         "Decrypt my conversations…",
         "plain",
         "Store your conversations, memory and backups unencrypted again: any program running "
-        "as you can then read them." + after,
+        "as you can then read them."
+        + (
+            ""
+            if uses_passphrase(db_path)
+            else " The key kept for them is deleted (unless a file set aside still needs it)."
+        )
+        + after,
     )
     kept = (
         "Keep a key instead of the passphrase…",
