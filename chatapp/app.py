@@ -184,6 +184,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         return 0
 
+    settings, notices = AppSettings.load_with_notices(paths.settings_path(root))
+    from chatapp.ui.theme import apply_theme
+
+    # the passphrase, conversion and restore dialogs come before the window: the chosen theme
+    # first, so a dark app does not greet with a light dialog
+    apply_theme(app, settings.theme)
     store = open_store_interactively(root)
     if store is None:
         return 1
@@ -207,7 +213,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("%d threads purged from the trash", purged)
     start_daily_backup(jobs, root, store.key)
 
-    settings, notices = AppSettings.load_with_notices(paths.settings_path(root))
     guard_crash_loop(settings, paths.settings_path(root))
     ui_settings = QSettings(str(root / "ui.ini"), QSettings.Format.IniFormat)
     startup_error = None
@@ -429,6 +434,7 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
                 return None
             crypto.set_passphrase_mark(db_path, True)
             convert.cleanup(db_path)
+            forget_key_left_behind(db_path)
             return store
         if isinstance(exc, crypto.KeyMissing):
             return _damaged(root, db_path, exc)
@@ -487,20 +493,34 @@ def start_key(db_path: Path) -> str | None:
         return crypto.key_for(db_path)
     except crypto.PassphraseNeeded:
         pass
-    key = passphrase_from_env(db_path) or kept_key_that_opens(db_path)
-    if key is not None:
-        return key
-    note = (
-        f"The passphrase in {crypto.ENV_PASSPHRASE} does not open it."
-        if crypto.passphrase_from_env()
-        else ""
-    )
-    from chatapp.ui.passphrase_dialog import ask_passphrase
-
-    key = ask_passphrase(db_path, note)
+    key = passphrase_from_env(db_path)
     if key is None:
-        raise PassphraseCancelled
+        key = kept_key_that_opens(db_path)
+        if key is not None:
+            return key
+        note = (
+            f"The passphrase in {crypto.ENV_PASSPHRASE} does not open it."
+            if crypto.passphrase_from_env()
+            else ""
+        )
+        from chatapp.ui.passphrase_dialog import ask_passphrase
+
+        key = ask_passphrase(db_path, note)
+        if key is None:
+            raise PassphraseCancelled
+    forget_key_left_behind(db_path)
     return key
+
+
+def forget_key_left_behind(db_path: Path) -> None:
+    """The passphrase opened the database, yet a kept key is still found for it: a switch to
+    the passphrase stopped after its mark but before that key was deleted (or its mark was
+    lost and written again). Deleted now, unless a file of the data folder still needs it."""
+    from chatapp.store import convert, crypto
+
+    known = crypto.find_key(db_path)
+    if known is not None:
+        convert.forget_unneeded_key(db_path, paths.backups_dir(db_path.parent), known[0])
 
 
 def passphrase_from_env(db_path: Path) -> str | None:

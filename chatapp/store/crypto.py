@@ -148,12 +148,21 @@ def uses_passphrase(db_path: Path) -> bool:
 
 def set_passphrase_mark(db_path: Path, on: bool) -> None:
     """Say (or stop saying) that the database is keyed by a passphrase. Written right after
-    the database itself was converted; a kept random key is never removed, so a conversion
-    stopped before the mark still leaves a key or a passphrase that opens it (chatapp tries
-    the kept key, and a missing or wrong key's message says how to give the passphrase)."""
+    the database itself was converted; a kept random key is removed only after the mark and
+    the backups (convert.forget_unneeded_key), so a conversion stopped before the mark still
+    leaves a key or a passphrase that opens it (chatapp tries the kept key, and a missing or
+    wrong key's message says how to give the passphrase)."""
     ident = database_id(db_path, create=True)
     assert ident is not None
     _write_id(db_path, [ident, PASSPHRASE] if on else [ident])
+
+
+def renew_id(db_path: Path) -> str:
+    """Give the database a new id, keeping the passphrase mark: a new key is then kept under
+    the new id while the old id's entry stays for the files that still need that key."""
+    made = secrets.token_hex(16)
+    _write_id(db_path, [made, *_id_lines(db_path)[1:]])
+    return made
 
 
 # -- passphrases ---------------------------------------------------------------------------
@@ -297,6 +306,35 @@ def _forget_path_entry(db_path: Path, key: str) -> None:
         pass
 
 
+def forget_key(db_path: Path, key: str) -> list[str]:
+    """Delete the entries that keep `key` for this database (keyring, key file, old path
+    entries), each only while it still holds that key; returns what could not be deleted.
+    The caller has checked that no file needs the key any more."""
+    left: list[str] = []
+    ident = database_id(db_path)
+    ring = _keyring()
+    if ring is not None and ident is not None:
+        account = _account(db_path, ident)
+        try:
+            if ring.get_password(SERVICE, account) == key:
+                ring.delete_password(SERVICE, account)
+        except Exception as exc:  # noqa: BLE001 - any keyring failure leaves the entry
+            log.warning("the keyring entry %s could not be deleted: %s", account, exc)
+            left.append(f"the keyring entry {SERVICE} / {account}")
+    if ident is not None:
+        path = key_file(db_path, ident)
+        try:
+            if path.read_text(encoding="ascii").split()[:1] == [key]:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+        except (OSError, UnicodeDecodeError) as exc:
+            log.warning("the key file %s could not be deleted: %s", path, exc)
+            left.append(str(path))
+    _forget_path_entry(db_path, key)
+    return left
+
+
 def store_key(db_path: Path, key: str) -> str:
     """Keep `key` for this database: the keyring, else a 0600 file; returns where."""
     ident = database_id(db_path, create=True)
@@ -410,14 +448,26 @@ def conversions(db_path: Path, key: str | None) -> list[tuple[str, str, str]]:
         "Use a passphrase…" if key is not None else "Encrypt with a passphrase…",
         "passphrase",
         "Encrypt your conversations, memory and backups with a passphrase that chatapp asks "
-        "for at each start and keeps nowhere (forgotten, they cannot be read). You type it "
-        "after the restart." + after,
+        "for at each start and keeps nowhere (forgotten, they cannot be read)."
+        + (
+            " The key kept until now is deleted (unless a file set aside still needs it)."
+            if key is not None
+            else ""
+        )
+        + " You type it after the restart."
+        + after,
     )
     decrypt = (
         "Decrypt my conversations…",
         "plain",
         "Store your conversations, memory and backups unencrypted again: any program running "
-        "as you can then read them." + after,
+        "as you can then read them."
+        + (
+            ""
+            if uses_passphrase(db_path)
+            else " The key kept for them is deleted (unless a file set aside still needs it)."
+        )
+        + after,
     )
     kept = (
         "Keep a key instead of the passphrase…",

@@ -62,22 +62,14 @@ class Appearance(QObject):
 
 
 def make_room_for(window: QMainWindow, panel: QDockWidget, splitter: QSplitter) -> None:
-    """Opening a side panel widens the window (within the screen) rather than squeezing
-    the conversation below a readable width."""
-    if panel.isFloating() or window.isMaximized() or window.isFullScreen():
+    """Opening a side panel shares the window's width: the window keeps the size the person
+    gave it (widening it moved a small window's edge off where they put it), and when the
+    three do not fit, the thread list and the panel give the conversation what they can."""
+    if panel.isFloating():
         return
     width = max(panel.width(), panel.sizeHint().width(), 300)
     sidebar = splitter.sizes()[0] if splitter.count() else 0
     needed = sidebar + MIN_CHAT_WIDTH + width + 24
-    if window.width() >= needed:
-        return
-    screen = window.screen().availableGeometry() if window.screen() is not None else None
-    frame = window.frameGeometry().width() - window.width()
-    grown = min(needed, screen.width() - frame) if screen is not None else needed
-    window.resize(max(window.width(), grown), window.height())
-    if screen is not None and window.frameGeometry().right() > screen.right():
-        left = max(screen.left(), screen.right() - window.frameGeometry().width())
-        window.move(left, window.y())
     if window.width() < needed:
         _give_the_chat_room(window, panel, splitter)
 

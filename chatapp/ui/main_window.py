@@ -674,6 +674,9 @@ class MainWindow(QMainWindow):
         sizes = self.settings.value("window/splitter")
         if sizes is not None:
             self.splitter.restoreState(sizes)
+        docks = self.settings.value("window/state")  # the memory panel: open or not, its width
+        if docks is not None:
+            self.restoreState(docks)
         last = self.settings.value("last_thread", None)
         self._refresh_threads(select=int(last) if last is not None else None)
 
@@ -694,6 +697,7 @@ class MainWindow(QMainWindow):
         self.session.close()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.settings.setValue("window/state", self.saveState())
         if self._current_thread is not None:
             self.settings.setValue("last_thread", self._current_thread)
         self.settings.sync()

@@ -5,20 +5,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QLayout,
     QLineEdit,
+    QMessageBox,
     QVBoxLayout,
     QWidget,
 )
 
 from chatapp.store import crypto
 from chatapp.store.db import key_opens
+
+# Against a stolen copy a passphrase is guessed offline, ~5,000 tries a second per GPU with
+# SQLCipher's 256,000 PBKDF2-SHA512 rounds: 8 lower-case letters (2e11) fall to a few GPUs in
+# days, 12 (1e17) take longer than anyone has. Shorter ones are warned about, not refused.
+MIN_LENGTH = 12
 
 
 class PassphraseDialog(QDialog):
@@ -43,15 +50,23 @@ class PassphraseDialog(QDialog):
         self.passphrase: str | None = None
         self.setWindowTitle("chatapp — passphrase")
         layout = QVBoxLayout(self)
+        # the dialog is never smaller than what its labels need: a wrapped label otherwise
+        # keeps the height it had, and a new error line clipped the explanation above it
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         text = intro or (
             "Choose a passphrase for your conversations. It is asked each time chatapp starts "
-            "and is kept nowhere: forgotten, the conversations cannot be read."
+            "and is kept nowhere: forgotten, the conversations cannot be read. Use at least "
+            f"{MIN_LENGTH} characters (four unrelated words are long enough and easy to "
+            "remember): a shorter one can be guessed by a computer trying passphrases on a "
+            "copy of the files."
             if new
             else f"Your conversations in {self.db_path.parent} are protected by a passphrase."
         )
-        intro = QLabel(text)
-        intro.setWordWrap(True)
-        layout.addWidget(intro)
+        self.intro = QLabel(text)
+        self.intro.setWordWrap(True)
+        self.intro.setMinimumWidth(self.fontMetrics().averageCharWidth() * 60)  # lines to read
+        self.intro.installEventFilter(self)
+        layout.addWidget(self.intro)
         form = QFormLayout()
         self.field = QLineEdit()
         self.field.setEchoMode(QLineEdit.EchoMode.Password)
@@ -67,6 +82,8 @@ class PassphraseDialog(QDialog):
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: palette(link)")
         self.error.setAccessibleName("Passphrase problem")
+        self.error.setVisible(bool(note))
+        self.error.installEventFilter(self)
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -76,15 +93,56 @@ class PassphraseDialog(QDialog):
         self.buttons = buttons
         layout.addWidget(buttons)
 
+    def say(self, text: str) -> None:
+        """Show a problem under the fields; the dialog grows so every line shows whole."""
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+        self._fit()
+
+    def _fit(self) -> None:
+        """A wrapped label asks for the height its text needs at its width (a top-level
+        dialog's layout does not ask by itself), and the dialog grows to it."""
+        for label in (self.intro, getattr(self, "error", None)):
+            if label is not None and label.isVisible() and label.width() > 0:
+                label.setMinimumHeight(label.heightForWidth(label.width()))
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
+        if self.height() < self.minimumSizeHint().height():
+            self.resize(self.width(), self.minimumSizeHint().height())
+
+    def _short_confirmed(self, length: int) -> bool:
+        """A short passphrase is the person's choice to make, told what it risks."""
+        answer = QMessageBox.warning(
+            self,
+            "chatapp — short passphrase",
+            f"This passphrase has {length} characters. One shorter than {MIN_LENGTH} can be "
+            "found by a computer trying passphrases on a copy of your files (a lost laptop, a "
+            "synced backup folder); four unrelated words are long enough.\n\n"
+            "Use it anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        labels = (getattr(self, "intro", None), getattr(self, "error", None))
+        if event.type() == QEvent.Type.Resize and watched in labels:
+            self._fit()
+        return super().eventFilter(watched, event)
+
     def try_accept(self) -> None:
         typed = self.field.text()
         if not typed:
-            self.error.setText("The passphrase is empty.")
+            self.say("The passphrase is empty.")
             return
         if self.new:
             if typed != self.again.text():
-                self.error.setText("The two passphrases differ; type them again.")
+                self.say("The two passphrases differ; type them again.")
                 self.again.clear()
+                return
+            if len(typed) < MIN_LENGTH and not self._short_confirmed(len(typed)):
+                self.field.setFocus()
                 return
             self.passphrase = typed
             self.accept()
@@ -96,7 +154,7 @@ class PassphraseDialog(QDialog):
         finally:
             QApplication.restoreOverrideCursor()
         if not right:
-            self.error.setText("Wrong passphrase: nothing was opened or changed. Try again.")
+            self.say("Wrong passphrase: nothing was opened or changed. Try again.")
             self.field.clear()
             self.field.setFocus()
             return

@@ -254,12 +254,16 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
 
     def confirm_conversion(self, target: str, what: str) -> None:
-        """One action: say what will happen, and on Yes ask the window to restart into it
-        (settings typed here and not yet saved are dropped, as with Cancel)."""
-        answer = QMessageBox.question(self, "chatapp", f"{what}\n\nGo ahead now?")
+        """One action: say what will happen, and on Yes save the other tabs as OK would (a
+        restart must not drop what was typed there), then ask the window to restart into it."""
+        answer = QMessageBox.question(
+            self,
+            "chatapp",
+            f"{what}\n\nWhat you changed in the other tabs is saved first.\n\nGo ahead now?",
+        )
         if answer != QMessageBox.StandardButton.Yes:
             return
-        self.reject()
+        self.accept()
         self.conversion_requested.emit(target)
 
     def thread_values(self) -> tuple[str, GenerationSettings] | None:
