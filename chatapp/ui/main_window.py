@@ -449,7 +449,7 @@ class MainWindow(QMainWindow):
 
     def _open_hit(self, thread_id: int, message_id: int) -> None:
         self._refresh_threads(select=thread_id)
-        self.show_message(message_id)
+        self.messages.show_found(message_id)  # an earlier version is switched to
 
     def show_message(self, message_id: int) -> None:
         """Scroll to a message of the open thread, loading older pages until it is there."""

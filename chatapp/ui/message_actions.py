@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
-from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox, QStyleOptionViewItem
+from PySide6.QtWidgets import QInputDialog, QMenu, QStyleOptionViewItem
 
 from chatapp.domain import Message, Role
 from chatapp.errors import StorageError
@@ -83,12 +83,11 @@ class MessageActions(QObject):
         if window.session.busy:
             window.show_error(BUSY)
             return
-        answer = QMessageBox.question(
-            window,
+        if not window.confirm(  # No is the default: Enter does not delete
             "Delete message",
-            "Delete this message and the messages after it on this branch?",
-        )
-        if answer != QMessageBox.StandardButton.Yes:
+            "Delete this message and the messages after it on this branch?\n\n"
+            "Other versions (‹ ›) are kept. This cannot be undone.",
+        ):
             return
         try:
             window.store.delete_message(message.id)
@@ -121,6 +120,24 @@ class MessageActions(QObject):
             window.store.select_version(versions[position])
             window.transcript.reload()
             window.show_message(versions[position])
+
+    def show_found(self, message_id: int) -> None:
+        """A search hit in the open thread: a version off the shown path is brought onto it
+        (as ‹ › would, the messages after it switch with it) so the found text is what shows."""
+        window = self._window
+        try:
+            msg = window.store.message(message_id)
+            shown = window.store.on_path_at_depths(msg.thread_id, [msg.depth])
+        except (KeyError, StorageError):
+            window.notice("That message is no longer there.", 8000)
+            return
+        if (message_id, msg.depth) not in [tuple(row) for row in shown]:
+            if window.session.busy:
+                window.busy_notice("show that version")
+                return
+            window.store.select_version(message_id)
+            window.transcript.reload()
+        window.show_message(message_id)
 
     def open_link(self, url: str) -> bool:
         """A link opens in the browser after the user has seen where it goes."""

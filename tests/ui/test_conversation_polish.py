@@ -1,0 +1,68 @@
+"""The conversation surface after the second new-user walkthrough: search reaches every
+version, deleting a message defaults to No, Esc leaves the search box, Ctrl+Enter sends an edit.
+Each with the fake backend and a real store."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from chatapp.engine.fake import FakeBackend
+from tests.ui.test_main_window import type_and_send
+
+
+def shown(window) -> list[str]:  # type: ignore[no-untyped-def]
+    t = window.transcript
+    return [t.message_at(r).content for r in range(t.rowCount())]
+
+
+def test_search_finds_an_earlier_reply_and_opening_it_shows_that_version(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    window.new_thread()
+    fake.enqueue(["The moon was a mysterious creature.", "Felix the fox ran home."])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "Write a story about a fox.")
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        window.regenerate_action.trigger()
+    assert shown(window)[-1] == "Felix the fox ran home."
+    window.search_box.setText("moon")
+    qtbot.waitUntil(
+        lambda: (
+            window.search_list.isVisible()
+            and window.search_list.item(0).data(Qt.ItemDataRole.UserRole) is not None
+        ),
+        timeout=5000,
+    )
+    item = window.search_list.item(0)
+    assert "another version (not the one shown)" in item.text()
+    window.search.open_hit(item)
+    assert shown(window)[-1] == "The moon was a mysterious creature."  # switched to it
+    current = window.transcript.message_at(window.transcript_view.currentIndex().row())
+    assert current.content.startswith("The moon") and current.version_index == 1
+
+
+def test_deleting_a_message_asks_with_no_as_the_default(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    window.new_thread()
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "keep me")
+    message = window.transcript.message_at(0)
+    seen: list[str] = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            seen.append(f"no message box: {box!r}")
+            return
+        no = box.button(QMessageBox.StandardButton.No)
+        seen.append("No" if no is not None and box.defaultButton() is no else "other")
+        qtbot.keyClick(box, Qt.Key.Key_Return)  # Enter takes the default
+
+    QTimer.singleShot(0, answer)
+    window.messages.delete(message)
+    assert seen[-1] == "No"
+    assert shown(window)[0] == "keep me"  # Enter did not delete
