@@ -216,6 +216,7 @@ class MainWindow(QMainWindow):
         s.reply_text.connect(self._on_reply_text)
         s.reading.connect(self.transcript.set_reading)
         s.read_progress.connect(self.transcript.set_read_progress)
+        s.reply_dropped.connect(lambda _id: self.transcript.reload())
         s.reply_done.connect(self._on_reply_done)
         s.busy_changed.connect(self._on_busy)
         s.threads_changed.connect(self._refresh_threads)

@@ -32,6 +32,7 @@ class ChatSession(QObject):
     message_added(Message): a new message is on the shown path (user or reply placeholder)
     reply_text(int, str): message id and its whole text so far
     reply_done(Message): the reply ended (complete, stopped or error)
+    reply_dropped(int): that reply failed before any text and was removed (the thread reloads)
     busy_changed(bool)
     context_used(int, int): prompt tokens and context size of the reply being written
     threads_changed(): titles or order changed
@@ -44,6 +45,7 @@ class ChatSession(QObject):
     message_added = Signal(object)
     reply_text = Signal(int, str)
     reply_done = Signal(object)
+    reply_dropped = Signal(int)
     busy_changed = Signal(bool)
     context_used = Signal(int, int)
     threads_changed = Signal()
@@ -261,8 +263,20 @@ class ChatSession(QObject):
             message: Message = self.store.message(reply_id)
         except KeyError:
             message = None  # type: ignore[assignment]
+        dropped = message is not None and status == MessageStatus.ERROR and not message.content
+        if dropped:
+            # an empty "failed" bubble says nothing the error does not: the message it answered
+            # stays, and a regenerated reply's earlier version is shown again
+            try:
+                self.store.delete_message(message.id)
+            except (KeyError, StorageError) as exc:
+                log.warning("the failed empty reply %s stays: %s", message.id, exc)
+                dropped = False
         self.busy_changed.emit(False)
-        if message is not None:
+        if dropped:
+            self.reply_dropped.emit(message.id)
+            self.reply_done.emit(message)
+        elif message is not None:
             self.reply_done.emit(message)
             self._after_exchange(message.thread_id)
 

@@ -66,3 +66,41 @@ def test_deleting_a_message_asks_with_no_as_the_default(
     window.messages.delete(message)
     assert seen[-1] == "No"
     assert shown(window)[0] == "keep me"  # Enter did not delete
+
+
+def test_an_over_long_message_names_its_length_and_leaves_no_failed_bubble(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    window.new_thread()
+    errors: list[str] = []
+    window.session.error.connect(errors.append)
+    long_text = " ".join(["word"] * 5000)  # the fake counts words: 5,000 in a 4,096 context
+    window.composer.setPlainText(long_text)
+    with qtbot.waitSignal(window.session.reply_done, timeout=10000):
+        window.send()
+    assert errors and "Your message is too long" in errors[-1]
+    assert (
+        "5007 tokens" in errors[-1]
+    )  # the fake: words + 4 a message + 3 and "4096 tokens" in errors[-1]
+    assert "system prompt" not in errors[-1].split("\n")[0]  # none was set: not blamed
+    assert shown(window) == [long_text]  # kept in the thread, no empty "failed" reply under it
+    path = window.store.path(window.current_thread)
+    assert [m.content for m in path] == [long_text]
+    assert window.composer.toPlainText() == ""
+
+
+def test_a_failed_regeneration_brings_back_the_reply_it_would_have_replaced(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.errors import GenerationError
+
+    window = make_window()
+    window.new_thread()
+    fake.enqueue(["first answer", GenerationError("The model failed while replying.")])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "question")
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        window.regenerate_action.trigger()
+    assert shown(window) == ["question", "first answer"]
+    assert window.transcript.message_at(1).version_count == 1
