@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 from chatapp.domain import Message, MessageStatus, Role, speaker
 from chatapp.store import Store
 from chatapp.timestamps import local
-from chatapp.typed_markdown import typed_markdown
+from chatapp.typed_markdown import reply_markdown, typed_markdown
 from chatapp.ui.guard import guarded
 from chatapp.ui.highlight import code_blocks, highlight_code
 
@@ -288,7 +288,12 @@ class MessageDelegate(QStyledItemDelegate):
             doc.setDocumentMargin(0)
             # the user's own messages are Markdown too (a pasted list or code block reads as
             # one), with what was typed kept: its line breaks, "<b>", "2*3*4"
-            text = typed_markdown(msg.content) if msg.role == Role.USER else msg.content
+            # and a reply's single line breaks are kept (a poem is not one paragraph)
+            text = (
+                typed_markdown(msg.content)
+                if msg.role == Role.USER
+                else reply_markdown(msg.content)
+            )
             doc.setMarkdown(text or _empty_text(msg.status))
             if "```" in msg.content:
                 highlight_code(doc, dark)

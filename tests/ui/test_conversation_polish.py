@@ -104,3 +104,23 @@ def test_a_failed_regeneration_brings_back_the_reply_it_would_have_replaced(
         window.regenerate_action.trigger()
     assert shown(window) == ["question", "first answer"]
     assert window.transcript.message_at(1).version_count == 1
+
+
+def test_a_replys_single_line_breaks_are_kept_in_the_window(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QFont
+
+    window = make_window()
+    window.new_thread()
+    fake.enqueue(["Roses are red,\nviolets are blue.\n\n- a list\n- stays"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000) as done:
+        type_and_send(qtbot, window, "a poem please")
+    msg = window.transcript.message_at(window.transcript.row_of(done.args[0].id))
+    doc = window.transcript_view.itemDelegate()._document(msg, 400, QFont())
+    lines = doc.toPlainText().split("\n")
+    assert lines[:2] == ["Roses are red,", "violets are blue."]  # two lines, not one paragraph
+    block = doc.begin()
+    while block.isValid() and block.text() != "a list":
+        block = block.next()
+    assert block.isValid() and block.textList() is not None  # the list is still a list
