@@ -295,6 +295,8 @@ class MessageDelegate(QStyledItemDelegate):
                 else reply_markdown(msg.content)
             )
             doc.setMarkdown(text or _empty_text(msg.status))
+            if text and not doc.toPlainText().strip():
+                doc.setMarkdown(_empty_text(msg.status))  # e.g. only "```python" so far
             if "```" in msg.content:
                 highlight_code(doc, dark)
             doc.setTextWidth(max(50, width))

@@ -124,3 +124,52 @@ def test_a_replys_single_line_breaks_are_kept_in_the_window(
     while block.isValid() and block.text() != "a list":
         block = block.next()
     assert block.isValid() and block.textList() is not None  # the list is still a list
+
+
+def _stored_reply(window, text: str, status):  # type: ignore[no-untyped-def]
+    from chatapp.domain import Role
+
+    thread = window.store.create_thread("code")
+    window.store.add_message(thread.id, Role.USER, "code please")
+    reply = window.store.add_message(thread.id, Role.ASSISTANT, text, status=status)
+    window.refresh_threads(select=thread.id)
+    return window.transcript.message_at(window.transcript.row_of(reply.id))
+
+
+def test_an_unclosed_code_fence_still_has_its_copy_button(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.domain import MessageStatus
+    from chatapp.ui.highlight import code_blocks
+
+    window = make_window()
+    text = "Here it is:\n```python\nprint('hi')\nx = 2"
+    assert code_blocks(text) == ["print('hi')\nx = 2"]
+    assert code_blocks("```python") == [] and code_blocks("```python\n") == []
+    assert code_blocks("```\na\n```\ntext") == ["a"]  # a closed one as before
+    msg = _stored_reply(window, text, MessageStatus.STOPPED)
+    index = window.transcript.index(window.transcript.row_of(msg.id))
+    delegate = window.transcript_view.itemDelegate()
+    buttons = delegate.code_buttons(window.messages.option(index), index)
+    assert [code for _area, code in buttons] == ["print('hi')\nx = 2"]
+    copied: list[str] = []
+    window.messages.copy = copied.append  # type: ignore[method-assign]
+    qtbot.mouseClick(
+        window.transcript_view.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=buttons[0][0].center().toPoint(),
+    )
+    assert copied == ["print('hi')\nx = 2"]
+
+
+def test_a_reply_with_only_an_opening_fence_is_not_blank(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QFont
+
+    from chatapp.domain import MessageStatus
+
+    window = make_window()
+    delegate = window.transcript_view.itemDelegate()
+    for status, said in [
+        (MessageStatus.STOPPED, "(stopped before any text)"),
+        (MessageStatus.STREAMING, "…"),
+    ]:
+        msg = _stored_reply(window, "```python", status)
+        assert delegate._document(msg, 400, QFont()).toPlainText() == said
