@@ -207,6 +207,7 @@ class MainWindow(QMainWindow):
         self.composer_row.send.connect(self.send)
         self.composer_row.stop.connect(self.session.stop)
         self.search.hit_opened.connect(self._open_hit)
+        self.search.left.connect(self.composer.setFocus)
         self.drafts.notice.connect(self.notice)
         self.undo.notice.connect(self.notice)
         self.undo.error.connect(self.show_error)

@@ -7,8 +7,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QGuiApplication
-from PySide6.QtWidgets import QInputDialog, QMenu, QStyleOptionViewItem
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QMenu,
+    QPlainTextEdit,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from chatapp.domain import Message, Role
 from chatapp.errors import StorageError
@@ -102,10 +111,11 @@ class MessageActions(QObject):
         self._window.notice("Copied.", 2000)
 
     def edit(self, message: Message) -> None:
-        text, ok = QInputDialog.getMultiLineText(
-            self._window, "Edit message", "Message:", message.content
-        )
-        if ok and text.strip() and text != message.content:
+        dialog = EditDialog(message.content, self._window)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        text = dialog.text()
+        if text.strip() and text != message.content:
             self._window.session.edit_and_resend(message.id, text)
 
     def switch_version(self, message: Message, step: int) -> None:
@@ -231,4 +241,45 @@ class MessageActions(QObject):
             cursor = Qt.CursorShape.PointingHandCursor if over else Qt.CursorShape.ArrowCursor
             watched.setCursor(cursor)
             watched.setToolTip(link)
+        return super().eventFilter(watched, event)
+
+
+class EditDialog(QDialog):
+    """Edit and resend: Enter makes a new line, as in the composer's Shift+Enter; Ctrl+Enter
+    sends (a keyboard user could not send from QInputDialog's multi-line box)."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Edit message")
+        self.editor = QPlainTextEdit(text)
+        self.editor.setAccessibleName("Message")
+        self.editor.installEventFilter(self)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        send = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        send.setText("Send")
+        send.setToolTip("Ctrl+Enter")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Message (Ctrl+Enter sends; the old version is kept):"))
+        layout.addWidget(self.editor)
+        layout.addWidget(buttons)
+        self.resize(520, 280)
+        self.editor.setFocus()
+        self.editor.moveCursor(QTextCursor.MoveOperation.End)
+
+    def text(self) -> str:
+        return self.editor.toPlainText()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            watched is self.editor
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            self.accept()
+            return True
         return super().eventFilter(watched, event)

@@ -173,3 +173,53 @@ def test_a_reply_with_only_an_opening_fence_is_not_blank(qtbot, make_window) -> 
     ]:
         msg = _stored_reply(window, "```python", status)
         assert delegate._document(msg, 400, QFont()).toPlainText() == said
+
+
+def test_esc_in_the_search_box_clears_it_and_returns_to_the_composer(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    window.new_thread()
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "find this otter")
+    window.activateWindow()
+    window.search.focus()
+    qtbot.keyClicks(window.search_box, "otter")
+    qtbot.waitUntil(lambda: window.search_list.isVisible(), timeout=5000)
+    qtbot.keyClick(window.search_box, Qt.Key.Key_Escape)
+    assert window.search_box.text() == ""
+    assert not window.search_list.isVisible() and window.search_list.count() == 0
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.composer, timeout=2000)
+    qtbot.wait(400)  # the search timer, had it been left running, would show results again
+    assert not window.search_list.isVisible()
+
+
+def test_edit_and_resend_sends_with_ctrl_enter(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.ui.message_actions import EditDialog
+
+    window = make_window()
+    window.new_thread()
+    fake.enqueue(["first", "second"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "old question")
+    message = window.transcript.message_at(0)
+    typed: list[str] = []
+
+    def type_in_dialog() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, EditDialog):
+            typed.append(f"no edit dialog: {dialog!r}")
+            return
+        dialog.editor.selectAll()
+        qtbot.keyClicks(dialog.editor, "new question")
+        qtbot.keyClick(dialog.editor, Qt.Key.Key_Return)  # Enter: a new line, not send
+        qtbot.keyClicks(dialog.editor, "line two")
+        typed.append(dialog.text())
+        qtbot.keyClick(dialog.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+
+    QTimer.singleShot(0, type_in_dialog)
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        window.messages.edit(message)
+    assert typed == ["new question\nline two"]
+    assert shown(window) == ["new question\nline two", "second"]
+    assert window.transcript.message_at(0).version_count == 2  # the old one is kept
