@@ -1,7 +1,8 @@
 """The conversation logic of the window: store the user's message, stream the reply, save it.
 
-A reply is saved while it streams (at most every SAVE_SECONDS), so closing the
-app or a crash keeps what the user already saw.
+A reply is saved while it streams, each piece of text before it is shown, so closing the
+app, a crash or a kill keeps all that the user already saw (`python -m chatapp.bench
+streamsave`: about 0.1 ms of CPU a save, under half a percent of a reply's time).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from chatapp.workers.memory import MemoryController
 
 log = logging.getLogger("chatapp.ui")
 
-SAVE_SECONDS = 0.5
+# the least time between two saves of a streaming reply; 0: every batch the engine sends
+# (it batches text every BATCH_SECONDS), so the shown text is never ahead of the stored one
+SAVE_SECONDS = 0.0
 BUSY = "A reply is still being written: stop it first (Esc)."
 
 
@@ -212,11 +215,11 @@ class ChatSession(QObject):
         if request_id != self._request_id or self._reply_id is None:
             return
         self._text += text
-        self.reply_text.emit(self._reply_id, self._text)
         now = time.monotonic()
         if now - self._saved_at >= SAVE_SECONDS:
-            self._save(content=self._text)
+            self._save(content=self._text)  # stored before it is shown
             self._saved_at = now
+        self.reply_text.emit(self._reply_id, self._text)
 
     @Slot(int, object)
     def _on_finished(self, request_id: int, result: ReplyResult) -> None:

@@ -223,3 +223,22 @@ def test_edit_and_resend_sends_with_ctrl_enter(qtbot, make_window, fake: FakeBac
     assert typed == ["new question\nline two"]
     assert shown(window) == ["new question\nline two", "second"]
     assert window.transcript.message_at(0).version_count == 2  # the old one is kept
+
+
+def test_every_streamed_piece_is_stored_before_it_is_shown(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    window.new_thread()
+    fake.delay = 0.01  # several of the engine's batches
+    fake.enqueue([" ".join(f"w{i}" for i in range(80))])
+    checks: list[bool] = []
+
+    def on_text(message_id: int, text: str) -> None:
+        # what a hard kill at this moment would leave on disk: everything on screen
+        checks.append(window.store.message(message_id).content == text)
+
+    window.session.reply_text.connect(on_text)
+    with qtbot.waitSignal(window.session.reply_done, timeout=10000):
+        type_and_send(qtbot, window, "count")
+    assert len(checks) >= 3 and all(checks)
