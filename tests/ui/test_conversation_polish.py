@@ -242,3 +242,33 @@ def test_every_streamed_piece_is_stored_before_it_is_shown(
     with qtbot.waitSignal(window.session.reply_done, timeout=10000):
         type_and_send(qtbot, window, "count")
     assert len(checks) >= 3 and all(checks)
+
+
+def test_what_a_chatgpt_import_left_out_is_listed_whole_in_a_window(
+    qtbot, make_window, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    from tests.unit.export.test_import_hostile import conversation, node
+
+    good = conversation(
+        {"u": node(None, "user", "hello there", ["a"]), "a": node("u", "assistant", "hi!")},
+        title="Kept",
+        current_node="a",
+    )
+    skipped = [{"title": f"Broken {i} " + "long title " * 8} for i in range(12)]
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps([good, *skipped]), encoding="utf-8")
+    window = make_window(load=False)
+    with qtbot.waitSignal(window.files.import_done, timeout=30000) as blocker:
+        window.run_import(path)
+    assert blocker.args[0].startswith("Imported 1 thread(s)") and "12 thing(s)" in blocker.args[0]
+    dialog = window.files.report_dialog
+    assert dialog is not None and dialog.isVisible()
+    listing = dialog.findChild(QPlainTextEdit).toPlainText().split("\n")
+    assert len(listing) == 12  # every one, none cut off
+    assert all("was skipped" in line for line in listing)
+    assert "Broken 11 " in listing[-1] and listing[-1].endswith("it has no message mapping.")
+    assert [t.title for t in window.store.threads()] == ["Kept"]
