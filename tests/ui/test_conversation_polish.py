@@ -272,3 +272,18 @@ def test_what_a_chatgpt_import_left_out_is_listed_whole_in_a_window(
     assert all("was skipped" in line for line in listing)
     assert "Broken 11 " in listing[-1] and listing[-1].endswith("it has no message mapping.")
     assert [t.title for t in window.store.threads()] == ["Kept"]
+
+
+def test_no_two_items_of_a_menu_share_a_mnemonic(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    window = make_window(load=False)
+    menus = [a.menu() for a in window.menuBar().actions() if a.menu() is not None]
+    assert len(menus) >= 4
+    for menu in menus:
+        keys = []
+        for action in menu.actions():
+            found = re.search(r"&([^&])", action.text())
+            if found and action.isVisible():
+                keys.append(found.group(1).lower())
+        assert len(keys) == len(set(keys)), f"{menu.title()}: {keys}"
