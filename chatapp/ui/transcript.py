@@ -27,6 +27,7 @@ from PySide6.QtGui import (
     QFontMetrics,
     QPainter,
     QPalette,
+    QPen,
     QTextDocument,
     QTextFormat,
 )
@@ -468,18 +469,15 @@ class MessageDelegate(QStyledItemDelegate):
         header_height = self.header_height(option.font)
         base = palette.color(QPalette.ColorRole.Base)
         dark = base.lightness() < 128
-        if mine:
-            fill = QColor("#2b4a7a") if dark else QColor("#dbe8fb")
-        else:
-            fill = QColor("#2d2f33") if dark else QColor("#f1f2f4")
+        fill = bubble_fill(mine, dark)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(fill)
         painter.drawRoundedRect(bubble, 10, 10)
         if option.state & QStyle.StateFlag.State_Selected:
-            painter.setPen(palette.color(QPalette.ColorRole.Highlight))
+            painter.setPen(QPen(selection_outline(palette, fill), 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRoundedRect(bubble, 10, 10)
+            painter.drawRoundedRect(bubble.adjusted(1, 1, -1, -1), 10, 10)
         painter.setFont(self.header_font(option.font))
         painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
         painter.drawText(
@@ -532,6 +530,38 @@ class MessageDelegate(QStyledItemDelegate):
                 Qt.AlignmentFlag.AlignLeft,
                 "⚠ " + msg.error.splitlines()[0],
             )
+
+
+def bubble_fill(mine: bool, dark: bool) -> QColor:
+    """A message bubble's colour: the user's blue, the model's grey."""
+    if mine:
+        return QColor("#2b4a7a") if dark else QColor("#dbe8fb")
+    return QColor("#2d2f33") if dark else QColor("#f1f2f4")
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio of two colours (1 to 21)."""
+
+    def luminance(c: QColor) -> float:
+        def channel(v: float) -> float:
+            return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+
+        return (
+            0.2126 * channel(c.redF()) + 0.7152 * channel(c.greenF()) + 0.0722 * channel(c.blueF())
+        )
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def selection_outline(palette: QPalette, fill: QColor) -> QColor:
+    """The keyboard-selected bubble's outline: the highlight colour when it stands out from
+    the bubble by WCAG's 3:1 for non-text marks; else (a blue highlight on the dark theme's
+    blue user bubble) the text colour, which always does."""
+    highlight = palette.color(QPalette.ColorRole.Highlight)
+    if contrast(highlight, fill) >= 3.0:
+        return highlight
+    return palette.color(QPalette.ColorRole.Text)
 
 
 def _empty_text(status: MessageStatus) -> str:

@@ -287,3 +287,54 @@ def test_no_two_items_of_a_menu_share_a_mnemonic(qtbot, make_window) -> None:  #
             if found and action.isVisible():
                 keys.append(found.group(1).lower())
         assert len(keys) == len(set(keys)), f"{menu.title()}: {keys}"
+
+
+def _luminance_contrast(a, b) -> float:  # type: ignore[no-untyped-def]
+    """WCAG 2 contrast ratio, computed here rather than with the code under test."""
+
+    def lum(c) -> float:  # type: ignore[no-untyped-def]
+        ch = [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in c.getRgbF()[:3]]
+        return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2]
+
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_the_selected_message_outline_stands_out_in_both_themes(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    """Painted pixels: the outline of the keyboard-selected bubble against the bubble's own
+    colour reaches WCAG's 3:1 for non-text marks, on the user's and the model's bubble."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QStyle
+
+    from chatapp.domain import Role
+    from chatapp.ui import theme
+
+    window = make_window(load=False)
+    thread = window.store.create_thread("t")
+    window.store.add_message(thread.id, Role.USER, "my words")
+    window.store.add_message(thread.id, Role.ASSISTANT, "its words")
+    window.refresh_threads(select=thread.id)
+    delegate = window.transcript_view.itemDelegate()
+    for dark in (True, False):
+        for row in (0, 1):
+            index = window.transcript.index(row)
+            option = window.messages.option(index)
+            option.palette = theme.palette(dark)
+            option.rect = QRect(0, 0, 500, option.rect.height())
+            option.state |= QStyle.StateFlag.State_Selected
+            image = QImage(500, option.rect.height(), QImage.Format.Format_RGB32)
+            image.fill(option.palette.color(option.palette.ColorRole.Base))
+            painter = QPainter(image)
+            delegate.paint(painter, option, index)
+            painter.end()
+            msg = window.transcript.message_at(row)
+            bubble = delegate._bubble_rect(option, msg, False)
+            y = int(bubble.center().y())
+            fill = image.pixelColor(int(bubble.center().x()), int(bubble.bottom()) - 4)
+            edge = max(
+                (image.pixelColor(x, y) for x in range(int(bubble.left()), int(bubble.left()) + 4)),
+                key=lambda c: _luminance_contrast(c, fill),
+            )
+            ratio = _luminance_contrast(edge, fill)
+            assert ratio >= 3.0, (dark, row, ratio, edge.name(), fill.name())
