@@ -392,7 +392,8 @@ class MessageDelegate(QStyledItemDelegate):
         self, option: QStyleOptionViewItem, index: _Index
     ) -> tuple[QRectF, QRectF] | None:
         """Where ‹ (previous version) and › (next version) are drawn in the header, or None
-        when the message has a single version. The areas are a little larger than the glyphs."""
+        when the message has a single version. Each is ARROW_TARGET px square (a ‹ glyph alone
+        is ~6 px wide), trimmed so it never covers the version number between them."""
         msg: Message | None = index.data(MessageRole)
         if msg is None or msg.version_count <= 1:
             return None
@@ -408,16 +409,22 @@ class MessageDelegate(QStyledItemDelegate):
         )
         if "‹" not in text or "›" not in text:
             return None  # elided away in a very narrow bubble
-        top = bubble.top() + self.PAD / 2
-        height = self.header_height(option.font)
+        centre_y = bubble.top() + self.PAD / 2 + self.header_height(option.font) / 2
         x0 = bubble.left() + self.PAD
+        size = max(float(ARROW_TARGET), metrics.height() * 1.4)
+        count = f"{msg.version_index}/{msg.version_count}"
+        at_count = text.index(count, text.index("‹"))
+        count_left = x0 + metrics.horizontalAdvance(text[:at_count])
+        count_right = count_left + metrics.horizontalAdvance(count)
         rects = []
         for glyph in ("‹", "›"):
             at = text.index(glyph)
-            left = x0 + metrics.horizontalAdvance(text[:at])
-            width = metrics.horizontalAdvance(glyph)
-            pad = max(4.0, metrics.height() / 3)
-            rects.append(QRectF(left - pad, top, width + 2 * pad, height))
+            centre = (
+                x0 + metrics.horizontalAdvance(text[:at]) + metrics.horizontalAdvance(glyph) / 2
+            )
+            rects.append(QRectF(centre - size / 2, centre_y - size / 2, size, size))
+        rects[0].setRight(min(rects[0].right(), count_left))  # never over the number
+        rects[1].setLeft(max(rects[1].left(), count_right))
         return rects[0], rects[1]
 
     @guarded(lambda _self, option, _index: QSize(option.rect.width(), 40))
@@ -498,13 +505,25 @@ class MessageDelegate(QStyledItemDelegate):
         )
         arrows = self.version_arrows(option, index)
         if arrows is not None:  # drawn as buttons: they switch versions when clicked
-            painter.setPen(palette.color(QPalette.ColorRole.Mid))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            for area, enabled in zip(
-                arrows, (msg.version_index > 1, msg.version_index < msg.version_count), strict=True
+            arrow_font = QFont(self.header_font(option.font))
+            arrow_font.setPointSizeF(arrow_font.pointSizeF() * 1.4)
+            painter.setFont(arrow_font)
+            for area, glyph, enabled in zip(
+                arrows,
+                ("‹", "›"),
+                (msg.version_index > 1, msg.version_index < msg.version_count),
+                strict=True,
             ):
-                if enabled:
-                    painter.drawRoundedRect(area.adjusted(1, 1, -1, -1), 4, 4)
+                # both alike (one outlined, one not read as a stray focus ring); the one that
+                # leads nowhere is greyed
+                painter.setPen(palette.color(QPalette.ColorRole.Mid))
+                painter.setBrush(palette.color(QPalette.ColorRole.Button) if enabled else fill)
+                painter.drawRoundedRect(area.adjusted(1, 1, -1, -1), 5, 5)
+                colour = palette.color(
+                    QPalette.ColorRole.ButtonText if enabled else QPalette.ColorRole.PlaceholderText
+                )
+                painter.setPen(colour)
+                painter.drawText(area, Qt.AlignmentFlag.AlignCenter, glyph)
         for area, _code in self.code_buttons(option, index):
             painter.setPen(palette.color(QPalette.ColorRole.Mid))
             painter.setBrush(palette.color(QPalette.ColorRole.Button))
@@ -577,6 +596,11 @@ def _empty_text(status: MessageStatus) -> str:
 
 
 SEP = "  ·  "
+ARROW_TARGET = 24  # px: WCAG 2.5.8's least target size for a pointer
+
+
+def _compact(header: str) -> str:
+    return header.replace("\u2003‹\u2003", "‹ ").replace("\u2003›\u2003", " ›")
 
 
 def _header(msg: Message, reading: int = 0, done: int | None = None, short: bool = False) -> str:
@@ -587,7 +611,8 @@ def _header_rest(msg: Message, reading: int, done: int | None, short: bool) -> l
     when = local(msg.created_at)
     parts = [when.strftime("%H:%M") if when is not None else "?"]
     if msg.version_count > 1:
-        parts.append(f"‹ {msg.version_index}/{msg.version_count} ›")
+        # en and em spaces: room for arrow buttons of a finger's size (version_arrows)
+        parts.append(f"\u2003‹\u2003{msg.version_index}/{msg.version_count}\u2003›\u2003")
     what = "reading" if short else "reading the conversation,"
     if msg.status == MessageStatus.STREAMING and reading and done is not None:
         parts.append(f"{what} {done:,} / {reading:,} tokens… (Esc stops)")
@@ -612,10 +637,13 @@ def fitted_header(
         text = _header(msg, reading, done, short)
         if metrics.horizontalAdvance(text) <= width:
             return text
-    rest = SEP.join(_header_rest(msg, reading, done, True))
+        text = _compact(text)  # the arrows' roomy spacing goes before any words
+        if metrics.horizontalAdvance(text) <= width:
+            return text
+    rest = _compact(SEP.join(_header_rest(msg, reading, done, True)))
     room = width - metrics.horizontalAdvance(SEP + rest)
     who = metrics.elidedText(speaker(msg.role, msg.model), Qt.TextElideMode.ElideRight, room)
     text = who + SEP + rest if room > 0 and who else rest
     if metrics.horizontalAdvance(text) > width:
-        text = SEP.join(_header_rest(msg, reading, done, True)[1:])  # without the time
+        text = _compact(SEP.join(_header_rest(msg, reading, done, True)[1:]))  # no time
     return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)

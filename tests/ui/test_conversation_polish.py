@@ -338,3 +338,23 @@ def test_the_selected_message_outline_stands_out_in_both_themes(qtbot, make_wind
             )
             ratio = _luminance_contrast(edge, fill)
             assert ratio >= 3.0, (dark, row, ratio, edge.name(), fill.name())
+
+
+def test_version_arrows_are_buttons_of_a_usable_size(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    window.new_thread()
+    fake.enqueue(["answer A", "answer B"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "question")
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        window.regenerate_action.trigger()
+    index = window.transcript.index(1)
+    delegate = window.transcript_view.itemDelegate()
+    prev, nxt = delegate.version_arrows(window.messages.option(index), index)
+    assert prev.height() >= 24 and nxt.height() >= 24
+    assert prev.width() >= 20 and nxt.width() >= 20, (prev, nxt)  # was ~6 px around the glyph
+    assert prev.right() <= nxt.left()
+    # a click near the edge of ‹, well off the glyph, still switches
+    edge = prev.adjusted(2, 2, -2, -2).topLeft().toPoint()
+    qtbot.mouseClick(window.transcript_view.viewport(), Qt.MouseButton.LeftButton, pos=edge)
+    assert shown(window) == ["question", "answer A"]
