@@ -26,10 +26,13 @@ log = logging.getLogger("chatapp.app")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from chatapp import cli
+
     parser = argparse.ArgumentParser(
         prog="chatapp",
         description="Chat with local language models (GGUF) that remember.",
-        epilog="Also: chatapp export --help, chatapp import --help",
+        epilog=cli.commands_help(),  # every subcommand, from the parser that runs them
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"chatapp {__version__}")
     parser.add_argument(

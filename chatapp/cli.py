@@ -28,13 +28,34 @@ from chatapp.errors import DatabaseCorrupt, DatabaseTooNew, StorageError, UserFa
 from chatapp.export import FORMATS
 from chatapp.timestamps import format_local
 
-COMMANDS = ("export", "import", "list", "encrypt", "decrypt")
+# what each subcommand does: its --help line, and the window's `chatapp --help` lists them all
+HELP = {
+    "export": "write threads to a file",
+    "import": "import a chatapp JSON export or ChatGPT's conversations.json",
+    "list": "the threads, with the ids export --thread takes",
+    "encrypt": "encrypt the database and its backups (key in the keyring or a key file)",
+    "decrypt": "write the database and its backups back as plain SQLite",
+}
+COMMANDS = tuple(HELP)
+
+
+def commands_help() -> str:
+    """The subcommands and what each does, for the window's `chatapp --help` (its own parser
+    knows only the window's options; it named two commands of five)."""
+    width = max(map(len, HELP))
+    lines = [f"  chatapp {name.ljust(width)}  {text}" for name, text in HELP.items()]
+    return "commands (each with --help):\n" + "\n".join(lines)
 
 
 def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    return _run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatapp")
     sub = parser.add_subparsers(dest="command", required=True)
-    exp = sub.add_parser("export", help="write threads to a file")
+    exp = sub.add_parser("export", help=HELP["export"])
     which = exp.add_mutually_exclusive_group(required=True)
     which.add_argument("--thread", type=int, metavar="ID")
     which.add_argument("--all", action="store_true")
@@ -47,18 +68,13 @@ def main(argv: Sequence[str]) -> int:
         help="a file; with --all and a format other than json, a folder",
     )
     exp.add_argument("--data-dir", metavar="DIR")
-    imp = sub.add_parser(
-        "import", help="import a chatapp JSON export or ChatGPT's conversations.json"
-    )
+    imp = sub.add_parser("import", help=HELP["import"])
     imp.add_argument("path")
     imp.add_argument("--data-dir", metavar="DIR")
-    lst = sub.add_parser("list", help="the threads, with the ids export --thread takes")
+    lst = sub.add_parser("list", help=HELP["list"])
     lst.add_argument("--data-dir", metavar="DIR")
-    for name, text in (
-        ("encrypt", "encrypt the database and its backups (key in the keyring or a key file)"),
-        ("decrypt", "write the database and its backups back as plain SQLite"),
-    ):
-        conv = sub.add_parser(name, help=text)
+    for name in ("encrypt", "decrypt"):
+        conv = sub.add_parser(name, help=HELP[name])
         conv.add_argument("--data-dir", metavar="DIR")
     sub.choices["encrypt"].add_argument(
         "--passphrase",
@@ -66,8 +82,10 @@ def main(argv: Sequence[str]) -> int:
         help="derive the key from a passphrase asked at every start (at a terminal, or "
         "CHATAPP_PASSPHRASE) instead of keeping a random key",
     )
-    args = parser.parse_args(list(argv))
+    return parser
 
+
+def _run(args: argparse.Namespace) -> int:
     from chatapp.store import backup
 
     try:

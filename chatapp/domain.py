@@ -122,3 +122,4 @@ class SearchHit:
     role: Role
     created_at: float
     snippet: str  # text with the matches between \x02 and \x03
+    on_path: bool = True  # False: another version than the one its thread shows

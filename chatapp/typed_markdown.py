@@ -12,6 +12,7 @@ and the HTML/PDF exports both render this, so they agree.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
@@ -21,6 +22,20 @@ _INTRAWORD_STAR = re.compile(r"(?<=[^\W_])\*(?=[^\W_])")
 def typed_markdown(text: str) -> str:
     """`text` with its line breaks kept and HTML, entities and in-word asterisks literal
     (code blocks and code spans are left as they are: Markdown shows them verbatim)."""
+    return _hard_breaks(text, _literal)
+
+
+def reply_markdown(text: str) -> str:
+    """A model's reply with its single line breaks kept (a poem's lines, an address), as chat
+    apps show them; its Markdown (emphasis, lists, tables, code) is otherwise untouched. A
+    hard break at the end of a block is ignored by Markdown, so lists and headings read as
+    before."""
+    return _hard_breaks(text, lambda line: line)
+
+
+def _hard_breaks(text: str, literal: Callable[[str], str]) -> str:
+    """Every line end outside a code block made a hard break; `literal` applied to those
+    lines."""
     out: list[str] = []
     fence: str | None = None
     lines = text.split("\n")
@@ -36,7 +51,7 @@ def typed_markdown(text: str) -> str:
             out.append(line)
             continue
         last = number == len(lines) - 1
-        out.append(_literal(line) + ("" if last or not line.strip() else "  "))
+        out.append(literal(line) + ("" if last or not line.strip() else "  "))
     return "\n".join(out)
 
 

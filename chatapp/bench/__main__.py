@@ -19,6 +19,7 @@ BENCHES = {
     "excerpts": "chatapp.bench.excerpts",
     "updates": "chatapp.bench.updates",
     "ingest": "chatapp.bench.ingest",
+    "streamsave": "chatapp.bench.stream_save",
 }
 
 

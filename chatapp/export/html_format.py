@@ -7,7 +7,8 @@ links, quotes, lists and code blocks come out as such, not as raw `| … |` or
 is escaped, images become their description (nothing is loaded), and only
 http(s) and mailto links become links. The user's own messages are Markdown
 too, made to show what was typed (line breaks kept, HTML and in-word asterisks
-literal: chatapp.typed_markdown), as in the transcript. The PDF export draws
+literal: chatapp.typed_markdown), as in the transcript; a reply keeps its single
+line breaks (a poem's lines) there and here alike. The PDF export draws
 this same HTML with Qt.
 """
 
@@ -25,7 +26,7 @@ from chatapp.export.clean import visible_controls
 from chatapp.export.model import ThreadExport
 from chatapp.export.progress import NO_PROGRESS, Progress
 from chatapp.timestamps import format_local
-from chatapp.typed_markdown import typed_markdown
+from chatapp.typed_markdown import reply_markdown, typed_markdown
 
 # Above this a message is shown as preformatted text: parsing 50 MB of Markdown takes
 # minutes and gigabytes; the text is still all there.
@@ -170,6 +171,8 @@ def message_html(m: Message, content: str | None = None, *, for_print: bool = Fa
     )
     if m.role == Role.USER and len(content) <= MARKDOWN_LIMIT:
         content = typed_markdown(content)
+    elif len(content) <= MARKDOWN_LIMIT:
+        content = reply_markdown(content)  # its single line breaks kept, as in the window
     body = markdown_to_html(content)
     header = f"{html.escape(visible_controls(who(m)))} · {html.escape(_when(m.created_at))}"
     return _bubble(m.role, f'<p class="who">{header}{status}</p>\n{body}', for_print)

@@ -637,7 +637,10 @@ class Store:
     # -- search ---------------------------------------------------------
 
     def search(self, text: str, *, limit: int = 50) -> list[SearchHit]:
-        """Full-text search of the shown messages of all threads not in the trash.
+        """Full-text search of every message (every version) of all threads not in the trash.
+
+        A version not on its thread's shown path is found too (nothing written or read is
+        out of reach), with `on_path` False so the results can say so.
 
         Hits are ranked by BM25 among the SEARCH_WINDOW most recent matches:
         ranking every match of common words in a million messages costs
@@ -650,13 +653,13 @@ class Store:
             return []
         rows = self._query(
             """
-            SELECT m.thread_id, t.title, m.id, m.role, m.created_at, m.content
+            SELECT m.thread_id, t.title, m.id, m.role, m.created_at, m.content, m.active
             FROM (SELECT rowid AS id, bm25(messages_fts) AS score FROM messages_fts
                   WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?) AS hit
             JOIN messages m ON m.id = hit.id
             JOIN threads t ON t.id = m.thread_id
-            WHERE t.deleted_at IS NULL AND m.active = 1
-            ORDER BY hit.score, m.id DESC
+            WHERE t.deleted_at IS NULL
+            ORDER BY hit.score, m.active DESC, m.id DESC
             LIMIT ?
             """,
             (query, SEARCH_WINDOW, limit),
@@ -670,6 +673,7 @@ class Store:
                 role=Role(r[3]),
                 created_at=r[4],
                 snippet=snippet(r[5], words),
+                on_path=bool(r[6]),
             )
             for r in rows
         ]

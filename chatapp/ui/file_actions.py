@@ -8,8 +8,16 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtWidgets import QFileDialog, QProgressDialog
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QLabel,
+    QPlainTextEdit,
+    QProgressDialog,
+    QVBoxLayout,
+)
 
 from chatapp.workers.jobs import Job
 
@@ -38,6 +46,8 @@ class FileActions(QObject):
         super().__init__(window)
         self._window = window
         self._dialog: QProgressDialog | None = None
+        self._import_notes: list[str] = []
+        self.report_dialog: QDialog | None = None  # the last import's list of what was left out
         self.export_cancel: threading.Event | None = None
         self.export_done.connect(self._on_done)
         self.import_done.connect(self._on_done)
@@ -138,7 +148,11 @@ class FileActions(QObject):
             return import_with_report(store, path)
 
         def done(report: ImportReport) -> None:
-            self.import_done.emit(report.message(path.name), "")
+            self._import_notes = list(report.notes)  # listed whole in a window (_on_done)
+            text = f"Imported {len(report.thread_ids)} thread(s) from {path.name}"
+            if report.notes:
+                text += f"; {len(report.notes)} thing(s) left out or changed: see the list."
+            self.import_done.emit(text if report.notes else report.message(path.name), "")
             for thread_id in report.thread_ids:
                 if memory is not None:
                     memory.ingest(thread_id)  # memory is built in the background
@@ -161,8 +175,32 @@ class FileActions(QObject):
         if self._dialog is not None:
             self._dialog.reset()
             self._dialog = None
+        notes, self._import_notes = self._import_notes, []
         if error:
             self._window.show_error(error)
         else:
             self._window.notice(message, 10000)  # replaces an earlier error too
             self._window.refresh_threads()
+            if notes:
+                self.show_report(message, notes)
+
+    def show_report(self, message: str, notes: list[str]) -> None:
+        """What an import left out or changed, every line of it, in a window that stays until
+        closed (a status-bar line was cut off and gone after ten seconds)."""
+        dialog = QDialog(self._window)
+        dialog.setWindowTitle("Import: what was left out")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        listing = QPlainTextEdit("\n".join(notes))
+        listing.setReadOnly(True)
+        listing.setAccessibleName("What was left out or changed")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        label = QLabel(f"{message}\nEverything else was imported.")
+        label.setWordWrap(True)
+        layout.addWidget(label)
+        layout.addWidget(listing)
+        layout.addWidget(buttons)
+        dialog.resize(560, 320)
+        self.report_dialog = dialog
+        dialog.open()  # not blocking: the window stays usable

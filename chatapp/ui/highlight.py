@@ -80,7 +80,8 @@ _RULES = [
     ("number", re.compile(r"\b\d+(?:\.\d+)?\b")),
     ("keyword", re.compile(r"\b(?:" + "|".join(KEYWORDS) + r")\b", re.IGNORECASE)),
 ]
-_CODE_BLOCK = re.compile(r"^\s*```[^\n]*\n(.*?)^\s*```", re.MULTILINE | re.DOTALL)
+# a fence left open (a reply stopped or still streaming) runs to the end, as Markdown reads it
+_CODE_BLOCK = re.compile(r"^\s*```[^\n]*\n(.*?)(?:(?P<close>^\s*```)|\Z)", re.MULTILINE | re.DOTALL)
 
 
 def _formats(dark: bool) -> dict[str, QTextCharFormat]:
@@ -127,5 +128,9 @@ def highlight_code(doc: QTextDocument, dark: bool = False) -> int:
 
 
 def code_blocks(markdown: str) -> list[str]:
-    """The fenced code blocks of a message, for Copy code."""
-    return [m.group(1).rstrip("\n") for m in _CODE_BLOCK.finditer(markdown)]
+    """The fenced code blocks of a message, for Copy code; an unclosed last one included."""
+    return [
+        m.group(1).rstrip("\n")
+        for m in _CODE_BLOCK.finditer(markdown)
+        if m.group("close") or m.group(1).strip()  # an open fence with nothing yet: no block
+    ]

@@ -207,6 +207,7 @@ class MainWindow(QMainWindow):
         self.composer_row.send.connect(self.send)
         self.composer_row.stop.connect(self.session.stop)
         self.search.hit_opened.connect(self._open_hit)
+        self.search.left.connect(self.composer.setFocus)
         self.drafts.notice.connect(self.notice)
         self.undo.notice.connect(self.notice)
         self.undo.error.connect(self.show_error)
@@ -216,6 +217,7 @@ class MainWindow(QMainWindow):
         s.reply_text.connect(self._on_reply_text)
         s.reading.connect(self.transcript.set_reading)
         s.read_progress.connect(self.transcript.set_read_progress)
+        s.reply_dropped.connect(lambda _id: self.transcript.reload())
         s.reply_done.connect(self._on_reply_done)
         s.busy_changed.connect(self._on_busy)
         s.threads_changed.connect(self._refresh_threads)
@@ -449,7 +451,7 @@ class MainWindow(QMainWindow):
 
     def _open_hit(self, thread_id: int, message_id: int) -> None:
         self._refresh_threads(select=thread_id)
-        self.show_message(message_id)
+        self.messages.show_found(message_id)  # an earlier version is switched to
 
     def show_message(self, message_id: int) -> None:
         """Scroll to a message of the open thread, loading older pages until it is there."""

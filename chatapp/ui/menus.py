@@ -82,8 +82,9 @@ def build_menus(window: MainWindow) -> None:
 
     model_menu = bar.addMenu("&Model")
     add(model_menu, "&Load model file…", window.choose_model, "Ctrl+O")
-    add(model_menu, "Model &library…", window.open_library, "Ctrl+L")
-    add(model_menu, "Model &settings…", lambda: window.open_model_settings(), "Ctrl+Shift+,")
+    # one mnemonic each: Load L, library I, settings T, server S, Unload U
+    add(model_menu, "Model l&ibrary…", window.open_library, "Ctrl+L")
+    add(model_menu, "Model se&ttings…", lambda: window.open_model_settings(), "Ctrl+Shift+,")
     add(model_menu, "Connect to a &server…", window.connect_server)
     add(model_menu, "&Unload", window.engine.unload)
 

@@ -7,8 +7,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QGuiApplication
-from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox, QStyleOptionViewItem
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QMenu,
+    QPlainTextEdit,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from chatapp.domain import Message, Role
 from chatapp.errors import StorageError
@@ -83,12 +92,11 @@ class MessageActions(QObject):
         if window.session.busy:
             window.show_error(BUSY)
             return
-        answer = QMessageBox.question(
-            window,
+        if not window.confirm(  # No is the default: Enter does not delete
             "Delete message",
-            "Delete this message and the messages after it on this branch?",
-        )
-        if answer != QMessageBox.StandardButton.Yes:
+            "Delete this message and the messages after it on this branch?\n\n"
+            "Other versions (‹ ›) are kept. This cannot be undone.",
+        ):
             return
         try:
             window.store.delete_message(message.id)
@@ -103,10 +111,11 @@ class MessageActions(QObject):
         self._window.notice("Copied.", 2000)
 
     def edit(self, message: Message) -> None:
-        text, ok = QInputDialog.getMultiLineText(
-            self._window, "Edit message", "Message:", message.content
-        )
-        if ok and text.strip() and text != message.content:
+        dialog = EditDialog(message.content, self._window)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        text = dialog.text()
+        if text.strip() and text != message.content:
             self._window.session.edit_and_resend(message.id, text)
 
     def switch_version(self, message: Message, step: int) -> None:
@@ -121,6 +130,24 @@ class MessageActions(QObject):
             window.store.select_version(versions[position])
             window.transcript.reload()
             window.show_message(versions[position])
+
+    def show_found(self, message_id: int) -> None:
+        """A search hit in the open thread: a version off the shown path is brought onto it
+        (as ‹ › would, the messages after it switch with it) so the found text is what shows."""
+        window = self._window
+        try:
+            msg = window.store.message(message_id)
+            shown = window.store.on_path_at_depths(msg.thread_id, [msg.depth])
+        except (KeyError, StorageError):
+            window.notice("That message is no longer there.", 8000)
+            return
+        if (message_id, msg.depth) not in [tuple(row) for row in shown]:
+            if window.session.busy:
+                window.busy_notice("show that version")
+                return
+            window.store.select_version(message_id)
+            window.transcript.reload()
+        window.show_message(message_id)
 
     def open_link(self, url: str) -> bool:
         """A link opens in the browser after the user has seen where it goes."""
@@ -214,4 +241,45 @@ class MessageActions(QObject):
             cursor = Qt.CursorShape.PointingHandCursor if over else Qt.CursorShape.ArrowCursor
             watched.setCursor(cursor)
             watched.setToolTip(link)
+        return super().eventFilter(watched, event)
+
+
+class EditDialog(QDialog):
+    """Edit and resend: Enter makes a new line, as in the composer's Shift+Enter; Ctrl+Enter
+    sends (a keyboard user could not send from QInputDialog's multi-line box)."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Edit message")
+        self.editor = QPlainTextEdit(text)
+        self.editor.setAccessibleName("Message")
+        self.editor.installEventFilter(self)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        send = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        send.setText("Send")
+        send.setToolTip("Ctrl+Enter")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Message (Ctrl+Enter sends; the old version is kept):"))
+        layout.addWidget(self.editor)
+        layout.addWidget(buttons)
+        self.resize(520, 280)
+        self.editor.setFocus()
+        self.editor.moveCursor(QTextCursor.MoveOperation.End)
+
+    def text(self) -> str:
+        return self.editor.toPlainText()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            watched is self.editor
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            self.accept()
+            return True
         return super().eventFilter(watched, event)

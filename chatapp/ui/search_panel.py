@@ -20,9 +20,11 @@ log = logging.getLogger("chatapp.ui")
 class SearchPanel(QObject):
     """Owns the search box and the results list (the window lays them out).
 
-    Signals: hit_opened(int, int) a result was chosen: its thread and message."""
+    Signals: hit_opened(int, int) a result was chosen: its thread and message;
+    left() Esc cleared the search (the window gives the focus back to the composer)."""
 
     hit_opened = Signal(int, int)
+    left = Signal()
 
     def __init__(self, store: Store, jobs: Jobs, parent: QWidget) -> None:
         super().__init__(parent)
@@ -43,6 +45,7 @@ class SearchPanel(QObject):
         self.box.textChanged.connect(lambda _t: self._timer.start())
         self._timer.timeout.connect(self.start)
         self.box.installEventFilter(self)  # Down goes to the results, Enter opens the first
+        self.results.installEventFilter(self)  # Esc there too
         self.results.itemActivated.connect(self.open_hit)
         self.results.itemClicked.connect(self.open_hit)
 
@@ -98,7 +101,30 @@ class SearchPanel(QObject):
             self._reader.close()
             self._reader = None
 
+    def leave(self) -> None:
+        """Esc: the query and its results go (they kept half the sidebar), the focus returns."""
+        self.box.clear()
+        self._timer.stop()  # clear() started it: nothing is left to search
+        self.results.hide()
+        self.results.clear()
+        self.left.emit()
+
+    def _searching(self) -> bool:
+        return bool(self.box.text()) or self.results.isVisible()
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if (
+            watched in (self.box, self.results)
+            and kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress)
+            and event.key() == Qt.Key.Key_Escape
+            and self._searching()
+        ):
+            # taken before the Stop button's Esc shortcut: Esc here means "leave the search"
+            event.accept()
+            if kind == QEvent.Type.KeyPress:
+                self.leave()
+            return True
         if watched is self.box and event.type() == QEvent.Type.KeyPress:
             results = self.results
             has_hits = (

@@ -21,6 +21,7 @@ from chatapp.ui.guard import guarded
 HtmlRole = Qt.ItemDataRole.UserRole + 10
 _Index = QModelIndex | QPersistentModelIndex
 START, END = "\x02", "\x03"
+OFF_PATH = "another version (not the one shown)"
 
 
 def hit_html(hit: SearchHit, highlight: str = "#f6d860", text: str = "#000000") -> str:
@@ -37,12 +38,16 @@ def hit_html(hit: SearchHit, highlight: str = "#f6d860", text: str = "#000000") 
         parts.append(html.escape(rest))
     when = format_local(hit.created_at, "%d %b %Y")
     title = html.escape(hit.thread_title or "New chat")
-    return f"<b>{title}</b> <small>· {when}</small><br>{''.join(parts)}"
+    version = "" if hit.on_path else f" <small>· <i>{OFF_PATH}</i></small>"
+    return f"<b>{title}</b> <small>· {when}</small>{version}<br>{''.join(parts)}"
 
 
 def hit_item(hit: SearchHit) -> QListWidgetItem:
     plain = hit.snippet.replace(START, "").replace(END, "").replace("\n", " ")
-    item = QListWidgetItem(f"{hit.thread_title or 'New chat'}\n{plain}")
+    title = hit.thread_title or "New chat"
+    if not hit.on_path:
+        title += f" · {OFF_PATH}"
+    item = QListWidgetItem(f"{title}\n{plain}")
     item.setData(Qt.ItemDataRole.UserRole, (hit.thread_id, hit.message_id))
     item.setData(HtmlRole, hit)
     item.setToolTip(plain)

@@ -27,6 +27,7 @@ from PySide6.QtGui import (
     QFontMetrics,
     QPainter,
     QPalette,
+    QPen,
     QTextDocument,
     QTextFormat,
 )
@@ -42,7 +43,7 @@ from PySide6.QtWidgets import (
 from chatapp.domain import Message, MessageStatus, Role, speaker
 from chatapp.store import Store
 from chatapp.timestamps import local
-from chatapp.typed_markdown import typed_markdown
+from chatapp.typed_markdown import reply_markdown, typed_markdown
 from chatapp.ui.guard import guarded
 from chatapp.ui.highlight import code_blocks, highlight_code
 
@@ -288,8 +289,15 @@ class MessageDelegate(QStyledItemDelegate):
             doc.setDocumentMargin(0)
             # the user's own messages are Markdown too (a pasted list or code block reads as
             # one), with what was typed kept: its line breaks, "<b>", "2*3*4"
-            text = typed_markdown(msg.content) if msg.role == Role.USER else msg.content
+            # and a reply's single line breaks are kept (a poem is not one paragraph)
+            text = (
+                typed_markdown(msg.content)
+                if msg.role == Role.USER
+                else reply_markdown(msg.content)
+            )
             doc.setMarkdown(text or _empty_text(msg.status))
+            if text and not doc.toPlainText().strip():
+                doc.setMarkdown(_empty_text(msg.status))  # e.g. only "```python" so far
             if "```" in msg.content:
                 highlight_code(doc, dark)
             doc.setTextWidth(max(50, width))
@@ -384,7 +392,8 @@ class MessageDelegate(QStyledItemDelegate):
         self, option: QStyleOptionViewItem, index: _Index
     ) -> tuple[QRectF, QRectF] | None:
         """Where ‹ (previous version) and › (next version) are drawn in the header, or None
-        when the message has a single version. The areas are a little larger than the glyphs."""
+        when the message has a single version. Each is ARROW_TARGET px square (a ‹ glyph alone
+        is ~6 px wide), trimmed so it never covers the version number between them."""
         msg: Message | None = index.data(MessageRole)
         if msg is None or msg.version_count <= 1:
             return None
@@ -400,16 +409,22 @@ class MessageDelegate(QStyledItemDelegate):
         )
         if "‹" not in text or "›" not in text:
             return None  # elided away in a very narrow bubble
-        top = bubble.top() + self.PAD / 2
-        height = self.header_height(option.font)
+        centre_y = bubble.top() + self.PAD / 2 + self.header_height(option.font) / 2
         x0 = bubble.left() + self.PAD
+        size = max(float(ARROW_TARGET), metrics.height() * 1.4)
+        count = f"{msg.version_index}/{msg.version_count}"
+        at_count = text.index(count, text.index("‹"))
+        count_left = x0 + metrics.horizontalAdvance(text[:at_count])
+        count_right = count_left + metrics.horizontalAdvance(count)
         rects = []
         for glyph in ("‹", "›"):
             at = text.index(glyph)
-            left = x0 + metrics.horizontalAdvance(text[:at])
-            width = metrics.horizontalAdvance(glyph)
-            pad = max(4.0, metrics.height() / 3)
-            rects.append(QRectF(left - pad, top, width + 2 * pad, height))
+            centre = (
+                x0 + metrics.horizontalAdvance(text[:at]) + metrics.horizontalAdvance(glyph) / 2
+            )
+            rects.append(QRectF(centre - size / 2, centre_y - size / 2, size, size))
+        rects[0].setRight(min(rects[0].right(), count_left))  # never over the number
+        rects[1].setLeft(max(rects[1].left(), count_right))
         return rects[0], rects[1]
 
     @guarded(lambda _self, option, _index: QSize(option.rect.width(), 40))
@@ -461,18 +476,15 @@ class MessageDelegate(QStyledItemDelegate):
         header_height = self.header_height(option.font)
         base = palette.color(QPalette.ColorRole.Base)
         dark = base.lightness() < 128
-        if mine:
-            fill = QColor("#2b4a7a") if dark else QColor("#dbe8fb")
-        else:
-            fill = QColor("#2d2f33") if dark else QColor("#f1f2f4")
+        fill = bubble_fill(mine, dark)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(fill)
         painter.drawRoundedRect(bubble, 10, 10)
         if option.state & QStyle.StateFlag.State_Selected:
-            painter.setPen(palette.color(QPalette.ColorRole.Highlight))
+            painter.setPen(QPen(selection_outline(palette, fill), 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRoundedRect(bubble, 10, 10)
+            painter.drawRoundedRect(bubble.adjusted(1, 1, -1, -1), 10, 10)
         painter.setFont(self.header_font(option.font))
         painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
         painter.drawText(
@@ -493,13 +505,25 @@ class MessageDelegate(QStyledItemDelegate):
         )
         arrows = self.version_arrows(option, index)
         if arrows is not None:  # drawn as buttons: they switch versions when clicked
-            painter.setPen(palette.color(QPalette.ColorRole.Mid))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            for area, enabled in zip(
-                arrows, (msg.version_index > 1, msg.version_index < msg.version_count), strict=True
+            arrow_font = QFont(self.header_font(option.font))
+            arrow_font.setPointSizeF(arrow_font.pointSizeF() * 1.4)
+            painter.setFont(arrow_font)
+            for area, glyph, enabled in zip(
+                arrows,
+                ("‹", "›"),
+                (msg.version_index > 1, msg.version_index < msg.version_count),
+                strict=True,
             ):
-                if enabled:
-                    painter.drawRoundedRect(area.adjusted(1, 1, -1, -1), 4, 4)
+                # both alike (one outlined, one not read as a stray focus ring); the one that
+                # leads nowhere is greyed
+                painter.setPen(palette.color(QPalette.ColorRole.Mid))
+                painter.setBrush(palette.color(QPalette.ColorRole.Button) if enabled else fill)
+                painter.drawRoundedRect(area.adjusted(1, 1, -1, -1), 5, 5)
+                colour = palette.color(
+                    QPalette.ColorRole.ButtonText if enabled else QPalette.ColorRole.PlaceholderText
+                )
+                painter.setPen(colour)
+                painter.drawText(area, Qt.AlignmentFlag.AlignCenter, glyph)
         for area, _code in self.code_buttons(option, index):
             painter.setPen(palette.color(QPalette.ColorRole.Mid))
             painter.setBrush(palette.color(QPalette.ColorRole.Button))
@@ -527,6 +551,38 @@ class MessageDelegate(QStyledItemDelegate):
             )
 
 
+def bubble_fill(mine: bool, dark: bool) -> QColor:
+    """A message bubble's colour: the user's blue, the model's grey."""
+    if mine:
+        return QColor("#2b4a7a") if dark else QColor("#dbe8fb")
+    return QColor("#2d2f33") if dark else QColor("#f1f2f4")
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio of two colours (1 to 21)."""
+
+    def luminance(c: QColor) -> float:
+        def channel(v: float) -> float:
+            return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+
+        return (
+            0.2126 * channel(c.redF()) + 0.7152 * channel(c.greenF()) + 0.0722 * channel(c.blueF())
+        )
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def selection_outline(palette: QPalette, fill: QColor) -> QColor:
+    """The keyboard-selected bubble's outline: the highlight colour when it stands out from
+    the bubble by WCAG's 3:1 for non-text marks; else (a blue highlight on the dark theme's
+    blue user bubble) the text colour, which always does."""
+    highlight = palette.color(QPalette.ColorRole.Highlight)
+    if contrast(highlight, fill) >= 3.0:
+        return highlight
+    return palette.color(QPalette.ColorRole.Text)
+
+
 def _empty_text(status: MessageStatus) -> str:
     """What an empty bubble says: "…" only while the reply may still come, so a finished empty
     reply does not look like one waiting to start."""
@@ -540,6 +596,11 @@ def _empty_text(status: MessageStatus) -> str:
 
 
 SEP = "  ·  "
+ARROW_TARGET = 24  # px: WCAG 2.5.8's least target size for a pointer
+
+
+def _compact(header: str) -> str:
+    return header.replace("\u2003‹\u2003", "‹ ").replace("\u2003›\u2003", " ›")
 
 
 def _header(msg: Message, reading: int = 0, done: int | None = None, short: bool = False) -> str:
@@ -550,7 +611,8 @@ def _header_rest(msg: Message, reading: int, done: int | None, short: bool) -> l
     when = local(msg.created_at)
     parts = [when.strftime("%H:%M") if when is not None else "?"]
     if msg.version_count > 1:
-        parts.append(f"‹ {msg.version_index}/{msg.version_count} ›")
+        # en and em spaces: room for arrow buttons of a finger's size (version_arrows)
+        parts.append(f"\u2003‹\u2003{msg.version_index}/{msg.version_count}\u2003›\u2003")
     what = "reading" if short else "reading the conversation,"
     if msg.status == MessageStatus.STREAMING and reading and done is not None:
         parts.append(f"{what} {done:,} / {reading:,} tokens… (Esc stops)")
@@ -575,10 +637,13 @@ def fitted_header(
         text = _header(msg, reading, done, short)
         if metrics.horizontalAdvance(text) <= width:
             return text
-    rest = SEP.join(_header_rest(msg, reading, done, True))
+        text = _compact(text)  # the arrows' roomy spacing goes before any words
+        if metrics.horizontalAdvance(text) <= width:
+            return text
+    rest = _compact(SEP.join(_header_rest(msg, reading, done, True)))
     room = width - metrics.horizontalAdvance(SEP + rest)
     who = metrics.elidedText(speaker(msg.role, msg.model), Qt.TextElideMode.ElideRight, room)
     text = who + SEP + rest if room > 0 and who else rest
     if metrics.horizontalAdvance(text) > width:
-        text = SEP.join(_header_rest(msg, reading, done, True)[1:])  # without the time
+        text = _compact(SEP.join(_header_rest(msg, reading, done, True)[1:]))  # no time
     return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)

@@ -27,7 +27,7 @@ from chatapp.domain import ChatMessage, GenerationSettings, Message
 from chatapp.engine.backend import Backend, ModelInfo, ModelSpec, ReplyResult
 from chatapp.engine.model_process import ModelLoadInterrupted, ModelProcessCrashed, ModelProcessDied
 from chatapp.engine.remote import ReplyInterrupted
-from chatapp.errors import ModelTooLarge, UserFacingError
+from chatapp.errors import GenerationError, ModelTooLarge, UserFacingError
 from chatapp.memory.builder import BuiltContext, ContextBuilder, params_for
 from chatapp.memory.context import fit_recent, reply_room
 from chatapp.memory.service import MemoryService
@@ -90,6 +90,23 @@ class ReplyStarted:
 class SummaryRequest:
     thread_id: int
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+
+
+def _too_long(
+    backend: Backend, info: ModelInfo, text: str, fixed: int, budget: int
+) -> GenerationError:
+    """The message (with the system prompt) alone outgrows the context: say which one, in
+    tokens, and what to do, rather than blaming the conversation or the system prompt."""
+    mine = backend.count_tokens([ChatMessage("user", text)])
+    system = fixed - mine
+    with_system = f" (the system prompt adds {system} more)" if system > 0 else ""
+    return GenerationError(
+        f"Your message is too long for this model: it is {mine} tokens{with_system}, and the "
+        f"model's context holds {info.n_ctx} tokens, {info.n_ctx - budget} of them kept for "
+        "the reply.",
+        detail="Your message is kept in the thread: shorten or split it with Edit and resend "
+        "(right-click it), or raise the context size in Model settings.",
+    )
 
 
 class EngineWorker(QObject):
@@ -309,6 +326,8 @@ class EngineWorker(QObject):
             ([ChatMessage("system", system)] if system else [])
             + [ChatMessage("user", request.message.content)]
         )
+        if fixed > budget:
+            raise _too_long(backend, info, request.message.content, fixed, budget)
         memory_budget = max(0, budget - fixed - 64)  # 64: the date line and section headings
         for _ in range(4):
             built = self._builder.build(
