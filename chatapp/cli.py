@@ -222,6 +222,11 @@ def new_passphrase() -> str:
 
     given = crypto.passphrase_from_env()
     if given:
+        if len(given) < crypto.PASSPHRASE_MIN_LENGTH:  # set on purpose: warned, not refused
+            warning = crypto.SHORT_PASSPHRASE.format(
+                length=len(given), minimum=crypto.PASSPHRASE_MIN_LENGTH
+            )
+            print(f"chatapp: warning: {warning}", file=sys.stderr)
         return given
     if not sys.stdin.isatty():
         raise StorageError(
@@ -235,6 +240,16 @@ def new_passphrase() -> str:
         first, again = "", "-"
     if not first or first != again:
         raise StorageError("The two passphrases differ (or are empty); nothing was changed.")
+    if len(first) < crypto.PASSPHRASE_MIN_LENGTH:
+        print(
+            crypto.SHORT_PASSPHRASE.format(length=len(first), minimum=crypto.PASSPHRASE_MIN_LENGTH)
+        )
+        try:
+            keep = input("Use it anyway? [y/N] ").strip().lower() in ("y", "yes")
+        except (EOFError, KeyboardInterrupt):
+            keep = False
+        if not keep:
+            raise StorageError("No passphrase was set; nothing was changed.")
     return first
 
 

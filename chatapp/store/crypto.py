@@ -41,6 +41,15 @@ ENV_PASSPHRASE = "CHATAPP_PASSPHRASE"
 SERVICE = "chatapp"
 PASSPHRASE = "passphrase"  # in the id file: the key is derived from a passphrase
 KDF_ITER = 256_000  # SQLCipher 4's default
+# Against a stolen copy a passphrase is guessed offline, ~5,000 tries a second per GPU with
+# SQLCipher's 256,000 PBKDF2-SHA512 rounds: 8 lower-case letters (2e11) fall to a few GPUs in
+# days, 12 (1e17) take longer than anyone has. Shorter ones are warned about, not refused.
+PASSPHRASE_MIN_LENGTH = 12
+SHORT_PASSPHRASE = (
+    "This passphrase has {length} characters. One shorter than {minimum} can be found by a "
+    "computer trying passphrases on a copy of your files (a lost laptop, a synced backup "
+    "folder); four unrelated words are long enough."
+)
 MAGIC = b"SQLite format 3\x00"
 CACHE_KIB = 64 * 1024
 PAGE_BYTES = 4096  # SQLCipher 4's page size

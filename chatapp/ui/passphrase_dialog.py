@@ -22,10 +22,7 @@ from PySide6.QtWidgets import (
 from chatapp.store import crypto
 from chatapp.store.db import key_opens
 
-# Against a stolen copy a passphrase is guessed offline, ~5,000 tries a second per GPU with
-# SQLCipher's 256,000 PBKDF2-SHA512 rounds: 8 lower-case letters (2e11) fall to a few GPUs in
-# days, 12 (1e17) take longer than anyone has. Shorter ones are warned about, not refused.
-MIN_LENGTH = 12
+MIN_LENGTH = crypto.PASSPHRASE_MIN_LENGTH
 
 
 class PassphraseDialog(QDialog):
@@ -116,10 +113,8 @@ class PassphraseDialog(QDialog):
         answer = QMessageBox.warning(
             self,
             "chatapp — short passphrase",
-            f"This passphrase has {length} characters. One shorter than {MIN_LENGTH} can be "
-            "found by a computer trying passphrases on a copy of your files (a lost laptop, a "
-            "synced backup folder); four unrelated words are long enough.\n\n"
-            "Use it anyway?",
+            crypto.SHORT_PASSPHRASE.format(length=length, minimum=MIN_LENGTH)
+            + "\n\nUse it anyway?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )

@@ -199,3 +199,34 @@ def test_only_a_file_of_whole_pages_can_be_an_encrypted_database(tmp_path: Path)
     db.write_bytes(db.read_bytes()[:5000])
     assert not crypto.whole_pages(db)
     assert not crypto.whole_pages(tmp_path / "absent.sqlite3")
+
+
+def test_a_short_new_passphrase_at_the_terminal_is_warned_about_and_may_be_declined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`chatapp encrypt --passphrase` warns as the dialog does (walkthrough: "abc" went by)."""
+    db = tmp_path / "chatapp.sqlite3"
+    before = filled(db, None)
+    raw = db.read_bytes()
+    monkeypatch.delenv(crypto.ENV_PASSPHRASE, raising=False)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "abc")
+    monkeypatch.setattr("builtins.input", lambda prompt="": "n")
+    assert cli.main(["encrypt", "--passphrase", "--data-dir", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "3 characters" in captured.out and "nothing was changed" in captured.err.lower()
+    assert db.read_bytes() == raw  # still the plain file
+    monkeypatch.setattr("builtins.input", lambda prompt="": "y")
+    assert cli.main(["encrypt", "--passphrase", "--data-dir", str(tmp_path)]) == 0
+    assert contents(db, crypto.key_from_passphrase(db, "abc")) == before
+
+
+def test_a_short_passphrase_from_the_environment_is_used_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "chatapp.sqlite3"
+    before = filled(db, None)
+    monkeypatch.setenv(crypto.ENV_PASSPHRASE, "short")
+    assert cli.main(["encrypt", "--passphrase", "--data-dir", str(tmp_path)]) == 0
+    assert "5 characters" in capsys.readouterr().err
+    assert contents(db, crypto.key_from_passphrase(db, "short")) == before
