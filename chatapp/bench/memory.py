@@ -600,22 +600,27 @@ def _recall_spend(built: Any, count_text: Callable[[str], int]) -> dict[str, int
             cost = count_text(line) + 1
             out["tokens"] += cost
             prefix = re.match(r"- (User|Assistant):", line)
-            if prefix is None:  # an "On <day>:" heading
+            if prefix is None and _HEADING.fullmatch(line):
                 out["headings"] += 1
                 out["heading_tokens"] += cost
                 continue
-            out["lines"] += 1
-            text = line[prefix.end() :].strip()
+            text = line  # a message's own line break goes on with the line above
+            if prefix is not None:
+                out["lines"] += 1
+                out["prefix_tokens"] += count_text(prefix.group(0)) + 1
+                text = line[prefix.end() :].strip()
             if " [earlier; " in text:
                 text, note = text.split(" [earlier; ", 1)
                 out["note_tokens"] += count_text(" [earlier; " + note)
-            out["prefix_tokens"] += count_text(prefix.group(0)) + 1
             out["ellipses"] += text.count("…")
     # the rest is the messages' own words (a line's pieces counted apart may not add up to it)
     out["text_tokens"] = (
         out["tokens"] - out["heading_tokens"] - out["prefix_tokens"] - out["note_tokens"]
     )
     return out
+
+
+_HEADING = re.compile(r"On \w+ \d+ \w+( \d+)? \([^()]*\):")  # a recalled day's heading
 
 
 def _lost(
