@@ -37,6 +37,7 @@ import re
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -283,6 +284,7 @@ def main(argv: list[str]) -> int:
     build_ms: list[float] = []
     answers: list[tuple[bool, bool]] = []  # the answer's words in the context; only in a summary
     summary_tokens: list[int] = []
+    spends: list[dict[str, int]] = []  # where each context's recall tokens went (_recall_spend)
     build_cpu_ms: list[
         float
     ] = []  # this process's CPU time: what other programs on the cores do not change
@@ -374,6 +376,7 @@ def main(argv: list[str]) -> int:
                             if by_dia[e].id in ranks and by_dia[e].content not in context
                         )
                 tokens["chatapp"].append(built.memory_tokens)
+                spends.append(_recall_spend(built, count_text))
                 answer = str(qa.get("answer", "")).strip().lower()
                 if answer and category in "1234":
                     summary_text = "\n".join(
@@ -467,6 +470,9 @@ def main(argv: list[str]) -> int:
             if scores["chatapp"][c]
         },
         "evidence_lost_rank_p50": statistics.median(lost_ranks) if lost_ranks else None,
+        "recall_spend_mean": {
+            k: statistics.mean(s[k] for s in spends) for k in (spends[0] if spends else {})
+        },
     }
     rows = []
     for method in methods:
@@ -508,6 +514,16 @@ def main(argv: list[str]) -> int:
             ],
         )
     )
+    spend = figures["recall_spend_mean"]
+    if spend:
+        print(
+            f"\nwhere the recall tokens go (mean per context): {spend['lines']:.1f} lines, "
+            f"{spend['tokens']:.0f} tokens; of them day headings {spend['headings']:.1f} "
+            f"({spend['heading_tokens']:.0f} tokens), speaker prefixes "
+            f"{spend['prefix_tokens']:.0f}, [earlier …] notes {spend['note_tokens']:.0f}, "
+            f'"…" markers {spend["ellipses"]:.1f}, the lines\' own text '
+            f"{spend['text_tokens']:.0f}"
+        )
     cached = (
         f" ({vectors.hits} of {vectors.hits + vectors.misses} vectors read from --vectors)"
         if vectors.hits
@@ -557,6 +573,54 @@ def _carried(built: Any, context: str, evidence: list[str], by_dia: dict[str, An
         for e in evidence
     ]
     return sum(hits) / len(hits)
+
+
+def _recall_spend(built: Any, count_text: Callable[[str], int]) -> dict[str, int]:
+    """Where a context's recall tokens go, counted with the model's tokenizer (each line with
+    its newline): day headings, the "- User:" prefixes, the "[earlier; …]" notes of a changed
+    fact, the "…" of excerpts, and the recalled text itself. The lever for recall is evidence
+    per token: this says how much of the room is not the messages' own words."""
+    out = dict.fromkeys(
+        (
+            "tokens",
+            "lines",
+            "headings",
+            "heading_tokens",
+            "prefix_tokens",
+            "note_tokens",
+            "ellipses",
+            "text_tokens",
+        ),
+        0,
+    )
+    for part in built.parts:
+        if part.kind not in ("recall", "recall_new"):
+            continue
+        for line in part.text.split("\n"):
+            cost = count_text(line) + 1
+            out["tokens"] += cost
+            prefix = re.match(r"- (User|Assistant):", line)
+            if prefix is None and _HEADING.fullmatch(line):
+                out["headings"] += 1
+                out["heading_tokens"] += cost
+                continue
+            text = line  # a message's own line break goes on with the line above
+            if prefix is not None:
+                out["lines"] += 1
+                out["prefix_tokens"] += count_text(prefix.group(0)) + 1
+                text = line[prefix.end() :].strip()
+            if " [earlier; " in text:
+                text, note = text.split(" [earlier; ", 1)
+                out["note_tokens"] += count_text(" [earlier; " + note)
+            out["ellipses"] += text.count("…")
+    # the rest is the messages' own words (a line's pieces counted apart may not add up to it)
+    out["text_tokens"] = (
+        out["tokens"] - out["heading_tokens"] - out["prefix_tokens"] - out["note_tokens"]
+    )
+    return out
+
+
+_HEADING = re.compile(r"On \w+ \d+ \w+( \d+)? \([^()]*\):")  # a recalled day's heading
 
 
 def _lost(
