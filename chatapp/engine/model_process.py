@@ -190,6 +190,27 @@ class ProcessBackend:
             if self._child is child:
                 self._child = None
 
+    def died(self) -> bool:
+        """The child holding the loaded model has ended (killed, crashed) while nothing was
+        asked of it. Safe from any thread: it looks at the process sentinel, reaping nothing."""
+        child = self._child
+        if child is None or self.info is None or self._interrupted:
+            return False
+        try:
+            return bool(wait([child.process.sentinel], 0))
+        except (OSError, ValueError):  # closed meanwhile: being stopped on purpose
+            return False
+
+    def forget_dead(self) -> str:
+        """Let go of a child that `died()`; the reason it ended, for the log and the user."""
+        child = self._child
+        if child is None:
+            return "it was not running"
+        reason = self._why(child)
+        self._forget()
+        self._stop_child(child, kill=True)
+        return reason
+
     def cancel_now(self) -> None:
         """Stop the reply being written, from any thread, without waiting for the engine
         thread to notice its cancel event: the child sees the flag before its next token."""

@@ -369,11 +369,15 @@ class MainWindow(QMainWindow):
         if self.session.busy:  # the text stays in the composer; no dialog in the way
             self.busy_notice("your message stays here; send it")
             return
+        if self.models.loading and self.session.model_info is None:
+            self.notice("The model is still loading: your message stays here; send it then.", 8000)
+            return
         if self._current_thread is None:
             self.new_thread()
             if self._current_thread is None:
                 return
         if self.session.send(self._current_thread, text):
+            self.models.remember_for(self._current_thread)
             self.composer.clear()
             self.drafts.timer.stop()
             self.drafts.store(self._current_thread, "")

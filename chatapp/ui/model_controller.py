@@ -77,7 +77,7 @@ class ModelController(QObject):
         engine.load_crashed.connect(self._on_load_crashed)
         engine.restarting.connect(self._on_restarting)
         engine.too_large.connect(self._on_too_large)
-        engine.unloaded.connect(lambda: self.label.emit("No model loaded", ""))
+        engine.unloaded.connect(self._on_unloaded)
         session.busy_changed.connect(self._on_busy)
 
     # -- asking for a model ---------------------------------------------------
@@ -151,6 +151,17 @@ class ModelController(QObject):
         if self._pending_thread != thread_id:
             return None
         return f"server:{self.spec.path}" if self.spec.endpoint is not None else self.spec.path
+
+    def remember_for(self, thread_id: int) -> None:
+        """A thread that has no model of its own keeps the one that answers it, so that it
+        opens with that model after a restart (the start-up model may be another)."""
+        if self.loaded_ref is None:
+            return
+        try:
+            if self.store.thread(thread_id).model is None:
+                self.store.update_thread(thread_id, model=self.loaded_ref)
+        except (StorageError, KeyError) as exc:
+            log.warning("could not record the thread's model: %s", exc)
 
     def follow_thread(self, thread_id: int) -> None:
         """A thread that has its own model gets it back when it is opened."""
@@ -242,6 +253,12 @@ class ModelController(QObject):
     def _current_label(self) -> str:
         current = self.session.model_info
         return f"{current.name} · {current.device}" if current else "No model loaded"
+
+    @Slot()
+    def _on_unloaded(self) -> None:
+        """Nothing is loaded now: choosing the model that was shown loads it again."""
+        self.loaded_ref = None
+        self.label.emit("No model loaded", "")
 
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:

@@ -1,0 +1,105 @@
+"""Model handling as a new user meets it: sending with no model loaded, choosing the model
+the list shows, a thread's model after a restart, files that cannot be loaded, the welcome
+text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+
+from chatapp.config.settings import AppSettings
+from chatapp.domain import Role
+from chatapp.engine.backend import ModelSpec
+from chatapp.engine.fake import FakeBackend
+from chatapp.store import Store
+from tests.ui.test_main_window import type_and_send
+
+
+def _window(qtbot, engine, tmp_path: Path, spec: ModelSpec | None, store: Store | None = None):  # type: ignore[no-untyped-def]
+    from chatapp.ui.main_window import MainWindow
+
+    store = store or Store.open(tmp_path / "s.sqlite3")
+    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+    settings.setValue("quiet_errors", True)
+    app_settings = AppSettings.load(tmp_path / "settings.json")
+    if spec is not None:
+        with qtbot.waitSignal(engine.loaded, timeout=5000):
+            window = MainWindow(
+                store,
+                engine,
+                spec,
+                settings,
+                app_settings=app_settings,
+                settings_path=tmp_path / "settings.json",
+            )
+    else:
+        window = MainWindow(
+            store,
+            engine,
+            spec,
+            settings,
+            app_settings=app_settings,
+            settings_path=tmp_path / "settings.json",
+        )
+    qtbot.addWidget(window)
+    window.show()
+    return window, store
+
+
+def _user_messages(store: Store, thread_id: int) -> list[str]:
+    return [m.content for m in store.path(thread_id) if m.role == Role.USER]
+
+
+def _pick(window, label: str) -> None:  # type: ignore[no-untyped-def]
+    combo = window.model_picker.combo
+    index = [combo.itemText(i) for i in range(combo.count())].index(label)
+    combo.setCurrentIndex(index)
+    combo.activated.emit(index)
+
+
+def test_a_message_sent_with_no_model_stays_in_the_box_and_is_not_saved(
+    qtbot, engine, fake: FakeBackend, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    model = tmp_path / "alpha.gguf"
+    window, store = _window(qtbot, engine, tmp_path, ModelSpec(str(model)))
+    window.new_thread()
+    thread_id = window.current_thread
+    errors: list[str] = []
+    window.session.error.connect(errors.append)
+    with qtbot.waitSignal(engine.unloaded, timeout=5000):
+        engine.unload()
+    type_and_send(qtbot, window, "Are you there?")
+    assert errors and errors[0].startswith("No model is loaded")
+    assert _user_messages(store, thread_id) == []  # nothing half-done
+    assert window.composer.toPlainText() == "Are you there?"  # kept for the retry
+    # the list still names the thread's model; choosing it loads it although it is "shown"
+    qtbot.waitUntil(lambda: window.model_picker.combo.currentText() == "alpha.gguf", timeout=5000)
+    with qtbot.waitSignal(engine.loaded, timeout=5000):
+        _pick(window, "alpha.gguf")
+    fake.enqueue(["Yes."])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        qtbot.keyClick(window.composer, Qt.Key.Key_Return)
+    assert _user_messages(store, thread_id) == ["Are you there?"]  # once, not twice
+    assert window.composer.toPlainText() == ""
+
+
+def test_a_thread_opens_with_the_model_that_answered_it_after_a_restart(
+    qtbot, engine, fake: FakeBackend, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    builtin, mine = tmp_path / "builtin.gguf", tmp_path / "mycopy.gguf"
+    window, store = _window(qtbot, engine, tmp_path, ModelSpec(str(builtin)))
+    with qtbot.waitSignal(engine.loaded, timeout=5000):
+        window.load_path(str(mine))  # for the thread open then (none: the first start)
+    window.new_thread()
+    thread_id = window.current_thread
+    fake.enqueue(["Hello."])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "Hi")
+    window.close()
+    # the restart: the app's start-up model is the built-in one again
+    with qtbot.waitSignal(engine.loaded, timeout=5000) as blocker:
+        again, _ = _window(qtbot, engine, tmp_path, ModelSpec(str(builtin)), store)
+    assert again.current_thread == thread_id
+    assert blocker.args[0].path == str(mine)
+    qtbot.waitUntil(lambda: again.model_picker.combo.currentText() == "mycopy.gguf", timeout=5000)
