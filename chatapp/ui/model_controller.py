@@ -72,6 +72,8 @@ class ModelController(QObject):
         self._pending_thread: int | None = None  # gets the model being loaded, once it is
         self._reload_after_reply: str | None = None  # a model whose settings changed mid-reply
         self._next_load_notes: list[str] = []  # told with the next load's own notes
+        # files that failed to load in this session: model key -> (size, mtime), first line
+        self._failed: dict[str, tuple[tuple[int, float], str]] = {}
         engine.loaded.connect(self._on_loaded)
         engine.load_failed.connect(self._on_failed)
         engine.load_crashed.connect(self._on_load_crashed)
@@ -162,6 +164,22 @@ class ModelController(QObject):
                 self.store.update_thread(thread_id, model=self.loaded_ref)
         except (StorageError, KeyError) as exc:
             log.warning("could not record the thread's model: %s", exc)
+
+    def load_problem(self, ref: str) -> str | None:
+        """Why a model file is not offered for a plain pick: it stopped the model process
+        (kept across starts until it loads), or it failed to load in this session and has not
+        changed on disk since. None for a server or a file not known to fail."""
+        from chatapp.config.model_settings import model_key
+
+        if ref.startswith("server:"):
+            return None
+        crashed = self.app_settings.crash_reason(ref)
+        if crashed:
+            return f"It stopped the model process ({crashed})."
+        failed = self._failed.get(model_key(ref))
+        if failed is not None and failed[0] == _stamp(ref):
+            return failed[1]
+        return None
 
     def follow_thread(self, thread_id: int) -> None:
         """A thread that has its own model gets it back when it is opened."""
@@ -307,7 +325,10 @@ class ModelController(QObject):
         self.loading = False
         self.loaded_ref = self.model_ref(info)
         if not info.path.startswith(("http://", "https://")):
+            from chatapp.config.model_settings import model_key
+
             self.app_settings.clear_crash(info.path)  # it loads now: no longer kept back
+            self._failed.pop(model_key(info.path), None)
         self.app_settings.loading_model = None
         self.app_settings.touch(self.loaded_ref, time.time())
         self.save_settings()
@@ -340,6 +361,10 @@ class ModelController(QObject):
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
+        from chatapp.config.model_settings import model_key
+
+        if self.spec is not None and self.spec.endpoint is None:
+            self._failed[model_key(self.spec.path)] = (_stamp(self.spec.path), message)
         self.loading = False
         self._pending_thread = None
         self._next_load_notes = []
@@ -348,3 +373,12 @@ class ModelController(QObject):
             self.save_settings()
         self.label.emit(self._current_label(), "")
         self.error.emit(message)
+
+
+def _stamp(path: str) -> tuple[int, float]:
+    """A file's size and modification time: a failed file replaced on disk is offered again."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return (-1, 0.0)
+    return (st.st_size, st.st_mtime)

@@ -103,3 +103,42 @@ def test_a_thread_opens_with_the_model_that_answered_it_after_a_restart(
     assert again.current_thread == thread_id
     assert blocker.args[0].path == str(mine)
     qtbot.waitUntil(lambda: again.model_picker.combo.currentText() == "mycopy.gguf", timeout=5000)
+
+
+def _items(window) -> dict[str, bool]:  # type: ignore[no-untyped-def]
+    """The list's labels and whether each can be picked."""
+    combo = window.model_picker.combo
+    model = combo.model()
+    return {combo.itemText(i): model.item(i).isEnabled() for i in range(combo.count())}
+
+
+def test_the_list_marks_files_that_are_not_models_or_failed_to_load(
+    qtbot, engine, fake: FakeBackend, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from chatapp.config import paths
+    from chatapp.errors import ModelLoadError
+
+    models = paths.models_dir(tmp_path)
+    models.mkdir(parents=True)
+    good, truncated = models / "good.gguf", models / "truncated.gguf"
+    good.write_bytes(b"GGUF")
+    truncated.write_bytes(b"GGUF" + b"\0" * 16)
+    (models / "notamodel.gguf").write_text("this is not a model\n")
+    window, _store = _window(qtbot, engine, tmp_path, ModelSpec(str(good)))
+    qtbot.waitUntil(lambda: "notamodel.gguf — cannot be loaded" in _items(window), timeout=5000)
+    items = _items(window)
+    assert items["notamodel.gguf — cannot be loaded"] is False  # shown, not offered
+    assert items["truncated.gguf"] is True and items["good.gguf"] is True
+    tip = window.model_picker.combo.itemData(
+        list(items).index("notamodel.gguf — cannot be loaded"), Qt.ItemDataRole.ToolTipRole
+    )
+    assert "not a GGUF model" in tip or "content is not" in tip
+    # a file whose load fails is marked from then on (until it changes on disk)
+    fake.load_error = ModelLoadError("truncated.gguf could not be loaded: the file is damaged.")
+    with qtbot.waitSignal(engine.load_failed, timeout=5000):
+        _pick(window, "truncated.gguf")
+    qtbot.waitUntil(lambda: "truncated.gguf — cannot be loaded" in _items(window), timeout=5000)
+    assert _items(window)["truncated.gguf — cannot be loaded"] is False
+    truncated.write_bytes(b"GGUF" + b"\0" * 64)  # downloaded again: offered again
+    window.model_picker.relist()
+    qtbot.waitUntil(lambda: _items(window).get("truncated.gguf") is True, timeout=5000)
