@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         self.apply_appearance()
         if model_spec is None:
             self.model_label.setText("No model")
+            self._welcome_model()
         elif self.models.spec is None:  # no thread asked for its own
             self.load_model(model_spec)
 
@@ -221,6 +222,7 @@ class MainWindow(QMainWindow):
         s.threads_changed.connect(self._refresh_threads)
         s.error.connect(self.show_error)
         self.models.label.connect(self.reply_status.show_model)
+        self.models.label.connect(lambda *_: self._welcome_model())
         self.models.label.connect(lambda *_: self.model_picker.relist())
         self.model_picker.chosen.connect(self.load_path)
         self.model_picker.library_requested.connect(self.open_library)
@@ -591,6 +593,19 @@ class MainWindow(QMainWindow):
     @settings_path.setter
     def settings_path(self, value: Path | None) -> None:
         self.models.settings_path = value
+
+    def _welcome_model(self) -> None:
+        """The welcome text names the model loaded (or being loaded), not always the built-in."""
+        from chatapp.config.model_settings import model_key
+
+        info = self.session.model_info
+        spec = self.models.spec if self.models.loading else None
+        path, name = (
+            (info.path, info.name) if info else (spec.path, spec.name) if spec else ("", "")
+        )
+        builtin = self.models.builtin_model()
+        is_builtin = bool(path) and builtin is not None and model_key(path) == model_key(builtin)
+        self.welcome.show_model(name or None, is_builtin)
 
     def load_model(self, spec: ModelSpec, *, for_thread: bool = False) -> None:
         """Load a model; `for_thread`: the open thread uses it from now on (the user chose it)."""

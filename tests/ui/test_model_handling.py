@@ -142,3 +142,18 @@ def test_the_list_marks_files_that_are_not_models_or_failed_to_load(
     truncated.write_bytes(b"GGUF" + b"\0" * 64)  # downloaded again: offered again
     window.model_picker.relist()
     qtbot.waitUntil(lambda: _items(window).get("truncated.gguf") is True, timeout=5000)
+
+
+def test_the_welcome_text_names_the_model_in_use(
+    qtbot, engine, tmp_path: Path, default_model: Path
+) -> None:  # type: ignore[no-untyped-def]
+    window, _store = _window(qtbot, engine, tmp_path, ModelSpec(str(default_model)))
+    assert window.welcome.isVisible()
+    assert "built-in model, SmolLM2-135M" in window.welcome.text()
+    with qtbot.waitSignal(engine.loaded, timeout=5000):
+        window.load_path(str(tmp_path / "mycopy.gguf"))
+    text = window.welcome.text()
+    assert "mycopy" in text and "SmolLM2" not in text
+    with qtbot.waitSignal(engine.unloaded, timeout=5000):
+        engine.unload()
+    assert "No model is loaded" in window.welcome.text()
