@@ -81,3 +81,62 @@ def test_a_message_sent_before_the_watch_looks_is_answered(qtbot, default_model)
         assert engine.model_pid not in (None, pid)
     finally:
         assert engine.shutdown(15000)
+
+
+def test_a_crash_report_holds_llama_cpp_not_its_python_chatter(default_model) -> None:  # type: ignore[no-untyped-def]
+    """The tail of the child's log shown with a crash (and written to chatapp.log) had the
+    model's metadata, its whole chat template and a "prefix-match hit" line per reply."""
+    import threading
+
+    import pytest
+
+    from chatapp.engine.model_process import ModelProcessDied
+
+    backend = ProcessBackend()
+    try:
+        backend.load(ModelSpec(str(default_model), n_ctx=1024, gpu="cpu"))
+        settings = GenerationSettings(temperature=0.0, max_tokens=4, seed=1)
+        for _ in range(2):  # the second reuses the cache: llama-cpp-python says so when verbose
+            backend.generate([ChatMessage("user", "Hi")], settings, threading.Event(), str)
+        pid = backend.child_pid
+        assert pid is not None
+        pieces: list[str] = []
+
+        def on_text(text: str) -> None:
+            pieces.append(text)
+            if len(pieces) == 2:
+                os.kill(pid, signal.SIGKILL)
+
+        with pytest.raises(ModelProcessDied) as caught:
+            backend.generate(
+                [ChatMessage("user", "Tell me a story.")],
+                GenerationSettings(temperature=0.0, max_tokens=300),
+                threading.Event(),
+                on_text,
+            )
+        detail = caught.value.detail
+        assert "loaded SmolLM2" in detail  # the tail is there: chatapp's own line of the load
+        for chatter in ("Model metadata", "chat template", "prefix-match", "im_start"):
+            assert chatter not in detail, chatter
+    finally:
+        backend.unload()
+
+
+def test_quitting_mid_reply_logs_no_death_and_no_reload(qtbot, default_model, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    engine = _loaded_engine(qtbot, default_model)
+    caplog.set_level(logging.INFO, logger="chatapp")
+    request = ReplyRequest(
+        system=None,
+        history=[ChatMessage("user", "Tell me a long story about a lighthouse.")],
+        settings=GenerationSettings(temperature=0.0, max_tokens=400, seed=1),
+    )
+    with qtbot.waitSignal(engine.text, timeout=60000):
+        assert engine.reply(request)
+    restarted: list[str] = []
+    engine.restarting.connect(restarted.append)
+    assert engine.shutdown(15000)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not warnings, warnings
+    assert not restarted
