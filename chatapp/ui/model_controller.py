@@ -74,6 +74,7 @@ class ModelController(QObject):
         self._next_load_notes: list[str] = []  # told with the next load's own notes
         # files that failed to load in this session: model key -> (size, mtime), first line
         self._failed: dict[str, tuple[tuple[int, float], str]] = {}
+        self._remember_endpoint: tuple[Any, dict] | None = None  # kept once it connects
         engine.loaded.connect(self._on_loaded)
         engine.load_failed.connect(self._on_failed)
         engine.load_crashed.connect(self._on_load_crashed)
@@ -103,18 +104,10 @@ class ModelController(QObject):
         if spec is not None:
             self.load(spec, for_thread=for_thread)
 
-    def load_endpoint(
-        self, endpoint: Any, entry: dict | None, key_saved: bool, for_thread: int | None
-    ) -> None:
-        """Use a server (`entry`: remember it, without its key)."""
-        if entry is not None:
-            kept = [e for e in self.app_settings.endpoints if e.get("name") != entry["name"]]
-            self.app_settings.endpoints = [*kept, entry]
-            if endpoint.api_key and not key_saved:
-                self._next_load_notes.append(
-                    "No system keyring here: the API key is kept for this session only."
-                )
-            self.save_settings()
+    def load_endpoint(self, endpoint: Any, entry: dict | None, for_thread: int | None) -> None:
+        """Use a server (`entry`: remember it, without its key, once it connects: a server
+        that fails is not kept in the list)."""
+        self._remember_endpoint = (endpoint, entry) if entry is not None else None
         self.load(
             ModelSpec(endpoint.base_url, n_ctx=endpoint.n_ctx, endpoint=endpoint),
             for_thread=for_thread,
@@ -332,6 +325,7 @@ class ModelController(QObject):
         self.app_settings.loading_model = None
         self.app_settings.touch(self.loaded_ref, time.time())
         self.save_settings()
+        self._keep_endpoint(info)
         self.session.sampling_defaults = (
             None
             if info.path.startswith(("http://", "https://"))
@@ -359,8 +353,27 @@ class ModelController(QObject):
         if notes:
             self.notice.emit("  ".join(notes), 15000)
 
+    def _keep_endpoint(self, info: ModelInfo) -> None:
+        """The server asked to be remembered has connected: kept now, its key in the keyring."""
+        if self._remember_endpoint is None:
+            return
+        endpoint, entry = self._remember_endpoint
+        self._remember_endpoint = None
+        if info.path != endpoint.base_url:
+            return
+        from chatapp.ui.endpoint_dialog import save_key
+
+        kept = [e for e in self.app_settings.endpoints if e.get("name") != entry["name"]]
+        self.app_settings.endpoints = [*kept, entry]
+        if endpoint.api_key and not save_key(endpoint.name, endpoint.api_key):
+            self._next_load_notes.append(
+                "No system keyring here: the API key is kept for this session only."
+            )
+        self.save_settings()
+
     @Slot(str)
     def _on_failed(self, message: str) -> None:
+        self._remember_endpoint = None
         from chatapp.config.model_settings import model_key
 
         if self.spec is not None and self.spec.endpoint is None:

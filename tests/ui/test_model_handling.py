@@ -157,3 +157,36 @@ def test_the_welcome_text_names_the_model_in_use(
     with qtbot.waitSignal(engine.unloaded, timeout=5000):
         engine.unload()
     assert "No model is loaded" in window.welcome.text()
+
+
+def test_a_server_that_fails_to_connect_is_not_remembered(qtbot, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import keyring
+    from keyring.backends import fail
+
+    window, _store = _window(qtbot, engine, tmp_path, ModelSpec(str(tmp_path / "a.gguf")))
+    window.models.save_settings()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        window.connect_server()
+        dialog = window.model_dialogs.endpoint_dialog
+        # what Privacy says when no keyring works: the key is not kept
+        assert "no system keyring here" in dialog.remember.text()
+        assert "goes to the system keyring" not in dialog.remember.text()
+        assert dialog.remember.isChecked()
+        dialog.name.setText("My server")
+        dialog.url.setText("http://127.0.0.1:9/v1")  # nothing listens there
+        dialog.timeout.setValue(2)
+        with qtbot.waitSignal(engine.load_failed, timeout=20000):
+            dialog.accept()
+    finally:
+        keyring.set_keyring(previous)
+    assert window.app_settings.endpoints == []
+    saved = json.loads((tmp_path / "settings.json").read_text())
+    assert not saved.get("endpoints")
+    labels = [
+        window.model_picker.combo.itemText(i) for i in range(window.model_picker.combo.count())
+    ]
+    assert not any("My server" in label for label in labels)
