@@ -190,3 +190,36 @@ def test_a_server_that_fails_to_connect_is_not_remembered(qtbot, engine, tmp_pat
         window.model_picker.combo.itemText(i) for i in range(window.model_picker.combo.count())
     ]
     assert not any("My server" in label for label in labels)
+
+
+def test_model_settings_with_a_custom_template_fit_the_screen(qtbot, default_model: Path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from chatapp.config.model_settings import ModelSettings
+    from chatapp.engine.gguf_meta import read_header
+    from chatapp.ui.model_settings_dialog import CUSTOM_TEMPLATE, ModelSettingsDialog
+
+    dialog = ModelSettingsDialog(
+        read_header(default_model),
+        ModelSettings(),
+        gpu_available=False,
+        rpc_available=False,
+        free=8 * 2**30,
+    )
+    qtbot.addWidget(dialog)
+    font = dialog.font()
+    font.setPointSize(font.pointSize() + 5)  # taller than the 800 px offscreen screen, as the
+    dialog.setFont(font)  # normal font is on a 768 px one
+    dialog.show()
+    dialog.template.setCurrentText(CUSTOM_TEMPLATE)
+    qtbot.waitUntil(lambda: dialog.template_text.isVisible(), timeout=2000)
+    room = dialog.screen().availableGeometry().height()
+    assert dialog._content.sizeHint().height() > room  # the case the dialog must handle
+    qtbot.waitUntil(lambda: dialog.height() <= room, timeout=2000)
+    assert dialog.frameGeometry().height() <= room
+    save = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save)
+    bottom = save.mapTo(dialog, save.rect().bottomLeft()).y()
+    assert save.isVisible() and bottom < dialog.height()  # Save can be reached
+    # what does not fit scrolls, and the last row can be scrolled to
+    dialog.scroll.ensureWidgetVisible(dialog.sampling)
+    assert dialog.sampling.visibleRegion().boundingRect().height() > 0
