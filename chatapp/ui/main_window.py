@@ -223,6 +223,10 @@ class MainWindow(QMainWindow):
         s.error.connect(self.show_error)
         self.models.label.connect(self.reply_status.show_model)
         self.models.label.connect(lambda *_: self._welcome_model())
+        # a model loaded again (after a crash, or another one) has its own context size
+        self.models.label.connect(
+            lambda *_: self.reply_status.show_thread_context(self._current_thread)
+        )
         self.models.label.connect(lambda *_: self.model_picker.relist())
         self.model_picker.chosen.connect(self.load_path)
         self.model_picker.library_requested.connect(self.open_library)

@@ -223,3 +223,26 @@ def test_model_settings_with_a_custom_template_fit_the_screen(qtbot, default_mod
     # what does not fit scrolls, and the last row can be scrolled to
     dialog.scroll.ensureWidgetVisible(dialog.sampling)
     assert dialog.sampling.visibleRegion().boundingRect().height() > 0
+
+
+def test_the_status_bar_speaks_of_the_shown_thread_and_keeps_its_context_after_a_failure(
+    qtbot, engine, fake: FakeBackend, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    window, _store = _window(qtbot, engine, tmp_path, ModelSpec(str(tmp_path / "a.gguf")))
+    window.new_thread()
+    first = window.current_thread
+    fake.enqueue(["Paris is the capital of France."])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "What is the capital of France?")
+    context, speed = window.context_label.text(), window.speed_label.text()
+    assert context.startswith("Context ") and speed.endswith("tokens/s")
+    fake.enqueue([RuntimeError("the model process stopped")])  # a reply cut off, no count
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "And of Spain?")
+    assert window.context_label.text() == context  # the last count still tells
+    window.store.create_thread("another")
+    window.refresh_threads(select=window.store.threads()[0].id)
+    assert window.current_thread != first
+    assert window.speed_label.text() == ""  # not the other thread's speed
+    window.refresh_threads(select=first)
+    assert window.speed_label.text() == speed
