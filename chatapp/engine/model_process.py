@@ -190,6 +190,27 @@ class ProcessBackend:
             if self._child is child:
                 self._child = None
 
+    def died(self) -> bool:
+        """The child holding the loaded model has ended (killed, crashed) while nothing was
+        asked of it. Safe from any thread: it looks at the process sentinel, reaping nothing."""
+        child = self._child
+        if child is None or self.info is None or self._interrupted:
+            return False
+        try:
+            return bool(wait([child.process.sentinel], 0))
+        except (OSError, ValueError):  # closed meanwhile: being stopped on purpose
+            return False
+
+    def forget_dead(self) -> str:
+        """Let go of a child that `died()`; the reason it ended, for the log and the user."""
+        child = self._child
+        if child is None:
+            return "it was not running"
+        reason = self._why(child)
+        self._forget()
+        self._stop_child(child, kill=True)
+        return reason
+
     def cancel_now(self) -> None:
         """Stop the reply being written, from any thread, without waiting for the engine
         thread to notice its cancel event: the child sees the flag before its next token."""
@@ -224,6 +245,10 @@ class ProcessBackend:
             }.get(name, f"it was ended by {name}")
         return f"it exited with status {code}"
 
+    def _ended(self, child: _Child) -> _Died:
+        """Why the child ended: the app's own quit (it killed the child) or what `_why` says."""
+        return _Died(QUITTING if self._interrupted else self._why(child))
+
     def _log_tail(self, child: _Child) -> str:
         try:
             lines = Path(child.log_path).read_text(encoding="utf-8", errors="replace").splitlines()
@@ -247,7 +272,7 @@ class ProcessBackend:
         try:
             child.conn.send(message)
         except (OSError, ValueError) as exc:
-            raise _Died(self._why(child)) from exc
+            raise self._ended(child) from exc
         stop_asked: float | None = None
         while True:
             if self._interrupted:
@@ -265,7 +290,7 @@ class ProcessBackend:
                 try:
                     reply = child.conn.recv()
                 except (EOFError, OSError) as exc:
-                    raise _Died(self._why(child)) from exc
+                    raise self._ended(child) from exc
                 if reply[0] == "t":
                     if on_text is not None:
                         on_text(reply[1])
@@ -276,7 +301,7 @@ class ProcessBackend:
                     continue
                 return reply
             if ready:  # the sentinel: the child ended and nothing is left to read
-                raise _Died(self._why(child))
+                raise self._ended(child)
 
     @staticmethod
     def _raise_error(reply: tuple[Any, ...]) -> None:
@@ -404,8 +429,9 @@ class ProcessBackend:
         if vocab is not None:
             vocab.close()
             del vocab
-            gc.collect()
-            _give_back_freed_memory()
+            if not self._interrupted:  # quitting: the process gives it all back (a full
+                gc.collect()  # collection with torch loaded took most of a quit's time)
+                _give_back_freed_memory()
 
     # -- tokens -----------------------------------------------------------
 
@@ -474,7 +500,10 @@ class ProcessBackend:
 
     def _died_replying(self, child: _Child, died: _Died, text: str) -> ModelProcessDied:
         tail = self._log_tail(child)
-        log.warning("the model process died replying (%s); its log:\n%s", died.reason, tail)
+        if died.reason == QUITTING:  # ended on purpose: nothing to look into
+            log.info("the model process was ended mid-request: %s", QUITTING)
+        else:
+            log.warning("the model process died replying (%s); its log:\n%s", died.reason, tail)
         name = self.info.name if self.info is not None else "the model"
         if self._child is child:
             self._forget()
@@ -543,6 +572,46 @@ class _Stream:
             self._pieces.clear()
 
 
+class _QuietStderr:
+    """The child's Python stderr without llama-cpp-python's verbose prints (the model's
+    metadata, its whole chat template, a line per reply on the cache): they filled the crash
+    log shown to the user and chatapp.log. llama.cpp's own messages do not pass here (they
+    come through logging, and its abort messages straight to file descriptor 2)."""
+
+    CHATTER = (
+        "Model metadata:",
+        "Available chat formats",
+        "Using gguf chat template",
+        "Using chat eos_token",
+        "Using chat bos_token",
+        "Using fallback chat format",
+        "Guessed chat format",
+        "Llama.generate:",
+        "Llama._create_completion:",
+        "CPU : ",
+    )
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._dropped = False  # the last write was chatter: its line end goes with it
+
+    def write(self, text: str) -> int:
+        if self._dropped and text == "\n":
+            self._dropped = False
+            return len(text)
+        self._dropped = text.startswith(self.CHATTER)
+        if self._dropped or self._inner is None:
+            return len(text)
+        return self._inner.write(text)
+
+    def flush(self) -> None:
+        if self._inner is not None:
+            self._inner.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 def _watch_parent() -> None:
     """End this process when the app's process ends, however it ends (even SIGKILL)."""
     parent = multiprocessing.parent_process()
@@ -571,6 +640,7 @@ def child_main(conn: Any, cancel: Any, log_path: str) -> None:
     root.setLevel(logging.DEBUG)
     root.propagate = False
     os.environ["GGML_NO_BACKTRACE"] = "1"  # ggml would attach gdb to print one on abort
+    sys.stderr = _QuietStderr(sys.stderr)
 
     from chatapp.engine.llama_backend import LlamaBackend
 

@@ -37,7 +37,24 @@ def load_key(name: str) -> str | None:
         return None
 
 
+def keyring_works() -> bool:
+    """A real system keyring is here (not keyring's fail or null backend, which accept
+    nothing or drop what they are given): the same test Settings ▸ Privacy makes."""
+    try:
+        import keyring
+
+        backend = keyring.get_keyring()
+    except Exception:  # noqa: BLE001 (no keyring package or no backend)
+        return False
+    module = type(backend).__module__
+    failing = module.startswith(("keyring.backends.fail", "keyring.backends.null"))
+    return not failing and getattr(backend, "priority", 1) > 0
+
+
 def save_key(name: str, key: str) -> bool:
+    if not keyring_works():
+        log.info("no system keyring; the API key is kept for this session only")
+        return False
     try:
         import keyring
 
@@ -90,7 +107,12 @@ class EndpointDialog(QDialog):
         self.n_ctx = QSpinBox()
         self.n_ctx.setRange(256, 1_048_576)
         self.n_ctx.setValue(4096)
-        self.remember = QCheckBox("Remember this endpoint (the key goes to the system keyring)")
+        self.remember = QCheckBox(
+            "Remember this endpoint once it connects (the key goes to the system keyring)"
+            if keyring_works()
+            else "Remember this endpoint once it connects (no system keyring here: the key is "
+            "kept for this session only)"
+        )
         self.remember.setChecked(True)
         for label, widget in (
             ("Saved", self.choice),

@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         self.apply_appearance()
         if model_spec is None:
             self.model_label.setText("No model")
+            self._welcome_model()
         elif self.models.spec is None:  # no thread asked for its own
             self.load_model(model_spec)
 
@@ -223,6 +224,11 @@ class MainWindow(QMainWindow):
         s.threads_changed.connect(self._refresh_threads)
         s.error.connect(self.show_error)
         self.models.label.connect(self.reply_status.show_model)
+        self.models.label.connect(lambda *_: self._welcome_model())
+        # a model loaded again (after a crash, or another one) has its own context size
+        self.models.label.connect(
+            lambda *_: self.reply_status.show_thread_context(self._current_thread)
+        )
         self.models.label.connect(lambda *_: self.model_picker.relist())
         self.model_picker.chosen.connect(self.load_path)
         self.model_picker.library_requested.connect(self.open_library)
@@ -371,11 +377,15 @@ class MainWindow(QMainWindow):
         if self.session.busy:  # the text stays in the composer; no dialog in the way
             self.busy_notice("your message stays here; send it")
             return
+        if self.models.loading and self.session.model_info is None:
+            self.notice("The model is still loading: your message stays here; send it then.", 8000)
+            return
         if self._current_thread is None:
             self.new_thread()
             if self._current_thread is None:
                 return
         if self.session.send(self._current_thread, text):
+            self.models.remember_for(self._current_thread)
             self.composer.clear()
             self.drafts.timer.stop()
             self.drafts.store(self._current_thread, "")
@@ -589,6 +599,19 @@ class MainWindow(QMainWindow):
     @settings_path.setter
     def settings_path(self, value: Path | None) -> None:
         self.models.settings_path = value
+
+    def _welcome_model(self) -> None:
+        """The welcome text names the model loaded (or being loaded), not always the built-in."""
+        from chatapp.config.model_settings import model_key
+
+        info = self.session.model_info
+        spec = self.models.spec if self.models.loading else None
+        path, name = (
+            (info.path, info.name) if info else (spec.path, spec.name) if spec else ("", "")
+        )
+        builtin = self.models.builtin_model()
+        is_builtin = bool(path) and builtin is not None and model_key(path) == model_key(builtin)
+        self.welcome.show_model(name or None, is_builtin)
 
     def load_model(self, spec: ModelSpec, *, for_thread: bool = False) -> None:
         """Load a model; `for_thread`: the open thread uses it from now on (the user chose it)."""

@@ -72,12 +72,15 @@ class ModelController(QObject):
         self._pending_thread: int | None = None  # gets the model being loaded, once it is
         self._reload_after_reply: str | None = None  # a model whose settings changed mid-reply
         self._next_load_notes: list[str] = []  # told with the next load's own notes
+        # files that failed to load in this session: model key -> (size, mtime), first line
+        self._failed: dict[str, tuple[tuple[int, float], str]] = {}
+        self._remember_endpoint: tuple[Any, dict] | None = None  # kept once it connects
         engine.loaded.connect(self._on_loaded)
         engine.load_failed.connect(self._on_failed)
         engine.load_crashed.connect(self._on_load_crashed)
         engine.restarting.connect(self._on_restarting)
         engine.too_large.connect(self._on_too_large)
-        engine.unloaded.connect(lambda: self.label.emit("No model loaded", ""))
+        engine.unloaded.connect(self._on_unloaded)
         session.busy_changed.connect(self._on_busy)
 
     # -- asking for a model ---------------------------------------------------
@@ -101,18 +104,10 @@ class ModelController(QObject):
         if spec is not None:
             self.load(spec, for_thread=for_thread)
 
-    def load_endpoint(
-        self, endpoint: Any, entry: dict | None, key_saved: bool, for_thread: int | None
-    ) -> None:
-        """Use a server (`entry`: remember it, without its key)."""
-        if entry is not None:
-            kept = [e for e in self.app_settings.endpoints if e.get("name") != entry["name"]]
-            self.app_settings.endpoints = [*kept, entry]
-            if endpoint.api_key and not key_saved:
-                self._next_load_notes.append(
-                    "No system keyring here: the API key is kept for this session only."
-                )
-            self.save_settings()
+    def load_endpoint(self, endpoint: Any, entry: dict | None, for_thread: int | None) -> None:
+        """Use a server (`entry`: remember it, without its key, once it connects: a server
+        that fails is not kept in the list)."""
+        self._remember_endpoint = (endpoint, entry) if entry is not None else None
         self.load(
             ModelSpec(endpoint.base_url, n_ctx=endpoint.n_ctx, endpoint=endpoint),
             for_thread=for_thread,
@@ -151,6 +146,33 @@ class ModelController(QObject):
         if self._pending_thread != thread_id:
             return None
         return f"server:{self.spec.path}" if self.spec.endpoint is not None else self.spec.path
+
+    def remember_for(self, thread_id: int) -> None:
+        """A thread that has no model of its own keeps the one that answers it, so that it
+        opens with that model after a restart (the start-up model may be another)."""
+        if self.loaded_ref is None:
+            return
+        try:
+            if self.store.thread(thread_id).model is None:
+                self.store.update_thread(thread_id, model=self.loaded_ref)
+        except (StorageError, KeyError) as exc:
+            log.warning("could not record the thread's model: %s", exc)
+
+    def load_problem(self, ref: str) -> str | None:
+        """Why a model file is not offered for a plain pick: it stopped the model process
+        (kept across starts until it loads), or it failed to load in this session and has not
+        changed on disk since. None for a server or a file not known to fail."""
+        from chatapp.config.model_settings import model_key
+
+        if ref.startswith("server:"):
+            return None
+        crashed = self.app_settings.crash_reason(ref)
+        if crashed:
+            return f"It stopped the model process ({crashed})."
+        failed = self._failed.get(model_key(ref))
+        if failed is not None and failed[0] == _stamp(ref):
+            return failed[1]
+        return None
 
     def follow_thread(self, thread_id: int) -> None:
         """A thread that has its own model gets it back when it is opened."""
@@ -243,6 +265,12 @@ class ModelController(QObject):
         current = self.session.model_info
         return f"{current.name} · {current.device}" if current else "No model loaded"
 
+    @Slot()
+    def _on_unloaded(self) -> None:
+        """Nothing is loaded now: choosing the model that was shown loads it again."""
+        self.loaded_ref = None
+        self.label.emit("No model loaded", "")
+
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:
         if not busy and self._reload_after_reply is not None:
@@ -290,10 +318,14 @@ class ModelController(QObject):
         self.loading = False
         self.loaded_ref = self.model_ref(info)
         if not info.path.startswith(("http://", "https://")):
+            from chatapp.config.model_settings import model_key
+
             self.app_settings.clear_crash(info.path)  # it loads now: no longer kept back
+            self._failed.pop(model_key(info.path), None)
         self.app_settings.loading_model = None
         self.app_settings.touch(self.loaded_ref, time.time())
         self.save_settings()
+        self._keep_endpoint(info)
         self.session.sampling_defaults = (
             None
             if info.path.startswith(("http://", "https://"))
@@ -321,8 +353,31 @@ class ModelController(QObject):
         if notes:
             self.notice.emit("  ".join(notes), 15000)
 
+    def _keep_endpoint(self, info: ModelInfo) -> None:
+        """The server asked to be remembered has connected: kept now, its key in the keyring."""
+        if self._remember_endpoint is None:
+            return
+        endpoint, entry = self._remember_endpoint
+        self._remember_endpoint = None
+        if info.path != endpoint.base_url:
+            return
+        from chatapp.ui.endpoint_dialog import save_key
+
+        kept = [e for e in self.app_settings.endpoints if e.get("name") != entry["name"]]
+        self.app_settings.endpoints = [*kept, entry]
+        if endpoint.api_key and not save_key(endpoint.name, endpoint.api_key):
+            self._next_load_notes.append(
+                "No system keyring here: the API key is kept for this session only."
+            )
+        self.save_settings()
+
     @Slot(str)
     def _on_failed(self, message: str) -> None:
+        self._remember_endpoint = None
+        from chatapp.config.model_settings import model_key
+
+        if self.spec is not None and self.spec.endpoint is None:
+            self._failed[model_key(self.spec.path)] = (_stamp(self.spec.path), message)
         self.loading = False
         self._pending_thread = None
         self._next_load_notes = []
@@ -331,3 +386,12 @@ class ModelController(QObject):
             self.save_settings()
         self.label.emit(self._current_label(), "")
         self.error.emit(message)
+
+
+def _stamp(path: str) -> tuple[int, float]:
+    """A file's size and modification time: a failed file replaced on disk is offered again."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return (-1, 0.0)
+    return (st.st_size, st.st_mtime)

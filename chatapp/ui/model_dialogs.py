@@ -83,7 +83,7 @@ class ModelDialogs(QObject):
 
     def connect_server(self) -> None:
         """Use a model on an OpenAI-compatible server, with the same threads and memory."""
-        from chatapp.ui.endpoint_dialog import EndpointDialog, save_key
+        from chatapp.ui.endpoint_dialog import EndpointDialog
 
         window = self._window
         dialog = EndpointDialog(list(window.models.app_settings.endpoints), window, window.jobs)
@@ -92,12 +92,7 @@ class ModelDialogs(QObject):
         def connect() -> None:
             endpoint = dialog.endpoint()
             entry = dialog.entry() if dialog.remember.isChecked() else None
-            saved = (
-                entry is not None
-                and bool(endpoint.api_key)
-                and save_key(endpoint.name, endpoint.api_key)
-            )
-            window.models.load_endpoint(endpoint, entry, saved, window.current_thread)
+            window.models.load_endpoint(endpoint, entry, window.current_thread)
 
         dialog.accepted.connect(connect)
         dialog.open()

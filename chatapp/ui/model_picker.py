@@ -26,6 +26,7 @@ class Choice:
     ref: str  # a file path or server:<base URL>, as threads name their model
     label: str
     tooltip: str
+    problem: str | None = None  # why it cannot be picked (shown, disabled)
 
 
 def model_files(folders: list[Path]) -> list[Path]:
@@ -46,9 +47,27 @@ def model_files(folders: list[Path]) -> list[Path]:
     return sorted(found.values(), key=lambda p: p.name.lower())
 
 
-def _file_choice(path: Path, builtin: Path | None) -> Choice:
+def unreadable(files: list[Path]) -> dict[str, str]:
+    """Files that are no GGUF model at all (their first four bytes), by model key, with why:
+    as cheap as listing, and what the model library calls not readable."""
+    from chatapp.engine.gguf_file import check_model_file
+    from chatapp.errors import ModelLoadError
+
+    found: dict[str, str] = {}
+    for path in files:
+        try:
+            check_model_file(path)
+        except ModelLoadError as exc:
+            found[model_key(path)] = exc.message
+    return found
+
+
+def _file_choice(path: Path, builtin: Path | None, problem: str | None) -> Choice:
     is_builtin = builtin is not None and model_key(path) == model_key(builtin)
-    return Choice(str(path), f"{path.name} (built-in)" if is_builtin else path.name, str(path))
+    label = f"{path.name} (built-in)" if is_builtin else path.name
+    if problem is None:
+        return Choice(str(path), label, str(path))
+    return Choice(str(path), f"{label} — cannot be loaded", f"{path}\n{problem}", problem)
 
 
 class ModelPicker(QWidget):
@@ -66,6 +85,7 @@ class ModelPicker(QWidget):
         self._store = store
         self._jobs = jobs
         self._files: list[Path] = []
+        self._unreadable: dict[str, str] = {}  # model key -> why (not a GGUF file)
         self._thread_id: int | None = None
         self._listing: Any = None  # the running listing job (workers.jobs.Job)
         self._stopped = False
@@ -96,8 +116,13 @@ class ModelPicker(QWidget):
         if self._listing is not None:
             self._listing.cancel()  # only the newest listing is shown
         folders = self._models.model_folders()
+
+        def listing(_job: Any) -> tuple[list[Path], dict[str, str]]:
+            files = model_files(folders)
+            return files, unreadable(files)
+
         self._listing = self._jobs.run(
-            lambda _job: model_files(folders), self._listed, name="list models"
+            listing, lambda found: self._listed(*found), name="list models"
         )
 
     def stop(self) -> None:
@@ -106,8 +131,9 @@ class ModelPicker(QWidget):
         if self._listing is not None:
             self._listing.cancel()
 
-    def _listed(self, files: list[Path]) -> None:
+    def _listed(self, files: list[Path], bad: dict[str, str]) -> None:
         self._files = files
+        self._unreadable = bad
         self.refresh()
 
     def show_thread(self, thread_id: int | None) -> None:
@@ -132,7 +158,14 @@ class ModelPicker(QWidget):
         listed = ([builtin] if builtin is not None else []) + [
             f for f in self._files if builtin is None or model_key(f) != model_key(builtin)
         ]
-        choices = [_file_choice(path, builtin) for path in listed]
+        choices = [
+            _file_choice(
+                path,
+                builtin,
+                self._unreadable.get(model_key(path)) or self._models.load_problem(str(path)),
+            )
+            for path in listed
+        ]
         for entry in self._models.app_settings.endpoints:
             if entry.get("base_url"):
                 model = entry.get("model") or "first model"
@@ -158,6 +191,9 @@ class ModelPicker(QWidget):
         for i, choice in enumerate(self.choices()):
             self.combo.addItem(choice.label, choice.ref)
             self.combo.setItemData(i, choice.tooltip, Qt.ItemDataRole.ToolTipRole)
+            if choice.problem is not None:  # shown, with why, but not picked by a slip
+                item = self.combo.model().item(i)  # type: ignore[attr-defined]
+                item.setEnabled(False)
             if wanted and model_key(choice.ref) == model_key(wanted):
                 current = i
         if current < 0:

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -34,6 +37,8 @@ OFFLOAD_LABELS = [
     ("layers", "Some layers on the GPU"),
     ("cpu", "CPU only"),
 ]
+FRAME_ALLOWANCE = 48  # px: a title bar and borders, which the screen's free area includes
+MIN_SCROLL = 200  # px: the settings area never shrinks below a few rows
 OWN_TEMPLATE, CUSTOM_TEMPLATE = "The model's own", "Custom (Jinja)…"
 SAMPLE = [
     {"role": "system", "content": "You are helpful."},
@@ -76,7 +81,18 @@ class ModelSettingsDialog(QDialog):
         self.info = info
         self.free = free
         self.setWindowTitle(f"Model settings: {Path(info.path).name}")
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        # everything but the buttons scrolls: with a custom template the form is taller than
+        # a 768 px screen, and Save went off its bottom
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._content = QWidget()
+        layout = QVBoxLayout(self._content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.scroll.setWidget(self._content)
+        outer.addWidget(self.scroll, 1)
         about = QLabel(
             f"<b>{Path(info.path).name}</b>{' (built-in)' if builtin else ''}<br>"
             f"{info.architecture}, {info.parameters_label} parameters, {info.quantization}, "
@@ -176,7 +192,7 @@ class ModelSettingsDialog(QDialog):
         self.reset_button = buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults)
         self.reset_button.setText("Reset to defaults")
         self.reset_button.clicked.connect(lambda: self.show_values(ModelSettings()))
-        layout.addWidget(buttons)
+        outer.addWidget(buttons)
         self.n_ctx.valueChanged.connect(self._update)
         self.batch.valueChanged.connect(self._update)
         self.offload.currentIndexChanged.connect(self._update)
@@ -214,6 +230,21 @@ class ModelSettingsDialog(QDialog):
         self._fit_memory()
         self.gpu_layers.setEnabled(self.offload.currentData() == "layers")
         self.template_text.setVisible(self.template.currentText() == CUSTOM_TEMPLATE)
+        self._fit_screen()
+
+    def _fit_screen(self) -> None:
+        """As tall as the content where the screen has room, else as tall as the screen
+        allows (the rest scrolls); as wide as the content, without a horizontal bar."""
+        self._content.adjustSize()
+        content = self._content.sizeHint()
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        room = screen.availableGeometry().height() if screen is not None else content.height()
+        chrome = self.sizeHint().height() - self.scroll.sizeHint().height()
+        frame = FRAME_ALLOWANCE  # the window's title bar and borders, drawn by the system
+        self.scroll.setMinimumHeight(max(MIN_SCROLL, min(content.height(), room - chrome - frame)))
+        bar = self.scroll.verticalScrollBar().sizeHint().width()
+        self.scroll.setMinimumWidth(content.width() + bar)
+        self.setMaximumHeight(max(room - frame, MIN_SCROLL + chrome))
 
     def _fit_memory(self) -> None:
         """The form gives a wrapped label one line's height when its text grows after the

@@ -30,6 +30,7 @@ class ReplyStatus(QObject):
         self.model_label.setAccessibleName("Model status")
         self.speed_label = QLabel("")
         self.context_label = QLabel("")
+        self._speeds: dict[int, tuple[str, str]] = {}  # thread -> its last reply's speed
         session.context_used.connect(self.show_context_used)
         session.reply_stats.connect(self.show_stats)
 
@@ -45,20 +46,36 @@ class ReplyStatus(QObject):
             self.context_label.setText(f"Context {used}/{size}")
 
     def show_thread_context(self, thread_id: int | None) -> None:
-        """The shown thread's own context use: its last reply's prompt, or nothing yet."""
+        """The shown thread's own context use and reply speed: its latest reply that counted
+        its prompt (one cut off by a crash did not: the one before it still tells), or
+        nothing yet; the speed of its own last reply in this session, not another thread's."""
         info = self._session.model_info
-        rows = self._transcript.rowCount()
-        last = self._transcript.message_at(rows - 1) if thread_id else None
-        if info is not None and last is not None and last.prompt_tokens:
-            self.context_label.setText(f"Context {last.prompt_tokens}/{info.n_ctx}")
+        used = None
+        if thread_id is not None:
+            for row in range(self._transcript.rowCount() - 1, -1, -1):
+                message = self._transcript.message_at(row)
+                if message is not None and message.prompt_tokens:
+                    used = message.prompt_tokens
+                    break
+        if info is not None and used:
+            self.context_label.setText(f"Context {used}/{info.n_ctx}")
         else:
             self.context_label.setText("")
+        text, tip = self._speeds.get(thread_id, ("", "")) if thread_id is not None else ("", "")
+        self.speed_label.setText(text)
+        self.speed_label.setToolTip(tip)
 
     @Slot(object)
     def show_stats(self, result: ReplyResult) -> None:
-        if result.completion_tokens:
-            self.speed_label.setText(f"{result.tokens_per_second:.1f} tokens/s")
-            self.speed_label.setToolTip(
-                f"{result.completion_tokens} tokens in {result.seconds:.1f} s, "
-                f"first after {result.time_to_first_token:.2f} s"
-            )
+        thread = self._session.reply_thread
+        if not result.completion_tokens or thread is None:
+            return
+        text = f"{result.tokens_per_second:.1f} tokens/s"
+        tip = (
+            f"{result.completion_tokens} tokens in {result.seconds:.1f} s, "
+            f"first after {result.time_to_first_token:.2f} s"
+        )
+        self._speeds[thread] = (text, tip)
+        if thread == self._current():
+            self.speed_label.setText(text)
+            self.speed_label.setToolTip(tip)

@@ -28,6 +28,7 @@ log = logging.getLogger("chatapp.ui")
 # (it batches text every BATCH_SECONDS), so the shown text is never ahead of the stored one
 SAVE_SECONDS = 0.0
 BUSY = "A reply is still being written: stop it first (Esc)."
+NO_MODEL = "No model is loaded. Choose one with Model > Load model…"
 
 
 class ChatSession(QObject):
@@ -113,7 +114,12 @@ class ChatSession(QObject):
     # -- actions --------------------------------------------------------
 
     def send(self, thread_id: int, text: str) -> bool:
-        """Store `text` as the user's message and ask for a reply; False if it was refused."""
+        """Store `text` as the user's message and ask for a reply; False if it was refused
+        (then nothing is stored: with no model, the text stays with the caller, not saved
+        unanswered to be sent again as a duplicate)."""
+        if self.model_info is None:
+            self.error.emit(NO_MODEL)
+            return False
         user = self._user_message(text, lambda t: self.store.add_message(thread_id, Role.USER, t))
         if user is None:
             return False
@@ -124,6 +130,9 @@ class ChatSession(QObject):
 
     def edit_and_resend(self, user_message_id: int, text: str) -> bool:
         """A new version of a user message (the old one is kept), answered afresh."""
+        if self.model_info is None:
+            self.error.emit(NO_MODEL)
+            return False
         edited = self._user_message(text, lambda t: self.store.edit_message(user_message_id, t))
         return edited is not None and self._reply(edited.thread_id, parent_id=edited.id)
 
@@ -156,7 +165,7 @@ class ChatSession(QObject):
 
     def _reply(self, thread_id: int, parent_id: int) -> bool:
         if self.model_info is None:
-            self.error.emit("No model is loaded. Choose one with Model > Load model…")
+            self.error.emit(NO_MODEL)
             return False
         thread = self.store.thread(thread_id)
         answered = self.store.message(parent_id)

@@ -3,18 +3,46 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt
 from PySide6.QtWidgets import QAbstractItemView, QLabel
 
-WELCOME = (
-    "<h3>Start a conversation</h3>"
-    "<p>Type below and press Enter (Shift+Enter for a new line).</p>"
+BUILTIN = (
     "<p>The built-in model, SmolLM2-135M, is tiny: good for trying the app, short chats and "
     "simple rewording, not for facts or long reasoning. Load your own GGUF model with "
     "<b>Model ▸ Load model file…</b> (Ctrl+O), or drop the file on this window.</p>"
-    "<p>Threads stay on this computer; chatapp remembers what you told it across days "
-    "(View ▸ Memory panel, Ctrl+M). All keys: <b>Help ▸ Keyboard shortcuts</b> (Ctrl+/).</p>"
 )
+OWN = (
+    "<p>Replies come from <b>{name}</b>. Another model: the Model list below, "
+    "<b>Model ▸ Load model file…</b> (Ctrl+O), or drop the file on this window.</p>"
+)
+NONE = (
+    "<p>No model is loaded. Load a GGUF model with <b>Model ▸ Load model file…</b> (Ctrl+O), "
+    "or drop the file on this window.</p>"
+)
+
+
+def welcome_text(model: str | None = None, builtin: bool = True) -> str:
+    """The getting-started text for the model replies come from (`model`: its name, None when
+    none is loaded or being loaded): naming the built-in model's limits only when it is the
+    one in use."""
+    if builtin:
+        about = BUILTIN
+    elif model is None:
+        about = NONE
+    else:
+        about = OWN.format(name=html.escape(model))
+    return (
+        "<h3>Start a conversation</h3>"
+        "<p>Type below and press Enter (Shift+Enter for a new line).</p>"
+        + about
+        + "<p>Threads stay on this computer; chatapp remembers what you told it across days "
+        "(View ▸ Memory panel, Ctrl+M). All keys: <b>Help ▸ Keyboard shortcuts</b> (Ctrl+/).</p>"
+    )
+
+
+WELCOME = welcome_text()
 
 COLUMN = 560  # px: the text's column width where the view is wider
 MARGIN = 24
@@ -35,6 +63,10 @@ class Welcome(QLabel):
         model.rowsRemoved.connect(self.update_shown)
         self._viewport = view.viewport()
         self._viewport.installEventFilter(self)
+
+    def show_model(self, model: str | None, builtin: bool) -> None:
+        """Name the model replies come from (see `welcome_text`)."""
+        self.setText(welcome_text(model, builtin))
 
     def update_shown(self, *_args: object) -> None:
         empty = self._model.rowCount() == 0

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from chatapp.domain import ChatMessage, GenerationSettings, Message
 from chatapp.engine.backend import Backend, ModelInfo, ModelSpec, ReplyResult
@@ -120,7 +120,8 @@ class EngineWorker(QObject):
         finished(int, ReplyResult), failed(int, str)
         load_crashed(str, str): the model process died loading this file (path, reason),
             right after load_failed with the message
-        restarting(str): the model process died; the named model is being loaded again
+        restarting(str): the model process died (replying, or idle: see revive); the named
+            model is being loaded again
         reading(int, int, int): request id, prompt tokens read so far and in all, after each
             batch while the model reads a prompt longer than one batch
     """
@@ -137,6 +138,7 @@ class EngineWorker(QObject):
     load_crashed = Signal(str, str)
     restarting = Signal(str)
     reading = Signal(int, int, int)
+    watched = Signal()  # a look at the model process (revive) is done
 
     def __init__(
         self,
@@ -207,8 +209,25 @@ class EngineWorker(QObject):
             import_memory_code()
         self.loaded.emit(info)
 
+    @Slot()
+    def revive(self) -> bool:
+        """A model process that died while idle is replaced now (said with `restarting`), so
+        that the next reply is answered instead of failing; False when none had died."""
+        died = getattr(self._backend, "died", None)
+        if died is None or self._quitting or not died():
+            self.watched.emit()
+            return False
+        reason = self._backend.forget_dead()  # type: ignore[union-attr]
+        log.warning("the model process ended while idle (%s); loading the model again", reason)
+        if self._spec is not None:
+            self.restarting.emit(self._spec.name)
+            self.load(self._spec)
+        self.watched.emit()
+        return True
+
     @Slot(object)
     def generate(self, request: ReplyRequest) -> None:
+        self.revive()  # the watch may not have seen it yet: at the latest, on send
         backend = self._backend
         if backend is None or backend.info is None:
             self.failed.emit(request.id, "No model is loaded. Choose one with Model > Load model…")
@@ -287,10 +306,11 @@ class EngineWorker(QObject):
         self.finished.emit(request.id, result)
 
     def _reload_after_death(self, exc: ModelProcessDied) -> None:
-        """The model process died or was ended: the same model again, in a fresh child."""
-        log.warning("model process ended (%s); loading the model again", exc.reason)
+        """The model process died or was ended: the same model again, in a fresh child (not
+        when the app is quitting: it ended the child itself)."""
         if self._spec is None or self._quitting:
             return
+        log.warning("model process ended (%s); loading the model again", exc.reason)
         self.restarting.emit(self._spec.name)
         self.load(self._spec)
 
@@ -367,6 +387,7 @@ class EngineWorker(QObject):
         """Memory work with the loaded model after a reply, stopped when cancelled: a model
         big enough reads the newest user messages for facts, then the thread's pending
         summaries are made."""
+        self.revive()
         backend = self._backend
         if backend is None or backend.info is None or self._store is None:
             return
@@ -480,6 +501,9 @@ class EngineController(QObject):
     _summarize = Signal(object)
     _unload = Signal()
     _shutdown = Signal()
+    _revive = Signal()
+
+    WATCH_MS = 1000  # how often an idle model process is looked at (a sentinel poll: cheap)
 
     def __init__(
         self,
@@ -501,7 +525,13 @@ class EngineController(QObject):
         self._summarize.connect(self._worker.summarize)
         self._unload.connect(self._worker.unload)
         self._shutdown.connect(self._worker.shutdown)
+        self._revive.connect(self._worker.revive)
         self._summary: SummaryRequest | None = None
+        self._reviving = False  # a revive is queued or running: asked once
+        self._watch = QTimer(self)
+        self._watch.setInterval(self.WATCH_MS)
+        self._watch.timeout.connect(self._look_at_model)
+        self._watch.start()
         for name in (
             "loaded",
             "load_failed",
@@ -515,6 +545,7 @@ class EngineController(QObject):
             "reading",
         ):
             getattr(self._worker, name).connect(getattr(self, name))
+        self._worker.watched.connect(self._revived)
         # the request is over before anyone hears of it, so a listener may start the next
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
@@ -524,6 +555,19 @@ class EngineController(QObject):
     @property
     def busy(self) -> bool:
         return self._current is not None
+
+    def _look_at_model(self) -> None:
+        """A model process that died while idle (killed, out of memory) is noticed within a
+        second and loaded again: the status bar says so, and the next message is answered."""
+        died = getattr(self._worker._backend, "died", None)
+        if self._reviving or self._current is not None or died is None or not died():
+            return
+        self._reviving = True
+        self._revive.emit()
+
+    @Slot()
+    def _revived(self) -> None:
+        self._reviving = False
 
     @property
     def model_pid(self) -> int | None:
@@ -592,6 +636,7 @@ class EngineController(QObject):
 
     def shutdown(self, timeout_ms: int = 15000) -> bool:
         """Stop any reply, close the model on its thread and end the thread; True if it ended."""
+        self._watch.stop()
         if not self._thread.isRunning():
             return True
         self.cancel()
