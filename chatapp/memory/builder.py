@@ -5,9 +5,10 @@
     recent messages: verbatim, the newest kept (their start moves in steps, so the
                      prompt's prefix stays the same for several turns and llama.cpp
                      reuses its KV cache)
-    last message:    the best recalled excerpts for this message (small models read
-                     the last message most closely) and those the kept block
-                     lacks, then the new message
+    last message:    a slot's new value while it waits for the window to move (see
+                     ContextBuilder._held_slots), the best recalled excerpts for this
+                     message (small models read the last message most closely) and
+                     those the kept block lacks, then the new message
 
 A recalled message longer than `excerpt_tokens` is cut to `cut_tokens`: its first sentence
 and the sentences that share words with the new message (and those around them): one
@@ -78,6 +79,9 @@ class BuilderParams:
     # LoCoMo has no message this long). The principle: an excerpt takes the room of about one
     # recalled message shown whole (their median: 51-54 tokens on LongMemEval, 37 on LoCoMo)
     cut_tokens: int | None = 48
+    # a slot change waits while the window's start holds and its message is in the window
+    # (see ContextBuilder._held_slots); off on a GPU, where reading a prompt is cheap
+    hold_slots: bool = True
 
 
 def params_for(on_gpu: bool) -> BuilderParams:
@@ -85,7 +89,7 @@ def params_for(on_gpu: bool) -> BuilderParams:
     (beyond the best hits, all of it in the system message); on a CPU its block is kept
     while the topic holds, so llama.cpp reuses its KV cache instead of reading ~1,700
     tokens again each turn."""
-    return BuilderParams(keep_coverage=1.0) if on_gpu else BuilderParams()
+    return BuilderParams(keep_coverage=1.0, hold_slots=False) if on_gpu else BuilderParams()
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,14 @@ class BuiltContext:
     recall_kept: bool = False
     # the messages recall ranked for this build, best first (what a fill chose from)
     recall_ranking: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class _ShownSlots:
+    """The slot lines a thread's last prompt showed, and where its recent window began."""
+
+    start: int  # depth of the window's start, before recall's leftover extended it
+    lines: dict[int, tuple[str, frozenset[int]]]  # slot id → its line as shown, its sources then
 
 
 @dataclass(frozen=True)
@@ -258,12 +270,16 @@ class ContextBuilder:
         self._query: tuple[tuple[int, str], np.ndarray] | None = None
         # thread → the recalled messages kept in its prompt, with their lines as shown
         self._kept: dict[int, dict[int, str]] = {}
+        # thread → the slot lines its last prompt showed (a change waits for the window to move)
+        self._shown_slots: dict[int, _ShownSlots] = {}
         # message id → what a newer statement of the same fact said, and when (slot history)
         self._superseded: dict[int, tuple[str, float]] = {}
 
     def forget(self, thread_id: int) -> None:
-        """Drop the thread's kept recall block: its next build chooses recall afresh."""
+        """Drop what the thread's next build would keep from its last (the recall block, the
+        slot lines as shown): it is built afresh."""
         self._kept.pop(thread_id, None)
+        self._shown_slots.pop(thread_id, None)
 
     def count_text(self, text: str) -> int:
         """The model's count (each call may be a tokenizer run or a server request), noting
@@ -357,8 +373,11 @@ class ContextBuilder:
         slot_lines: list[str] = []
         slot_ids: list[int] = []
         slot_sources: list[int] = []
+        changed_slots: list[tuple[SlotRow, str]] = []
         spent_slots = 0
-        if memory:
+        if not memory:
+            self._shown_slots.pop(thread_id, None)
+        else:
             if include_global is None:
                 include_global = self.tables.global_memory()
             slots = _without_repeats(
@@ -397,7 +416,20 @@ class ContextBuilder:
                 chosen_slots.append((slot, line))
                 spent_slots += cost
             # shown in a fixed order (oldest first), so the prompt's prefix stays cacheable
-            for slot, line in sorted(chosen_slots, key=lambda item: item[0].id or 0):
+            shown = sorted(chosen_slots, key=lambda item: item[0].id or 0)
+            held = (
+                self._held_slots(thread_id, slots, shown, in_window, window_start, cap)
+                if p.hold_slots
+                else None
+            )
+            if held is None:
+                self._shown_slots[thread_id] = _ShownSlots(
+                    window_start,
+                    {slot.id: (line, frozenset(slot.sources)) for slot, line in shown},  # type: ignore[misc]
+                )
+            else:
+                shown, changed_slots, spent_slots = held
+            for slot, line in shown:
                 slot_lines.append(line)
                 slot_ids.append(slot.id)  # type: ignore[arg-type]
                 slot_sources.extend(slot.sources)
@@ -417,8 +449,19 @@ class ContextBuilder:
             hits = recall(
                 self.store, thread_id, new_message.content, query_vec, window_start, self.embeddings
             )[:300]
+            # the window grows between its steps up to its share: a block or a summary sized
+            # for the room it leaves now would not fit a few turns on, and the system message
+            # would change again (see _recall). A thread's first block takes the whole room:
+            # the best recall for one message, as a fresh build is judged
+            growth = max(0, recent_cap - spent_recent) if p.keep_coverage < 1.0 else 0
             recalled_parts = self._recall(
-                thread_id, hits, room, window_start, now, new_message.content
+                thread_id,
+                hits,
+                room,
+                window_start,
+                now,
+                new_message.content,
+                growth if thread_id in self._kept else 0,
             )
             kept, per_turn = recalled_parts.kept, recalled_parts.per_turn
             spent_kept, spent_per_turn = recalled_parts.kept_tokens, recalled_parts.per_turn_tokens
@@ -427,8 +470,10 @@ class ContextBuilder:
             left_out["recall"] = sum(1 for h in hits if h.message_id not in recalled)
             ranking = tuple(h.message_id for h in hits)
             # summaries get what recall leaves (see _summaries), the recent window the rest
+            # (less the window's growth: a summary the window pushes out a turn later would
+            # change the system message twice)
             summary_room = min(
-                budget - spent_slots - spent_recent - spent_kept - spent_per_turn,
+                budget - spent_slots - spent_recent - spent_kept - spent_per_turn - growth,
                 summary_cap + int(budget * p.slots_share) - spent_slots,
             )
             summary_text, summary_sources, spent_summary, dropped = self._summaries(
@@ -451,7 +496,7 @@ class ContextBuilder:
             start, spent_recent = self._step(history, start, spent_recent, costs)
             window_start = history[start].depth if start < len(history) else depth
         else:
-            self.forget(thread_id)
+            self._kept.pop(thread_id, None)
         spent_recall = spent_kept + spent_per_turn
         left_out["recent"] = start
 
@@ -519,6 +564,18 @@ class ContextBuilder:
                 )
             )
             last = f"(From earlier in our conversation:\n{excerpts})\n\n{last}"
+        if changed_slots:  # a slot change that waits for the window (see _held_slots)
+            note = "\n".join(line for _slot, line in changed_slots)
+            parts.append(
+                ContextPart(
+                    "slots",
+                    note,
+                    0,  # counted with the held slots
+                    tuple(i for slot, _line in changed_slots for i in slot.sources),
+                    tuple(slot.id for slot, _line in changed_slots),  # type: ignore[misc]
+                )
+            )
+            last = f"{_CHANGED}{note})\n\n{last}"
         parts.append(
             ContextPart(
                 "message",
@@ -539,6 +596,59 @@ class ContextBuilder:
             recall_kept=recall_kept,
             recall_ranking=ranking,
         )
+
+    def _held_slots(
+        self,
+        thread_id: int,
+        slots: Sequence[SlotRow],
+        fresh: Sequence[tuple[SlotRow, str]],
+        in_window: set[int],
+        start: int,
+        cap: int,
+    ) -> tuple[list[tuple[SlotRow, str]], list[tuple[SlotRow, str]], int] | None:
+        """The slot lines the thread's last prompt showed, shown again while every change
+        since can wait; with the current lines of the slots whose value changed, and the cost
+        of both. None: the slots are shown afresh (`fresh`).
+
+        A change to the slots rewrites the system message, and llama.cpp reads all that
+        follows it again, the recent window included; when the window's start moves, the
+        window is read again anyway. So while the start holds, a change whose message is in
+        the window (the model reads it there, verbatim) waits for the move: a new fact, or a
+        new value of a fact shown, whose current line then goes with the new message, where
+        the per-turn excerpts go, so that the old value never stands alone as current. A
+        change that did not come from the window (an edit, a forgotten fact, a pinned or
+        another thread's one) is shown at once, and so is all when the held lines and the
+        changes no longer fit the slots' room."""
+        before = self._shown_slots.get(thread_id)
+        if before is None or before.start != start:
+            return None
+
+        def from_window(slot: SlotRow, since: frozenset[int]) -> bool:
+            added = set(slot.sources) - since
+            return bool(added) and added <= in_window and not slot.pinned
+
+        by_id = {slot.id: slot for slot in slots}
+        held: list[tuple[SlotRow, str]] = []
+        changed: list[tuple[SlotRow, str]] = []
+        for slot_id, (line, sources) in before.lines.items():
+            slot = by_id.get(slot_id)
+            if slot is None:
+                return None  # forgotten or pushed out: it goes at once
+            current = _slot_line(slot)
+            if current != line:
+                if not from_window(slot, sources):
+                    return None
+                changed.append((slot, current))
+            held.append((slot, line))
+        if any(s.id not in before.lines and not from_window(s, frozenset()) for s, _l in fresh):
+            return None
+        cost = sum(
+            self._count_cached((slot.id or 0, hash(line), "slot"), line) + 1
+            for slot, line in held + changed
+        )
+        if changed:
+            cost += self._count_cached((-3, 0, "changed"), _CHANGED) + 1
+        return (held, changed, cost) if cost <= cap else None
 
     def _summaries(
         self, thread_id: int, window_start: int, room: int
@@ -578,6 +688,7 @@ class ContextBuilder:
         window_start: int,
         now: float,
         query: str,
+        growth: int = 0,
     ) -> _Recalled:
         """The kept block and the per-turn excerpts within `room`.
 
@@ -613,8 +724,12 @@ class ContextBuilder:
         top, top_cost = self._fill(best, info, top_room, set(), prefix=True)
         top_ids = {m.id for m, _t in top}
         rest = room - top_cost
+        # a block is chosen for the room left when the recent window has grown by `growth`
+        # (to its share, where its start moves on): it then fits until the window's start
+        # moves, and the room the window has not grown into goes to the per-turn part
+        block_room = max(0, rest - growth)
         block_now, block_cost = self._fill(
-            hits, info, int(rest * p.kept_share), top_ids, prefix=True
+            hits, info, int(block_room * p.kept_share), top_ids, prefix=True
         )
 
         if previous and self._still_shown(thread_id, previous, window_start):
@@ -622,19 +737,25 @@ class ContextBuilder:
             # the message it was recalled for)
             kept_items = [(messages[i], line) for i, line in previous.items()]
             kept_cost = self._shown_cost(kept_items, info)
+            # grown into by the window (or the slots): the block's last lines give way, and
+            # the prompt is read again from there on, not from the block's start
+            while kept_cost > rest and len(kept_items) > 1:
+                kept_items.pop()
+                kept_cost = self._shown_cost(kept_items, info)
+            held = {m.id for m, _t in kept_items}
             if kept_cost <= rest:
-                wanted_now = {m.id for m, _t in block_now} - set(previous)
-                more, more_cost = self._fill(
-                    [h for h in hits if h.message_id in wanted_now],
-                    info,
-                    rest - kept_cost,
-                    set(previous) | top_ids,
-                )
-                shown = set(previous) | {m.id for m, _t in more}
-                # judged without the best hits, which the new message always carries
-                if coverage(shown, beyond=top_ids) >= p.keep_coverage:
+                # the next best hits the block lacks, in the room it leaves (the room the
+                # window grows into is theirs until then)
+                more, more_cost = self._fill(hits, info, rest - kept_cost, held | top_ids)
+                shown = held | {m.id for m, _t in more}
+                # the block judged by what it adds to the new message's own excerpts (the best
+                # hits and the next best in the room the block leaves)
+                added = top_ids | {m.id for m, _t in more}
+                if coverage(held, beyond=added) >= p.keep_coverage:
                     covered = coverage(shown | top_ids)
                     per_turn = top + more
+                    if len(held) < len(previous):
+                        self._kept[thread_id] = {m.id: line for m, line in kept_items}
                     return _Recalled(
                         kept_items,
                         _by_depth(per_turn),
@@ -649,14 +770,14 @@ class ContextBuilder:
             cost = self._shown_cost(in_place, info)
             # a day headed twice, or an earlier line longer than today's cut, may not fit:
             # the new lines that rank lowest give way
-            while cost > rest and len(in_place) > 1 and in_place[-1][0].id not in previous:
+            while cost > block_room and len(in_place) > 1 and in_place[-1][0].id not in previous:
                 worst = min(
                     (item for item in in_place if item[0].id not in previous),
                     key=lambda item: score[item[0].id],
                 )
                 in_place.remove(worst)
                 cost = self._shown_cost(in_place, info)
-            if cost <= rest:
+            if cost <= block_room:
                 kept_items, kept_cost = in_place, cost
         self._kept[thread_id] = {m.id: line for m, line in kept_items}
         more, more_cost = self._fill(
@@ -883,6 +1004,10 @@ def _superseded(slots: Sequence[SlotRow]) -> dict[int, tuple[str, float]]:
                 if message_id not in slot.sources:
                     out[message_id] = (slot.text, slot.current_since)
     return out
+
+
+# heads the slots whose value changed while the change waits for the window (_held_slots)
+_CHANGED = "(Newer than what you know above:\n"
 
 
 def _earlier_note(current: str, since: float) -> str:

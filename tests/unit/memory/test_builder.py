@@ -372,7 +372,9 @@ def test_a_long_recalled_message_is_cut_to_what_matches(store: Store, embedder) 
         now=day(5) + 20,
     )
     if second.recall_kept:  # the block as it was shown, not cut again for the new question
-        assert _system_up_to_summary(second) == _system_up_to_summary(first)
+        # (its last lines may give way to the grown window: the rest is shown as before)
+        shown = _system_up_to_summary(second)
+        assert "- " in shown and _system_up_to_summary(first).startswith(shown)
     assert "attic drawer" in "\n".join(
         p.text for p in second.parts if p.kind in ("recall", "recall_new")
     )
