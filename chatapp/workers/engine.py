@@ -29,7 +29,7 @@ from chatapp.engine.model_process import ModelLoadInterrupted, ModelProcessCrash
 from chatapp.engine.remote import ReplyInterrupted
 from chatapp.errors import GenerationError, ModelTooLarge, UserFacingError
 from chatapp.memory.builder import BuiltContext, ContextBuilder, params_for
-from chatapp.memory.context import fit_recent, reply_room
+from chatapp.memory.context import MIN_REPLY_ROOM, fit_recent, reply_room
 from chatapp.memory.service import MemoryService
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
@@ -92,9 +92,7 @@ class SummaryRequest:
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
-def _too_long(
-    backend: Backend, info: ModelInfo, text: str, fixed: int, budget: int
-) -> GenerationError:
+def _too_long(backend: Backend, info: ModelInfo, text: str, fixed: int) -> GenerationError:
     """The message (with the system prompt) alone outgrows the context: say which one, in
     tokens, and what to do, rather than blaming the conversation or the system prompt."""
     mine = backend.count_tokens([ChatMessage("user", text)])
@@ -102,8 +100,8 @@ def _too_long(
     with_system = f" (the system prompt adds {system} more)" if system > 0 else ""
     return GenerationError(
         f"Your message is too long for this model: it is {mine} tokens{with_system}, and the "
-        f"model's context holds {info.n_ctx} tokens, {info.n_ctx - budget} of them kept for "
-        "the reply.",
+        f"model's context holds {info.n_ctx} tokens, at least {MIN_REPLY_ROOM} of them kept "
+        "for the reply.",
         detail="Your message is kept in the thread: shorten or split it with Edit and resend "
         "(right-click it), or raise the context size in Model settings.",
     )
@@ -346,8 +344,10 @@ class EngineWorker(QObject):
             ([ChatMessage("system", system)] if system else [])
             + [ChatMessage("user", request.message.content)]
         )
-        if fixed > budget:
-            raise _too_long(backend, info, request.message.content, fixed, budget)
+        # a message that eats into the reply's room is still answered (the reply gets what is
+        # left, as llama.cpp allows); one that leaves no room for any reply is refused
+        if fixed > info.n_ctx - MIN_REPLY_ROOM:
+            raise _too_long(backend, info, request.message.content, fixed)
         memory_budget = max(0, budget - fixed - 64)  # 64: the date line and section headings
         for _ in range(4):
             built = self._builder.build(
