@@ -25,9 +25,9 @@ from chatapp.domain import ChatMessage, GenerationSettings
 from chatapp.engine.backend import ModelInfo, ModelSpec, ReplyResult, TextCallback
 from chatapp.errors import GenerationError, ModelLoadError
 
-TEMPLATE_OVERHEAD = (
-    8  # tokens a chat template adds around one message, at most, for common templates
-)
+# tokens a chat template adds around one message, at most, for common templates: the prompt is
+# never counted exactly here, so the bound (memory.builder's MESSAGE_OVERHEAD is the typical 6)
+TEMPLATE_OVERHEAD = 8
 CHARS_PER_TOKEN_FLOOR = 2.5  # without a tokenizer: over-count rather than overflow the context
 
 

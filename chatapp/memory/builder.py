@@ -35,8 +35,7 @@ import numpy as np
 
 from chatapp.domain import ChatMessage, Message, Role
 from chatapp.memory.recall import (
-    _STOP,
-    _WORD,
+    STOP_WORDS,
     EmbeddingCache,
     Hit,
     focused_text,
@@ -47,11 +46,15 @@ from chatapp.memory.slots import GateParams, SlotBank
 from chatapp.memory.timefmt import day_phrase, today_phrase
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables, SlotRow
+from chatapp.words import CLAUSE, WORD, stems
 
 K = TypeVar("K")
 V = TypeVar("V")
 
-MESSAGE_OVERHEAD = 6  # tokens a chat template adds around one message (ChatML: 5)
+# tokens a chat template adds around one message (ChatML: 5): a typical figure for the fill's
+# estimate, which the exact count of the whole prompt then checks; engine.remote's
+# TEMPLATE_OVERHEAD (8) is the most common templates add, for a server whose tokenizer is unseen
+MESSAGE_OVERHEAD = 6
 
 
 @dataclass(frozen=True)
@@ -1034,16 +1037,13 @@ def _recall_line(msg: Message, text: str | None = None) -> str:
     return f"- {who}: {msg.content if text is None else text}"
 
 
-_SENTENCE = re.compile(r"(?<=[.!?:;])\s+|\n+")
-
-
 def _sentences(text: str) -> list[str]:
     """A message's sentences, a piece with no letters ("1.", "**", "-") joined to the one after
     it: alone, a cut took such pieces as a match's neighbours and showed "… 1. … 5. …", two
     tokens of "…" apiece for nothing said (LongMemEval dev @2048: 16.6 "…" a context)."""
     out: list[str] = []
     carry = ""
-    for piece in _SENTENCE.split(text):
+    for piece in CLAUSE.split(text):
         piece = piece.strip() if piece else ""
         if not piece:
             continue
@@ -1064,7 +1064,7 @@ _LETTER = re.compile(r"[^\W\d_]")
 
 
 def _stems(text: str) -> set[str]:
-    return {w[:5] for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
+    return stems(text, STOP_WORDS, 3)
 
 
 @dataclass
@@ -1158,7 +1158,7 @@ class _Words:
         self.lower = text.lower()
 
     def __contains__(self, word: object) -> bool:
-        if not isinstance(word, str) or word not in self.lower or not _WORD.fullmatch(word):
+        if not isinstance(word, str) or word not in self.lower or not WORD.fullmatch(word):
             return False
         return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", self.lower) is not None
 

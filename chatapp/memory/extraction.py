@@ -21,6 +21,7 @@ from chatapp.domain import ChatMessage, GenerationSettings
 from chatapp.memory.facts import Candidate, names_no_value, owner_of, sentences
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
+from chatapp.words import ASCII_WORD, stems
 
 log = logging.getLogger("chatapp.memory")
 
@@ -44,7 +45,6 @@ PROMPT = (
 )
 
 _BULLET = re.compile(r"^\s*(?:[-*•·]+|\d{1,2}[.)])\s*")
-_WORD = re.compile(r"[a-z0-9]+")
 _NOTHING = re.compile(
     r"^(none|no (lasting )?facts|there are no|the message (does not|doesn't))", re.IGNORECASE
 )
@@ -115,15 +115,14 @@ def prompt(text: str, char_limit: int = 4000) -> list[ChatMessage]:
     ]
 
 
-def _stems(text: str) -> set[str]:
-    """Words cut to five letters: "moved"/"moving", "painting"/"paints" meet."""
-    return {w[:5] for w in _WORD.findall(text.lower()) if w not in _COMMON and len(w) > 1}
+def content_stems(text: str) -> set[str]:
+    return stems(text, _COMMON, 2, ASCII_WORD)
 
 
 def parse(reply: str, message: str, limit: int = MAX_FACTS) -> list[str]:
     """The facts of a model's list that the message backs: at least half of each fact's
     words (cut to five letters, common words aside) must be in the message."""
-    source = _stems(message)
+    source = content_stems(message)
     out: list[str] = []
     seen: set[str] = set()
     for raw in reply.splitlines():
@@ -135,7 +134,7 @@ def parse(reply: str, message: str, limit: int = MAX_FACTS) -> list[str]:
         words = line.split()
         if not 3 <= len(words) <= 30:
             continue
-        own = _stems(line)
+        own = content_stems(line)
         if not own or len(own & source) * 2 < len(own):
             continue
         line = line if line[-1] in ".!" else line + "."

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 
 from chatapp.memory.attributes import opens_with_change, says_change
+from chatapp.words import SENTENCE
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|im|my|me|mine|we|we're|our)\b", re.IGNORECASE)
 _DURABLE = re.compile(
     r"\b(am|is|are|was|live[sd]?|living|moved|move|work(?:s|ed|ing)?|job|born|from|name|called|"
@@ -168,7 +168,7 @@ def sentences(text: str) -> list[str]:
     ("My name is Ada and I live in Berlin" gives two facts), and one "I" with two
     attributes made two statements ("I live in Lyon and work as a baker")."""
     out = []
-    for sentence in _SENTENCE.split(text):
+    for sentence in SENTENCE.split(text):
         clauses: list[str] = []
         for clause in _CLAUSE.split(sentence or ""):
             clause = clause.strip()

@@ -35,7 +35,6 @@ issue's notes.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ import numpy as np
 
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
+from chatapp.words import WORD
 
 RRF_K = 10
 NEXT_WEIGHT = (
@@ -60,7 +60,7 @@ COMMON_SHARE = (
 COMMON_MIN_MESSAGES = 40  # fewer recent messages say too little about which words are common
 FOCUS_WEIGHT = 2.0  # the new message without its common words, against the whole message (1)
 
-_STOP = {
+STOP_WORDS = {
     "a",
     "about",
     "above",
@@ -194,7 +194,6 @@ _STOP = {
     "like",
     "one",
 }
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -205,7 +204,7 @@ class Hit:
 
 
 def words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower()))
+    return set(WORD.findall(text.lower()))
 
 
 def focused_text(text: str, recent_words: Sequence[set[str]]) -> str | None:
@@ -221,12 +220,12 @@ def focused_text(text: str, recent_words: Sequence[set[str]]) -> str | None:
     common = {
         w
         for w in words(text)
-        if w not in _STOP and len(w) > 1 and sum(1 for s in recent_words if w in s) > limit
+        if w not in STOP_WORDS and len(w) > 1 and sum(1 for s in recent_words if w in s) > limit
     }
     if not common:
         return None
     kept = " ".join(token for token in text.split() if not words(token) & common)
-    return kept if words(kept) - _STOP else None
+    return kept if words(kept) - STOP_WORDS else None
 
 
 def query_vector(
@@ -246,7 +245,7 @@ def query_vector(
 
 
 def lexical_query(text: str) -> str:
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1]
+    words = [w for w in WORD.findall(text.lower()) if w not in STOP_WORDS and len(w) > 1]
     return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
 
 

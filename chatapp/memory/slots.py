@@ -66,6 +66,7 @@ from chatapp.memory.attributes import (
     single_valued,
 )
 from chatapp.store.memory_tables import MemoryTables, SlotHistory, SlotRow
+from chatapp.words import ASCII_WORD
 
 if TYPE_CHECKING:
     import torch
@@ -380,7 +381,6 @@ class SlotBank:
         return [(self.slots[i], float(score[i])) for i in order]
 
 
-_WORD = re.compile(r"[a-z0-9]+")
 _FRAME_WORDS = """i im i'm me my mine we our us a an and or of to in on at for with from by is are
     was were be been has have had am do does did not no now still just really so very the this
     that it its as about these days also too here there then currently"""
@@ -391,8 +391,8 @@ def same_value(old: str, new: str) -> bool:
     """Whether two statements give the same value: the words of one (common ones aside)
     are mostly in the other ("I work as a nurse" / "I work as a nurse at the hospital"),
     not two values in one frame ("I live in Berlin" / "I live in Lisbon")."""
-    a = {w for w in _WORD.findall(old.lower()) if w not in _FRAME}
-    b = {w for w in _WORD.findall(new.lower()) if w not in _FRAME}
+    a = {w for w in ASCII_WORD.findall(old.lower()) if w not in _FRAME}
+    b = {w for w in ASCII_WORD.findall(new.lower()) if w not in _FRAME}
     if not a or not b:
         return a == b
     before, after = _names(old), _names(new)

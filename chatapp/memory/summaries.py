@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chatapp.domain import ChatMessage, GenerationSettings, Message, Role
-from chatapp.memory.extraction import _stems as stems
-from chatapp.memory.facts import _SENTENCE
+from chatapp.memory.extraction import content_stems as stems
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables, SummaryRow
+from chatapp.words import SENTENCE
 
 # Asked as a question about the conversation: told to "summarize" a transcript, SmolLM2-135M
 # goes on with the dialogue ("User: Thanks, Melissa…", inventing people); asked what the
@@ -156,7 +156,7 @@ def clean(reply: str, source: str, sentences: int) -> str:
     or sentences whose words are mostly not in the source (made up), cut to `sentences`."""
     known = stems(source) - _FRAMING
     kept: list[str] = []
-    for piece in _SENTENCE.split(reply):
+    for piece in SENTENCE.split(reply):
         piece = re.sub(r"^\s*(?:[-*•]+|\d{1,2}[.)])\s*", "", piece).strip()
         if (
             len(piece.split()) < 3
@@ -180,7 +180,7 @@ def extractive(job: SummaryJob, sentences: int = 3) -> str:
     for a span with text)."""
     if job.level > 0:
         firsts = [
-            _SENTENCE.split(line.strip())[0] for line in job.source_text.split("\n") if line.strip()
+            SENTENCE.split(line.strip())[0] for line in job.source_text.split("\n") if line.strip()
         ]
         return " ".join(firsts[: sentences + 1])
     picked: list[str] = []
@@ -191,7 +191,7 @@ def extractive(job: SummaryJob, sentences: int = 3) -> str:
             speaker = f"The {who.lower()}"
         else:
             text = line  # a message's further lines are its writer's
-        for piece in _SENTENCE.split(text):
+        for piece in SENTENCE.split(text):
             piece = piece.strip()
             if len(piece.split()) >= 4 and not piece.endswith("?"):
                 picked.append(

@@ -30,6 +30,7 @@ from chatapp.domain import (
 from chatapp.errors import StorageError
 from chatapp.store.crypto import ERRORS
 from chatapp.store.db import connect_reader, open_database, raise_translated
+from chatapp.words import WORD
 
 if TYPE_CHECKING:
     from chatapp.store.backup import DatabaseWatch
@@ -664,7 +665,7 @@ class Store:
             """,
             (query, SEARCH_WINDOW, limit),
         )
-        words = _WORD.findall(text)
+        words = WORD.findall(text)
         return [
             SearchHit(
                 thread_id=r[0],
@@ -933,12 +934,9 @@ def _message(row: tuple, index: int, count: int) -> Message:
     )
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
 def fts_query(text: str) -> str:
     """Turn what a person types into a safe FTS5 query: all words, the last one as a prefix."""
-    words = _WORD.findall(text)
+    words = WORD.findall(text)
     if not words:
         return ""
     quoted = [f'"{w}"' for w in words]

@@ -11,6 +11,7 @@ from chatapp.memory.builder import BuilderParams, ContextBuilder, params_for
 from chatapp.memory.service import MemoryService
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
+from chatapp.words import CLAUSE
 from tests.unit.memory.thread_helpers import ask, day, words
 
 
@@ -415,10 +416,10 @@ def test_a_message_over_the_excerpt_size_is_cut_to_a_sentence_or_two(  # type: i
 
 
 def test_a_message_without_sentences_is_cut_at_a_word() -> None:
-    from chatapp.memory.builder import _SENTENCE, _cut, _Piece, _stems
+    from chatapp.memory.builder import _cut, _Piece, _stems
 
     def pieces(text: str) -> list[_Piece]:
-        return [_Piece(t, _stems(t), words(t) + 1) for t in _SENTENCE.split(text) if t.strip()]
+        return [_Piece(t, _stems(t), words(t) + 1) for t in CLAUSE.split(text) if t.strip()]
 
     text = " ".join(f"word{i}" for i in range(500))  # pasted data: no sentence ends
     cut, bound = _cut(pieces(text), {"word4"}, 50, words)
@@ -553,9 +554,9 @@ def test_a_word_test_agrees_with_the_words_of_a_text(text: str, extra: list[str]
 def test_a_cut_counts_only_the_sentences_it_weighs() -> None:
     """Sentences are counted when a cut needs them: the same cut as counting all of them first,
     for fewer counts."""
-    from chatapp.memory.builder import _SENTENCE, _cut, _Piece, _stems
+    from chatapp.memory.builder import _cut, _Piece, _stems
 
-    texts = [t for t in _SENTENCE.split(LONG_REPLY) if t.strip()]
+    texts = [t for t in CLAUSE.split(LONG_REPLY) if t.strip()]
     counted: list[str] = []
 
     def count(text: str) -> int:
