@@ -437,7 +437,6 @@ def open_store_interactively(root: Path):  # type: ignore[no-untyped-def]
                 return None
             crypto.set_passphrase_mark(db_path, True)
             convert.cleanup(db_path)
-            forget_key_left_behind(db_path)
             return store
         if isinstance(exc, crypto.KeyMissing):
             return _damaged(root, db_path, exc)
@@ -496,34 +495,20 @@ def start_key(db_path: Path) -> str | None:
         return crypto.key_for(db_path)
     except crypto.PassphraseNeeded:
         pass
-    key = passphrase_from_env(db_path)
+    key = passphrase_from_env(db_path) or kept_key_that_opens(db_path)
+    if key is not None:
+        return key
+    note = (
+        f"The passphrase in {crypto.ENV_PASSPHRASE} does not open it."
+        if crypto.passphrase_from_env()
+        else ""
+    )
+    from chatapp.ui.passphrase_dialog import ask_passphrase
+
+    key = ask_passphrase(db_path, note)
     if key is None:
-        key = kept_key_that_opens(db_path)
-        if key is not None:
-            return key
-        note = (
-            f"The passphrase in {crypto.ENV_PASSPHRASE} does not open it."
-            if crypto.passphrase_from_env()
-            else ""
-        )
-        from chatapp.ui.passphrase_dialog import ask_passphrase
-
-        key = ask_passphrase(db_path, note)
-        if key is None:
-            raise PassphraseCancelled
-    forget_key_left_behind(db_path)
+        raise PassphraseCancelled
     return key
-
-
-def forget_key_left_behind(db_path: Path) -> None:
-    """The passphrase opened the database, yet a kept key is still found for it: a switch to
-    the passphrase stopped after its mark but before that key was deleted (or its mark was
-    lost and written again). Deleted now, unless a file of the data folder still needs it."""
-    from chatapp.store import convert, crypto
-
-    known = crypto.find_key(db_path)
-    if known is not None:
-        convert.forget_unneeded_key(db_path, paths.backups_dir(db_path.parent), known[0])
 
 
 def passphrase_from_env(db_path: Path) -> str | None:

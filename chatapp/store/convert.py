@@ -53,7 +53,12 @@ def encrypt(
     if passphrase is not None:
         key, where = crypto.key_from_passphrase(db_path, passphrase), crypto.PASSPHRASE
     else:
-        key, where = _new_kept_key(db_path, backups)
+        known = crypto.find_key(db_path)
+        if known is None:
+            key = crypto.new_key()
+            where = crypto.store_key(db_path, key)  # kept before a byte is written under it
+        else:
+            key, where = known
     _convert_all(db_path, backups, None, key, "plain", progress, passphrase is not None)
     return where
 
@@ -65,9 +70,9 @@ def decrypt(
     key: str | None = None,
     progress: Progress | None = None,
 ) -> None:
-    """Write an encrypted database (and its backups) back as plain SQLite. The kept key is
-    deleted afterwards unless a file of the data folder still needs it. `key` opens a
-    database keyed by a passphrase (derived by the caller)."""
+    """Write an encrypted database (and its backups) back as plain SQLite. A kept key stays
+    kept: a backup made elsewhere with it can still be read. `key` opens a database keyed by
+    a passphrase (derived by the caller)."""
     db_path = Path(db_path)
     if crypto.state(db_path) != "encrypted":
         raise StorageError(f"{db_path} is not an encrypted chatapp database: nothing was done.")
@@ -93,8 +98,13 @@ def change_key(
         if not passphrase:
             raise StorageError("The passphrase is empty; nothing was changed.")
         new, where = crypto.derive_key(passphrase, crypto.new_salt()), crypto.PASSPHRASE
-    else:  # always a new key: an old one may have been seen while it was kept
-        new, where = _new_kept_key(db_path, backups)
+    else:  # the key kept from before a passphrase, if any, else a new one
+        known = crypto.find_key(db_path)
+        if known is not None and known[0] != old_key:
+            new, where = known
+        else:
+            new = crypto.new_key()
+            where = crypto.store_key(db_path, new)  # kept before a byte is written under it
     _convert_all(db_path, backups, old_key, new, "encrypted", progress, passphrase is not None)
     return where
 
@@ -123,78 +133,8 @@ def _convert_all(
             _convert(old, old_key, new_key)
         except StorageError as exc:  # one made under another key: left as it is, and said
             log.warning("the backup %s was left as it was: %s", old, exc)
-    if old_key is not None and old_key != new_key:
-        forget_unneeded_key(db_path, backups, old_key)
     if progress:
         progress(total, total)
-
-
-def _new_kept_key(db_path: Path, backups: Path | None) -> tuple[str, str]:
-    """A new random key, kept before a byte is written under it. Never an old one: a key
-    kept before (say, until a switch to a passphrase) may have been copied meanwhile. An old
-    key a file still needs is not written over: the database gets a new id, and the old
-    entry stays under the old one."""
-    known = crypto.find_key(db_path)
-    if known is not None and needing(db_path, backups, known[0]):
-        log.warning("the old key stays under the old id: a file still needs it")
-        crypto.renew_id(db_path)
-    key = crypto.new_key()
-    return key, crypto.store_key(db_path, key)
-
-
-def needing(db_path: Path, backups: Path | None, key: str) -> list[Path]:
-    """The files of the data folder that `key` opens: the database, what sits beside it under
-    its name (a damaged file kept aside, a conversion's leftovers) and every backup, also
-    those set aside in before-<date>/ folders."""
-    db_path = Path(db_path)
-    found = [db_path, *sorted(db_path.parent.glob(f"{db_path.name}.*"))]
-    if backups is not None and Path(backups).is_dir():
-        found += sorted(p for p in Path(backups).rglob("*") if p.is_file())
-    return [p for p in found if _opens(p, key)]
-
-
-def _opens(path: Path, key: str) -> bool:
-    """Whether `key` opens `path`, read-only. Only 'not a database' says no: any other error
-    (a locked or unreadable file) counts as yes, so a key is never deleted on a doubt."""
-    try:
-        if crypto.state(path) != "encrypted" or not crypto.whole_pages(path):
-            return False
-    except StorageError:
-        return True
-    try:
-        conn = crypto.connect(f"{path.resolve().as_uri()}?mode=ro", key, uri=True)
-    except ERRORS:
-        return True
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except ERRORS as exc:
-        return "not a database" not in str(exc)
-    finally:
-        conn.close()
-    return True
-
-
-def forget_unneeded_key(db_path: Path, backups: Path | None, old_key: str) -> list[Path]:
-    """After a conversion away from a kept key (to a passphrase, to plain, or to a new key):
-    delete that key from the keyring or its key file, unless a file of the data folder still
-    needs it (a backup that could not be re-made, a damaged file kept aside). Returns those
-    files (empty: deleted, or nothing was kept)."""
-    known = crypto.find_key(db_path)
-    if known is None or known[0] != old_key:
-        return []
-    still = needing(db_path, backups, old_key)
-    if still:
-        log.warning(
-            "the old database key is still kept: %s still need it",
-            ", ".join(str(p) for p in still),
-        )
-        return still
-    left = crypto.forget_key(db_path, old_key)
-    if left:
-        log.warning("the old database key could not be deleted from %s", "; ".join(left))
-    else:
-        log.info("the old database key was deleted (%s): no file needs it", known[1])
-    return []
 
 
 def request_file(db_path: Path) -> Path:

@@ -157,21 +157,12 @@ def uses_passphrase(db_path: Path) -> bool:
 
 def set_passphrase_mark(db_path: Path, on: bool) -> None:
     """Say (or stop saying) that the database is keyed by a passphrase. Written right after
-    the database itself was converted; a kept random key is removed only after the mark and
-    the backups (convert.forget_unneeded_key), so a conversion stopped before the mark still
-    leaves a key or a passphrase that opens it (chatapp tries the kept key, and a missing or
-    wrong key's message says how to give the passphrase)."""
+    the database itself was converted; a kept random key is never removed, so a conversion
+    stopped before the mark still leaves a key or a passphrase that opens it (chatapp tries
+    the kept key, and a missing or wrong key's message says how to give the passphrase)."""
     ident = database_id(db_path, create=True)
     assert ident is not None
     _write_id(db_path, [ident, PASSPHRASE] if on else [ident])
-
-
-def renew_id(db_path: Path) -> str:
-    """Give the database a new id, keeping the passphrase mark: a new key is then kept under
-    the new id while the old id's entry stays for the files that still need that key."""
-    made = secrets.token_hex(16)
-    _write_id(db_path, [made, *_id_lines(db_path)[1:]])
-    return made
 
 
 # -- passphrases ---------------------------------------------------------------------------
@@ -273,9 +264,8 @@ def _lookup(account: str, path: Path) -> tuple[str, str] | None:
 def find_key(db_path: Path) -> tuple[str, str] | None:
     """(hex key, where it was found: 'keyring' or the key file's path), or None.
 
-    A key kept under the database's old absolute path is kept again under its id; once the
-    new entry reads back the same key, the old one is deleted (it would only linger: a folder
-    that moves finds its key by id)."""
+    A key kept under the database's old absolute path is kept again under its id (the old
+    entry stays: a backup elsewhere may still look there)."""
     ident = database_id(db_path)
     if ident is not None:
         found = _lookup(_account(db_path, ident), key_file(db_path, ident))
@@ -290,58 +280,7 @@ def find_key(db_path: Path) -> tuple[str, str] | None:
         log.warning("the key could not be kept under the database's id: %s", exc)
         return old
     log.info("database key moved from its path entry to its id (%s)", where)
-    again = _lookup(_account(db_path), key_file(db_path))
-    if again is not None and again[0] == old[0]:
-        _forget_path_entry(db_path, old[0])
     return old[0], where
-
-
-def _forget_path_entry(db_path: Path, key: str) -> None:
-    """Delete the old path entries holding `key` (keyring and key file); a failure is logged
-    and leaves them, which costs nothing but tidiness."""
-    account = _path_account(db_path)
-    ring = _keyring()
-    if ring is not None:
-        try:
-            if ring.get_password(SERVICE, account) == key:
-                ring.delete_password(SERVICE, account)
-        except Exception as exc:  # noqa: BLE001 - any keyring failure leaves the entry
-            log.warning("the old keyring entry could not be deleted: %s", exc)
-    path = _path_key_file(db_path)
-    try:
-        if path != key_file(db_path) and path.read_text(encoding="ascii").split()[:1] == [key]:
-            path.unlink()
-    except (OSError, UnicodeDecodeError):
-        pass
-
-
-def forget_key(db_path: Path, key: str) -> list[str]:
-    """Delete the entries that keep `key` for this database (keyring, key file, old path
-    entries), each only while it still holds that key; returns what could not be deleted.
-    The caller has checked that no file needs the key any more."""
-    left: list[str] = []
-    ident = database_id(db_path)
-    ring = _keyring()
-    if ring is not None and ident is not None:
-        account = _account(db_path, ident)
-        try:
-            if ring.get_password(SERVICE, account) == key:
-                ring.delete_password(SERVICE, account)
-        except Exception as exc:  # noqa: BLE001 - any keyring failure leaves the entry
-            log.warning("the keyring entry %s could not be deleted: %s", account, exc)
-            left.append(f"the keyring entry {SERVICE} / {account}")
-    if ident is not None:
-        path = key_file(db_path, ident)
-        try:
-            if path.read_text(encoding="ascii").split()[:1] == [key]:
-                path.unlink()
-        except FileNotFoundError:
-            pass
-        except (OSError, UnicodeDecodeError) as exc:
-            log.warning("the key file %s could not be deleted: %s", path, exc)
-            left.append(str(path))
-    _forget_path_entry(db_path, key)
-    return left
 
 
 def store_key(db_path: Path, key: str) -> str:
@@ -457,26 +396,14 @@ def conversions(db_path: Path, key: str | None) -> list[tuple[str, str, str]]:
         "Use a passphrase…" if key is not None else "Encrypt with a passphrase…",
         "passphrase",
         "Encrypt your conversations, memory and backups with a passphrase that chatapp asks "
-        "for at each start and keeps nowhere (forgotten, they cannot be read)."
-        + (
-            " The key kept until now is deleted (unless a file set aside still needs it)."
-            if key is not None
-            else ""
-        )
-        + " You type it after the restart."
-        + after,
+        "for at each start and keeps nowhere (forgotten, they cannot be read). You type it "
+        "after the restart." + after,
     )
     decrypt = (
         "Decrypt my conversations…",
         "plain",
         "Store your conversations, memory and backups unencrypted again: any program running "
-        "as you can then read them."
-        + (
-            ""
-            if uses_passphrase(db_path)
-            else " The key kept for them is deleted (unless a file set aside still needs it)."
-        )
-        + after,
+        "as you can then read them." + after,
     )
     kept = (
         "Keep a key instead of the passphrase…",
@@ -504,7 +431,9 @@ def describe(db_path: Path, key: str | None) -> str:
     if uses_passphrase(db_path):
         return (
             "Your conversations, memory and backups are encrypted (SQLCipher, AES-256) with a "
-            "key derived from your passphrase, asked at each start and kept nowhere." + exported
+            "key derived from your passphrase, asked at each start and kept nowhere. A key "
+            "kept before (keyring or key file) is not deleted: copies and backups made under it "
+            "may need it." + exported
         )
     found = find_key(db_path)
     if found is not None and found[1] == "keyring":

@@ -396,21 +396,16 @@ def test_a_key_kept_under_the_old_path_is_found_and_kept_under_the_id(
     os_keyring: MemoryKeyring, tmp_path: Path
 ) -> None:
     """Keys of earlier versions were kept by absolute path: found there once, then kept by id,
-    so the folder can move afterwards; the old entry is deleted once the new one reads back."""
+    so the folder can move afterwards."""
     db = tmp_path / "a" / "chatapp.sqlite3"
     db.parent.mkdir()
     key = crypto.new_key()
     os_keyring.items[(crypto.SERVICE, f"database:{db.resolve()}")] = key  # as before
-    other = (crypto.SERVICE, f"database:{(tmp_path / 'elsewhere.sqlite3').resolve()}")
-    os_keyring.items[other] = crypto.new_key()  # another database's entry: not touched
     filled(db, key)
     assert not crypto.id_file(db).exists()
     assert crypto.key_for(db) == key
     ident = crypto.database_id(db)
-    assert os_keyring.items == {
-        (crypto.SERVICE, f"database-id:{ident}"): key,
-        other: os_keyring.items[other],
-    }
+    assert ident and os_keyring.items[(crypto.SERVICE, f"database-id:{ident}")] == key
     os.rename(db.parent, tmp_path / "b")
     moved = tmp_path / "b" / "chatapp.sqlite3"
     assert len(contents(moved, crypto.key_for(moved))) == 6
@@ -427,35 +422,9 @@ def test_a_key_file_named_after_the_old_path_is_migrated(tmp_path: Path) -> None
     found = crypto.find_key(db)
     assert found is not None and found[0] == key and found[1] == str(crypto.key_file(db))
     assert stat.S_IMODE(crypto.key_file(db).stat().st_mode) == 0o600
-    assert not old.exists()  # deleted once the new file held the same key
+    assert old.exists()  # the old entry is left where it was
     os.rename(db.parent, tmp_path / "b")
     assert crypto.key_for(tmp_path / "b" / "chatapp.sqlite3") == key
-
-
-def test_an_old_entry_stays_when_the_new_one_does_not_read_back(
-    os_keyring: MemoryKeyring, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Deleting the old path entry is safe only once the key is kept again: when the new
-    entry cannot be read back, the old one stays and still opens the database."""
-    db = tmp_path / "a" / "chatapp.sqlite3"
-    db.parent.mkdir()
-    key = crypto.new_key()
-    old = (crypto.SERVICE, f"database:{db.resolve()}")
-    os_keyring.items[old] = key
-    filled(db, key)
-    real = crypto._lookup
-    with monkeypatch.context() as patch:
-        patch.setattr(
-            crypto,
-            "_lookup",
-            lambda account, path: (
-                None if account.startswith("database-id:") else real(account, path)
-            ),
-        )
-        assert crypto.find_key(db) == (key, "keyring")
-    assert os_keyring.items[old] == key
-    assert crypto.find_key(db) == (key, "keyring")  # found under the id now
-    assert os_keyring.items[(crypto.SERVICE, f"database-id:{crypto.database_id(db)}")] == key
 
 
 def test_a_deleted_keyring_entry_is_said_with_the_ways_back(

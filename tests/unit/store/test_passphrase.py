@@ -59,6 +59,8 @@ def test_a_database_converted_to_a_passphrase_asks_for_it(tmp_path: Path) -> Non
     key = crypto.key_for(db)
     before = filled(db, key)
     old = backup.backup_now(db, folder, key=key)
+    copy = tmp_path / "copy-elsewhere.sqlite3"  # a backup moved out of chatapp's sight
+    copy.write_bytes(old.read_bytes())
     assert convert.change_key(db, folder, key, passphrase=WORDS) == crypto.PASSPHRASE
     assert crypto.uses_passphrase(db)
     with pytest.raises(crypto.PassphraseNeeded):
@@ -70,6 +72,10 @@ def test_a_database_converted_to_a_passphrase_asks_for_it(tmp_path: Path) -> Non
     assert contents(made, crypto.key_from_passphrase(made, WORDS)) == before
     said = crypto.describe(db, derived)
     assert "passphrase" in said and "kept nowhere" in said
+    # the kept key is not deleted: a copy of the folder or a backup moved elsewhere, made
+    # under it, still opens (chatapp cannot see them to know they need it)
+    assert crypto.find_key(db) is not None and "not deleted" in said
+    assert contents(copy, crypto.find_key(db)[0]) == before
     assert [target for _, target, _ in crypto.conversions(db, derived)] == ["key", "plain"]
 
 
