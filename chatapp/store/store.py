@@ -78,6 +78,7 @@ class Store:
         self._lock = threading.RLock()
         self.key = key  # None: a plain database; readers and backups need it too
         self._beside: _Beside | None = None  # reads while a bulk write holds the writer
+        self._bulk_owner: int | None = None  # the thread of that bulk write
 
     @classmethod
     def open(cls, path: Path, key: str | None = None) -> Store:
@@ -138,6 +139,10 @@ class Store:
                 raise_translated(exc, self.db_path)
 
     def _query(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
+        if self._beside is not None and self._bulk_owner != threading.get_ident():
+            rows = self._read_beside(sql, params)  # a bulk write is on: no wait for the writer
+            if rows is not None:
+                return rows
         while not self._lock.acquire(timeout=_BESIDE_AFTER_S):
             # a bulk write (an import) holds the writer for seconds: read what is committed
             rows = self._read_beside(sql, params)
@@ -806,12 +811,14 @@ class Store:
             raise_translated(exc, self.db_path)
             raise  # unreachable
         with self._lock:
+            self._bulk_owner = threading.get_ident()
             self._beside = beside
             try:
                 with self._tx() as conn:
                     yield conn
             finally:
                 self._beside = None
+                self._bulk_owner = None
                 beside.close()
 
     @property
