@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from chatapp.domain import Message, Role
 from chatapp.errors import StorageError
 from chatapp.ui.highlight import code_blocks
-from chatapp.ui.session import BUSY
+from chatapp.ui.session import BUSY, NO_MODEL
 from chatapp.ui.transcript import MessageDelegate
 
 if TYPE_CHECKING:
@@ -111,12 +111,23 @@ class MessageActions(QObject):
         self._window.notice("Copied.", 2000)
 
     def edit(self, message: Message) -> None:
-        dialog = EditDialog(message.content, self._window)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
+        session = self._window.session
+        if session.model_info is None:  # said before the editing, not after it (text lost)
+            self._window.show_error(NO_MODEL)
             return
-        text = dialog.text()
-        if text.strip() and text != message.content:
-            self._window.session.edit_and_resend(message.id, text)
+        text = message.content
+        while True:
+            dialog = EditDialog(text, self._window)
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return
+            text = dialog.text()
+            if not text.strip() or text == message.content:
+                return
+            if session.edit_and_resend(message.id, text):
+                return
+            if session.model_info is not None:
+                return  # refused for another reason, already said (busy, a storage error)
+            # the model went while the dialog was open: the edited text is offered again
 
     def switch_version(self, message: Message, step: int) -> None:
         """Show another version of a message (‹ 2/3 ›); what follows it switches with it."""

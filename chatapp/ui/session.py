@@ -275,7 +275,13 @@ class ChatSession(QObject):
             message: Message = self.store.message(reply_id)
         except KeyError:
             message = None  # type: ignore[assignment]
-        dropped = message is not None and status == MessageStatus.ERROR and not message.content
+        # judged by what was shown too: a failed last save leaves the stored text behind it
+        dropped = (
+            message is not None
+            and status == MessageStatus.ERROR
+            and not message.content
+            and not self._text
+        )
         if dropped:
             # an empty "failed" bubble says nothing the error does not: the message it answered
             # stays, and a regenerated reply's earlier version is shown again

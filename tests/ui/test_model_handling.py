@@ -246,3 +246,25 @@ def test_the_status_bar_speaks_of_the_shown_thread_and_keeps_its_context_after_a
     assert window.speed_label.text() == ""  # not the other thread's speed
     window.refresh_threads(select=first)
     assert window.speed_label.text() == speed
+
+
+def test_edit_and_resend_with_no_model_says_so_before_the_editing(
+    qtbot, engine, fake: FakeBackend, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Review: the edit dialog closed, then the no-model refusal threw the edited text away."""
+    from PySide6.QtWidgets import QApplication
+
+    window, store = _window(qtbot, engine, tmp_path, ModelSpec(str(tmp_path / "alpha.gguf")))
+    window.new_thread()
+    thread_id = window.current_thread
+    fake.enqueue(["first"])
+    with qtbot.waitSignal(window.session.reply_done, timeout=5000):
+        type_and_send(qtbot, window, "old question")
+    with qtbot.waitSignal(engine.unloaded, timeout=5000):
+        engine.unload()
+    shown: list[str] = []
+    window.show_error = shown.append  # type: ignore[method-assign]
+    window.messages.edit(window.transcript.message_at(0))  # returns: no dialog to wait for
+    assert QApplication.activeModalWidget() is None
+    assert shown and shown[0].startswith("No model is loaded")
+    assert _user_messages(store, thread_id) == ["old question"]
