@@ -107,6 +107,10 @@ def _too_long(backend: Backend, info: ModelInfo, text: str, fixed: int) -> Gener
     )
 
 
+DEATHS_IN_A_ROW = 3  # model process deaths within DEATHS_WINDOW_S before it is given up
+DEATHS_WINDOW_S = 60.0
+
+
 class EngineWorker(QObject):
     """Lives on the engine thread.
 
@@ -152,6 +156,7 @@ class EngineWorker(QObject):
         self._builder: ContextBuilder | None = None
         self._builder_model: tuple[str, bool] | None = None
         self._spec: ModelSpec | None = None  # what is loaded, to go back to after a failed load
+        self._deaths: list[float] = []  # when the model process last died (monotonic)
         self._quitting = False
 
     def interrupt(self) -> None:
@@ -217,11 +222,33 @@ class EngineWorker(QObject):
             return False
         reason = self._backend.forget_dead()  # type: ignore[union-attr]
         log.warning("the model process ended while idle (%s); loading the model again", reason)
-        if self._spec is not None:
-            self.restarting.emit(self._spec.name)
-            self.load(self._spec)
+        self._load_again(reason)
         self.watched.emit()
         return True
+
+    def _load_again(self, reason: str) -> None:
+        """The same model in a fresh child after its process died; said as unloaded when that
+        fails, or when it died DEATHS_IN_A_ROW times within DEATHS_WINDOW_S (a model the
+        system kills after every load, e.g. for memory, is not loaded again forever)."""
+        if self._spec is None:
+            self.unloaded.emit()
+            return
+        now = time.monotonic()
+        self._deaths = [t for t in self._deaths if now - t < DEATHS_WINDOW_S] + [now]
+        if len(self._deaths) >= DEATHS_IN_A_ROW:
+            spec, self._spec = self._spec, None
+            self._deaths.clear()
+            self.load_failed.emit(
+                f"The model process of {spec.name} ended {DEATHS_IN_A_ROW} times within "
+                f"{DEATHS_WINDOW_S:.0f} s ({reason}); it is not loaded again. Load it (or another "
+                "model) when the cause is gone: the log has llama.cpp's last lines."
+            )
+            self.unloaded.emit()
+            return
+        self.restarting.emit(self._spec.name)
+        self.load(self._spec)
+        if self._backend is None or self._backend.info is None:
+            self.unloaded.emit()  # the window must not go on as if a model were there
 
     @Slot(object)
     def generate(self, request: ReplyRequest) -> None:
@@ -309,8 +336,7 @@ class EngineWorker(QObject):
         if self._spec is None or self._quitting:
             return
         log.warning("model process ended (%s); loading the model again", exc.reason)
-        self.restarting.emit(self._spec.name)
-        self.load(self._spec)
+        self._load_again(exc.reason)
 
     def _restore_previous(self) -> None:
         """A failed load may have freed the model that ran before: load it again."""

@@ -140,3 +140,31 @@ def test_quitting_mid_reply_logs_no_death_and_no_reload(qtbot, default_model, ca
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert not warnings, warnings
     assert not restarted
+
+
+def test_a_model_that_keeps_dying_is_given_up_and_said_unloaded(qtbot, default_model) -> None:  # type: ignore[no-untyped-def]
+    """Review: a model the system kills after every load (out of memory) was loaded again
+    forever, and a reload that failed left the window believing a model was there."""
+    from chatapp.workers.engine import DEATHS_IN_A_ROW
+
+    engine = _loaded_engine(qtbot, default_model)
+    try:
+        failed: list[str] = []
+        engine.load_failed.connect(failed.append)
+        for _ in range(DEATHS_IN_A_ROW - 1):
+            pid = engine.model_pid
+            with qtbot.waitSignal(engine.loaded, timeout=60000):
+                os.kill(pid, signal.SIGKILL)
+        pid = engine.model_pid
+        with qtbot.waitSignal(engine.unloaded, timeout=60000):
+            os.kill(pid, signal.SIGKILL)
+        assert failed and f"ended {DEATHS_IN_A_ROW} times" in failed[-1]
+        loaded_again: list[object] = []
+        engine.loaded.connect(loaded_again.append)
+        qtbot.wait(2500)  # the watch looks about once a second: nothing is loaded again
+        assert loaded_again == [] and _dead(pid)
+        with qtbot.waitSignal(engine.failed, timeout=10000) as refused:
+            engine.reply(_request("Say yes."))
+        assert "No model is loaded" in refused.args[1]
+    finally:
+        assert engine.shutdown(15000)
