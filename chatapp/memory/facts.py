@@ -38,6 +38,11 @@ _REQUEST = re.compile(
     r"|^(?:please\s+)?(?:help|show|teach) (?:me|us)\b",
     re.IGNORECASE,
 )
+# a request that also states something ("Suggest a gift for my wife, she loves gardening")
+_STATED_TOO = re.compile(
+    r"[,;:]\s+(?:I|I'm|I've|my|My|we|We|we're|our|Our|she|She|he|He|they|They)\b"
+    r"\s*(?:'s|'re|'m|\w+)"
+)
 _FILLER = re.compile(r"^(thanks|thank you|ok|okay|sure|yes|no|bye|lol|haha)\b", re.IGNORECASE)
 _GREETING = re.compile(
     r"^(hi|hello|hey|good (morning|afternoon|evening))(\s+there)?\s*[,!.]*\s*", re.IGNORECASE
@@ -258,7 +263,7 @@ def candidates(
             or len(words) > 45
             or sentence.endswith("?")
             or _FILLER.match(sentence)
-            or _REQUEST.match(sentence)
+            or (_REQUEST.match(sentence) and not _STATED_TOO.search(sentence))
         ):
             continue
         # "New diet: fully vegan.": one's own news needs no pronoun

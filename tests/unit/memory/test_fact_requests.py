@@ -22,6 +22,7 @@ FACTS = [
     "My sister Ana teaches history in Porto.",
     "Writing short stories is my favourite hobby.",
     "Showing my photos at the Lisbon gallery was a dream come true for me.",
+    "Please suggest a gift for my wife Maria, she loves gardening.",
 ]
 
 
