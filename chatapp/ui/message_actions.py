@@ -156,7 +156,11 @@ class MessageActions(QObject):
             if window.session.busy:
                 window.busy_notice("show that version")
                 return
-            window.store.select_version(message_id)
+            try:
+                window.store.select_version(message_id)
+            except (KeyError, StorageError) as exc:
+                window.show_error(str(exc))
+                return
             window.transcript.reload()
         window.show_message(message_id)
 
