@@ -8,7 +8,6 @@ the first-start view in `welcome`."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 
@@ -44,6 +43,7 @@ from chatapp.ui.model_picker import ModelPicker
 from chatapp.ui.reply_status import ReplyStatus
 from chatapp.ui.search_panel import SearchPanel
 from chatapp.ui.session import ChatSession
+from chatapp.ui.settings_actions import SettingsActions
 from chatapp.ui.status_bar import ERROR_MARK, StatusBar
 from chatapp.ui.thread_actions import ThreadActions
 from chatapp.ui.thread_list import ThreadDelegate, ThreadIdRole, ThreadListModel
@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
             store, lambda: (self._current_thread, self.composer.toPlainText()), self.jobs, self
         )
         self.files = FileActions(self)
+        self.settings_actions = SettingsActions(self)
         self.undo = UndoDelete(store, self)
         self.search = SearchPanel(store, self.jobs, self)
         self.setWindowTitle("chatapp")
@@ -123,7 +124,7 @@ class MainWindow(QMainWindow):
         self.apply_appearance()
         if model_spec is None:
             self.model_label.setText("No model")
-            self._welcome_model()
+            self.welcome.name_model_of(self.session, self.models)
         elif self.models.spec is None:  # no thread asked for its own
             self.load_model(model_spec)
 
@@ -224,7 +225,7 @@ class MainWindow(QMainWindow):
         s.threads_changed.connect(self._refresh_threads)
         s.error.connect(self.show_error)
         self.models.label.connect(self.reply_status.show_model)
-        self.models.label.connect(lambda *_: self._welcome_model())
+        self.models.label.connect(lambda *_: self.welcome.name_model_of(self.session, self.models))
         # a model loaded again (after a crash, or another one) has its own context size
         self.models.label.connect(
             lambda *_: self.reply_status.show_thread_context(self._current_thread)
@@ -487,26 +488,11 @@ class MainWindow(QMainWindow):
     # -- settings -------------------------------------------------------
 
     def open_settings(self) -> None:
-        from chatapp.store.crypto import conversions, describe
-        from chatapp.ui.settings_dialog import SettingsDialog
+        self.settings_actions.open()
 
-        current = self._current_thread
-        thread = self.store.thread(current) if current is not None else None
-        if thread is not None:  # what replies use now: the model's defaults until changed
-            sampling = self.session.effective_sampling(thread.settings)
-            thread = dataclasses.replace(thread, settings=sampling)
-        privacy = describe(self.store.db_path, self.store.key)
-        dialog = SettingsDialog(
-            thread,
-            self.app_settings,
-            self,
-            privacy=privacy,
-            conversions=conversions(self.store.db_path, self.store.key),
-        )
-        dialog.conversion_requested.connect(self.restart_to_convert)
-        self._settings_dialog = dialog
-        dialog.accepted.connect(lambda: self.apply_settings(dialog))
-        dialog.open()
+    @property
+    def _settings_dialog(self):  # type: ignore[no-untyped-def]
+        return self.settings_actions.dialog
 
     def database_written_back(self, message: str) -> None:
         """The database file was deleted and written back (`DatabaseWatch`): said, and the
@@ -516,37 +502,7 @@ class MainWindow(QMainWindow):
         self.show_error(message)
 
     def restart_to_convert(self, target: str) -> None:
-        """Settings ▸ Privacy: the conversion runs at the next start (it needs the database
-        closed); chatapp restarts into it (`app.main`)."""
-        from chatapp.store import convert
-
-        convert.request(self.store.db_path, target)
-        self.restart_requested = True
-        self.close()
-
-    def apply_settings(self, dialog) -> None:  # type: ignore[no-untyped-def]
-        values = dialog.thread_values()
-        try:
-            if values is not None and self._current_thread is not None:
-                prompt, sampling = values
-                own = self.store.thread(self._current_thread).settings
-                unchanged = sampling == self.session.effective_sampling(own)
-                self.store.update_thread(
-                    self._current_thread,
-                    system_prompt=prompt,
-                    settings=None if unchanged else sampling,
-                )
-            new = dialog.app_values(self.app_settings)
-            if self.settings_path is not None:
-                new.save(self.settings_path)
-        except (StorageError, OSError) as exc:
-            self.show_error(f"The settings could not be saved: {exc}")
-            return
-        from chatapp.ui.settings_dialog import saved_message
-
-        old, self.app_settings = self.app_settings, new
-        self.apply_appearance()
-        self.notice(saved_message(old, new), 6000)
+        self.settings_actions.restart_to_convert(target)
 
     def apply_appearance(self) -> None:
         """Theme and font size, at once (the text of every view scales with the size)."""
@@ -599,19 +555,6 @@ class MainWindow(QMainWindow):
     @settings_path.setter
     def settings_path(self, value: Path | None) -> None:
         self.models.settings_path = value
-
-    def _welcome_model(self) -> None:
-        """The welcome text names the model loaded (or being loaded), not always the built-in."""
-        from chatapp.config.model_settings import model_key
-
-        info = self.session.model_info
-        spec = self.models.spec if self.models.loading else None
-        path, name = (
-            (info.path, info.name) if info else (spec.path, spec.name) if spec else ("", "")
-        )
-        builtin = self.models.builtin_model()
-        is_builtin = bool(path) and builtin is not None and model_key(path) == model_key(builtin)
-        self.welcome.show_model(name or None, is_builtin)
 
     def load_model(self, spec: ModelSpec, *, for_thread: bool = False) -> None:
         """Load a model; `for_thread`: the open thread uses it from now on (the user chose it)."""

@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt
 from PySide6.QtWidgets import QAbstractItemView, QLabel
+
+if TYPE_CHECKING:
+    from chatapp.ui.model_controller import ModelController
+    from chatapp.ui.session import ChatSession
 
 BUILTIN = (
     "<p>The built-in model, SmolLM2-135M, is tiny: good for trying the app, short chats and "
@@ -67,6 +72,19 @@ class Welcome(QLabel):
     def show_model(self, model: str | None, builtin: bool) -> None:
         """Name the model replies come from (see `welcome_text`)."""
         self.setText(welcome_text(model, builtin))
+
+    def name_model_of(self, session: ChatSession, models: ModelController) -> None:
+        """Name the model loaded (or being loaded), not always the built-in one."""
+        from chatapp.config.model_settings import model_key
+
+        info = session.model_info
+        spec = models.spec if models.loading else None
+        path, name = (
+            (info.path, info.name) if info else (spec.path, spec.name) if spec else ("", "")
+        )
+        builtin = models.builtin_model()
+        is_builtin = bool(path) and builtin is not None and model_key(path) == model_key(builtin)
+        self.show_model(name or None, is_builtin)
 
     def update_shown(self, *_args: object) -> None:
         empty = self._model.rowCount() == 0
