@@ -11,16 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chatapp.memory.attributes import TEMPERATURE, model_for
+from chatapp.memory.attributes import TEMPERATURE
 from chatapp.memory.slots import SlotBank
 
 DAY = 86400.0
 T0 = 1_750_000_000.0
-
-
-@pytest.fixture(scope="module")
-def attributes(embedder):  # type: ignore[no-untyped-def]
-    return model_for(embedder.encode)
 
 
 @pytest.mark.parametrize(

@@ -12,16 +12,10 @@ import datetime as dt
 import pytest
 
 from chatapp.memory import facts
-from chatapp.memory.attributes import model_for
 from chatapp.memory.slots import SlotBank
 
 DAY = 86400.0
 T0 = 1_750_000_000.0
-
-
-@pytest.fixture(scope="module")
-def attributes(embedder):  # type: ignore[no-untyped-def]
-    return model_for(embedder.encode)
 
 
 def texts(message: str) -> list[str]:

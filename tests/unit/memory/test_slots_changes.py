@@ -10,16 +10,11 @@ from __future__ import annotations
 import pytest
 
 from chatapp.memory import facts
-from chatapp.memory.attributes import model_for, says_change
+from chatapp.memory.attributes import says_change
 from chatapp.memory.slots import SlotBank, names_another, same_value
 
 DAY = 86400.0
 T0 = 1_750_000_000.0
-
-
-@pytest.fixture(scope="module")
-def attributes(embedder):  # type: ignore[no-untyped-def]
-    return model_for(embedder.encode)
 
 
 def texts(message: str) -> list[str]:

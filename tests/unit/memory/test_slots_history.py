@@ -22,11 +22,6 @@ DAY = 86400.0
 T0 = 1_750_000_000.0
 
 
-@pytest.fixture(scope="module")
-def attributes(embedder):  # type: ignore[no-untyped-def]
-    return model_for(embedder.encode)
-
-
 @pytest.mark.parametrize(
     ("sentence", "attribute"),
     [
