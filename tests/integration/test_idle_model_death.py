@@ -12,6 +12,7 @@ from chatapp.domain import ChatMessage, GenerationSettings
 from chatapp.engine.backend import ModelSpec
 from chatapp.engine.model_process import ProcessBackend
 from chatapp.workers.engine import EngineController, ReplyRequest
+from tests.integration.test_model_process import killed_mid_reply
 
 pytestmark = pytest.mark.model
 
@@ -88,33 +89,14 @@ def test_a_crash_report_holds_llama_cpp_not_its_python_chatter(default_model) ->
     model's metadata, its whole chat template and a "prefix-match hit" line per reply."""
     import threading
 
-    import pytest
-
-    from chatapp.engine.model_process import ModelProcessDied
-
     backend = ProcessBackend()
     try:
         backend.load(ModelSpec(str(default_model), n_ctx=1024, gpu="cpu"))
         settings = GenerationSettings(temperature=0.0, max_tokens=4, seed=1)
         for _ in range(2):  # the second reuses the cache: llama-cpp-python says so when verbose
             backend.generate([ChatMessage("user", "Hi")], settings, threading.Event(), str)
-        pid = backend.child_pid
-        assert pid is not None
-        pieces: list[str] = []
-
-        def on_text(text: str) -> None:
-            pieces.append(text)
-            if len(pieces) == 2:
-                os.kill(pid, signal.SIGKILL)
-
-        with pytest.raises(ModelProcessDied) as caught:
-            backend.generate(
-                [ChatMessage("user", "Tell me a story.")],
-                GenerationSettings(temperature=0.0, max_tokens=300),
-                threading.Event(),
-                on_text,
-            )
-        detail = caught.value.detail
+        died, _pieces = killed_mid_reply(backend, after=2)
+        detail = died.detail
         assert "loaded SmolLM2" in detail  # the tail is there: chatapp's own line of the load
         for chatter in ("Model metadata", "chat template", "prefix-match", "im_start"):
             assert chatter not in detail, chatter

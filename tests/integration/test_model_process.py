@@ -31,6 +31,28 @@ QUESTION = [
 ]
 
 
+def killed_mid_reply(backend: ProcessBackend, after: int) -> tuple[ModelProcessDied, list[str]]:
+    """A story asked of the child, which is SIGKILLed after `after` pieces of text: the death
+    reported, and the pieces that came before it."""
+    pid = backend.child_pid
+    assert pid is not None
+    pieces: list[str] = []
+
+    def on_text(text: str) -> None:
+        pieces.append(text)
+        if len(pieces) == after:
+            os.kill(pid, signal.SIGKILL)
+
+    with pytest.raises(ModelProcessDied) as caught:
+        backend.generate(
+            [ChatMessage("user", "Tell me a story.")],
+            GenerationSettings(temperature=0.0, max_tokens=300),
+            threading.Event(),
+            on_text,
+        )
+    return caught.value, pieces
+
+
 def alive(pid: int) -> bool:
     """True while `pid` runs (a zombie counts as ended)."""
     try:
@@ -129,22 +151,9 @@ def test_a_child_killed_mid_reply_keeps_the_text_so_far(
 ) -> None:
     pid = backend.child_pid
     assert pid is not None
-    pieces: list[str] = []
-
-    def on_text(text: str) -> None:
-        pieces.append(text)
-        if len(pieces) == 5:
-            os.kill(pid, signal.SIGKILL)
-
-    with pytest.raises(ModelProcessDied) as caught:
-        backend.generate(
-            [ChatMessage("user", "Tell me a story.")],
-            GenerationSettings(temperature=0.0, max_tokens=300),
-            threading.Event(),
-            on_text,
-        )
-    assert "SIGKILL" in caught.value.message and "The text so far is kept" in caught.value.message
-    assert caught.value.partial_text == "".join(pieces) and len(pieces) >= 5
+    died, pieces = killed_mid_reply(backend, after=5)
+    assert "SIGKILL" in died.message and "The text so far is kept" in died.message
+    assert died.partial_text == "".join(pieces) and len(pieces) >= 5
     assert backend.info is None and not alive(pid)
     backend.load(ModelSpec(str(default_model), n_ctx=1024, gpu="cpu"))  # a fresh child
     assert backend.child_pid not in (None, pid)

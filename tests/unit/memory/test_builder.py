@@ -12,7 +12,7 @@ from chatapp.memory.service import MemoryService
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
 from chatapp.words import CLAUSE
-from tests.unit.memory.thread_helpers import ask, day, words
+from tests.unit.memory.thread_helpers import ask, chatter, day, words
 
 
 def synthetic_weeks(store: Store) -> int:
@@ -328,16 +328,7 @@ def test_a_long_recalled_message_is_cut_to_what_matches(store: Store, embedder) 
         created_at=day(0),
     )
     store.add_message(t.id, Role.ASSISTANT, LONG_REPLY, created_at=day(0) + 30)
-    for j in range(30):
-        store.add_message(
-            t.id, Role.USER, f"Chatter {j} about the weather and films.", created_at=day(2) + j * 60
-        )
-        store.add_message(
-            t.id,
-            Role.ASSISTANT,
-            f"A reply about films number {j}.",
-            created_at=day(2) + j * 60 + 30,
-        )
+    chatter(store, t.id, 30, day(2))
     MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
     params = BuilderParams(excerpt_tokens=60, cut_tokens=60)
     builder = ContextBuilder(store, words, embedder.encode_one, params)
@@ -392,16 +383,7 @@ def test_a_message_over_the_excerpt_size_is_cut_to_a_sentence_or_two(  # type: i
     medium = " ".join(["The blue notebook is safe."] * ((params.excerpt_tokens - 20) // 5))
     store.add_message(t.id, Role.USER, medium, created_at=day(0))
     store.add_message(t.id, Role.ASSISTANT, LONG_REPLY, created_at=day(0) + 30)
-    for j in range(40):
-        store.add_message(
-            t.id, Role.USER, f"Chatter {j} about the weather and films.", created_at=day(2) + j * 60
-        )
-        store.add_message(
-            t.id,
-            Role.ASSISTANT,
-            f"A reply about films number {j}.",
-            created_at=day(2) + j * 60 + 30,
-        )
+    chatter(store, t.id, 40, day(2))
     MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
     q = ask(store, t.id, "Where is the blue notebook with the tax papers?", day(5))
     built = ContextBuilder(store, words, embedder.encode_one, params).build(

@@ -7,7 +7,7 @@ from chatapp.domain import Role
 from chatapp.memory.builder import BuilderParams, ContextBuilder
 from chatapp.memory.service import MemoryService
 from chatapp.store import Store
-from tests.unit.memory.thread_helpers import ask, day, words
+from tests.unit.memory.thread_helpers import ask, chatter, day, words
 
 STATEMENTS = [
     "I volunteered at the Portland Film Festival last weekend and met some directors.",
@@ -81,16 +81,7 @@ def test_a_long_best_hit_still_goes_with_the_message(  # type: ignore[no-untyped
     )
     store.add_message(t.id, Role.USER, "How do I cook eggs well?", created_at=day(0))
     store.add_message(t.id, Role.ASSISTANT, reply, created_at=day(0) + 30)
-    for j in range(40):
-        store.add_message(
-            t.id, Role.USER, f"Chatter {j} about the weather and films.", created_at=day(2) + j * 60
-        )
-        store.add_message(
-            t.id,
-            Role.ASSISTANT,
-            f"A reply about films number {j}.",
-            created_at=day(2) + j * 60 + 30,
-        )
+    chatter(store, t.id, 40, day(2))
     MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
     question = ask(store, t.id, "How many eggs did you say the French omelette needs?", day(5))
     built = ContextBuilder(store, words, embedder.encode_one).build(
