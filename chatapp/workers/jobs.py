@@ -63,12 +63,21 @@ Failed = Callable[[str], None]
 Progress = Callable[[int, int], None]
 
 
-class Jobs(QObject):
-    """A small pool whose results come back on the thread that owns this object (the GUI thread).
+EXPECTED = (UserFacingError, OSError)  # a full disk, a locked database: not chatapp's bug
 
-    Expected failures (`UserFacingError`, `OSError`) reach `on_error` with their message; anything
-    else is a bug: it is logged with its traceback and `on_error` gets a short message, or, with no
-    `on_error`, it goes to `on_bug` (the window's error display).
+
+def failure_message(exc: BaseException, name: str) -> str:
+    """What a person reads when work off the GUI thread failed: an expected failure says
+    itself; anything else is a bug (its traceback is in the log), named in one short line."""
+    if isinstance(exc, EXPECTED):
+        return str(exc)
+    return f"{name} failed: {type(exc).__name__}: {exc}"
+
+
+class Delivery(QObject):
+    """Hands callbacks from any thread to the thread that owns this object (the GUI thread),
+    through a queued signal: the one way results of background work come back (`Jobs`,
+    `StoreWriter`).
 
     Signals:
         _deliver(object): internal; carries a callback to run on the owner's thread
@@ -76,12 +85,32 @@ class Jobs(QObject):
 
     _deliver = Signal(object)
 
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.on_bug: Failed = lambda message: None  # where a failure goes with no on_error
+        self._deliver.connect(self._call)
+
+    def post(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the owner's thread, from its event loop."""
+        self._deliver.emit(callback)
+
+    @Slot(object)
+    def _call(self, callback: Callable[[], None]) -> None:
+        callback()
+
+
+class Jobs(Delivery):
+    """A small pool whose results come back on the thread that owns this object (the GUI thread).
+
+    Expected failures (`UserFacingError`, `OSError`) reach `on_error` with their message; anything
+    else is a bug: it is logged with its traceback and `on_error` gets a short message, or, with no
+    `on_error`, it goes to `on_bug` (the window's error display).
+    """
+
     def __init__(self, parent: QObject | None = None, workers: int = 2) -> None:
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chatapp-job")
         self._closed = False
-        self.on_bug: Failed = lambda message: None
-        self._deliver.connect(self._call)
 
     def run(
         self,
@@ -103,14 +132,14 @@ class Jobs(QObject):
             try:
                 result = fn(job)
             except Cancelled:
-                self._deliver.emit(job.done.set)
+                self.post(job.done.set)
                 return
-            except (UserFacingError, OSError) as exc:
-                self._fail(job, str(exc), on_error)
+            except EXPECTED as exc:
+                self._fail(job, failure_message(exc, job.name), on_error)
                 return
             except Exception as exc:  # a bug: keep the traceback in the log, say it in the window
                 log.exception("background job %s failed", job.name)
-                self._fail(job, f"{job.name} failed: {type(exc).__name__}: {exc}", on_error)
+                self._fail(job, failure_message(exc, job.name), on_error)
                 return
             self._finish(job, lambda: on_done(result) if on_done else None)
 
@@ -133,7 +162,7 @@ class Jobs(QObject):
             finally:
                 job.done.set()
 
-        self._deliver.emit(deliver)
+        self.post(deliver)
 
     def _fail(self, job: Job, message: str, on_error: Failed | None) -> None:
         self._finish(job, lambda: (on_error or self.on_bug)(message))
@@ -141,8 +170,4 @@ class Jobs(QObject):
     def _progress_reporter(self, on_progress: Progress | None) -> Callable[[int, int], None]:
         if on_progress is None:
             return lambda done, total: None
-        return lambda done, total: self._deliver.emit(lambda: on_progress(done, total))
-
-    @Slot(object)
-    def _call(self, callback: Callable[[], None]) -> None:
-        callback()
+        return lambda done, total: self.post(lambda: on_progress(done, total))
