@@ -226,12 +226,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from chatapp.engine.model_process import ProcessBackend
     from chatapp.workers.memory import MemoryController
+    from chatapp.workers.store_writer import StoreWriter
 
     memory = MemoryController(store)
     memory.start(jobs)  # loads the embedding model as a background job
     engine = EngineController(ProcessBackend, store=store, embed=memory.holder.embed)
+    writer = StoreWriter()  # the window's writes: the GUI thread asks, this thread writes
     window = MainWindow(
-        store, engine, spec, ui_settings, memory, settings, paths.settings_path(root), jobs=jobs
+        store,
+        engine,
+        spec,
+        ui_settings,
+        memory,
+        settings,
+        paths.settings_path(root),
+        jobs=jobs,
+        writer=writer,
     )
     instance.raise_requested.connect(window.raise_)
     instance.raise_requested.connect(window.activateWindow)
@@ -265,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SQLite's backup while the interpreter shuts down can crash it (the window's close
     # waited already; this covers a quit that did not go through it)
     jobs.shutdown(wait=True)
+    writer.shutdown()  # what was asked is written before the store closes
     engine.shutdown()
     if settings.loading_model:  # quitting during a load is not a crash
         settings.loading_model = None
@@ -340,8 +351,10 @@ def send_once(text: str, window, engine, memory) -> None:  # type: ignore[no-unt
     state: dict[str, object] = {"thread": None, "memory": None}
 
     def send(_info: object) -> None:
-        window.new_thread()
-        state["thread"] = window._current_thread
+        window.new_thread_then(opened)
+
+    def opened(thread_id: int) -> None:
+        state["thread"] = thread_id
         window.composer.setPlainText(text)
         window.send()
 

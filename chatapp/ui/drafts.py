@@ -1,10 +1,10 @@
 """Unsent text per thread, kept across restarts and crashes.
 
 A draft is saved after a pause in typing, on a thread switch and at quit. The text is kept
-here at once; the write goes to the store as a background job (the GUI thread never waits
-on the disk), one at a time, each with the newest text. A write the store refused (a full
-disk) stays pending and is tried again with every later save, and at quit, until it is
-written, not only when its text changes."""
+here at once; the write is asked of the store's one writer (the GUI thread never waits on
+the disk), one per thread in its line, a newer text replacing one still waiting. A write the
+store refused (a full disk) stays pending and is asked again with every later save, and at
+quit, until it is written, not only when its text changes."""
 
 from __future__ import annotations
 
@@ -15,11 +15,9 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from chatapp.errors import StorageError
 from chatapp.store import Store
-from chatapp.workers.jobs import Job, Jobs
+from chatapp.workers.store_writer import StoreWriter
 
 log = logging.getLogger("chatapp.ui")
-
-Written = tuple[list[int], list[tuple[int, str]]]  # written (or gone) threads; failed ones
 
 
 class Drafts(QObject):
@@ -32,22 +30,20 @@ class Drafts(QObject):
         self,
         store: Store,
         current: Callable[[], tuple[int | None, str]],
-        jobs: Jobs,
+        writer: StoreWriter,
         parent: QObject | None,
     ) -> None:
         """`current` gives the open thread and the composer's text, read at save time."""
         super().__init__(parent)
         self._store = store
         self._current = current
-        self._jobs = jobs
+        self._writer = writer
         try:
             self.texts: dict[int, str] = store.drafts()
         except StorageError as exc:
             log.warning("drafts could not be read: %s", exc)
             self.texts = {}
         self._pending: set[int] = set()  # threads whose newest text is not written yet
-        self._writing: Job | None = None  # one write job at a time: the newest text wins
-        self._again = False
         self.timer = QTimer(self, singleShot=True, interval=self.SAVE_MS)
         self.timer.timeout.connect(self.save)
 
@@ -57,6 +53,10 @@ class Drafts(QObject):
     def has_draft(self, thread_id: int) -> bool:
         """Whether the thread has unsent text, written or not (a thread with one is in use)."""
         return bool(self.texts.get(thread_id, "").strip())
+
+    def drafted(self) -> set[int]:
+        """The threads with unsent text."""
+        return {thread_id for thread_id in self.texts if self.has_draft(thread_id)}
 
     @Slot()
     def save(self) -> None:
@@ -73,69 +73,55 @@ class Drafts(QObject):
             else:
                 self.texts.pop(thread_id, None)
             self._pending.add(thread_id)
-        if self._pending:  # with one a failed write left: tried again now
-            self._write_soon()
+        for pending in sorted(self._pending):  # with one a failed write left: asked again now
+            text = self.texts.get(pending, "")
+            self._writer.ask(
+                self._write,
+                pending,
+                text,
+                on_done=lambda error, t=pending, x=text: self._written(t, x, error),
+                coalesce=("draft", pending),
+            )
 
     def flush(self) -> None:
-        """At quit (no event loop runs the jobs' answers any more): wait for the write in
-        flight, then write what is still pending here."""
-        if self._writing is not None:
-            self._writing.finished.wait(timeout=60)
-        self._apply(self._write(self._snapshot()))
+        """At quit (no event loop runs the writer's answers any more): what is still pending
+        is written after what was asked before, and waited for."""
+        for thread_id in sorted(self._pending):
+            text = self.texts.get(thread_id, "")
+            self._written(thread_id, text, self._writer.call(self._write, thread_id, text))
 
     def keep_orphan(self, text: str) -> int | None:
         """Text typed while no thread was open becomes a new chat's draft (that chat opens
-        at the next start) instead of being dropped; the thread's id, None if it failed."""
+        at the next start) instead of being dropped; the thread's id, None if it failed.
+        At quit: waits for the writer."""
         try:
-            unused = self._store.unused_thread()
-            if unused is not None and self.has_draft(unused):
-                unused = None
-            thread_id = unused if unused is not None else self._store.create_thread().id
+            thread_id = self._writer.call(self._new_chat, self.drafted())
         except StorageError as exc:
             log.warning("the unsent text could not be kept: %s", exc)
             return None
         self.store(thread_id, text)
         return thread_id
 
-    def _snapshot(self) -> dict[int, str]:
-        return {thread_id: self.texts.get(thread_id, "") for thread_id in sorted(self._pending)}
+    def _new_chat(self, drafted: set[int]) -> int:
+        """On the writer's thread: an unused thread (one with a draft is in use), else a new one."""
+        unused = self._store.unused_thread()
+        if unused is not None and unused not in drafted:
+            return unused
+        return self._store.create_thread().id
 
-    def _write_soon(self) -> None:
-        if self._writing is not None and not self._writing.done.is_set():
-            self._again = True  # written when the one in flight has been answered
-            return
-        self._again = False
-        snapshot = self._snapshot()
-        self._writing = self._jobs.run(
-            lambda _job: self._write(snapshot), self._written, name="Saving the draft"
-        )
+    def _write(self, thread_id: int, text: str) -> str:
+        """On the writer's thread (or at quit): one draft; why it failed, or ""."""
+        try:
+            self._store.save_draft(thread_id, text)
+        except KeyError:  # the thread is gone: nothing to keep it with
+            pass
+        except StorageError as exc:
+            log.warning("draft not saved: %s", exc)
+            return str(exc)
+        return ""
 
-    def _write(self, snapshot: dict[int, str]) -> tuple[dict[int, str], Written]:
-        """On the job's thread (or at quit): each pending draft, as it was when asked."""
-        done: list[int] = []
-        failed: list[tuple[int, str]] = []
-        for thread_id, text in snapshot.items():
-            try:
-                self._store.save_draft(thread_id, text)
-            except KeyError:  # the thread is gone: nothing to keep it with
-                done.append(thread_id)
-            except StorageError as exc:
-                log.warning("draft not saved: %s", exc)
-                failed.append((thread_id, str(exc)))
-            else:
-                done.append(thread_id)
-        return snapshot, (done, failed)
-
-    def _written(self, result: tuple[dict[int, str], Written]) -> None:
-        self._writing = None  # answered (its `done` is set only after this returns)
-        self._apply(result)
-        if self._again:
-            self._write_soon()
-
-    def _apply(self, result: tuple[dict[int, str], Written]) -> None:
-        snapshot, (done, failed) = result
-        for thread_id in done:
-            if self.texts.get(thread_id, "") == snapshot[thread_id]:  # not typed on since
-                self._pending.discard(thread_id)
-        for _thread_id, error in failed[:1]:
+    def _written(self, thread_id: int, text: str, error: str) -> None:
+        if error:
             self.notice.emit(f"The draft could not be saved yet: {error}", 8000)
+        elif self.texts.get(thread_id, "") == text:  # not typed on since
+            self._pending.discard(thread_id)

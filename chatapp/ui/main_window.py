@@ -9,6 +9,7 @@ the first-start view in `welcome`."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, QSettings, Qt, Slot
@@ -27,7 +28,6 @@ from PySide6.QtWidgets import (
 from chatapp.config.settings import AppSettings
 from chatapp.domain import Message, MessageStatus, Role
 from chatapp.engine.backend import ModelSpec
-from chatapp.errors import StorageError
 from chatapp.store import Store
 from chatapp.ui import appearance, menus
 from chatapp.ui.appearance import Appearance, font_points
@@ -53,6 +53,7 @@ from chatapp.ui.welcome import Welcome
 from chatapp.workers.engine import EngineController
 from chatapp.workers.jobs import Jobs
 from chatapp.workers.memory import MemoryController
+from chatapp.workers.store_writer import StoreWriter
 
 __all__ = ["MainWindow", "font_points"]
 
@@ -78,15 +79,19 @@ class MainWindow(QMainWindow):
         app_settings: AppSettings | None = None,
         settings_path: Path | None = None,
         jobs: Jobs | None = None,
+        writer: StoreWriter | None = None,
     ) -> None:
-        """`jobs`: the app's background jobs (a window made alone, as in tests, gets its own);
-        the window's close waits for them."""
+        """`jobs`: the app's background jobs, `writer` the store's one writer (a window made
+        alone, as in tests, gets its own); the window's close waits for them."""
         super().__init__()
         self.store = store
         self.engine = engine
         self.memory = memory
         self.settings = settings
-        self.session = ChatSession(store, engine, self, memory)
+        self._own_writer = writer is None
+        self.writer = writer if writer is not None else StoreWriter(self)
+        self.writer.on_bug = self.show_error
+        self.session = ChatSession(store, engine, self, memory, self.writer)
         self.models = ModelController(
             engine,
             self.session,
@@ -102,11 +107,11 @@ class MainWindow(QMainWindow):
         self.jobs = jobs if jobs is not None else Jobs(self)
         self.jobs.on_bug = self.show_error
         self.drafts = Drafts(
-            store, lambda: (self._current_thread, self.composer.toPlainText()), self.jobs, self
+            store, lambda: (self._current_thread, self.composer.toPlainText()), self.writer, self
         )
         self.files = FileActions(self)
         self.settings_actions = SettingsActions(self)
-        self.undo = UndoDelete(store, self)
+        self.undo = UndoDelete(store, self.writer, self)
         self.search = SearchPanel(store, self.jobs, self)
         self.setWindowTitle("chatapp")
         self.setAcceptDrops(True)
@@ -185,7 +190,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([220, 680])
         self.setCentralWidget(self.splitter)
-        self.memory_panel = MemoryPanel(self.store, self, writer=self.memory)
+        self.memory_panel = MemoryPanel(self.store, self, self.memory, self.writer)
         self.memory_panel.failed.connect(self.show_error)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.memory_panel)
         self.memory_panel.hide()
@@ -216,6 +221,12 @@ class MainWindow(QMainWindow):
         self.undo.restored.connect(lambda thread_id: self._refresh_threads(select=thread_id))
         s = self.session
         s.message_added.connect(self._on_message_added)
+        s.message_saved.connect(self.transcript.replace_shown)
+        s.message_dropped.connect(self.transcript.remove_shown)
+        s.unsent.connect(self._give_back)
+        self.writer.waiting.connect(
+            lambda on: self._statusbar().saving_waits(on, self.store.bulk_writing)
+        )
         s.reply_text.connect(self._on_reply_text)
         s.reading.connect(self.transcript.set_reading)
         s.read_progress.connect(self.transcript.set_read_progress)
@@ -254,21 +265,12 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def new_thread(self) -> None:
-        """A new chat; an untouched one (no message, draft or settings) is reused, so
-        pressing Ctrl+N again and again does not pile up empty threads."""
-        self.drafts.save()
-        try:
-            unused = self.store.unused_thread()
-            if unused is not None and self.drafts.has_draft(unused):
-                unused = None  # its draft is still on its way to the store
-            if unused is not None:
-                self.store.renew_thread(unused)
-            thread_id = unused if unused is not None else self.store.create_thread().id
-        except StorageError as exc:
-            self.show_error(str(exc))
-            return
-        self._refresh_threads(select=thread_id)
-        self.composer.setFocus()
+        """A new chat (an untouched one is reused), selected once it is stored."""
+        self.threads.new_then()
+
+    def new_thread_then(self, then: Callable[[int], None]) -> None:
+        """A new chat, then `then(thread_id)` once it is stored and open (`--send`)."""
+        self.threads.new_then(then)
 
     def refresh_threads(self, select: int | None = None) -> None:
         """Reread the thread list, keeping (or selecting) the open thread."""
@@ -333,23 +335,15 @@ class MainWindow(QMainWindow):
 
     def delete_thread(self) -> None:
         """To the trash, with Undo in the status bar (and restorable for 30 days)."""
-        if self._current_thread is None:
-            return
-        thread_id = self._current_thread
-        try:
-            self.store.trash_thread(thread_id)
-        except StorageError as exc:
-            self.show_error(str(exc))
-            return
-        self.drafts.save()  # the draft stays with its thread (Undo brings both back)
+        self.threads.delete()
+
+    def close_thread(self) -> None:
+        """No thread is open (the open one went to the trash); the composer starts empty."""
         self._current_thread = None
         self.composer.clear()  # not carried over to the thread shown next
         self.drafts.timer.stop()
         self.transcript.load_thread(None)
-        self._refresh_threads()
-        self.memory_panel.show_thread(self._current_thread)
-        self.undo.offer(thread_id, self.UNDO_MS)
-        self.notice("Thread moved to the trash (kept 30 days).", self.UNDO_MS)
+        self.memory_panel.show_thread(None)
 
     def undo_delete(self) -> None:
         self.undo.undo()
@@ -381,10 +375,9 @@ class MainWindow(QMainWindow):
         if self.models.loading and self.session.model_info is None:
             self.notice("The model is still loading: your message stays here; send it then.", 8000)
             return
-        if self._current_thread is None:
-            self.new_thread()
-            if self._current_thread is None:
-                return
+        if self._current_thread is None:  # sent once the new chat is stored and open
+            self.new_thread_then(lambda t: self.send() if self._current_thread == t else None)
+            return
         if self.session.send(self._current_thread, text):
             self.models.remember_for(self._current_thread)
             self.composer.clear()
@@ -436,6 +429,15 @@ class MainWindow(QMainWindow):
             self.follow.resume()  # the user's own message brings the view back to the end
         self.transcript.append(message)
         self.follow.now()
+
+    def _give_back(self, thread_id: int, text: str) -> None:
+        """A message whose save failed: its text goes back where it was typed, not lost."""
+        if thread_id == self._current_thread:
+            typed = self.composer.toPlainText()
+            self.composer.setPlainText(f"{text}\n{typed}" if typed.strip() else text)
+        else:
+            draft = self.drafts.text(thread_id)
+            self.drafts.store(thread_id, f"{text}\n{draft}" if draft.strip() else text)
 
     @Slot(int, str)
     def _on_reply_text(self, message_id: int, text: str) -> None:
@@ -671,6 +673,9 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.model_picker.stop()
         self.jobs.shutdown(wait=True)
-        self.drafts.flush()  # what the jobs could not write before the quit
+        self.drafts.flush()  # what is still pending, after what was asked before
+        self.writer.flush()
+        if self._own_writer:
+            self.writer.shutdown()
         self.search.close()
         super().closeEvent(event)

@@ -30,12 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from chatapp.errors import StorageError
 from chatapp.memory.builder import BuiltContext
 from chatapp.memory.facts import owner_of
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables, SlotRow
 from chatapp.timestamps import format_local, local
+from chatapp.workers.store_writer import StoreWriter
 
 NO_PROMPT = "No prompt yet for this thread."
 
@@ -141,10 +141,12 @@ class HeadedItemDelegate(QStyledItemDelegate):
 class MemoryPanel(QDockWidget):
     """Signals: note_added(int thread id, str text) — a fact the user typed in;
     slot_edited(int thread id) — a slot's text changed (its key is made again);
-    failed(str) — a change could not be saved (written on this thread, without a writer).
+    failed(str) — a change could not be saved (said by the store's writer).
 
     `writer` (the memory controller) saves the panel's changes on the memory thread, in the
-    order they were made; without one (no memory in this session, tests) they are saved here.
+    order they were made and after the memory's own updates; without one (no memory in this
+    session, tests) they are asked of the store's one writer, `store_writer` (one of its
+    own if none is given). The GUI thread never writes.
     """
 
     note_added = Signal(int, str)
@@ -153,7 +155,13 @@ class MemoryPanel(QDockWidget):
 
     UNDO_MS = 10_000  # how long Undo stays after the last Forget
 
-    def __init__(self, store: Store, parent: QWidget | None = None, writer: Any = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        parent: QWidget | None = None,
+        writer: Any = None,
+        store_writer: StoreWriter | None = None,
+    ) -> None:
         super().__init__("Memory", parent)
         self.setObjectName("memory-panel")
         self.tables = MemoryTables(store)
@@ -162,6 +170,7 @@ class MemoryPanel(QDockWidget):
         self._writer = writer
         if writer is not None:
             writer.written.connect(self._written)
+        self._store_writer = store_writer if store_writer is not None else StoreWriter(self)
         self._forgotten: list[SlotRow] = []  # what Undo brings back
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -451,17 +460,19 @@ class MemoryPanel(QDockWidget):
         self._forgotten = []
 
     def _write(self, what: str, job: Callable[[], object], thread_id: int | None = None) -> None:
-        """Save a change: on the memory thread when there is one (the GUI thread never waits
-        on the database there), else here; the panel is shown again once it is saved."""
+        """Save a change: on the memory thread when there is one, else by the store's writer
+        (the GUI thread never waits on the database); the panel is shown again once it is
+        saved."""
         thread_id = self.thread_id if thread_id is None else thread_id
         if self._writer is not None:
             self._writer.write(thread_id if thread_id is not None else -1, what, job)
             return
-        try:
-            job()
-        except StorageError as exc:
-            self.failed.emit(f"{what} failed: {exc}")
-        self.refresh()
+
+        def failed(message: str) -> None:
+            self.failed.emit(f"{what} failed: {message}")
+            self.refresh()
+
+        self._store_writer.ask(job, on_done=lambda _r: self.refresh(), on_error=failed)
 
     def _written(self, thread_id: int) -> None:
         if thread_id == self.thread_id or thread_id == -1:

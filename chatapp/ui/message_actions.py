@@ -98,13 +98,12 @@ class MessageActions(QObject):
             "Other versions (‹ ›) are kept. This cannot be undone.",
         ):
             return
-        try:
-            window.store.delete_message(message.id)
-        except StorageError as exc:
-            window.show_error(str(exc))
-            return
-        window.transcript.reload()
-        window.memory_panel.refresh()
+        window.writer.ask(
+            window.store.delete_message,
+            message.id,
+            on_done=lambda _r: (window.transcript.reload(), window.memory_panel.refresh()),
+            on_error=window.show_error,
+        )
 
     def copy(self, text: str) -> None:
         QGuiApplication.clipboard().setText(text)
@@ -138,9 +137,19 @@ class MessageActions(QObject):
         versions = window.store.versions(message.id)
         position = versions.index(message.id) + step
         if 0 <= position < len(versions):
-            window.store.select_version(versions[position])
+            self._show_version(versions[position])
+
+    def _show_version(self, message_id: int) -> None:
+        """Bring a version onto the shown path (by the store's writer), then show it there."""
+        window = self._window
+
+        def shown(_result: object) -> None:
             window.transcript.reload()
-            window.show_message(versions[position])
+            window.show_message(message_id)
+
+        window.writer.ask(
+            window.store.select_version, message_id, on_done=shown, on_error=window.show_error
+        )
 
     def show_found(self, message_id: int) -> None:
         """A search hit in the open thread: a version off the shown path is brought onto it
@@ -156,12 +165,8 @@ class MessageActions(QObject):
             if window.session.busy:
                 window.busy_notice("show that version")
                 return
-            try:
-                window.store.select_version(message_id)
-            except (KeyError, StorageError) as exc:
-                window.show_error(str(exc))
-                return
-            window.transcript.reload()
+            self._show_version(message_id)
+            return
         window.show_message(message_id)
 
     def open_link(self, url: str) -> bool:

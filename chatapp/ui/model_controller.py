@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from chatapp.config.settings import AppSettings
 from chatapp.engine.backend import ModelInfo, ModelSpec
-from chatapp.errors import StorageError, UserFacingError
+from chatapp.errors import UserFacingError
 from chatapp.store import Store
 
 log = logging.getLogger("chatapp.ui")
@@ -150,13 +150,24 @@ class ModelController(QObject):
     def remember_for(self, thread_id: int) -> None:
         """A thread that has no model of its own keeps the one that answers it, so that it
         opens with that model after a restart (the start-up model may be another)."""
-        if self.loaded_ref is None:
-            return
-        try:
-            if self.store.thread(thread_id).model is None:
-                self.store.update_thread(thread_id, model=self.loaded_ref)
-        except (StorageError, KeyError) as exc:
-            log.warning("could not record the thread's model: %s", exc)
+        if self.loaded_ref is not None:
+            self._record(thread_id, self.loaded_ref, only_if_none=True)
+
+    def _record(self, thread_id: int, ref: str, only_if_none: bool = False) -> None:
+        """The thread's model, asked of the store's writer (a failure is only logged: the
+        thread opens with the start-up model then)."""
+        store = self.store
+
+        def record() -> None:
+            try:
+                if not only_if_none or store.thread(thread_id).model is None:
+                    store.update_thread(thread_id, model=ref)
+            except KeyError:  # the thread was deleted for good meanwhile
+                pass
+
+        self.session.writer.ask(
+            record, on_error=lambda e: log.warning("could not record the thread's model: %s", e)
+        )
 
     def load_problem(self, ref: str) -> str | None:
         """Why a model file is not offered for a plain pick: it stopped the model process
@@ -336,10 +347,7 @@ class ModelController(QObject):
             and self.spec is not None
             and (info.path == self.spec.path or info.path == str(Path(self.spec.path).resolve()))
         ):
-            try:  # the thread remembers the model the user chose for it
-                self.store.update_thread(self._pending_thread, model=self.loaded_ref)
-            except (StorageError, KeyError) as exc:
-                log.warning("could not record the thread's model: %s", exc)
+            self._record(self._pending_thread, self.loaded_ref)  # the user chose it for it
         self._pending_thread = None
         self.label.emit(
             f"{info.name} · {info.device}",

@@ -1,19 +1,20 @@
 """The conversation logic of the window: store the user's message, stream the reply, save it.
 
-A reply is saved while it streams, each piece of text before it is shown, so closing the
-app, a crash or a kill keeps all that the user already saw (`python -m chatapp.bench
-streamsave`: about 0.1 ms of CPU a save, under half a percent of a reply's time).
+Every write goes to the store's one writer (`workers.store_writer`): the GUI thread asks and
+goes on, so a long import's transaction never freezes a send. A reply's save is asked while
+it streams, each piece of text before it is shown (a newer save waiting its turn replaces
+the older), so closing the app keeps all that the user already saw: the quit waits for the
+writer (`python -m chatapp.bench streamsave`: about 0.1 ms of CPU a save).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from chatapp.domain import ChatMessage, GenerationSettings, Message, MessageStatus, Role
+from chatapp.domain import ChatMessage, GenerationSettings, Message, MessageStatus, Role, Thread
 from chatapp.engine.backend import ModelInfo, ReplyResult
 from chatapp.errors import StorageError
 from chatapp.store import Store
@@ -21,6 +22,7 @@ from chatapp.store.memory_tables import MemoryTables
 from chatapp.store.store import auto_title
 from chatapp.workers.engine import EngineController, ReplyRequest, ReplyStarted
 from chatapp.workers.memory import MemoryController
+from chatapp.workers.store_writer import StoreWriter
 
 log = logging.getLogger("chatapp.ui")
 
@@ -33,7 +35,11 @@ NO_MODEL = "No model is loaded. Choose one with Model > Load model…"
 
 class ChatSession(QObject):
     """Signals:
-    message_added(Message): a new message is on the shown path (user or reply placeholder)
+    message_added(Message): a new message is on the shown path (user or reply placeholder);
+        the user's own is shown at once with a temporary negative id
+    message_saved(int, Message): that temporary id's message is stored, under its own id
+    message_dropped(int): that temporary id's message could not be stored
+    unsent(int, str): a thread and the text whose save failed (given back, not lost)
     reply_text(int, str): message id and its whole text so far
     reply_done(Message): the reply ended (complete, stopped or error)
     reply_dropped(int): that reply failed before any text and was removed (the thread reloads)
@@ -47,6 +53,9 @@ class ChatSession(QObject):
     """
 
     message_added = Signal(object)
+    message_saved = Signal(int, object)
+    message_dropped = Signal(int)
+    unsent = Signal(int, str)
     reply_text = Signal(int, str)
     reply_done = Signal(object)
     reply_dropped = Signal(int)
@@ -64,9 +73,12 @@ class ChatSession(QObject):
         engine: EngineController,
         parent: QObject | None = None,
         memory: MemoryController | None = None,
+        writer: StoreWriter | None = None,
     ) -> None:
+        """`writer`: the store's one writer (a session made alone gets its own)."""
         super().__init__(parent)
         self.store = store
+        self.writer = writer if writer is not None else StoreWriter(self)
         self.engine = engine
         self.memory = memory
         self.tables = MemoryTables(store)
@@ -80,6 +92,10 @@ class ChatSession(QObject):
         self._text = ""
         self._saved_at = 0.0
         self._save_failed = False
+        self._asking: int | None = None  # the thread whose message is on its way to the store
+        self._finishing = False  # the ended reply's last save has not landed yet
+        self._closed = False
+        self._temp_id = 0  # the shown-at-once user messages count down from -1
         engine.started.connect(self._on_started)
         engine.text.connect(self._on_text)
         engine.reading.connect(self._on_read_progress)
@@ -90,12 +106,12 @@ class ChatSession(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._reply_id is not None
+        return self._reply_id is not None or self._asking is not None or self._finishing
 
     @property
     def reply_thread(self) -> int | None:
-        """The thread whose reply is being written, if any."""
-        return self._reply_thread
+        """The thread whose reply is being written (or asked for), if any."""
+        return self._reply_thread if self._reply_thread is not None else self._asking
 
     @Slot(object)
     def effective_sampling(self, thread_settings: GenerationSettings) -> GenerationSettings:
@@ -114,27 +130,25 @@ class ChatSession(QObject):
     # -- actions --------------------------------------------------------
 
     def send(self, thread_id: int, text: str) -> bool:
-        """Store `text` as the user's message and ask for a reply; False if it was refused
-        (then nothing is stored: with no model, the text stays with the caller, not saved
-        unanswered to be sent again as a duplicate)."""
+        """Ask for `text` to be stored as the user's message, show it at once, and ask for a
+        reply once it is stored; False if it was refused (then nothing is stored: with no
+        model, the text stays with the caller, not saved unanswered to be sent again as a
+        duplicate). A save that fails gives the text back (`unsent`)."""
         if self.model_info is None:
             self.error.emit(NO_MODEL)
             return False
-        user = self._user_message(text, lambda t: self.store.add_message(thread_id, Role.USER, t))
-        if user is None:
-            return False
-        if user.depth == 0:
-            self.store.set_auto_title(thread_id, auto_title(user.content))
-        self.threads_changed.emit()  # new title, or the thread moved up by activity
-        return self._reply(thread_id, parent_id=user.id)
+        return self._ask_reply(thread_id, text=text)
 
     def edit_and_resend(self, user_message_id: int, text: str) -> bool:
         """A new version of a user message (the old one is kept), answered afresh."""
         if self.model_info is None:
             self.error.emit(NO_MODEL)
             return False
-        edited = self._user_message(text, lambda t: self.store.edit_message(user_message_id, t))
-        return edited is not None and self._reply(edited.thread_id, parent_id=edited.id)
+        try:
+            old = self.store.message(user_message_id)
+        except KeyError:
+            return False
+        return self._ask_reply(old.thread_id, text=text, edit_of=old)
 
     def regenerate(self, assistant_message_id: int) -> bool:
         """A new version of a reply; the old one stays reachable as a version."""
@@ -142,47 +156,122 @@ class ChatSession(QObject):
             self.error.emit(BUSY)
             return False
         old = self.store.message(assistant_message_id)
-        return self._reply(old.thread_id, parent_id=old.parent_id)
-
-    def _user_message(self, text: str, write: Callable[[str], Message]) -> Message | None:
-        """Save what the user wrote (refused while a reply is being written), and show it."""
-        text = text.strip()
-        if not text:
-            return None
-        if self.busy:
-            self.error.emit(BUSY)
-            return None
-        try:
-            message = write(text)
-        except StorageError as exc:
-            self.error.emit(str(exc))
-            return None
-        self.message_added.emit(message)
-        return message
+        return self._ask_reply(old.thread_id, parent_id=old.parent_id)
 
     def stop(self) -> None:
         self.engine.cancel()
 
-    def _reply(self, thread_id: int, parent_id: int) -> bool:
+    def _ask_reply(
+        self,
+        thread_id: int,
+        *,
+        text: str | None = None,
+        edit_of: Message | None = None,
+        parent_id: int | None = None,
+    ) -> bool:
+        """The user's message (new, or a new version of `edit_of`) and the reply's placeholder
+        are written by the store's writer; the reply is asked for once they are stored. The
+        user's message is shown at once under a temporary (negative) id, replaced by the
+        stored one when its save lands (`message_saved`)."""
         if self.model_info is None:
             self.error.emit(NO_MODEL)
             return False
-        thread = self.store.thread(thread_id)
-        answered = self.store.message(parent_id)
-        sampling = self.effective_sampling(thread.settings)
-        try:
-            reply = self.store.add_message(
-                thread_id,
-                Role.ASSISTANT,
-                "",
-                parent_id=parent_id,
-                status=MessageStatus.STREAMING,
-                model=self.model_info.name,
-                settings=sampling.to_dict(),
-            )
-        except StorageError as exc:
-            self.error.emit(str(exc))
+        if text is not None:
+            text = text.strip()
+            if not text:
+                return False
+        if self.busy:
+            self.error.emit(BUSY)
             return False
+        try:
+            thread = self.store.thread(thread_id)
+        except KeyError:
+            return False
+        sampling = self.effective_sampling(thread.settings)
+        model = self.model_info.name
+        store = self.store
+        shown: Message | None = None
+        if text is not None:
+            self._temp_id -= 1
+            shown = Message(
+                id=self._temp_id,
+                thread_id=thread_id,
+                parent_id=edit_of.parent_id if edit_of else None,
+                depth=edit_of.depth if edit_of else thread.message_count,
+                role=Role.USER,
+                content=text,
+                created_at=time.time(),
+            )
+
+        def write() -> tuple[Message | None, Message | None, Message | None, bool, str]:
+            """On the writer's thread: a failed user message raises (its text is given back);
+            a failed placeholder leaves the stored user message and says why."""
+            user = None
+            if edit_of is not None:
+                user = store.edit_message(edit_of.id, text)
+            elif text is not None:
+                user = store.add_message(thread_id, Role.USER, text)
+                if user.depth == 0:
+                    store.set_auto_title(thread_id, auto_title(user.content))
+            answered = user.id if user is not None else parent_id
+            try:
+                reply = store.add_message(
+                    thread_id,
+                    Role.ASSISTANT,
+                    "",
+                    parent_id=answered,
+                    status=MessageStatus.STREAMING,
+                    model=model,
+                    settings=sampling.to_dict(),
+                )
+                asked = store.message(answered)
+                memory = MemoryTables(store).memory_enabled(thread_id)
+            except (StorageError, KeyError) as exc:
+                if user is None:
+                    raise
+                return user, None, None, False, str(exc)
+            return user, reply, asked, memory, ""
+
+        def stored(result: tuple[Message | None, Message | None, Message | None, bool, str]):
+            self._asking = None
+            user, reply, asked, memory, problem = result
+            if user is not None and shown is not None:
+                self.message_saved.emit(shown.id, user)
+            if text is not None and edit_of is None:
+                self.threads_changed.emit()  # new title, or the thread moved up by activity
+            if reply is None or asked is None:
+                self.busy_changed.emit(False)
+                self.error.emit(problem)
+                return
+            if self._closed:  # the window closed before the save landed: no reply now
+                self.writer.ask(store.update_message, reply.id, status=MessageStatus.STOPPED)
+                return
+            self._start(thread_id, thread, sampling, reply, asked, memory)
+
+        def failed(message: str) -> None:
+            self._asking = None
+            self.busy_changed.emit(False)
+            if shown is not None:
+                self.message_dropped.emit(shown.id)
+                self.unsent.emit(thread_id, text)
+            self.error.emit(message)
+
+        self._asking = thread_id
+        if shown is not None:
+            self.message_added.emit(shown)
+        self.busy_changed.emit(True)
+        self.writer.ask(write, on_done=stored, on_error=failed)
+        return True
+
+    def _start(
+        self,
+        thread_id: int,
+        thread: Thread,
+        sampling: GenerationSettings,
+        reply: Message,
+        answered: Message,
+        memory: bool,
+    ) -> None:
         system = ChatMessage("system", thread.system_prompt) if thread.system_prompt else None
         request = ReplyRequest(
             system=system,
@@ -190,7 +279,7 @@ class ChatSession(QObject):
             settings=sampling,
             thread_id=thread_id,
             message=answered,
-            memory=self.tables.memory_enabled(thread_id),
+            memory=memory,
         )
         self._reply_id = reply.id
         self._reply_thread = thread_id
@@ -201,9 +290,6 @@ class ChatSession(QObject):
         self.message_added.emit(reply)
         if not self.engine.reply(request):
             self._end(MessageStatus.ERROR, error="The engine is still busy with another reply.")
-            return False
-        self.busy_changed.emit(True)
-        return True
 
     # -- engine signals -------------------------------------------------
 
@@ -226,9 +312,10 @@ class ChatSession(QObject):
         self._text += text
         now = time.monotonic()
         if now - self._saved_at >= SAVE_SECONDS:
-            self._save(content=self._text)  # stored before it is shown
+            self._save(show=True, content=self._text)  # shown once it is stored
             self._saved_at = now
-        self.reply_text.emit(self._reply_id, self._text)
+        else:
+            self.reply_text.emit(self._reply_id, self._text)
 
     @Slot(int, object)
     def _on_finished(self, request_id: int, result: ReplyResult) -> None:
@@ -252,49 +339,82 @@ class ChatSession(QObject):
         self._end(MessageStatus.ERROR, error=message)
         self.error.emit(message)
 
-    def _save(self, **fields: object) -> bool:
-        """Save the reply; a failure is told once (not every half second while it streams),
-        and the next save writes the whole text again."""
-        try:
-            self.store.update_message(self._reply_id, **fields)  # type: ignore[arg-type]
-        except StorageError as exc:
-            if not self._save_failed:
-                self.error.emit(str(exc))
-            self._save_failed = True
-            return False
-        self._save_failed = False
-        return True
+    def _save(self, show: bool = False, **fields: object) -> None:
+        """Ask for the reply to be saved (a newer save still waiting replaces an older one:
+        each holds the whole text); with `show`, its text is shown when the save has landed,
+        so the screen is never ahead of the disk. A failure is told once, not with every
+        piece of text (the text is shown all the same), and the next save writes it all."""
+        reply_id, text = self._reply_id, self._text
+
+        def saved(_result: object) -> None:
+            self._save_failed = False
+            if show:
+                self.reply_text.emit(reply_id, text)
+
+        def refused(message: str) -> None:
+            self._save_refused(message)
+            if show:
+                self.reply_text.emit(reply_id, text)
+
+        self.writer.ask(
+            self.store.update_message,
+            reply_id,
+            on_done=saved,
+            on_error=refused,
+            coalesce=("reply", reply_id),
+            **fields,
+        )
+
+    def _save_refused(self, message: str) -> None:
+        if not self._save_failed:
+            self.error.emit(message)
+        self._save_failed = True
 
     def _end(self, status: MessageStatus, **fields: object) -> None:
-        reply_id = self._reply_id
-        self._save(content=self._text, status=status, **fields)
+        """The reply ended: its last save, then (on the writer's thread) it is read back, and
+        an empty failed one is removed; `reply_done` follows when that has landed."""
+        reply_id, text, store = self._reply_id, self._text, self.store
         self._reply_id = None
-        self._reply_thread = None
         self._request_id = None
-        try:
-            message: Message = self.store.message(reply_id)
-        except KeyError:
-            message = None  # type: ignore[assignment]
-        # judged by what was shown too: a failed last save leaves the stored text behind it
-        dropped = (
-            message is not None
-            and status == MessageStatus.ERROR
-            and not message.content
-            and not self._text
-        )
-        if dropped:
-            # an empty "failed" bubble says nothing the error does not: the message it answered
-            # stays, and a regenerated reply's earlier version is shown again
+        self._finishing = True
+
+        def finish() -> tuple[Message | None, bool, str]:
+            problem = ""
             try:
-                self.store.delete_message(message.id)
-            except (KeyError, StorageError) as exc:
-                log.warning("the failed empty reply %s stays: %s", message.id, exc)
-                dropped = False
+                store.update_message(reply_id, content=text, status=status, **fields)
+            except (StorageError, KeyError) as exc:
+                problem = str(exc)
+            try:
+                message = store.message(reply_id)
+            except KeyError:
+                return None, False, problem
+            # judged by what was shown too: a failed last save leaves the stored text behind it
+            dropped = status == MessageStatus.ERROR and not message.content and not text
+            if dropped:
+                # an empty "failed" bubble says nothing the error does not: the message it
+                # answered stays, and a regenerated reply's earlier version is shown again
+                try:
+                    store.delete_message(message.id)
+                except (KeyError, StorageError) as exc:
+                    log.warning("the failed empty reply %s stays: %s", message.id, exc)
+                    dropped = False
+            return message, dropped, problem
+
+        self.writer.ask(finish, on_done=self._ended, coalesce=("reply", reply_id))
+
+    def _ended(self, result: tuple[Message | None, bool, str]) -> None:
+        message, dropped, problem = result
+        self._finishing = False
+        self._reply_thread = None
+        if problem:
+            self._save_refused(problem)
         self.busy_changed.emit(False)
+        if message is None:
+            return
         if dropped:
             self.reply_dropped.emit(message.id)
             self.reply_done.emit(message)
-        elif message is not None:
+        else:
             self.reply_done.emit(message)
             self._after_exchange(message.thread_id)
 
@@ -308,7 +428,9 @@ class ChatSession(QObject):
         self.engine.summarize(thread_id)
 
     def close(self) -> None:
-        """The window closes: stop the reply and keep what was shown of it, marked stopped."""
+        """The window closes: stop the reply and keep what was shown of it, marked stopped
+        (the window then waits for the writer)."""
+        self._closed = True
         if self._reply_id is not None:
             self.engine.cancel()
             self._save(content=self._text, status=MessageStatus.STOPPED)

@@ -62,8 +62,12 @@ class SettingsActions:
                 prompt, sampling = values
                 own = window.store.thread(current).settings
                 unchanged = sampling == window.session.effective_sampling(own)
-                window.store.update_thread(
-                    current, system_prompt=prompt, settings=None if unchanged else sampling
+                window.writer.ask(
+                    window.store.update_thread,
+                    current,
+                    system_prompt=prompt,
+                    settings=None if unchanged else sampling,
+                    on_error=lambda e: window.show_error(f"The settings could not be saved: {e}"),
                 )
             new = dialog.app_values(window.app_settings)
             if window.settings_path is not None:

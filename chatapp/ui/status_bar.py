@@ -14,6 +14,7 @@ from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
 ERROR_MARK = "⚠ "
+SAVING_WAITS = "Saving waits for "
 
 
 class MessageLabel(QLabel):
@@ -63,4 +64,13 @@ class StatusBar(QStatusBar):
     def clear_error(self) -> None:
         """A success makes an earlier error stale: it goes, other messages stay."""
         if self.currentMessage().startswith(ERROR_MARK):
+            self.clearMessage()
+
+    def saving_waits(self, waiting: bool, importing: bool) -> None:
+        """The store's writer has made a write wait (`StoreWriter.waiting`): said while it
+        lasts, so a person does not wonder whether what they did was lost."""
+        if waiting:
+            why = "the import to finish" if importing else "the database"
+            self.showMessage(f"{SAVING_WAITS}{why}; what you do is kept.")
+        elif self.currentMessage().startswith(SAVING_WAITS):
             self.clearMessage()

@@ -147,6 +147,25 @@ class TranscriptModel(QAbstractListModel):
             index = self.index(row)
             self.dataChanged.emit(index, index)
 
+    def replace_shown(self, shown_id: int, message: Message) -> None:
+        """A message shown before it was stored (a temporary id) is now stored as `message`;
+        shown in its place, or added if this thread was reopened before it landed."""
+        row = self.row_of(shown_id)
+        if row >= 0:
+            self._messages[row] = message
+            index = self.index(row)
+            self.dataChanged.emit(index, index)
+        elif message.thread_id == self._thread_id and self.row_of(message.id) < 0:
+            self.append(message)
+
+    def remove_shown(self, shown_id: int) -> None:
+        """A message shown before it was stored could not be stored: it goes."""
+        row = self.row_of(shown_id)
+        if row >= 0:
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._messages[row]
+            self.endRemoveRows()
+
     def row_of(self, message_id: int) -> int:
         for row in range(len(self._messages) - 1, -1, -1):
             if self._messages[row].id == message_id:

@@ -1,5 +1,6 @@
 """Deleted threads: the Undo that follows a delete, and the Trash dialog (restore or
-delete for good). Kept out of the window so it only shows them and asks."""
+delete for good). Kept out of the window so it only shows them and asks; the changes are
+asked of the store's one writer and shown when they have landed."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from chatapp.errors import StorageError
 from chatapp.store import Store
 from chatapp.store.store import TRASH_DAYS
 from chatapp.timestamps import local
+from chatapp.workers.store_writer import StoreWriter
 
 TRASH_TITLE_ROLE = Qt.ItemDataRole.UserRole + 2  # the title of a thread in the trash dialog
 
@@ -37,9 +38,10 @@ class UndoDelete(QObject):
     notice = Signal(str, int)
     error = Signal(str)
 
-    def __init__(self, store: Store, parent: QObject | None = None) -> None:
+    def __init__(self, store: Store, writer: StoreWriter, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._store = store
+        self._writer = writer
         self.button = QPushButton("Undo")
         self.button.setAccessibleName("Undo delete")
         self.button.hide()
@@ -59,15 +61,18 @@ class UndoDelete(QObject):
         self.button.hide()
         if thread_id is None:
             return
-        try:
-            restored = self._store.restore_thread(int(thread_id))
-        except StorageError as exc:
-            self.error.emit(str(exc))
-            return
+        self._writer.ask(
+            self._store.restore_thread,
+            int(thread_id),
+            on_done=lambda restored: self._restored(int(thread_id), restored),
+            on_error=self.error.emit,
+        )
+
+    def _restored(self, thread_id: int, restored: bool) -> None:
         if not restored:
             self.notice.emit("That thread was deleted for good; it cannot be restored.", 8000)
             return
-        self.restored.emit(int(thread_id))
+        self.restored.emit(thread_id)
         self.notice.emit("Thread restored.", 5000)
 
     def forget(self, thread_ids: set[int] | None = None) -> None:
@@ -89,10 +94,15 @@ class TrashDialog(QDialog):
     error = Signal(str)
 
     def __init__(
-        self, store: Store, confirm: Callable[[str, str], bool], parent: QWidget | None = None
+        self,
+        store: Store,
+        writer: StoreWriter,
+        confirm: Callable[[str, str], bool],
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._store = store
+        self._writer = writer
         self._confirm = confirm
         self.setWindowTitle("Trash")
         layout = QVBoxLayout(self)
@@ -126,9 +136,12 @@ class TrashDialog(QDialog):
     def restore_current(self) -> None:
         item = self.listing.currentItem()
         if item is not None:
-            self._store.restore_thread(item.data(Qt.ItemDataRole.UserRole))
-            self.listing.takeItem(self.listing.row(item))
-            self.restored.emit()
+            self._writer.ask(
+                self._store.restore_thread,
+                item.data(Qt.ItemDataRole.UserRole),
+                on_done=lambda _r: self._gone(item, self.restored.emit),
+                on_error=self.error.emit,
+            )
 
     def delete_current(self) -> None:
         item = self.listing.currentItem()
@@ -139,13 +152,31 @@ class TrashDialog(QDialog):
             "Delete forever", f"Delete “{title}” for good? This cannot be undone."
         ):
             return
+        thread_id = int(item.data(Qt.ItemDataRole.UserRole))
+        self._writer.ask(
+            self._delete_forever,
+            thread_id,
+            on_done=lambda error: (
+                self.error.emit(error)
+                if error
+                else self._gone(item, lambda: self.forgotten.emit({thread_id}))
+            ),
+            on_error=self.error.emit,
+        )
+
+    def _delete_forever(self, thread_id: int) -> str:
+        """On the writer's thread: why it could not be deleted, or ""."""
         try:
-            self._store.delete_forever(item.data(Qt.ItemDataRole.UserRole))
-        except (StorageError, KeyError) as exc:
-            self.error.emit(str(exc))
-            return
-        self.forgotten.emit({int(item.data(Qt.ItemDataRole.UserRole))})
-        self.listing.takeItem(self.listing.row(item))
+            self._store.delete_forever(thread_id)
+        except KeyError as exc:  # restored (or gone) meanwhile
+            return str(exc)
+        return ""
+
+    def _gone(self, item: QListWidgetItem, then: Callable[[], None]) -> None:
+        row = self.listing.row(item)
+        if row >= 0:
+            self.listing.takeItem(row)
+        then()
 
     def empty(self) -> None:
         count = self.listing.count()
@@ -156,10 +187,10 @@ class TrashDialog(QDialog):
             f"Delete the {count} thread(s) in the trash for good? This cannot be undone.",
         ):
             return
-        try:
-            self._store.purge_trash(days=0, now=time.time() + 1)
-        except StorageError as exc:
-            self.error.emit(str(exc))
-            return
-        self.forgotten.emit(None)
-        self.listing.clear()
+        self._writer.ask(
+            self._store.purge_trash,
+            days=0,
+            now=time.time() + 1,
+            on_done=lambda _count: (self.listing.clear(), self.forgotten.emit(None)),
+            on_error=self.error.emit,
+        )

@@ -13,6 +13,7 @@ from chatapp.engine.fake import FakeBackend
 from chatapp.store import Store
 from chatapp.ui.thread_list import WritingRole
 from tests.ui.test_main_window import shown, type_and_send
+from tests.ui.writes import written
 
 
 def _titles(window) -> list[str]:  # type: ignore[no-untyped-def]
@@ -32,8 +33,10 @@ def test_the_delete_key_deletes_the_selected_thread_with_undo(qtbot, make_window
     assert window.composer.toPlainText() == "b" and _titles(window) == ["drop", "keep"]
     window.thread_view.setFocus()
     qtbot.keyClick(window.thread_view, Qt.Key.Key_Delete)
+    written(qtbot, window)
     assert _titles(window) == ["keep"] and window.undo.button.isVisible()
     qtbot.mouseClick(window.undo.button, Qt.MouseButton.LeftButton)
+    written(qtbot, window)
     assert _titles(window) == ["drop", "keep"]
 
 
@@ -69,9 +72,11 @@ def test_the_trash_shows_dates_and_deletes_for_good_after_asking(
     assert listing.count() == 3 and len(window.store.threads(trash=True)) == 3  # said No
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
     buttons["Delete forever…"].click()
+    written(qtbot, window)
     assert "cannot be undone" in asked[-1]
     assert listing.count() == 2 and len(window.store.threads(trash=True)) == 2
     buttons["Empty trash…"].click()
+    written(qtbot, window)
     assert "2 thread(s)" in asked[-1]
     assert listing.count() == 0 and window.store.threads(trash=True) == []
     dialog.close()
@@ -117,8 +122,9 @@ def test_the_writing_thread_is_marked_and_a_second_send_explains_without_a_dialo
     window = make_window()
     fake.enqueue([" ".join(["long"] * 200)])
     type_and_send(qtbot, window, "first")
+    written(qtbot, window)  # the new chat, then the message and its title, are stored
+    assert window.session.busy
     writing = window._current_thread
-    qtbot.waitUntil(lambda: window.session.busy, timeout=5000)
     model = window.threads_model
     row = model.row_of(writing)
     assert model.data(model.index(row), WritingRole) and model.data(model.index(row)).startswith(
@@ -164,6 +170,7 @@ def test_first_start_says_what_to_do_and_lists_the_shortcuts(
         type_and_send(qtbot, window, "hello")
     assert not window.welcome.isVisible()
     window.new_action.trigger()
+    written(qtbot, window)
     assert window.welcome.isVisible()  # an empty new chat says it again
     rows = {what: keys for keys, what in window.shortcuts()}
     assert rows["New thread"] == "Ctrl+N" and rows["Keyboard shortcuts"] == "Ctrl+/"
@@ -235,8 +242,10 @@ def test_a_deleted_threads_draft_stays_with_it(qtbot, make_window) -> None:  # t
     doomed = window._current_thread
     qtbot.keyClicks(window.composer, "half written")
     window.delete_thread()
+    written(qtbot, window)
     assert window._current_thread != doomed and window.composer.toPlainText() == ""
     window.undo_delete()
+    written(qtbot, window)
     assert window._current_thread == doomed and window.composer.toPlainText() == "half written"
 
 

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from chatapp.engine.fake import FakeBackend
 from tests.ui.test_main_window import type_and_send
+from tests.ui.writes import written
 
 
 def shown(window) -> list[str]:  # type: ignore[no-untyped-def]
@@ -21,6 +22,7 @@ def test_search_finds_an_earlier_reply_and_opening_it_shows_that_version(
 ) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     fake.enqueue(["The moon was a mysterious creature.", "Felix the fox ran home."])
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
         type_and_send(qtbot, window, "Write a story about a fox.")
@@ -38,6 +40,7 @@ def test_search_finds_an_earlier_reply_and_opening_it_shows_that_version(
     item = window.search_list.item(0)
     assert "another version (not the one shown)" in item.text()
     window.search.open_hit(item)
+    written(qtbot, window)
     assert shown(window)[-1] == "The moon was a mysterious creature."  # switched to it
     current = window.transcript.message_at(window.transcript_view.currentIndex().row())
     assert current.content.startswith("The moon") and current.version_index == 1
@@ -48,6 +51,7 @@ def test_deleting_a_message_asks_with_no_as_the_default(
 ) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
         type_and_send(qtbot, window, "keep me")
     message = window.transcript.message_at(0)
@@ -73,6 +77,7 @@ def test_an_over_long_message_names_its_length_and_leaves_no_failed_bubble(
 ) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     errors: list[str] = []
     window.session.error.connect(errors.append)
     long_text = " ".join(["word"] * 5000)  # the fake counts words: 5,000 in a 4,096 context
@@ -97,6 +102,7 @@ def test_a_failed_regeneration_brings_back_the_reply_it_would_have_replaced(
 
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     fake.enqueue(["first answer", GenerationError("The model failed while replying.")])
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
         type_and_send(qtbot, window, "question")
@@ -113,6 +119,7 @@ def test_a_replys_single_line_breaks_are_kept_in_the_window(
 
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     fake.enqueue(["Roses are red,\nviolets are blue.\n\n- a list\n- stays"])
     with qtbot.waitSignal(window.session.reply_done, timeout=5000) as done:
         type_and_send(qtbot, window, "a poem please")
@@ -180,6 +187,7 @@ def test_esc_in_the_search_box_clears_it_and_returns_to_the_composer(
 ) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
         type_and_send(qtbot, window, "find this otter")
     window.activateWindow()
@@ -199,6 +207,7 @@ def test_edit_and_resend_sends_with_ctrl_enter(qtbot, make_window, fake: FakeBac
 
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     fake.enqueue(["first", "second"])
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
         type_and_send(qtbot, window, "old question")
@@ -230,13 +239,15 @@ def test_every_streamed_piece_is_stored_before_it_is_shown(
 ) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     fake.delay = 0.01  # several of the engine's batches
     fake.enqueue([" ".join(f"w{i}" for i in range(80))])
     checks: list[bool] = []
 
     def on_text(message_id: int, text: str) -> None:
-        # what a hard kill at this moment would leave on disk: everything on screen
-        checks.append(window.store.message(message_id).content == text)
+        # what a hard kill at this moment would leave on disk: everything on screen (the
+        # store's writer may already hold a newer piece, never an older one)
+        checks.append(window.store.message(message_id).content.startswith(text))
 
     window.session.reply_text.connect(on_text)
     with qtbot.waitSignal(window.session.reply_done, timeout=10000):
@@ -343,6 +354,7 @@ def test_the_selected_message_outline_stands_out_in_both_themes(qtbot, make_wind
 def test_version_arrows_are_buttons_of_a_usable_size(qtbot, make_window, fake: FakeBackend) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     fake.enqueue(["answer A", "answer B"])
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
         type_and_send(qtbot, window, "question")
@@ -357,4 +369,5 @@ def test_version_arrows_are_buttons_of_a_usable_size(qtbot, make_window, fake: F
     # a click near the edge of ‹, well off the glyph, still switches
     edge = prev.adjusted(2, 2, -2, -2).topLeft().toPoint()
     qtbot.mouseClick(window.transcript_view.viewport(), Qt.MouseButton.LeftButton, pos=edge)
+    written(qtbot, window)
     assert shown(window) == ["question", "answer A"]

@@ -15,6 +15,7 @@ from chatapp.engine.backend import ModelSpec
 from chatapp.engine.fake import FakeBackend
 from chatapp.store import Store
 from tests.ui.test_main_window import shown, type_and_send
+from tests.ui.writes import written
 
 
 def test_drafts_survive_quit_and_restart(
@@ -46,6 +47,7 @@ def test_a_draft_is_saved_while_typing_without_a_quit(qtbot, make_window) -> Non
     window = make_window()
     window.drafts.timer.setInterval(50)
     window.new_thread()
+    written(qtbot, window)
     qtbot.keyClicks(window.composer, "crash-proof")
     qtbot.waitUntil(
         lambda: window.store.draft(window._current_thread) == "crash-proof", timeout=3000
@@ -85,6 +87,7 @@ def test_text_typed_before_any_thread_goes_with_the_new_chat(qtbot, make_window)
     assert window._current_thread is None
     qtbot.keyClicks(window.composer, "before a thread")
     window.new_action.trigger()
+    written(qtbot, window)
     assert window._current_thread is not None
     assert window.composer.toPlainText() == "before a thread"
 
@@ -93,6 +96,7 @@ def test_ctrl_n_does_not_pile_up_empty_chats(qtbot, make_window, fake: FakeBacke
     window = make_window()
     for _ in range(4):
         window.new_action.trigger()
+    written(qtbot, window)
     assert window.threads_model.rowCount() == 1
     fake.enqueue(["hello back"])
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
@@ -100,6 +104,7 @@ def test_ctrl_n_does_not_pile_up_empty_chats(qtbot, make_window, fake: FakeBacke
     used = window._current_thread
     window.new_action.trigger()
     window.new_action.trigger()
+    written(qtbot, window)
     assert window.threads_model.rowCount() == 2 and window._current_thread != used
     assert window.composer.toPlainText() == ""
 
@@ -224,6 +229,7 @@ def test_two_deletes_keep_the_second_undo_for_its_whole_time(qtbot, make_window)
     qtbot.wait(350)  # past the first delete's 600 ms
     assert window.undo.button.isVisible()
     qtbot.mouseClick(window.undo.button, Qt.MouseButton.LeftButton)
+    written(qtbot, window)
     assert window._current_thread == second
     qtbot.waitUntil(lambda: not window.undo.button.isVisible(), timeout=2000)
     window.delete_thread()
@@ -343,9 +349,11 @@ def test_version_arrows_switch_versions_when_clicked(qtbot, make_window, fake: F
     qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=following.center().toPoint())
     assert shown(window)[-1] == ("assistant", "answer B")  # already the last: nothing happens
     qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=previous.center().toPoint())
+    written(qtbot, window)
     assert shown(window)[-1] == ("assistant", "answer A")
     previous, following = arrows()
     qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=following.center().toPoint())
+    written(qtbot, window)
     assert shown(window)[-1] == ("assistant", "answer B")
     body = window.transcript_view.visualRect(window.transcript.index(1)).center()
     qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=QPoint(body.x(), body.y() + 5))

@@ -11,6 +11,7 @@ from chatapp.engine.backend import ModelSpec
 from chatapp.engine.fake import FakeBackend
 from chatapp.errors import ModelLoadError
 from chatapp.store import Store
+from tests.ui.writes import written
 
 
 def shown(window) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -124,9 +125,11 @@ def test_threads_persist_across_restarts(
 def test_drafts_are_kept_per_thread(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     first = window._current_thread
     window.composer.setPlainText("draft for the first")
     window.new_thread()
+    written(qtbot, window)
     assert window.composer.toPlainText() == ""
     row = window.threads_model.row_of(first)
     window.thread_view.setCurrentIndex(window.threads_model.index(row))
@@ -237,6 +240,7 @@ def test_switch_versions_and_edit_and_resend(qtbot, make_window, fake: FakeBacke
     reply = window.transcript.message_at(1)
     assert (reply.content, reply.version_index, reply.version_count) == ("answer B", 2, 2)
     window.switch_version(reply, -1)
+    written(qtbot, window)
     assert shown(window) == [("user", "question"), ("assistant", "answer A")]
     user = window.transcript.message_at(0)
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
@@ -245,6 +249,7 @@ def test_switch_versions_and_edit_and_resend(qtbot, make_window, fake: FakeBacke
     edited = window.transcript.message_at(0)
     assert (edited.version_index, edited.version_count) == (2, 2)
     window.switch_version(edited, -1)
+    written(qtbot, window)
     assert shown(window) == [("user", "question"), ("assistant", "answer A")]
 
 
@@ -280,19 +285,24 @@ def test_export_and_import_from_the_window(
 def test_delete_thread_with_undo_and_pin(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     first = window._current_thread
     window.store.rename_thread(first, "keep me")
     window.new_thread()
+    written(qtbot, window)
     second = window._current_thread
     window.pin_thread(first, True)
+    written(qtbot, window)
     assert window.threads_model.thread_at(0).id == first
     window._refresh_threads(select=second)
     window.delete_action.trigger()
+    written(qtbot, window)
     assert [
         window.threads_model.thread_at(r).id for r in range(window.threads_model.rowCount())
     ] == [first]
     assert window.undo.button.isVisible()
     qtbot.mouseClick(window.undo.button, Qt.MouseButton.LeftButton)
+    written(qtbot, window)
     assert window._current_thread == second
     assert window.threads_model.rowCount() == 2
 
@@ -300,9 +310,11 @@ def test_delete_thread_with_undo_and_pin(qtbot, make_window) -> None:  # type: i
 def test_trash_dialog_restores_a_deleted_thread(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     gone = window._current_thread
     window.store.rename_thread(gone, "old plans")
     window.delete_thread()
+    written(qtbot, window)
     assert window.threads_model.rowCount() == 0
     window.show_trash()
     dialog = window.threads.trash_dialog
@@ -313,6 +325,7 @@ def test_trash_dialog_restores_a_deleted_thread(qtbot, make_window) -> None:  # 
     listing.setCurrentRow(0)
     restore = next(b for b in dialog.findChild(QDialogButtonBox).buttons() if b.text() == "Restore")
     qtbot.mouseClick(restore, Qt.MouseButton.LeftButton)
+    written(qtbot, window)
     assert window.threads_model.rowCount() == 1 and listing.count() == 0
     dialog.close()
 
@@ -357,6 +370,7 @@ def test_thread_and_app_settings_are_saved(
     window = make_window()
     window.settings_path = tmp_path / "settings.json"
     window.new_thread()
+    written(qtbot, window)
     window.open_settings()
     dialog = window._settings_dialog
     dialog.system_prompt.setPlainText("Answer like a pirate.")
@@ -462,6 +476,7 @@ def test_delete_a_message_after_confirming(
     assert len(shown(window)) == 4
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     window.delete_message(window.transcript.message_at(2))
+    written(qtbot, window)
     assert shown(window) == [("user", "one"), ("assistant", "first answer")]
 
 
@@ -543,15 +558,18 @@ def test_connect_to_a_server_that_fails_keeps_neither_the_endpoint_nor_its_key(
 def test_each_thread_keeps_its_model(qtbot, make_window, fake: FakeBackend, engine) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     first = window._current_thread
     with qtbot.waitSignal(engine.loaded, timeout=5000):
         window._load_path("alpha.gguf")
     assert window.store.thread(first).model == "alpha.gguf"
     window.new_thread()
+    written(qtbot, window)
     second = window._current_thread
     assert window.store.thread(second).model is None  # a new thread uses what is loaded
     with qtbot.waitSignal(engine.loaded, timeout=5000):
         window._load_path("beta.gguf")
+    written(qtbot, window)
     assert window.store.thread(second).model == "beta.gguf"
     with qtbot.waitSignal(engine.loaded, timeout=5000) as blocker:
         window._refresh_threads(select=first)

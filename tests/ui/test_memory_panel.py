@@ -17,6 +17,7 @@ from chatapp.memory.builder import ContextBuilder
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables, SlotRow
 from chatapp.ui.memory_panel import MemoryPanel
+from tests.ui.writes import written
 
 
 def _key(seed: int) -> np.ndarray:
@@ -88,6 +89,7 @@ def test_slots_and_summaries_are_shown_and_edited(qtbot, thread, monkeypatch) ->
     panel.slot_list.setCurrentRow(0)
     with qtbot.waitSignal(panel.slot_edited, timeout=1000) as edited_signal:
         panel.edit_button.click()
+        written(qtbot, panel)
     assert edited_signal.args == [thread_id]  # the window asks the memory thread for its new key
     edited = next(s for s in tables.slots(thread_id) if s.text == "I live in Porto now.")
     assert edited.pinned  # the user's own words are kept
@@ -96,14 +98,17 @@ def test_slots_and_summaries_are_shown_and_edited(qtbot, thread, monkeypatch) ->
 
     panel.slot_list.setCurrentRow(_texts(panel.slot_list).index("My cat is Biscuit."))
     panel.pin_button.click()
+    written(qtbot, panel)
     assert all(s.pinned for s in tables.slots(thread_id))
     panel.slot_list.setCurrentRow(_texts(panel.slot_list).index("My cat is Biscuit.  (pinned)"))
     assert panel.pin_button.text() == "Unpin"
     panel.pin_button.click()  # and unpinned again
+    written(qtbot, panel)
     assert not next(s for s in tables.slots(thread_id) if s.text == "My cat is Biscuit.").pinned
 
     panel.slot_list.setCurrentRow(_texts(panel.slot_list).index("My cat is Biscuit."))
     panel.forget_button.click()
+    written(qtbot, panel)
     assert [s.text for s in tables.slots(thread_id)] == ["I live in Porto now."]
 
     monkeypatch.setattr(
@@ -111,6 +116,7 @@ def test_slots_and_summaries_are_shown_and_edited(qtbot, thread, monkeypatch) ->
     )
     with qtbot.waitSignal(panel.note_added, timeout=1000) as added:
         panel.add_button.click()
+        written(qtbot, panel)
     assert added.args == [
         thread_id,
         "I am allergic to nuts.",
@@ -124,6 +130,7 @@ def test_the_switch_turns_memory_off_for_the_thread(qtbot, thread) -> None:  # t
     panel.show_thread(thread_id)
     assert panel.enabled_box.isChecked() and tables.memory_enabled(thread_id)
     panel.enabled_box.setChecked(False)
+    written(qtbot, panel)
     assert not tables.memory_enabled(thread_id)
     panel.show_thread(None)
     assert not panel.enabled_box.isEnabled() and not panel.add_button.isEnabled()
@@ -145,6 +152,8 @@ def test_the_shared_memory_switch_shows_and_edits_the_shared_slots(
     assert "I am vegetarian." not in _texts(panel.slot_list)
 
     panel.global_box.setChecked(True)
+
+    written(qtbot, panel)
     assert tables.global_memory()
     assert _texts(panel.slot_list) == [
         "I live in Lisbon.",
@@ -156,12 +165,16 @@ def test_the_shared_memory_switch_shows_and_edits_the_shared_slots(
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("I am vegan.", True))
     panel.slot_list.setCurrentRow(3)
     panel.edit_button.click()
+    written(qtbot, panel)
     assert [(s.text, s.pinned) for s in tables.slots(None)] == [("I am vegan.", True)]
     panel.slot_list.setCurrentRow(3)
     panel.forget_button.click()
+    written(qtbot, panel)
     assert tables.slots(None) == [] and len(tables.slots(thread_id)) == 2
 
     panel.global_box.setChecked(False)
+
+    written(qtbot, panel)
     assert not tables.global_memory()
 
 

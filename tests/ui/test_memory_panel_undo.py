@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables, SlotHistory, SlotRow
 from chatapp.ui.memory_panel import MemoryPanel
+from tests.ui.writes import written
 
 
 def _key(seed: int) -> np.ndarray:
@@ -83,14 +84,17 @@ def test_forget_can_be_undone_with_all_the_fact_held(qtbot, facts) -> None:  # t
     assert not panel.undo_row.isVisible()
     _select(panel, "These days I live in Porto.")
     panel.forget_button.click()
+    written(qtbot, panel)
     assert [s.text for s in tables.slots(thread_id)] == ["My cat is Biscuit.", "I grow tomatoes."]
     assert panel.undo_row.isVisible()
     assert panel.undo_label.text() == "Forgotten: \u201cThese days I live in Porto.\u201d"
     _select(panel, "My cat is Biscuit.")
     panel.forget_button.click()
+    written(qtbot, panel)
     assert panel.undo_label.text() == "Forgotten: 2 facts"
     assert [s.text for s in tables.slots(thread_id)] == ["I grow tomatoes."]
     panel.undo_button.click()
+    written(qtbot, panel)
     assert not panel.undo_row.isVisible()
     assert (
         sorted(_comparable(s) for s in tables.slots(thread_id)) == before
@@ -108,6 +112,7 @@ def test_one_timer_for_the_shown_undo(qtbot, facts) -> None:  # type: ignore[no-
     panel.show_thread(thread_id)
     _select(panel, "My cat is Biscuit.")
     panel.forget_button.click()
+    written(qtbot, panel)
     qtbot.wait(400)
     _select(panel, "I grow tomatoes.")
     panel.forget_button.click()  # restarts the one timer: the first Forget's time no longer counts
@@ -142,13 +147,16 @@ def test_the_panel_writes_on_the_memory_thread(qtbot, facts, monkeypatch) -> Non
     _select(panel, "My cat is Biscuit.")
     with qtbot.waitSignal(memory.written, timeout=5000):
         panel.pin_button.click()
+        written(qtbot, panel)
     assert "My cat is Biscuit.  (pinned)" in _texts(panel)  # shown again once saved
     _select(panel, "I grow tomatoes.")
     with qtbot.waitSignal(memory.written, timeout=5000):
         panel.forget_button.click()
+        written(qtbot, panel)
     assert "I grow tomatoes." not in _texts(panel)
     with qtbot.waitSignal(memory.written, timeout=5000):
         panel.undo_button.click()
+        written(qtbot, panel)
     assert "I grow tomatoes." in [s.text for s in tables.slots(thread_id)]
     assert len(writers) == 3 and threading.main_thread().name not in writers
     assert memory.shutdown(5000)
@@ -166,6 +174,7 @@ def test_a_change_made_just_before_quitting_is_kept(qtbot, facts) -> None:  # ty
     assert memory._thread.wait(5000)
     _select(panel, "My cat is Biscuit.")
     panel.forget_button.click()
+    written(qtbot, panel)
     assert "My cat is Biscuit." in [s.text for s in tables.slots(thread_id)]
     assert memory.shutdown(5000)
     assert "My cat is Biscuit." not in [s.text for s in tables.slots(thread_id)]
@@ -188,6 +197,7 @@ def test_a_write_that_fails_is_said(qtbot, facts, monkeypatch) -> None:  # type:
     _select(panel, "My cat is Biscuit.")
     with qtbot.waitSignal(memory.failed, timeout=5000) as failed:
         panel.forget_button.click()
+        written(qtbot, panel)
     assert failed.args[0] == (
         "Forgetting \u201cMy cat is Biscuit.\u201d failed: "
         "The disk holding the database is full: the change was not saved."
@@ -265,10 +275,12 @@ def test_a_pin_and_an_edit_show_at_once_while_the_memory_thread_is_busy(
     memory.write(thread_id, "A long update", lambda: gate.wait(10))  # the thread is busy
     _select(panel, "My cat is Biscuit.")
     panel.pin_button.click()
+    written(qtbot, panel)
     assert panel.slot_list.currentItem().text() == "My cat is Biscuit.  (pinned)"
     assert panel.pin_button.text() == "Unpin"
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("My cat is Pumpkin.", True))
     panel.edit_button.click()
+    written(qtbot, panel)
     assert panel.slot_list.currentItem().text() == "My cat is Pumpkin.  (pinned)"
     assert "My cat is Biscuit." in [s.text for s in tables.slots(thread_id)]  # not written yet
     gate.set()

@@ -14,6 +14,7 @@ from chatapp.engine.backend import ModelSpec
 from chatapp.engine.fake import FakeBackend
 from chatapp.store import Store
 from tests.ui.test_main_window import type_and_send
+from tests.ui.writes import written
 
 
 def _window(qtbot, engine, tmp_path: Path, spec: ModelSpec | None, store: Store | None = None):  # type: ignore[no-untyped-def]
@@ -64,6 +65,7 @@ def test_a_message_sent_with_no_model_stays_in_the_box_and_is_not_saved(
     model = tmp_path / "alpha.gguf"
     window, store = _window(qtbot, engine, tmp_path, ModelSpec(str(model)))
     window.new_thread()
+    written(qtbot, window)
     thread_id = window.current_thread
     errors: list[str] = []
     window.session.error.connect(errors.append)
@@ -92,6 +94,7 @@ def test_a_thread_opens_with_the_model_that_answered_it_after_a_restart(
     with qtbot.waitSignal(engine.loaded, timeout=5000):
         window.load_path(str(mine))  # for the thread open then (none: the first start)
     window.new_thread()
+    written(qtbot, window)
     thread_id = window.current_thread
     fake.enqueue(["Hello."])
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
@@ -230,6 +233,7 @@ def test_the_status_bar_speaks_of_the_shown_thread_and_keeps_its_context_after_a
 ) -> None:  # type: ignore[no-untyped-def]
     window, _store = _window(qtbot, engine, tmp_path, ModelSpec(str(tmp_path / "a.gguf")))
     window.new_thread()
+    written(qtbot, window)
     first = window.current_thread
     fake.enqueue(["Paris is the capital of France."])
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
@@ -256,6 +260,7 @@ def test_edit_and_resend_with_no_model_says_so_before_the_editing(
 
     window, store = _window(qtbot, engine, tmp_path, ModelSpec(str(tmp_path / "alpha.gguf")))
     window.new_thread()
+    written(qtbot, window)
     thread_id = window.current_thread
     fake.enqueue(["first"])
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):

@@ -13,6 +13,7 @@ from chatapp.engine.fake import FakeBackend
 from chatapp.store import Store
 from chatapp.ui.model_picker import LIBRARY, model_files
 from tests.ui.test_main_window import type_and_send
+from tests.ui.writes import written
 
 
 def _make(qtbot, engine, tmp_path: Path, first: Path):  # type: ignore[no-untyped-def]
@@ -76,6 +77,7 @@ def test_each_thread_shows_and_keeps_the_model_picked_for_it(
         "Model library…",
     ]  # a split model once; the saved server; the library at the end
     window.new_thread()
+    written(qtbot, window)
     first = window.current_thread
     assert _shown(window) == "alpha.Q4_K_M.gguf"  # a new thread uses what is loaded
 
@@ -89,6 +91,7 @@ def test_each_thread_shows_and_keeps_the_model_picked_for_it(
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
         type_and_send(qtbot, window, "hi")  # a thread must have a message to stay a thread
     window.new_thread()
+    written(qtbot, window)
     second = window.current_thread
     assert second != first and _shown(window) == "beta.Q8_0.gguf"
     with qtbot.waitSignal(engine.loaded, timeout=5000):
@@ -125,6 +128,7 @@ def test_the_picker_shows_the_choice_while_it_loads_and_reverts_when_it_fails(
         path.write_bytes(b"GGUF")
     window, store = _make(qtbot, engine, tmp_path, alpha)
     window.new_thread()
+    written(qtbot, window)
     qtbot.waitUntil(
         lambda: _shown(window) == "alpha.gguf" and "beta.gguf" in _labels(window), timeout=5000
     )
@@ -146,6 +150,7 @@ def test_the_picker_opens_the_library_and_waits_during_a_reply(
     only.write_bytes(b"GGUF")
     window, store = _make(qtbot, engine, tmp_path, only)
     window.new_thread()
+    written(qtbot, window)
     qtbot.waitUntil(lambda: _shown(window) == "only.gguf", timeout=5000)
     combo = window.model_picker.combo
     assert combo.itemData(combo.count() - 1) == LIBRARY

@@ -16,6 +16,7 @@ from chatapp.engine.templates import NAMED
 from chatapp.errors import ModelTooLarge
 from chatapp.ui.model_settings_dialog import CUSTOM_TEMPLATE
 from tests.ui.test_main_window import type_and_send
+from tests.ui.writes import written
 
 
 def _window_with_real_file(qtbot, make_window, engine, tmp_path: Path, model: Path):  # type: ignore[no-untyped-def]
@@ -127,6 +128,7 @@ def test_threads_use_the_models_default_sampling_until_they_change_their_own(
     with qtbot.waitSignal(engine.loaded, timeout=5000):
         dialog._accept()
     window.new_thread()
+    written(qtbot, window)
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
         type_and_send(qtbot, window, "hello")
     assert (fake.sampling[-1].temperature, fake.sampling[-1].top_k) == (0.15, 12)

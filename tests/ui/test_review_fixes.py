@@ -14,6 +14,7 @@ from chatapp.ui import thread_list as thread_list_module
 from chatapp.ui.search_results import SearchHitDelegate, hit_html, hit_item
 from chatapp.ui.thread_list import ThreadDelegate, ThreadListModel
 from chatapp.ui.transcript import MessageDelegate, TranscriptModel
+from tests.ui.writes import written
 
 DAMAGED = SearchHit(1, "Trip", 1, Role.USER, 1e20, "about \x02Lisbon\x03 in May")
 
@@ -255,6 +256,7 @@ def test_undo_does_not_claim_to_restore_a_thread_deleted_for_good(
     window._refresh_threads(select=window.store.threads()[0].id)
     doomed = window._current_thread
     window.delete_thread()
+    written(qtbot, window)
     assert window.undo.button.isVisible()
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     window.show_trash()
@@ -262,17 +264,21 @@ def test_undo_does_not_claim_to_restore_a_thread_deleted_for_good(
     dialog.findChild(QListWidget).setCurrentRow(0)
     buttons = {b.text(): b for b in dialog.findChild(QDialogButtonBox).buttons()}
     buttons["Delete forever…"].click()
+    written(qtbot, window)
     dialog.close()
     assert not window.undo.button.isVisible()  # nothing left to undo
     window.undo_delete()  # (a shortcut or a stale click) says nothing was restored
+    written(qtbot, window)
     assert window.statusBar().currentMessage() != "Thread restored."
     assert [t.title for t in window.store.threads()] == ["stays"]
     # purged behind the window's back (Empty trash elsewhere): Undo says so
     window.store.create_thread("second")
     window._refresh_threads(select=window.store.threads()[0].id)
     window.delete_thread()
+    written(qtbot, window)
     window.store.purge_trash(days=0, now=2e9)
     window.undo_delete()
+    written(qtbot, window)
     assert "deleted for good" in window.statusBar().currentMessage()
     assert doomed not in [t.id for t in window.store.threads()]
 
@@ -285,6 +291,7 @@ def test_a_reused_new_chat_starts_now(qtbot, make_window, tmp_path: Path) -> Non
     window = make_window(store)
     before = time.time()
     window.new_thread()
+    written(qtbot, window)
     assert window._current_thread == old.id  # reused, not another empty thread
     thread = window.store.thread(old.id)
     assert thread.created_at >= before and thread.updated_at >= before

@@ -13,6 +13,7 @@ from chatapp.domain import MessageStatus, Role
 from chatapp.engine.backend import ChatMessage, GenerationSettings, ReplyResult
 from chatapp.engine.fake import FakeBackend
 from tests.ui.test_main_window import type_and_send
+from tests.ui.writes import written
 
 
 def _bubble_text(window, message_id: int) -> str:  # type: ignore[no-untyped-def]
@@ -28,6 +29,7 @@ def test_the_window_title_follows_a_rename_and_the_auto_title(
 ) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     assert window.windowTitle() == "New chat — chatapp"
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
         type_and_send(qtbot, window, "What is the capital of France")
@@ -36,6 +38,7 @@ def test_the_window_title_follows_a_rename_and_the_auto_title(
     assert window.windowTitle() == f"{titled} — chatapp"  # auto-titled after the first message
     monkeypatch.setattr(QInputDialog, "getText", lambda *_a, **_k: ("Trip to Paris", True))
     window.rename_thread()  # F2
+    written(qtbot, window)
     assert window.windowTitle() == "Trip to Paris — chatapp"
 
 
@@ -66,6 +69,7 @@ def test_an_empty_reply_says_so_and_is_not_drawn_as_waiting(
 ) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     _returns_nothing(fake)
     with qtbot.waitSignal(window.session.reply_done, timeout=5000) as done:
         type_and_send(qtbot, window, "hello")
@@ -151,6 +155,7 @@ def test_version_arrows_still_work_in_a_narrow_window_with_the_panel_open(
 
     window = make_window()
     window.new_thread()
+    written(qtbot, window)
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
         type_and_send(qtbot, window, "hi")
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):
