@@ -65,14 +65,13 @@ def main() -> int:
         window.close()
         app.quit()
 
-    def start() -> None:
-        window.new_thread()
+    def start(thread_id: int) -> None:  # the new chat is stored and open
         store.update_thread(  # the same replies in both themes
-            window._current_thread, settings=GenerationSettings(temperature=0.3, seed=7, max_tokens=160)
+            thread_id, settings=GenerationSettings(temperature=0.3, seed=7, max_tokens=160)
         )
         ask()
 
-    engine.loaded.connect(lambda _info: QTimer.singleShot(100, start))
+    engine.loaded.connect(lambda _info: QTimer.singleShot(100, lambda: window.new_thread_then(start)))
     window.session.reply_done.connect(lambda _m: QTimer.singleShot(100, ask))
     app.exec()
     engine.shutdown()
