@@ -1,4 +1,4 @@
-"""Drafts are written by a background job, not on the GUI thread; the newest text wins when
+"""Drafts are written by the store's writer, not on the GUI thread; the newest text wins when
 saves overlap, and a quit writes what is still on its way."""
 
 from __future__ import annotations

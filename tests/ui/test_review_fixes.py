@@ -140,7 +140,7 @@ def test_a_draft_whose_write_failed_is_written_later(qtbot, make_window, monkeyp
     window._refresh_threads(select=thread_id)
     fail_the_first_draft_write(monkeypatch, store)
     qtbot.keyClicks(window.composer, "unsent words")
-    window.drafts.save()  # the write fails (as a background job: the window does not wait)
+    window.drafts.save()  # the write fails (by the store's writer: the window does not wait)
     qtbot.waitUntil(lambda: "could not be saved yet" in window.statusBar().currentMessage())
     assert store.draft(thread_id) == ""
     window._refresh_threads(select=other)  # switching away tries it again

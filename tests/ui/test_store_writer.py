@@ -223,3 +223,67 @@ def test_a_send_during_a_long_import_lands_after_it_and_the_window_goes_on(
     ]  # the shown message now carries its stored id
     written(qtbot, window)
     assert waiting[0] is True and waiting[-1] is False  # told while it waited, then cleared
+
+
+def test_a_walk_through_the_window_writes_nothing_on_the_gui_thread(
+    qtbot, make_window, fake: FakeBackend, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The static check's runtime twin: every store write made while a person uses the window
+    (send, regenerate, versions, rename, pin, draft, delete, undo, memory switch) runs off the
+    GUI thread, and only the test's own setup writes on it."""
+    import inspect
+    import sys
+
+    from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+    from tests.unit.test_arch_gui_writes import write_methods
+
+    window = make_window()
+    store = window.store
+    on_gui: list[str] = []
+    ui = str(Path(sys.modules["chatapp.ui"].__file__).parent)
+
+    def watched(name: str, real):  # type: ignore[no-untyped-def]
+        def write(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if threading.current_thread() is threading.main_thread():
+                frames = [f.filename for f in inspect.stack()[1:]]
+                if any(f.startswith(ui) for f in frames):
+                    on_gui.append(name)
+            return real(*args, **kwargs)
+
+        return write
+
+    for name in write_methods():
+        if hasattr(store, name):
+            monkeypatch.setattr(store, name, watched(name, getattr(store, name)))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("renamed", True))
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    fake.enqueue(["first answer", "second answer", "third"])
+    window.composer.setPlainText("a question")
+    with qtbot.waitSignal(window.session.reply_done, timeout=10_000):
+        window.send()
+    with qtbot.waitSignal(window.session.reply_done, timeout=10_000):
+        window.regenerate()
+    written(qtbot, window)
+    window.switch_version(window.transcript.message_at(1), -1)
+    window.rename_thread()
+    window.pin_thread(window.current_thread, True)
+    window.composer.setPlainText("half a thought")
+    window.drafts.save()
+    window.memory_panel.enabled_box.setChecked(False)
+    written(qtbot, window)
+    window.delete_message(window.transcript.message_at(1))
+    written(qtbot, window)
+    window.delete_thread()
+    written(qtbot, window)
+    window.undo_delete()
+    written(qtbot, window)
+    thread = store.threads()[0]
+    assert (thread.title, thread.pinned) == ("renamed", True)
+    assert store.draft(thread.id) == "half a thought"
+    # the shown version was deleted: the other one takes its place
+    assert [m.content for m in store.path(thread.id)] == ["a question", "second answer"]
+    assert on_gui == []
+    window.writer.shutdown()  # the watch itself: a stopped writer writes on the caller's thread
+    window.pin_thread(thread.id, False)
+    assert on_gui == ["pin_thread"]
