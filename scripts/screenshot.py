@@ -71,7 +71,8 @@ def main() -> int:
         )
         ask()
 
-    engine.loaded.connect(lambda _info: QTimer.singleShot(100, lambda: window.new_thread_then(start)))
+    opened = lambda: window.new_thread_then(start)
+    engine.loaded.connect(lambda _info: QTimer.singleShot(100, opened))
     window.session.reply_done.connect(lambda _m: QTimer.singleShot(100, ask))
     app.exec()
     engine.shutdown()
