@@ -79,7 +79,7 @@ class StoreWriter(Delivery):
         self._keyed: dict[Hashable, _Write] = {}  # queued writes by coalesce key
         self._running: _Write | None = None
         self._closed = False
-        self._outstanding = 0  # asked, answer not delivered yet (read and written on the GUI side)
+        self._outstanding = 0  # asked, answer not delivered yet
         self._wait_s = wait_ms / 1000
         self._told = False
         self._timer = QTimer(self, interval=max(50, wait_ms // 4))
@@ -100,7 +100,8 @@ class StoreWriter(Delivery):
     ) -> None:
         """Write `fn(*args, **kwargs)` after what was asked before. With `coalesce`, a write
         of the same key still waiting its turn is replaced by this one, in its place in the
-        line (a draft saved again, a streamed reply's newer text): its callbacks go with it.
+        line (a draft saved again, a streamed reply's newer text), and only this one's
+        callbacks run.
         After `shutdown` the write runs at once on the caller's thread, callbacks included."""
         write = _Write(fn, args, kwargs, on_done, on_error, coalesce)
         with self._cond:
@@ -170,10 +171,6 @@ class StoreWriter(Delivery):
         self._thread.join(timeout)
         self._timer.stop()
         return not self._thread.is_alive()
-
-    @property
-    def writing_thread(self) -> threading.Thread:
-        return self._thread
 
     # -- the writer's thread --------------------------------------------------------------
 
