@@ -30,6 +30,11 @@ log = logging.getLogger("chatapp.ui")
 # (it batches text every BATCH_SECONDS), so the shown text is never ahead of the stored one
 SAVE_SECONDS = 0.0
 BUSY = "A reply is still being written: stop it first (Esc)."
+# what the writer's thread hands back for a send: the user's message, the reply's placeholder,
+# the message it answers, memory on, why the placeholder failed, the thread and its sampling
+Written = tuple[
+    Message | None, Message | None, Message | None, bool, str, Thread, GenerationSettings
+]
 NO_MODEL = "No model is loaded. Choose one with Model > Load model…"
 
 
@@ -184,10 +189,9 @@ class ChatSession(QObject):
             self.error.emit(BUSY)
             return False
         try:
-            thread = self.store.thread(thread_id)
+            depth = self.store.thread(thread_id).message_count  # where it shows until stored
         except KeyError:
             return False
-        sampling = self.effective_sampling(thread.settings)
         model = self.model_info.name
         store = self.store
         shown: Message | None = None
@@ -197,15 +201,18 @@ class ChatSession(QObject):
                 id=self._temp_id,
                 thread_id=thread_id,
                 parent_id=edit_of.parent_id if edit_of else None,
-                depth=edit_of.depth if edit_of else thread.message_count,
+                depth=edit_of.depth if edit_of else depth,
                 role=Role.USER,
                 content=text,
                 created_at=time.time(),
             )
 
-        def write() -> tuple[Message | None, Message | None, Message | None, bool, str]:
-            """On the writer's thread: a failed user message raises (its text is given back);
-            a failed placeholder leaves the stored user message and says why."""
+        def write() -> Written:
+            """On the writer's thread, after what was asked before (a prompt or sampling
+            changed just before the send is used): a failed user message raises (its text is
+            given back); a failed placeholder leaves the stored user message and says why."""
+            thread = store.thread(thread_id)
+            sampling = self.effective_sampling(thread.settings)
             user = None
             if edit_of is not None:
                 user = store.edit_message(edit_of.id, text)
@@ -229,12 +236,12 @@ class ChatSession(QObject):
             except (StorageError, KeyError) as exc:
                 if user is None:
                     raise
-                return user, None, None, False, str(exc)
-            return user, reply, asked, memory, ""
+                return user, None, None, False, str(exc), thread, sampling
+            return user, reply, asked, memory, "", thread, sampling
 
-        def stored(result: tuple[Message | None, Message | None, Message | None, bool, str]):
+        def stored(result: Written) -> None:
             self._asking = None
-            user, reply, asked, memory, problem = result
+            user, reply, asked, memory, problem, thread, sampling = result
             if user is not None and shown is not None:
                 self.message_saved.emit(shown.id, user)
             if text is not None and edit_of is None:

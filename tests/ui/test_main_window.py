@@ -379,6 +379,7 @@ def test_thread_and_app_settings_are_saved(
     dialog.gpu.setCurrentText("cpu")
     dialog.font_size.setValue(15)
     dialog.accept()
+    written(qtbot, window)
     thread = window.store.thread(window._current_thread)
     assert thread.system_prompt == "Answer like a pirate."
     assert thread.settings.temperature == 0.2 and thread.settings.seed == 42
@@ -562,6 +563,7 @@ def test_each_thread_keeps_its_model(qtbot, make_window, fake: FakeBackend, engi
     first = window._current_thread
     with qtbot.waitSignal(engine.loaded, timeout=5000):
         window._load_path("alpha.gguf")
+    written(qtbot, window)
     assert window.store.thread(first).model == "alpha.gguf"
     window.new_thread()
     written(qtbot, window)

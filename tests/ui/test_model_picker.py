@@ -84,6 +84,7 @@ def test_each_thread_shows_and_keeps_the_model_picked_for_it(
     with qtbot.waitSignal(engine.loaded, timeout=5000) as loaded:
         _pick(qtbot, window, "beta.Q8_0.gguf")
     assert loaded.args[0].path == str(beta)
+    written(qtbot, window)
     assert store.thread(first).model == str(beta)  # remembered in the store
     qtbot.waitUntil(lambda: _shown(window) == "beta.Q8_0.gguf", timeout=2000)
 
@@ -96,6 +97,7 @@ def test_each_thread_shows_and_keeps_the_model_picked_for_it(
     assert second != first and _shown(window) == "beta.Q8_0.gguf"
     with qtbot.waitSignal(engine.loaded, timeout=5000):
         _pick(qtbot, window, "alpha.Q4_K_M.gguf")
+    written(qtbot, window)
     assert store.thread(second).model == str(alpha)
     fake.enqueue(["hello from alpha"])
     with qtbot.waitSignal(window.session.reply_done, timeout=5000):

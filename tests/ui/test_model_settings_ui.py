@@ -137,6 +137,7 @@ def test_threads_use_the_models_default_sampling_until_they_change_their_own(
     settings = window._settings_dialog
     assert settings.temperature.value() == 0.15
     settings.accept()  # ...and accepting it unchanged does not make them the thread's own
+    written(qtbot, window)
     assert window.store.thread(window._current_thread).settings.temperature != 0.15
 
     window.open_settings()

@@ -287,3 +287,27 @@ def test_a_walk_through_the_window_writes_nothing_on_the_gui_thread(
     window.writer.shutdown()  # the watch itself: a stopped writer writes on the caller's thread
     window.pin_thread(thread.id, False)
     assert on_gui == ["pin_thread"]
+
+
+def test_a_send_right_after_a_settings_change_uses_the_new_settings(
+    qtbot, make_window, fake: FakeBackend
+) -> None:  # type: ignore[no-untyped-def]
+    """The send is prepared on the writer's thread, after what was asked before it: a sampling
+    change still waiting its turn (behind an import, here a held writer) is the one used."""
+    from chatapp.domain import GenerationSettings
+
+    window = make_window()
+    thread_id = window.store.create_thread("t").id
+    window.refresh_threads(select=thread_id)
+    hold = threading.Event()
+    window.writer.ask(hold.wait, 10)
+    window.writer.ask(
+        window.store.update_thread, thread_id, settings=GenerationSettings(temperature=0.25)
+    )
+    fake.enqueue(["warm"])
+    window.composer.setPlainText("how warm is it?")
+    window.send()
+    hold.set()
+    with qtbot.waitSignal(window.session.reply_done, timeout=10_000):
+        pass
+    assert fake.sampling[-1].temperature == 0.25
