@@ -400,6 +400,7 @@ def main(argv: list[str]) -> int:
                                 "question": qa["question"],
                                 "category": category,
                                 "evidence": evidence,
+                                "evidence_ranks": _evidence_ranks(built, evidence, by_dia),
                                 "context": context,
                                 "context_tokens": len(backend.prompt_tokens(built.messages)),
                                 "parts": [
@@ -573,6 +574,16 @@ def _carried(built: Any, context: str, evidence: list[str], by_dia: dict[str, An
         for e in evidence
     ]
     return sum(hits) / len(hits)
+
+
+def _evidence_ranks(
+    built: Any, evidence: list[str], by_dia: dict[str, Any]
+) -> dict[str, int | None]:
+    """Each evidence turn's place in the build's recall ranking (0: the best hit), None where
+    recall did not rank it: a miss ranked 150th wants another fill, one not ranked at all
+    another search."""
+    ranks = {mid: r for r, mid in enumerate(built.recall_ranking)}
+    return {e: ranks.get(by_dia[e].id) for e in evidence}
 
 
 def _recall_spend(built: Any, count_text: Callable[[str], int]) -> dict[str, int]:

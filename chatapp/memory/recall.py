@@ -31,6 +31,13 @@ expansion, other RRF k, more candidates, other weights, shorter date lines, a
 learned (logistic) fusion of the same signals and extra query forms (content
 words, the question as a statement) gave ±1 point or less; see the memory
 issue's notes.
+
+Tried, not kept: vectors for the windows of a long message beyond the 256 word pieces
+all-MiniLM-L6-v2 reads, a message scored by the best of its vectors (LongMemEval dev
+87.5% → 87.5%, ingest CPU +31%). Of its 34 evidence turns only one is longer than the
+window (its answer is in the part the vector reads): the facts lost at 10× are diluted
+within messages of 34-127 pieces, not cut off; windows as long as the model reads only
+dilute a passing remark again, and can only lift long replies past them.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from chatapp.bench.memory import _lost, asked_at
+from chatapp.bench.memory import _evidence_ranks, _lost, asked_at
 from chatapp.domain import Message, MessageStatus, Role
 from chatapp.memory.builder import BuiltContext, ContextPart
 
@@ -30,6 +30,17 @@ def test_each_missing_evidence_turn_is_put_down_to_one_cause() -> None:
     lost = _lost(built, context, list(by_dia), by_dia)
     assert lost == {"excerpted": 0.2, "no room": 0.2, "not ranked": 0.2}
     assert _lost(built, context, ["D1:1", "D1:2"], by_dia) == {}
+
+
+def test_the_dump_gives_each_evidence_turns_recall_rank() -> None:
+    by_dia = {f"D1:{n}": message(n, f"turn {n}") for n in (1, 2, 3)}
+    built = BuiltContext([], [], 100, 0, recall_ranking=(7, 3, 9, 1))
+    # rank 0 is the best hit; a turn recall did not rank at all has none
+    assert _evidence_ranks(built, ["D1:1", "D1:2", "D1:3"], by_dia) == {
+        "D1:1": 3,
+        "D1:2": None,
+        "D1:3": 1,
+    }
 
 
 def test_a_question_is_asked_at_its_date_but_not_before_the_history_ends() -> None:
