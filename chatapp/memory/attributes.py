@@ -115,7 +115,7 @@ ATTRIBUTES: tuple[Attribute, ...] = (
             "I'm a joiner by trade, I build staircases.",
             "I've changed careers, I'm a dental nurse now.",
             "They promoted me, I'm the office manager from this week.",
-            "I left teaching to become a firefighter.",
+            "I quit the bank to become a firefighter.",
         ),
     ),
     Attribute(
@@ -274,6 +274,7 @@ ATTRIBUTES: tuple[Attribute, ...] = (
             "My latest hobby is skateboarding.",
             "I spend my free time on chess nowadays.",
             "I stopped painting and I do pottery now.",
+            "I love cycling in the hills at the weekend.",
         ),
     ),
     Attribute(
@@ -539,7 +540,6 @@ PASSING = (
     "I stopped by the bakery on the way home.",
     "I switched the heating on, it's freezing.",
     "These days everything is so expensive.",
-    "I'm into this new song at the moment.",
 )
 
 TEMPERATURE = 0.05  # of the softmax over attributes: a 0.1 lead in similarity is ~7:1

@@ -1035,9 +1035,12 @@ def _short_date(timestamp: float) -> str:
     return f"{d.day} {d.strftime('%B')} {d.year}"
 
 
-def _slot_line(slot: SlotRow, earlier: int = 2) -> str:
+def _slot_line(slot: SlotRow, earlier: int = 1) -> str:
     """A slot as the context shows it: its current value, and when it changed, what it
-    was before ("…; earlier: I live in Utrecht. until 3 May 2026")."""
+    was before ("…; earlier: I live in Utrecht. until 3 May 2026"). One earlier value: over
+    a long life a slot gathers several, and two made the slot lines outgrow their share of
+    the budget, so that the current value of another slot was left out; older ones are in
+    the memory panel and, where a message asks, in recall."""
     if not slot.history:
         return f"- {slot.text}"
     old = "; ".join(

@@ -125,7 +125,7 @@ _CLAUSE = re.compile(r";\s+|(?:,?\s+(?:and|but)\s+|:\s+|,\s+)(?=(?:I|I'm|I've|my
 # a clause that leans on the next one: "After Clover passed away, we got Mochi" is one fact
 _LEANS = re.compile(
     r"^(?:[A-Z][\w'-]*:\s+)?"
-    r"(?:after|since|when|because|although|though|if|before|once|while|as|until)\b",
+    r"(?:after|since|when|back when|because|although|though|if|before|once|while|as|until)\b",
     re.IGNORECASE,
 )
 

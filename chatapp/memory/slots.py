@@ -258,6 +258,10 @@ class SlotBank:
                 slot.text = text
                 slot.sources = sorted(set(sources))
                 slot.since = now
+                # and what it is about: "I work as a physiotherapist" in a slot read as study
+                # (a job and a course read nearly alike) makes it a job slot, which a new
+                # course then leaves alone
+                slot.attribute = attribute or slot.attribute
                 self._fold(j, [i for i in same if i != j and reset[i] >= 0.5])
                 return WriteResult("replace", slot, None, rho, z)
         if change_only:
