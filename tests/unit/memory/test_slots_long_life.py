@@ -149,6 +149,14 @@ def test_a_partner_named_in_passing_is_the_users_own(tmp_path, embedder) -> None
         service.ingest(thread.id, now=when)
     slots = MemoryTables(store).slots(thread.id)
     assert slots and all(s.owner == "user" for s in slots)
+    # what the partner does is the partner's, not the user's job
+    when = T0 + 90 * DAY
+    store.add_message(
+        thread.id, Role.USER, "My boyfriend works as a vet in Leith.", created_at=when
+    )
+    service.ingest(thread.id, now=when)
+    vet = [s for s in MemoryTables(store).slots(thread.id) if "vet" in s.text]
+    assert vet and vet[0].owner == "boyfriend"
     store.close()
 
 
