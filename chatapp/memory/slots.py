@@ -258,10 +258,9 @@ class SlotBank:
                 slot.text = text
                 slot.sources = sorted(set(sources))
                 slot.since = now
-                # and what it is about: "I work as a physiotherapist" in a slot read as study
-                # (a job and a course read nearly alike) makes it a job slot, which a new
-                # course then leaves alone
-                slot.attribute = attribute or slot.attribute
+                # (the slot keeps its attribute: giving it the new statement's turned the job
+                # slot of "I teach maths at a secondary school now" into a course, as job and
+                # course read nearly alike; it did keep a later course from folding a job)
                 self._fold(j, [i for i in same if i != j and reset[i] >= 0.5])
                 return WriteResult("replace", slot, None, rho, z)
         if change_only:
