@@ -405,9 +405,11 @@ class ContextBuilder:
             if (
                 sum(costs_of.values()) > cap
             ):  # they compete for room: only those the message attends to
-                attended = {
-                    id(slot) for slot, _score in bank.read(query_vec, now, attended_only=True)
-                }
+                attended = _with_newest(
+                    [slot for slot, _line in candidates],
+                    {id(slot) for slot, _score in bank.read(query_vec, now, attended_only=True)},
+                )
+                candidates = _newest_first(candidates, attended)
                 left_out["slots"] = sum(1 for slot, _line in candidates if id(slot) not in attended)
                 candidates = [(slot, line) for slot, line in candidates if id(slot) in attended]
             chosen_slots = []
@@ -979,6 +981,53 @@ def _without_repeats(slots: list[SlotRow], gates: GateParams) -> list[SlotRow]:
     ]
 
 
+def _with_newest(slots: list[SlotRow], attended: set[int]) -> set[int]:
+    """The attended slots (by id()), and the newest slot of each attribute one of them holds
+    for its owner: a message about someone's home reads the home stated last, not only an
+    older slot of it that a missed change left behind, whose words it happens to share."""
+    newest: dict[tuple[str, str], SlotRow] = {}
+    for slot in slots:
+        if slot.attribute is None:
+            continue
+        key = (slot.owner, slot.attribute)
+        if key not in newest or slot.current_since > newest[key].current_since:
+            newest[key] = slot
+    return attended | {
+        id(newest[(s.owner, s.attribute)])
+        for s in slots
+        if id(s) in attended and s.attribute is not None
+    }
+
+
+def _newest_first(
+    candidates: list[tuple[SlotRow, str]], attended: set[int]
+) -> list[tuple[SlotRow, str]]:
+    """The candidates in reading order, each attribute's newest attended slot moved up to
+    the place of the best-read slot of that attribute, so the room runs out on older ones."""
+    rank: dict[tuple[str, str], int] = {}
+    for n, (slot, _line) in enumerate(candidates):
+        if id(slot) in attended and slot.attribute is not None:
+            rank.setdefault((slot.owner, slot.attribute), n)
+    newest: dict[tuple[str, str], SlotRow] = {}
+    for slot, _line in candidates:
+        key = (slot.owner, slot.attribute or "")
+        if (
+            slot.attribute is not None
+            and id(slot) in attended
+            and (key not in newest or slot.current_since > newest[key].current_since)
+        ):
+            newest[key] = slot
+
+    def place(item: tuple[int, tuple[SlotRow, str]]) -> tuple[float, int]:
+        n, (slot, _line) = item
+        key = (slot.owner, slot.attribute or "")
+        if slot.attribute is not None and newest.get(key) is slot:
+            return (rank[key] - 0.5, n)
+        return (n, n)
+
+    return [item for _n, item in sorted(enumerate(candidates), key=place)]
+
+
 def _short_date(timestamp: float) -> str:
     import datetime as dt
 
@@ -986,9 +1035,12 @@ def _short_date(timestamp: float) -> str:
     return f"{d.day} {d.strftime('%B')} {d.year}"
 
 
-def _slot_line(slot: SlotRow, earlier: int = 2) -> str:
+def _slot_line(slot: SlotRow, earlier: int = 1) -> str:
     """A slot as the context shows it: its current value, and when it changed, what it
-    was before ("…; earlier: I live in Utrecht. until 3 May 2026")."""
+    was before ("…; earlier: I live in Utrecht. until 3 May 2026"). One earlier value: over
+    a long life a slot gathers several, and two made the slot lines outgrow their share of
+    the budget, so that the current value of another slot was left out; older ones are in
+    the memory panel and, where a message asks, in recall."""
     if not slot.history:
         return f"- {slot.text}"
     old = "; ".join(

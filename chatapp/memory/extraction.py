@@ -18,7 +18,13 @@ import time
 from collections.abc import Callable
 
 from chatapp.domain import ChatMessage, GenerationSettings
-from chatapp.memory.facts import Candidate, names_no_value, owner_of, sentences
+from chatapp.memory.facts import (
+    Candidate,
+    about_the_past,
+    names_no_value,
+    owner_of,
+    sentences,
+)
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
 from chatapp.words import ASCII_WORD, stems
@@ -154,7 +160,7 @@ def apart(listed: list[str]) -> list[str]:
         part
         for fact in listed
         for part in sentences(fact)
-        if not names_no_value(part) and len(part.split()) > 1
+        if not names_no_value(part) and not about_the_past(part) and len(part.split()) > 1
     ]
 
 

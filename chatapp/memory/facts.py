@@ -125,7 +125,7 @@ _CLAUSE = re.compile(r";\s+|(?:,?\s+(?:and|but)\s+|:\s+|,\s+)(?=(?:I|I'm|I've|my
 # a clause that leans on the next one: "After Clover passed away, we got Mochi" is one fact
 _LEANS = re.compile(
     r"^(?:[A-Z][\w'-]*:\s+)?"
-    r"(?:after|since|when|because|although|though|if|before|once|while|as|until)\b",
+    r"(?:after|since|when|back when|because|although|though|if|before|once|while|as|until)\b",
     re.IGNORECASE,
 )
 
@@ -218,6 +218,29 @@ def names_no_value(sentence: str) -> bool:
     return all(w in _NO_VALUE for w in re.findall(r"[a-z']+", body.lower()))
 
 
+# what held once and no longer does: "I used to live in Ghent", "back when I worked at the
+# bank", "Sometimes I miss Bruges" (one misses what one has left)
+_PAST = re.compile(
+    r"\b(?:used to|back when|back in the day|years ago|in my (?:teens|twenties|thirties|youth)|"
+    r"as a (?:kid|child|teenager)|when I was (?:a |an )?(?:kid|child|teenager|young|little|"
+    r"younger|student|at school|at uni)|formerly|once upon a time|(?:I|we) (?:really )?miss)\b",
+    re.IGNORECASE,
+)
+# what holds now, said beside it: "I used to live in Ghent, now I'm in Lyon" states the present
+_PRESENT = re.compile(
+    r"\b(?:now|these days|nowadays|currently|at the moment|any ?more|no longer|instead|since)\b",
+    re.IGNORECASE,
+)
+
+
+def about_the_past(sentence: str) -> bool:
+    """A statement of what held once and holds no more ("I used to live in Ghent", "Back when
+    I worked at the bank…", "Sometimes I miss Bruges"): no fact of the present to keep in a
+    slot, and it must not push the present value of its attribute into history. One that also
+    says what holds now ("I used to be a nurse, I teach now") is a change, not the past."""
+    return bool(_PAST.search(sentence)) and not _PRESENT.search(sentence)
+
+
 def owner_of(sentence: str) -> str:
     """Whom a fact is about: the user, someone close ("sister"), or a named person."""
     rel = _RELATION.search(sentence)
@@ -280,6 +303,8 @@ def candidates(
             continue
         if names_no_value(sentence):
             continue  # "We moved last week": a change whose new value, if any, is said elsewhere
+        if about_the_past(sentence):
+            continue  # "I used to live in Ghent": no value of the present
         if _YOU.search(sentence) and not specifics:
             continue  # said to the listener ("I hope you're okay", "Your faith in me is a boost")
         score = 1.0 * first + 0.5 * min(durable, 3) + 0.4 * min(specifics, 3)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chatapp.memory import facts
-from chatapp.memory.attributes import AttributeModel, model_for
+from chatapp.memory.attributes import AttributeModel, model_for, says_stop
 from chatapp.memory.slots import GateParams, SlotBank
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
@@ -143,24 +143,34 @@ class MemoryService:
         readings = self.attributes.read(keys)
         # who one's partner is belongs to oneself ("My girlfriend Aisha…" and "I'm seeing
         # Jess now" are one slot), though the sentence is about the partner
+        # ("My boyfriend these days is Tariq" reads as no attribute at all: names weaken the
+        # likeness; it still says who one's partner is, not what the partner does)
         found = [
             dataclasses.replace(c, owner="user")
-            if r.attribute in USERS_OWN and c.owner in PARTNERS
+            if c.owner in PARTNERS and (r.attribute in USERS_OWN or r.attribute is None)
             else c
             for c, r in zip(found, readings)
         ]
         items = list(zip(found, keys, (r.attribute for r in readings)))
+        change_only: set[int] = set()
         if judge:
             best: dict[int, list[tuple[float, int]]] = {}
             for n, (cand, reading) in enumerate(zip(found, readings)):
                 if reading.kept(cand.text):
                     best.setdefault(cand.source_id, []).append((-reading.fact, n))
+                elif says_stop(cand.text):
+                    # "I gave up climbing" reads as passing talk to the judge; it may still
+                    # end a value it names, but takes no slot of its own (SlotBank.write)
+                    best.setdefault(cand.source_id, []).append((1.0, n))
+                    change_only.add(n)
             kept = [n for ranked in best.values() for _s, n in sorted(ranked)[:MAX_PER_MESSAGE]]
             # in the order said: "Handed in my notice as a chef; from Monday I'm a nurse" ends
             # a nurse, though the first clause is the surer fact
             kept.sort(key=lambda n: (found[n].source_id, found[n].position, n))
             report.judged_out += len(found) - len(kept)
-            items = [items[n] for n in kept]
+            items = [(*items[n], n in change_only) for n in kept]
+        else:
+            items = [(*item, False) for item in items]
         if not items:
             return
         # the slot bank is read, changed and saved whole; the memory thread (rules) and the
@@ -175,7 +185,7 @@ class MemoryService:
     def _write_bank(
         self,
         thread_id: int | None,
-        items: list[tuple[facts.Candidate, np.ndarray, str | None]],
+        items: list[tuple[facts.Candidate, np.ndarray, str | None, bool]],
         when: Callable[[facts.Candidate], float],
         report: IngestReport,
         gates: GateParams,
@@ -183,8 +193,10 @@ class MemoryService:
         """Candidates into one bank: the thread's, or (None) the global one about the user."""
         bank = SlotBank(self.tables.slots(thread_id), gates, self.attributes)
         before = {s.id for s in bank.slots if s.id is not None}
-        for cand, key, attribute in items:
-            result = bank.write(cand.text, cand.owner, key, [cand.source_id], when(cand), attribute)
+        for cand, key, attribute, change_only in items:
+            result = bank.write(
+                cand.text, cand.owner, key, [cand.source_id], when(cand), attribute, change_only
+            )
             report.actions[result.action] = report.actions.get(result.action, 0) + 1
             if result.evicted is not None and result.evicted.id is not None:
                 self.tables.delete_slot(result.evicted.id)

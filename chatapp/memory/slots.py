@@ -164,10 +164,13 @@ class SlotBank:
         sources: list[int],
         now: float,
         attribute: str | None = None,
+        change_only: bool = False,
     ) -> WriteResult:
         """Write candidate fact `text` (embedding `x`, about `owner`) stated at `now`.
         `attribute`: what it is about, when the caller knows (else read from `x` with the
-        bank's attribute model, when it has one)."""
+        bank's attribute model, when it has one). `change_only`: the statement may only
+        replace a value it says ended ("I gave up climbing" when climbing is a slot); it
+        takes no slot of its own and refreshes none (the judge read it as passing talk)."""
         import torch
 
         p = self.params
@@ -197,6 +200,8 @@ class SlotBank:
                 )
             order = [i for i in torch.argsort(attention, descending=True).tolist() if i in mine]
             refresh = next((i for i in order if update[i] >= 0.5), None)
+            if change_only:
+                refresh = None
             if refresh is not None and not same_value(self.slots[refresh].text, text):
                 refresh = None  # alike in wording, another value ("I live in Berlin" / "in Lisbon")
             replace = None
@@ -206,7 +211,7 @@ class SlotBank:
                 gated = [i for i in order if reset[i] >= 0.5]
                 own = [i for i in gated if attribute and self.slots[i].attribute == attribute]
                 replace = (own or gated or [None])[0]
-            if refresh is None and not change:  # the same value said again in other words
+            if refresh is None and not change and not change_only:  # said again in other words
                 refresh = next(
                     (
                         i
@@ -236,11 +241,15 @@ class SlotBank:
                     slot.key = _unit(z * h + (1 - z) * xt).numpy()
                     slot.sources = sorted(set(slot.sources) | set(sources))
                     return WriteResult("refresh", slot, None, rho, z)
-                if set(sources) & set(slot.sources):
+                if set(sources) & set(slot.sources) and slot.current_since == now:
                     # another clause of the message that stated the value ("Just signed the
-                    # lease in Porto, I'm officially a resident"): one statement, no change
+                    # lease in Porto, I'm officially a resident"): one statement, no change.
+                    # Not a message that only restated it: "I changed my diet, I'm vegan now"
+                    # refreshes "I changed my diet" first, and "I'm vegan" is a change
                     slot.text = f"{slot.text} {text}"
                     slot.key = _unit(h + xt).numpy()
+                    if change:  # the clause that says it changed: the value it replaces goes
+                        self._fold(j, [i for i in same if i != j and reset[i] >= 0.5])
                     return WriteResult("refresh", slot, None, rho, z)
                 # replaced: the key says what the slot holds now; the old value becomes history
                 slot.key = xt.numpy()
@@ -249,8 +258,50 @@ class SlotBank:
                 slot.text = text
                 slot.sources = sorted(set(sources))
                 slot.since = now
+                # (the slot keeps its attribute: giving it the new statement's turned the job
+                # slot of "I teach maths at a secondary school now" into a course, as job and
+                # course read nearly alike; it did keep a later course from folding a job)
+                self._fold(j, [i for i in same if i != j and reset[i] >= 0.5])
                 return WriteResult("replace", slot, None, rho, z)
+        if change_only:
+            return WriteResult("dropped", None)
         return self._take_new(text, owner, xt.numpy(), sources, now, attribute)
+
+    def _fold(self, j: int, others: list[int]) -> None:
+        """After slot j took a new value of a single-valued attribute, the other slots of the
+        same owner that the statement replaces as well (their reset gates are open) become
+        j's history, each until now: one home is current, not the newest one and two older
+        ones that a missed change left behind. Their values and dates are kept, in the order
+        they were stated."""
+        slot = self.slots[j]
+        attribute = slot.attribute
+        if not single_valued(attribute):
+            return
+        folded = [
+            i
+            for i in others
+            if not self.slots[i].pinned and self.slots[i].attribute in (attribute, None)
+        ]
+        if not folded:
+            return
+        until = slot.current_since
+        older = [
+            entry
+            for i in folded
+            for entry in [
+                *self.slots[i].history,
+                SlotHistory(
+                    self.slots[i].text,
+                    list(self.slots[i].sources),
+                    self.slots[i].current_since,
+                    until,
+                ),
+            ]
+        ]
+        merged = sorted([*slot.history, *older], key=lambda h: (h.since, h.until))
+        slot.history = merged[-self.params.history_length :]
+        slot.salience = max([slot.salience, *(self.slots[i].salience for i in folded)])
+        self.slots = [s for n, s in enumerate(self.slots) if n not in set(folded)]
 
     def _reset(
         self,
