@@ -155,6 +155,35 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def write_chatapp_export(path: Path, threads: int, messages: int) -> Path:
+    """A chatapp export file of `threads` threads of `messages` short messages each (the
+    import this benchmark and the UI tests run while the window is used)."""
+    doc = {
+        "format": "chatapp-export",
+        "version": 1,
+        "threads": [
+            {
+                "title": f"imported {t}",
+                "system_prompt": "",
+                "created_at": 1_700_000_000.0,
+                "messages": [
+                    {
+                        "id": i + 1,
+                        "parent": i or None,
+                        "role": "user" if i % 2 == 0 else "assistant",
+                        "content": f"line {i} of a long imported conversation about rivers",
+                        "created_at": 1_700_000_000.0 + i,
+                    }
+                    for i in range(messages)
+                ],
+            }
+            for t in range(threads)
+        ],
+    }
+    path.write_text(json.dumps(doc))
+    return path
+
+
 def _during_import(app, window, store, path: Path, messages: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Import `messages` messages (three threads), and while the import's one transaction is
     open, send a message and rename a thread as a person would."""
@@ -164,32 +193,7 @@ def _during_import(app, window, store, path: Path, messages: int) -> dict[str, f
     from chatapp.domain import GenerationSettings
 
     per = messages // 3
-    path.write_text(
-        json.dumps(
-            {
-                "format": "chatapp-export",
-                "version": 1,
-                "threads": [
-                    {
-                        "title": f"imported {t}",
-                        "system_prompt": "",
-                        "created_at": 1_700_000_000.0,
-                        "messages": [
-                            {
-                                "id": i + 1,
-                                "parent": i or None,
-                                "role": "user" if i % 2 == 0 else "assistant",
-                                "content": f"line {i} of a long imported conversation about rivers",
-                                "created_at": 1_700_000_000.0 + i,
-                            }
-                            for i in range(per)
-                        ],
-                    }
-                    for t in range(3)
-                ],
-            }
-        )
-    )
+    write_chatapp_export(path, threads=3, messages=per)
     thread = store.create_thread("during the import")
     store.update_thread(thread.id, settings=GenerationSettings(max_tokens=16, seed=3))
     window._refresh_threads(select=thread.id)

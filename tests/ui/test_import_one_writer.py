@@ -8,34 +8,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QTimer
 
+from chatapp.bench.gui import write_chatapp_export as chatapp_export
 from chatapp.domain import Role
-
-
-def chatapp_export(path: Path, threads: int, messages: int) -> Path:
-    doc = {
-        "format": "chatapp-export",
-        "version": 1,
-        "threads": [
-            {
-                "title": f"imported {t}",
-                "system_prompt": "",
-                "created_at": 1_700_000_000.0,
-                "messages": [
-                    {
-                        "id": i + 1,
-                        "parent": i or None,
-                        "role": "user" if i % 2 == 0 else "assistant",
-                        "content": f"line {i} of a long imported conversation about rivers",
-                        "created_at": 1_700_000_000.0 + i,
-                    }
-                    for i in range(messages)
-                ],
-            }
-            for t in range(threads)
-        ],
-    }
-    path.write_text(json.dumps(doc))
-    return path
 
 
 def test_the_window_reads_while_a_long_import_writes(qtbot, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -13,11 +13,11 @@ import pytest
 from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
+from chatapp.bench.gui import write_chatapp_export as chatapp_export
 from chatapp.domain import Role
 from chatapp.engine.fake import FakeBackend
 from chatapp.store import Store
 from chatapp.workers.store_writer import StoreWriter
-from tests.ui.test_import_one_writer import chatapp_export
 from tests.ui.writes import written
 
 
