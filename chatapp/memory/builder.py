@@ -981,10 +981,8 @@ def _without_repeats(slots: list[SlotRow], gates: GateParams) -> list[SlotRow]:
     ]
 
 
-def _with_newest(slots: list[SlotRow], attended: set[int]) -> set[int]:
-    """The attended slots (by id()), and the newest slot of each attribute one of them holds
-    for its owner: a message about someone's home reads the home stated last, not only an
-    older slot of it that a missed change left behind, whose words it happens to share."""
+def _newest_by_attribute(slots: list[SlotRow]) -> dict[tuple[str, str], SlotRow]:
+    """The newest slot (by when its value became current) of each owner's attribute."""
     newest: dict[tuple[str, str], SlotRow] = {}
     for slot in slots:
         if slot.attribute is None:
@@ -992,6 +990,14 @@ def _with_newest(slots: list[SlotRow], attended: set[int]) -> set[int]:
         key = (slot.owner, slot.attribute)
         if key not in newest or slot.current_since > newest[key].current_since:
             newest[key] = slot
+    return newest
+
+
+def _with_newest(slots: list[SlotRow], attended: set[int]) -> set[int]:
+    """The attended slots (by id()), and the newest slot of each attribute one of them holds
+    for its owner: a message about someone's home reads the home stated last, not only an
+    older slot of it that a missed change left behind, whose words it happens to share."""
+    newest = _newest_by_attribute(slots)
     return attended | {
         id(newest[(s.owner, s.attribute)])
         for s in slots
@@ -1008,15 +1014,7 @@ def _newest_first(
     for n, (slot, _line) in enumerate(candidates):
         if id(slot) in attended and slot.attribute is not None:
             rank.setdefault((slot.owner, slot.attribute), n)
-    newest: dict[tuple[str, str], SlotRow] = {}
-    for slot, _line in candidates:
-        key = (slot.owner, slot.attribute or "")
-        if (
-            slot.attribute is not None
-            and id(slot) in attended
-            and (key not in newest or slot.current_since > newest[key].current_since)
-        ):
-            newest[key] = slot
+    newest = _newest_by_attribute([slot for slot, _line in candidates if id(slot) in attended])
 
     def place(item: tuple[int, tuple[SlotRow, str]]) -> tuple[float, int]:
         n, (slot, _line) = item
