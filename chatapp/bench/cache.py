@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import tempfile
 import threading
 import time
@@ -136,6 +137,14 @@ def main(argv: list[str]) -> int:
                 }
             )
             summary_count = len(MemoryTables(store).summaries(thread.id, current_only=False))
+            row = rows[-1]
+            print(  # progress: a run takes minutes (half an hour on a busy machine)
+                f"turn {row['turn']}: prompt {row['prompt_tokens']}, evaluated {row['evaluated']},"
+                f" window {row['window_start']}, first change {row['first_change']}"
+                f" {row['changed_part']}",
+                file=sys.stderr,
+                flush=True,
+            )
         store.close()
     backend.unload()
     steady = [r for r in rows[1:] if not r["summary_before"]]
