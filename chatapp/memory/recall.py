@@ -50,7 +50,7 @@ import numpy as np
 
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
-from chatapp.words import WORD
+from chatapp.words import SENTENCE, WORD
 
 RRF_K = 10
 NEXT_WEIGHT = (
@@ -66,6 +66,16 @@ COMMON_SHARE = (
 )
 COMMON_MIN_MESSAGES = 40  # fewer recent messages say too little about which words are common
 FOCUS_WEIGHT = 2.0  # the new message without its common words, against the whole message (1)
+# a sentence of a user's message gets a vector of its own when it holds less than this share of
+# the message's content words: a mean-pooled vector keeps about share/sqrt(share² + (1-share)²)
+# of an unrelated rest's sentence's likeness, under half below a third (measured: 0.46 alone,
+# 0.15 in its message), and ...
+SENTENCE_SHARE = 1 / 3
+# ... when it has at least this many content words: a reaction or a greeting has up to three
+# ("Caroline: Wow, that's great!", "Thanks so much, Mel!") and matches any question on them;
+# a remark worth finding names a thing and says something of it ("planted 12 tomato saplings")
+SENTENCE_WORDS = 4
+SENTENCES_AS = "max"  # "max": a message's likeness is the best of its vectors; "ranking": own RRF
 
 STOP_WORDS = {
     "a",
@@ -214,6 +224,25 @@ def words(text: str) -> set[str]:
     return set(WORD.findall(text.lower()))
 
 
+def content_words(text: str) -> list[str]:
+    return [w for w in WORD.findall(text.lower()) if w not in STOP_WORDS and len(w) > 1]
+
+
+def diluted_sentences(text: str) -> list[str]:
+    """The sentences of a message that its one vector blurs: a passing remark ("I just planted
+    12 new tomato saplings today") inside a message about something else. Those holding most
+    of the message are what its vector already says, and those with too few words of their
+    own say nothing apart from it (SENTENCE_SHARE, SENTENCE_WORDS)."""
+    total = len(content_words(text))
+    out = []
+    for sentence in SENTENCE.split(text):
+        sentence = (sentence or "").strip()
+        own = len(content_words(sentence))
+        if own >= SENTENCE_WORDS and own < SENTENCE_SHARE * total:
+            out.append(sentence)
+    return out
+
+
 def focused_text(text: str, recent_words: Sequence[set[str]]) -> str | None:
     """The new message without the words in more than COMMON_SHARE of the recent messages
     (the names of who is talking, a project every message is about), or None when it has
@@ -264,6 +293,10 @@ class EmbeddingCache:
     def __init__(self, tables: MemoryTables) -> None:
         self.tables = tables
         self._cache: dict[int, tuple[list[int], np.ndarray, np.ndarray]] = {}
+        # per thread: each looked-at message's sentence vectors, the (rows, last id) they were
+        # read at, and for the ids of get() they were placed for: (owners, matrix)
+        self._rows: dict[int, tuple[dict[int, np.ndarray], tuple[int, int]]] = {}
+        self._placed: dict[int, tuple[list[int], tuple[int, int], np.ndarray, np.ndarray]] = {}
 
     def get(self, thread_id: int) -> tuple[list[int], np.ndarray, np.ndarray]:
         """(ids, depths, matrix) of the thread's shown messages."""
@@ -285,6 +318,39 @@ class EmbeddingCache:
             )
             self._cache[thread_id] = cached
         return cached
+
+    def sentences(self, thread_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(owners, matrix): the thread's sentence vectors (diluted_sentences) and for each row
+        the position of its message in get()'s ids. Only rows made since the last read are
+        read, unless some were dropped or replaced meanwhile (an edit in place, a deletion)."""
+        ids = self.get(thread_id)[0]
+        state = self.tables.sentence_state(thread_id)
+        rows, seen = self._rows.get(thread_id, ({}, (0, 0)))
+        if state != seen:
+            new, last = self.tables.sentence_vectors_after(thread_id, seen[1])
+            if seen[0] + len(new) != state[0]:
+                new, last = self.tables.sentence_vectors_after(thread_id, 0)
+                rows = {}
+            rows.update(new)
+            seen = (state[0], last)
+            self._rows[thread_id] = (rows, seen)
+        placed = self._placed.get(thread_id)
+        if placed is None or placed[0] is not ids or placed[1] != seen:
+            owners: list[int] = []
+            blocks: list[np.ndarray] = []
+            for pos, mid in enumerate(ids):
+                block = rows.get(mid)
+                if block is not None and len(block):
+                    owners.extend([pos] * len(block))
+                    blocks.append(block)
+            matrix = (
+                np.vstack(blocks).astype(np.float32, copy=False)
+                if blocks
+                else np.zeros((0, 0), dtype=np.float32)
+            )
+            placed = (ids, seen, np.asarray(owners, dtype=np.int64), matrix)
+            self._placed[thread_id] = placed
+        return placed[2], placed[3]
 
 
 def recall(
@@ -310,12 +376,22 @@ def recall(
         if ids:
             allowed = id_depths < before_depth
             if allowed.any():
-                sims = matrix @ np.asarray(query_vector, dtype=np.float32)
+                query_vec = np.asarray(query_vector, dtype=np.float32)
+                sims = matrix @ query_vec
+                rankings = []
+                owners, sentence_matrix = embeddings.sentences(thread_id)
+                if len(owners):
+                    best = np.full(len(ids), -np.inf, dtype=np.float32)
+                    np.maximum.at(best, owners, sentence_matrix @ query_vec)
+                    if SENTENCES_AS == "max":
+                        sims = np.maximum(sims, best)
+                    else:
+                        rankings.append(best)
                 # a second ranking lets an answer lift the turn it answers
                 with_next = sims + NEXT_WEIGHT * np.concatenate([sims[1:], [0.0]]).astype(
                     np.float32
                 )
-                for ranking in (sims, with_next):
+                for ranking in (sims, with_next, *rankings):
                     ranking = ranking.copy()
                     ranking[~allowed] = -np.inf
                     top = np.argsort(-ranking)[:CANDIDATES]

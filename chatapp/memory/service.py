@@ -16,6 +16,7 @@ import numpy as np
 
 from chatapp.memory import facts
 from chatapp.memory.attributes import AttributeModel, model_for, says_stop
+from chatapp.memory.recall import diluted_sentences
 from chatapp.memory.slots import GateParams, SlotBank
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
@@ -35,6 +36,7 @@ class IngestReport:
     actions: dict[str, int] = field(default_factory=dict)
     judged_out: int = 0  # candidates the embedder read as passing talk, not lasting facts
     embedded_replies: int = 0
+    sentences: int = 0  # sentence vectors made (recall.diluted_sentences)
     replies_waiting: bool = False  # replies left for embed_replies (see ingest's reply_limit)
 
 
@@ -74,6 +76,8 @@ class MemoryService:
         self._key_notes(thread_id)
         while pending := self.tables.missing_embeddings(thread_id, limit=batch, user=True):
             self._ingest_users(thread_id, pending, now, report)
+        while pending := self.tables.missing_sentence_vectors(thread_id, limit=batch):
+            report.sentences += self._embed_sentences(pending)
         while reply_limit is None or report.embedded_replies < reply_limit:
             left = None if reply_limit is None else reply_limit - report.embedded_replies
             step = batch if left is None else min(batch, left)
@@ -95,6 +99,21 @@ class MemoryService:
             items = [(mid, v) for (mid, _t), v in zip(pending, vectors)]
             self.tables.put_embeddings(self.model_name, items)
         return len(pending)
+
+    def _embed_sentences(self, pending: list[tuple[int, str]]) -> int:
+        """The vectors of the user's sentences that their message's vector blurs (a passing
+        remark in a message about something else); a message with none is marked looked at.
+        The user's only: they state the facts asked about later, and the assistant's replies,
+        four fifths of the words, would cost as much again to embed."""
+        found = [(mid, diluted_sentences(text)) for mid, text in pending]
+        vectors = self.encode([s for _mid, sentences in found for s in sentences])
+        items = []
+        at = 0
+        for mid, sentences in found:
+            items.append((mid, vectors[at : at + len(sentences)]))
+            at += len(sentences)
+        self.tables.put_sentence_vectors(self.model_name, items)
+        return at
 
     def _ingest_users(
         self,
