@@ -49,9 +49,15 @@ def test_a_long_user_message_gets_sentence_vectors_and_a_short_one_none(
     long = store.add_message(t.id, Role.USER, TRIP)
     short = store.add_message(t.id, Role.USER, "Thanks, that helps a lot!")
     reply = store.add_message(t.id, Role.ASSISTANT, TRIP)  # the assistant's: never
-    report = MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
-    got = MemoryTables(store).sentence_vectors([long.id, short.id, reply.id])
-    assert report.sentences == len(diluted_sentences(TRIP)) == len(got[long.id]) >= 1
+    service = MemoryService(store, embedder.encode, embedder.name)
+    tables = MemoryTables(store)
+    first = service.ingest(t.id, reply_limit=0)  # the user's vectors and facts: at once
+    assert first.embedded == 2 and first.sentences == 0 and first.replies_waiting
+    assert tables.sentence_vectors([long.id, short.id]) == {}
+    assert service.embed_later(t.id, 32) == 3  # the reply, then the user's two messages
+    assert not service.ingest(t.id).replies_waiting
+    got = tables.sentence_vectors([long.id, short.id, reply.id])
+    assert len(got[long.id]) == len(diluted_sentences(TRIP)) >= 1
     remark = diluted_sentences(TRIP).index(REMARK)
     assert float(got[long.id][remark] @ embedder.encode_one(REMARK)) > 0.99
     assert got[short.id].shape == (0, VECTOR_DIM)  # looked at: needs none
@@ -84,7 +90,7 @@ def test_an_older_database_gets_the_table_and_its_messages_are_looked_at_once(
         assert tables.missing_sentence_vectors(1) == [(1, TRIP)]
         report = MemoryService(store, embedder.encode, embedder.name).ingest(1)
         assert report.embedded == 0  # its whole vector was kept
-        assert report.sentences == len(tables.sentence_vectors([1])[1]) >= 1
+        assert report.sentences == 1 and len(tables.sentence_vectors([1])[1]) >= 1
         assert tables.missing_sentence_vectors(1) == []
         assert MemoryService(store, embedder.encode, embedder.name).ingest(1).sentences == 0
     finally:
