@@ -1,7 +1,8 @@
 """Keeping a thread's memory up to date after each exchange (Qt-free; runs on a worker thread).
 
 New messages get their embedding; the user's new messages give candidate facts,
-which are written into the thread's memory slots through the gates.
+which are written into the thread's memory slots through the gates, and later the
+sentences their one vector blurs get vectors of their own (recall.diluted_sentences).
 """
 
 from __future__ import annotations

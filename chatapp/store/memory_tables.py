@@ -1,4 +1,5 @@
-"""Rows of the memory tables: embeddings, memory slots and summaries (Qt-free)."""
+"""Rows of the memory tables: embeddings, sentence vectors, memory slots and summaries
+(Qt-free)."""
 
 from __future__ import annotations
 
