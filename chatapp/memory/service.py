@@ -109,6 +109,8 @@ class MemoryService:
             vectors = self.encode([text for _id, text in pending])
             items = [(mid, v) for (mid, _t), v in zip(pending, vectors)]
             self.tables.put_embeddings(self.model_name, items)
+        if len(pending) == limit:
+            return len(pending), 0
         users = self.tables.missing_sentence_vectors(thread_id, limit=limit - len(pending))
         if users:
             self._embed_sentences(users)
@@ -117,8 +119,8 @@ class MemoryService:
     def _embed_sentences(self, pending: list[tuple[int, str]]) -> None:
         """The vectors of the user's sentences that their message's vector blurs (a passing
         remark in a message about something else); a message with none is marked looked at.
-        The user's only: they state the facts asked about later, and the assistant's replies,
-        four fifths of the words, would cost as much again to embed."""
+        The user's only: they state the facts asked about later, and the assistant's replies
+        hold four fifths of the words (their sentences would cost four times the user's)."""
         found = [(mid, diluted_sentences(text)) for mid, text in pending]
         vectors = self.encode([s for _mid, sentences in found for s in sentences])
         items = []
