@@ -10,7 +10,8 @@ change):
 - "as before": every message embedded by the ingest, in batches of 64 on torch's threads;
 - "users first, then replies": the app's way: the ingest embeds the user's messages and
   writes their facts (the thread is searchable by words at once), the assistant's replies
-  are embedded after, in steps (`ready` is the ingest alone, `total` includes them).
+  and the sentence vectors of the user's messages are made after, in steps (`ready` is the
+  ingest alone, `total` includes them).
 
 The attribute examples are embedded before timing (the app does that once per process).
 """
@@ -73,7 +74,7 @@ def _run(
             ready_cpu += time.process_time() - c0
             if deferred:
                 t0, c0 = time.perf_counter(), time.process_time()
-                while service.embed_replies(thread.id, 32):
+                while service.embed_later(thread.id, 32):
                     pass
                 rest_wall += time.perf_counter() - t0
                 rest_cpu += time.process_time() - c0

@@ -333,7 +333,7 @@ def main(argv: list[str]) -> int:
                 service.ingest(thread.id, reply_limit=0)
                 ready_s += time.perf_counter() - t0
                 ready_cpu_s += time.process_time() - c0
-                while service.embed_replies(thread.id, 32):
+                while service.embed_later(thread.id, 32):
                     pass
                 if reads_facts:  # the app reads each new user message after its exchange
                     facts_read += _read_facts(store, backend, service, thread.id, len(session))

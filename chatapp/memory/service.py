@@ -1,7 +1,8 @@
 """Keeping a thread's memory up to date after each exchange (Qt-free; runs on a worker thread).
 
 New messages get their embedding; the user's new messages give candidate facts,
-which are written into the thread's memory slots through the gates.
+which are written into the thread's memory slots through the gates, and later the
+sentences their one vector blurs get vectors of their own (recall.diluted_sentences).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from chatapp.memory import facts
 from chatapp.memory.attributes import AttributeModel, model_for, says_stop
+from chatapp.memory.recall import diluted_sentences
 from chatapp.memory.slots import GateParams, SlotBank
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
@@ -35,7 +37,9 @@ class IngestReport:
     actions: dict[str, int] = field(default_factory=dict)
     judged_out: int = 0  # candidates the embedder read as passing talk, not lasting facts
     embedded_replies: int = 0
-    replies_waiting: bool = False  # replies left for embed_replies (see ingest's reply_limit)
+    sentences: int = 0  # user messages looked at for sentence vectors (recall.diluted_sentences)
+    # replies, or user messages for sentence vectors, left for embed_later (ingest's reply_limit)
+    replies_waiting: bool = False
 
 
 class MemoryService:
@@ -68,33 +72,63 @@ class MemoryService:
 
         The user's messages go first. `reply_limit`: at most this many of the other messages
         (the assistant's replies, four fifths of the words in user-assistant histories) are
-        embedded now, None: all; embed_replies does the rest later. Until then search finds
-        those replies by their words and by the rank of the message they answer."""
+        embedded now, None: all; embed_later does the rest later. Until then search finds
+        those replies by their words and by the rank of the message they answer. The
+        sentence vectors of the user's messages (recall.diluted_sentences) come after the
+        replies, in the same allowance: a message's own vector serves while it is in the
+        recent window, where the context shows it whole anyway."""
         report = IngestReport()
         self._key_notes(thread_id)
         while pending := self.tables.missing_embeddings(thread_id, limit=batch, user=True):
             self._ingest_users(thread_id, pending, now, report)
-        while reply_limit is None or report.embedded_replies < reply_limit:
-            left = None if reply_limit is None else reply_limit - report.embedded_replies
-            step = batch if left is None else min(batch, left)
-            done = self.embed_replies(thread_id, step)
-            report.embedded += done
-            report.embedded_replies += done
-            if done < step:
+        while reply_limit is None or report.embedded_replies + report.sentences < reply_limit:
+            done = report.embedded_replies + report.sentences
+            step = batch if reply_limit is None else min(batch, reply_limit - done)
+            replies, sentences = self._embed_later(thread_id, step)
+            report.embedded += replies
+            report.embedded_replies += replies
+            report.sentences += sentences
+            if replies + sentences < step:
                 return report
-        waiting = self.tables.missing_embeddings(thread_id, limit=1, user=False)
-        report.replies_waiting = bool(waiting)
+        report.replies_waiting = bool(
+            self.tables.missing_embeddings(thread_id, limit=1, user=False)
+            or self.tables.missing_sentence_vectors(thread_id, limit=1)
+        )
         return report
 
-    def embed_replies(self, thread_id: int, limit: int) -> int:
-        """Embed up to `limit` of the thread's other messages still without a vector (oldest
-        first); returns how many (0: none was waiting)."""
+    def embed_later(self, thread_id: int, limit: int) -> int:
+        """What an ingest leaves for later, up to `limit` messages, oldest first: the other
+        messages still without a vector, then the user's messages still to be looked at for
+        sentence vectors; returns how many (0: nothing was waiting)."""
+        return sum(self._embed_later(thread_id, limit))
+
+    def _embed_later(self, thread_id: int, limit: int) -> tuple[int, int]:
+        """(replies embedded, user messages looked at for sentence vectors)."""
         pending = self.tables.missing_embeddings(thread_id, limit=limit, user=False)
         if pending:
             vectors = self.encode([text for _id, text in pending])
             items = [(mid, v) for (mid, _t), v in zip(pending, vectors)]
             self.tables.put_embeddings(self.model_name, items)
-        return len(pending)
+        if len(pending) == limit:
+            return len(pending), 0
+        users = self.tables.missing_sentence_vectors(thread_id, limit=limit - len(pending))
+        if users:
+            self._embed_sentences(users)
+        return len(pending), len(users)
+
+    def _embed_sentences(self, pending: list[tuple[int, str]]) -> None:
+        """The vectors of the user's sentences that their message's vector blurs (a passing
+        remark in a message about something else); a message with none is marked looked at.
+        The user's only: they state the facts asked about later, and the assistant's replies
+        hold four fifths of the words (their sentences would cost four times the user's)."""
+        found = [(mid, diluted_sentences(text)) for mid, text in pending]
+        vectors = self.encode([s for _mid, sentences in found for s in sentences])
+        items = []
+        at = 0
+        for mid, sentences in found:
+            items.append((mid, vectors[at : at + len(sentences)]))
+            at += len(sentences)
+        self.tables.put_sentence_vectors(self.model_name, items)
 
     def _ingest_users(
         self,

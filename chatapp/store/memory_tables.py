@@ -1,4 +1,5 @@
-"""Rows of the memory tables: embeddings, memory slots and summaries (Qt-free)."""
+"""Rows of the memory tables: embeddings, sentence vectors, memory slots and summaries
+(Qt-free)."""
 
 from __future__ import annotations
 
@@ -158,6 +159,76 @@ class MemoryTables:
             (thread_id, self._vector_bytes(), limit),
         )
         return [(r[0], r[1]) for r in rows]
+
+    # -- sentence vectors (memory.recall.diluted_sentences) --------------
+
+    def put_sentence_vectors(self, model: str, items: list[tuple[int, np.ndarray]]) -> None:
+        """Each message's sentence vectors (n x VECTOR_DIM; n = 0: it needs none)."""
+        with self.store._tx() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO sentence_vectors (message_id, model, vectors)"
+                " VALUES (?, ?, ?)",
+                [(mid, model, np.asarray(v, dtype=np.float32).tobytes()) for mid, v in items],
+            )
+
+    def missing_sentence_vectors(self, thread_id: int, limit: int = 256) -> list[tuple[int, str]]:
+        """The user's shown messages not yet looked at for sentence vectors, oldest first."""
+        rows = self.store._query(
+            "SELECT m.id, m.content FROM messages m"
+            " LEFT JOIN sentence_vectors s ON s.message_id = m.id"
+            " WHERE m.thread_id = ? AND m.active = 1 AND m.role = 'user'"
+            " AND s.message_id IS NULL"
+            " AND m.status IN ('complete', 'stopped') AND m.content != ''"
+            " ORDER BY m.depth LIMIT ?",
+            (thread_id, limit),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def sentence_vectors(self, message_ids: list[int]) -> dict[int, np.ndarray]:
+        """The sentence vectors of those of these messages that were looked at (an empty
+        matrix: none needed)."""
+        out: dict[int, np.ndarray] = {}
+        for start in range(0, len(message_ids), 500):
+            chunk = message_ids[start : start + 500]
+            for _id, mid, blob in self.store._query(
+                "SELECT id, message_id, vectors FROM sentence_vectors"
+                f" WHERE message_id IN ({','.join('?' * len(chunk))})",
+                tuple(chunk),
+            ):
+                out[mid] = self._matrix(blob)
+        return out
+
+    def sentence_vectors_after(
+        self, thread_id: int, after: int
+    ) -> tuple[dict[int, np.ndarray], int]:
+        """The sentence vectors of the thread's messages (every version) made after row
+        `after`, and the last row's id (a reader's mark for the next call)."""
+        out: dict[int, np.ndarray] = {}
+        last = after
+        for row_id, mid, blob in self.store._query(
+            "SELECT s.id, s.message_id, s.vectors FROM sentence_vectors s"
+            " JOIN messages m ON m.id = s.message_id WHERE m.thread_id = ? AND s.id > ?",
+            (thread_id, after),
+        ):
+            out[mid] = self._matrix(blob)
+            last = max(last, row_id)
+        return out, last
+
+    def sentence_state(self, thread_id: int) -> tuple[int, int]:
+        """(rows, last row id) of the sentence vectors of the thread's messages: a reader that
+        saw both saw every change (ids are never reused)."""
+        row = self.store._one(
+            "SELECT count(*), coalesce(max(s.id), 0) FROM sentence_vectors s"
+            " JOIN messages m ON m.id = s.message_id WHERE m.thread_id = ?",
+            (thread_id,),
+        )
+        return int(row[0]), int(row[1])
+
+    def _matrix(self, blob: bytes) -> np.ndarray:
+        """n x VECTOR_DIM; a damaged blob reads as none."""
+        size = self._vector_bytes()
+        rows = len(blob) // size if len(blob) % size == 0 else 0
+        return _vec(blob[: rows * size]).reshape(rows, VECTOR_DIM)
 
     # -- slots ----------------------------------------------------------
 

@@ -265,6 +265,29 @@ def m009_slot_history(conn: sqlite3.Connection) -> None:
     )
 
 
+def m010_sentence_vectors(conn: sqlite3.Connection) -> None:
+    """Vectors of the sentences of a user's message that its one vector blurs (a passing
+    remark inside a message about something else; see memory.recall.diluted_sentences).
+    One row per message the memory thread has looked at: an empty blob says it needs
+    none, so an older thread's messages are looked at once. Deleting a message deletes
+    its row (ON DELETE CASCADE); a changed text drops it, to be made again."""
+    conn.executescript(
+        """
+        -- id: in the order made, never reused, so a reader can take what is new since
+        CREATE TABLE IF NOT EXISTS sentence_vectors (
+            id         INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_id INTEGER NOT NULL UNIQUE REFERENCES messages(id) ON DELETE CASCADE,
+            model      TEXT    NOT NULL,
+            vectors    BLOB    NOT NULL          -- float32, n x 384, L2-normalised rows
+        );
+        CREATE TRIGGER IF NOT EXISTS sentence_vectors_on_update
+        AFTER UPDATE OF content ON messages BEGIN
+            DELETE FROM sentence_vectors WHERE message_id = new.id;
+        END;
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_memory,
@@ -275,6 +298,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m007_repair_imported_times,
     m008_drafts,
     m009_slot_history,
+    m010_sentence_vectors,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -15,8 +15,9 @@ from chatapp.workers.jobs import Job, Jobs
 
 log = logging.getLogger("chatapp.workers")
 
-# assistant replies embedded per step when a thread has many waiting (an imported history): the
-# user's messages and facts come first, and an exchange's ingest runs between two steps
+# assistant replies (then user messages for sentence vectors) embedded per step when a thread
+# has many waiting (an imported history, an older database): the user's messages and facts
+# come first, and an exchange's ingest runs between two steps
 CATCH_UP = 32
 
 
@@ -34,7 +35,7 @@ class MemoryWorker(QObject):
 
     def __init__(self, store: Store, holder: EmbedderHolder) -> None:
         super().__init__()
-        self._catch_up.connect(self._embed_replies, Qt.ConnectionType.QueuedConnection)
+        self._catch_up.connect(self._embed_later, Qt.ConnectionType.QueuedConnection)
         self._catching_up: set[int] = set()
         self._store = store
         self._holder = holder
@@ -84,10 +85,10 @@ class MemoryWorker(QObject):
             self._catch_up.emit(thread_id)
 
     @Slot(int)
-    def _embed_replies(self, thread_id: int) -> None:
+    def _embed_later(self, thread_id: int) -> None:
         """One step of a thread's catch-up, queued behind what the thread was asked meanwhile."""
         try:
-            done = self._service.embed_replies(thread_id, CATCH_UP) if self._service else 0
+            done = self._service.embed_later(thread_id, CATCH_UP) if self._service else 0
         except Exception:
             log.exception("memory update failed for thread %d", thread_id)
             done = 0

@@ -48,12 +48,12 @@ def test_replies_wait_and_then_get_the_vectors_of_an_ingest_at_once(store: Store
     hits = recall(store, thread_id, "gazpacho", None, 100, None)  # the words find a reply at once
     assert replies[1] in [h.message_id for h in hits[:2]]  # (with the message after it, lifted)
 
-    assert service.embed_replies(thread_id, 2) == 2
+    assert service.embed_later(thread_id, 2) == 2
     assert [mid for mid, _t in tables.missing_embeddings(thread_id)] == replies[2:]
     second = service.ingest(thread_id, reply_limit=2)
     assert (second.embedded, second.embedded_replies, second.replies_waiting) == (2, 2, True)
     assert service.ingest(thread_id).embedded == 1 and tables.missing_embeddings(thread_id) == []
-    assert service.embed_replies(thread_id, 2) == 0
+    assert service.embed_later(thread_id, 2) == 0
 
     at_once_id, at_once_users, at_once_replies = _thread(store)
     whole = service.ingest(at_once_id)
