@@ -49,9 +49,22 @@ def build() -> float:
         sys.exit('PyInstaller is not installed: .venv/bin/pip install -e ".[package]"')
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "PyInstaller", str(SPEC), "--noconfirm", "--clean",
-         "--distpath", str(DIST), "--workpath", str(WORK), "--log-level", "WARN"],
-        check=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            str(SPEC),
+            "--noconfirm",
+            "--clean",
+            "--distpath",
+            str(DIST),
+            "--workpath",
+            str(WORK),
+            "--log-level",
+            "WARN",
+        ],
+        check=True,
+        cwd=ROOT,
     )
     return time.perf_counter() - started
 
@@ -63,20 +76,31 @@ def tree_size(folder: Path) -> int:
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {
         str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in folder.rglob("*") if p.is_file() and not p.is_symlink()
+        for p in folder.rglob("*")
+        if p.is_file() and not p.is_symlink()
     }
 
 
-def run_app(args: list[str], data: Path, timeout: float) -> tuple[int, list[tuple[float, str]], str]:
+def run_app(
+    args: list[str], data: Path, timeout: float
+) -> tuple[int, list[tuple[float, str]], str]:
     """Start the frozen app; its stdout lines with the seconds since the start."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "CHATAPP_", "VIRTUAL_ENV"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTHON", "CHATAPP_", "VIRTUAL_ENV"))
+    }
     env["QT_QPA_PLATFORM"] = env.get("SMOKE_QPA", "offscreen")
     env["HOME"] = str(data / "home")  # nothing may depend on the builder's home
     (data / "home").mkdir(exist_ok=True)
     started = time.perf_counter()
     proc = subprocess.Popen(
         [str(executable()), "--data-dir", str(data / "chatapp"), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=data,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=data,
     )
     lines: list[tuple[float, str]] = []
     assert proc.stdout is not None
@@ -97,10 +121,14 @@ def smoke(message: str) -> dict[str, float | str]:
     before = snapshot(DIST)
     with tempfile.TemporaryDirectory(prefix="chatapp-smoke-") as tmp:
         data = Path(tmp)
-        rc, lines, err = run_app(["--print-startup", "--send", message, "--quit-after", "300000"], data, 360)
+        rc, lines, err = run_app(
+            ["--print-startup", "--send", message, "--quit-after", "300000"], data, 360
+        )
         shown = next((t for t, line in lines if line == "chatapp: window shown"), None)
         replies = [line for _t, line in lines if line.startswith("reply: ")]
-        indexed = [line for _t, line in lines if line.startswith("memory: ")]  # the embedding model works
+        indexed = [
+            line for _t, line in lines if line.startswith("memory: ")
+        ]  # the embedding model works
         if rc != 0 or shown is None or not replies or replies[0] == "reply: " or not indexed:
             print("\n".join(line for _t, line in lines), file=sys.stderr)
             print(err[-4000:], file=sys.stderr)
@@ -111,7 +139,11 @@ def smoke(message: str) -> dict[str, float | str]:
         # the frozen app started its own model process (multiprocessing.freeze_support in the
         # launcher): "chatapp: model loaded in process CHILD (app process PARENT)"
         child = [line for _t, line in lines if line.startswith("chatapp: model loaded in process ")]
-        pids = child[0].removeprefix("chatapp: model loaded in process ").split(" (app process ") if child else []
+        pids = (
+            child[0].removeprefix("chatapp: model loaded in process ").split(" (app process ")
+            if child
+            else []
+        )
         if len(pids) != 2 or pids[0] in ("None", pids[1].rstrip(")")):
             print("\n".join(line for _t, line in lines), file=sys.stderr)
             sys.exit(f"smoke test failed: the model did not run in its own process ({child})")
@@ -151,9 +183,7 @@ def pack_linux() -> Path:
         tar.add(bundle_dir(), arcname=f"{name}/chatapp")
         tar.add(linux / "install.sh", arcname=f"{name}/install.sh")
         tar.add(desktop / f"{APP_ID}.desktop", arcname=f"{name}/share/{APP_ID}.desktop")
-        tar.add(
-            desktop / f"{APP_ID}.metainfo.xml", arcname=f"{name}/share/{APP_ID}.metainfo.xml"
-        )
+        tar.add(desktop / f"{APP_ID}.metainfo.xml", arcname=f"{name}/share/{APP_ID}.metainfo.xml")
         for icon in sorted(icons.iterdir()):
             tar.add(icon, arcname=f"{name}/share/icons/{icon.name}")
     return out
@@ -163,14 +193,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-build", action="store_true", help="test and pack the last build")
     parser.add_argument("--no-pack", action="store_true", help="do not write the tarball")
-    parser.add_argument("--message", default="Say hello in five words.", help="what the smoke test sends")
+    parser.add_argument(
+        "--message", default="Say hello in five words.", help="what the smoke test sends"
+    )
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     args = parser.parse_args()
 
     figures: dict[str, float | str] = {}
     if not args.skip_build:
         figures["build_s"] = round(build(), 1)
-    figures["bundle_mb"] = round(tree_size(DIST / ("chatapp.app" if sys.platform == "darwin" else "chatapp")) / 2**20, 1)
+    figures["bundle_mb"] = round(
+        tree_size(DIST / ("chatapp.app" if sys.platform == "darwin" else "chatapp")) / 2**20, 1
+    )
     figures.update(smoke(args.message))
     if sys.platform.startswith("linux") and not args.no_pack:
         tarball = pack_linux()

@@ -27,7 +27,12 @@ from chatapp.engine.llama_backend import LlamaBackend
 def main(path: str) -> int:
     import llama_cpp
 
-    print("llama-cpp-python", llama_cpp.__version__, "| GPU offload supported:", device.gpu_offload_supported())
+    print(
+        "llama-cpp-python",
+        llama_cpp.__version__,
+        "| GPU offload supported:",
+        device.gpu_offload_supported(),
+    )
     failures = 0
     for label, spec in (
         ("auto", ModelSpec(path, n_ctx=2048, gpu="auto")),
@@ -41,24 +46,34 @@ def main(path: str) -> int:
         cancel = threading.Event()
         t0 = time.perf_counter()
         result = backend.generate(
-            [ChatMessage("user", "Tell me a story.")], GenerationSettings(max_tokens=64, seed=1), cancel, lambda _t: None
+            [ChatMessage("user", "Tell me a story.")],
+            GenerationSettings(max_tokens=64, seed=1),
+            cancel,
+            lambda _t: None,
         )
         seen: list[str] = []
+        stopper = threading.Event()
 
-        def stop_soon(piece: str) -> None:
+        def stop_soon(
+            piece: str, seen: list[str] = seen, stopper: threading.Event = stopper
+        ) -> None:
             seen.append(piece)
             if len(seen) == 3:
                 stopper.set()
 
-        stopper = threading.Event()
         stopped = backend.generate(
-            [ChatMessage("user", "Another story, please.")], GenerationSettings(max_tokens=200, seed=2), stopper, stop_soon
+            [ChatMessage("user", "Another story, please.")],
+            GenerationSettings(max_tokens=200, seed=2),
+            stopper,
+            stop_soon,
         )
         backend.unload()
         print(
-            f"{label:8} -> {info.device:45} on_gpu={info.on_gpu} fallback={info.fallback_reason!r} "
-            f"| {result.completion_tokens} tokens, {result.tokens_per_second:.0f} tok/s, "
-            f"{time.perf_counter() - t0:.2f}s | stop after {len(seen)} pieces: {stopped.finish_reason}"
+            f"{label:8} -> {info.device:45} on_gpu={info.on_gpu}"
+            f" fallback={info.fallback_reason!r}"
+            f" | {result.completion_tokens} tokens, {result.tokens_per_second:.0f} tok/s,"
+            f" {time.perf_counter() - t0:.2f}s"
+            f" | stop after {len(seen)} pieces: {stopped.finish_reason}"
         )
         if label in ("auto", "gpu") and device.gpu_offload_supported() and not info.on_gpu:
             failures += 1
@@ -72,7 +87,14 @@ def main(path: str) -> int:
             "i = LlamaBackend().load(ModelSpec(sys.argv[1], n_ctx=512, gpu='gpu')); "
             "print(i.device, '|', i.fallback_reason); sys.exit(1 if i.on_gpu else 0)"
         )
-        hidden = subprocess.run([sys.executable, "-c", code, path], env=env, capture_output=True, text=True, timeout=120)
+        hidden = subprocess.run(
+            [sys.executable, "-c", code, path],
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         print("no GPU visible ->", hidden.stdout.strip() or hidden.stderr[-500:])
         failures += hidden.returncode != 0
     print("RESULT:", "ok" if failures == 0 else f"{failures} unexpected")

@@ -44,7 +44,10 @@ def main() -> int:
     engine = EngineController(LlamaBackend)
     settings = QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat)
     window = MainWindow(
-        store, engine, ModelSpec(str(default_model_path())), settings,
+        store,
+        engine,
+        ModelSpec(str(default_model_path())),
+        settings,
         app_settings=AppSettings(theme=theme),
     )
     window.resize(1100, 720)
