@@ -165,17 +165,22 @@ class SlotBank:
         now: float,
         attribute: str | None = None,
         change_only: bool = False,
+        masked: np.ndarray | None = None,
     ) -> WriteResult:
         """Write candidate fact `text` (embedding `x`, about `owner`) stated at `now`.
         `attribute`: what it is about, when the caller knows (else read from `x` with the
         bank's attribute model, when it has one). `change_only`: the statement may only
         replace a value it says ended ("I gave up climbing" when climbing is a slot); it
-        takes no slot of its own and refreshes none (the judge read it as passing talk)."""
+        takes no slot of its own and refreshes none (the judge read it as passing talk).
+        `masked`: the embedding of `text` with its names masked, read beside `x` for what
+        it is about (AttributeModel.read); the key is `x`."""
         import torch
 
         p = self.params
         xt = _unit(torch.from_numpy(np.asarray(x, dtype=np.float32)))
-        profile = self.attributes.profile(xt.numpy()) if self.attributes is not None else None
+        profile = (
+            self.attributes.profile(xt.numpy(), masked) if self.attributes is not None else None
+        )
         if attribute is None and profile is not None:
             attribute = self.attributes.attribute_of(profile)  # type: ignore[union-attr]
         same = [i for i, s in enumerate(self.slots) if s.owner == owner]
