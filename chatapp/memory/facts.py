@@ -109,6 +109,13 @@ _NOT_SPECIFIC = _STOP_NAMES | {
 }
 
 
+# a sentence's first word that is no one's name: a determiner ("These days it's all rowing"),
+# or a noun a preposition follows ("Rent in Lyon keeps going up"): a person who is the subject
+# is followed by what they do, not by "in"
+_DETERMINERS = {"A", "An", "Some", "All", "Every", "Each", "Both", "Another", "Any", "Most", "Many"}
+_THEN_PREPOSITION = re.compile(r"\s+(?:in|at|on|of|for|near|around|about)\b")
+
+
 @dataclass(frozen=True)
 class Candidate:
     text: str
@@ -255,7 +262,12 @@ def owner_of(sentence: str) -> str:
     if re.search(r"\b[A-Z][a-z]+ and (?:I|me)\b", sentence):
         return "user"  # "Noor and I have been a couple": about the user too
     name = _NAME_SUBJECT.match(sentence)
-    if name and name.group(1) not in _STOP_NAMES and not _NOT_A_NAME.search(name.group(1)):
+    if (
+        name
+        and name.group(1) not in _NOT_SPECIFIC | _DETERMINERS
+        and not _NOT_A_NAME.search(name.group(1))
+        and not _THEN_PREPOSITION.match(sentence, name.end())
+    ):
         return name.group(1).lower()
     return "user"
 
