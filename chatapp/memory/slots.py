@@ -203,6 +203,10 @@ class SlotBank:
                 reset[i], about[i] = self._reset(
                     slot_i, profile, float(topic[i]), change or named, float(r[i]), named
                 )
+            if not change and _of_the_past([self.slots[i] for i in same], text):
+                # "I found a great bakery in Ghent" after the move from Ghent: a mention of an
+                # earlier value, not a move back (one going back says so: "moved back")
+                return WriteResult("dropped", None)
             order = [i for i in torch.argsort(attention, descending=True).tolist() if i in mine]
             refresh = next((i for i in order if update[i] >= 0.5), None)
             if change_only:
@@ -466,12 +470,28 @@ def names_another(old: str, new: str) -> bool:
     return bool(before & after) and bool(after - before)
 
 
+def _of_the_past(slots: list[SlotRow], text: str) -> bool:
+    """Whether `text` names only values the slots held before and none holds now."""
+    names = _names(text)
+    if not names:
+        return False
+    now = set().union(*(_names(s.text) for s in slots))
+    before = set().union(*(_names(h.text) for s in slots for h in s.history))
+    return names <= before and not names & now
+
+
+# days and months date a statement; they are no value of it ("The Ravens play on Sunday")
+_DATE_WORDS = """monday tuesday wednesday thursday friday saturday sunday january february march
+    april may june july august september october november december"""
+_DATES = set(_DATE_WORDS.split())
+
+
 def _names(text: str) -> set[str]:
     """Capitalised words past a sentence's first word, and numbers: the names of things."""
     return {
         w.lower()
         for n, w in enumerate(re.findall(r"[\w'-]+", text))
-        if (n and w[:1].isupper() and w.lower() not in _FRAME) or w.isdigit()
+        if (n and w[:1].isupper() and w.lower() not in _FRAME | _DATES) or w.isdigit()
     }
 
 
