@@ -116,6 +116,17 @@ ATTRIBUTES: tuple[Attribute, ...] = (
             "I've changed careers, I'm a dental nurse now.",
             "They promoted me, I'm the office manager from this week.",
             "I quit the bank to become a firefighter.",
+            "I'm a software developer now.",
+            "I'm a cashier at the supermarket.",
+            "I work as an interpreter for the courts.",
+            "I'm an IT consultant, mostly for banks.",
+            "Being a solicitor takes all my time.",
+            "I'm a postman, I start at five.",
+            "I'm a dentist.",
+            "I'm a care worker these days.",
+            "I'm an English teacher at a language school.",
+            "I'm a lab technician at the university.",
+            "I'm a hairdresser now.",
         ),
     ),
     Attribute(
@@ -324,8 +335,9 @@ ATTRIBUTES: tuple[Attribute, ...] = (
             "I cheer on the Packers every Sunday.",
             "I'm done with Chelsea, I follow Brentford nowadays.",
             "Since last season I've been cheering for Napoli.",
-            "My loyalty has moved to the Bulls.",
+            "My loyalty lies with the Bulls now.",
             "After years of supporting Leeds, I've become an Everton fan.",
+            "I renewed my season ticket at Anfield.",
         ),
     ),
     Attribute(
@@ -723,14 +735,21 @@ def _combine(
     its likeness to that attribute and the judge's belief are the larger of the two (the
     names only weakened them); where they lean apart, the sentence as written (a city read
     as a person's name makes "We moved to Ghent" lean to a partner). The likeness to the
-    other attributes stays as written: any masked name is a little like a partner, and
-    "We welcomed a cat called Alex" came near enough to one to replace the partner's slot."""
+    other attributes is then the smaller of the two, what the sentence says of them with or
+    without its names: any masked name is a little like a partner ("We welcomed a cat called
+    Alex" came near enough to one to replace the partner's slot), and a name that is also a
+    place makes a team like a home ("I'm cheering for the Tigers of Elm Park now" replaced
+    "We've made the move to Porto")."""
     c = np.argmax(best[:, :-1], axis=1)
     agree = c == np.argmax(masked[:, :-1], axis=1)
     rows = np.arange(len(best))
-    best = best.copy()
-    best[rows, c] = np.where(agree, np.maximum(best[rows, c], masked[rows, c]), best[rows, c])
-    return best, np.where(agree, np.maximum(facts, masked_facts), facts)
+    top = np.maximum(best[rows, c], masked[rows, c])
+    both = np.minimum(best, masked)
+    both[rows, c] = top
+    both[:, -1] = best[:, -1]  # the likeness to passing talk: as written
+    return np.where(agree[:, None], both, best), np.where(
+        agree, np.maximum(facts, masked_facts), facts
+    )
 
 
 def _fit_judge(
