@@ -6,7 +6,9 @@ that state something lasting — who, where, work, likes, plans, dates — and a
 not questions. Each candidate keeps the id of its source message. One statement about
 several attributes is one candidate per attribute ("I live in Lyon and work as a baker"),
 so that a later change of one replaces that one alone; a change that names no value ("we
-moved last week") is none.
+moved last week") is none. A capitalised first word is someone's name only when it is no
+determiner and no preposition follows it: "These days it's all rowing" and "Rent in Lyon
+keeps going up" are the user's, not facts about "these" and "rent" in slots of their own.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Keeping a thread's memory up to date after each exchange (Qt-free; runs on a worker thread).
 
 New messages get their embedding; the user's new messages give candidate facts,
-which are written into the thread's memory slots through the gates.
+which are written into the thread's memory slots through the gates. A candidate with names
+is embedded a second time with them masked (chatapp.memory.attributes.mask_names): what it
+is about is read from both, its key is the sentence as written.
 """
 
 from __future__ import annotations

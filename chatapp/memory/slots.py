@@ -31,7 +31,11 @@ chatapp.memory.attributes), and s_a(x) is x's best similarity to attribute a's e
     refresh key update  h ← normalise(z·h + (1 − z)·x)
 
 Alike in wording is not the same value: "I live in Berlin" and "I live in Lisbon" score
-above θ_dup, so a refresh also needs the same words. A value whose messages were edited
+above θ_dup, so a refresh also needs the same words (days and months are no values: "The
+Ravens play on Sunday" is still the Ravens). A statement without change words that names
+only values the owner's slots held before ("I found a great bakery in Ghent", after the
+move from Ghent) is a mention of the past, not a move back, and is dropped: it replaced the
+new home (bench updates, seed 11 test). A value whose messages were edited
 away is a corrected mistake, not a change: it leaves no history (MemoryService).
 
 Without the attribute or c, every fact on a subject overwrote the last ("I am vegetarian"
