@@ -543,8 +543,6 @@ PASSING = (
     "My exam is on Friday, wish me luck.",
     "Rents around here keep climbing.",
     "I keep seeing adverts for cruises.",
-    "My feed is full of ads for things I don't need.",
-    "I got a catalogue for sofas I could never afford.",
     "I'm trying to sleep a bit more.",
     "My tomatoes are finally ripening.",
     "The new café in town is lovely.",
