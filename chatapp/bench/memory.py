@@ -71,8 +71,20 @@ def asked_at(qa: dict[str, Any], after: float) -> float:
         return after
 
 
+ROLE_SPEAKERS = {"user", "assistant"}
+
+
 def turn_text(turn: dict[str, Any]) -> str:
-    text = f"{turn['speaker']}: {turn.get('text', '')}"
+    """A turn as the app would store it. A conversation between named people (LoCoMo) keeps
+    who speaks in the text, as a group chat pasted into the app would; a user–assistant
+    history (LongMemEval: the speakers are "user" and "assistant") does not, since the app
+    stores a message without its role and the builder adds "User:"/"Assistant:" itself
+    (with the prefix every recalled line read "User: user: …", and each message's vector
+    and fact reading saw a word the app never stores)."""
+    if str(turn.get("speaker", "")).lower() in ROLE_SPEAKERS:
+        text = str(turn.get("text", ""))
+    else:
+        text = f"{turn['speaker']}: {turn.get('text', '')}"
     if turn.get("blip_caption"):
         text += f" [shares a photo: {turn['blip_caption']}]"
     return text

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from chatapp.bench.memory import is_user, merge_samples, normalise_evidence, scaled, sessions
+from chatapp.bench.memory import (
+    is_user,
+    merge_samples,
+    normalise_evidence,
+    scaled,
+    sessions,
+    turn_text,
+)
 
 
 def sample(
@@ -68,3 +75,13 @@ def test_scale_groups_samples_in_file_order() -> None:
     groups = scaled(data, 2)
     assert [len(g["qa"]) for g in groups] == [2, 2, 1]
     assert [q["from_sample"] for g in groups for q in g["qa"]] == ["0", "1", "2", "3", "4"]
+
+
+def test_a_turn_is_stored_as_the_app_stores_it() -> None:
+    # named people keep who speaks in the text (a pasted group chat); a user–assistant
+    # history does not: the app stores a message without its role
+    assert turn_text({"speaker": "Ann", "text": "I moved."}) == "Ann: I moved."
+    assert turn_text({"speaker": "user", "text": "I moved."}) == "I moved."
+    assert turn_text({"speaker": "assistant", "text": "Congrats!"}) == "Congrats!"
+    shared = {"speaker": "Ann", "text": "Look", "blip_caption": "a dog"}
+    assert turn_text(shared) == "Ann: Look [shares a photo: a dog]"
