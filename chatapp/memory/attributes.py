@@ -15,6 +15,25 @@ that they are not fitted to it. Adding an attribute is adding a row.
 `single` attributes hold one value at a time (one home, one job, one partner, one diet):
 a second statement replaces the first. The others hold several (hobbies, pets, family,
 allergies): a statement replaces an old one only when it says something changed.
+
+Names the examples cannot know weaken what a sentence says: "I'm with Saskia now" is 0.33
+like a partner, below MIN_SIMILARITY; with its names masked as one common name ("I'm with
+Alex now") 0.46. A sentence is also read masked (`mask_names`, `_combine`); where both
+readings lean to one attribute, its likeness and the judge's belief are the larger of the
+two, the other attributes' the smaller. Of the knowledge-update benchmark's statements
+(its wordings × its values), partner statements read as a partner went from 76 to 116 of
+120 (train wordings) and 78 to 98 of 108 (test wordings), pets kept 79 to 92 of 99 (test);
+`bench updates --gates`, current value held (train/test): seed 7 95.7/93.8 → 97.9/95.8,
+seed 11 94.3/90.9 → 96.2/98.2, seed 23 93.9/94.2 → 95.9/96.2 (with the examples below).
+Raising every attribute to the larger reading was tried and not kept: a masked name is a
+little like a partner, and "We welcomed a cat called Mochi" replaced the partner's slot.
+
+Jobs said as "I'm a …" read by their topic ("I'm a translator" as a language, "I'm a
+pharmacist" as health, "From Monday I'm a data analyst" as study): eleven work examples of
+that form, of jobs near those topics, took the benchmark's job statements read as work
+from 97 to 103 of 112 (train) and 118 to 128 of 154 (test); jobs outside it gain less
+("I'm a dietitian" still reads as diet, "I'm a French tutor" as study, and "I teach maths at
+a secondary school now" is still study and work alike, 0.66 each).
 """
 
 from __future__ import annotations
@@ -116,6 +135,17 @@ ATTRIBUTES: tuple[Attribute, ...] = (
             "I've changed careers, I'm a dental nurse now.",
             "They promoted me, I'm the office manager from this week.",
             "I quit the bank to become a firefighter.",
+            "I'm a software developer now.",
+            "I'm a cashier at the supermarket.",
+            "I work as an interpreter for the courts.",
+            "I'm an IT consultant, mostly for banks.",
+            "Being a solicitor takes all my time.",
+            "I'm a postman, I start at five.",
+            "I'm a dentist.",
+            "I'm a care worker these days.",
+            "I'm an English teacher at a language school.",
+            "I'm a lab technician at the university.",
+            "I'm a hairdresser now.",
         ),
     ),
     Attribute(
@@ -324,8 +354,9 @@ ATTRIBUTES: tuple[Attribute, ...] = (
             "I cheer on the Packers every Sunday.",
             "I'm done with Chelsea, I follow Brentford nowadays.",
             "Since last season I've been cheering for Napoli.",
-            "My loyalty has moved to the Bulls.",
+            "My loyalty lies with the Bulls now.",
             "After years of supporting Leeds, I've become an Everton fan.",
+            "I renewed my season ticket at Anfield.",
         ),
     ),
     Attribute(
@@ -640,18 +671,23 @@ class AttributeModel:
         best[:, :-1] = best[:, :-1].max(axis=1, keepdims=True) + TEMPERATURE * log_odds
         return best
 
-    def read(self, vectors: np.ndarray) -> list[Reading]:
+    def read(self, vectors: np.ndarray, masked: np.ndarray | None = None) -> list[Reading]:
         """The attribute of each (normalised) sentence vector; None when the sentence is
-        most like passing talk or like nothing at all."""
+        most like passing talk or like nothing at all. `masked`: the vectors of the same
+        sentences with their names masked (`mask_names`), read as `combine` says."""
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.size == 0:
             return []
-        best = self._best(vectors.reshape(len(vectors), -1))
+        vectors = vectors.reshape(len(vectors), -1)
+        best = self._best(vectors)
+        facts = self.fact_probability(vectors)
+        if masked is not None:
+            masked = np.asarray(masked, dtype=np.float32).reshape(len(vectors), -1)
+            best, facts = _combine(best, facts, self._best(masked), self.fact_probability(masked))
         logits = best / TEMPERATURE
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
         out = []
-        facts = self.fact_probability(vectors)
         for row, p, fact in zip(best, probs, facts):
             c = int(np.argmax(row[:-1]))
             known = row[c] >= MIN_SIMILARITY
@@ -667,10 +703,15 @@ class AttributeModel:
             )
         return out
 
-    def profile(self, vector: np.ndarray) -> np.ndarray:
+    def profile(self, vector: np.ndarray, masked: np.ndarray | None = None) -> np.ndarray:
         """One vector's best similarity to each attribute's examples (in ATTRIBUTES order),
-        the last entry to the passing talk."""
-        return self._best(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
+        the last entry to the passing talk; with `masked` (its sentence with names masked),
+        the two read together as `read` does."""
+        best = self._best(np.asarray(vector, dtype=np.float32).reshape(1, -1))
+        if masked is not None:
+            other = self._best(np.asarray(masked, dtype=np.float32).reshape(1, -1))
+            best = _combine(best, np.zeros(1), other, np.zeros(1))[0]
+        return best[0]
 
     def attribute_of(self, profile: np.ndarray) -> str | None:
         """The known attribute a statement is most like, or None (an attribute the examples
@@ -684,6 +725,50 @@ class AttributeModel:
 
 
 _INDEX = {a.name: i for i, a in enumerate(ATTRIBUTES)}
+
+# A name stands for someone or something the examples cannot know: "I'm with Saskia now" is
+# 0.33 like a partner, "I'm with Alex now" 0.46. Alex is a common first name that is no
+# example's, so it stands for a person without echoing one of them.
+MASK = "Alex"
+_NAME = re.compile(r"(?<![\w'-])[A-Z][\w'-]*(?:\s+(?:of\s+|de\s+|van\s+)?[A-Z][\w'-]*)*")
+_NO_NAME = {"I", "I'm", "I've", "I'd", "I'll"}
+
+
+def mask_names(text: str) -> str:
+    """The sentence with its names (capitalised words past its first word) as one common
+    name: what it says about someone, without who."""
+
+    def one(found: re.Match[str]) -> str:
+        first, _, rest = found.group().partition(" ")
+        if found.start() and first not in _NO_NAME:
+            return MASK
+        return f"{first} {MASK}" if rest.strip() else first
+
+    return _NAME.sub(one, text)
+
+
+def _combine(
+    best: np.ndarray, facts: np.ndarray, masked: np.ndarray, masked_facts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A sentence read with and without its names: where both lean to the same attribute,
+    its likeness to that attribute and the judge's belief are the larger of the two (the
+    names only weakened them); where they lean apart, the sentence as written (a city read
+    as a person's name makes "We moved to Ghent" lean to a partner). The likeness to the
+    other attributes is then the smaller of the two, what the sentence says of them with or
+    without its names: any masked name is a little like a partner ("We welcomed a cat called
+    Alex" came near enough to one to replace the partner's slot), and a name that is also a
+    place makes a team like a home ("I'm cheering for the Tigers of Elm Park now" replaced
+    "We've made the move to Porto")."""
+    c = np.argmax(best[:, :-1], axis=1)
+    agree = c == np.argmax(masked[:, :-1], axis=1)
+    rows = np.arange(len(best))
+    top = np.maximum(best[rows, c], masked[rows, c])
+    both = np.minimum(best, masked)
+    both[rows, c] = top
+    both[:, -1] = best[:, -1]  # the likeness to passing talk: as written
+    return np.where(agree[:, None], both, best), np.where(
+        agree, np.maximum(facts, masked_facts), facts
+    )
 
 
 def _fit_judge(

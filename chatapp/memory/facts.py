@@ -6,7 +6,9 @@ that state something lasting — who, where, work, likes, plans, dates — and a
 not questions. Each candidate keeps the id of its source message. One statement about
 several attributes is one candidate per attribute ("I live in Lyon and work as a baker"),
 so that a later change of one replaces that one alone; a change that names no value ("we
-moved last week") is none.
+moved last week") is none. A capitalised first word is someone's name only when it is no
+determiner and no preposition follows it: "These days it's all rowing" and "Rent in Lyon
+keeps going up" are the user's, not facts about "these" and "rent" in slots of their own.
 """
 
 from __future__ import annotations
@@ -107,6 +109,13 @@ _NOT_SPECIFIC = _STOP_NAMES | {
     "Then",
     "Now",
 }
+
+
+# a sentence's first word that is no one's name: a determiner ("These days it's all rowing"),
+# or a noun a preposition follows ("Rent in Lyon keeps going up"): a person who is the subject
+# is followed by what they do, not by "in"
+_DETERMINERS = {"A", "An", "Some", "All", "Every", "Each", "Both", "Another", "Any", "Most", "Many"}
+_THEN_PREPOSITION = re.compile(r"\s+(?:in|at|on|of|for|near|around|about)\b")
 
 
 @dataclass(frozen=True)
@@ -255,7 +264,12 @@ def owner_of(sentence: str) -> str:
     if re.search(r"\b[A-Z][a-z]+ and (?:I|me)\b", sentence):
         return "user"  # "Noor and I have been a couple": about the user too
     name = _NAME_SUBJECT.match(sentence)
-    if name and name.group(1) not in _STOP_NAMES and not _NOT_A_NAME.search(name.group(1)):
+    if (
+        name
+        and name.group(1) not in _NOT_SPECIFIC | _DETERMINERS
+        and not _NOT_A_NAME.search(name.group(1))
+        and not _THEN_PREPOSITION.match(sentence, name.end())
+    ):
         return name.group(1).lower()
     return "user"
 

@@ -2,7 +2,10 @@
 
 New messages get their embedding; the user's new messages give candidate facts,
 which are written into the thread's memory slots through the gates, and later the
-sentences their one vector blurs get vectors of their own (recall.diluted_sentences).
+sentences their one vector blurs get vectors of their own (recall.diluted_sentences). A
+candidate with names is embedded a second time with them masked
+(chatapp.memory.attributes.mask_names): what it is about is read from both, its key is the
+sentence as written.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chatapp.memory import facts
-from chatapp.memory.attributes import AttributeModel, model_for, says_stop
+from chatapp.memory.attributes import AttributeModel, mask_names, model_for, says_stop
 from chatapp.memory.recall import diluted_sentences
 from chatapp.memory.slots import GateParams, SlotBank
 from chatapp.store import Store
@@ -174,7 +177,8 @@ class MemoryService:
         person (not passing talk), at most MAX_PER_MESSAGE per message, the likeliest first.
         The facts a model listed are kept as they are."""
         keys = self.encode([c.text for c in found])
-        readings = self.attributes.read(keys)
+        masked = self._masked(found, keys)
+        readings = self.attributes.read(keys, masked)
         # who one's partner is belongs to oneself ("My girlfriend Aisha…" and "I'm seeing
         # Jess now" are one slot), though the sentence is about the partner
         # ("My boyfriend these days is Tariq" reads as no attribute at all: names weaken the
@@ -185,7 +189,7 @@ class MemoryService:
             else c
             for c, r in zip(found, readings)
         ]
-        items = list(zip(found, keys, (r.attribute for r in readings)))
+        items = list(zip(found, keys, masked, (r.attribute for r in readings)))
         change_only: set[int] = set()
         if judge:
             best: dict[int, list[tuple[float, int]]] = {}
@@ -216,10 +220,21 @@ class MemoryService:
                 shared = dataclasses.replace(self.gates, capacity=self.gates.global_capacity)
                 self._write_bank(None, about_user, when, IngestReport(), shared)
 
+    def _masked(self, found: list[facts.Candidate], keys: np.ndarray) -> np.ndarray:
+        """The candidates' vectors with their names masked (`mask_names`): a name the
+        examples cannot know weakens what the sentence says ("Met someone: Tariq" is 0.37
+        like a partner, 0.46 with the name masked). A sentence without names keeps its key."""
+        texts = [mask_names(c.text) for c in found]
+        todo = [n for n, (c, t) in enumerate(zip(found, texts)) if t != c.text]
+        out = np.array(keys, dtype=np.float32, copy=True)
+        if todo:
+            out[todo] = self.encode([texts[n] for n in todo])
+        return out
+
     def _write_bank(
         self,
         thread_id: int | None,
-        items: list[tuple[facts.Candidate, np.ndarray, str | None, bool]],
+        items: list[tuple[facts.Candidate, np.ndarray, np.ndarray, str | None, bool]],
         when: Callable[[facts.Candidate], float],
         report: IngestReport,
         gates: GateParams,
@@ -227,9 +242,16 @@ class MemoryService:
         """Candidates into one bank: the thread's, or (None) the global one about the user."""
         bank = SlotBank(self.tables.slots(thread_id), gates, self.attributes)
         before = {s.id for s in bank.slots if s.id is not None}
-        for cand, key, attribute, change_only in items:
+        for cand, key, masked, attribute, change_only in items:
             result = bank.write(
-                cand.text, cand.owner, key, [cand.source_id], when(cand), attribute, change_only
+                cand.text,
+                cand.owner,
+                key,
+                [cand.source_id],
+                when(cand),
+                attribute,
+                change_only,
+                masked=masked,
             )
             report.actions[result.action] = report.actions.get(result.action, 0) + 1
             if result.evicted is not None and result.evicted.id is not None:

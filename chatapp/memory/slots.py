@@ -31,7 +31,11 @@ chatapp.memory.attributes), and s_a(x) is x's best similarity to attribute a's e
     refresh key update  h ← normalise(z·h + (1 − z)·x)
 
 Alike in wording is not the same value: "I live in Berlin" and "I live in Lisbon" score
-above θ_dup, so a refresh also needs the same words. A value whose messages were edited
+above θ_dup, so a refresh also needs the same words (days and months are no values: "The
+Ravens play on Sunday" is still the Ravens). A statement without change words that names
+only values the owner's slots held before ("I found a great bakery in Ghent", after the
+move from Ghent) is a mention of the past, not a move back, and is dropped: it replaced the
+new home (bench updates, seed 11 test). A value whose messages were edited
 away is a corrected mistake, not a change: it leaves no history (MemoryService).
 
 Without the attribute or c, every fact on a subject overwrote the last ("I am vegetarian"
@@ -165,17 +169,22 @@ class SlotBank:
         now: float,
         attribute: str | None = None,
         change_only: bool = False,
+        masked: np.ndarray | None = None,
     ) -> WriteResult:
         """Write candidate fact `text` (embedding `x`, about `owner`) stated at `now`.
         `attribute`: what it is about, when the caller knows (else read from `x` with the
         bank's attribute model, when it has one). `change_only`: the statement may only
         replace a value it says ended ("I gave up climbing" when climbing is a slot); it
-        takes no slot of its own and refreshes none (the judge read it as passing talk)."""
+        takes no slot of its own and refreshes none (the judge read it as passing talk).
+        `masked`: the embedding of `text` with its names masked, read beside `x` for what
+        it is about (AttributeModel.read); the key is `x`."""
         import torch
 
         p = self.params
         xt = _unit(torch.from_numpy(np.asarray(x, dtype=np.float32)))
-        profile = self.attributes.profile(xt.numpy()) if self.attributes is not None else None
+        profile = (
+            self.attributes.profile(xt.numpy(), masked) if self.attributes is not None else None
+        )
         if attribute is None and profile is not None:
             attribute = self.attributes.attribute_of(profile)  # type: ignore[union-attr]
         same = [i for i, s in enumerate(self.slots) if s.owner == owner]
@@ -198,6 +207,10 @@ class SlotBank:
                 reset[i], about[i] = self._reset(
                     slot_i, profile, float(topic[i]), change or named, float(r[i]), named
                 )
+            if not change and _of_the_past([self.slots[i] for i in same], text):
+                # "I found a great bakery in Ghent" after the move from Ghent: a mention of an
+                # earlier value, not a move back (one going back says so: "moved back")
+                return WriteResult("dropped", None)
             order = [i for i in torch.argsort(attention, descending=True).tolist() if i in mine]
             refresh = next((i for i in order if update[i] >= 0.5), None)
             if change_only:
@@ -461,12 +474,28 @@ def names_another(old: str, new: str) -> bool:
     return bool(before & after) and bool(after - before)
 
 
+def _of_the_past(slots: list[SlotRow], text: str) -> bool:
+    """Whether `text` names only values the slots held before and none holds now."""
+    names = _names(text)
+    if not names:
+        return False
+    now = set().union(*(_names(s.text) for s in slots))
+    before = set().union(*(_names(h.text) for s in slots for h in s.history))
+    return names <= before and not names & now
+
+
+# days and months date a statement; they are no value of it ("The Ravens play on Sunday")
+_DATE_WORDS = """monday tuesday wednesday thursday friday saturday sunday january february march
+    april may june july august september october november december"""
+_DATES = set(_DATE_WORDS.split())
+
+
 def _names(text: str) -> set[str]:
     """Capitalised words past a sentence's first word, and numbers: the names of things."""
     return {
         w.lower()
         for n, w in enumerate(re.findall(r"[\w'-]+", text))
-        if (n and w[:1].isupper() and w.lower() not in _FRAME) or w.isdigit()
+        if (n and w[:1].isupper() and w.lower() not in _FRAME | _DATES) or w.isdigit()
     }
 
 
