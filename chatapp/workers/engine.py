@@ -120,8 +120,9 @@ class EngineWorker(QObject):
         started(ReplyStarted): the context was built and generation begins
         text(int, str): request id and a batch of new text
         finished(int, ReplyResult), failed(int, str)
-        load_crashed(str, str): the model process died loading this file (path, reason),
-            right after load_failed with the message
+        load_crashed(str, str, str): the model process died loading this file (the
+            message, path, reason); EngineController re-emits it as load_failed(message)
+            then load_crashed(path, reason), both within one event on the GUI thread
         restarting(str): the model process died (replying, or idle: see revive); the named
             model is being loaded again
         reading(int, int, int): request id, prompt tokens read so far and in all, after each
@@ -137,7 +138,7 @@ class EngineWorker(QObject):
     finished = Signal(int, object)
     failed = Signal(int, str)
     summarized = Signal(int, int)  # thread id, summaries and facts made
-    load_crashed = Signal(str, str)
+    load_crashed = Signal(str, str, str)
     restarting = Signal(str)
     reading = Signal(int, int, int)
     watched = Signal()  # a look at the model process (revive) is done
@@ -190,8 +191,11 @@ class EngineWorker(QObject):
             log.info("loading %s abandoned: the app is quitting", spec.name)
             return
         except ModelProcessCrashed as exc:
-            self.load_failed.emit(str(exc))
-            self.load_crashed.emit(exc.path, exc.reason)
+            # one signal, not load_failed then load_crashed: two crossing to the GUI thread
+            # could be handled with other events between them (a listener that acts on
+            # "load failed and nothing else is loading" would act before the built-in
+            # model's load was asked for)
+            self.load_crashed.emit(str(exc), exc.path, exc.reason)
             self._restore_previous()
             return
         except Exception as exc:  # llama.cpp raises many kinds; none may kill the thread
@@ -566,12 +570,12 @@ class EngineController(QObject):
             "started",
             "text",
             "summarized",
-            "load_crashed",
             "restarting",
             "reading",
         ):
             getattr(self._worker, name).connect(getattr(self, name))
         self._worker.watched.connect(self._revived)
+        self._worker.load_crashed.connect(self._on_load_crashed)
         # the request is over before anyone hears of it, so a listener may start the next
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
@@ -594,6 +598,14 @@ class EngineController(QObject):
     @Slot()
     def _revived(self) -> None:
         self._reviving = False
+
+    @Slot(str, str, str)
+    def _on_load_crashed(self, message: str, path: str, reason: str) -> None:
+        """The load failed (message) and then, within the same event, that it crashed the
+        model process (listeners load the built-in model): a listener of load_failed that
+        looks a turn of the event loop later sees the next load asked for."""
+        self.load_failed.emit(message)
+        self.load_crashed.emit(path, reason)
 
     @property
     def model_pid(self) -> int | None:

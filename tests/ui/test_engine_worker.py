@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from PySide6.QtCore import QTimer
 
 from chatapp.domain import ChatMessage, GenerationSettings
 from chatapp.engine.backend import ModelSpec
@@ -201,9 +202,19 @@ def test_a_file_that_crashes_the_loader_is_named_and_the_previous_model_returns(
         with qtbot.waitSignal(engine.loaded, timeout=60000):
             engine.load(ModelSpec(str(default_model), n_ctx=1024, gpu="cpu"))
         failures: list[str] = []
+        crashes: list[str] = []
+        # a listener of load_failed that looks a turn of the event loop later already knows
+        # of the crash (app.send_once waits for the built-in model so): both come in one event
+        known_a_turn_later: list[bool] = []
         engine.load_failed.connect(failures.append)
+        engine.load_failed.connect(
+            lambda _m: QTimer.singleShot(0, lambda: known_a_turn_later.append(bool(crashes)))
+        )
+        engine.load_crashed.connect(lambda path, _reason: crashes.append(path))
         with qtbot.waitSignal(engine.load_crashed, timeout=60000) as crashed:
             engine.load(ModelSpec(str(broken), n_ctx=512, gpu="cpu"))
+        qtbot.waitUntil(lambda: bool(known_a_turn_later), timeout=5000)
+        assert known_a_turn_later == [True]
         assert crashed.args == [str(broken.resolve()), "llama.cpp aborted"]
         assert failures[0].startswith(
             "The model process stopped while loading broken.gguf (llama.cpp aborted)"
