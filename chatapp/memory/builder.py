@@ -204,7 +204,7 @@ class _Excerpts:
         if guess:
             return min(params.excerpt_tokens, params.cut_tokens or tokens) / tokens
         pieces = self.builder._pieces(msg)
-        wanted = self._stems()
+        wanted = self._wanted_for(msg)
         overlap = [len(piece.stems & wanted) for piece in pieces]
         matching = [i for i, n in enumerate(overlap) if n] or list(range(len(pieces)))
         room = min(params.excerpt_tokens, params.cut_tokens or params.excerpt_tokens)
@@ -232,7 +232,7 @@ class _Excerpts:
         made = self._made.get(message_id)
         if made is None:
             msg = self.messages[message_id]
-            line, cost = self.builder._excerpt(msg, self.now, self._stems)
+            line, cost = self.builder._excerpt(msg, self.now, lambda: self._wanted_for(msg))
             later = self.builder._superseded.get(message_id)
             if (
                 later is not None
@@ -247,6 +247,14 @@ class _Excerpts:
         if self._wanted is None:
             self._wanted = _stems(self.query)
         return self._wanted
+
+    def _wanted_for(self, msg: Message) -> set[str]:
+        """The stems a cut of `msg` looks for: the new message's, and those of the sentence
+        of `msg` that its own vector found closer to the new message than the whole message
+        (a passing remark shares no word with the question that found it: a cut by words
+        alone would leave out what made the message a hit)."""
+        remark = self.builder._remark(msg)
+        return self._stems() | _stems(remark) if remark else self._stems()
 
 
 class ContextBuilder:
@@ -267,6 +275,7 @@ class ContextBuilder:
         self.params = params or BuilderParams()
         self.gates = gates or GateParams()
         self.embeddings = EmbeddingCache(self.tables)
+        self._recall_query: np.ndarray | None = None  # this build's search vector
         self._counts: dict[tuple[int, int, str], int] = {}
         self._split: dict[tuple[int, int], list[_Piece]] = {}
         self._word_sets: dict[tuple[int, int], _Words] = {}
@@ -339,6 +348,7 @@ class ContextBuilder:
         parts: list[ContextPart] = []
         left_out: dict[str, int] = {}
         query_vec = self._query_vector(new_message, history) if memory else None
+        self._recall_query = query_vec  # a cut looks for the sentence it found (_remark)
 
         # recent window: newest first, within its share, start rounded to a step
         carry = budget - int(budget * p.slots_share) if memory else budget
@@ -865,6 +875,12 @@ class ContextBuilder:
         return _recall_line(msg, text), self._count_cached(
             (-2, len(prefix), "prefix"), prefix
         ) + text_cost + 1
+
+    def _remark(self, msg: Message) -> str | None:
+        """The sentence of a recalled message whose own vector found it (see _Excerpts)."""
+        if self._recall_query is None:
+            return None
+        return self.embeddings.remark(msg, self._recall_query)
 
     def _query_vector(self, message: Message, history: Sequence[Message]) -> np.ndarray | None:
         """The new message's search vector (recall.query_vector), kept for the builds that

@@ -62,6 +62,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chatapp.domain import Message
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables
 from chatapp.words import SENTENCE, WORD
@@ -331,6 +332,26 @@ class EmbeddingCache:
             )
             self._cache[thread_id] = cached
         return cached
+
+    def remark(self, message: Message, query_vector: np.ndarray) -> str | None:
+        """The sentence of `message` (diluted_sentences) whose vector is closer to the query
+        than the message's own vector, the closest of them; None when there is none (or the
+        thread's sentence vectors were not read in this build's recall)."""
+        rows = self._rows.get(message.thread_id, ({}, (0, 0)))[0].get(message.id)
+        if rows is None or not len(rows):
+            return None
+        texts = diluted_sentences(message.content)
+        if len(texts) != len(rows):  # made from another text: wait for the new ones
+            return None
+        query = np.asarray(query_vector, dtype=np.float32)
+        sims = rows @ query
+        best = int(np.argmax(sims))
+        ids, _depths, matrix = self.get(message.thread_id)
+        try:
+            whole = float(matrix[ids.index(message.id)] @ query)
+        except ValueError:
+            whole = -1.0
+        return texts[best] if float(sims[best]) > whole else None
 
     def sentences(self, thread_id: int) -> tuple[np.ndarray, np.ndarray]:
         """(owners, matrix): the thread's sentence vectors (diluted_sentences) and for each row

@@ -160,3 +160,34 @@ def test_recall_finds_a_passing_remark_the_whole_message_vector_misses(
     assert with_sentences < 3 and rank() >= 10
     ids, _depths, matrix = EmbeddingCache(tables).get(t.id)
     assert float(matrix[ids.index(target.id)] @ vector) < np.sort(matrix @ vector)[-10]
+
+
+def test_a_long_message_found_by_a_remark_is_cut_around_that_remark(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    """A message over the excerpt size is cut to the sentences that share the question's
+    words; the remark that found it shares none, so the cut takes it too."""
+    from chatapp.memory.builder import BuilderParams, ContextBuilder
+    from tests.unit.memory.thread_helpers import ask, chatter, day, words
+
+    params = BuilderParams()
+    t = store.create_thread()
+    itinerary = " ".join(
+        f"On day {n} we take the train from {a} to {b} and walk around the old town."
+        for n, (a, b) in enumerate(
+            [("Tokyo", "Hakone"), ("Hakone", "Kyoto"), ("Kyoto", "Nara"), ("Nara", "Osaka")] * 4,
+            start=1,
+        )
+    )
+    long = f"Here is my whole itinerary for Japan. {itinerary} {REMARK} Does it look doable?"
+    assert words(long) > params.excerpt_tokens and REMARK in diluted_sentences(long)
+    store.add_message(t.id, Role.USER, long, created_at=day(0))
+    store.add_message(t.id, Role.ASSISTANT, "It looks doable.", created_at=day(0) + 30)
+    chatter(store, t.id, 40, day(2))
+    MemoryService(store, embedder.encode, embedder.name).ingest(t.id)
+    q = ask(store, t.id, "What vegetables did I start growing recently?", day(5))
+    built = ContextBuilder(store, words, embedder.encode_one, params).build(
+        t.id, "", q, 1000, now=day(5)
+    )
+    shown = "\n".join(p.text for p in built.parts if p.kind in ("recall", "recall_new"))
+    line = next(x for x in shown.splitlines() if "itinerary for Japan" in x)
+    assert REMARK in line
+    assert words(line) < words(long)  # cut, not shown whole
