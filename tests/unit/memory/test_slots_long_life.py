@@ -18,27 +18,10 @@ from chatapp.memory.service import MemoryService
 from chatapp.memory.slots import SlotBank
 from chatapp.store import Store
 from chatapp.store.memory_tables import MemoryTables, SlotRow
+from tests.unit.memory.thread_helpers import user_slot
 
 DAY = 86400.0
 T0 = 1_750_000_000.0
-
-
-def _slot(embedder, text: str, attribute: str | None, since: float, source: int) -> SlotRow:  # type: ignore[no-untyped-def]
-    return SlotRow(
-        None,
-        1,
-        text,
-        "user",
-        embedder.encode_one(text),
-        1.0,
-        False,
-        [source],
-        since,
-        since,
-        None,
-        attribute,
-        since,
-    )
 
 
 def test_a_change_folds_every_older_slot_of_a_single_valued_attribute_into_history(  # type: ignore[no-untyped-def]
@@ -48,8 +31,8 @@ def test_a_change_folds_every_older_slot_of_a_single_valued_attribute_into_histo
     current, and both older ones are its history, oldest first, with their dates."""
     bank = SlotBank(
         [
-            _slot(embedder, "I live in a flat in Dundee.", "home", T0, 1),
-            _slot(embedder, "I'm renting a cottage near Inverness.", "home", T0 + 30 * DAY, 2),
+            user_slot(embedder, "I live in a flat in Dundee.", "home", T0, 1),
+            user_slot(embedder, "I'm renting a cottage near Inverness.", "home", T0 + 30 * DAY, 2),
         ],
         attributes=attributes,
     )
@@ -69,8 +52,8 @@ def test_a_change_folds_every_older_slot_of_a_single_valued_attribute_into_histo
 def test_a_change_of_one_attribute_folds_no_other(embedder, attributes) -> None:  # type: ignore[no-untyped-def]
     bank = SlotBank(
         [
-            _slot(embedder, "I work as a welder at the shipyard.", "work", T0, 1),
-            _slot(embedder, "I live in a flat in Dundee.", "home", T0 + DAY, 2),
+            user_slot(embedder, "I work as a welder at the shipyard.", "work", T0, 1),
+            user_slot(embedder, "I live in a flat in Dundee.", "home", T0 + DAY, 2),
         ],
         attributes=attributes,
     )
@@ -86,7 +69,7 @@ def test_another_clause_of_a_restating_message_is_a_change_not_an_addition(  # t
     """ "I changed what I eat, I'm vegan now": the first clause refreshes a slot of the same
     words, and the second must still replace the diet, not be appended to it."""
     old = "I eat everything except red meat."
-    bank = SlotBank([_slot(embedder, old, "diet", T0, 1)], attributes=attributes)
+    bank = SlotBank([user_slot(embedder, old, "diet", T0, 1)], attributes=attributes)
     for text in ("I've changed what I eat.", "I'm fully vegan now."):
         bank.write(text, "user", embedder.encode_one(text), [5], T0 + 40 * DAY)
     diets = [s for s in bank.slots if "vegan" in s.text]
@@ -111,7 +94,7 @@ def test_a_stop_that_the_judge_calls_talk_ends_a_value_but_takes_no_slot(  # typ
     embedder, attributes
 ) -> None:
     hobby = "I play water polo twice a week."
-    bank = SlotBank([_slot(embedder, hobby, "hobby", T0, 1)], attributes=attributes)
+    bank = SlotBank([user_slot(embedder, hobby, "hobby", T0, 1)], attributes=attributes)
     stop = "I gave up water polo."
     result = bank.write(stop, "user", embedder.encode_one(stop), [2], T0 + DAY, change_only=True)
     assert result.action == "replace"

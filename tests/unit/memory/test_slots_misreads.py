@@ -11,28 +11,11 @@ from __future__ import annotations
 from chatapp.memory import facts
 from chatapp.memory.attributes import mask_names
 from chatapp.memory.slots import SlotBank
-from chatapp.store.memory_tables import SlotHistory, SlotRow
+from chatapp.store.memory_tables import SlotHistory
+from tests.unit.memory.thread_helpers import user_slot
 
 DAY = 86400.0
 T0 = 1_750_000_000.0
-
-
-def _slot(embedder, text: str, attribute: str | None, since: float, source: int) -> SlotRow:  # type: ignore[no-untyped-def]
-    return SlotRow(
-        None,
-        1,
-        text,
-        "user",
-        embedder.encode_one(text),
-        1.0,
-        False,
-        [source],
-        since,
-        since,
-        None,
-        attribute,
-        since,
-    )
 
 
 def test_names_are_masked_as_one_common_name_past_the_first_word() -> None:
@@ -64,7 +47,7 @@ def test_a_masked_reading_that_leans_elsewhere_is_not_taken(embedder, attributes
 
 def test_a_new_partner_with_an_unknown_name_replaces_the_old_one(embedder, attributes) -> None:  # type: ignore[no-untyped-def]
     bank = SlotBank(
-        [_slot(embedder, "My boyfriend Ansgar cooks on Sundays.", "partner", T0, 1)],
+        [user_slot(embedder, "My boyfriend Ansgar cooks on Sundays.", "partner", T0, 1)],
         attributes=attributes,
     )
     text = "I'm seeing Thorvald these days."
@@ -89,7 +72,7 @@ def test_a_determiner_or_a_noun_before_a_preposition_is_no_owner() -> None:
 
 
 def test_a_mention_of_an_earlier_value_is_no_move_back(embedder, attributes) -> None:  # type: ignore[no-untyped-def]
-    home = _slot(embedder, "We've moved to Sligo, the new house is great.", "home", T0, 2)
+    home = user_slot(embedder, "We've moved to Sligo, the new house is great.", "home", T0, 2)
     home.history = [SlotHistory("I live in Galway.", [1], T0 - 90 * DAY, T0)]
     bank = SlotBank([home], attributes=attributes)
     text = "I found a lovely pub in Galway."
@@ -104,7 +87,7 @@ def test_a_mention_of_an_earlier_value_is_no_move_back(embedder, attributes) -> 
 
 def test_a_day_named_beside_a_value_is_no_second_value(embedder, attributes) -> None:  # type: ignore[no-untyped-def]
     bank = SlotBank(
-        [_slot(embedder, "I cheer for the Rovers.", "team", T0, 1)], attributes=attributes
+        [user_slot(embedder, "I cheer for the Rovers.", "team", T0, 1)], attributes=attributes
     )
     text = "The Rovers play on Saturday, fingers crossed."
     result = bank.write(text, "user", embedder.encode_one(text), [2], T0 + DAY, "team")

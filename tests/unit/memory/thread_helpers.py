@@ -1,5 +1,6 @@
 """Helpers shared by the memory tests: a word-count tokenizer standing in for the model's,
-a day of March 2026, and a user message stored at a given time."""
+a day of March 2026, a user message stored at a given time, and a user's slot as the bank
+holds it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 
 from chatapp.domain import Message, Role
 from chatapp.store import Store
+from chatapp.store.memory_tables import SlotRow
 
 
 def words(text: str) -> int:
@@ -37,3 +39,22 @@ def chatter(store: Store, thread_id: int, exchanges: int, start: float) -> None:
             f"A reply about films number {j}.",
             created_at=start + j * 60 + 30,
         )
+
+
+def user_slot(embedder, text: str, attribute: str | None, since: float, source: int) -> SlotRow:  # type: ignore[no-untyped-def]
+    """A slot of the user's holding `text` since `since`, from message `source`."""
+    return SlotRow(
+        None,
+        1,
+        text,
+        "user",
+        embedder.encode_one(text),
+        1.0,
+        False,
+        [source],
+        since,
+        since,
+        None,
+        attribute,
+        since,
+    )
