@@ -132,6 +132,9 @@ def main(argv: list[str]) -> int:
                     "system_hash": hash(built.messages[0].content) % 10000,
                     "recall_kept": built.recall_kept,
                     "recall_coverage": built.recall_coverage,
+                    # recalled lines in the new message, and those earlier messages still carry
+                    "per_turn_tokens": sum(p.tokens for p in built.parts if p.kind == "recall_new"),
+                    "held_tokens": sum(p.tokens for p in built.parts if p.kind == "recall_held"),
                     "first_change": same if turn else None,
                     "changed_part": breaks,
                 }
@@ -140,7 +143,8 @@ def main(argv: list[str]) -> int:
             row = rows[-1]
             print(  # progress: a run takes minutes (half an hour on a busy machine)
                 f"turn {row['turn']}: prompt {row['prompt_tokens']}, evaluated {row['evaluated']},"
-                f" window {row['window_start']}, first change {row['first_change']}"
+                f" window {row['window_start']}, per turn {row['per_turn_tokens']},"
+                f" held {row['held_tokens']}, first change {row['first_change']}"
                 f" {row['changed_part']}",
                 file=sys.stderr,
                 flush=True,
@@ -164,6 +168,8 @@ def main(argv: list[str]) -> int:
                 "window",
                 "recall",
                 "coverage",
+                "per turn",
+                "held",
                 "first change",
             ],
             [
@@ -178,6 +184,8 @@ def main(argv: list[str]) -> int:
                     if r["recall_coverage"] is None
                     else ("kept" if r["recall_kept"] else "chosen"),
                     "" if r["recall_coverage"] is None else f"{100 * r['recall_coverage']:.0f}%",
+                    r["per_turn_tokens"] or "",
+                    r["held_tokens"] or "",
                     "" if r["first_change"] is None else f"{r['first_change']} {r['changed_part']}",
                 ]
                 for r in rows

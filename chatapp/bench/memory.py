@@ -617,7 +617,7 @@ def _recall_spend(built: Any, count_text: Callable[[str], int]) -> dict[str, int
         0,
     )
     for part in built.parts:
-        if part.kind not in ("recall", "recall_new"):
+        if part.kind not in ("recall", "recall_new", "recall_held"):
             continue
         for line in part.text.split("\n"):
             cost = count_text(line) + 1
@@ -653,7 +653,12 @@ def _lost(
     "not ranked" (recall did not rank it), "no room" (ranked, but the fill left it out),
     "excerpted" (shown only as a cut of the message)."""
     slot_sources = {i for p in built.parts if p.kind == "slots" for i in p.sources}
-    recalled = {i for p in built.parts if p.kind in ("recall", "recall_new") for i in p.sources}
+    recalled = {
+        i
+        for p in built.parts
+        if p.kind in ("recall", "recall_new", "recall_held")
+        for i in p.sources
+    }
     ranked = set(built.recall_ranking)
     out: dict[str, float] = {}
     for e in evidence:

@@ -55,6 +55,9 @@ V = TypeVar("V")
 # estimate, which the exact count of the whole prompt then checks; engine.remote's
 # TEMPLATE_OVERHEAD (8) is the most common templates add, for a server whose tokenizer is unseen
 MESSAGE_OVERHEAD = 6
+# while messages keep the recalled lines they were sent with, a turn's next best hits take one
+# part in this many of the room left to them (see ContextBuilder._per_turn_room)
+HOLD_SPLIT = 2
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ class BuilderParams:
     # a slot change waits while the window's start holds and its message is in the window
     # (see ContextBuilder._held_slots); off on a GPU, where reading a prompt is cheap
     hold_slots: bool = True
+    # a message in the recent window keeps the recalled lines it was sent with while the system
+    # message and the window's start hold (see ContextBuilder._held_sent); off on a GPU
+    hold_sent: bool = True
 
 
 def params_for(on_gpu: bool) -> BuilderParams:
@@ -92,7 +98,11 @@ def params_for(on_gpu: bool) -> BuilderParams:
     (beyond the best hits, all of it in the system message); on a CPU its block is kept
     while the topic holds, so llama.cpp reuses its KV cache instead of reading ~1,700
     tokens again each turn."""
-    return BuilderParams(keep_coverage=1.0, hold_slots=False) if on_gpu else BuilderParams()
+    return (
+        BuilderParams(keep_coverage=1.0, hold_slots=False, hold_sent=False)
+        if on_gpu
+        else BuilderParams()
+    )
 
 
 @dataclass(frozen=True)
@@ -129,6 +139,29 @@ class _ShownSlots:
 
 
 @dataclass(frozen=True)
+class _SentText:
+    """What a user message was sent with beyond its words: its recalled lines (and a slot
+    change), as the prompt carried them."""
+
+    content: str  # the message's text then (an edit drops what it was sent with)
+    text: str  # the message as sent
+    extra: int  # tokens beyond the message's own
+    excerpts: str  # the recalled lines alone, for the memory panel
+    sources: tuple[int, ...]  # the recalled messages
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A thread's last prompt: its system message and window start, and what its messages
+    still in the window were sent with."""
+
+    start: int  # depth of the window's start, before recall's leftover extended it
+    shown_start: int  # and after
+    system: str
+    texts: dict[int, _SentText]
+
+
+@dataclass(frozen=True)
 class _Excerpt:
     message: Message
     line: str
@@ -144,6 +177,11 @@ class _Recalled:
     per_turn_tokens: int
     coverage: float
     was_kept: bool
+    # the window's messages whose lines as sent (see ContextBuilder._held_sent) have their room
+    holding: frozenset[int] = frozenset()
+    # the room left to the turn (its lines and those it holds): with hold_sent, what the next
+    # turns will use is not free for a summary or the window (they would change the prompt twice)
+    turn_room: int = 0
 
 
 class _Excerpts:
@@ -284,6 +322,8 @@ class ContextBuilder:
         self._kept: dict[int, dict[int, str]] = {}
         # thread → the slot lines its last prompt showed (a change waits for the window to move)
         self._shown_slots: dict[int, _ShownSlots] = {}
+        # thread → what its last prompt sent its recent messages with (see _held_sent)
+        self._sent: dict[int, _Sent] = {}
         # message id → what a newer statement of the same fact said, and when (slot history)
         self._superseded: dict[int, tuple[str, float]] = {}
 
@@ -292,6 +332,7 @@ class ContextBuilder:
         slot lines as shown): it is built afresh."""
         self._kept.pop(thread_id, None)
         self._shown_slots.pop(thread_id, None)
+        self._sent.pop(thread_id, None)
 
     def count_text(self, text: str) -> int:
         """The model's count (each call may be a tokenizer run or a server request), noting
@@ -378,6 +419,14 @@ class ContextBuilder:
         if memory:
             start, spent_recent = self._step(history, start, spent_recent, costs)
         window_start = history[start].depth if start < len(history) else depth
+        # the recalled lines the window's messages were sent with, room permitting (see
+        # _held_sent; whether the prompt before them held is known once it is assembled)
+        first_start = window_start
+        sent_held = (
+            self._held_sent(thread_id, history[start:], window_start)
+            if memory and p.hold_sent
+            else {}
+        )
 
         # slots: facts whose every source is still in the recent window are left out (the
         # window shows them verbatim), so a new fact changes the prompt's prefix only once
@@ -453,11 +502,12 @@ class ContextBuilder:
         # the prompt's prefix holds while the topic does) and the rest in the new message
         kept: list[tuple[Message, str]] = []
         per_turn: list[tuple[Message, str]] = []
-        spent_kept = spent_per_turn = spent_summary = 0
+        spent_kept = spent_per_turn = spent_summary = held_extra = 0
         summary_text = ""
         summary_sources: list[int] = []
         recall_coverage: float | None = None
         recall_kept = False
+        holding: frozenset[int] = frozenset()
         ranking: tuple[int, ...] = ()
         if memory and window_start > 0:
             room = budget - spent_slots - spent_recent
@@ -477,10 +527,15 @@ class ContextBuilder:
                 now,
                 new_message.content,
                 growth if thread_id in self._kept else 0,
+                sent_held,
             )
             kept, per_turn = recalled_parts.kept, recalled_parts.per_turn
             spent_kept, spent_per_turn = recalled_parts.kept_tokens, recalled_parts.per_turn_tokens
             recall_coverage, recall_kept = recalled_parts.coverage, recalled_parts.was_kept
+            holding = recalled_parts.holding
+            held_extra = sum(t.extra for i, t in sent_held.items() if i in holding)
+            if p.hold_sent:  # the room the next turns' lines will take is not free meanwhile
+                held_extra = max(held_extra, recalled_parts.turn_room - spent_per_turn)
             recalled = {m.id for m, _t in kept + per_turn}
             left_out["recall"] = sum(1 for h in hits if h.message_id not in recalled)
             ranking = tuple(h.message_id for h in hits)
@@ -488,7 +543,13 @@ class ContextBuilder:
             # (less the window's growth: a summary the window pushes out a turn later would
             # change the system message twice)
             summary_room = min(
-                budget - spent_slots - spent_recent - spent_kept - spent_per_turn - growth,
+                budget
+                - spent_slots
+                - spent_recent
+                - spent_kept
+                - spent_per_turn
+                - held_extra
+                - growth,
                 summary_cap + int(budget * p.slots_share) - spent_slots,
             )
             summary_text, summary_sources, spent_summary, dropped = self._summaries(
@@ -498,7 +559,13 @@ class ContextBuilder:
                 left_out["summary"] = dropped
             # what recall left goes back to the recent window (contiguous, no duplicates)
             room_back = (
-                budget - spent_slots - spent_summary - spent_kept - spent_per_turn - spent_recent
+                budget
+                - spent_slots
+                - spent_summary
+                - spent_kept
+                - spent_per_turn
+                - held_extra
+                - spent_recent
             )
             while (
                 start > 0
@@ -555,12 +622,32 @@ class ContextBuilder:
                     system_lines.append(heading + text)
                 parts.append(ContextPart(kind, text, tokens, sources, ids))
         messages: list[ChatMessage] = []
+        system_text = "\n\n".join(system_lines)
         if system_lines:
-            messages.append(ChatMessage("system", "\n\n".join(system_lines)))
+            messages.append(ChatMessage("system", system_text))
         recent = history[start:]
+        sent = self._sent.get(thread_id)
+        sent_held = {i: t for i, t in sent_held.items() if i in holding}
+        if not (
+            sent is not None and sent.shown_start == window_start and sent.system == system_text
+        ):
+            sent_held = {}  # the prompt changed before them: they are read again anyway
         for i, m in enumerate(recent, start=start):
             text = _recent_text(m, history, i)
+            if m.id in sent_held:  # the message as it was sent (after its day's marker)
+                text = text[: len(text) - len(m.content)] + sent_held[m.id].text
             messages.append(ChatMessage(m.role.value, text))
+        sent_held = {mid: sent_held[mid] for mid in (m.id for m in recent) if mid in sent_held}
+        spent_held = sum(t.extra for t in sent_held.values())
+        if sent_held:
+            parts.append(
+                ContextPart(
+                    "recall_held",
+                    "\n".join(t.excerpts for t in sent_held.values() if t.excerpts),
+                    spent_held,
+                    tuple(dict.fromkeys(i for t in sent_held.values() for i in t.sources)),
+                )
+            )
         if recent:
             parts.append(
                 ContextPart(
@@ -571,6 +658,7 @@ class ContextBuilder:
                 )
             )
         last = new_message.content
+        excerpts = ""
         if per_turn:
             excerpts = _group_by_day(per_turn, now)
             parts.append(
@@ -600,17 +688,49 @@ class ContextBuilder:
             )
         )
         messages.append(ChatMessage("user", last))
+        if memory and p.hold_sent:
+            texts = dict(sent_held)
+            if last != new_message.content:
+                texts[new_message.id] = _SentText(
+                    new_message.content,
+                    last,
+                    self.count_text(last) - self.count_text(new_message.content),
+                    excerpts,
+                    tuple(m.id for m, _t in per_turn),
+                )
+            self._sent[thread_id] = _Sent(first_start, window_start, system_text, texts)
         return BuiltContext(
             messages=messages,
             parts=parts,
             memory_budget=budget,
-            memory_tokens=spent_slots + spent_summary + spent_recall + spent_recent,
+            memory_tokens=spent_slots + spent_summary + spent_recall + spent_recent + spent_held,
             left_out={k: v for k, v in left_out.items() if v},
             window_start=window_start,
             recall_coverage=recall_coverage,
             recall_kept=recall_kept,
             recall_ranking=ranking,
         )
+
+    def _held_sent(
+        self, thread_id: int, recent: Sequence[Message], start: int
+    ) -> dict[int, _SentText]:
+        """What the recent window's messages were sent with (their recalled lines, a slot
+        change), while the window's start holds; an edited message loses it.
+
+        Each turn's recalled lines go with the new message, at the prompt's end. Shown without
+        them a turn later, the message changed, and llama.cpp read it, the reply and all that
+        follows again (on a CPU, half of what it read each turn). Kept as sent, the prompt holds
+        up to the new message, and the lines stay in view for the next turns, which recall
+        only what they lack. They are dropped (and the room is recall's again) when the system
+        message or the window's start changes, which rereads the window anyway."""
+        sent = self._sent.get(thread_id)
+        if sent is None or sent.start != start:
+            return {}
+        return {
+            m.id: sent.texts[m.id]
+            for m in recent
+            if m.id in sent.texts and sent.texts[m.id].content == m.content
+        }
 
     def _held_slots(
         self,
@@ -704,6 +824,7 @@ class ContextBuilder:
         now: float,
         query: str,
         growth: int = 0,
+        sent: dict[int, _SentText] | None = None,
     ) -> _Recalled:
         """The kept block and the per-turn excerpts within `room`.
 
@@ -715,8 +836,13 @@ class ContextBuilder:
         show beyond the best hits (weighted by the ranking), the block is chosen again,
         and the rest of the room goes to the next best hits, per turn; a first build
         does the same.
+
+        `sent`: the lines earlier messages in the window were sent with (see _held_sent). While
+        the block is kept they stay, in the room they take, and the next best hits are those
+        they and the block lack; when both do not fit, the next best get the room.
         """
         p = self.params
+        sent = sent or {}
         previous = self._kept.get(thread_id, {})
         score = {h.message_id: h.score for h in hits}
         messages = self._messages([*score, *(i for i in previous if i not in score)])
@@ -759,10 +885,18 @@ class ContextBuilder:
                 kept_cost = self._shown_cost(kept_items, info)
             held = {m.id for m, _t in kept_items}
             if kept_cost <= rest:
-                # the next best hits the block lacks, in the room it leaves (the room the
-                # window grows into is theirs until then)
-                more, more_cost = self._fill(hits, info, rest - kept_cost, held | top_ids)
-                shown = held | {m.id for m, _t in more}
+                # the next best hits the block (and the lines the window's messages carry)
+                # lack, in the room it leaves (the room the window grows into is theirs until
+                # then)
+                holding, held_extra = _fitting(sent, rest - kept_cost)
+                held_ids = {i for m in holding for i in sent[m].sources}
+                more, more_cost = self._fill(
+                    hits,
+                    info,
+                    self._per_turn_room(rest - kept_cost - held_extra),
+                    held | top_ids | held_ids,
+                )
+                shown = held | {m.id for m, _t in more} | held_ids
                 # the block judged by what it adds to the new message's own excerpts (the best
                 # hits and the next best in the room the block leaves)
                 added = top_ids | {m.id for m, _t in more}
@@ -778,6 +912,8 @@ class ContextBuilder:
                         top_cost + more_cost,
                         covered,
                         True,
+                        holding,
+                        top_cost + rest - kept_cost,
                     )
         kept_items, kept_cost = _by_depth(block_now), block_cost
         if previous:  # what stays in the block keeps its place and line: the prefix holds to it
@@ -796,7 +932,10 @@ class ContextBuilder:
                 kept_items, kept_cost = in_place, cost
         self._kept[thread_id] = {m.id: line for m, line in kept_items}
         more, more_cost = self._fill(
-            hits, info, rest - kept_cost, {m.id for m, _t in kept_items} | top_ids
+            hits,
+            info,
+            self._per_turn_room(rest - kept_cost) if previous else rest - kept_cost,
+            {m.id for m, _t in kept_items} | top_ids,
         )
         covered = coverage({m.id for m, _t in kept_items + top + more})
         return _Recalled(
@@ -806,7 +945,16 @@ class ContextBuilder:
             top_cost + more_cost,
             covered,
             False,
+            turn_room=top_cost + rest - kept_cost if previous else 0,
         )
+
+    def _per_turn_room(self, room: int) -> int:
+        """The room for a turn's next best hits, of the `room` the block (and what the window's
+        messages carry) leaves: while messages keep the lines they were sent with (hold_sent),
+        half of it, so that the next turns, which keep this one's, have room for theirs; the
+        window grows into the rest meanwhile. Given it all, one turn's lines left no room for
+        the next's, and each turn's were dropped and read again with the message after them."""
+        return room // HOLD_SPLIT if self.params.hold_sent else room
 
     def _fill(
         self,
@@ -953,6 +1101,20 @@ class ContextBuilder:
 
     def _messages(self, ids: Sequence[int]) -> dict[int, Message]:
         return self.store.messages_by_ids(ids)
+
+
+def _fitting(sent: dict[int, _SentText], room: int) -> tuple[frozenset[int], int]:
+    """The messages, oldest first, whose lines as sent fit in `room` together, and their cost:
+    a message shown otherwise than it was sent is read again from there on, so the oldest are
+    kept first."""
+    taken: list[int] = []
+    spent = 0
+    for mid, text in sent.items():  # in the window's order
+        if spent + text.extra > room:
+            break
+        taken.append(mid)
+        spent += text.extra
+    return frozenset(taken), spent
 
 
 def _by_worth(hits: Sequence[Hit], info: _Excerpts, room: int) -> list[Hit]:

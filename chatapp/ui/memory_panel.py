@@ -45,6 +45,7 @@ _KIND_NAMES = {
     "summary": "Summary of earlier messages",
     "recall": "Recalled older messages (kept while the topic holds)",
     "recall_new": "Recalled for this message",
+    "recall_held": "Recalled for your earlier messages (kept as they were sent)",
     "recent": "Recent messages",
     "message": "Your new message",
 }
