@@ -422,11 +422,10 @@ class ContextBuilder:
         # the recalled lines the window's messages were sent with, room permitting (see
         # _held_sent; whether the prompt before them held is known once it is assembled)
         first_start = window_start
-        sent_held = (
-            self._held_sent(thread_id, history[start:], window_start)
-            if memory and p.hold_sent
-            else {}
-        )
+        # a message not in the thread (asked of the memory alone) has no later turn to keep
+        # its lines for
+        holds = memory and p.hold_sent and new_message.id > 0
+        sent_held = self._held_sent(thread_id, history[start:], window_start) if holds else {}
 
         # slots: facts whose every source is still in the recent window are left out (the
         # window shows them verbatim), so a new fact changes the prompt's prefix only once
@@ -528,13 +527,14 @@ class ContextBuilder:
                 new_message.content,
                 growth if thread_id in self._kept else 0,
                 sent_held,
+                holds,
             )
             kept, per_turn = recalled_parts.kept, recalled_parts.per_turn
             spent_kept, spent_per_turn = recalled_parts.kept_tokens, recalled_parts.per_turn_tokens
             recall_coverage, recall_kept = recalled_parts.coverage, recalled_parts.was_kept
             holding = recalled_parts.holding
             held_extra = sum(t.extra for i, t in sent_held.items() if i in holding)
-            if p.hold_sent:  # the room the next turns' lines will take is not free meanwhile
+            if holds:  # the room the next turns' lines will take is not free meanwhile
                 held_extra = max(held_extra, recalled_parts.turn_room - spent_per_turn)
             recalled = {m.id for m, _t in kept + per_turn}
             left_out["recall"] = sum(1 for h in hits if h.message_id not in recalled)
@@ -688,7 +688,7 @@ class ContextBuilder:
             )
         )
         messages.append(ChatMessage("user", last))
-        if memory and p.hold_sent:
+        if holds:
             texts = dict(sent_held)
             if last != new_message.content:
                 texts[new_message.id] = _SentText(
@@ -825,6 +825,7 @@ class ContextBuilder:
         query: str,
         growth: int = 0,
         sent: dict[int, _SentText] | None = None,
+        holds: bool = False,
     ) -> _Recalled:
         """The kept block and the per-turn excerpts within `room`.
 
@@ -893,7 +894,7 @@ class ContextBuilder:
                 more, more_cost = self._fill(
                     hits,
                     info,
-                    self._per_turn_room(rest - kept_cost - held_extra),
+                    self._per_turn_room(rest - kept_cost - held_extra, holds),
                     held | top_ids | held_ids,
                 )
                 shown = held | {m.id for m, _t in more} | held_ids
@@ -934,7 +935,7 @@ class ContextBuilder:
         more, more_cost = self._fill(
             hits,
             info,
-            self._per_turn_room(rest - kept_cost) if previous else rest - kept_cost,
+            self._per_turn_room(rest - kept_cost, holds and bool(previous)),
             {m.id for m, _t in kept_items} | top_ids,
         )
         covered = coverage({m.id for m, _t in kept_items + top + more})
@@ -945,16 +946,17 @@ class ContextBuilder:
             top_cost + more_cost,
             covered,
             False,
-            turn_room=top_cost + rest - kept_cost if previous else 0,
+            turn_room=top_cost + rest - kept_cost if holds and previous else 0,
         )
 
-    def _per_turn_room(self, room: int) -> int:
+    def _per_turn_room(self, room: int, holds: bool) -> int:
         """The room for a turn's next best hits, of the `room` the block (and what the window's
-        messages carry) leaves: while messages keep the lines they were sent with (hold_sent),
-        half of it, so that the next turns, which keep this one's, have room for theirs; the
-        window grows into the rest meanwhile. Given it all, one turn's lines left no room for
-        the next's, and each turn's were dropped and read again with the message after them."""
-        return room // HOLD_SPLIT if self.params.hold_sent else room
+        messages carry) leaves: when the new message will keep the lines it is sent with
+        (`holds`: hold_sent, and the message is in the thread), half of it, so that the next
+        turns, which keep this one's, have room for theirs; the window grows into the rest
+        meanwhile. Given it all, one turn's lines left no room for the next's, and each turn's
+        were dropped and read again with the message after them."""
+        return room // HOLD_SPLIT if holds else room
 
     def _fill(
         self,

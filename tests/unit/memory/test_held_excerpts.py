@@ -113,3 +113,42 @@ def test_on_a_gpu_nothing_is_held(store: Store, embedder) -> None:  # type: igno
     builds = [b for _q, b in _turns(store, builder, thread_id, FILM_QUESTIONS[:2])]
     assert all(_kind(b, "recall_held") is None for b in builds)
     assert builds[1].messages[-3].content.endswith("\nWhat did we say about films?")
+
+
+def test_a_question_not_in_the_thread_gets_all_of_the_turns_room(store: Store, embedder) -> None:  # type: ignore[no-untyped-def]
+    """Asked of the memory alone (not stored, as `bench memory` asks in a row), a message has no
+    later turn to keep its lines for: nothing is set aside for them."""
+    import dataclasses
+
+    from chatapp.domain import MessageStatus
+    from chatapp.memory.builder import BuilderParams
+
+    thread_id = synthetic_weeks(store)
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread_id)
+    holding = ContextBuilder(store, words, embedder.encode_one)
+    plain = ContextBuilder(store, words, embedder.encode_one, params=BuilderParams(hold_sent=False))
+    last = store.path(thread_id)[-1]
+    topics = [
+        "What did we say about films?",
+        "Where do I work?",
+        "What is my job at the hospital like?",
+        "Which city do I live in now?",
+        "Did I move to Lisbon?",
+    ]
+    for i, text in enumerate(topics):
+        question = Message(
+            -1,
+            thread_id,
+            last.id,
+            Role.USER,
+            text,
+            day(8) + i,
+            MessageStatus.COMPLETE,
+            depth=last.depth + 1,
+        )
+        a = holding.build(thread_id, "sys", question, BUDGET, now=day(8) + i)
+        b = plain.build(thread_id, "sys", question, BUDGET, now=day(8) + i)
+        assert a.messages == b.messages and dataclasses.replace(a, parts=[]) == dataclasses.replace(
+            b, parts=[]
+        )
+    assert a.recall_kept  # the block was kept: the turn had per-turn room to share
