@@ -192,14 +192,17 @@ class ProcessBackend:
 
     def died(self) -> bool:
         """The child holding the loaded model has ended (killed, crashed) while nothing was
-        asked of it. Safe from any thread: it looks at the process sentinel, reaping nothing."""
+        asked of it. Safe from any thread: it looks at the process sentinel (and on Linux at
+        the process's state, see _ending), reaping nothing."""
         child = self._child
         if child is None or self.info is None or self._interrupted:
             return False
         try:
-            return bool(wait([child.process.sentinel], 0))
+            if wait([child.process.sentinel], 0):
+                return True
         except (OSError, ValueError):  # closed meanwhile: being stopped on purpose
             return False
+        return _ending(child.pid)
 
     def forget_dead(self) -> str:
         """Let go of a child that `died()`; the reason it ended, for the log and the user."""
@@ -706,3 +709,20 @@ def _give_back_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+def _ending(pid: int | None) -> bool:
+    """Whether the process has ended while its threads are still being torn down (Linux; False
+    elsewhere). A killed process's main thread is a zombie at once, but its files, the end of
+    the pipe the sentinel waits on among them, close when its last thread is gone: on a busy
+    machine a message sent in between went to the dead child and failed instead of loading
+    the model again first."""
+    if pid is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return False
+    end = stat.rfind(b")")  # the name in parentheses may hold anything
+    return end >= 0 and stat[end + 2 : end + 3] in (b"Z", b"X")
