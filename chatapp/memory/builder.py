@@ -179,8 +179,9 @@ class _Recalled:
     was_kept: bool
     # the window's messages whose lines as sent (see ContextBuilder._held_sent) have their room
     holding: frozenset[int] = frozenset()
-    # the room left to the turn (its lines and those it holds): with hold_sent, what the next
-    # turns will use is not free for a summary or the window (they would change the prompt twice)
+    # when the message will keep its lines: the room left to the turn (its lines and those the
+    # window's messages keep), which the next turns will use: not free for a summary or the
+    # window meanwhile (either would change the prompt twice)
     turn_room: int = 0
 
 
@@ -501,7 +502,7 @@ class ContextBuilder:
         # the prompt's prefix holds while the topic does) and the rest in the new message
         kept: list[tuple[Message, str]] = []
         per_turn: list[tuple[Message, str]] = []
-        spent_kept = spent_per_turn = spent_summary = held_extra = 0
+        spent_kept = spent_per_turn = spent_summary = reserved = 0
         summary_text = ""
         summary_sources: list[int] = []
         recall_coverage: float | None = None
@@ -533,9 +534,9 @@ class ContextBuilder:
             spent_kept, spent_per_turn = recalled_parts.kept_tokens, recalled_parts.per_turn_tokens
             recall_coverage, recall_kept = recalled_parts.coverage, recalled_parts.was_kept
             holding = recalled_parts.holding
-            held_extra = sum(t.extra for i, t in sent_held.items() if i in holding)
-            if holds:  # the room the next turns' lines will take is not free meanwhile
-                held_extra = max(held_extra, recalled_parts.turn_room - spent_per_turn)
+            # the room of the lines the window's messages keep, and of those the next turns
+            # will keep, is not free meanwhile
+            reserved = max(0, recalled_parts.turn_room - spent_per_turn)
             recalled = {m.id for m, _t in kept + per_turn}
             left_out["recall"] = sum(1 for h in hits if h.message_id not in recalled)
             ranking = tuple(h.message_id for h in hits)
@@ -548,7 +549,7 @@ class ContextBuilder:
                 - spent_recent
                 - spent_kept
                 - spent_per_turn
-                - held_extra
+                - reserved
                 - growth,
                 summary_cap + int(budget * p.slots_share) - spent_slots,
             )
@@ -564,7 +565,7 @@ class ContextBuilder:
                 - spent_summary
                 - spent_kept
                 - spent_per_turn
-                - held_extra
+                - reserved
                 - spent_recent
             )
             while (
@@ -658,6 +659,7 @@ class ContextBuilder:
                 )
             )
         last = new_message.content
+        message_tokens = self.count_text(new_message.content)
         excerpts = ""
         if per_turn:
             excerpts = _group_by_day(per_turn, now)
@@ -683,7 +685,7 @@ class ContextBuilder:
             ContextPart(
                 "message",
                 new_message.content,
-                self.count_text(new_message.content),
+                message_tokens,
                 (new_message.id,),
             )
         )
@@ -694,7 +696,7 @@ class ContextBuilder:
                 texts[new_message.id] = _SentText(
                     new_message.content,
                     last,
-                    self.count_text(last) - self.count_text(new_message.content),
+                    self.count_text(last) - message_tokens,
                     excerpts,
                     tuple(m.id for m, _t in per_turn),
                 )
@@ -914,7 +916,7 @@ class ContextBuilder:
                         covered,
                         True,
                         holding,
-                        top_cost + rest - kept_cost,
+                        top_cost + rest - kept_cost if holds else 0,
                     )
         kept_items, kept_cost = _by_depth(block_now), block_cost
         if previous:  # what stays in the block keeps its place and line: the prefix holds to it
