@@ -858,7 +858,8 @@ def says_change(text: str) -> bool:
 # passing talk, but a value it names must not stay current. Not the words that also say what
 # happened to a thing ("Dropped my phone", "My laptop died", "I left my keys at work").
 STOP = re.compile(
-    r"\b(gave up|given up|giving up|quit|quitting|stopped|no longer|not \w+ing any ?more|"
+    r"\b(gave up|given up|giving up|quit|quitting|stopped|no longer|"
+    r"not \w+ing(?: \w+){0,3} any ?more|"
     r"(?:don't|do not|doesn't|won't) \w+ any ?more|said goodbye to|passed away|rehomed|"
     r"sold|got rid of|broke up|split up|divorced|ended|over with|finished with|"
     r"moved (?:out|away))\b",

@@ -57,12 +57,21 @@ _RELATION = re.compile(
 )
 _SPEAKER = re.compile(r"^[A-Z][\w'-]*(?: [A-Z][\w'-]*)?:\s+")
 _VAGUE = re.compile(r"\b(it|them|this|these|those|that one|there|so|such)\b", re.IGNORECASE)
+SHORT_NEWS = 12  # words: news without a pronoun is said briefly, not in a pasted article
+# someone else the sentence is about ("She's doing pottery now", "Their new flat is tiny")
+_THIRD_PERSON = re.compile(
+    r"\b(he|she|they|him|her|them|his|hers|their|he's|she's|they're)\b", re.IGNORECASE
+)
 _YOU = re.compile(r"\b(you|your|you're|you've|you'll|yours|yourself)\b", re.IGNORECASE)
 # a name the sentence is said to ("Thanks, Gina!", "Mel, look"), not one it is about
 _VOCATIVE = re.compile(r",\s*[A-Z][a-z]+(?=\s*[.!?]*$)|^[A-Z][a-z]+(?=,)")
 _NAME_SUBJECT = re.compile(r"^([A-Z][a-z]+)\b(?!\s*(?:is a|was a)\b)")
 # a sentence's first word that is a verb or a heading, not someone's name ("Met someone: …")
-_NOT_A_NAME = re.compile(r"(?:ed|ing)$|^(?:Meet|Met|New|Big|Got|Just|Said|Since|From|After|Today)$")
+# or an adverb that opens one's own news ("Not doing pottery anymore", "Finally vegan")
+_NOT_A_NAME = re.compile(
+    r"(?:ed|ing)$|^(?:Meet|Met|New|Big|Got|Just|Said|Since|From|After|Today|Not|Never|Still|"
+    r"Finally|Recently|Currently|Nowadays|Lately|Honestly|Actually|Officially|Sadly|Anyway)$"
+)
 _STOP_NAMES = {
     "The",
     "This",
@@ -116,6 +125,8 @@ _NOT_SPECIFIC = _STOP_NAMES | {
 # is followed by what they do, not by "in"
 _DETERMINERS = {"A", "An", "Some", "All", "Every", "Each", "Both", "Another", "Any", "Most", "Many"}
 _THEN_PREPOSITION = re.compile(r"\s+(?:in|at|on|of|for|near|around|about)\b")
+# nor a plural a person is not ("Weekends are for archery now")
+_THEN_PLURAL_VERB = re.compile(r"\s+(?:are|were)\b")
 
 
 @dataclass(frozen=True)
@@ -269,6 +280,7 @@ def owner_of(sentence: str) -> str:
         and name.group(1) not in _NOT_SPECIFIC | _DETERMINERS
         and not _NOT_A_NAME.search(name.group(1))
         and not _THEN_PREPOSITION.match(sentence, name.end())
+        and not _THEN_PLURAL_VERB.match(sentence, name.end())
     ):
         return name.group(1).lower()
     return "user"
@@ -303,8 +315,19 @@ def candidates(
             or (_REQUEST.match(sentence) and not _STATED_TOO.search(sentence))
         ):
             continue
-        # "New diet: fully vegan.": one's own news needs no pronoun
-        first = bool(_FIRST_PERSON.search(sentence)) or (by_meaning and opens_with_change(sentence))
+        # "New diet: fully vegan.", "Weekends are for archery now": one's own news needs no
+        # pronoun when no one else is its subject
+        first = bool(_FIRST_PERSON.search(sentence)) or (
+            by_meaning
+            and (
+                opens_with_change(sentence)
+                or (
+                    says_change(sentence)
+                    and len(words) <= SHORT_NEWS
+                    and not _THIRD_PERSON.search(sentence)
+                )
+            )
+        )
         durable = len(_DURABLE.findall(sentence))
         specifics = sum(
             w not in _NOT_SPECIFIC

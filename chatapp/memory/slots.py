@@ -67,6 +67,7 @@ from chatapp.memory.attributes import (
     MIN_SIMILARITY,
     AttributeModel,
     says_change,
+    says_stop,
     single_valued,
 )
 from chatapp.store.memory_tables import MemoryTables, SlotHistory, SlotRow
@@ -199,6 +200,7 @@ class SlotBank:
             topic = torch.sigmoid((r - p.topic_threshold) / p.gate_width)
             mine = set(same)
             change = says_change(text)
+            stop = says_stop(text)
             reset = torch.zeros_like(r)
             about = torch.zeros_like(r)
             for i in same:
@@ -207,6 +209,8 @@ class SlotBank:
                 reset[i], about[i] = self._reset(
                     slot_i, profile, float(topic[i]), change or named, float(r[i]), named
                 )
+                if stop and ends_value(slot_i.text, text):
+                    reset[i] = 1.0  # "Not doing woodturning anymore" ends "I'm into woodturning"
             if not change and _of_the_past([self.slots[i] for i in same], text):
                 # "I found a great bakery in Ghent" after the move from Ghent: a mention of an
                 # earlier value, not a move back (one going back says so: "moved back")
@@ -449,6 +453,11 @@ _FRAME_WORDS = """i im i'm me my mine we our us a an and or of to in on at for w
     was were be been has have had am do does did not no now still just really so very the this
     that it its as about these days also too here there then currently"""
 _FRAME = set(_FRAME_WORDS.split())
+# the words `says_stop` reads, and the verbs it leaves open ("not doing … anymore")
+_STOP_VOCABULARY_WORDS = """gave given giving quit quitting stopped longer doing going playing
+    anymore more said goodbye passed away rehomed sold got rid broke split divorced ended over
+    finished moved out don't doesn't won't"""
+_STOP_VOCABULARY = set(_STOP_VOCABULARY_WORDS.split())
 
 
 def same_value(old: str, new: str) -> bool:
@@ -465,6 +474,15 @@ def same_value(old: str, new: str) -> bool:
     if names_another(old, new):
         return False  # "I drive a Kia" / "I sold the Kia and bought a Fiat Panda": another car
     return a <= b or b <= a or len(a & b) / len(a | b) >= 0.6
+
+
+def ends_value(old: str, stop: str) -> bool:
+    """Whether a statement that something ended (`says_stop`) names what `old` holds: a word
+    of the value both share ("I'm really into woodturning" / "Not doing woodturning
+    anymore"), not only the words a statement is framed with or the stop's own."""
+    a = {w for w in ASCII_WORD.findall(old.lower()) if w not in _FRAME and len(w) > 3}
+    b = {w for w in ASCII_WORD.findall(stop.lower()) if w not in _FRAME | _STOP_VOCABULARY}
+    return bool(a & b)
 
 
 def names_another(old: str, new: str) -> bool:

@@ -50,6 +50,46 @@ def test_the_owner_of_a_sentence_that_opens_with_a_verb_is_the_user() -> None:
     assert facts.owner_of("My cousin moved to Perth.") == "cousin"
 
 
+def test_news_without_a_pronoun_is_the_users_own_but_not_someone_elses() -> None:
+    assert texts("Sundays are for sailing now.") == ["Sundays are for sailing now."]
+    assert facts.owner_of("Sundays are for sailing now.") == "user"  # a plural is no one
+    assert facts.owner_of("Not drinking coffee anymore.") == "user"  # "Not" is no one's name
+    assert texts("She's doing pottery now.") == []
+    # a pasted article says "now" too: one's own news without a pronoun is brief
+    assert (
+        texts(
+            "The committee has now become responsible for the annual budget of the "
+            "regional libraries in the north."
+        )
+        == []
+    )
+
+
+def test_a_stop_that_names_a_value_ends_it(  # type: ignore[no-untyped-def]
+    store,
+    embedder,
+) -> None:
+    """A hobby holds several values, so only a stated change replaces one, and a short stop
+    is far from the statement it ends ("Not doing judo anymore" / "I've been doing judo for
+    years"); naming the value it ends is enough. The new hobby of the same message stays."""
+    from chatapp.domain import Role
+    from chatapp.memory.service import MemoryService
+    from chatapp.store.memory_tables import MemoryTables
+
+    thread = store.create_thread("hobbies")
+    first = "I've been doing judo for years."
+    store.add_message(thread.id, Role.USER, first, created_at=T0)
+    news = "Not doing judo anymore, I go bouldering at the wall in town now."
+    store.add_message(thread.id, Role.USER, news, created_at=T0 + 40 * DAY)
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread.id)
+    slots = MemoryTables(store).slots(thread.id)
+    assert {s.owner for s in slots} == {"user"}
+    ended = [s for s in slots if first in [h.text for h in s.history]]
+    assert len(ended) == 1 and ended[0].text == "Not doing judo anymore."
+    assert any("bouldering" in s.text and not s.history for s in slots)
+    assert not any(s.text == first for s in slots)
+
+
 @pytest.mark.parametrize(
     ("sentence", "attribute"),
     [
