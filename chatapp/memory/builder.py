@@ -468,9 +468,14 @@ class ContextBuilder:
                     [slot for slot, _line in candidates],
                     {id(slot) for slot, _score in bank.read(query_vec, now, attended_only=True)},
                 )
+                # the attended first; the others, in reading order, in what room is left: a
+                # question the keys read poorly ("What does Bruno do in his free time these
+                # days?" attends to "These days I'm based in Bologna") still finds its fact
+                # while the room holds it, and one slot more than fits drops one, not all
                 candidates = _newest_first(candidates, attended)
-                left_out["slots"] = sum(1 for slot, _line in candidates if id(slot) not in attended)
-                candidates = [(slot, line) for slot, line in candidates if id(slot) in attended]
+                candidates = [c for c in candidates if id(c[0]) in attended] + [
+                    c for c in candidates if id(c[0]) not in attended
+                ]
             chosen_slots = []
             for slot, line in candidates:
                 cost = costs_of[id(slot)]

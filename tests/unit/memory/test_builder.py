@@ -452,13 +452,15 @@ def test_a_damaged_slot_is_still_shown_and_keyed_again(store: Store, embedder) -
     assert float(key @ embedder.encode_one(nurse.text)) > 0.99
 
 
-def test_slots_that_fit_are_all_shown_and_when_they_compete_only_those_the_message_attends_to(
+def test_slots_that_fit_are_all_shown_and_when_they_compete_the_attended_go_first(
     store: Store,
     embedder,  # type: ignore[no-untyped-def]
 ) -> None:
     """A cooking question with few facts known: the allergy goes in, though its embedding is
-    no closer to cooking than the cello's. With many facts, the unrelated ones leave their
-    room to recall."""
+    no closer to cooking than the cello's. When they do not all fit, the one the message
+    attends to goes first and the others take what room is left: one slot too many drops
+    one, not all but the attended (a question the keys read poorly, "What does he do in his
+    free time these days?", attended to a home said "these days" and lost the hobby)."""
     t = store.create_thread()
     facts = [
         "I am allergic to peanuts.",
@@ -487,7 +489,9 @@ def test_slots_that_fit_are_all_shown_and_when_they_compete_only_those_the_messa
         return [line for p in built.parts if p.kind == "slots" for line in p.text.splitlines()]
 
     assert sorted(slot_lines(300)) == sorted(f"- {fact}" for fact in facts)  # cap 36 words: all fit
-    assert slot_lines(200) == ["- My favourite food is pasta."]  # cap 24: only the attended one
+    some = slot_lines(200)  # cap 24 words: the four lines take 27
+    assert "- My favourite food is pasta." in some and len(some) == len(facts) - 1
+    assert sum(words(line) + 1 for line in some) <= 24
 
 
 def test_a_long_thread_counts_what_it_shows_not_all_it_ranks(store: Store) -> None:
