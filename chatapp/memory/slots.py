@@ -477,12 +477,13 @@ def same_value(old: str, new: str) -> bool:
 
 
 def ends_value(old: str, stop: str) -> bool:
-    """Whether a statement that something ended (`says_stop`) names what `old` holds: a word
-    of the value both share ("I'm really into woodturning" / "Not doing woodturning
-    anymore"), not only the words a statement is framed with or the stop's own."""
-    a = {w for w in ASCII_WORD.findall(old.lower()) if w not in _FRAME and len(w) > 3}
+    """Whether a statement that something ended (`says_stop`) names only what `old` holds:
+    its words, past the frame and the stop's own, are all `old`'s ("I'm really into
+    woodturning" / "Not doing woodturning anymore"). A stop that says more is about more
+    ("I stopped going to the gym after work" does not end "I work as a nurse")."""
+    a = {w for w in ASCII_WORD.findall(old.lower()) if w not in _FRAME}
     b = {w for w in ASCII_WORD.findall(stop.lower()) if w not in _FRAME | _STOP_VOCABULARY}
-    return bool(a & b)
+    return bool(b) and b <= a
 
 
 def names_another(old: str, new: str) -> bool:

@@ -11,7 +11,7 @@ import pytest
 
 from chatapp.memory import facts
 from chatapp.memory.attributes import says_change
-from chatapp.memory.slots import SlotBank, names_another, same_value
+from chatapp.memory.slots import SlotBank, ends_value, names_another, same_value
 
 DAY = 86400.0
 T0 = 1_750_000_000.0
@@ -88,6 +88,8 @@ def test_a_stop_that_names_a_value_ends_it(  # type: ignore[no-untyped-def]
     assert len(ended) == 1 and ended[0].text == "Not doing judo anymore."
     assert any("bouldering" in s.text and not s.history for s in slots)
     assert not any(s.text == first for s in slots)
+    # a stop that says more than the value is about more
+    assert not ends_value("I work as a nurse.", "I stopped going to the gym after work.")
 
 
 @pytest.mark.parametrize(
