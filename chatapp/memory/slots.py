@@ -340,6 +340,11 @@ class SlotBank:
         if profile is None or self.attributes is None:
             return stated_change, 0.0  # no attribute model: only a stated change replaces
         attribute = slot.attribute or self._agreed(slot, profile)
+        if attribute is None and not named and self._leans_apart(slot, profile):
+            # a slot read as no attribute is still most like one: "I'm doing birdwatching now
+            # instead of origami" leans to a hobby, and "My team is the Blue Herons now" (a
+            # team, worded alike) must not push it into history
+            return 0.0, 0.0
         if attribute is not None and not named and not self._could_be(attribute, profile):
             # about another attribute: "I teach maths now" never pushes the home into history;
             # one that names the slot's value is about it however it reads
@@ -364,6 +369,16 @@ class SlotBank:
             return True
         similarity = float(profile[self.attributes.index(attribute)])
         return similarity >= float(profile[:-1].max()) - self.params.other_attribute
+
+    def _leans_apart(self, slot: SlotRow, profile: np.ndarray) -> bool:
+        """Whether a candidate read as a known attribute is about another one than the slot
+        (read as none) is most like."""
+        assert self.attributes is not None
+        mine = self.attributes.attribute_of(profile)
+        if mine is None:
+            return False
+        own = self.attributes.profile(slot.key)
+        return int(np.argmax(own[:-1])) != self.attributes.index(mine)
 
     def _agreed(self, slot: SlotRow, profile: np.ndarray) -> str | None:
         """The attribute of a slot that was read as none, when the slot and the candidate

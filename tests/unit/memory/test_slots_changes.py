@@ -181,3 +181,21 @@ def test_two_clauses_of_one_message_make_one_value(  # type: ignore[no-untyped-d
     home = [s for s in MemoryTables(store).slots(thread.id) if "Tartu" in s.text or s.history]
     assert len(home) == 1 and "Tartu" in home[0].text
     assert [h.text for h in home[0].history] == ["I live in Pärnu, by the beach."]
+
+
+def test_a_slot_read_as_no_attribute_is_not_replaced_by_another_kind_of_fact(  # type: ignore[no-untyped-def]
+    embedder,
+    attributes,
+) -> None:
+    """A hobby the examples do not know may be read as no attribute, but it still leans to a
+    hobby; a team said in the same frame and with a like word ("these days", falconry and
+    the Falcons) is a new fact, not the hobby's next value."""
+    hobby = "Falconry is my big passion these days."
+    team = "I support the Falcons these days."
+    bank = SlotBank([], attributes=attributes)
+    bank.write(hobby, "user", embedder.encode([hobby])[0], [1], T0)
+    bank.slots[0].attribute = None  # as read when the likeness falls short of MIN_SIMILARITY
+    result = bank.write(team, "user", embedder.encode([team])[0], [2], T0 + 30 * DAY)
+    assert result.action == "new"
+    assert sorted(s.text for s in bank.slots) == sorted([hobby, team])
+    assert all(not s.history for s in bank.slots)
