@@ -1169,13 +1169,18 @@ def _without_repeats(slots: list[SlotRow], gates: GateParams) -> list[SlotRow]:
 
 
 def _newest_by_attribute(slots: list[SlotRow]) -> dict[tuple[str, str], SlotRow]:
-    """The newest slot (by when its value became current) of each owner's attribute."""
+    """The newest slot (by when its value became current) of each owner's attribute; of two
+    made current by one message, the one made later ("I gave up pottery; woodturning is my
+    thing now": the woodturning slot, stored after the stop replaced the pottery one)."""
     newest: dict[tuple[str, str], SlotRow] = {}
     for slot in slots:
         if slot.attribute is None:
             continue
         key = (slot.owner, slot.attribute)
-        if key not in newest or slot.current_since > newest[key].current_since:
+        if key not in newest or (slot.current_since, slot.id or 0) > (
+            newest[key].current_since,
+            newest[key].id or 0,
+        ):
             newest[key] = slot
     return newest
 

@@ -173,3 +173,14 @@ def test_the_reader_takes_the_newest_slot_of_an_attended_attribute() -> None:
     assert ordered.index(new) < ordered.index(old)  # the room runs out on the older one
     # an attribute the message does not attend to brings nothing in
     assert id(team) not in attended
+
+
+def test_of_two_slots_one_message_made_current_the_later_is_the_newest() -> None:
+    """ "I gave up the drums; these days it's all chess": the stop replaced the drums slot
+    (stored first, the lower id) and the chess slot was made after it, at the same moment."""
+    stop = _row("I gave up the drums.", "hobby", T0 + 30 * DAY, 5)
+    chess = _row("These days it's all chess.", "hobby", T0 + 30 * DAY, 9)
+    team = _row("I support Hibs.", "team", T0, 4)
+    for order in ((stop, chess, team), (chess, stop, team)):
+        candidates = [(s, s.text) for s in order]
+        assert _with_newest([s for s, _t in candidates], {id(stop)}) == {id(stop), id(chess)}
