@@ -461,21 +461,18 @@ class ContextBuilder:
                 )
             ]
             costs_of = {id(slot): self.count_text(line) + 1 for slot, line in candidates}
-            if (
-                sum(costs_of.values()) > cap
-            ):  # they compete for room: only those the message attends to
+            if sum(costs_of.values()) > cap:
+                # they compete for room: the attended first, the others in reading order in
+                # what room is left, so that a question the keys read poorly ("What does Bruno
+                # do in their free time these days?" attends to "These days I'm based in
+                # Bologna") still finds its fact, and one slot too many drops one, not all
                 attended = _with_newest(
                     [slot for slot, _line in candidates],
                     {id(slot) for slot, _score in bank.read(query_vec, now, attended_only=True)},
                 )
-                # the attended first; the others, in reading order, in what room is left: a
-                # question the keys read poorly ("What does Bruno do in his free time these
-                # days?" attends to "These days I'm based in Bologna") still finds its fact
-                # while the room holds it, and one slot more than fits drops one, not all
-                candidates = _newest_first(candidates, attended)
-                candidates = [c for c in candidates if id(c[0]) in attended] + [
-                    c for c in candidates if id(c[0]) not in attended
-                ]
+                candidates = sorted(
+                    _newest_first(candidates, attended), key=lambda c: id(c[0]) not in attended
+                )
             chosen_slots = []
             for slot, line in candidates:
                 cost = costs_of[id(slot)]

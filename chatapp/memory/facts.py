@@ -121,12 +121,10 @@ _NOT_SPECIFIC = _STOP_NAMES | {
 
 
 # a sentence's first word that is no one's name: a determiner ("These days it's all rowing"),
-# or a noun a preposition follows ("Rent in Lyon keeps going up"): a person who is the subject
-# is followed by what they do, not by "in"
+# or a noun a preposition or a plural's verb follows ("Rent in Lyon keeps going up", "Weekends
+# are for archery now"): a person who is the subject is followed by what they do, not by "in"
 _DETERMINERS = {"A", "An", "Some", "All", "Every", "Each", "Both", "Another", "Any", "Most", "Many"}
-_THEN_PREPOSITION = re.compile(r"\s+(?:in|at|on|of|for|near|around|about)\b")
-# nor a plural a person is not ("Weekends are for archery now")
-_THEN_PLURAL_VERB = re.compile(r"\s+(?:are|were)\b")
+_THEN_NO_PERSON = re.compile(r"\s+(?:in|at|on|of|for|near|around|about|are|were)\b")
 
 
 @dataclass(frozen=True)
@@ -279,8 +277,7 @@ def owner_of(sentence: str) -> str:
         name
         and name.group(1) not in _NOT_SPECIFIC | _DETERMINERS
         and not _NOT_A_NAME.search(name.group(1))
-        and not _THEN_PREPOSITION.match(sentence, name.end())
-        and not _THEN_PLURAL_VERB.match(sentence, name.end())
+        and not _THEN_NO_PERSON.match(sentence, name.end())
     ):
         return name.group(1).lower()
     return "user"
