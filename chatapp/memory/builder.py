@@ -11,7 +11,8 @@
                      those the kept block lacks, then the new message
 
 A recalled message longer than `excerpt_tokens` is cut to `cut_tokens`: its first sentence
-and the sentences that share words with the new message (and those around them): one
+(unless it would leave no room for the best matching one) and the sentences that share
+words with the new message (and those around them): one
 chatty reply no longer fills the recall room alone. The fill takes such an excerpt by the
 share of the message's matching sentences it shows (_by_worth), not by the whole message's
 score.
@@ -247,9 +248,10 @@ class _Excerpts:
         overlap = [len(piece.stems & wanted) for piece in pieces]
         matching = [i for i, n in enumerate(overlap) if n] or list(range(len(pieces)))
         room = min(params.excerpt_tokens, params.cut_tokens or params.excerpt_tokens)
-        spent = pieces[0].lower  # a cut always starts with the first sentence
-        shown = 1 if overlap[0] or len(matching) == len(pieces) else 0
-        for i in sorted((i for i in matching if i), key=lambda i: -overlap[i]):
+        start = _cut_start(pieces, overlap, room)  # as _cut starts
+        spent = pieces[start].lower
+        shown = 1 if overlap[start] or len(matching) == len(pieces) else 0
+        for i in sorted((i for i in matching if i != start), key=lambda i: -overlap[i]):
             if spent + pieces[i].lower <= room:
                 spent += pieces[i].lower
                 shown += 1
@@ -1324,18 +1326,21 @@ class _Piece:
 def _cut(
     pieces: Sequence[_Piece], wanted: set[str], limit: int, count: Callable[[str], int]
 ) -> tuple[str, int]:
-    """A long message cut to about `limit` tokens: its first sentence, those sharing the most
-    words with the new message and the sentences around them, in their order, with "…"
-    where text was left out. Returns the text and a bound on its tokens (each piece and
+    """A long message cut to about `limit` tokens: its first sentence (or, when that leaves no
+    room for the best matching one, that one: _cut_start), those sharing the most words with
+    the new message and the sentences around them, in their order, with "…" where text was
+    left out. Returns the text and a bound on its tokens (each piece and
     "…" counted with one to spare). A sentence whose guess (`lower`) cannot fit what is
     left is passed over uncounted."""
     overlap = [len(p.stems & wanted) for p in pieces]
     matches = [i for i, n in enumerate(overlap) if n] or [0]
-    chosen = {0}
-    spent = pieces[0].tokens()
+    start = _cut_start(pieces, overlap, limit, counted=True)
+    chosen = {start}
+    spent = pieces[start].tokens()
     # the best matching first, then what surrounds them (their context), then the start
     for i in sorted(
-        range(1, len(pieces)), key=lambda i: (-overlap[i], min(abs(i - j) for j in matches), i)
+        (i for i in range(len(pieces)) if i != start),
+        key=lambda i: (-overlap[i], min(abs(i - j) for j in matches), i),
     ):
         if limit - spent < 2:  # no sentence costs less than a token and the one to spare
             break
@@ -1345,7 +1350,7 @@ def _cut(
     out: list[str] = []
     total = 0
     for i in sorted(chosen):
-        if out and i - 1 not in chosen:
+        if i and i - 1 not in chosen:
             out.append("…")
             total += 2
         if pieces[i].tokens() <= limit:
@@ -1358,6 +1363,26 @@ def _cut(
         out.append("…")
         total += 2
     return " ".join(out), total
+
+
+def _cut_start(
+    pieces: Sequence[_Piece], overlap: Sequence[int], limit: int, counted: bool = False
+) -> int:
+    """The sentence a cut starts from: the first, which says what the message is about, unless
+    it shares no word with the new message and the best sentence that does would not fit
+    beside it; then that sentence. A passing remark deep in a message ("By the way, I
+    volunteered at the Portland Film Festival" after a paragraph on camera angles) was cut
+    away behind the first sentence, and the line showed none of what made it a hit.
+    `counted`: the two sentences are counted (a cut); else their guessed sizes decide (the
+    share a cut would show, worked out without counting)."""
+    best = max(range(len(pieces)), key=lambda i: (overlap[i], -i))
+    if overlap[0] or not overlap[best]:
+        return 0
+    if counted and pieces[0].tokens() + pieces[best].tokens() <= limit:
+        return 0
+    if not counted and pieces[0].lower + pieces[best].lower <= limit:
+        return 0
+    return best
 
 
 def _head(text: str, limit: int, count: Callable[[str], int]) -> str:

@@ -537,6 +537,27 @@ def test_a_word_test_agrees_with_the_words_of_a_text(text: str, extra: list[str]
         assert (word in test) == (word in found)
 
 
+def test_a_cut_starts_at_the_remark_when_the_first_sentence_leaves_it_no_room() -> None:
+    """A passing remark behind a long first sentence that shares no word with the question: the
+    cut shows the remark (after a "…"), not the first sentence alone; when both fit, the cut
+    still starts with the first sentence."""
+    from chatapp.memory.builder import _cut, _Piece, _stems
+
+    first = (
+        "I have been experimenting with different camera angles and lighting techniques "
+        "and have noticed a big difference in the overall look and feel of my footage."
+    )
+    remark = "By the way, I volunteered at the Portland Film Festival last month."
+    text = f"{first} {remark} It was fun."
+    pieces = [_Piece(t, _stems(t), words(t) + 1) for t in CLAUSE.split(text) if t.strip()]
+    wanted = _stems("How many film festivals did I attend?")
+    cut, bound = _cut(pieces, wanted, 20, words)
+    assert cut.startswith("… By the way, I volunteered at the Portland Film Festival")
+    assert "camera angles" not in cut and words(cut) <= bound <= 20 + 4
+    roomy, _ = _cut(pieces, wanted, 60, words)
+    assert roomy.startswith(first) and remark in roomy
+
+
 def test_a_cut_counts_only_the_sentences_it_weighs() -> None:
     """Sentences are counted when a cut needs them: the same cut as counting all of them first,
     for fewer counts."""
