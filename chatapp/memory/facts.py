@@ -57,6 +57,9 @@ _RELATION = re.compile(
 )
 _SPEAKER = re.compile(r"^[A-Z][\w'-]*(?: [A-Z][\w'-]*)?:\s+")
 _VAGUE = re.compile(r"\b(it|them|this|these|those|that one|there|so|such)\b", re.IGNORECASE)
+# an exclamation of at most this many words ("New car!", "Big news!") and a fragment as short
+# after it are read as one sentence (see _with_lead_ins)
+LEAD_IN_WORDS = 3
 SHORT_NEWS = 12  # words: news without a pronoun is said briefly, not in a pasted article
 # someone else the sentence is about ("She's doing pottery now", "Their new flat is tiny")
 _THIRD_PERSON = re.compile(
@@ -186,12 +189,34 @@ def _split_subject(clause: str) -> list[str]:
     return out
 
 
+def _with_lead_ins(pieces: list[str | None]) -> list[str]:
+    """The sentences, a fragment joined to the short exclamation that leads into it ("New car!
+    A Fiat Panda.", "Big news! Moving to Oslo."): the news is said in two pieces, and "A Fiat
+    Panda." alone says nothing about whose car, or that it is one. Both must be short
+    (LEAD_IN_WORDS): a whole sentence after "Mel!" or "Yeah, definitely!" says what it says
+    alone, and joined, a greeting made small talk read as news."""
+    texts = [t for t in ((p or "").strip() for p in pieces) if t]
+    out: list[str] = []
+    for text in texts:
+        if (
+            out
+            and out[-1].endswith("!")
+            and len(out[-1].split()) <= LEAD_IN_WORDS
+            and len(text.split()) <= LEAD_IN_WORDS
+            and not text.endswith("?")
+        ):
+            out[-1] = f"{out[-1]} {text}"
+        else:
+            out.append(text)
+    return out
+
+
 def sentences(text: str) -> list[str]:
     """Sentences, with clauses that start a new first-person statement split off
     ("My name is Ada and I live in Berlin" gives two facts), and one "I" with two
     attributes made two statements ("I live in Lyon and work as a baker")."""
     out = []
-    for sentence in SENTENCE.split(text):
+    for sentence in _with_lead_ins(SENTENCE.split(text)):
         clauses: list[str] = []
         for clause in _CLAUSE.split(sentence or ""):
             clause = clause.strip()

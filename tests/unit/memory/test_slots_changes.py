@@ -199,3 +199,36 @@ def test_a_slot_read_as_no_attribute_is_not_replaced_by_another_kind_of_fact(  #
     assert result.action == "new"
     assert sorted(s.text for s in bank.slots) == sorted([hobby, team])
     assert all(not s.history for s in bank.slots)
+
+
+def test_news_said_as_an_exclamation_and_a_fragment_is_read_as_one(  # type: ignore[no-untyped-def]
+    store,
+    embedder,
+) -> None:
+    """ "New pet! A little tortoise." says the news in two pieces: the fragment alone names a
+    thing, not whose it is or what kind of fact (read alone, it is kept as nothing). Read as
+    one, it is a slot beside the pet the thread knew; a greeting before a whole sentence
+    stays apart."""
+    from chatapp.domain import Role
+    from chatapp.memory.service import MemoryService
+    from chatapp.store.memory_tables import MemoryTables
+
+    assert facts.sentences("New pet! A little tortoise. It eats dandelions.") == [
+        "New pet! A little tortoise.",
+        "It eats dandelions.",
+    ]
+    assert facts.sentences("Marta! Hope your week went well.") == [
+        "Marta!",
+        "Hope your week went well.",
+    ]
+    thread = store.create_thread("pets")
+    store.add_message(thread.id, Role.USER, "I have a hamster called Biscuit.", created_at=T0)
+    store.add_message(
+        thread.id,
+        Role.USER,
+        "New pet! A little tortoise. It eats dandelions.",
+        created_at=T0 + 30 * DAY,
+    )
+    MemoryService(store, embedder.encode, embedder.name).ingest(thread.id)
+    texts_now = sorted(s.text for s in MemoryTables(store).slots(thread.id))
+    assert texts_now == ["I have a hamster called Biscuit.", "New pet! A little tortoise."]
